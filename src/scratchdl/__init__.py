@@ -1,0 +1,7 @@
+"""scratchdl: deep learning from scratch in NumPy."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]
