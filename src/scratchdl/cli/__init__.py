@@ -1,0 +1,59 @@
+"""The ``scratchdl`` command line.
+
+Each subcommand lives in its own module with a ``register(subparsers)`` function; the module
+does its heavy imports inside the handler so ``scratchdl --help`` stays fast. Errors the library
+raises on purpose (:class:`~scratchdl.errors.ScratchdlError`) are printed as one line and exit
+with status 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from scratchdl import __version__
+from scratchdl.errors import ScratchdlError
+
+# Order is the order in ``scratchdl --help``.
+_COMMAND_MODULES = (
+    "scratchdl.cli.data",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line plus a hint, exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n(run '{self.prog} --help' for usage)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every registered subcommand."""
+    parser = _Parser(prog="scratchdl", description="Deep learning from scratch in NumPy.")
+    parser.add_argument("--version", action="version", version=f"scratchdl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``scratchdl`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except ScratchdlError as exc:
+        print(f"scratchdl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"scratchdl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
