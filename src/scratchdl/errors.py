@@ -33,3 +33,7 @@ class ModelFileError(ScratchdlError):
 
 class DivergenceError(ScratchdlError):
     """Training produced a NaN or infinite loss."""
+
+
+class StateError(ScratchdlError, RuntimeError):
+    """A method was called out of order, such as ``backward`` before ``forward``."""
