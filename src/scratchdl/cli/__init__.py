@@ -19,6 +19,7 @@ from scratchdl.errors import ScratchdlError
 # Order is the order in ``scratchdl --help``.
 _COMMAND_MODULES = (
     "scratchdl.cli.data",
+    "scratchdl.cli.models",
 )
 
 

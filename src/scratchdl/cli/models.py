@@ -1,0 +1,36 @@
+"""``scratchdl import-weights``: convert the book's pickled weights to a safe model file."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import-weights",
+        help="convert the book's .pkl weights (e.g. sample_weight.pkl) to a scratchdl .npz model",
+        description=(
+            "Read a pickled weight dict (W1, b1, W2, b2, ...) with a restricted unpickler that "
+            "refuses anything but NumPy arrays, and save it as a scratchdl model file."
+        ),
+    )
+    p.add_argument("pkl", help="the book's weight pickle, such as sample_weight.pkl")
+    p.add_argument("out", help="the .npz model file to write")
+    p.add_argument(
+        "--activation",
+        choices=("sigmoid", "relu"),
+        default="sigmoid",
+        help="hidden activation the weights were trained with (default: sigmoid, as the book's)",
+    )
+    p.set_defaults(func=_import_weights)
+
+
+def _import_weights(args: argparse.Namespace) -> int:
+    from scratchdl.io import load_book_weights, save_model
+
+    net = load_book_weights(args.pkl, activation=args.activation)
+    path = save_model(net, args.out, metadata={"imported_from": str(args.pkl)})
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in net.params.items())
+    print(f"imported {net!r} from {args.pkl}: {shapes}")
+    print(f"wrote {path}")
+    return 0
