@@ -1,0 +1,217 @@
+"""Managing the data folder: importing files, checking them, describing what is where."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from scratchdl._fs import atomic_write_bytes
+from scratchdl.data import verify
+from scratchdl.data.datasets import DATASETS, FILENAMES, KINDS, DatasetSpec, get_dataset
+from scratchdl.data.paths import ENV_VAR, DataLocation, find_file, locate, user_cache_root
+from scratchdl.errors import DataError
+
+PathLike = str | os.PathLike[str]
+_KIND_OF_NAME = {name: kind for kind, name in FILENAMES.items()}
+
+
+def _kind_of(path: Path) -> str | None:
+    return _KIND_OF_NAME.get(path.name.removesuffix(".gz"))
+
+
+def import_files(
+    path: PathLike, *, dataset: str | DatasetSpec = "mnist", data_dir: PathLike | None = None
+) -> list[Path]:
+    """Verify IDX files (``.gz`` or raw; one file or a folder of them) and copy them in.
+
+    Nothing is copied unless every given file verifies.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    DataError
+        Naming each bad file and why; nothing is imported then.
+    """
+    spec = get_dataset(dataset)
+    source = Path(path).expanduser()
+    names = ", ".join(f"{n}[.gz]" for n in FILENAMES.values())
+    if source.is_dir():
+        candidates = sorted(p for p in source.iterdir() if p.is_file() and _kind_of(p))
+        if not candidates:
+            raise DataError(
+                f"{source}: no {spec.title} IDX files in this folder (expected "
+                f"{names}). Fix: pass the folder that holds them."
+            )
+    elif source.is_file():
+        if _kind_of(source) is None:
+            raise DataError(
+                f"{source}: not an IDX file name we know (expected one of "
+                f"{names}). Fix: keep the original file names."
+            )
+        candidates = [source]
+    else:
+        raise DataError(f"{source}: no such file or folder. Fix: check the path.")
+    chosen: dict[str, Path] = {}
+    for candidate in candidates:  # sorted: "x.gz" comes after "x"; prefer the .gz
+        chosen[_kind_of(candidate)] = candidate  # type: ignore[index]
+    location = locate(spec, data_dir)
+    if location.write_dir is None:
+        raise DataError(
+            f"no writable folder to import {spec.title} into. Fix: set "
+            f"XDG_CACHE_HOME or pass --data-dir with a writable folder."
+        )
+    fix = (
+        f"Fix: nothing was imported; supply intact {spec.title} files (as downloaded, .gz "
+        f"or decompressed), or use --dataset if they belong to another dataset."
+    )
+    recorded = verify.read_recorded(location.write_dir)
+    good: dict[str, verify.Verified] = {}
+    data: dict[str, bytes] = {}
+    problems = []
+    for kind, file in chosen.items():
+        try:
+            data[kind] = file.read_bytes()
+            good[kind] = verify.verify_bytes(
+                data[kind], kind, spec, name=str(file), recorded=recorded, fix=" "
+            )
+        except DataError as exc:
+            problems.append(str(exc).strip())
+        except OSError as exc:
+            problems.append(f"{file}: cannot be read ({exc.strerror})")
+    if problems:
+        raise DataError(" | ".join(problems) + " " + fix)
+    try:
+        verify.check_pairs(good, spec, {k: str(p) for k, p in chosen.items()})
+    except DataError as exc:
+        raise DataError(str(exc).split(" Fix:")[0] + " " + fix) from None
+    written = []
+    for kind, file in chosen.items():
+        dest = location.write_dir / file.name
+        if dest.resolve() != file.resolve():
+            atomic_write_bytes(dest, data[kind])
+        # The other form (raw vs .gz) of the same file would shadow or confuse: drop it.
+        other = dest.with_name(
+            FILENAMES[kind] if dest.name.endswith(".gz") else FILENAMES[kind] + ".gz"
+        )
+        with contextlib.suppress(FileNotFoundError):
+            other.unlink()
+        written.append(dest)
+    verify.record(location.write_dir, spec, good)
+    return written
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """What ``scratchdl data verify`` found for one file.
+
+    Attributes
+    ----------
+    dataset, kind : str
+    path : Path or None
+        The file used (None when missing).
+    state : str
+        ``"missing"``, ``"verified"`` or ``"bad"``.
+    detail : str
+        How it was verified, or what is wrong.
+    """
+
+    dataset: str
+    kind: str
+    path: Path | None
+    state: str
+    detail: str
+
+
+def check(dataset: str | DatasetSpec, *, data_dir: PathLike | None = None) -> list[FileStatus]:
+    """Verify every file of ``dataset`` that is present (missing ones are reported, not bad)."""
+    spec = get_dataset(dataset)
+    location = locate(spec, data_dir)
+    recorded = verify.read_recorded(location.write_dir)
+    out = []
+    good: dict[str, verify.Verified] = {}
+    paths: dict[str, str] = {}
+    for kind in KINDS:
+        path = find_file(location, FILENAMES[kind])
+        if path is None:
+            out.append(
+                FileStatus(
+                    spec.name, kind, None, "missing", f"run `scratchdl data fetch {spec.name}`"
+                )
+            )
+            continue
+        paths[kind] = str(path)
+        try:
+            good[kind] = verify.verify_file(path, kind, spec, recorded=recorded)
+        except verify.WrongDatasetError as exc:
+            # A data folder may hold another dataset's files directly: not bad, just not ours.
+            out.append(FileStatus(spec.name, kind, None, "missing", str(exc).split(". Fix:")[0]))
+            continue
+        except DataError as exc:
+            out.append(FileStatus(spec.name, kind, path, "bad", str(exc)))
+            continue
+        out.append(FileStatus(spec.name, kind, path, "verified", f"by {good[kind].how}"))
+    for split in ("train", "t10k"):
+        images, labels = good.get(f"{split}-images"), good.get(f"{split}-labels")
+        if (
+            images is not None
+            and labels is not None
+            and (images.array.shape[0] != labels.array.shape[0])
+        ):
+            problem = (
+                f"{images.array.shape[0]} images but {labels.array.shape[0]} labels in "
+                f"the {split} files; {verify.fix_hint(spec)}"
+            )
+            out = [
+                FileStatus(s.dataset, s.kind, s.path, "bad", problem)
+                if s.kind.startswith(split)
+                else s
+                for s in out
+            ]
+            del good[f"{split}-images"], good[f"{split}-labels"]
+    verify.record(location.write_dir, spec, good)
+    return out
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    with contextlib.suppress(OSError):
+        for entry in folder.rglob("*"):
+            with contextlib.suppress(OSError):
+                if entry.is_file():
+                    total += entry.stat().st_size
+    return total
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where one dataset lives and what is there."""
+
+    spec: DatasetSpec
+    location: DataLocation
+    files: dict[str, Path | None]
+    caches: list[Path]
+
+
+def describe(data_dir: PathLike | None = None) -> tuple[Path, int, list[DatasetInfo]]:
+    """The user cache root, its size in bytes, and per-dataset locations and contents."""
+    infos = []
+    for spec in DATASETS.values():
+        location = locate(spec, data_dir)
+        files = {kind: find_file(location, FILENAMES[kind]) for kind in KINDS}
+        caches = (
+            sorted(location.write_dir.glob(f"{spec.name}-*.npz"))
+            if (location.write_dir and location.write_dir.is_dir())
+            else []
+        )
+        infos.append(DatasetInfo(spec, location, files, caches))
+    root = user_cache_root()
+    return root, _size(root), infos
+
+
+__all__ = ["ENV_VAR", "DatasetInfo", "FileStatus", "check", "describe", "import_files"]
