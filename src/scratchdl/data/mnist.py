@@ -96,6 +96,8 @@ def fetch(
             if path is not None:
                 good[kind] = verify.verify_file(path, kind, spec, recorded=recorded)
                 continue
+        except verify.WrongDatasetError:
+            pass  # another dataset's file in a shared folder: fetch ours beside it
         except DataError:
             if path.parent != location.write_dir:
                 raise  # a person's own file: never replace it behind their back
@@ -212,7 +214,14 @@ def load_mnist(
         missing = [k for k, p in sources.items() if p is None]
         if missing:  # pragma: no cover - the downloader stores every file or raises
             raise _missing_error(spec, location, missing)
-    arrays = _load_uint8(spec, location, {k: p for k, p in sources.items() if p is not None})
+    try:
+        arrays = _load_uint8(spec, location, {k: p for k, p in sources.items() if p is not None})
+    except verify.WrongDatasetError:
+        # The data folder holds another dataset's files directly; get ours into our subfolder.
+        if not download:
+            raise
+        sources = fetch(spec, data_dir=data_dir)
+        arrays = _load_uint8(spec, location, sources)
     train = _format(arrays["x_train"], arrays["t_train"], normalize, flatten, one_hot_label)
     test = _format(arrays["x_test"], arrays["t_test"], normalize, flatten, one_hot_label)
     return train, test

@@ -89,14 +89,15 @@ def locate(spec: DatasetSpec, data_dir: str | os.PathLike[str] | None = None) ->
             "user cache", cache_dir.parent, (cache_dir,), cache_dir if writable else None
         )
     own = root / spec.name
-    # The dataset's own subfolder first: a folder may hold MNIST directly and Fashion beside it.
-    search = [own, root]
     if is_writable_dir(own):
         write_dir: Path | None = own
+        search = [own, root]
     else:
         # A read-only data folder still works: derived files go to the user cache instead.
         write_dir = cache_dir if is_writable_dir(cache_dir) else None
-        search.append(cache_dir)
+        search = [own, cache_dir, root]
+    # The dataset's own folders come before the bare data folder, which may hold another
+    # dataset's files (MNIST directly in DATA_DIR, Fashion-MNIST in DATA_DIR/fashion).
     return DataLocation(origin, root, tuple(search), write_dir)
 
 
