@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scratchdl._fs import atomic_write_bytes
-from scratchdl.data import verify
-from scratchdl.data.datasets import DATASETS, FILENAMES, KINDS, DatasetSpec, get_dataset
+from scratchdl.data import datasets, verify
+from scratchdl.data.datasets import FILENAMES, KINDS, DatasetSpec, get_dataset
 from scratchdl.data.paths import ENV_VAR, DataLocation, find_file, locate, user_cache_root
 from scratchdl.errors import DataError
 
@@ -201,7 +201,7 @@ class DatasetInfo:
 def describe(data_dir: PathLike | None = None) -> tuple[Path, int, list[DatasetInfo]]:
     """The user cache root, its size in bytes, and per-dataset locations and contents."""
     infos = []
-    for spec in DATASETS.values():
+    for spec in datasets.DATASETS.values():
         location = locate(spec, data_dir)
         files = {kind: find_file(location, FILENAMES[kind]) for kind in KINDS}
         caches = (

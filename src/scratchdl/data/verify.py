@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from scratchdl._fs import atomic_write_text
-from scratchdl.data import idx
-from scratchdl.data.datasets import DATASETS, FILENAMES, DatasetSpec
+from scratchdl.data import datasets, idx
+from scratchdl.data.datasets import FILENAMES, DatasetSpec
 from scratchdl.errors import DataError
 
 RECORD_NAME = "verified-sha256.json"
@@ -32,7 +32,7 @@ class WrongDatasetError(DataError):
 
 def _identify(sha: str, spec: DatasetSpec) -> str | None:
     """Name the known file with this SHA-256, if it belongs to a dataset other than ``spec``."""
-    for other in DATASETS.values():
+    for other in datasets.DATASETS.values():
         if other.name == spec.name:
             continue
         for kind, value in other.sha256.items():
