@@ -108,7 +108,9 @@ def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:
     y = as_float_array(y)
     t = np.asarray(t)
     if y.shape != t.shape:
-        raise ShapeError(f"sum_squared_error needs y and t of one shape, got {y.shape} and {t.shape}")
+        raise ShapeError(
+            f"sum_squared_error needs y and t of one shape, got {y.shape} and {t.shape}"
+        )
     return float(0.5 * np.sum((y - t) ** 2))
 
 
@@ -116,7 +118,9 @@ def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:
 mean_squared_error = sum_squared_error
 
 
-def split_labels(t: ArrayLike, y_shape: tuple[int, ...]) -> tuple[NDArray[np.intp] | None, NDArray | None]:
+def split_labels(
+    t: ArrayLike, y_shape: tuple[int, ...]
+) -> tuple[NDArray[np.intp] | None, NDArray | None]:
     """Tell integer labels from one-hot targets by shape and dtype, never by guessing.
 
     Parameters

@@ -52,7 +52,9 @@ def numerical_gradient(f: Callable[[NDArray], Any], x: NDArray, h: float = 1e-4)
     grad = np.zeros_like(x)
     flat_x = x.reshape(-1) if x.flags.c_contiguous else None
     if flat_x is None:
-        raise ShapeError("numerical_gradient needs a C-contiguous array: pass np.ascontiguousarray(x)")
+        raise ShapeError(
+            "numerical_gradient needs a C-contiguous array: pass np.ascontiguousarray(x)"
+        )
     flat_g = grad.reshape(-1)
     for i in range(flat_x.size):
         original = flat_x[i].copy()

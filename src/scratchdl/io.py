@@ -41,7 +41,9 @@ def _arch_record(net: Net) -> dict[str, Any]:
     elif isinstance(net, SimpleNet):
         arch = {"class": "SimpleNet", "dtype": net.dtype.name}
     else:
-        raise ConfigError(f"save_model cannot save a {type(net).__name__}: it has no architecture record")
+        raise ConfigError(
+            f"save_model cannot save a {type(net).__name__}: it has no architecture record"
+        )
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -51,7 +53,9 @@ def _arch_record(net: Net) -> dict[str, Any]:
     }
 
 
-def save_model(net: Net, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None) -> Path:
+def save_model(
+    net: Net, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None
+) -> Path:
     """Save ``net`` to ``path`` (a ``.npz``) atomically.
 
     Parameters
@@ -114,7 +118,9 @@ def load_model(path: str | os.PathLike[str]) -> Net:
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist: check the path, or train one with 'scratchdl train --out DIR'")
+        raise ModelFileError(
+            f"model file {path} does not exist: check the path, or train one with 'scratchdl train --out DIR'"
+        )
     hint = f"{path} is not a scratchdl model"
     if path.suffix == ".pkl":
         hint += " (for the book's .pkl weights use 'scratchdl import-weights' or load_book_weights)"
@@ -128,7 +134,8 @@ def load_model(path: str | os.PathLike[str]) -> Net:
                 raise ModelFileError(f"{hint}: its record is not a {FORMAT} record")
             if record.get("format_version", 0) > FORMAT_VERSION:
                 raise ModelFileError(
-                    f"{path} was written by a newer scratchdl (format {record['format_version']}); upgrade scratchdl to read it"
+                    f"{path} was written by a newer scratchdl (format "
+                    f"{record['format_version']}); upgrade scratchdl to read it"
                 )
             net = _build(record["arch"])
             for key in net.params:
@@ -144,7 +151,15 @@ def load_model(path: str | os.PathLike[str]) -> Net:
                 net.params[key] = value
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+    ) as exc:
         raise ModelFileError(
             f"{path} cannot be read as a model file ({type(exc).__name__}: {exc}); it is damaged or "
             "not a .npz: save it again with save_model or 'scratchdl train'"
@@ -155,6 +170,7 @@ def load_model(path: str | os.PathLike[str]) -> Net:
 
 # -- the book's pickles ---------------------------------------------------------------------
 
+
 def _numpy_reconstruct():
     try:
         from numpy._core.multiarray import _reconstruct  # NumPy >= 2
@@ -163,7 +179,25 @@ def _numpy_reconstruct():
     return _reconstruct
 
 
+def _numpy_frombuffer():
+    try:
+        from numpy._core.numeric import _frombuffer  # NumPy >= 2
+    except ImportError:  # pragma: no cover - NumPy 1.x
+        from numpy.core.numeric import _frombuffer
+    return _frombuffer
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    # Protocol-2 pickles store array bytes as text plus ``_codecs.encode(text, 'latin1')``.
+    if encoding not in ("latin1", "latin-1"):
+        raise ModelFileError(f"refused to load: the pickle asks to encode text as {encoding!r}")
+    return text.encode("latin1")
+
+
 _ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): lambda: _latin1_encode,
+    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
     ("numpy", "ndarray"): lambda: np.ndarray,
@@ -185,7 +219,9 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         return factory()
 
     def persistent_load(self, pid: Any) -> Any:
-        raise ModelFileError("refused to load: the pickle uses persistent ids, which weight files never need")
+        raise ModelFileError(
+            "refused to load: the pickle uses persistent ids, which weight files never need"
+        )
 
 
 def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
@@ -213,8 +249,14 @@ def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
     if not isinstance(obj, dict) or not obj:
         raise ModelFileError(f"{path} must hold a dict of arrays, it holds {type(obj).__name__}")
     for key, value in obj.items():
-        if not isinstance(key, str) or not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
-            raise ModelFileError(f"{path} must hold a dict of numeric arrays; entry {key!r} is {type(value).__name__}")
+        if (
+            not isinstance(key, str)
+            or not isinstance(value, np.ndarray)
+            or value.dtype.kind not in "fiu"
+        ):
+            raise ModelFileError(
+                f"{path} must hold a dict of numeric arrays; entry {key!r} is {type(value).__name__}"
+            )
     return obj
 
 
@@ -243,7 +285,9 @@ def load_book_weights(
     for i in range(1, n_layers + 1):
         W, b = weights[f"W{i}"], weights[f"b{i}"]
         if W.ndim != 2 or not sizes or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
-            raise ModelFileError(f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network")
+            raise ModelFileError(
+                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
+            )
         sizes.append(W.shape[1])
     net = MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
     for key, value in weights.items():

@@ -31,7 +31,9 @@ __all__ = [
 
 def _need(value: Any, layer: object) -> Any:
     if value is None:
-        raise StateError(f"{type(layer).__name__}.backward called before forward: run forward first")
+        raise StateError(
+            f"{type(layer).__name__}.backward called before forward: run forward first"
+        )
     return value
 
 
@@ -135,7 +137,9 @@ class Affine(Layer):
         W = as_float_array(W)
         b = np.asarray(b, dtype=W.dtype)
         if W.ndim != 2 or b.shape != (W.shape[1],):
-            raise ShapeError(f"Affine needs W of shape (D, M) and b of shape (M,), got {W.shape} and {b.shape}")
+            raise ShapeError(
+                f"Affine needs W of shape (D, M) and b of shape (M,), got {W.shape} and {b.shape}"
+            )
         self.W = W
         self.b = b
         self.x: NDArray | None = None

@@ -66,7 +66,9 @@ class ParamView(MutableMapping[str, NDArray]):
 
     def __setitem__(self, key: str, value: ArrayLike) -> None:
         if key not in self._owners:
-            raise KeyError(f"{key!r} is not a parameter of this network; it has {list(self._owners)}")
+            raise KeyError(
+                f"{key!r} is not a parameter of this network; it has {list(self._owners)}"
+            )
         owner, attr = self._owners[key]
         current = getattr(owner, attr)
         if value is current:
@@ -126,8 +128,10 @@ class Net:
     def _weight_decay(self) -> float:
         if not self.weight_decay_lambda:
             return 0.0
-        return 0.5 * self.weight_decay_lambda * sum(
-            float(np.sum(layer.W**2)) for layer in self.layers if isinstance(layer, Affine)
+        return (
+            0.5
+            * self.weight_decay_lambda
+            * sum(float(np.sum(layer.W**2)) for layer in self.layers if isinstance(layer, Affine))
         )
 
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
@@ -210,10 +214,14 @@ def init_std(weight_init_std: float | str, fan_in: int) -> float:
             return float(np.sqrt(2.0 / fan_in))
         if name in ("xavier", "sigmoid"):
             return float(np.sqrt(1.0 / fan_in))
-        raise ConfigError(f"unknown weight_init_std {weight_init_std!r}: use a number, 'he' or 'xavier'")
+        raise ConfigError(
+            f"unknown weight_init_std {weight_init_std!r}: use a number, 'he' or 'xavier'"
+        )
     std = float(weight_init_std)
     if not np.isfinite(std) or std <= 0:
-        raise ConfigError(f"weight_init_std must be a positive number, 'he' or 'xavier', got {weight_init_std!r}")
+        raise ConfigError(
+            f"weight_init_std must be a positive number, 'he' or 'xavier', got {weight_init_std!r}"
+        )
     return std
 
 
@@ -257,7 +265,9 @@ class MultiLayerNet(Net):
             if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
                 raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
         if activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {activation!r}: use one of {sorted(ACTIVATIONS)}")
+            raise ConfigError(
+                f"unknown activation {activation!r}: use one of {sorted(ACTIVATIONS)}"
+            )
         if weight_decay_lambda < 0:
             raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
         self.input_size = int(input_size)
@@ -269,7 +279,7 @@ class MultiLayerNet(Net):
         self.dtype = _check_dtype(dtype)
         gen = _resolve_rng(rng)
         self.layers = []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             std = init_std(weight_init_std, fan_in)
             # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
             W = (std * gen.standard_normal((fan_in, fan_out))).astype(self.dtype)
@@ -293,7 +303,9 @@ class MultiLayerNet(Net):
         }
 
     def __repr__(self) -> str:
-        sizes = "-".join(str(s) for s in [self.input_size, *self.hidden_size_list, self.output_size])
+        sizes = "-".join(
+            str(s) for s in [self.input_size, *self.hidden_size_list, self.output_size]
+        )
         return f"{type(self).__name__}({sizes}, {self.activation}, {self.dtype.name})"
 
 

@@ -121,7 +121,9 @@ def fit_perceptron(
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t)
     if x.ndim != 2 or t.shape != (x.shape[0],):
-        raise ShapeError(f"fit_perceptron needs x of shape (N, D) and t of shape (N,), got {x.shape} and {t.shape}")
+        raise ShapeError(
+            f"fit_perceptron needs x of shape (N, D) and t of shape (N,), got {x.shape} and {t.shape}"
+        )
     if not np.isin(t, (0, 1)).all():
         raise ShapeError("fit_perceptron targets must be 0 or 1")
     if lr <= 0 or max_epochs < 1:
@@ -131,7 +133,7 @@ def fit_perceptron(
     errors: list[int] = []
     for epoch in range(1, max_epochs + 1):
         wrong = 0
-        for xi, ti in zip(x, t):
+        for xi, ti in zip(x, t, strict=True):
             y = int(xi @ w + b > 0)
             if y != ti:
                 w += lr * (ti - y) * xi

@@ -1,0 +1,191 @@
+"""Model files and the restricted unpickler for the book's weights."""
+
+import io
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from scratchdl.cli import main
+from scratchdl.errors import ModelFileError
+from scratchdl.io import load_book_weights, load_model, read_book_pickle, save_model
+from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet
+
+BOOK_WEIGHTS = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
+DATA_DIR = os.environ.get("SCRATCHDL_DATA_DIR")
+
+
+def fake_book_pickle(path):
+    rng = np.random.default_rng(0)
+    weights = {
+        "W1": rng.standard_normal((6, 5)).astype(np.float32),
+        "b1": np.zeros(5, np.float32),
+        "W2": rng.standard_normal((5, 4)).astype(np.float32),
+        "b2": np.ones(4, np.float32),
+        "W3": rng.standard_normal((4, 3)).astype(np.float32),
+        "b3": np.zeros(3, np.float32),
+    }
+    path.write_bytes(pickle.dumps(weights, protocol=2))
+    return weights
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_is_exact(tmp_path, dtype):
+    net = MultiLayerNet(
+        7,
+        [5, 4],
+        3,
+        activation="sigmoid",
+        weight_init_std="xavier",
+        weight_decay_lambda=0.01,
+        dtype=dtype,
+        rng=3,
+    )
+    path = save_model(net, tmp_path / "m.npz", metadata={"note": "hi"})
+    back = load_model(path)
+    assert type(back) is MultiLayerNet and back.config() == net.config()
+    for key in net.params:
+        assert back.params[key].dtype == net.params[key].dtype
+        assert back.params[key].tobytes() == net.params[key].tobytes()
+    assert back.metadata == {"note": "hi"}
+    x = np.random.default_rng(0).random((4, 7)).astype(dtype)
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+
+
+def test_two_layer_and_simple_net_round_trip(tmp_path):
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    assert type(load_model(save_model(net, tmp_path / "a.npz"))) is TwoLayerNet
+    simple = SimpleNet(rng=1)
+    back = load_model(save_model(simple, tmp_path / "s.npz"))
+    np.testing.assert_array_equal(back.params["W"], simple.params["W"])
+
+
+def test_model_file_is_plain_npz_without_pickles(tmp_path):
+    path = save_model(TwoLayerNet(4, 3, 2, rng=0), tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+
+
+def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    save_model(TwoLayerNet(4, 3, 2, rng=0), path)
+    good = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(TwoLayerNet(4, 3, 2, rng=1), path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temp files left
+
+
+def test_damaged_and_foreign_files_get_clear_errors(tmp_path):
+    path = save_model(TwoLayerNet(4, 3, 2, rng=0), tmp_path / "m.npz")
+    data = path.read_bytes()
+    (tmp_path / "trunc.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError, match="damaged"):
+        load_model(tmp_path / "trunc.npz")
+    np.savez(tmp_path / "foreign.npz", a=np.ones(3))
+    with pytest.raises(ModelFileError, match="not a scratchdl model"):
+        load_model(tmp_path / "foreign.npz")
+    (tmp_path / "text.npz").write_text("hello")
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "text.npz")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "missing.npz")
+    # A parameter with the wrong shape is caught, not loaded.
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 2), np.float32))
+    members["param/W1.npy"] = buf.getvalue()
+    with zipfile.ZipFile(tmp_path / "shape.npz", "w") as z:
+        for name, blob in members.items():
+            z.writestr(name, blob)
+    with pytest.raises(ModelFileError, match="W1"):
+        load_model(tmp_path / "shape.npz")
+
+
+def test_book_pickle_loads_as_network(tmp_path):
+    weights = fake_book_pickle(tmp_path / "w.pkl")
+    net = load_book_weights(tmp_path / "w.pkl")
+    assert (net.input_size, net.hidden_size_list, net.output_size) == (6, [5, 4], 3)
+    assert net.activation == "sigmoid"
+    for key, value in weights.items():
+        np.testing.assert_array_equal(net.params[key], value)
+
+
+class _RunsCommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Evaluates:
+    def __reduce__(self):
+        return (eval, ("1+1",))
+
+
+@pytest.mark.parametrize("payload", ["system", "eval", "nested"])
+def test_malicious_pickle_is_refused_before_it_runs(tmp_path, payload):
+    marker = tmp_path / "pwned"
+    evil = {
+        "system": {"W1": _RunsCommand(marker)},
+        "eval": {"W1": _Evaluates()},
+        "nested": {"W1": np.ones(2), "b1": [np.ones(1), _RunsCommand(marker)]},
+    }[payload]
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(evil))
+    with pytest.raises(ModelFileError, match="refused"):
+        read_book_pickle(path)
+    assert not marker.exists()
+    assert main(["import-weights", str(path), str(tmp_path / "out.npz")]) == 2
+    assert not marker.exists() and not (tmp_path / "out.npz").exists()
+
+
+def test_non_weight_pickles_rejected(tmp_path):
+    (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(ModelFileError, match="dict"):
+        read_book_pickle(tmp_path / "list.pkl")
+    (tmp_path / "odd.pkl").write_bytes(pickle.dumps({"W1": np.ones((2, 2)), "b7": np.ones(2)}))
+    with pytest.raises(ModelFileError, match="W1, b1"):
+        load_book_weights(tmp_path / "odd.pkl")
+    (tmp_path / "trunc.pkl").write_bytes(pickle.dumps({"W1": np.ones((2, 2))})[:-10])
+    with pytest.raises(ModelFileError, match="damaged or truncated"):
+        read_book_pickle(tmp_path / "trunc.pkl")
+
+
+def test_import_weights_cli(tmp_path, capsys):
+    fake_book_pickle(tmp_path / "w.pkl")
+    assert main(["import-weights", str(tmp_path / "w.pkl"), str(tmp_path / "m.npz")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    net = load_model(tmp_path / "m.npz")
+    assert net.params["W3"].shape == (4, 3)
+
+
+@pytest.mark.skipif(
+    not BOOK_WEIGHTS or not DATA_DIR, reason="set SCRATCHDL_BOOK_WEIGHTS and SCRATCHDL_DATA_DIR"
+)
+def test_book_sample_weights_give_0_9352():
+    from scratchdl.data import load_mnist
+
+    net = load_book_weights(BOOK_WEIGHTS)
+    assert (net.input_size, net.hidden_size_list, net.output_size) == (784, [50, 100], 10)
+    _, (x_test, t_test) = load_mnist(normalize=True, flatten=True, data_dir=DATA_DIR)
+    assert net.accuracy(x_test, t_test) == 0.9352
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_every_pickle_protocol_of_plain_arrays_loads(tmp_path, protocol):
+    weights = {"W1": np.arange(6, dtype=np.float32).reshape(2, 3), "b1": np.ones(3, np.float64)}
+    (tmp_path / "w.pkl").write_bytes(pickle.dumps(weights, protocol=protocol))
+    back = read_book_pickle(tmp_path / "w.pkl")
+    for key, value in weights.items():
+        assert back[key].dtype == value.dtype
+        np.testing.assert_array_equal(back[key], value)

@@ -1,0 +1,191 @@
+"""Networks: gradient checks, one owner per parameter, dtypes, accuracy, errors."""
+
+import numpy as np
+import pytest
+
+from scratchdl.errors import ConfigError, ShapeError
+from scratchdl.gradient import gradient_check
+from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet, init_std
+
+RNG = np.random.default_rng(7)
+
+
+def relu_margin(net, x):
+    """Smallest |pre-activation| of any hidden unit: central differences need it > h."""
+    margins, h = [], np.asarray(x)
+    for layer in net.layers[:-1]:
+        h = layer.forward(h)
+        if type(layer).__name__ == "Affine":
+            margins.append(float(np.abs(h).min()))
+    return min(margins)
+
+
+BOOK_W = [[0.47355232, 0.9977393, 0.84668094], [0.85557411, 0.03563661, 0.69422093]]
+
+
+def test_simple_net_reproduces_the_notes():
+    net = SimpleNet(BOOK_W, dtype=np.float64)
+    x, t = np.array([0.6, 0.9]), np.array([0, 0, 1])
+    np.testing.assert_allclose(net.predict(x), [1.05414809, 0.63071653, 1.1328074], rtol=1e-7)
+    assert np.argmax(net.predict(x)) == 2
+    assert net.loss(x, t) == pytest.approx(0.92806853663411326, rel=1e-6)
+    dW = net.numerical_gradient(x, t)["W"]
+    np.testing.assert_allclose(
+        dW, [[0.21924763, 0.14356247, -0.36281009], [0.32887144, 0.2153437, -0.54421514]], atol=1e-6
+    )
+    np.testing.assert_allclose(net.gradient(x, t)["W"], dW, atol=1e-6)
+    assert net.gradient(x, 2)["W"] == pytest.approx(net.gradient(x, t)["W"])
+
+
+def test_two_layer_net_gradient_check_784_50_10():
+    net = TwoLayerNet(784, 50, 10, rng=0)
+    x = np.random.default_rng(1).random((3, 784)).astype(np.float32)
+    t = np.array([3, 1, 4])
+    assert relu_margin(net.astype(np.float64), x) > 1e-3  # no ReLU input near its kink
+    diff = gradient_check(net, x, t)
+    assert set(diff) == {"W1", "b1", "W2", "b2"}
+    assert max(diff.values()) < 1e-6, diff
+    assert net.dtype == np.float32 and net.params["W1"].dtype == np.float32  # untouched
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+@pytest.mark.parametrize("init", [0.3, "he", "xavier"])
+@pytest.mark.parametrize("labels", [True, False])
+def test_multilayer_net_gradients_match_numerical(activation, init, labels):
+    net = MultiLayerNet(
+        8,
+        [6, 5, 4],
+        3,
+        activation=activation,
+        weight_init_std=init,
+        weight_decay_lambda=0.05,
+        dtype=np.float64,
+        rng=1,
+    )
+    rng = np.random.default_rng(5)
+    for key in ("b1", "b2", "b3"):  # zero biases put dead units' successors exactly on the kink
+        net.params[key] = rng.choice([-1.0, 1.0], net.params[key].shape) * rng.uniform(
+            0.2, 0.5, net.params[key].shape
+        )
+    x = rng.standard_normal((5, 8))
+    if activation == "relu":
+        assert relu_margin(net, x) > 5e-4  # several times h = 1e-4 from the kink
+    t = np.array([0, 2, 1, 1, 0])
+    target = t if labels else np.eye(3)[t]
+    num = net.numerical_gradient(x, target)
+    bp = net.gradient(x, target)
+    assert list(num) == list(bp) == ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"]
+    for key in num:
+        np.testing.assert_allclose(bp[key], num[key], rtol=1e-5, atol=1e-8, err_msg=key)
+
+
+def test_image_shaped_input_works():
+    net = TwoLayerNet(784, 20, 10, rng=0, dtype=np.float64)
+    x = RNG.random((4, 1, 28, 28))
+    t = np.array([1, 2, 3, 4])
+    np.testing.assert_allclose(net.predict(x), net.predict(x.reshape(4, 784)))
+    assert max(gradient_check(net, x.reshape(4, 784), t).values()) < 1e-7
+
+
+def test_float32_in_float32_out_and_float64_option():
+    net = TwoLayerNet(6, 4, 3, rng=0)
+    x = RNG.random((2, 6)).astype(np.float32)
+    assert net.predict(x).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in net.gradient(x, np.array([0, 1])).values())
+    assert net.predict(np.zeros((1, 6), dtype=np.uint8)).dtype == np.float32
+    net64 = TwoLayerNet(6, 4, 3, rng=0, dtype=np.float64)
+    assert net64.predict(x.astype(np.float64)).dtype == np.float64
+    # One seed gives the same initial weights in either dtype.
+    np.testing.assert_allclose(net64.params["W1"], net.params["W1"], rtol=1e-6)
+    with pytest.raises(ConfigError, match="float32 or float64"):
+        TwoLayerNet(6, 4, 3, dtype=np.int32)
+
+
+def test_params_view_has_one_owner():
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    x = RNG.random((2, 4)).astype(np.float32)
+    # In-place update is seen by predict.
+    before = net.predict(x).copy()
+    net.params["b2"] += 1.0
+    np.testing.assert_allclose(net.predict(x), before + 1.0, rtol=1e-6)
+    # Rebinding takes effect (the book's trap: it would silently keep using the old array).
+    net.params["W1"] = np.zeros((4, 3))
+    assert net.params["W1"].dtype == np.float32
+    np.testing.assert_allclose(net.predict(x), np.broadcast_to(net.params["b2"], (2, 2)) + 0.0)
+    assert net.params["W1"] is net.layers[0].W
+    # The assigned array is copied: mutating the caller's array later changes nothing.
+    mine = np.ones((4, 3), dtype=np.float32)
+    net.params["W1"] = mine
+    mine[:] = 5
+    assert float(net.params["W1"].max()) == 1.0
+    with pytest.raises(ShapeError, match=r"keep shape \(4, 3\)"):
+        net.params["W1"] = np.zeros((3, 4))
+    with pytest.raises(KeyError, match="not a parameter"):
+        net.params["W9"] = np.zeros(1)
+    with pytest.raises(TypeError):
+        del net.params["W1"]
+    assert list(net.params) == ["W1", "b1", "W2", "b2"] and len(net.params) == 4
+
+
+def test_gradient_returns_fresh_dict_keyed_like_params():
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    g = net.gradient(RNG.random((2, 4)), np.array([0, 1]))
+    assert set(g) == set(net.params)
+    for key in g:
+        assert g[key].shape == net.params[key].shape
+
+
+def test_accuracy_labels_one_hot_and_chunks():
+    net = TwoLayerNet(5, 4, 3, rng=3)
+    x = RNG.random((50, 5)).astype(np.float32)
+    pred = np.argmax(net.predict(x), axis=1)
+    t = pred.copy()
+    t[:10] = (t[:10] + 1) % 3
+    assert net.accuracy(x, t) == pytest.approx(0.8)
+    assert net.accuracy(x, np.eye(3)[t]) == pytest.approx(0.8)
+    assert net.accuracy(x, t, batch_size=7) == pytest.approx(0.8)
+    with pytest.raises(ShapeError, match=r"\[0, 3\)"):
+        net.accuracy(x, t + 5)
+
+
+def test_seeded_init_is_reproducible_and_init_rules():
+    a = MultiLayerNet(10, [5], 2, rng=4)
+    b = MultiLayerNet(10, [5], 2, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+    assert init_std("he", 50) == pytest.approx(np.sqrt(2 / 50))
+    assert init_std("xavier", 50) == pytest.approx(np.sqrt(1 / 50))
+    assert init_std(0.01, 50) == 0.01
+    big = MultiLayerNet(1000, [1000], 2, weight_init_std="he", rng=0)
+    assert float(big.params["W1"].std()) == pytest.approx(np.sqrt(2 / 1000), rel=0.02)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"hidden_size_list": [0]}, "positive integers"),
+        ({"activation": "tanh"}, "unknown activation"),
+        ({"weight_init_std": "lecun"}, "unknown weight_init_std"),
+        ({"weight_init_std": -1.0}, "positive"),
+        ({"weight_decay_lambda": -0.1}, ">= 0"),
+    ],
+)
+def test_bad_configs_raise_config_error(kwargs, match):
+    args = {"input_size": 4, "hidden_size_list": [3], "output_size": 2, **kwargs}
+    with pytest.raises(ConfigError, match=match):
+        MultiLayerNet(**args)
+
+
+def test_astype_copies_and_never_touches_original():
+    net = TwoLayerNet(4, 3, 2, rng=0)
+    net64 = net.astype(np.float64)
+    assert net64.params["W1"].dtype == np.float64 and net.params["W1"].dtype == np.float32
+    net64.params["W1"] += 1
+    assert not np.allclose(net64.params["W1"], net.params["W1"])
+
+
+def test_weight_decay_adds_to_loss():
+    x, t = RNG.random((3, 4)), np.array([0, 1, 0])
+    plain = MultiLayerNet(4, [3], 2, rng=0, dtype=np.float64)
+    decayed = MultiLayerNet(4, [3], 2, weight_decay_lambda=0.5, rng=0, dtype=np.float64)
+    penalty = 0.25 * sum(float(np.sum(plain.params[k] ** 2)) for k in ("W1", "W2"))
+    assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + penalty)
