@@ -20,6 +20,7 @@ from scratchdl.errors import ScratchdlError
 _COMMAND_MODULES = (
     "scratchdl.cli.data",
     "scratchdl.cli.models",
+    "scratchdl.cli.figures",
 )
 
 

@@ -642,13 +642,15 @@ def write_figures(
 
             mnist = load_mnist(data_dir=data_dir, download=download)
         except ScratchdlError as exc:
-            reason = f"MNIST is not available ({exc})"
+            # One note with the loader's full message; each skipped file then gets a short one.
+            say(f"MNIST is not available, so the figures that need it are skipped: {exc}")
             if net is not None:
                 emit("first_layer_weights", lambda: plot_first_layer_weights(net))
-            else:
-                skip("first_layer_weights", reason)
-            for name in ("mnist_samples", "misclassified", "learning_curves"):
-                skip(name, reason)
+            names = ["mnist_samples", "misclassified", "learning_curves"]
+            if net is None:
+                names.insert(0, "first_layer_weights")
+            for name in names:
+                result.skipped.append((name, "MNIST is not available"))
             return result
 
     (x_train, t_train), (x_test, t_test) = mnist

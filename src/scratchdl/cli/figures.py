@@ -1,0 +1,87 @@
+"""``scratchdl figures`` (the notes' figures as PNGs) and ``scratchdl report`` (one HTML page)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``figures`` and ``report`` commands to the top-level parser."""
+    fig = subparsers.add_parser(
+        "figures",
+        help="draw every figure of the notes as PNG files",
+        description=(
+            "Draw the notes' figures from the library: activations, softmax, logic gates, XOR, "
+            "numerical differentiation, gradients and gradient descent, and (when MNIST is "
+            "available) digits, first-layer weights, misclassified digits and learning curves. "
+            "Without --model a small TwoLayerNet is trained first."
+        ),
+    )
+    fig.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
+    fig.add_argument("--data-dir", metavar="D",
+                     help="MNIST folder (default: $SCRATCHDL_DATA_DIR, else the user cache)")
+    fig.add_argument("--model", metavar="MODEL.npz",
+                     help="trained model for the weights and misclassified-digit figures")
+    fig.add_argument("--seed", type=int, default=0, metavar="S",
+                     help="seed of the digit sample and the quick training (default 0)")
+    fig.add_argument("--epochs", type=_positive_int, default=3, metavar="N",
+                     help="epochs of the quick training when no --model is given (default 3)")
+    fig.add_argument("--no-download", action="store_true",
+                     help="never download MNIST; skip its figures if the files are absent")
+    fig.set_defaults(func=_figures)
+
+    rep = subparsers.add_parser(
+        "report",
+        help="one self-contained HTML page from run, sweep and figure folders",
+        description=(
+            "Build one HTML page, with every image embedded, from folders written by "
+            "'scratchdl train --out', 'scratchdl sweep' and 'scratchdl figures --out'."
+        ),
+    )
+    rep.add_argument("folders", nargs="+", metavar="DIR", help="run, sweep or figure folders")
+    rep.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
+    rep.add_argument("--title", default="scratchdl report", help="page title")
+    rep.set_defaults(func=_report)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _figures(args: argparse.Namespace) -> int:
+    from scratchdl.plots.notes import write_figures
+
+    result = write_figures(
+        args.out,
+        data_dir=args.data_dir,
+        model_path=args.model,
+        seed=args.seed,
+        epochs=args.epochs,
+        download=not args.no_download,
+        progress=lambda line: print(line, flush=True),
+    )
+    # The "wrote" lines above are the list of files; this line sums them up.
+    summary = f"{len(result.written)} figure(s) written to {args.out}"
+    if result.skipped:
+        summary += f"; {len(result.skipped)} skipped: " + ", ".join(
+            f"{name}.png" for name, _ in result.skipped
+        )
+    print(summary)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from scratchdl.report import write_report
+
+    sections = write_report(args.folders, args.out, title=args.title)
+    images = sum(s.images for s in sections)
+    print(f"wrote {args.out}: {len(sections)} section(s), {images} image(s) embedded")
+    for s in sections:
+        print(f"  {s.kind:8s} {s.title} ({s.images} image(s))")
+    return 0
