@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it over ``path``.
 
     The temporary file lives in the same folder so ``os.replace`` is atomic. On any exception
@@ -21,16 +21,19 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     path : path-like
         Final destination.
     suffix : str
-        Suffix for the temporary name, for writers that insist on one (``np.savez`` adds
-        ``.npz`` unless the name already ends with it).
+        End of the temporary name, for writers that pick a format from it (``savefig``).
+        Writers that rename files (``np.savez(name)`` appends ``.npz``) should be handed an
+        open file object instead.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix + ".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp.", suffix=suffix)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp makes the file private (0600); results and caches are ordinary files.
+        os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
