@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="seed of the digit sample and the quick training (default 0)")
     fig.add_argument("--epochs", type=_positive_int, default=3, metavar="N",
                      help="epochs of the quick training when no --model is given (default 3)")
+    fig.add_argument("--only", nargs="+", metavar="NAME",
+                     help="draw only these figures (file names without .png)")
     fig.add_argument("--no-download", action="store_true",
                      help="never download MNIST; skip its figures if the files are absent")
     fig.set_defaults(func=_figures)
@@ -64,6 +66,7 @@ def _figures(args: argparse.Namespace) -> int:
         seed=args.seed,
         epochs=args.epochs,
         download=not args.no_download,
+        only=args.only,
         progress=lambda line: print(line, flush=True),
     )
     # The "wrote" lines above are the list of files; this line sums them up.

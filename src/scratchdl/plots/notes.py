@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from scratchdl._fs import atomic_path
-from scratchdl.errors import ModelFileError, ScratchdlError
+from scratchdl.errors import ConfigError, ModelFileError, ScratchdlError
 from scratchdl.functions import relu, sigmoid, softmax, step_function
 from scratchdl.gradient import gradient_descent, numerical_diff, numerical_gradient
 from scratchdl.perceptron import AND, NAND, OR, TRUTH_TABLE_INPUTS, XOR, Perceptron
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FiguresResult",
     "MATH_FIGURES",
+    "MNIST_FIGURES",
     "plot_activations",
     "plot_first_layer_weights",
     "plot_gradient_descent",
@@ -89,8 +90,8 @@ def _styled(builder: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _figure(width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     # An Agg canvas per figure: no pyplot, no global backend, no display ever needed.
     FigureCanvasAgg(fig)
     return fig
@@ -393,6 +394,9 @@ MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
 )
 """Figures that need no data: ``(file stem, builder)`` in the notes' order."""
 
+#: Figures that need MNIST (or, for the weights, a ``--model``), in the order they are drawn.
+MNIST_FIGURES = ("mnist_samples", "first_layer_weights", "misclassified", "learning_curves")
+
 
 # -- MNIST figures ---------------------------------------------------------------------------------
 
@@ -420,7 +424,11 @@ def _image_grid(
     symmetric: bool = False, title_colors: Sequence[str] | None = None,
 ) -> Figure:
     rows = max(1, -(-len(images) // cols))
-    fig = _figure(1.45 * cols, 1.65 * rows + 0.6)
+    height = 1.65 * rows + 0.6
+    # Fixed margins instead of constrained layout: solving it for 50 axes takes seconds.
+    fig = _figure(1.45 * cols, height, layout=None)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / height,
+                        wspace=0.08, hspace=0.3)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for i, ax in enumerate(axes):
         ax.set_axis_off()
@@ -434,7 +442,7 @@ def _image_grid(
             ax.imshow(img, cmap=cmap)
         color = title_colors[i] if title_colors else "black"
         ax.set_title(titles[i], fontsize=10, color=color)
-    fig.suptitle(suptitle)
+    fig.suptitle(suptitle, y=1 - 0.12 / height, va="top")
     return fig
 
 
@@ -450,17 +458,25 @@ def plot_mnist_samples(
                        suptitle=f"MNIST: {len(idx)} random digits with their labels")
 
 
-@_styled
-def plot_first_layer_weights(net: Net, count: int = 50) -> Figure:
-    """The first ``count`` columns of ``W1`` shown as 28 × 28 images (red +, blue -)."""
+def _check_first_layer(net: Net) -> NDArray:
+    """``W1`` of an MNIST network, or :class:`ModelFileError` saying why it cannot be shown."""
     if "W1" not in net.params:
-        raise ModelFileError("this network has no first-layer weights W1 to show")
+        raise ModelFileError(
+            f"{net!r} has no first-layer weights W1 to show: give a TwoLayerNet or MultiLayerNet"
+        )
     W1 = np.asarray(net.params["W1"])
     if W1.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
         raise ModelFileError(
-            f"first-layer weights have shape {W1.shape}; showing them as images needs 784 inputs "
-            "(an MNIST network)"
+            f"first-layer weights have shape {W1.shape}; showing them as 28 x 28 images needs "
+            "784 inputs (an MNIST network)"
         )
+    return W1
+
+
+@_styled
+def plot_first_layer_weights(net: Net, count: int = 50) -> Figure:
+    """The first ``count`` columns of ``W1`` shown as 28 × 28 images (red +, blue -)."""
+    W1 = _check_first_layer(net)
     n = min(count, W1.shape[1])
     images = W1[:, :n].T.reshape(n, IMAGE_SIDE, IMAGE_SIDE)
     return _image_grid(images, [f"unit {i + 1}" for i in range(n)], cols=10, cmap="RdBu_r",
@@ -583,6 +599,7 @@ def write_figures(
     seed: int = 0,
     epochs: int = 3,
     download: bool = True,
+    only: Collection[str] | None = None,
     mnist: MnistData | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FiguresResult:
@@ -603,6 +620,8 @@ def write_figures(
         Epochs of the quick training.
     download : bool
         Let :func:`scratchdl.data.load_mnist` download missing files.
+    only : collection of str, optional
+        Draw only these figures (file stems, such as ``"softmax"``); default all.
     mnist : ((x_train, t_train), (x_test, t_test)), optional
         Data to use instead of loading MNIST (for tests and notebooks).
     progress : callable, optional
@@ -615,26 +634,40 @@ def write_figures(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ScratchdlError(f"--out {out} exists and is not a folder: choose a folder path")
+    wanted = _select(only)
     result = FiguresResult()
     say = progress or (lambda _msg: None)
 
     def emit(name: str, build: Callable[[], Figure]) -> None:
-        path = save_figure(build(), out / f"{name}.png")
-        result.written.append(path)
-        say(f"wrote {path}")
+        if name in wanted:
+            path = save_figure(build(), out / f"{name}.png")
+            result.written.append(path)
+            say(f"wrote {path}")
 
-    def skip(name: str, reason: str) -> None:
-        result.skipped.append((name, reason))
-        say(f"skipped {name}.png: {reason}")
-
-    for name, build in MATH_FIGURES:
-        emit(name, build)
+    def skip(name: str, reason: str, announce: bool = True) -> None:
+        if name in wanted:
+            result.skipped.append((name, reason))
+            if announce:
+                say(f"skipped {name}.png: {reason}")
 
     net: Net | None = None
     if model_path is not None:
         from scratchdl.io import load_model
 
-        net = load_model(model_path)  # a bad --model is the user's error: stop with its message
+        # Before any drawing, so a bad --model stops the command at once with one message.
+        net = load_model(model_path)
+        _check_first_layer(net)
+
+    for name, build in MATH_FIGURES:
+        emit(name, build)
+
+    needs_data = wanted & {"mnist_samples", "misclassified", "learning_curves"}
+    if net is None and "first_layer_weights" in wanted:
+        needs_data.add("first_layer_weights")  # its network has to be trained first
+    if not needs_data:
+        if net is not None:
+            emit("first_layer_weights", lambda: plot_first_layer_weights(net))
+        return result
 
     if mnist is None:
         try:
@@ -646,11 +679,9 @@ def write_figures(
             say(f"MNIST is not available, so the figures that need it are skipped: {exc}")
             if net is not None:
                 emit("first_layer_weights", lambda: plot_first_layer_weights(net))
-            names = ["mnist_samples", "misclassified", "learning_curves"]
-            if net is None:
-                names.insert(0, "first_layer_weights")
-            for name in names:
-                result.skipped.append((name, "MNIST is not available"))
+            for name in MNIST_FIGURES:
+                if name in needs_data:
+                    skip(name, "MNIST is not available", announce=False)
             return result
 
     (x_train, t_train), (x_test, t_test) = mnist
@@ -667,3 +698,15 @@ def write_figures(
         skip("learning_curves", "the --model file holds no training history; its run folder's "
              "curves.png shows them")
     return result
+
+
+def _select(only: Collection[str] | None) -> set[str]:
+    everything = [name for name, _ in MATH_FIGURES] + list(MNIST_FIGURES)
+    if not only:
+        return set(everything)
+    unknown = sorted(set(only) - set(everything))
+    if unknown:
+        raise ConfigError(
+            f"unknown figure name(s) {', '.join(unknown)}: choose from {', '.join(everything)}"
+        )
+    return set(only)
