@@ -364,9 +364,32 @@ def _run_section(folder: Path, title: str) -> Section:
         section.body.append(f"<h3>{_esc(path.name)}</h3>")
         section.body.append(_warn(perr) if perr else _json_html(value))
     _add_figures(section, _pngs(folder))
-    section.body.append("<h3>Training history</h3>")
-    section.body.append(_warn(err) if err else _json_html(history))
+    section.body.insert(0, _warn(err) if err else _history_headline(history))
+    section.body.append("<h3>Training history (history.json)</h3>")
+    if not err:
+        section.body.append(_json_html(history))
     return section
+
+
+def _history_headline(history: Any) -> str:
+    """One sentence on how the run ended, read from ``history.json``'s last record."""
+    if not isinstance(history, dict):
+        return _warn("history.json holds no JSON object, so the run cannot be summarised")
+    records = history.get("records") or []
+    last = records[-1] if records and isinstance(records[-1], dict) else {}
+    parts = []
+    for key, label in (("test_acc", "test accuracy"), ("train_acc", "train accuracy")):
+        value = last.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{label} {value:.4f}")
+    if isinstance(history.get("iterations"), int):
+        parts.append(f"{history['iterations']} iterations")
+    if history.get("stop_reason"):
+        parts.append(f"stopped: {history['stop_reason']}")
+    text = ", ".join(parts) or "no evaluation recorded"
+    message = history.get("message")
+    extra = f"<br>{_esc(message)}" if message else ""
+    return f'<p class="headline"><strong>{_esc(text)}</strong>{extra}</p>'
 
 
 def _csv_html(path: Path) -> str:
@@ -438,6 +461,7 @@ th { background: #eef2f6; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 pre { background: #f2f4f7; padding: 10px; overflow-x: auto; border-radius: 4px; }
 code { background: #f2f4f7; padding: 0 3px; border-radius: 3px; }
+.headline { font-size: 1.05em; }
 .warn { color: #8a2c0d; background: #fff1e8; border-left: 4px solid #d9622b; padding: 6px 10px; }
 footer { padding: 12px 0 30px; }
 """
