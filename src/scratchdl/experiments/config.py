@@ -1,0 +1,151 @@
+"""Option parsing and checks shared by the sweeps: one readable error per bad value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from scratchdl.errors import ConfigError
+
+__all__ = [
+    "ACTIVATIONS",
+    "Variant",
+    "build_optimizer",
+    "check_positive",
+    "parse_float_list",
+    "parse_int_list",
+    "parse_variants",
+    "train_settings",
+]
+
+T = TypeVar("T")
+ACTIVATIONS = ("relu", "sigmoid")
+INITS = ("he", "xavier")
+SAMPLINGS = ("shuffle", "random")
+
+
+def _parse_list(text: str, option: str, convert: Callable[[str], T], what: str) -> tuple[T, ...]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if not parts or any(not p for p in parts):
+        raise ConfigError(f"{option} must be a comma-separated list of {what}, got {text!r}")
+    values = []
+    for p in parts:
+        try:
+            values.append(convert(p))
+        except ValueError:
+            raise ConfigError(f"{option}: {p!r} is not valid, expected {what} (got {text!r})") from None
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{option} lists a value twice: {text!r}")
+    return tuple(values)
+
+
+def parse_int_list(text: str, option: str, *, minimum: int = 1) -> tuple[int, ...]:
+    """``"10,100"`` -> ``(10, 100)``; every value a whole number ``>= minimum``."""
+    values = _parse_list(text, option, int, "whole numbers")
+    bad = [v for v in values if v < minimum]
+    if bad:
+        raise ConfigError(f"{option} values must be >= {minimum}, got {bad[0]}")
+    return values
+
+
+def parse_float_list(text: str, option: str) -> tuple[float, ...]:
+    """``"0.01,0.1"`` -> ``(0.01, 0.1)``; every value finite and > 0."""
+    values = _parse_list(text, option, float, "positive numbers")
+    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ConfigError(f"{option} values must be positive finite numbers, got {bad[0]}")
+    return values
+
+
+def check_positive(value: float | None, option: str, *, integer: bool = False) -> None:
+    """Raise ConfigError unless ``value`` is None or a positive (whole) number."""
+    if value is None:
+        return
+    if integer and (isinstance(value, bool) or int(value) != value):
+        raise ConfigError(f"{option} must be a whole number, got {value}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{option} must be positive, got {value}")
+
+
+def _parse_init(text: str) -> float | str:
+    if text.lower() in INITS:
+        return text.lower()
+    try:
+        std = float(text)
+    except ValueError:
+        raise ConfigError(f"init must be 'he', 'xavier' or a positive std such as 0.01, got {text!r}") from None
+    if not (math.isfinite(std) and std > 0):
+        raise ConfigError(f"init std must be positive, got {text!r}")
+    return std
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An ``activation+init`` pair such as ``sigmoid+0.01`` or ``relu+he``."""
+
+    activation: str
+    init: float | str
+
+    @property
+    def label(self) -> str:
+        if isinstance(self.init, float):
+            return f"{self.activation}+{self.init:g}"
+        return f"{self.activation}+{self.init}"
+
+
+def parse_variants(text: str, option: str = "--variants") -> tuple[Variant, ...]:
+    """``"sigmoid+0.01,relu+he"`` -> variants; activation relu|sigmoid, init he|xavier|std."""
+    out = []
+    for part in _parse_list(text, option, str, "activation+init pairs"):
+        act, sep, init = part.partition("+")
+        if not sep or act.lower() not in ACTIVATIONS:
+            raise ConfigError(
+                f"{option}: {part!r} must look like 'relu+he', 'sigmoid+xavier' or 'sigmoid+0.01'"
+            )
+        out.append(Variant(act.lower(), _parse_init(init)))
+    return tuple(out)
+
+
+def train_settings(
+    *,
+    hidden: Sequence[int],
+    activation: str,
+    init: float | str,
+    optimizer: str,
+    lr: float,
+    batch_size: int,
+    weight_decay: float = 0.0,
+    dtype: str = "float32",
+    sampling: str = "shuffle",
+) -> dict[str, Any]:
+    """The training settings of one trial, checked; raises ConfigError on the first bad one."""
+    if not hidden or any(isinstance(h, bool) or int(h) != h or h < 1 for h in hidden):
+        raise ConfigError(f"hidden layer sizes must be positive whole numbers, got {list(hidden)}")
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)}")
+    if isinstance(init, str):
+        init = _parse_init(init)
+    check_positive(init if isinstance(init, float) else None, "init std")
+    check_positive(lr, "learning rate (--lr)")
+    check_positive(batch_size, "batch size", integer=True)
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ConfigError(f"weight decay must be >= 0, got {weight_decay}")
+    if dtype not in ("float32", "float64"):
+        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
+    build_optimizer(optimizer, lr)  # an unknown optimizer fails here, before any trial runs
+    return {
+        "hidden": [int(h) for h in hidden], "activation": activation, "init": init,
+        "optimizer": optimizer, "lr": float(lr), "batch_size": int(batch_size),
+        "weight_decay": float(weight_decay), "dtype": dtype, "sampling": sampling,
+    }
+
+
+def build_optimizer(name: str, lr: float) -> Any:
+    """The optimizer ``name`` of :mod:`scratchdl.optimizers` with learning rate ``lr``."""
+    from scratchdl.optimizers import get_optimizer
+
+    return get_optimizer(name, lr=lr)

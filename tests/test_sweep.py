@@ -1,0 +1,321 @@
+"""Sweep engine and the three sweeps, on tiny synthetic data (no MNIST needed)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchdl.cli import main
+from scratchdl.errors import ConfigError
+from scratchdl.experiments import batch_size, depth_width, lr
+from scratchdl.experiments.config import Variant, parse_int_list, parse_variants
+from scratchdl.experiments.data import ArraySource, Dataset
+from scratchdl.experiments.engine import describe_data, run_sweep
+from scratchdl.experiments.trial import TIMING_DEPENDENT, TrialSpec, run_trial
+from scratchdl.nets import MultiLayerNet
+
+
+def blobs(seed: int = 0, n_train: int = 400, n_test: int = 200, d: int = 16) -> ArraySource:
+    """Ten Gaussian clusters: learnable in a few epochs, tiny enough for fast tests."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (10, d))
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        t = rng.integers(0, 10, n)
+        return (centers[t] + rng.normal(0, 0.8, (n, d))).astype(np.float32), t
+
+    return ArraySource(Dataset(*make(n_train), *make(n_test)), name="blobs")
+
+
+@pytest.fixture(scope="module")
+def src() -> ArraySource:
+    return blobs()
+
+
+def info(source: ArraySource) -> dict:
+    return describe_data(source, source.load())
+
+
+def strip_timing(obj):
+    """A trial result without the fields that depend on the machine's speed."""
+    if isinstance(obj, dict):
+        return {k: strip_timing(v) for k, v in obj.items() if k not in TIMING_DEPENDENT}
+    if isinstance(obj, list):
+        return [strip_timing(v) for v in obj]
+    return obj
+
+
+def small_batch_sweep(source: ArraySource, **kw):
+    opts = dict(values=(10, 50), epochs=2, seeds=(0, 1), budget_seconds=1e-6, hidden=(16,),
+                eval_samples=100, curve_points=5)
+    opts.update(kw)
+    return batch_size.build(batch_size.BatchSizeOptions(**opts), info(source))
+
+
+# -- trials ------------------------------------------------------------------------------------
+def test_trial_key_depends_on_what_changes_the_result(src):
+    sweep = small_batch_sweep(src)
+    a = sweep.trials[0]
+    same = TrialSpec(**{**a.__dict__, "group": "renamed", "tags": {"x": 1}})
+    assert same.key == a.key  # labels do not change results
+    assert TrialSpec(**{**a.__dict__, "seed": 7}).key != a.key
+    assert TrialSpec(**{**a.__dict__, "train": {**a.train, "lr": 0.2}}).key != a.key
+    assert TrialSpec(**{**a.__dict__, "data": "other"}).key != a.key
+    assert len({t.key for t in sweep.trials}) == len(sweep.trials)
+
+
+def test_trial_checkpoints_are_where_the_plan_says(src):
+    sweep = small_batch_sweep(src, budget_seconds=0.05)
+    spec = next(t for t in sweep.trials if t.train["batch_size"] == 10)
+    row = run_trial(spec, src.load())
+    res = row["results"]
+    assert res["epochs"]["samples"] == 800 and res["epochs"]["epochs"] == 2.0
+    assert res["updates"]["updates"] == sweep.options["checkpoints"]["updates"]["updates"] == 16
+    assert res["time"]["seconds"] >= 0.05
+    assert row["final"]["updates"] == max(r["updates"] for r in res.values())
+    # Learning curve starts untrained and is evaluated on the subsample.
+    assert row["curve"]["updates"][0] == 0 and row["curve"]["epochs"][-1] == row["epochs"]
+    assert row["final"]["test_acc"] > 0.6 > row["curve"]["test_acc"][0]
+    assert row["timing"]["seconds_per_update"] > 0
+
+
+def test_trial_is_deterministic_given_its_seed(src):
+    spec = small_batch_sweep(src).trials[1]
+    a, b = run_trial(spec, src.load()), run_trial(spec, src.load())
+    assert strip_timing(a) == strip_timing(b)
+    other = run_trial(TrialSpec(**{**spec.__dict__, "seed": 5}), src.load())
+    assert strip_timing(other)["final"] != strip_timing(a)["final"]
+
+
+def test_divergence_is_recorded_not_raised(src):
+    spec = lr.build(lr.LrOptions(values=(1e4,), iters=30, seeds=(0,), hidden=(16,),
+                                 eval_samples=50), info(src)).trials[0]
+    row = run_trial(spec, src.load())
+    assert row["status"] == "diverged"
+    assert row["final"]["train_loss"] is None and row["final"]["reached"] is False
+    json.dumps(row, allow_nan=False)  # storable
+
+
+# -- engine: outputs, resume, parallel ---------------------------------------------------------
+def test_batch_size_sweep_writes_every_output(src, tmp_path):
+    sweep = small_batch_sweep(src)
+    res = run_sweep(sweep, tmp_path, source=src, jobs=0)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["sweep"] == "batch-size" and len(data["trials"]) == 4
+    rows = list(csv.DictReader((tmp_path / "results.csv").open()))
+    assert [(int(r["tag.batch_size"]), int(r["seed"])) for r in rows] == [
+        (10, 0), (10, 1), (50, 0), (50, 1)]
+    for r, t in zip(rows, data["trials"], strict=True):
+        assert float(r["results.epochs.test_acc"]) == t["results"]["epochs"]["test_acc"]
+    g = res.group("batch 10")["metrics"]["results.epochs.test_acc"]
+    vals = [t["results"]["epochs"]["test_acc"] for t in data["trials"]
+            if t["tags"]["batch_size"] == 10]
+    assert g["mean"] == pytest.approx(np.mean(vals)) and g["std"] == pytest.approx(
+        np.std(vals, ddof=1))
+    pngs = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert pngs == sorted(batch_size.FIGURES)
+    assert all((tmp_path / p).stat().st_size > 10_000 for p in pngs)
+    assert len(list((tmp_path / "trials").glob("*.json"))) == 4
+
+
+def test_resume_skips_finished_trials(src, tmp_path):
+    sweep = small_batch_sweep(src)
+    seen: list[tuple[str, bool]] = []
+    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False)
+    trial_files = sorted((tmp_path / "trials").glob("*.json"))
+    stamps = {p: p.stat().st_mtime_ns for p in trial_files}
+    trial_files[0].unlink()
+    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False,
+              on_trial=lambda r, c: seen.append((r["key"], c)))
+    assert sorted(c for _, c in seen) == [False, True, True, True]
+    assert [k for k, c in seen if not c] == [trial_files[0].stem]
+    for p in trial_files[1:]:
+        assert p.stat().st_mtime_ns == stamps[p]
+    # Changing one option re-runs only what it changes: a new seed adds two trials.
+    seen.clear()
+    run_sweep(small_batch_sweep(src, seeds=(0, 1, 2)), tmp_path, source=src, jobs=0,
+              figures=False, on_trial=lambda r, c: seen.append((r["group"], c)))
+    assert sorted(g for g, c in seen if not c) == ["batch 10", "batch 50"]
+    assert len(json.loads((tmp_path / "results.json").read_text())["trials"]) == 6
+
+
+def test_unreadable_trial_file_is_rerun(src, tmp_path):
+    sweep = small_batch_sweep(src, values=(50,), seeds=(0,))
+    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False)
+    path = next((tmp_path / "trials").glob("*.json"))
+    path.write_text("{truncated")
+    seen = []
+    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False,
+              on_trial=lambda r, c: seen.append(c))
+    assert seen == [False] and json.loads(path.read_text())["key"] == path.stem
+
+
+def test_jobs_two_gives_the_same_results_as_jobs_one(src, tmp_path):
+    sweep = small_batch_sweep(src)  # budget 1e-6 s: the time checkpoint is update 1 for all
+    one = run_sweep(sweep, tmp_path / "one", source=src, jobs=1, figures=False)
+    two = run_sweep(sweep, tmp_path / "two", source=src, jobs=2, figures=False)
+    assert [strip_timing(t) for t in one.trials] == [strip_timing(t) for t in two.trials]
+    assert len({t["process"]["pid"] for t in two.trials}) == 2
+    for t in one.trials + two.trials:
+        assert set(t["process"]["blas_threads"].values()) == {"1"}
+    # The parent's environment is restored after the workers started.
+    assert os.environ.get("OPENBLAS_NUM_THREADS") != "1" or "OPENBLAS_NUM_THREADS" in os.environ
+
+
+# -- summaries: every number comes from results.json ------------------------------------------
+NUMBER = re.compile(r"(?<![\w.:])\d+(?:\.\d+)?(?!\w)")
+
+
+def numeric_leaves(obj) -> list[float]:
+    if isinstance(obj, bool):
+        return []
+    if isinstance(obj, (int, float)):
+        return [float(obj)]
+    if isinstance(obj, dict):
+        return [x for v in obj.values() for x in numeric_leaves(v)]
+    if isinstance(obj, list):
+        return [x for v in obj for x in numeric_leaves(v)]
+    return []
+
+
+def assert_summary_numbers_in_results(out: Path) -> None:
+    text = (out / "summary.md").read_text()
+    data = json.loads((out / "results.json").read_text())
+    # Only what the summary claims to quote: its findings, the options and the data set.
+    leaves = numeric_leaves([data["findings"], data["options"], data["data"]])
+    found = NUMBER.findall(text)
+    assert len(found) > 10
+    for s in found:
+        decimals = len(s.split(".")[1]) if "." in s else 0
+        tol = 0.5 * 10**-decimals + 1e-9
+        assert any(abs(abs(v) - float(s)) <= tol for v in leaves), f"{s} not in results.json"
+
+
+def test_batch_size_summary_matches_results(src, tmp_path):
+    run_sweep(small_batch_sweep(src, budget_seconds=0.02), tmp_path, source=src, jobs=0)
+    assert_summary_numbers_in_results(tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    data = json.loads((tmp_path / "results.json").read_text())
+    # Recompute each table row's accuracies from the raw per-seed trials.
+    rows = re.findall(r"^\| (\d+) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (.+) \|$", text, re.M)
+    assert [int(b) for b, _ in rows] == [10, 50]
+    for b, cells in rows:
+        for check, cell in zip(batch_size.CHECKS, cells.split(" | "), strict=True):
+            mean, std = (float(x) for x in cell.split(" ± "))
+            vals = [t["results"][check]["test_acc"] for t in data["trials"]
+                    if t["tags"]["batch_size"] == int(b)]
+            assert mean == pytest.approx(np.mean(vals), abs=5e-4)
+            assert std == pytest.approx(np.std(vals, ddof=1), abs=5e-4)
+    assert "Equal epochs" in text and "Equal updates" in text and "Equal time" in text
+
+
+def test_depth_width_shows_failure_and_fix(src, tmp_path):
+    opts = depth_width.DepthWidthOptions(depths=(1, 4), widths=(16,), epochs=6, seeds=(0, 1), batch_size=20,
+                                         eval_samples=100, curve_points=5)
+    sweep = depth_width.build(opts, info(src))
+    assert len(sweep.trials) == 3 * 2 * 2
+    run_sweep(sweep, tmp_path, source=src, jobs=0)
+    data = json.loads((tmp_path / "results.json").read_text())
+    v = data["findings"]["variants"]
+    assert 4 in v["sigmoid+0.01"]["failed_depths"]
+    assert v["relu+he"]["failed_depths"] == []
+    deep_relu = v["relu+he"]["deepest_best"]["acc"]
+    deep_sig = v["sigmoid+0.01"]["deepest_best"]["acc"]
+    assert deep_relu > 0.6 > 0.2 > deep_sig
+    # The vanishing gradient, measured: W1's gradient is far smaller than the last layer's.
+    assert v["sigmoid+0.01"]["grad_ratio_at_init"] > 100
+    assert_summary_numbers_in_results(tmp_path)
+    assert "did not train" in (tmp_path / "summary.md").read_text()
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(depth_width.FIGURES)
+
+
+def test_lr_sweep_summary(src, tmp_path):
+    opts = lr.LrOptions(values=(1e-4, 0.1, 1e4), epochs=3, seeds=(0, 1), hidden=(16,),
+                        eval_samples=100, curve_points=5)
+    run_sweep(lr.build(opts, info(src)), tmp_path, source=src, jobs=0)
+    data = json.loads((tmp_path / "results.json").read_text())
+    f = data["findings"]
+    assert f["best"]["lr"] == 0.1
+    assert [r["diverged"] for r in f["rows"]] == [0, 0, 2]
+    assert f["smallest"]["loss_drop"] < 0.1 < f["best"]["loss_drop"]
+    assert_summary_numbers_in_results(tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "diverged" in text and "Smallest: lr 0.0001" in text
+
+
+# -- helpers -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("depth", [1, 2, 3, 5])
+def test_matched_width_hits_the_parameter_budget(depth):
+    target = depth_width.param_count(784, 1, 64, 10)
+    w = depth_width.matched_width(target, 784, depth, 10)
+    net = MultiLayerNet(784, [w] * depth, 10, rng=0)
+    assert sum(p.size for p in net.params.values()) == depth_width.param_count(784, depth, w, 10)
+    step = depth_width.param_count(784, depth, w + 1, 10) - depth_width.param_count(
+        784, depth, w, 10)
+    assert abs(depth_width.param_count(784, depth, w, 10) - target) <= step / 2 + 1
+
+
+def test_option_parsers():
+    assert parse_int_list("10, 100", "--values") == (10, 100)
+    assert parse_variants("sigmoid+0.01,relu+he") == (Variant("sigmoid", 0.01),
+                                                       Variant("relu", "he"))
+    for bad in ("", "10,", "a", "0", "10,10"):
+        with pytest.raises(ConfigError):
+            parse_int_list(bad, "--values")
+    assert batch_size.scaled_lr(0.1, 400, "linear") == pytest.approx(0.4)
+    assert batch_size.scaled_lr(0.1, 400, "sqrt") == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"values": (10, 5000)}, "larger than the 400"),
+    ({"epochs": 2, "iters": 3}, "not both"),
+    ({"lr": -1.0}, "positive"),
+    ({"lr_scaling": "cubic"}, "--lr-scaling"),
+    ({"budget_seconds": 0.0}, "--budget-seconds"),
+])
+def test_batch_size_rejects_bad_options(src, kw, message):
+    with pytest.raises(ConfigError, match=message):
+        small_batch_sweep(src, **kw)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "batch-size", "--values", "10,x"], "--values"),
+    (["sweep", "batch-size", "--lr", "-0.1"], "must be positive"),
+    (["sweep", "lr", "--values", "0.1,-1"], "positive finite"),
+    (["sweep", "depth-width", "--variants", "tanh+he"], "relu+he"),
+    (["sweep", "depth-width", "--jobs", "-1"], "--jobs"),
+    (["sweep", "lr", "--optimizer", "nope"], "unknown optimizer"),
+])
+def test_cli_reports_one_readable_error(argv, message, capsys, tmp_path):
+    # Options are checked before any data is loaded: these need no MNIST.
+    assert main([*argv, "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_cli_unknown_sweep_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "width"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="SCRATCHDL_DATA_DIR unset")
+def test_cli_lr_sweep_on_mnist(tmp_path, capsys):
+    out = tmp_path / "lr"
+    argv = ["sweep", "lr", "--values", "0.1,1000", "--iters", "40", "--seeds", "0",
+            "--eval-samples", "200", "--out", str(out)]
+    assert main(argv) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert data["data"]["n_train"] == 60000 and data["data"]["n_test"] == 10000
+    assert data["findings"]["best"]["lr"] == 0.1 and data["findings"]["best"]["acc"] > 0.5
+    assert_summary_numbers_in_results(out)
+    assert main(argv) == 0  # resumed: nothing re-run
+    assert capsys.readouterr().out.count("(cached)") == 2
+    assert math.isfinite(data["trials"][0]["final"]["train_loss"])
