@@ -21,6 +21,7 @@ _COMMAND_MODULES = (
     "scratchdl.cli.data",
     "scratchdl.cli.models",
     "scratchdl.cli.figures",
+    "scratchdl.cli.sweep",
 )
 
 
