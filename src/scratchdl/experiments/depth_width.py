@@ -209,7 +209,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             text = (f"- **{variant}** did not train at any depth: the best test accuracy was "
                     f"{_pm(deep)}.")
         else:
-            text = (f"- **{variant}** did not train at depth {words_list(map(str, fail_depths))}"
+            text = (f"- **{variant}** did not train at depth{'s' if len(fail_depths) > 1 else ''} "
+                    f"{words_list(map(str, fail_depths))}"
                     f" (best test accuracy there {_pm(max(failed, key=lambda c: c['acc']))}), "
                     f"while its best net (depth {best['depth']} x width {best['width']}) "
                     f"reached {_pm(best)}.")
@@ -225,7 +226,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     fixed = [v for v, r in f["variants"].items() if not r["failed_depths"]]
     if broken and fixed:
         f["sigmoid_max_slope"] = 0.25  # max of s'(x) = s(x)(1 - s(x)), at x = 0
-        lines.append(f"- So at depth {deepest}, {words_list(broken)} fails and "
+        lines.append(f"- So at depth {deepest}, {words_list(broken)} "
+                     f"{'fail' if len(broken) > 1 else 'fails'} and "
                      f"{words_list(fixed)} fixes it: the initialisation scale (and ReLU, whose "
                      f"gradient does not shrink by sigmoid's factor ≤ {f['sigmoid_max_slope']} per layer) "
                      "decides "
@@ -338,6 +340,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
               [line(v, c, "s_per_epoch") for v, c in combos]),
     ]
     for p in panels:
+        p.integer_x = True
         for s in p.series:
             s.style = "-o"
     paths.append(save_png(plot_panels(panels, "Accuracy, gap and time against depth "
@@ -388,5 +391,7 @@ def _layers_figure(res: SweepResults, depth: int, column: str) -> Any:
               "RMS of dLoss/dW (log scale)", grad, logy=True),
         Panel("Activation spread per layer", "hidden layer", "std of activations", act),
     ]
+    for p in panels:
+        p.integer_x = True
     return plot_panels(panels, f"Vanishing gradients: depth {depth}, {column} "
                        "(fixed batch of 1000 training images, mean over seeds)")

@@ -16,6 +16,7 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from scratchdl._fs import atomic_path
 
@@ -56,6 +57,7 @@ class Panel:
     logx: bool = False
     logy: bool = False
     hline: tuple[float, str] | None = None  # (y, label), e.g. chance level
+    integer_x: bool = False  # depths and layer numbers: no 1.5 ticks
 
 
 def _clean(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -90,6 +92,8 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
             ax.set_xscale("log")
         if panel.logy:
             ax.set_yscale("log")
+        if panel.integer_x:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(panel.title)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
