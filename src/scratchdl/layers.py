@@ -157,13 +157,23 @@ class Affine(Layer):
                 f"{x.shape} ({x2.shape[1]} features)"
             )
         self.x = x2
-        return x2 @ self.W + self.b
+        out = x2 @ self.W
+        out += self.b  # in place: one (N, M) array per call instead of two
+        return out
 
     def backward(self, dout: NDArray) -> NDArray:
+        self.backward_params(dout)
+        return (dout @ self.W.T).reshape(self.original_x_shape)
+
+    def backward_params(self, dout: NDArray) -> None:
+        """Set ``dW`` and ``db`` only, without ``dx``.
+
+        For the first layer of a network nobody needs the gradient of the input, and
+        ``dx = dout · Wᵀ`` costs as much as ``dW``, so :meth:`Net.gradient` skips it there.
+        """
         x = _need(self.x, self)
         self.dW = x.T @ dout
-        self.db = np.sum(dout, axis=0)
-        return (dout @ self.W.T).reshape(self.original_x_shape)
+        self.db = dout.sum(axis=0)
 
     def __repr__(self) -> str:
         return f"Affine({self.W.shape[0]} -> {self.W.shape[1]}, {self.W.dtype})"
@@ -206,15 +216,18 @@ class SoftmaxWithLoss:
         labels, onehot = split_labels(t, x.shape)
         x2 = x.reshape(-1, x.shape[-1])
         n = x2.shape[0]
-        z = x2 - np.max(x2, axis=1, keepdims=True)
-        e = np.exp(z)
-        s = np.sum(e, axis=1, keepdims=True)
-        self.y = (e / s).reshape(x.shape)
+        z = x2 - x2.max(axis=1, keepdims=True)
+        # Every step of a training run comes through here, so the temporaries are reused in
+        # place: e = exp(z), then y = e / sum(e).
+        y = np.exp(z)
+        s = y.sum(axis=1, keepdims=True)
+        y /= s
+        self.y = y.reshape(x.shape)
         log_s = np.log(s[:, 0])
         if labels is not None:
             labels = labels.reshape(-1)
             self.labels, self.onehot = labels, None
-            self.loss = float(np.sum(log_s - z[np.arange(n), labels]) / n)
+            self.loss = float((log_s.sum() - z[np.arange(n), labels].sum()) / n)
         else:
             onehot = onehot.reshape(n, -1)
             self.labels, self.onehot = None, onehot

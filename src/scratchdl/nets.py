@@ -173,17 +173,29 @@ class Net:
 
         Returns fresh arrays keyed like ``params``.
         """
-        self.loss(x, t)
+        return self.loss_and_gradient(x, t)[1]
+
+    def loss_and_gradient(self, x: ArrayLike, t: ArrayLike) -> tuple[float, dict[str, NDArray]]:
+        """:meth:`loss` and :meth:`gradient` from one forward and one backward pass.
+
+        A training step needs both; calling the two methods would run the forward pass twice.
+        """
+        loss = self.loss(x, t)
         dout = self.last_layer.backward(1.0)
-        for layer in reversed(self.layers):
+        first, *rest = self.layers
+        for layer in reversed(rest):
             dout = layer.backward(dout)
+        if isinstance(first, Affine):
+            first.backward_params(dout)  # the input's gradient would be thrown away
+        else:
+            first.backward(dout)
         grads = {}
         for key, (layer, attr) in self._grad_owners.items():
             g = getattr(layer, attr)
             if self.weight_decay_lambda and attr == "dW":
                 g = g + self.weight_decay_lambda * layer.W
             grads[key] = g
-        return grads
+        return loss, grads
 
     # -- copies ------------------------------------------------------------------------------
     def copy(self) -> Net:

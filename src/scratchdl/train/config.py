@@ -1,0 +1,186 @@
+"""``TrainConfig``: every setting of a training run, JSON-safe and validated."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scratchdl.errors import ConfigError
+from scratchdl.optimizers import OPTIMIZERS
+
+__all__ = ["DATASETS", "DEFAULT_ITERS", "DEFAULT_LR", "SAMPLINGS", "TrainConfig"]
+
+DATASETS = ("mnist", "fashion")
+SAMPLINGS = ("shuffle", "replacement")
+ACTIVATIONS = ("relu", "sigmoid")
+DTYPES = ("float32", "float64")
+#: The notes' run: 10,000 iterations of batch 100.
+DEFAULT_ITERS = 10000
+#: Learning rate used when none is given: the notes' 0.1 for SGD, the book's defaults for the rest.
+DEFAULT_LR = {
+    "sgd": 0.1,
+    "momentum": 0.01,
+    "nesterov": 0.01,
+    "adagrad": 0.01,
+    "rmsprop": 0.01,
+    "adam": 0.001,
+}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run. The defaults reproduce the notes' run.
+
+    784-50-10 ReLU net, weights ``0.01 * N(0, 1)``, SGD with lr 0.1, batches of 100,
+    10,000 iterations, train and test accuracy every 600 iterations.
+
+    Attributes
+    ----------
+    dataset : {'mnist', 'fashion'}
+    hidden : tuple of int
+        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet.
+    activation : {'relu', 'sigmoid'}
+    init : float or {'he', 'xavier'}
+        Standard deviation of the initial weights.
+    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'}
+    lr : float or None
+        Learning rate; None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the
+        notes; the book's defaults for the others, e.g. 0.001 for Adam).
+    batch_size : int
+    epochs, iters : int or None
+        Length of the run; exactly one is set. Giving ``epochs`` drops the default ``iters``.
+    weight_decay : float
+        L2 penalty ``lambda`` (0 = none).
+    seed : int
+        Seeds the initial weights and the mini-batch sampling.
+    eval_samples : int or None
+        Evaluate each epoch on this many random train and test samples (None = full sets).
+    sampling : {'shuffle', 'replacement'}
+        'shuffle': every epoch is a fresh permutation (default); 'replacement': each batch is
+        ``batch_size`` indices drawn with replacement, the notes' ``np.random.choice`` loop.
+    max_seconds : float or None
+        Wall-clock budget; the run stops after the first iteration past it.
+    dtype : {'float32', 'float64'}
+    """
+
+    dataset: str = "mnist"
+    hidden: tuple[int, ...] = (50,)
+    activation: str = "relu"
+    init: float | str = 0.01
+    optimizer: str = "sgd"
+    lr: float | None = None
+    batch_size: int = 100
+    epochs: int | None = None
+    iters: int | None = DEFAULT_ITERS
+    weight_decay: float = 0.0
+    seed: int = 0
+    eval_samples: int | None = None
+    sampling: str = "shuffle"
+    max_seconds: float | None = None
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hidden, (list, tuple)):
+            self.hidden = tuple(self.hidden)
+        elif _is_int(self.hidden):
+            self.hidden = (self.hidden,)
+        if isinstance(self.optimizer, str):
+            self.optimizer = self.optimizer.lower()
+        if self.lr is None:
+            self.lr = DEFAULT_LR.get(self.optimizer)
+        if self.epochs is not None and self.iters == DEFAULT_ITERS:
+            self.iters = None  # epochs given: the default length gives way
+
+    def validate(self) -> TrainConfig:
+        """Raise :class:`ConfigError` with one sentence for an impossible setting.
+
+        Returns ``self`` so it chains: ``TrainConfig(...).validate()``.
+        """
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
+        if not self.hidden or not all(_is_int(h) and h >= 1 for h in self.hidden):
+            raise ConfigError(
+                f"hidden layer sizes must be positive integers, got {list(self.hidden)}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(
+                f"unknown activation {self.activation!r}: use one of {', '.join(ACTIVATIONS)}"
+            )
+        if isinstance(self.init, str):
+            if self.init.lower() not in ("he", "xavier"):
+                raise ConfigError(f"init must be a positive number, 'he' or 'xavier', got {self.init!r}")
+        elif isinstance(self.init, bool) or not (
+            isinstance(self.init, (int, float)) and math.isfinite(self.init) and self.init > 0
+        ):
+            raise ConfigError(f"init must be a positive number, 'he' or 'xavier', got {self.init!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(
+                f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}"
+            )
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"learning rate must be a positive number, got {self.lr}")
+        if not _is_int(self.batch_size) or self.batch_size < 1:
+            raise ConfigError(f"batch size must be a positive integer, got {self.batch_size}")
+        if (self.epochs is None) == (self.iters is None):
+            raise ConfigError(
+                "give exactly one of epochs and iters, got "
+                f"epochs={self.epochs} and iters={self.iters}"
+            )
+        for name in ("epochs", "iters"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer, got {value}")
+        if not (
+            isinstance(self.weight_decay, (int, float))
+            and math.isfinite(self.weight_decay)
+            and self.weight_decay >= 0
+        ):
+            raise ConfigError(f"weight decay must be a number >= 0, got {self.weight_decay}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.eval_samples is not None and (not _is_int(self.eval_samples) or self.eval_samples < 1):
+            raise ConfigError(
+                f"eval_samples must be a positive integer or None (full sets), got {self.eval_samples}"
+            )
+        if self.sampling not in SAMPLINGS:
+            raise ConfigError(f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}")
+        if self.max_seconds is not None and not (
+            isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0
+        ):
+            raise ConfigError(f"max_seconds must be a positive number or None, got {self.max_seconds}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (``hidden`` as a list)."""
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error, not silently dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown training setting(s) {', '.join(unknown)}: known are {', '.join(sorted(names))}"
+            )
+        return cls(**dict(d))
+
+    def describe(self) -> str:
+        """One line such as ``784-50-10 relu, sgd lr=0.1, batch 100, 10000 iters``."""
+        length = f"{self.epochs} epochs" if self.epochs is not None else f"{self.iters} iters"
+        hidden = "-".join(str(h) for h in self.hidden)
+        return (
+            f"{self.dataset} {hidden} {self.activation}, init {self.init}, {self.optimizer} "
+            f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
+        )

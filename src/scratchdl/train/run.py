@@ -1,0 +1,197 @@
+"""``train(config)``: build the network and optimizer, load the data, train, checkpoint."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scratchdl.errors import ConfigError, ShapeError
+from scratchdl.nets import MultiLayerNet, TwoLayerNet
+from scratchdl.optimizers import Optimizer, get_optimizer
+from scratchdl.train.config import DEFAULT_LR, TrainConfig
+from scratchdl.train.history import History
+from scratchdl.train.trainer import Callback, Trainer, config_differences, read_checkpoint
+
+__all__ = ["CHECKPOINT_NAME", "build_net", "checkpoint_config", "make_optimizer", "train"]
+
+#: File name of the checkpoint inside ``checkpoint_dir``.
+CHECKPOINT_NAME = "checkpoint.npz"
+
+Split = tuple[NDArray, NDArray]
+Data = tuple[Split, "Split | None"]
+
+
+def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
+    """Optimizer ``name`` with learning rate ``lr`` (None: :data:`DEFAULT_LR` for it)."""
+    key = str(name).lower()
+    if lr is None:
+        lr = DEFAULT_LR.get(key, 0.01)
+    return get_optimizer(key, lr=lr)
+
+
+def build_net(
+    config: TrainConfig, input_size: int, n_classes: int, rng: np.random.Generator | int | None
+) -> MultiLayerNet:
+    """The network ``config`` describes: the book's TwoLayerNet for one hidden layer."""
+    common = {
+        "activation": config.activation,
+        "weight_decay_lambda": config.weight_decay,
+        "dtype": config.dtype,
+        "rng": rng,
+    }
+    if len(config.hidden) == 1:
+        return TwoLayerNet(input_size, config.hidden[0], n_classes, config.init, **common)
+    return MultiLayerNet(
+        input_size, list(config.hidden), n_classes, weight_init_std=config.init, **common
+    )
+
+
+def checkpoint_config(checkpoint_dir: str | os.PathLike[str]) -> TrainConfig:
+    """The :class:`TrainConfig` of the run whose checkpoint is in ``checkpoint_dir``."""
+    _, meta = read_checkpoint(Path(checkpoint_dir) / CHECKPOINT_NAME)
+    return TrainConfig.from_dict(meta["history"]["config"])
+
+
+def _n_classes(t_train: NDArray, t_test: NDArray | None, dataset_default: int | None) -> int:
+    if t_train.ndim == 2:
+        return int(t_train.shape[1])
+    if dataset_default is not None:
+        return dataset_default
+    top = int(t_train.max())
+    if t_test is not None and t_test.size:
+        top = max(top, int(t_test.max()))
+    return max(top + 1, 2)
+
+
+def _unpack(data: Any) -> tuple[NDArray, NDArray, NDArray | None, NDArray | None]:
+    try:
+        (x_train, t_train), test = data
+        x_test, t_test = (None, None) if test is None else test
+    except (TypeError, ValueError):
+        raise ShapeError(
+            "data must be ((x_train, t_train), (x_test, t_test)) or ((x_train, t_train), None)"
+        ) from None
+    return np.asarray(x_train), np.asarray(t_train), x_test, t_test
+
+
+def train(
+    config: TrainConfig | None = None,
+    data: Data | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    callbacks: Iterable[Callback] = (),
+) -> tuple[MultiLayerNet, History]:
+    """Train the network ``config`` describes and return it with its history.
+
+    Parameters
+    ----------
+    config : TrainConfig, optional
+        Defaults to the notes' run.
+    data : ((x_train, t_train), (x_test, t_test)), optional
+        Use these arrays instead of loading ``config.dataset`` (tests, custom data). Inputs
+        must be floating; labels integer (N,) or one-hot (N, C). The test part may be None.
+    data_dir : path, optional
+        Where :func:`scratchdl.data.load_mnist` looks for the dataset.
+    progress : bool
+        Show a progress bar (only on a terminal).
+    checkpoint_dir : path, optional
+        Folder of ``checkpoint.npz``: written when the run is interrupted (Ctrl-C), removed
+        when it ends otherwise.
+    resume : bool
+        Continue the run saved in ``checkpoint_dir``; ``config`` must match its settings
+        (``max_seconds`` may change).
+    callbacks : iterable of Callback
+
+    Returns
+    -------
+    net, history
+        ``history.stop_reason`` says how it ended; after divergence ``net`` holds the last good
+        weights and ``history.message`` explains.
+    """
+    config = (config or TrainConfig()).validate()
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    if resume:
+        if ckpt_path is None:
+            raise ConfigError("resume needs checkpoint_dir: the folder holding checkpoint.npz")
+        _, meta = read_checkpoint(ckpt_path)
+        diffs = config_differences(
+            config.to_dict(), meta["history"]["config"], ignore=("max_seconds",)
+        )
+        if diffs:
+            raise ConfigError(
+                f"the checkpoint in {checkpoint_dir} was made with other settings "
+                f"({', '.join(diffs)}): resume with the run's own settings"
+            )
+
+    load_start = time.perf_counter()
+    if data is None:
+        from scratchdl.data import load_mnist
+
+        data = load_mnist(normalize=True, flatten=True, one_hot_label=False,
+                          data_dir=data_dir, dataset=config.dataset)
+        source, default_classes = config.dataset, 10
+    else:
+        source, default_classes = "data argument", None
+    x_train, t_train, x_test, t_test = _unpack(data)
+    load_seconds = time.perf_counter() - load_start
+    x_train = x_train.reshape(x_train.shape[0], -1)
+    if x_test is not None:
+        x_test = np.asarray(x_test)
+        x_test = x_test.reshape(x_test.shape[0], -1)
+
+    init_seq, train_seq = np.random.SeedSequence(config.seed).spawn(2)
+    net = build_net(
+        config,
+        x_train.shape[1],
+        _n_classes(t_train, None if t_test is None else np.asarray(t_test), default_classes),
+        np.random.default_rng(init_seq),
+    )
+    all_callbacks = list(callbacks)
+    if progress:
+        from scratchdl.train.progress import RichProgress
+
+        all_callbacks.append(RichProgress())
+    trainer = Trainer(
+        net,
+        make_optimizer(config.optimizer, config.lr),
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        iters=config.iters,
+        eval_samples=config.eval_samples,
+        sampling=config.sampling,
+        rng=np.random.default_rng(train_seq),
+        max_seconds=config.max_seconds,
+        callbacks=all_callbacks,
+        config=config.to_dict(),
+    )
+    trainer.history.seed = config.seed
+    if resume:
+        trainer.load_checkpoint(ckpt_path)
+        trainer.max_seconds = config.max_seconds
+    trainer.history.info.update(
+        {"data": source, "load_seconds": round(load_seconds, 3),
+         "n_train": int(x_train.shape[0]), "n_test": 0 if x_test is None else int(x_test.shape[0])}
+    )
+    history = trainer.fit()
+    if ckpt_path is not None:
+        if history.stop_reason == "interrupted":
+            trainer.save_checkpoint(ckpt_path)
+            history.info["checkpoint"] = str(ckpt_path)
+        else:
+            # The run is over: an older checkpoint of it would only invite a wrong resume.
+            with contextlib.suppress(FileNotFoundError):
+                ckpt_path.unlink()
+    return net, history
