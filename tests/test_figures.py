@@ -82,24 +82,27 @@ def test_no_temporary_files_are_left(no_data_run):
 
 
 def test_mnist_figures_with_injected_data(tmp_path):
+    lines: list[str] = []
     result = notes.write_figures(tmp_path, mnist=fake_mnist(), epochs=2, seed=3,
-                                 only=MNIST_NAMES)
+                                 only=MNIST_NAMES, progress=lines.append)
     assert [p.stem for p in result.written] == MNIST_NAMES
+    assert any("2 epochs, seed 3" in line for line in lines)  # the quick training's settings
     assert result.skipped == []
     for name in MNIST_NAMES:
         assert_png(tmp_path / f"{name}.png")
 
 
-def test_quick_train_learns_and_is_seeded():
-    (xtr, ttr), (xte, tte) = fake_mnist()
-    net1, rec1 = notes.quick_train(xtr, ttr, xte, tte, epochs=12, seed=5)
-    net2, rec2 = notes.quick_train(xtr, ttr, xte, tte, epochs=12, seed=5)
-    assert len(rec1.loss) == 12 * (len(xtr) // 100)
-    assert len(rec1.train_acc) == len(rec1.test_acc) == 12
-    assert rec1.loss == rec2.loss
-    np.testing.assert_array_equal(net1.params["W1"], net2.params["W1"])
-    assert np.mean(rec1.loss[-4:]) < np.mean(rec1.loss[:4])
-    assert rec1.test_acc[-1] > 0.6  # the blocks are easy: far above chance (0.1)
+def test_learning_curves_draw_the_history():
+    from scratchdl.train import TrainConfig, train
+
+    _, history = train(TrainConfig(epochs=3, seed=0, hidden=(8,)), data=fake_mnist())
+    fig = notes.plot_learning_curves(history)
+    ax_loss, ax_acc = fig.axes
+    np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), history.loss)
+    train_line, test_line = ax_acc.lines
+    np.testing.assert_allclose(train_line.get_ydata(), history.train_acc)
+    np.testing.assert_allclose(test_line.get_ydata(), history.test_acc)
+    assert list(train_line.get_xdata()) == [1, 2, 3]
 
 
 def test_model_without_data_still_draws_its_weights(tmp_path):

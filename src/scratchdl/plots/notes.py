@@ -35,6 +35,7 @@ from scratchdl.perceptron import AND, NAND, OR, TRUTH_TABLE_INPUTS, XOR, Percept
 
 if TYPE_CHECKING:
     from scratchdl.nets import Net
+    from scratchdl.train import History
 
 __all__ = [
     "FiguresResult",
@@ -507,24 +508,12 @@ def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Fig
                        cols=8, suptitle=title)
 
 
-@dataclass
-class TrainingRecord:
-    """What :func:`plot_learning_curves` needs from a training run.
-
-    ``loss`` holds one mini-batch loss per iteration; the epoch lists hold one value per epoch.
-    """
-
-    loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-
-
 @_styled
-def plot_learning_curves(record: TrainingRecord) -> Figure:
-    """Mini-batch loss per iteration and train/test accuracy per epoch."""
+def plot_learning_curves(history: History) -> Figure:
+    """Mini-batch loss per iteration and train/test accuracy per epoch of a training run."""
     fig = _figure(12, 4.5)
     ax_loss, ax_acc = fig.subplots(1, 2)
-    loss = np.asarray(record.loss, dtype=np.float64)
+    loss = np.asarray(history.loss, dtype=np.float64)
     it = np.arange(1, loss.size + 1)
     ax_loss.plot(it, loss, color="#9ecae1", linewidth=0.8, label="mini-batch loss")
     window = max(1, loss.size // 50)
@@ -534,47 +523,16 @@ def plot_learning_curves(record: TrainingRecord) -> Figure:
                      label=f"moving average ({window} iterations)")
     ax_loss.set(title="Training loss", xlabel="iteration", ylabel="cross-entropy loss")
     ax_loss.legend(loc="upper right")
-    epochs = np.arange(1, len(record.train_acc) + 1)
-    ax_acc.plot(epochs, record.train_acc, "o-", color="#1f5fa8", label="train")
-    ax_acc.plot(epochs, record.test_acc, "s--", color="#d95f02", label="test")
+    epochs = [r.epoch for r in history.records]
+    ax_acc.plot(epochs, history.train_acc, "o-", color="#1f5fa8", label="train")
+    if any(a is not None for a in history.test_acc):
+        test = [np.nan if a is None else a for a in history.test_acc]
+        ax_acc.plot(epochs, test, "s--", color="#d95f02", label="test")
     ax_acc.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy")
     ax_acc.set_xticks(epochs)
     ax_acc.legend(loc="lower right")
     fig.suptitle("Learning curves")
     return fig
-
-
-# -- quick training -------------------------------------------------------------------------------
-
-
-def quick_train(
-    x_train: NDArray, t_train: NDArray, x_test: NDArray, t_test: NDArray, *,
-    epochs: int = 3, hidden_size: int = 50, batch_size: int = 100, lr: float = 0.1,
-    seed: int = 0,
-) -> tuple[Net, TrainingRecord]:
-    """Train the book's TwoLayerNet with plain mini-batch SGD, seeded.
-
-    Returns the network and its per-iteration loss and per-epoch accuracies.
-    """
-    from scratchdl.nets import TwoLayerNet
-
-    rng = np.random.default_rng(seed)
-    x_train = np.asarray(x_train).reshape(len(x_train), -1)
-    x_test = np.asarray(x_test).reshape(len(x_test), -1)
-    net = TwoLayerNet(x_train.shape[1], hidden_size, 10, rng=rng)
-    record = TrainingRecord()
-    n = len(x_train)
-    for _ in range(epochs):
-        order = rng.permutation(n)
-        for start in range(0, n - batch_size + 1, batch_size):
-            batch = order[start : start + batch_size]
-            grads = net.gradient(x_train[batch], t_train[batch])
-            for key, g in grads.items():
-                net.params[key] -= lr * g
-            record.loss.append(float(net.last_layer.loss))
-        record.train_acc.append(net.accuracy(x_train, t_train))
-        record.test_acc.append(net.accuracy(x_test, t_test))
-    return net, record
 
 
 # -- everything -----------------------------------------------------------------------------------
@@ -613,11 +571,12 @@ def write_figures(
         Where MNIST lives (passed to :func:`scratchdl.data.load_mnist`).
     model_path : path-like, optional
         A trained model (``.npz``) for the weights and misclassified figures; without it a
-        TwoLayerNet is trained for ``epochs`` epochs with ``seed``.
+        TwoLayerNet is trained with :func:`scratchdl.train.train` for ``epochs`` epochs with
+        ``seed``.
     seed : int
         Seed of the digit sample and of the quick training.
     epochs : int
-        Epochs of the quick training.
+        Epochs of that training.
     download : bool
         Let :func:`scratchdl.data.load_mnist` download missing files.
     only : collection of str, optional
@@ -686,14 +645,19 @@ def write_figures(
 
     (x_train, t_train), (x_test, t_test) = mnist
     emit("mnist_samples", lambda: plot_mnist_samples(x_test, t_test, rng=seed))
-    record: TrainingRecord | None = None
+    history: History | None = None
     if net is None:
-        say(f"training a TwoLayerNet for {epochs} epoch(s) with seed {seed} ...")
-        net, record = quick_train(x_train, t_train, x_test, t_test, epochs=epochs, seed=seed)
+        from scratchdl.train import TrainConfig, train
+
+        # The notes' TwoLayerNet (784-50-10, SGD lr 0.1), short and seeded.
+        config = TrainConfig(epochs=epochs, seed=seed)
+        say(f"training {config.describe()} ...")
+        net, history = train(config, data=((x_train, t_train), (x_test, t_test)))
+        say(f"trained: {history.summary()}")
     emit("first_layer_weights", lambda: plot_first_layer_weights(net))
     emit("misclassified", lambda: plot_misclassified(net, x_test, t_test))
-    if record is not None:
-        emit("learning_curves", lambda: plot_learning_curves(record))
+    if history is not None:
+        emit("learning_curves", lambda: plot_learning_curves(history))
     else:
         skip("learning_curves", "the --model file holds no training history; its run folder's "
              "curves.png shows them")
