@@ -22,6 +22,9 @@ _COMMAND_MODULES = (
     "scratchdl.cli.models",
     "scratchdl.cli.figures",
     "scratchdl.cli.sweep",
+    "scratchdl.cli.train",
+    "scratchdl.cli.evaluate",
+    "scratchdl.cli.basics",
 )
 
 

@@ -181,6 +181,6 @@ class TrainConfig:
         length = f"{self.epochs} epochs" if self.epochs is not None else f"{self.iters} iters"
         hidden = "-".join(str(h) for h in self.hidden)
         return (
-            f"{self.dataset} {hidden} {self.activation}, init {self.init}, {self.optimizer} "
+            f"{self.dataset}, hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
             f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
         )

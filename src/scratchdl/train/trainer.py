@@ -107,7 +107,8 @@ def evaluate(
             loss_sum -= float(np.sum(onehot * (z - log_norm[:, None])))
         else:
             loss_sum += float(np.sum(log_norm - z[np.arange(z.shape[0]), labels]))
-        correct += int(np.count_nonzero(z.argmax(axis=1) == labels))
+        # argmax of the raw scores: what predict-based tools (scratchdl evaluate) compute
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == labels))
     return correct / n, loss_sum / n
 
 

@@ -1,0 +1,80 @@
+"""``scratchdl gates`` and ``scratchdl gradcheck``: the book's small demonstrations."""
+
+from __future__ import annotations
+
+import argparse
+
+#: Backprop and numerical gradients of a float64 net agree to about 1e-10; far above it is a bug.
+GRADCHECK_TOLERANCE = 1e-7
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``gates`` and ``gradcheck`` commands."""
+    g = subparsers.add_parser(
+        "gates",
+        help="perceptron truth tables of AND, NAND, OR and XOR",
+        description="Print the truth tables of the notes' perceptron gates, and show that a "
+        "single perceptron cannot learn XOR.",
+    )
+    g.set_defaults(func=_gates)
+
+    c = subparsers.add_parser(
+        "gradcheck",
+        help="compare backprop with numerical gradients on a small net",
+        description="Build a small network, compute its gradients by backpropagation and by "
+        "central differences (in float64), and print the mean absolute difference per "
+        "parameter. Exits with status 1 when one exceeds the tolerance.",
+    )
+    c.add_argument("--input-size", type=int, default=10, metavar="D", help="default: 10")
+    c.add_argument("--hidden", type=int, action="append", metavar="N",
+                   help="hidden layer width; repeat for depth (default: one layer of 8)")
+    c.add_argument("--classes", type=int, default=4, metavar="C", help="default: 4")
+    c.add_argument("--samples", type=int, default=3, metavar="N", help="default: 3")
+    c.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=_gradcheck)
+
+
+def _gates(args: argparse.Namespace) -> int:
+    from scratchdl.perceptron import GATES, TRUTH_TABLE_INPUTS, fit_perceptron, truth_table
+
+    for name, gate in GATES.items():
+        print(f"{name}\n  x1 x2 | y")
+        for x1, x2, y in truth_table(gate):
+            print(f"   {x1}  {x2} | {y}")
+        print()
+    xor = truth_table(GATES["XOR"])[:, 2]
+    fit = fit_perceptron(TRUTH_TABLE_INPUTS, xor)
+    print(f"a single perceptron trained on XOR {fit.message}")
+    return 0
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from scratchdl.errors import ConfigError
+    from scratchdl.gradient import gradient_check
+    from scratchdl.nets import MultiLayerNet
+
+    hidden = args.hidden or [8]
+    for name, value in (("--input-size", args.input_size), ("--classes", args.classes),
+                        ("--samples", args.samples)):
+        if value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value}")
+    rng = np.random.default_rng(args.seed)
+    net = MultiLayerNet(args.input_size, hidden, args.classes, activation=args.activation,
+                        weight_init_std=1.0, rng=rng)
+    x = rng.standard_normal((args.samples, args.input_size))
+    t = rng.integers(0, args.classes, size=args.samples)
+    diffs = gradient_check(net, x, t)
+    sizes = "-".join(str(s) for s in [args.input_size, *hidden, args.classes])
+    print(f"gradient check of a {sizes} {args.activation} net on {args.samples} random samples "
+          "(float64): mean |backprop - numerical|")
+    worst = 0.0
+    for key, diff in diffs.items():
+        print(f"  {key:>4}: {diff:.3e}")
+        worst = max(worst, diff)
+    ok = worst < GRADCHECK_TOLERANCE
+    print(f"{'OK' if ok else 'FAIL'}: largest difference {worst:.3e} "
+          f"({'below' if ok else 'above'} the tolerance {GRADCHECK_TOLERANCE:g})")
+    return 0 if ok else 1

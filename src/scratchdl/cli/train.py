@@ -1,0 +1,187 @@
+"""``scratchdl train``: train a network on MNIST, write the model, history and curves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+_TRAINING_OPTIONS = (
+    "dataset", "hidden", "activation", "init", "optimizer", "lr", "batch_size", "epochs",
+    "iters", "weight_decay", "seed", "eval_samples", "sampling", "dtype",
+)
+
+
+def _init_value(text: str) -> float | str:
+    if text.lower() in ("he", "xavier"):
+        return text.lower()
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number, 'he' or 'xavier', got {text!r}"
+        ) from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train`` command."""
+    from scratchdl.optimizers import OPTIMIZERS
+
+    p = subparsers.add_parser(
+        "train",
+        help="train a network on MNIST; writes model.npz, history.json and curves.png",
+        description=(
+            "Train a fully connected network with mini-batch gradient descent, printing train "
+            "and test accuracy every epoch. The defaults reproduce the notes' run: 784-50-10 "
+            "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C saves a "
+            "checkpoint; continue with --resume."
+        ),
+    )
+    p.add_argument("--dataset", choices=("mnist", "fashion"), help="dataset (default: mnist)")
+    p.add_argument("--data-dir", metavar="D",
+                   help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)")
+    p.add_argument("--hidden", type=int, action="append", metavar="N",
+                   help="width of a hidden layer; repeat for depth (default: one layer of 50)")
+    p.add_argument("--activation", choices=("relu", "sigmoid"), help="default: relu")
+    p.add_argument("--init", type=_init_value, metavar="STD|he|xavier",
+                   help="initial weight scale (default: 0.01)")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="default: sgd")
+    p.add_argument("--lr", type=float, help="learning rate (default: 0.1 for sgd, the book's "
+                   "default for the other optimizers, e.g. 0.001 for adam)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="default: 100")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, metavar="N", help="train for N epochs")
+    length.add_argument("--iters", type=int, metavar="N", help="train for N iterations "
+                        "(default: 10000)")
+    p.add_argument("--weight-decay", type=float, metavar="L", help="L2 penalty (default: 0)")
+    p.add_argument("--seed", type=int, help="random seed (default: 0)")
+    p.add_argument("--eval-samples", type=int, metavar="N",
+                   help="evaluate on N samples of each set (default: the full sets)")
+    p.add_argument("--sampling", choices=("shuffle", "replacement"),
+                   help="mini-batches: shuffle each epoch (default) or draw with replacement "
+                   "as the notes do")
+    p.add_argument("--dtype", choices=("float32", "float64"), help="default: float32")
+    p.add_argument("--max-seconds", type=float, metavar="S",
+                   help="stop after S seconds of training")
+    p.add_argument("--out", default="run", metavar="DIR",
+                   help="output folder (default: ./run)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its checkpoint")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar and no per-epoch table, only the final line")
+    p.set_defaults(func=_train)
+
+
+def _config_from_args(args: argparse.Namespace) -> Any:
+    from scratchdl.errors import ConfigError
+    from scratchdl.train import TrainConfig, checkpoint_config
+
+    given = {name: getattr(args, name) for name in _TRAINING_OPTIONS if getattr(args, name) is not None}
+    out = Path(args.out)
+    if args.resume:
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise ConfigError(
+                f"--resume continues the run in {out} with its own settings: drop {flags}"
+            )
+        config = checkpoint_config(out)
+        config.max_seconds = args.max_seconds
+        return config
+    from scratchdl.train import CHECKPOINT_NAME
+
+    if (out / CHECKPOINT_NAME).exists():
+        raise ConfigError(
+            f"{out} holds an interrupted run ({CHECKPOINT_NAME}): continue it with --resume, "
+            "or choose another --out"
+        )
+    if "hidden" in given:
+        given["hidden"] = tuple(given["hidden"])
+    return TrainConfig(**given, max_seconds=args.max_seconds).validate()
+
+
+class _EpochTable:
+    """Callback printing one row per evaluation record (through the progress bar if any)."""
+
+    HEADER = f"{'epoch':>5} {'iter':>6} {'train acc':>9} {'test acc':>8} {'train loss':>10} " \
+             f"{'test loss':>9} {'time':>7}"
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+        self.printed_header = False
+
+    def _print(self, text: str) -> None:
+        if self.progress is not None and self.progress.active:
+            self.progress.print(text)
+        else:
+            print(text, flush=True)
+
+    def on_train_begin(self, trainer: Any) -> None:
+        if not self.printed_header:
+            self._print(self.HEADER)
+            self.printed_header = True
+
+    def on_iteration(self, trainer: Any, loss: float) -> None:
+        pass
+
+    def on_epoch(self, trainer: Any, record: Any) -> None:
+        def fmt(v: float | None, spec: str) -> str:
+            return "-" if v is None else format(v, spec)
+
+        self._print(
+            f"{record.epoch:>5} {record.iteration:>6} {record.train_acc:>9.4f} "
+            f"{fmt(record.test_acc, '>8.4f'):>8} {record.train_loss:>10.4f} "
+            f"{fmt(record.test_loss, '>9.4f'):>9} {record.elapsed:>6.1f}s"
+        )
+
+    def on_train_end(self, trainer: Any, history: Any) -> None:
+        pass
+
+
+def _train(args: argparse.Namespace) -> int:
+    from scratchdl.errors import DivergenceError
+    from scratchdl.io import save_model
+    from scratchdl.plots.curves import save_training_curves
+    from scratchdl.train import train
+    from scratchdl.train.progress import RichProgress
+
+    config = _config_from_args(args)
+    out = Path(args.out)
+    callbacks: list[Any] = []
+    progress = None
+    if not args.quiet:
+        progress = RichProgress()
+        callbacks = [_EpochTable(progress), progress]
+        print(f"training {config.describe()}", flush=True)
+    net, history = train(
+        config,
+        data_dir=args.data_dir,
+        checkpoint_dir=out,
+        resume=args.resume,
+        callbacks=callbacks,
+    )
+    history_path = history.save(out / "history.json")
+    if history.stop_reason == "interrupted":
+        print(
+            f"interrupted after {history.iterations} of {history.total_iters} iterations; "
+            f"saved {out / 'checkpoint.npz'} and {history_path}; continue with: "
+            f"scratchdl train --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    last = history.last
+    metadata = {
+        "dataset": config.dataset,
+        "train_config": config.to_dict(),
+        "iterations": history.iterations,
+        "stop_reason": history.stop_reason,
+        "test_acc": None if last is None else last.test_acc,
+    }
+    model_path = save_model(net, out / "model.npz", metadata=metadata)
+    curves_path = save_training_curves(history, out / "curves.png", title=config.describe())
+    wrote = f"wrote {model_path}, {history_path}, {curves_path}"
+    if history.stop_reason == "diverged":
+        raise DivergenceError(f"{history.message}; {wrote}")
+    note = f" ({history.message})" if history.message else ""
+    print(f"{history.summary()}{note}; {wrote}")
+    return 0

@@ -1,0 +1,57 @@
+"""The notes' two training plots: accuracy per epoch and loss per iteration."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from scratchdl.plots import new_figure, save_figure_atomic
+from scratchdl.train.history import History
+
+__all__ = ["plot_training_curves", "save_training_curves"]
+
+
+def plot_training_curves(history: History, title: str | None = None) -> Figure:
+    """Left: train and test accuracy per epoch, y from 0 to 1. Right: mini-batch loss.
+
+    The x axis of the accuracy plot is in epochs (``iteration / iter_per_epoch``), so a
+    record that closes a partial epoch sits where it belongs.
+    """
+    fig = new_figure(11, 4.2)
+    ax_acc, ax_loss = fig.subplots(1, 2)
+    per_epoch = max(history.iter_per_epoch, 1)
+    epochs = np.array([r.iteration / per_epoch for r in history.records], dtype=float)
+    ax_acc.plot(epochs, history.train_acc, "o-", label="train", color="#1f5fa8", markersize=4)
+    test = [np.nan if a is None else a for a in history.test_acc]
+    if not np.all(np.isnan(test)):
+        ax_acc.plot(epochs, test, "s--", label="test", color="#d95f02", markersize=4)
+    ax_acc.set(xlabel="epochs", ylabel="accuracy", ylim=(0, 1), title="Accuracy per epoch")
+    ax_acc.grid(alpha=0.3)
+    ax_acc.legend(loc="lower right")
+
+    loss = np.asarray(history.loss, dtype=float)
+    it = np.arange(1, loss.size + 1)
+    ax_loss.plot(it, loss, color="#9ecae1", linewidth=0.7, label="mini-batch loss")
+    window = max(1, loss.size // 50)
+    if window > 1:  # a moving average shows the trend through the mini-batch noise
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax_loss.plot(it[window - 1 :], smooth, color="#1f5fa8", linewidth=1.8,
+                     label=f"mean of {window}")
+    ax_loss.set(xlabel="iteration", ylabel="loss", title="Loss per iteration")
+    if loss.size:
+        ax_loss.set_ylim(0, float(np.percentile(loss, 99.5)) * 1.1 or None)
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(loc="upper right")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def save_training_curves(
+    history: History, path: str | os.PathLike[str], title: str | None = None
+) -> Path:
+    """Draw :func:`plot_training_curves` and write it as a PNG atomically."""
+    return save_figure_atomic(plot_training_curves(history, title), path)
