@@ -92,19 +92,6 @@ def test_mnist_figures_with_injected_data(tmp_path):
         assert_png(tmp_path / f"{name}.png")
 
 
-def test_learning_curves_draw_the_history():
-    from scratchdl.train import TrainConfig, train
-
-    _, history = train(TrainConfig(epochs=3, seed=0, hidden=(8,)), data=fake_mnist())
-    fig = notes.plot_learning_curves(history)
-    ax_loss, ax_acc = fig.axes
-    np.testing.assert_allclose(ax_loss.lines[0].get_ydata(), history.loss)
-    train_line, test_line = ax_acc.lines
-    np.testing.assert_allclose(train_line.get_ydata(), history.train_acc)
-    np.testing.assert_allclose(test_line.get_ydata(), history.test_acc)
-    assert list(train_line.get_xdata()) == [1, 2, 3]
-
-
 def test_model_without_data_still_draws_its_weights(tmp_path):
     model = save_model(TwoLayerNet(784, 12, 10, rng=1), tmp_path / "m.npz")
     result = notes.write_figures(tmp_path / "out", model_path=model, only=MNIST_NAMES,

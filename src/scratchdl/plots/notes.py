@@ -45,7 +45,6 @@ __all__ = [
     "plot_first_layer_weights",
     "plot_gradient_descent",
     "plot_gradient_field",
-    "plot_learning_curves",
     "plot_logic_gates",
     "plot_misclassified",
     "plot_mnist_samples",
@@ -508,33 +507,6 @@ def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Fig
                        cols=8, suptitle=title)
 
 
-@_styled
-def plot_learning_curves(history: History) -> Figure:
-    """Mini-batch loss per iteration and train/test accuracy per epoch of a training run."""
-    fig = _figure(12, 4.5)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    loss = np.asarray(history.loss, dtype=np.float64)
-    it = np.arange(1, loss.size + 1)
-    ax_loss.plot(it, loss, color="#9ecae1", linewidth=0.8, label="mini-batch loss")
-    window = max(1, loss.size // 50)
-    if window > 1:  # a moving average shows the trend through the mini-batch noise
-        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax_loss.plot(it[window - 1 :], smooth, color="#1f5fa8", linewidth=2,
-                     label=f"moving average ({window} iterations)")
-    ax_loss.set(title="Training loss", xlabel="iteration", ylabel="cross-entropy loss")
-    ax_loss.legend(loc="upper right")
-    epochs = [r.epoch for r in history.records]
-    ax_acc.plot(epochs, history.train_acc, "o-", color="#1f5fa8", label="train")
-    if any(a is not None for a in history.test_acc):
-        test = [np.nan if a is None else a for a in history.test_acc]
-        ax_acc.plot(epochs, test, "s--", color="#d95f02", label="test")
-    ax_acc.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy")
-    ax_acc.set_xticks(epochs)
-    ax_acc.legend(loc="lower right")
-    fig.suptitle("Learning curves")
-    return fig
-
-
 # -- everything -----------------------------------------------------------------------------------
 
 
@@ -657,7 +629,10 @@ def write_figures(
     emit("first_layer_weights", lambda: plot_first_layer_weights(net))
     emit("misclassified", lambda: plot_misclassified(net, x_test, t_test))
     if history is not None:
-        emit("learning_curves", lambda: plot_learning_curves(history))
+        from scratchdl.plots.curves import plot_training_curves
+
+        # The very figure 'scratchdl train' writes as curves.png, for this quick run.
+        emit("learning_curves", lambda: plot_training_curves(history, title=config.describe()))
     else:
         skip("learning_curves", "the --model file holds no training history; its run folder's "
              "curves.png shows them")
