@@ -352,6 +352,9 @@ class Trainer:
             with contextlib.ExitStack() as cleanup:
                 cleanup.callback(self._install_sigint())
                 cleanup.enter_context(blas_threads(self.blas_threads))
+                # Overflow to inf/NaN is caught as divergence with a clear message; NumPy's
+                # warnings about it would only add noise.
+                cleanup.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
                 for cb in self.callbacks:
                     cb.on_train_begin(self)
                 history.stop_reason, history.message = self._loop(t0)

@@ -1,0 +1,285 @@
+"""The train / evaluate / predict / gradcheck / gates commands, end to end.
+
+The dataset loader is replaced by synthetic 28x28 data (see ``fake_mnist``), so the commands run
+offline in about a second; one test uses real MNIST when ``SCRATCHDL_DATA_DIR`` is set.
+"""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import scratchdl.data
+from scratchdl.cli import main
+from scratchdl.cli.evaluate import confusion_matrix, image_to_mnist
+from scratchdl.train import History, Trainer
+
+SMALL = ["--iters", "120", "--batch-size", "20", "--hidden", "16", "--init", "he", "--quiet"]
+
+
+def _synthetic(seed=0, n_train=400, n_test=100):
+    """Ten 'digits': each class lights up its own 7x7 patch of a 28x28 image, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        t = rng.integers(0, 10, size=n)
+        x = rng.uniform(0, 0.3, size=(n, 28, 28)).astype(np.float32)
+        for i, k in enumerate(t):
+            r, c = divmod(int(k), 4)
+            x[i, 7 * r : 7 * r + 7, 7 * c : 7 * c + 7] += 0.7
+        return x.reshape(n, 784), t.astype(np.int64)
+
+    return make(n_train), make(n_test)
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """Replace the MNIST loader by synthetic data; records the calls it gets."""
+    calls = []
+    data = _synthetic()
+
+    def load_mnist(normalize=True, flatten=True, one_hot_label=False, *, data_dir=None,
+                   download=True, dataset="mnist"):
+        calls.append({"data_dir": data_dir, "dataset": dataset})
+        return data
+
+    monkeypatch.setattr(scratchdl.data, "load_mnist", load_mnist)
+    return calls
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_writes_model_history_and_curves(tmp_path, capsys, fake_mnist):
+    out_dir = tmp_path / "run1"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), "--data-dir", "somewhere", *SMALL)
+    assert code == 0, err
+    assert fake_mnist == [{"data_dir": "somewhere", "dataset": "mnist"}]
+    h = History.load(out_dir / "history.json")
+    assert h.stop_reason == "completed" and h.iterations == 120
+    assert [r.iteration for r in h.records] == [20 * k for k in range(1, 7)]
+    assert h.last.test_acc > 0.9
+    assert f"test accuracy {h.last.test_acc:.4f}" in out and str(out_dir / "model.npz") in out
+    png = out_dir / "curves.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(png) as im:
+        assert im.size[0] > 600 and im.size[1] > 300
+    assert not (out_dir / "checkpoint.npz").exists()
+
+    # evaluate reports exactly the history's last test accuracy
+    code, out, err = run(capsys, "evaluate", str(out_dir / "model.npz"), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["accuracy"] == h.last.test_acc
+    assert report["n"] == 100 and len(report["per_class_accuracy"]) == 10
+    cm = np.array(report["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 100
+    assert np.trace(cm) == round(report["accuracy"] * 100)
+
+    code, out, _ = run(capsys, "evaluate", str(out_dir / "model.npz"))
+    assert code == 0 and "per-class accuracy" in out and "confusion matrix" in out
+
+
+def test_table_printed_unless_quiet(tmp_path, capsys, fake_mnist):
+    argv = [a for a in SMALL if a != "--quiet"]
+    code, out, _ = run(capsys, "train", "--out", str(tmp_path / "r"), *argv)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("training mnist, hidden 16 relu")
+    assert lines[1].split()[:4] == ["epoch", "iter", "train", "acc"]
+    assert sum(1 for line in lines if line.split() and line.split()[0].isdigit()) == 6
+
+
+def test_same_seed_same_history(tmp_path, capsys, fake_mnist):
+    for name in ("a", "b"):
+        assert run(capsys, "train", "--out", str(tmp_path / name), "--seed", "5", *SMALL)[0] == 0
+    a = History.load(tmp_path / "a" / "history.json").to_dict(times=False)
+    b = History.load(tmp_path / "b" / "history.json").to_dict(times=False)
+    assert a == b
+
+
+def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, capsys, fake_mnist,
+                                                             monkeypatch):
+    assert run(capsys, "train", "--out", str(tmp_path / "full"), *SMALL)[0] == 0
+
+    original = Trainer._record
+    fired = []
+
+    def record_then_ctrl_c(self, t0):
+        result = original(self, t0)
+        if not fired:  # Ctrl-C right after the first evaluation
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(Trainer, "_record", record_then_ctrl_c)
+    out_dir = tmp_path / "cut"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), *SMALL)
+    assert code == 130
+    assert "interrupted after 20 of 120 iterations" in err and "--resume" in err
+    assert (out_dir / "checkpoint.npz").is_file()
+    assert History.load(out_dir / "history.json").stop_reason == "interrupted"
+
+    # a new run in the same folder must not silently discard the checkpoint
+    code, _, err = run(capsys, "train", "--out", str(out_dir), *SMALL)
+    assert code == 2 and "--resume" in err
+    code, _, err = run(capsys, "train", "--out", str(out_dir), "--resume", "--lr", "0.5")
+    assert code == 2 and "drop --lr" in err
+
+    code, out, err = run(capsys, "train", "--out", str(out_dir), "--resume", "--quiet")
+    assert code == 0, err
+    resumed = History.load(out_dir / "history.json").to_dict(times=False)
+    full = History.load(tmp_path / "full" / "history.json").to_dict(times=False)
+    assert resumed == full
+    assert not (out_dir / "checkpoint.npz").exists()
+
+
+def test_divergence_is_one_line_error_and_keeps_files(tmp_path, capsys, fake_mnist):
+    out_dir = tmp_path / "boom"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), "--lr", "1e30", "--init", "1",
+                         *SMALL)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("scratchdl train: error: training diverged")
+    assert "smaller learning rate" in err and "iteration" in err
+    assert (out_dir / "model.npz").is_file() and (out_dir / "history.json").is_file()
+    assert History.load(out_dir / "history.json").stop_reason == "diverged"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--batch-size", "0"], "batch size must be a positive integer, got 0"),
+        (["--lr", "-1"], "learning rate must be a positive number, got -1.0"),
+        (["--hidden", "0"], "hidden layer sizes must be positive integers, got [0]"),
+        (["--hidden", "50", "--hidden", "-3"], "hidden layer sizes must be positive integers"),
+        (["--epochs", "0"], "epochs must be a positive integer"),
+        (["--resume"], "no checkpoint at"),
+    ],
+)
+def test_impossible_settings_are_one_line_errors(tmp_path, capsys, fake_mnist, argv, message):
+    code, out, err = run(capsys, "train", "--out", str(tmp_path / "x"), *argv)
+    assert code == 2
+    assert err.startswith("scratchdl train: error: ") and message in err
+    assert err.count("\n") == 1
+    assert fake_mnist == []  # refused before loading any data
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--bogus"],
+        ["train", "--init", "big"],
+        ["train", "--optimizer", "lbfgs"],
+        ["train", "--epochs", "2", "--iters", "5"],
+    ],
+)
+def test_bad_options_exit_2(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_missing_files_are_one_line_errors(tmp_path, capsys, fake_mnist):
+    code, _, err = run(capsys, "evaluate", str(tmp_path / "none.npz"))
+    assert code == 2 and "does not exist" in err and err.count("\n") == 1
+    assert run(capsys, "train", "--out", str(tmp_path / "m"), *SMALL)[0] == 0
+    code, _, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"),
+                       str(tmp_path / "nope.png"))
+    assert code == 2 and "nope.png does not exist" in err
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    code, _, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"), str(bad))
+    assert code == 2 and "not an image" in err
+
+
+def test_predict_reads_grayscale_and_inverted_rgb(tmp_path, capsys, fake_mnist):
+    assert run(capsys, "train", "--out", str(tmp_path / "m"), *SMALL)[0] == 0
+    _, (x_test, t_test) = _synthetic()
+    sample = (x_test[0].reshape(28, 28) * 255).round().astype(np.uint8)
+    gray = tmp_path / "gray.png"
+    Image.fromarray(sample, mode="L").save(gray)
+    dark_on_light = np.stack([255 - sample] * 3, axis=-1)
+    rgb = tmp_path / "rgb.png"
+    Image.fromarray(dark_on_light, mode="RGB").save(rgb)
+    code, out, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"), str(gray),
+                         str(rgb), "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["prediction"] for r in rows] == [int(t_test[0])] * 2
+    assert rows[0]["probabilities"] == rows[1]["probabilities"]
+    assert sum(rows[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
+    code, out, _ = run(capsys, "predict", str(tmp_path / "m" / "model.npz"), str(gray))
+    assert out.startswith(f"{gray}: {int(t_test[0])} (")
+
+
+def test_image_to_mnist_inverts_scales_and_centres(tmp_path):
+    # a big dark "digit" off-centre on a white RGB page
+    page = np.full((200, 300, 3), 255, np.uint8)
+    page[20:120, 30:80] = 0
+    path = tmp_path / "page.png"
+    Image.fromarray(page).save(path)
+    x = image_to_mnist(path)
+    assert x.shape == (784,) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    img = x.reshape(28, 28)
+    rows, cols = np.nonzero(img > 0.5)
+    assert rows.max() - rows.min() + 1 in (19, 20, 21)  # the long side fills the 20 px box
+    cy = (np.arange(28) @ img.sum(axis=1)) / img.sum()
+    cx = (np.arange(28) @ img.sum(axis=0)) / img.sum()
+    assert abs(cy - 14) < 1.5 and abs(cx - 14) < 1.5
+    assert img[0].max() == 0 and img[:, 0].max() == 0  # background is black
+
+
+def test_image_to_mnist_handles_transparency(tmp_path):
+    rgba = np.zeros((28, 28, 4), np.uint8)
+    rgba[5:20, 10:15] = (0, 0, 0, 255)  # opaque black stroke on a transparent page
+    path = tmp_path / "t.png"
+    Image.fromarray(rgba, mode="RGBA").save(path)
+    img = image_to_mnist(path).reshape(28, 28)
+    assert img[10, 12] == 1.0 and img[0, 0] == 0.0
+
+
+def test_confusion_matrix_counts():
+    cm = confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), 3)
+    assert cm.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_gates_prints_truth_tables_and_xor_failure(capsys):
+    code, out, _ = run(capsys, "gates")
+    assert code == 0
+    blocks = {b.splitlines()[0]: b.splitlines()[2:] for b in out.split("\n\n") if "|" in b}
+    assert [line.split()[-1] for line in blocks["AND"]] == ["0", "0", "0", "1"]
+    assert [line.split()[-1] for line in blocks["NAND"]] == ["1", "1", "1", "0"]
+    assert [line.split()[-1] for line in blocks["OR"]] == ["0", "1", "1", "1"]
+    assert [line.split()[-1] for line in blocks["XOR"]] == ["0", "1", "1", "0"]
+    assert "did not converge" in out and "XOR" in out
+
+
+def test_gradcheck_passes_and_prints_differences(capsys):
+    code, out, _ = run(capsys, "gradcheck", "--hidden", "6", "--hidden", "5",
+                       "--activation", "sigmoid")
+    assert code == 0
+    diffs = {line.split(":")[0].strip(): float(line.split(":")[1]) for line in out.splitlines()
+             if line.strip()[:1] in "Wb" and ":" in line}
+    assert set(diffs) == {"W1", "b1", "W2", "b2", "W3", "b3"}
+    assert max(diffs.values()) < 1e-7
+    assert "OK" in out
+    code, _, err = run(capsys, "gradcheck", "--samples", "0")
+    assert code == 2 and "--samples must be a positive integer" in err
+
+
+@pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="set SCRATCHDL_DATA_DIR")
+def test_short_real_mnist_run(tmp_path, capsys):
+    out_dir = tmp_path / "mnist"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), "--iters", "600",
+                         "--eval-samples", "2000", "--quiet")
+    assert code == 0, err
+    h = History.load(out_dir / "history.json")
+    assert len(h.records) == 1 and h.last.test_acc > 0.85

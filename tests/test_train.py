@@ -1,0 +1,407 @@
+"""Training: config, schedule of records, determinism, divergence, interruption and resume.
+
+Everything runs on small synthetic blobs (no MNIST), so it is fast and offline.
+"""
+
+import io
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from scratchdl.errors import ConfigError, ModelFileError, ShapeError
+from scratchdl.nets import MultiLayerNet, TwoLayerNet
+from scratchdl.optimizers import SGD, Adam
+from scratchdl.train import (
+    Callback,
+    History,
+    TrainConfig,
+    Trainer,
+    checkpoint_config,
+    evaluate,
+    make_optimizer,
+    train,
+)
+from scratchdl.train._blas import blas_thread_count, blas_threads
+
+
+def blobs(n_train=300, n_test=90, d=12, classes=3, seed=0):
+    """Gaussian blobs, one per class: easy to separate, float32 inputs, int64 labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, d)) * 3
+
+    def make(n):
+        t = rng.integers(0, classes, size=n)
+        x = centres[t] + rng.standard_normal((n, d))
+        return x.astype(np.float32), t.astype(np.int64)
+
+    return make(n_train), make(n_test)
+
+
+DATA = blobs()
+
+
+def small_config(**kw):
+    base = {"hidden": (16,), "init": "he", "lr": 0.1, "batch_size": 20, "epochs": 4}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def make_trainer(iters=45, optimizer=None, seed=3, **kw):
+    (x, t), (xt, tt) = DATA
+    net = MultiLayerNet(x.shape[1], [16, 8], 3, weight_init_std="he", rng=1)
+    return Trainer(net, optimizer or Adam(lr=0.01), x, t, xt, tt, batch_size=20, iters=iters,
+                   rng=seed, **kw)
+
+
+class StopAt(Callback):
+    """Ask the trainer to stop once it has done ``k`` updates."""
+
+    def __init__(self, k, use_signal=False):
+        self.k = k
+        self.use_signal = use_signal
+
+    def on_iteration(self, trainer, loss):
+        if trainer.iteration == self.k:
+            if self.use_signal:
+                os.kill(os.getpid(), signal.SIGINT)
+            else:
+                trainer.request_stop()
+
+
+# -- TrainConfig -------------------------------------------------------------------------------
+def test_config_defaults_are_the_notes_run():
+    c = TrainConfig().validate()
+    assert (c.dataset, c.hidden, c.activation, c.init) == ("mnist", (50,), "relu", 0.01)
+    assert (c.optimizer, c.lr, c.batch_size, c.iters, c.epochs) == ("sgd", 0.1, 100, 10000, None)
+    assert (c.sampling, c.dtype, c.seed) == ("shuffle", "float32", 0)
+
+
+def test_config_lr_defaults_per_optimizer_and_epochs_replace_default_iters():
+    assert TrainConfig(optimizer="adam").lr == 0.001
+    assert TrainConfig(optimizer="momentum").lr == 0.01
+    c = TrainConfig(epochs=3).validate()
+    assert (c.epochs, c.iters) == (3, None)
+
+
+def test_config_round_trips_through_json():
+    c = TrainConfig(hidden=[100, 100], init="he", optimizer="adam", eval_samples=500)
+    d = json.loads(json.dumps(c.to_dict()))
+    assert TrainConfig.from_dict(d) == c
+    assert d["hidden"] == [100, 100]
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"batch_size": 0}, "batch size must be a positive integer, got 0"),
+        ({"lr": -0.1}, "learning rate must be a positive number, got -0.1"),
+        ({"hidden": (0,)}, r"hidden layer sizes must be positive integers, got \[0\]"),
+        ({"hidden": ()}, "hidden layer sizes"),
+        ({"epochs": 2, "iters": 5}, "exactly one of epochs and iters"),
+        ({"iters": None}, "exactly one of epochs and iters"),
+        ({"iters": 0}, "iters must be a positive integer"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
+        ({"activation": "tanh"}, "unknown activation 'tanh'"),
+        ({"init": "glorot"}, "init must be"),
+        ({"init": -1.0}, "init must be"),
+        ({"dataset": "cifar"}, "unknown dataset 'cifar'"),
+        ({"sampling": "bootstrap"}, "unknown sampling"),
+        ({"eval_samples": 0}, "eval_samples"),
+        ({"weight_decay": -1.0}, "weight decay"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"max_seconds": 0}, "max_seconds"),
+    ],
+)
+def test_config_validate_names_the_problem(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(**kw).validate()
+
+
+def test_config_from_dict_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown training setting.*learning_rate"):
+        TrainConfig.from_dict({"learning_rate": 0.1})
+
+
+# -- training on synthetic data ----------------------------------------------------------------
+def test_train_learns_blobs_and_last_record_is_final_weights():
+    net, h = train(small_config(), data=DATA)
+    assert h.stop_reason == "completed"
+    assert h.iter_per_epoch == 15 and h.iterations == 60 and len(h.loss) == 60
+    assert [r.iteration for r in h.records] == [15, 30, 45, 60]
+    assert [r.epoch for r in h.records] == [1, 2, 3, 4]
+    assert h.last.test_acc > 0.9 and h.last.train_acc > 0.9
+    (x, t), (xt, tt) = DATA
+    acc, loss = evaluate(net, xt, tt)
+    assert acc == h.last.test_acc and loss == pytest.approx(h.last.test_loss)
+    assert net.params["W1"].dtype == np.float32
+    assert isinstance(net, TwoLayerNet)
+    assert h.seed == 0 and h.config["hidden"] == [16]
+
+
+def test_partial_last_epoch_gets_a_final_record():
+    # notes' pattern: 10000 iters / 600 per epoch = 16 full epochs + a final record = 17
+    _, h = train(small_config(epochs=None, iters=50), data=DATA)
+    assert [r.iteration for r in h.records] == [15, 30, 45, 50]
+    assert h.records[-1].epoch == 4
+
+
+def test_same_seed_same_history_other_seed_differs():
+    _, a = train(small_config(), data=DATA)
+    _, b = train(small_config(), data=DATA)
+    _, c = train(small_config(seed=1), data=DATA)
+    assert a.to_dict(times=False) == b.to_dict(times=False)
+    assert a.loss != c.loss
+
+
+def test_replacement_sampling_and_float64():
+    net, h = train(small_config(sampling="replacement", dtype="float64"), data=DATA)
+    assert net.params["W1"].dtype == np.float64
+    assert h.last.test_acc > 0.9
+    _, shuffled = train(small_config(dtype="float64"), data=DATA)
+    assert shuffled.loss != h.loss
+
+
+def test_shuffle_visits_each_sample_once_per_epoch():
+    tr = make_trainer()
+    seen = np.concatenate([tr._next_batch() for _ in range(tr.iter_per_epoch)])
+    assert np.array_equal(np.sort(seen), np.arange(300))
+
+
+def test_eval_samples_changes_evaluation_not_training():
+    _, full = train(small_config(), data=DATA)
+    _, sampled = train(small_config(eval_samples=50), data=DATA)
+    assert sampled.loss == full.loss
+    assert sampled.last.train_loss != full.last.train_loss  # measured on other samples
+    # accuracies on 50 samples are multiples of 1/50
+    assert (sampled.last.train_acc * 50) == pytest.approx(round(sampled.last.train_acc * 50))
+
+
+def test_sigmoid_and_deeper_nets_train():
+    net, h = train(small_config(activation="sigmoid", hidden=(16, 16), lr=0.5), data=DATA)
+    assert isinstance(net, MultiLayerNet) and len(net.params) == 6
+    assert h.last.test_acc > 0.8
+
+
+def test_one_hot_targets_work_like_labels():
+    (x, t), (xt, tt) = DATA
+    eye = np.eye(3, dtype=np.float32)
+    _, h_lab = train(small_config(), data=DATA)
+    _, h_hot = train(small_config(), data=((x, eye[t]), (xt, eye[tt])))
+    assert h_hot.last.test_acc == pytest.approx(h_lab.last.test_acc, abs=0.02)
+
+
+def test_history_saves_and_loads(tmp_path):
+    _, h = train(small_config(), data=DATA)
+    path = h.save(tmp_path / "h.json")
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+    back = History.load(path)
+    assert back.to_dict() == h.to_dict()
+    raw = json.loads(path.read_text())
+    assert raw["format"] == "scratchdl-history" and len(raw["records"]) == 4
+    assert {"train_acc", "test_acc", "train_loss", "test_loss", "elapsed", "epoch_time"} <= set(
+        raw["records"][0]
+    )
+
+
+def test_history_load_errors(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        History.load(tmp_path / "none.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}')
+    with pytest.raises(ModelFileError, match="not a scratchdl history"):
+        History.load(bad)
+
+
+# -- divergence ---------------------------------------------------------------------------------
+class Poison(Callback):
+    """Put a NaN into W1 after ``k`` updates, as an exploding step would."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def on_iteration(self, trainer, loss):
+        if trainer.iteration == self.k:
+            trainer.net.params["W1"][0, 0] = np.nan
+
+
+def test_nan_loss_stops_names_iteration_and_keeps_last_good_weights():
+    tr = make_trainer(iters=60, callbacks=[Poison(37)])
+    h = tr.fit()
+    assert h.stop_reason == "diverged"
+    assert h.diverged_at == 38 and h.iterations == 37
+    assert "iteration 38" in h.message and "smaller learning rate" in h.message
+    assert [r.iteration for r in h.records] == [15, 30]
+    # the weights are those evaluated at iteration 30: finite, and they reproduce its record
+    assert all(np.isfinite(v).all() for v in tr.net.params.values())
+    (_, _), (xt, tt) = DATA
+    assert evaluate(tr.net, xt, tt)[0] == h.records[-1].test_acc
+    json.loads(h.to_json())  # still strict JSON
+
+
+def test_real_divergence_with_a_huge_learning_rate():
+    (x, t), (xt, tt) = DATA
+    net = TwoLayerNet(x.shape[1], 16, 3, weight_init_std=1.0, rng=0)
+    w_init = {k: v.copy() for k, v in net.params.items()}
+    h = Trainer(net, SGD(lr=1e30), x, t, xt, tt, batch_size=20, iters=200, rng=0).fit()
+    assert h.stop_reason == "diverged" and h.diverged_at <= 15
+    assert "(now 1e+30)" in h.message and "initial" in h.message
+    for k, v in net.params.items():  # diverged before the first record: back to the start
+        np.testing.assert_array_equal(v, w_init[k])
+
+
+def test_divergence_in_cli_style_train_call():
+    net, h = train(small_config(lr=1e30, init=1.0), data=DATA)
+    assert h.stop_reason == "diverged"
+    assert all(np.isfinite(v).all() for v in net.params.values())
+
+
+# -- interruption, checkpoint, resume -----------------------------------------------------------
+def _params(tr):
+    return {k: v.copy() for k, v in tr.net.params.items()}
+
+
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_resume_continues_bit_for_bit(tmp_path, sampling):
+    full = make_trainer(sampling=sampling)
+    h_full = full.fit()
+
+    first = make_trainer(sampling=sampling, callbacks=[StopAt(22)])  # mid-epoch, after a record
+    h1 = first.fit()
+    assert h1.stop_reason == "interrupted" and h1.iterations == 22
+    path = first.save_checkpoint(tmp_path / "ck.npz")
+
+    second = make_trainer(sampling=sampling, seed=99)  # a different seed: the state must win
+    second.load_checkpoint(path)
+    h2 = second.fit()
+    assert h2.stop_reason == "completed"
+    assert h2.to_dict(times=False) | {"seed": None} == h_full.to_dict(times=False) | {"seed": None}
+    for k, v in _params(full).items():
+        np.testing.assert_array_equal(second.net.params[k], v)
+
+
+def test_ctrl_c_stops_cleanly_at_a_step_boundary():
+    tr = make_trainer(callbacks=[StopAt(7, use_signal=True)])
+    h = tr.fit()
+    assert h.stop_reason == "interrupted" and h.iterations == 7 and len(h.loss) == 7
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_train_checkpoint_dir_and_resume(tmp_path):
+    cfg = small_config(optimizer="momentum", lr=0.05, epochs=None, iters=40)
+    net_full, h_full = train(cfg, data=DATA)
+
+    class Interrupt(StopAt):
+        pass
+
+    _, h1 = train(cfg, data=DATA, checkpoint_dir=tmp_path, callbacks=[Interrupt(17)])
+    assert h1.stop_reason == "interrupted"
+    assert (tmp_path / "checkpoint.npz").is_file()
+    assert checkpoint_config(tmp_path) == cfg
+    net2, h2 = train(cfg, data=DATA, checkpoint_dir=tmp_path, resume=True)
+    assert h2.to_dict(times=False) == h_full.to_dict(times=False)
+    for k, v in net_full.params.items():
+        np.testing.assert_array_equal(net2.params[k], v)
+    assert not (tmp_path / "checkpoint.npz").exists()  # finished: the checkpoint is gone
+
+
+def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path):
+    cfg = small_config(epochs=None, iters=40)
+    train(cfg, data=DATA, checkpoint_dir=tmp_path, callbacks=[StopAt(5)])
+    with pytest.raises(ConfigError, match="other settings.*lr"):
+        train(small_config(epochs=None, iters=40, lr=0.2), data=DATA, checkpoint_dir=tmp_path,
+              resume=True)
+    with pytest.raises(ModelFileError, match="nothing to resume"):
+        train(cfg, data=DATA, checkpoint_dir=tmp_path / "empty", resume=True)
+    with pytest.raises(ConfigError, match="checkpoint_dir"):
+        train(cfg, data=DATA, resume=True)
+
+
+def test_checkpoint_from_another_run_is_refused(tmp_path):
+    tr = make_trainer(callbacks=[StopAt(3)])
+    tr.fit()
+    path = tr.save_checkpoint(tmp_path / "ck.npz")
+    (x, t), (xt, tt) = DATA
+    other = Trainer(MultiLayerNet(x.shape[1], [16, 8], 3, rng=1), Adam(lr=0.01), x, t, xt, tt,
+                    batch_size=30, iters=45, rng=3)
+    with pytest.raises(ModelFileError, match="batch_size"):
+        other.load_checkpoint(path)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="not a readable scratchdl checkpoint"):
+        tr.load_checkpoint(bad)
+
+
+# -- budget, input checks, helpers ---------------------------------------------------------------
+def test_time_budget_stops_with_a_final_record():
+    tr = make_trainer(iters=10_000, max_seconds=0.05)
+    h = tr.fit()
+    assert h.stop_reason == "time_limit" and "budget" in h.message
+    assert 0 < h.iterations < 10_000
+    assert h.records[-1].iteration == h.iterations
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"batch_size": 301}, ConfigError, "larger than the 300 training samples"),
+        ({"batch_size": 0}, ConfigError, "batch size"),
+        ({"x_train": np.zeros((300, 12), np.uint8)}, ShapeError, "floating"),
+        ({"t_train": np.zeros(299, np.int64)}, ShapeError, "300 samples but t_train has 299"),
+        ({"t_train": np.full(300, 7)}, ShapeError, r"\[0, 3\)"),
+        ({"t_test": None}, ConfigError, "both x_test and t_test"),
+        ({"iters": None}, ConfigError, "exactly one of epochs and iters"),
+        ({"sampling": "sorted"}, ConfigError, "unknown sampling"),
+    ],
+)
+def test_trainer_rejects_bad_input(change, error, match):
+    (x, t), (xt, tt) = DATA
+    kw = {"x_train": x, "t_train": t, "x_test": xt, "t_test": tt, "batch_size": 20, "iters": 5}
+    kw.update(change)
+    net = TwoLayerNet(12, 4, 3, rng=0)
+    with pytest.raises(error, match=match):
+        Trainer(net, SGD(), **kw)
+
+
+def test_trainer_without_test_set_and_simple_net():
+    (x, t), _ = DATA
+    net = TwoLayerNet(12, 8, 3, rng=0)
+    h = Trainer(net, SGD(0.1), x, t, batch_size=30, epochs=2, rng=0).fit()
+    assert [r.test_acc for r in h.records] == [None, None]
+    json.loads(h.to_json())
+
+
+def test_make_optimizer_defaults():
+    assert make_optimizer("sgd").lr == 0.1
+    assert make_optimizer("adam").lr == 0.001
+    assert make_optimizer("rmsprop", 0.5).lr == 0.5
+
+
+def test_loss_and_gradient_matches_loss_and_gradient():
+    (x, t), _ = DATA
+    net = MultiLayerNet(12, [8, 6], 3, weight_decay_lambda=0.1, rng=0)
+    loss, grads = net.loss_and_gradient(x[:10], t[:10])
+    assert loss == net.loss(x[:10], t[:10])
+    for k, g in net.gradient(x[:10], t[:10]).items():
+        np.testing.assert_array_equal(grads[k], g)
+
+
+def test_progress_bar_is_silent_off_a_terminal():
+    from rich.console import Console
+
+    from scratchdl.train.progress import RichProgress
+
+    buf = io.StringIO()
+    bar = RichProgress(console=Console(file=buf, force_terminal=False))
+    train(small_config(), data=DATA, callbacks=[bar])
+    assert buf.getvalue() == "" and not bar.active
+
+
+def test_blas_thread_limit_is_restored():
+    before = blas_thread_count()
+    with blas_threads(1):
+        if before is not None:
+            assert blas_thread_count() == 1
+    assert blas_thread_count() == before
