@@ -1,0 +1,247 @@
+"""Time the notes' MNIST run three ways in one process: our Trainer, the book's loop, PyTorch.
+
+The run: 784-50-10 ReLU, SGD lr 0.1, batches of 100, 10,000 iterations, train and test
+accuracy on the full sets every 600 iterations (17 evaluations).
+
+* ``scratchdl``: ``scratchdl.train.train(TrainConfig())``, the default path (float32, integer
+  labels, fused softmax-cross-entropy backward, batched evaluation, one BLAS thread per step).
+* ``book``: the book's ``train_neuralnet.py`` loop, written here in its style: float64 weights
+  (float32 images, as the book's loader gives), one-hot labels, ``OrderedDict`` of layers,
+  every layer's ``dx`` computed, the loss computed again after the update, ``choice``
+  sampling with replacement, accuracy over the whole set in one forward pass.
+* ``torch``: the same network and schedule in PyTorch on the CPU (skipped when PyTorch is not
+  installed), with its default thread count.
+
+Usage::
+
+    python benchmarks/bench_train.py --data-dir /path/to/mnist    # or SCRATCHDL_DATA_DIR
+
+Only this script imports PyTorch; the library never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from scratchdl.data import load_mnist
+from scratchdl.train import TrainConfig, train
+from scratchdl.train._blas import blas_thread_count
+
+ITERS = 10_000
+BATCH = 100
+LR = 0.1
+HIDDEN = 50
+
+
+# -- the book's loop, float64 and one-hot ------------------------------------------------------
+class BookRelu:
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout = dout.copy()
+        dout[self.mask] = 0
+        return dout
+
+
+class BookAffine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.x = x
+        return np.dot(x, self.W) + self.b
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.W.T)
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return dx
+
+
+class BookSoftmaxWithLoss:
+    def forward(self, x, t):
+        self.t = t
+        x = x - np.max(x, axis=1, keepdims=True)
+        self.y = np.exp(x) / np.sum(np.exp(x), axis=1, keepdims=True)
+        return -np.sum(t * np.log(self.y + 1e-7)) / x.shape[0]
+
+    def backward(self, dout=1):
+        return (self.y - self.t) / self.t.shape[0]
+
+
+class BookTwoLayerNet:
+    def __init__(self, rng, input_size=784, hidden_size=HIDDEN, output_size=10, std=0.01):
+        self.params = {
+            "W1": std * rng.standard_normal((input_size, hidden_size)),
+            "b1": np.zeros(hidden_size),
+            "W2": std * rng.standard_normal((hidden_size, output_size)),
+            "b2": np.zeros(output_size),
+        }
+        self.layers = OrderedDict()
+        self.layers["Affine1"] = BookAffine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = BookRelu()
+        self.layers["Affine2"] = BookAffine(self.params["W2"], self.params["b2"])
+        self.last_layer = BookSoftmaxWithLoss()
+
+    def predict(self, x):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def loss(self, x, t):
+        return self.last_layer.forward(self.predict(x), t)
+
+    def accuracy(self, x, t):
+        y = np.argmax(self.predict(x), axis=1)
+        return np.sum(y == np.argmax(t, axis=1)) / float(x.shape[0])
+
+    def gradient(self, x, t):
+        self.loss(x, t)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(list(self.layers.values())):
+            dout = layer.backward(dout)
+        return {
+            "W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,
+            "W2": self.layers["Affine2"].dW, "b2": self.layers["Affine2"].db,
+        }
+
+
+def run_book(data, iters: int) -> tuple[float, float]:
+    (x_train, t_train), (x_test, t_test) = data
+    eye = np.eye(10)
+    t_train, t_test = eye[t_train], eye[t_test]  # one-hot float64, as the book loads it
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    net = BookTwoLayerNet(rng)
+    train_size = x_train.shape[0]
+    iter_per_epoch = max(train_size / BATCH, 1)
+    test_acc = float("nan")
+    for i in range(iters):
+        batch_mask = rng.choice(train_size, BATCH)
+        x_batch, t_batch = x_train[batch_mask], t_train[batch_mask]
+        grad = net.gradient(x_batch, t_batch)
+        for key in ("W1", "b1", "W2", "b2"):
+            net.params[key] -= LR * grad[key]
+        net.loss(x_batch, t_batch)
+        if i % iter_per_epoch == 0:
+            net.accuracy(x_train, t_train)
+            test_acc = net.accuracy(x_test, t_test)
+    # the notes' last evaluation is at i = 9600; evaluate the final weights like the others
+    test_acc = net.accuracy(x_test, t_test)
+    return time.perf_counter() - start, float(test_acc)
+
+
+# -- PyTorch -----------------------------------------------------------------------------------
+def run_torch(data, iters: int) -> tuple[float, float] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    (x_train, t_train), (x_test, t_test) = data
+    torch.manual_seed(0)
+    xtr, ttr = torch.from_numpy(x_train), torch.from_numpy(t_train)
+    xte, tte = torch.from_numpy(x_test), torch.from_numpy(t_test)
+    start = time.perf_counter()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, 10)
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = xtr.shape[0]
+    per_epoch = n // BATCH
+
+    def accuracy(x, t):
+        with torch.no_grad():
+            correct = 0
+            for s in range(0, x.shape[0], 10_000):
+                correct += (model(x[s : s + 10_000]).argmax(1) == t[s : s + 10_000]).sum().item()
+        return correct / x.shape[0]
+
+    perm = torch.randperm(n)
+    test_acc = float("nan")
+    for it in range(iters):
+        pos = it % per_epoch
+        if pos == 0:
+            perm = torch.randperm(n)
+        idx = perm[pos * BATCH : (pos + 1) * BATCH]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xtr[idx]), ttr[idx])
+        loss.backward()
+        opt.step()
+        if (it + 1) % per_epoch == 0 or it + 1 == iters:
+            accuracy(xtr, ttr)
+            test_acc = accuracy(xte, tte)
+    return time.perf_counter() - start, test_acc
+
+
+# -- ours --------------------------------------------------------------------------------------
+def run_ours(data, iters: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    _, history = train(TrainConfig(iters=iters), data=data)
+    return time.perf_counter() - start, history.last.test_acc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default=os.environ.get("SCRATCHDL_DATA_DIR"),
+                        help="MNIST folder (default: $SCRATCHDL_DATA_DIR)")
+    parser.add_argument("--iters", type=int, default=ITERS)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each contender; the fastest counts (default: 1)")
+    parser.add_argument("--skip-book", action="store_true")
+    parser.add_argument("--skip-torch", action="store_true")
+    args = parser.parse_args(argv)
+
+    data = load_mnist(normalize=True, flatten=True, one_hot_label=False,
+                      data_dir=args.data_dir, download=False)
+    load = os.getloadavg()[0]
+    print(f"notes' run: 784-{HIDDEN}-10 ReLU, SGD lr {LR}, batch {BATCH}, {args.iters} "
+          f"iterations, {-(-args.iters // 600)} full evaluations; load average {load:.2f}; BLAS threads "
+          f"{blas_thread_count()}")
+
+    results: dict[str, tuple[float, float]] = {}
+
+    def best(name: str, fn, note: str = "") -> None:
+        runs = [fn() for _ in range(args.repeat)]
+        runs = [r for r in runs if r is not None]
+        if not runs:
+            print(f"{name:>10}: skipped ({note or 'not available'})")
+            return
+        t, acc = min(runs, key=lambda r: r[0])
+        results[name] = (t, acc)
+        print(f"{name:>10}: {t:7.2f} s   test accuracy {acc:.4f}{note}", flush=True)
+
+    best("scratchdl", lambda: run_ours(data, args.iters))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'':>10}  peak RSS so far (data + our run): {peak_mb:.0f} MB")
+    if not args.skip_book:
+        best("book", lambda: run_book(data, args.iters), "  (float64, one-hot)")
+    if not args.skip_torch:
+        try:
+            import torch
+
+            note = f"  (PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads)"
+        except ImportError:
+            note = "PyTorch is not installed"
+        best("torch", lambda: run_torch(data, args.iters), note)
+
+    ours = results["scratchdl"][0]
+    for name, (t, _) in results.items():
+        if name != "scratchdl":
+            print(f"{name:>10} / scratchdl = {t / ours:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
