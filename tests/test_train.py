@@ -227,8 +227,34 @@ class Poison(Callback):
             trainer.net.params["W1"][0, 0] = np.nan
 
 
-def test_nan_loss_stops_names_iteration_and_keeps_last_good_weights():
-    tr = make_trainer(iters=60, callbacks=[Poison(37)])
+@pytest.mark.parametrize("background", [True, False])
+def test_background_evaluation_gives_the_same_history(background):
+    h = make_trainer(eval_in_background=background).fit()
+    reference = make_trainer(eval_in_background=not background).fit()
+    assert h.to_dict(times=False) == reference.to_dict(times=False)
+    assert [r.iteration for r in h.records] == [15, 30, 45]
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_non_finite_evaluation_loss_is_divergence(background):
+    (x, t), (xt, tt) = DATA
+    xt = xt.copy()
+    xt[5, 0] = np.inf  # the test set itself makes the evaluation loss NaN
+    net = TwoLayerNet(12, 8, 3, rng=0)
+    w_init = {k: v.copy() for k, v in net.params.items()}
+    tr = Trainer(net, SGD(0.1), x, t, xt, tt, batch_size=20, iters=60, rng=0,
+                 eval_in_background=background)
+    h = tr.fit()
+    assert h.stop_reason == "diverged" and h.diverged_at == 15
+    assert "evaluation after iteration 15" in h.message
+    assert h.records == []
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, w_init[k])
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_nan_loss_stops_names_iteration_and_keeps_last_good_weights(background):
+    tr = make_trainer(iters=60, callbacks=[Poison(37)], eval_in_background=background)
     h = tr.fit()
     assert h.stop_reason == "diverged"
     assert h.diverged_at == 38 and h.iterations == 37

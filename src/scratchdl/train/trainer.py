@@ -12,7 +12,8 @@ The loop is the notes' loop made fast and safe:
   10,000 iterations give 16 full epochs plus a partial one: 17 records, at iterations 600,
   1200, ..., 9600 and 10000. The notes instead evaluate after updates 1, 601, ..., 9601, which
   leaves the final 399 updates unevaluated. Evaluation runs in batches of ``eval_batch_size``
-  rows (views of the data, no copies), so memory stays flat.
+  rows (views of the data, no copies), so memory stays flat, and by default on a second
+  thread, on a copy of the weights, while training goes on (the numbers are the same).
 * **Speed.** Data are converted to the network's dtype once; a batch is one fancy-index
   gather; one forward and one backward pass per step (``Net.loss_and_gradient``), and the
   first layer skips the input gradient nobody uses.
@@ -26,12 +27,15 @@ The loop is the notes' loop made fast and safe:
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
+import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -176,7 +180,11 @@ class Trainer:
         step is too small to share out, and extra threads make it much slower on a busy
         machine (see :mod:`scratchdl.train._blas`). None leaves the BLAS setting alone.
     eval_blas_threads : int or None
-        BLAS threads while evaluating; None: the count BLAS had before :meth:`fit`.
+        BLAS threads while evaluating in the foreground; None: the count BLAS had before
+        :meth:`fit`.
+    eval_in_background : bool or None
+        Evaluate a copy of the weights on a second thread while training continues (same
+        numbers, records appended in order). None: yes when the machine has several cores.
     """
 
     def __init__(
@@ -202,6 +210,7 @@ class Trainer:
         handle_sigint: bool = True,
         blas_threads: int | None = 1,
         eval_blas_threads: int | None = None,
+        eval_in_background: bool | None = None,
     ) -> None:
         self.net = net
         self.optimizer = optimizer
@@ -242,6 +251,12 @@ class Trainer:
         self.handle_sigint = handle_sigint
         self.blas_threads = blas_threads
         self.eval_blas_threads = eval_blas_threads
+        if eval_in_background is None:
+            eval_in_background = (os.cpu_count() or 1) > 1
+        self.eval_in_background = bool(eval_in_background)
+        self._executor: ThreadPoolExecutor | None = None
+        self._eval_net: Any = None
+        self._pending: tuple[int, Future] | None = None
         self._fit_blas_threads: int | None = None
         if isinstance(rng, np.random.Generator):
             self.rng = rng
@@ -355,9 +370,17 @@ class Trainer:
                 # Overflow to inf/NaN is caught as divergence with a clear message; NumPy's
                 # warnings about it would only add noise.
                 cleanup.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
+                if self.eval_in_background:
+                    self._executor = cleanup.enter_context(ThreadPoolExecutor(1, "scratchdl-eval"))
+                    cleanup.callback(setattr, self, "_executor", None)
                 for cb in self.callbacks:
                     cb.on_train_begin(self)
-                history.stop_reason, history.message = self._loop(t0)
+                reason, message = self._loop(t0)
+                # Every run ends with its records complete, however it stopped.
+                bad = self._collect(wait=True)
+                if bad is not None and reason != "diverged":
+                    reason, message = self._diverged(*bad)
+                history.stop_reason, history.message = reason, message
         finally:
             history.elapsed = time.perf_counter() - t0
             history.iterations = self.iteration
@@ -381,12 +404,20 @@ class Trainer:
             idx = self._next_batch()
             loss, grads = loss_and_gradient(x_train[idx], t_train[idx])
             if not math.isfinite(loss):
-                return self._diverged(loss)
+                # A pending evaluation may already have seen the trouble coming.
+                bad = self._collect(wait=True)
+                if bad is not None:
+                    return self._diverged(*bad)
+                return self._diverged(loss, self.iteration + 1, in_eval=False)
             update(params, grads)
             self.iteration += 1
             history.loss.append(loss)
             for cb in self.callbacks:
                 cb.on_iteration(self, loss)
+            if self._pending is not None:
+                bad = self._collect(wait=False)
+                if bad is not None:
+                    return self._diverged(*bad)
             over_budget = (
                 self.max_seconds is not None and time.perf_counter() - t0 > self.max_seconds
             )
@@ -395,9 +426,9 @@ class Trainer:
                 or self.iteration == self.total_iters
                 or over_budget
             ):
-                bad_loss = self._record(t0)
-                if bad_loss is not None:
-                    return self._diverged(bad_loss, in_eval=True)
+                bad = self._start_record(t0)
+                if bad is not None:
+                    return self._diverged(*bad)
             if over_budget and self.iteration < self.total_iters:
                 return "time_limit", (
                     f"stopped after {self.iteration} of {self.total_iters} iterations: "
@@ -405,22 +436,61 @@ class Trainer:
                 )
         return "completed", ""
 
-    def _record(self, t0: float) -> float | None:
-        """Evaluate and append a record; return the offending loss if one is not finite."""
-        with blas_threads(self.eval_blas_threads or self._fit_blas_threads):
+    # -- evaluation records ------------------------------------------------------------------
+    def _start_record(self, t0: float) -> tuple[float, int] | None:
+        """Evaluate the current weights, now or in the background.
+
+        In the background, a copy of the weights is evaluated by a second network on the
+        worker thread while training goes on: the numbers are the same as evaluating in place,
+        and the 17 passes over the 70,000 MNIST images no longer hold up training. At most one
+        evaluation is in flight; the record is appended, in order, when it is collected.
+        Returns ``(loss, iteration)`` of a non-finite evaluation loss, else None.
+        """
+        if self._executor is None:
+            with blas_threads(self.eval_blas_threads or self._fit_blas_threads):
+                result = self._evaluate_net(self.net, t0)
+            return self._finish_record(self.iteration, result, self.net)
+        bad = self._collect(wait=True)
+        if bad is not None:
+            return bad
+        if self._eval_net is None:
+            self._eval_net = copy.deepcopy(self.net)
+        for key, value in self.net.params.items():
+            np.copyto(self._eval_net.params[key], value)
+        future = self._executor.submit(self._evaluate_net, self._eval_net, t0)
+        self._pending = (self.iteration, future)
+        return None
+
+    def _collect(self, wait: bool) -> tuple[float, int] | None:
+        """Append the record of the background evaluation if it is done (or ``wait``)."""
+        if self._pending is None:
+            return None
+        iteration, future = self._pending
+        if not (wait or future.done()):
+            return None
+        self._pending = None
+        return self._finish_record(iteration, future.result(), self._eval_net)
+
+    def _evaluate_net(self, net: Any, t0: float) -> tuple[float, float, float | None, float | None, float]:
+        # np.errstate is per thread: the worker needs its own (non-finite losses are handled).
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             x_tr, t_tr = self._eval_set(self.x_train, self.t_train, self.eval_train_idx)
-            train_acc, train_loss = evaluate(self.net, x_tr, t_tr, self.eval_batch_size)
+            train_acc, train_loss = evaluate(net, x_tr, t_tr, self.eval_batch_size)
             test_acc = test_loss = None
             if self.x_test is not None:
                 x_te, t_te = self._eval_set(self.x_test, self.t_test, self.eval_test_idx)
-                test_acc, test_loss = evaluate(self.net, x_te, t_te, self.eval_batch_size)
+                test_acc, test_loss = evaluate(net, x_te, t_te, self.eval_batch_size)
+        return train_acc, train_loss, test_acc, test_loss, time.perf_counter() - t0
+
+    def _finish_record(self, iteration: int, result: tuple, evaluated: Any) -> tuple[float, int] | None:
+        """Append the record of ``result``; ``evaluated`` is the net holding those weights."""
+        train_acc, train_loss, test_acc, test_loss, elapsed = result
         for value in (train_loss, test_loss):
             if value is not None and not math.isfinite(value):
-                return value
-        elapsed = time.perf_counter() - t0
+                return value, iteration
         record = EpochRecord(
             epoch=len(self.history.records) + 1,
-            iteration=self.iteration,
+            iteration=iteration,
             train_acc=train_acc,
             train_loss=train_loss,
             test_acc=test_acc,
@@ -430,8 +500,8 @@ class Trainer:
         )
         self._last_record_elapsed = elapsed
         self.history.records.append(record)
-        self._good = self._snapshot()
-        self._good_iteration = self.iteration
+        self._good = {k: np.array(v, copy=True) for k, v in evaluated.params.items()}
+        self._good_iteration = iteration
         for cb in self.callbacks:
             cb.on_epoch(self, record)
         return None
@@ -442,9 +512,12 @@ class Trainer:
             return x, t
         return x[idx], t[idx]
 
-    def _diverged(self, loss: float, in_eval: bool = False) -> tuple[str, str]:
-        """Restore the last good weights; return the stop reason and the message."""
-        at = self.iteration if in_eval else self.iteration + 1
+    def _diverged(self, loss: float, at: int, in_eval: bool = True) -> tuple[str, str]:
+        """Restore the last good weights; return the stop reason and the message.
+
+        ``at`` is the 1-based iteration whose loss was not finite, or the iteration after which
+        an evaluation found a non-finite loss (``in_eval``).
+        """
         self.history.diverged_at = at
         self._restore(self._good)
         where = "the evaluation after iteration" if in_eval else "iteration"
