@@ -74,7 +74,8 @@ class RichProgress(Callback):
 
     @staticmethod
     def _epoch(trainer: Trainer) -> str:
-        return f"{trainer.iteration // trainer.iter_per_epoch + 1}"
+        epochs = -(-trainer.total_iters // trainer.iter_per_epoch)  # the last may be partial
+        return f"{min(trainer.iteration // trainer.iter_per_epoch + 1, epochs)}/{epochs}"
 
     def on_iteration(self, trainer: Trainer, loss: float) -> None:
         if self._progress is not None and trainer.iteration % self.every == 0:
