@@ -112,8 +112,10 @@ class BookTwoLayerNet:
         for layer in reversed(list(self.layers.values())):
             dout = layer.backward(dout)
         return {
-            "W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,
-            "W2": self.layers["Affine2"].dW, "b2": self.layers["Affine2"].db,
+            "W1": self.layers["Affine1"].dW,
+            "b1": self.layers["Affine1"].db,
+            "W2": self.layers["Affine2"].dW,
+            "b2": self.layers["Affine2"].db,
         }
 
 
@@ -194,21 +196,31 @@ def run_ours(data, iters: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get("SCRATCHDL_DATA_DIR"),
-                        help="MNIST folder (default: $SCRATCHDL_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("SCRATCHDL_DATA_DIR"),
+        help="MNIST folder (default: $SCRATCHDL_DATA_DIR)",
+    )
     parser.add_argument("--iters", type=int, default=ITERS)
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="runs of each contender; the fastest counts (default: 1)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each contender; the fastest counts (default: 1)",
+    )
     parser.add_argument("--skip-book", action="store_true")
     parser.add_argument("--skip-torch", action="store_true")
     args = parser.parse_args(argv)
 
-    data = load_mnist(normalize=True, flatten=True, one_hot_label=False,
-                      data_dir=args.data_dir, download=False)
+    data = load_mnist(
+        normalize=True, flatten=True, one_hot_label=False, data_dir=args.data_dir, download=False
+    )
     load = os.getloadavg()[0]
-    print(f"notes' run: 784-{HIDDEN}-10 ReLU, SGD lr {LR}, batch {BATCH}, {args.iters} "
-          f"iterations, {-(-args.iters // 600)} full evaluations; load average {load:.2f}; BLAS threads "
-          f"{blas_thread_count()}")
+    print(
+        f"notes' run: 784-{HIDDEN}-10 ReLU, SGD lr {LR}, batch {BATCH}, {args.iters} "
+        f"iterations, {-(-args.iters // 600)} full evaluations; load average {load:.2f}; BLAS threads "
+        f"{blas_thread_count()}"
+    )
 
     results: dict[str, tuple[float, float]] = {}
 

@@ -42,8 +42,15 @@ def fake_mnist(monkeypatch):
     calls = []
     data = _synthetic()
 
-    def load_mnist(normalize=True, flatten=True, one_hot_label=False, *, data_dir=None,
-                   download=True, dataset="mnist"):
+    def load_mnist(
+        normalize=True,
+        flatten=True,
+        one_hot_label=False,
+        *,
+        data_dir=None,
+        download=True,
+        dataset="mnist",
+    ):
         calls.append({"data_dir": data_dir, "dataset": dataset})
         return data
 
@@ -105,8 +112,9 @@ def test_same_seed_same_history(tmp_path, capsys, fake_mnist):
     assert a == b
 
 
-def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, capsys, fake_mnist,
-                                                             monkeypatch):
+def test_interrupt_then_resume_matches_an_uninterrupted_run(
+    tmp_path, capsys, fake_mnist, monkeypatch
+):
     assert run(capsys, "train", "--out", str(tmp_path / "full"), *SMALL)[0] == 0
 
     original = Trainer._finish_record
@@ -145,8 +153,9 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path, capsys, fa
 
 def test_divergence_is_one_line_error_and_keeps_files(tmp_path, capsys, fake_mnist):
     out_dir = tmp_path / "boom"
-    code, out, err = run(capsys, "train", "--out", str(out_dir), "--lr", "1e30", "--init", "1",
-                         *SMALL)
+    code, out, err = run(
+        capsys, "train", "--out", str(out_dir), "--lr", "1e30", "--init", "1", *SMALL
+    )
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("scratchdl train: error: training diverged")
     assert "smaller learning rate" in err and "iteration" in err
@@ -193,8 +202,9 @@ def test_missing_files_are_one_line_errors(tmp_path, capsys, fake_mnist):
     code, _, err = run(capsys, "evaluate", str(tmp_path / "none.npz"))
     assert code == 2 and "does not exist" in err and err.count("\n") == 1
     assert run(capsys, "train", "--out", str(tmp_path / "m"), *SMALL)[0] == 0
-    code, _, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"),
-                       str(tmp_path / "nope.png"))
+    code, _, err = run(
+        capsys, "predict", str(tmp_path / "m" / "model.npz"), str(tmp_path / "nope.png")
+    )
     assert code == 2 and "nope.png does not exist" in err
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
@@ -211,8 +221,9 @@ def test_predict_reads_grayscale_and_inverted_rgb(tmp_path, capsys, fake_mnist):
     dark_on_light = np.stack([255 - sample] * 3, axis=-1)
     rgb = tmp_path / "rgb.png"
     Image.fromarray(dark_on_light, mode="RGB").save(rgb)
-    code, out, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"), str(gray),
-                         str(rgb), "--json")
+    code, out, err = run(
+        capsys, "predict", str(tmp_path / "m" / "model.npz"), str(gray), str(rgb), "--json"
+    )
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["prediction"] for r in rows] == [int(t_test[0])] * 2
@@ -266,11 +277,15 @@ def test_gates_prints_truth_tables_and_xor_failure(capsys):
 
 
 def test_gradcheck_passes_and_prints_differences(capsys):
-    code, out, _ = run(capsys, "gradcheck", "--hidden", "6", "--hidden", "5",
-                       "--activation", "sigmoid")
+    code, out, _ = run(
+        capsys, "gradcheck", "--hidden", "6", "--hidden", "5", "--activation", "sigmoid"
+    )
     assert code == 0
-    diffs = {line.split(":")[0].strip(): float(line.split(":")[1]) for line in out.splitlines()
-             if line.strip()[:1] in "Wb" and ":" in line}
+    diffs = {
+        line.split(":")[0].strip(): float(line.split(":")[1])
+        for line in out.splitlines()
+        if line.strip()[:1] in "Wb" and ":" in line
+    }
     assert set(diffs) == {"W1", "b1", "W2", "b2", "W3", "b3"}
     assert max(diffs.values()) < 1e-7
     assert "OK" in out
@@ -281,8 +296,17 @@ def test_gradcheck_passes_and_prints_differences(capsys):
 @pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="set SCRATCHDL_DATA_DIR")
 def test_short_real_mnist_run(tmp_path, capsys):
     out_dir = tmp_path / "mnist"
-    code, out, err = run(capsys, "train", "--out", str(out_dir), "--iters", "600",
-                         "--eval-samples", "2000", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        "--out",
+        str(out_dir),
+        "--iters",
+        "600",
+        "--eval-samples",
+        "2000",
+        "--quiet",
+    )
     assert code == 0, err
     h = History.load(out_dir / "history.json")
     assert len(h.records) == 1 and h.last.test_acc > 0.85

@@ -49,7 +49,10 @@ def test_book_defaults():
         # h = 0.01 g^2; W -= lr g / (0.1 |g| + 1e-7)
         (RMSprop(lr=0.1, decay_rate=0.99), W0 - 0.1 * G / (0.1 * np.abs(G) + 1e-7)),
         # m = 0.1 g, v = 0.001 g^2, lr_t = lr sqrt(0.001) / 0.1
-        (Adam(lr=0.1), W0 - 0.1 * math.sqrt(0.001) / 0.1 * (0.1 * G) / (np.sqrt(0.001) * np.abs(G) + 1e-7)),
+        (
+            Adam(lr=0.1),
+            W0 - 0.1 * math.sqrt(0.001) / 0.1 * (0.1 * G) / (np.sqrt(0.001) * np.abs(G) + 1e-7),
+        ),
     ],
     ids=lambda v: type(v).__name__ if not isinstance(v, np.ndarray) else "",
 )
@@ -72,8 +75,14 @@ def test_each_optimizer_decreases_a_quadratic(name):
     def f(p):
         return float(p[0] ** 2 / 20 + p[1] ** 2)
 
-    lr = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.5, "rmsprop": 0.05,
-          "adam": 0.1}[name]
+    lr = {
+        "sgd": 0.1,
+        "momentum": 0.05,
+        "nesterov": 0.05,
+        "adagrad": 0.5,
+        "rmsprop": 0.05,
+        "adam": 0.1,
+    }[name]
     opt = get_optimizer(name, lr=lr)
     params = {"xy": np.array([-7.0, 2.0], dtype=np.float32)}
     start = f(params["xy"])

@@ -52,8 +52,9 @@ def small_config(**kw):
 def make_trainer(iters=45, optimizer=None, seed=3, **kw):
     (x, t), (xt, tt) = DATA
     net = MultiLayerNet(x.shape[1], [16, 8], 3, weight_init_std="he", rng=1)
-    return Trainer(net, optimizer or Adam(lr=0.01), x, t, xt, tt, batch_size=20, iters=iters,
-                   rng=seed, **kw)
+    return Trainer(
+        net, optimizer or Adam(lr=0.01), x, t, xt, tt, batch_size=20, iters=iters, rng=seed, **kw
+    )
 
 
 class StopAt(Callback):
@@ -242,8 +243,9 @@ def test_non_finite_evaluation_loss_is_divergence(background):
     xt[5, 0] = np.inf  # the test set itself makes the evaluation loss NaN
     net = TwoLayerNet(12, 8, 3, rng=0)
     w_init = {k: v.copy() for k, v in net.params.items()}
-    tr = Trainer(net, SGD(0.1), x, t, xt, tt, batch_size=20, iters=60, rng=0,
-                 eval_in_background=background)
+    tr = Trainer(
+        net, SGD(0.1), x, t, xt, tt, batch_size=20, iters=60, rng=0, eval_in_background=background
+    )
     h = tr.fit()
     assert h.stop_reason == "diverged" and h.diverged_at == 15
     assert "evaluation after iteration 15" in h.message
@@ -337,8 +339,12 @@ def test_resume_refuses_other_settings_or_missing_checkpoint(tmp_path):
     cfg = small_config(epochs=None, iters=40)
     train(cfg, data=DATA, checkpoint_dir=tmp_path, callbacks=[StopAt(5)])
     with pytest.raises(ConfigError, match="other settings.*lr"):
-        train(small_config(epochs=None, iters=40, lr=0.2), data=DATA, checkpoint_dir=tmp_path,
-              resume=True)
+        train(
+            small_config(epochs=None, iters=40, lr=0.2),
+            data=DATA,
+            checkpoint_dir=tmp_path,
+            resume=True,
+        )
     with pytest.raises(ModelFileError, match="nothing to resume"):
         train(cfg, data=DATA, checkpoint_dir=tmp_path / "empty", resume=True)
     with pytest.raises(ConfigError, match="checkpoint_dir"):
@@ -350,8 +356,17 @@ def test_checkpoint_from_another_run_is_refused(tmp_path):
     tr.fit()
     path = tr.save_checkpoint(tmp_path / "ck.npz")
     (x, t), (xt, tt) = DATA
-    other = Trainer(MultiLayerNet(x.shape[1], [16, 8], 3, rng=1), Adam(lr=0.01), x, t, xt, tt,
-                    batch_size=30, iters=45, rng=3)
+    other = Trainer(
+        MultiLayerNet(x.shape[1], [16, 8], 3, rng=1),
+        Adam(lr=0.01),
+        x,
+        t,
+        xt,
+        tt,
+        batch_size=30,
+        iters=45,
+        rng=3,
+    )
     with pytest.raises(ModelFileError, match="batch_size"):
         other.load_checkpoint(path)
     bad = tmp_path / "bad.npz"

@@ -26,8 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "parameter. Exits with status 1 when one exceeds the tolerance.",
     )
     c.add_argument("--input-size", type=int, default=10, metavar="D", help="default: 10")
-    c.add_argument("--hidden", type=int, action="append", metavar="N",
-                   help="hidden layer width; repeat for depth (default: one layer of 8)")
+    c.add_argument(
+        "--hidden",
+        type=int,
+        action="append",
+        metavar="N",
+        help="hidden layer width; repeat for depth (default: one layer of 8)",
+    )
     c.add_argument("--classes", type=int, default=4, metavar="C", help="default: 4")
     c.add_argument("--samples", type=int, default=3, metavar="N", help="default: 3")
     c.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
@@ -57,24 +62,37 @@ def _gradcheck(args: argparse.Namespace) -> int:
     from scratchdl.nets import MultiLayerNet
 
     hidden = args.hidden or [8]
-    for name, value in (("--input-size", args.input_size), ("--classes", args.classes),
-                        ("--samples", args.samples)):
+    for name, value in (
+        ("--input-size", args.input_size),
+        ("--classes", args.classes),
+        ("--samples", args.samples),
+    ):
         if value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value}")
     rng = np.random.default_rng(args.seed)
-    net = MultiLayerNet(args.input_size, hidden, args.classes, activation=args.activation,
-                        weight_init_std=1.0, rng=rng)
+    net = MultiLayerNet(
+        args.input_size,
+        hidden,
+        args.classes,
+        activation=args.activation,
+        weight_init_std=1.0,
+        rng=rng,
+    )
     x = rng.standard_normal((args.samples, args.input_size))
     t = rng.integers(0, args.classes, size=args.samples)
     diffs = gradient_check(net, x, t)
     sizes = "-".join(str(s) for s in [args.input_size, *hidden, args.classes])
-    print(f"gradient check of a {sizes} {args.activation} net on {args.samples} random samples "
-          "(float64): mean |backprop - numerical|")
+    print(
+        f"gradient check of a {sizes} {args.activation} net on {args.samples} random samples "
+        "(float64): mean |backprop - numerical|"
+    )
     worst = 0.0
     for key, diff in diffs.items():
         print(f"  {key:>4}: {diff:.3e}")
         worst = max(worst, diff)
     ok = worst < GRADCHECK_TOLERANCE
-    print(f"{'OK' if ok else 'FAIL'}: largest difference {worst:.3e} "
-          f"({'below' if ok else 'above'} the tolerance {GRADCHECK_TOLERANCE:g})")
+    print(
+        f"{'OK' if ok else 'FAIL'}: largest difference {worst:.3e} "
+        f"({'below' if ok else 'above'} the tolerance {GRADCHECK_TOLERANCE:g})"
+    )
     return 0 if ok else 1

@@ -19,10 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate a model file on the test set of its dataset.",
     )
     ev.add_argument("model", help="model file written by 'scratchdl train' (model.npz)")
-    ev.add_argument("--dataset", choices=("mnist", "fashion"),
-                    help="test set to use (default: the one the model was trained on, else mnist)")
-    ev.add_argument("--data-dir", metavar="D",
-                    help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)")
+    ev.add_argument(
+        "--dataset",
+        choices=("mnist", "fashion"),
+        help="test set to use (default: the one the model was trained on, else mnist)",
+    )
+    ev.add_argument(
+        "--data-dir",
+        metavar="D",
+        help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)",
+    )
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     ev.set_defaults(func=_evaluate)
 
@@ -79,8 +85,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     net, metadata = _load_model(args.model)
     dataset = args.dataset or metadata.get("dataset") or "mnist"
-    _, (x_test, t_test) = load_mnist(normalize=True, flatten=True, data_dir=args.data_dir,
-                                     dataset=dataset)
+    _, (x_test, t_test) = load_mnist(
+        normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
+    )
     x_test = x_test.astype(net.dtype, copy=False)
     n_inputs = net.params["W1"].shape[0]
     if x_test.shape[1] != n_inputs:
@@ -94,17 +101,23 @@ def _evaluate(args: argparse.Namespace) -> int:
     per_class = cm.diagonal() / np.maximum(cm.sum(axis=1), 1)
     accuracy = float(np.count_nonzero(predicted == t_test)) / t_test.shape[0]
     if args.json:
-        print(json.dumps({
-            "model": str(args.model),
-            "dataset": dataset,
-            "n": int(t_test.shape[0]),
-            "accuracy": accuracy,
-            "per_class_accuracy": [float(a) for a in per_class],
-            "confusion_matrix": cm.tolist(),
-        }))
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "dataset": dataset,
+                    "n": int(t_test.shape[0]),
+                    "accuracy": accuracy,
+                    "per_class_accuracy": [float(a) for a in per_class],
+                    "confusion_matrix": cm.tolist(),
+                }
+            )
+        )
         return 0
-    print(f"{args.model} on the {dataset} test set ({t_test.shape[0]} images): "
-          f"accuracy {accuracy:.4f}")
+    print(
+        f"{args.model} on the {dataset} test set ({t_test.shape[0]} images): "
+        f"accuracy {accuracy:.4f}"
+    )
     print("\nper-class accuracy")
     for k, acc in enumerate(per_class):
         print(f"  {k}: {acc:.4f}  ({cm[k, k]}/{cm[k].sum()})")
@@ -189,8 +202,15 @@ def _predict(args: argparse.Namespace) -> int:
     for path, p in zip(args.images, probs, strict=True):
         digit = int(p.argmax())
         if args.json:
-            print(json.dumps({"image": path, "prediction": digit,
-                              "probabilities": [round(float(v), 6) for v in p]}))
+            print(
+                json.dumps(
+                    {
+                        "image": path,
+                        "prediction": digit,
+                        "probabilities": [round(float(v), 6) for v in p],
+                    }
+                )
+            )
         else:
             ranked = " ".join(f"{k}:{p[k]:.3f}" for k in range(p.shape[0]))
             print(f"{path}: {digit} ({p[digit]:.1%})   {ranked}")

@@ -8,8 +8,20 @@ from pathlib import Path
 from typing import Any
 
 _TRAINING_OPTIONS = (
-    "dataset", "hidden", "activation", "init", "optimizer", "lr", "batch_size", "epochs",
-    "iters", "weight_decay", "seed", "eval_samples", "sampling", "dtype",
+    "dataset",
+    "hidden",
+    "activation",
+    "init",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "epochs",
+    "iters",
+    "weight_decay",
+    "seed",
+    "eval_samples",
+    "sampling",
+    "dtype",
 )
 
 
@@ -39,37 +51,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--dataset", choices=("mnist", "fashion"), help="dataset (default: mnist)")
-    p.add_argument("--data-dir", metavar="D",
-                   help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)")
-    p.add_argument("--hidden", type=int, action="append", metavar="N",
-                   help="width of a hidden layer; repeat for depth (default: one layer of 50)")
+    p.add_argument(
+        "--data-dir",
+        metavar="D",
+        help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)",
+    )
+    p.add_argument(
+        "--hidden",
+        type=int,
+        action="append",
+        metavar="N",
+        help="width of a hidden layer; repeat for depth (default: one layer of 50)",
+    )
     p.add_argument("--activation", choices=("relu", "sigmoid"), help="default: relu")
-    p.add_argument("--init", type=_init_value, metavar="STD|he|xavier",
-                   help="initial weight scale (default: 0.01)")
+    p.add_argument(
+        "--init",
+        type=_init_value,
+        metavar="STD|he|xavier",
+        help="initial weight scale (default: 0.01)",
+    )
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="default: sgd")
-    p.add_argument("--lr", type=float, help="learning rate (default: 0.1 for sgd, the book's "
-                   "default for the other optimizers, e.g. 0.001 for adam)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (default: 0.1 for sgd, the book's "
+        "default for the other optimizers, e.g. 0.001 for adam)",
+    )
     p.add_argument("--batch-size", type=int, metavar="N", help="default: 100")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, metavar="N", help="train for N epochs")
-    length.add_argument("--iters", type=int, metavar="N", help="train for N iterations "
-                        "(default: 10000)")
+    length.add_argument(
+        "--iters", type=int, metavar="N", help="train for N iterations (default: 10000)"
+    )
     p.add_argument("--weight-decay", type=float, metavar="L", help="L2 penalty (default: 0)")
     p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument("--eval-samples", type=int, metavar="N",
-                   help="evaluate on N samples of each set (default: the full sets)")
-    p.add_argument("--sampling", choices=("shuffle", "replacement"),
-                   help="mini-batches: shuffle each epoch (default) or draw with replacement "
-                   "as the notes do")
+    p.add_argument(
+        "--eval-samples",
+        type=int,
+        metavar="N",
+        help="evaluate on N samples of each set (default: the full sets)",
+    )
+    p.add_argument(
+        "--sampling",
+        choices=("shuffle", "replacement"),
+        help="mini-batches: shuffle each epoch (default) or draw with replacement as the notes do",
+    )
     p.add_argument("--dtype", choices=("float32", "float64"), help="default: float32")
-    p.add_argument("--max-seconds", type=float, metavar="S",
-                   help="stop after S seconds of training")
-    p.add_argument("--out", default="run", metavar="DIR",
-                   help="output folder (default: ./run)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the interrupted run in --out from its checkpoint")
-    p.add_argument("--quiet", "-q", action="store_true",
-                   help="no progress bar and no per-epoch table, only the final line")
+    p.add_argument(
+        "--max-seconds", type=float, metavar="S", help="stop after S seconds of training"
+    )
+    p.add_argument("--out", default="run", metavar="DIR", help="output folder (default: ./run)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --out from its checkpoint",
+    )
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar and no per-epoch table, only the final line",
+    )
     p.set_defaults(func=_train)
 
 
@@ -77,7 +119,9 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     from scratchdl.errors import ConfigError
     from scratchdl.train import TrainConfig, checkpoint_config
 
-    given = {name: getattr(args, name) for name in _TRAINING_OPTIONS if getattr(args, name) is not None}
+    given = {
+        name: getattr(args, name) for name in _TRAINING_OPTIONS if getattr(args, name) is not None
+    }
     out = Path(args.out)
     if args.resume:
         if given:
@@ -103,8 +147,10 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 class _EpochTable:
     """Callback printing one row per evaluation record (through the progress bar if any)."""
 
-    HEADER = f"{'epoch':>5} {'iter':>6} {'train acc':>9} {'test acc':>8} {'train loss':>10} " \
-             f"{'test loss':>9} {'time':>7}"
+    HEADER = (
+        f"{'epoch':>5} {'iter':>6} {'train acc':>9} {'test acc':>8} {'train loss':>10} "
+        f"{'test loss':>9} {'time':>7}"
+    )
 
     def __init__(self, progress: Any) -> None:
         self.progress = progress

@@ -38,8 +38,9 @@ def plot_training_curves(history: History, title: str | None = None) -> Figure:
     window = max(1, loss.size // 50)
     if window > 1:  # a moving average shows the trend through the mini-batch noise
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax_loss.plot(it[window - 1 :], smooth, color="#1f5fa8", linewidth=1.8,
-                     label=f"mean of {window}")
+        ax_loss.plot(
+            it[window - 1 :], smooth, color="#1f5fa8", linewidth=1.8, label=f"mean of {window}"
+        )
     ax_loss.set(xlabel="iteration", ylabel="loss", title="Loss per iteration")
     if loss.size:
         ax_loss.set_ylim(0, float(np.percentile(loss, 99.5)) * 1.1 or None)

@@ -115,11 +115,15 @@ class TrainConfig:
             )
         if isinstance(self.init, str):
             if self.init.lower() not in ("he", "xavier"):
-                raise ConfigError(f"init must be a positive number, 'he' or 'xavier', got {self.init!r}")
+                raise ConfigError(
+                    f"init must be a positive number, 'he' or 'xavier', got {self.init!r}"
+                )
         elif isinstance(self.init, bool) or not (
             isinstance(self.init, (int, float)) and math.isfinite(self.init) and self.init > 0
         ):
-            raise ConfigError(f"init must be a positive number, 'he' or 'xavier', got {self.init!r}")
+            raise ConfigError(
+                f"init must be a positive number, 'he' or 'xavier', got {self.init!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(
                 f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}"
@@ -145,16 +149,22 @@ class TrainConfig:
             raise ConfigError(f"weight decay must be a number >= 0, got {self.weight_decay}")
         if not _is_int(self.seed) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
-        if self.eval_samples is not None and (not _is_int(self.eval_samples) or self.eval_samples < 1):
+        if self.eval_samples is not None and (
+            not _is_int(self.eval_samples) or self.eval_samples < 1
+        ):
             raise ConfigError(
                 f"eval_samples must be a positive integer or None (full sets), got {self.eval_samples}"
             )
         if self.sampling not in SAMPLINGS:
-            raise ConfigError(f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}")
+            raise ConfigError(
+                f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
+            )
         if self.max_seconds is not None and not (
             isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0
         ):
-            raise ConfigError(f"max_seconds must be a positive number or None, got {self.max_seconds}")
+            raise ConfigError(
+                f"max_seconds must be a positive number or None, got {self.max_seconds}"
+            )
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         return self

@@ -68,8 +68,12 @@ class RichProgress(Callback):
         )
         self._progress.start()
         self._task = self._progress.add_task(
-            "train", total=trainer.total_iters, completed=trainer.iteration,
-            epoch=self._epoch(trainer), loss="-", acc=self._acc,
+            "train",
+            total=trainer.total_iters,
+            completed=trainer.iteration,
+            epoch=self._epoch(trainer),
+            loss="-",
+            acc=self._acc,
         )
 
     @staticmethod
@@ -80,8 +84,11 @@ class RichProgress(Callback):
     def on_iteration(self, trainer: Trainer, loss: float) -> None:
         if self._progress is not None and trainer.iteration % self.every == 0:
             self._progress.update(
-                self._task, completed=trainer.iteration, loss=f"{loss:.4f}",
-                epoch=self._epoch(trainer), acc=self._acc,
+                self._task,
+                completed=trainer.iteration,
+                loss=f"{loss:.4f}",
+                epoch=self._epoch(trainer),
+                acc=self._acc,
             )
 
     def on_epoch(self, trainer: Trainer, record: EpochRecord) -> None:

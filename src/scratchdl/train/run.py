@@ -136,8 +136,13 @@ def train(
     if data is None:
         from scratchdl.data import load_mnist
 
-        data = load_mnist(normalize=True, flatten=True, one_hot_label=False,
-                          data_dir=data_dir, dataset=config.dataset)
+        data = load_mnist(
+            normalize=True,
+            flatten=True,
+            one_hot_label=False,
+            data_dir=data_dir,
+            dataset=config.dataset,
+        )
         source, default_classes = config.dataset, 10
     else:
         source, default_classes = "data argument", None
@@ -182,8 +187,12 @@ def train(
         trainer.load_checkpoint(ckpt_path)
         trainer.max_seconds = config.max_seconds
     trainer.history.info.update(
-        {"data": source, "load_seconds": round(load_seconds, 3),
-         "n_train": int(x_train.shape[0]), "n_test": 0 if x_test is None else int(x_test.shape[0])}
+        {
+            "data": source,
+            "load_seconds": round(load_seconds, 3),
+            "n_train": int(x_train.shape[0]),
+            "n_test": 0 if x_test is None else int(x_test.shape[0]),
+        }
     )
     history = trainer.fit()
     if ckpt_path is not None:

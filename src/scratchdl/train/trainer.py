@@ -76,9 +76,7 @@ class Callback:
         """When the loop ends, for any reason."""
 
 
-def evaluate(
-    net: Any, x: NDArray, t: NDArray, batch_size: int = EVAL_BATCH
-) -> tuple[float, float]:
+def evaluate(net: Any, x: NDArray, t: NDArray, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
     """Accuracy and mean cross-entropy of ``net`` on ``(x, t)``, in batches.
 
     Parameters
@@ -223,21 +221,31 @@ class Trainer:
         self.x_test = None if x_test is None else _as_inputs(x_test, dtype, "x_test")
         self.t_test = None if t_test is None else np.asarray(t_test)
 
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ConfigError(f"batch size must be a positive integer, got {batch_size}")
         if batch_size > n:
             raise ConfigError(
                 f"batch size {batch_size} is larger than the {n} training samples: use at most {n}"
             )
         if (epochs is None) == (iters is None):
-            raise ConfigError(f"give exactly one of epochs and iters, got epochs={epochs}, iters={iters}")
+            raise ConfigError(
+                f"give exactly one of epochs and iters, got epochs={epochs}, iters={iters}"
+            )
         length = epochs if epochs is not None else iters
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise ConfigError(f"{'epochs' if epochs is not None else 'iters'} must be a positive integer, got {length}")
+            raise ConfigError(
+                f"{'epochs' if epochs is not None else 'iters'} must be a positive integer, got {length}"
+            )
         if sampling not in ("shuffle", "replacement"):
             raise ConfigError(f"unknown sampling {sampling!r}: use 'shuffle' or 'replacement'")
         if eval_samples is not None and (isinstance(eval_samples, bool) or eval_samples < 1):
-            raise ConfigError(f"eval_samples must be a positive integer or None, got {eval_samples}")
+            raise ConfigError(
+                f"eval_samples must be a positive integer or None, got {eval_samples}"
+            )
         if max_seconds is not None and not max_seconds > 0:
             raise ConfigError(f"max_seconds must be positive, got {max_seconds}")
 
@@ -271,7 +279,9 @@ class Trainer:
         eval_rng = self.rng.spawn(1)[0]
         self.eval_train_idx = self._eval_subset(eval_rng, n, eval_samples)
         self.eval_test_idx = (
-            None if self.x_test is None else self._eval_subset(eval_rng, self.x_test.shape[0], eval_samples)
+            None
+            if self.x_test is None
+            else self._eval_subset(eval_rng, self.x_test.shape[0], eval_samples)
         )
 
         # Position in the run: all of it goes into a checkpoint.
@@ -284,7 +294,9 @@ class Trainer:
         self._stop_request: str | None = None
         self.history = History(
             config=dict(config) if config is not None else self._settings(),
-            seed=None if isinstance(rng, np.random.Generator) else (rng if rng is not None else seed),
+            seed=None
+            if isinstance(rng, np.random.Generator)
+            else (rng if rng is not None else seed),
             iter_per_epoch=self.iter_per_epoch,
             total_iters=self.total_iters,
             info={"n_train": n, "n_test": 0 if self.x_test is None else int(self.x_test.shape[0])},
@@ -296,8 +308,8 @@ class Trainer:
             "batch_size": self.batch_size,
             "total_iters": self.total_iters,
             "sampling": self.sampling,
-            "optimizer": self.optimizer.name,
-            **self.optimizer.hyperparameters(),
+            "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
+            **getattr(self.optimizer, "hyperparameters", dict)(),
         }
 
     def _check_labels(self) -> None:
@@ -471,7 +483,9 @@ class Trainer:
         self._pending = None
         return self._finish_record(iteration, future.result(), self._eval_net)
 
-    def _evaluate_net(self, net: Any, t0: float) -> tuple[float, float, float | None, float | None, float]:
+    def _evaluate_net(
+        self, net: Any, t0: float
+    ) -> tuple[float, float, float | None, float | None, float]:
         # np.errstate is per thread: the worker needs its own (non-finite losses are handled).
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             x_tr, t_tr = self._eval_set(self.x_train, self.t_train, self.eval_train_idx)
@@ -482,7 +496,9 @@ class Trainer:
                 test_acc, test_loss = evaluate(net, x_te, t_te, self.eval_batch_size)
         return train_acc, train_loss, test_acc, test_loss, time.perf_counter() - t0
 
-    def _finish_record(self, iteration: int, result: tuple, evaluated: Any) -> tuple[float, int] | None:
+    def _finish_record(
+        self, iteration: int, result: tuple, evaluated: Any
+    ) -> tuple[float, int] | None:
         """Append the record of ``result``; ``evaluated`` is the net holding those weights."""
         train_acc, train_loss, test_acc, test_loss, elapsed = result
         for value in (train_loss, test_loss):
@@ -611,8 +627,12 @@ class Trainer:
             if meta["trainer"].get(k) != v
         }
         if mismatch:
-            detail = "; ".join(f"{k}: checkpoint {old}, now {new}" for k, (new, old) in mismatch.items())
-            raise ModelFileError(f"{path} belongs to a different run ({detail}): resume with the same settings")
+            detail = "; ".join(
+                f"{k}: checkpoint {old}, now {new}" for k, (new, old) in mismatch.items()
+            )
+            raise ModelFileError(
+                f"{path} belongs to a different run ({detail}): resume with the same settings"
+            )
         opt_state = dict(meta["optimizer"])
         opt_state["state"] = {}
         for name, value in arrays.items():
@@ -647,11 +667,16 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
         meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{path} is not a readable scratchdl checkpoint: {exc}") from None
-    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("format_version", 0) > CHECKPOINT_VERSION:
+    if (
+        meta.get("format") != CHECKPOINT_FORMAT
+        or meta.get("format_version", 0) > CHECKPOINT_VERSION
+    ):
         raise ModelFileError(f"{path} is not a scratchdl checkpoint this version can read")
     return arrays, meta
 
 
-def config_differences(a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()) -> list[str]:
+def config_differences(
+    a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()
+) -> list[str]:
     """Names of the keys whose values differ between two config dicts."""
     return sorted(k for k in set(a) | set(b) if k not in ignore and a.get(k) != b.get(k))
