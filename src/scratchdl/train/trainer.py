@@ -458,13 +458,14 @@ class Trainer:
         evaluation is in flight; the record is appended, in order, when it is collected.
         Returns ``(loss, iteration)`` of a non-finite evaluation loss, else None.
         """
-        if self._executor is None:
-            with blas_threads(self.eval_blas_threads or self._fit_blas_threads):
-                result = self._evaluate_net(self.net, t0)
-            return self._finish_record(self.iteration, result, self.net)
         bad = self._collect(wait=True)
         if bad is not None:
             return bad
+        if self._executor is None or self.iteration == self.total_iters:
+            # The last evaluation has nothing to overlap with: run it here, with every thread.
+            with blas_threads(self.eval_blas_threads or self._fit_blas_threads):
+                result = self._evaluate_net(self.net, t0)
+            return self._finish_record(self.iteration, result, self.net)
         if self._eval_net is None:
             self._eval_net = copy.deepcopy(self.net)
         for key, value in self.net.params.items():
