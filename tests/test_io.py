@@ -189,3 +189,13 @@ def test_every_pickle_protocol_of_plain_arrays_loads(tmp_path, protocol):
     for key, value in weights.items():
         assert back[key].dtype == value.dtype
         np.testing.assert_array_equal(back[key], value)
+
+
+def test_cli_reports_os_errors_in_one_line(tmp_path, capsys):
+    fake_book_pickle(tmp_path / "w.pkl")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    # The output's parent is a file, so the folder cannot be made.
+    assert main(["import-weights", str(tmp_path / "w.pkl"), str(blocker / "m.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,12 +19,12 @@ from scratchdl.errors import ScratchdlError
 
 # Order is the order in ``scratchdl --help``.
 _COMMAND_MODULES = (
-    "scratchdl.cli.data",
-    "scratchdl.cli.models",
-    "scratchdl.cli.figures",
-    "scratchdl.cli.sweep",
     "scratchdl.cli.train",
     "scratchdl.cli.evaluate",
+    "scratchdl.cli.data",
+    "scratchdl.cli.models",
+    "scratchdl.cli.sweep",
+    "scratchdl.cli.figures",
     "scratchdl.cli.basics",
 )
 
@@ -58,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"scratchdl {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``scratchdl evaluate --json | head``): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"scratchdl {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     return int(status or 0)
 
 
