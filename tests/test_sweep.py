@@ -287,7 +287,7 @@ def test_batch_size_rejects_bad_options(src, kw, message):
 
 @pytest.mark.parametrize("argv, message", [
     (["sweep", "batch-size", "--values", "10,x"], "--values"),
-    (["sweep", "batch-size", "--lr", "-0.1"], "must be positive"),
+    (["sweep", "batch-size", "--lr", "-0.1"], "learning rate must be a positive number"),
     (["sweep", "lr", "--values", "0.1,-1"], "positive finite"),
     (["sweep", "depth-width", "--variants", "tanh+he"], "relu+he"),
     (["sweep", "depth-width", "--jobs", "-1"], "--jobs"),

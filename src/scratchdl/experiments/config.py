@@ -12,7 +12,6 @@ from scratchdl.errors import ConfigError
 __all__ = [
     "ACTIVATIONS",
     "Variant",
-    "build_optimizer",
     "check_positive",
     "parse_float_list",
     "parse_int_list",
@@ -23,7 +22,6 @@ __all__ = [
 T = TypeVar("T")
 ACTIVATIONS = ("relu", "sigmoid")
 INITS = ("he", "xavier")
-SAMPLINGS = ("shuffle", "random")
 
 
 def _parse_list(text: str, option: str, convert: Callable[[str], T], what: str) -> tuple[T, ...]:
@@ -35,7 +33,9 @@ def _parse_list(text: str, option: str, convert: Callable[[str], T], what: str) 
         try:
             values.append(convert(p))
         except ValueError:
-            raise ConfigError(f"{option}: {p!r} is not valid, expected {what} (got {text!r})") from None
+            raise ConfigError(
+                f"{option}: {p!r} is not valid, expected {what} (got {text!r})"
+            ) from None
     if len(set(values)) != len(values):
         raise ConfigError(f"{option} lists a value twice: {text!r}")
     return tuple(values)
@@ -75,7 +75,9 @@ def _parse_init(text: str) -> float | str:
     try:
         std = float(text)
     except ValueError:
-        raise ConfigError(f"init must be 'he', 'xavier' or a positive std such as 0.01, got {text!r}") from None
+        raise ConfigError(
+            f"init must be 'he', 'xavier' or a positive std such as 0.01, got {text!r}"
+        ) from None
     if not (math.isfinite(std) and std > 0):
         raise ConfigError(f"init std must be positive, got {text!r}")
     return std
@@ -120,32 +122,34 @@ def train_settings(
     dtype: str = "float32",
     sampling: str = "shuffle",
 ) -> dict[str, Any]:
-    """The training settings of one trial, checked; raises ConfigError on the first bad one."""
-    if not hidden or any(isinstance(h, bool) or int(h) != h or h < 1 for h in hidden):
-        raise ConfigError(f"hidden layer sizes must be positive whole numbers, got {list(hidden)}")
-    if activation not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {activation!r}: use one of {', '.join(ACTIVATIONS)}")
+    """The training settings of one trial, checked by :meth:`TrainConfig.validate`.
+
+    A trial trains what ``scratchdl train`` would with these settings, so they pass through the
+    same checks (and give the same one-line errors) before any trial runs.
+    """
+    from scratchdl.train import TrainConfig
+
     if isinstance(init, str):
         init = _parse_init(init)
-    check_positive(init if isinstance(init, float) else None, "init std")
-    check_positive(lr, "learning rate (--lr)")
-    check_positive(batch_size, "batch size", integer=True)
-    if not (math.isfinite(weight_decay) and weight_decay >= 0):
-        raise ConfigError(f"weight decay must be >= 0, got {weight_decay}")
-    if dtype not in ("float32", "float64"):
-        raise ConfigError(f"dtype must be float32 or float64, got {dtype!r}")
-    if sampling not in SAMPLINGS:
-        raise ConfigError(f"sampling must be one of {', '.join(SAMPLINGS)}, got {sampling!r}")
-    build_optimizer(optimizer, lr)  # an unknown optimizer fails here, before any trial runs
+    config = TrainConfig(
+        hidden=tuple(hidden),
+        activation=activation,
+        init=init,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=batch_size,
+        weight_decay=weight_decay,
+        dtype=dtype,
+        sampling=sampling,
+    ).validate()
     return {
-        "hidden": [int(h) for h in hidden], "activation": activation, "init": init,
-        "optimizer": optimizer, "lr": float(lr), "batch_size": int(batch_size),
-        "weight_decay": float(weight_decay), "dtype": dtype, "sampling": sampling,
+        "hidden": list(config.hidden),
+        "activation": config.activation,
+        "init": config.init,
+        "optimizer": config.optimizer,
+        "lr": float(config.lr),
+        "batch_size": config.batch_size,
+        "weight_decay": float(config.weight_decay),
+        "dtype": config.dtype,
+        "sampling": config.sampling,
     }
-
-
-def build_optimizer(name: str, lr: float) -> Any:
-    """The optimizer ``name`` of :mod:`scratchdl.optimizers` with learning rate ``lr``."""
-    from scratchdl.optimizers import get_optimizer
-
-    return get_optimizer(name, lr=lr)

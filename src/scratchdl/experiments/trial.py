@@ -29,7 +29,6 @@ from numpy.typing import NDArray
 
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
-from scratchdl.functions import log_softmax
 from scratchdl.layers import Affine, Relu, Sigmoid
 from scratchdl.nets import MultiLayerNet
 
@@ -134,19 +133,13 @@ def _finite(value: float) -> float | None:
 def evaluate(net: MultiLayerNet, x: NDArray, t: NDArray) -> tuple[float, float | None]:
     """Accuracy and mean cross-entropy of ``net`` on ``(x, t)``, in chunks.
 
-    The loss is the data loss only (no weight-decay term), None if it is not finite.
+    :func:`scratchdl.train.evaluate`, with a diverged net's non-finite loss stored as None.
     """
-    correct = 0
-    total_loss = 0.0
-    n = x.shape[0]
-    for start in range(0, n, EVAL_CHUNK):
-        xb, tb = x[start : start + EVAL_CHUNK], t[start : start + EVAL_CHUNK]
-        scores = net.predict(xb)
-        correct += int(np.count_nonzero(np.argmax(scores, axis=1) == tb))
-        with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported, not warned
-            logp = log_softmax(scores)
-            total_loss -= float(np.sum(logp[np.arange(xb.shape[0]), tb], dtype=np.float64))
-    return correct / n, _finite(total_loss / n)
+    from scratchdl.train import evaluate as train_evaluate
+
+    with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported, not warned
+        acc, loss = train_evaluate(net, x, t, batch_size=EVAL_CHUNK)
+    return acc, _finite(loss)
 
 
 def layer_statistics(net: MultiLayerNet, x: NDArray, t: NDArray) -> dict[str, list[float | None]]:
@@ -185,7 +178,8 @@ def layer_statistics(net: MultiLayerNet, x: NDArray, t: NDArray) -> dict[str, li
 
 class _Sampler:
     """Mini-batch indices: ``shuffle`` walks a stream of permutations (each epoch sees every
-    sample once, batches may straddle epochs); ``random`` draws with replacement like the book."""
+    sample once, batches may straddle epochs); ``replacement`` draws with replacement like the
+    book's ``np.random.choice`` loop."""
 
     def __init__(self, n: int, mode: str, rng: np.random.Generator) -> None:
         self.n, self.mode, self.rng = n, mode, rng
@@ -193,7 +187,7 @@ class _Sampler:
         self._pos = 0
 
     def next(self, size: int) -> NDArray[np.intp]:
-        if self.mode == "random":
+        if self.mode == "replacement":
             return self.rng.integers(0, self.n, size)
         parts = []
         while size:
@@ -229,12 +223,14 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     The random streams for initial weights, mini-batches and evaluation subsamples are all
     derived from ``spec.seed``, so a trial gives the same metrics in any process.
     """
-    from scratchdl.experiments.config import build_optimizer
+    from scratchdl.train import make_optimizer
 
     tr = spec.train
     for name, target in spec.checkpoints.items():
         if not target or any(k not in CHECKPOINT_KINDS or not v > 0 for k, v in target.items()):
-            raise ConfigError(f"checkpoint {name!r} needs a positive samples/updates/seconds target")
+            raise ConfigError(
+                f"checkpoint {name!r} needs a positive samples/updates/seconds target"
+            )
     dtype = np.dtype(tr.get("dtype", "float32"))
     x_train = np.asarray(data.x_train, dtype=dtype)
     x_test = np.asarray(data.x_test, dtype=dtype)
@@ -244,12 +240,16 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
 
     init_seq, batch_seq, eval_seq = np.random.SeedSequence(int(spec.seed)).spawn(3)
     net = MultiLayerNet(
-        x_train.shape[1], list(tr["hidden"]), data.n_classes,
-        activation=tr["activation"], weight_init_std=tr["init"],
-        weight_decay_lambda=float(tr.get("weight_decay", 0.0)), dtype=dtype,
+        x_train.shape[1],
+        list(tr["hidden"]),
+        data.n_classes,
+        activation=tr["activation"],
+        weight_init_std=tr["init"],
+        weight_decay_lambda=float(tr.get("weight_decay", 0.0)),
+        dtype=dtype,
         rng=np.random.default_rng(init_seq),
     )
-    optimizer = build_optimizer(tr["optimizer"], float(tr["lr"]))
+    optimizer = make_optimizer(tr["optimizer"], float(tr["lr"]))
     sampler = _Sampler(n_train, tr.get("sampling", "shuffle"), np.random.default_rng(batch_seq))
 
     ev = spec.evaluation
@@ -263,17 +263,35 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     wall_start = time.perf_counter()
     clock = 0.0  # training seconds only; see the module docstring
     updates = samples = 0
-    curve: dict[str, list] = {k: [] for k in (
-        "updates", "samples", "epochs", "seconds", "train_acc", "train_loss", "test_acc",
-        "test_loss", "batch_loss")}
+    curve: dict[str, list] = {
+        k: []
+        for k in (
+            "updates",
+            "samples",
+            "epochs",
+            "seconds",
+            "train_acc",
+            "train_loss",
+            "test_acc",
+            "test_loss",
+            "batch_loss",
+        )
+    }
     batch_losses: list[float] = []
 
     def add_curve_point() -> None:
         tr_acc, tr_loss = evaluate(net, x_train[tr_idx], t_train[tr_idx])
         te_acc, te_loss = evaluate(net, x_test[te_idx], t_test[te_idx])
-        for k, v in (("updates", updates), ("samples", samples), ("epochs", samples / n_train),
-                     ("seconds", clock), ("train_acc", tr_acc), ("train_loss", tr_loss),
-                     ("test_acc", te_acc), ("test_loss", te_loss)):
+        for k, v in (
+            ("updates", updates),
+            ("samples", samples),
+            ("epochs", samples / n_train),
+            ("seconds", clock),
+            ("train_acc", tr_acc),
+            ("train_loss", tr_loss),
+            ("test_acc", te_acc),
+            ("test_loss", te_loss),
+        ):
             curve[k].append(v)
         mean_loss = float(np.mean(batch_losses)) if batch_losses else None
         curve["batch_loss"].append(None if mean_loss is None else _finite(mean_loss))
@@ -283,9 +301,15 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         tr_acc, tr_loss = evaluate(net, x_train, t_train)
         te_acc, te_loss = evaluate(net, x_test, t_test)
         return {
-            "updates": updates, "samples": samples, "epochs": samples / n_train,
-            "seconds": clock, "train_acc": tr_acc, "train_loss": tr_loss,
-            "test_acc": te_acc, "test_loss": te_loss, "gap": tr_acc - te_acc,
+            "updates": updates,
+            "samples": samples,
+            "epochs": samples / n_train,
+            "seconds": clock,
+            "train_acc": tr_acc,
+            "train_loss": tr_loss,
+            "test_acc": te_acc,
+            "test_loss": te_loss,
+            "gap": tr_acc - te_acc,
         }
 
     layer_stats = None
@@ -304,12 +328,11 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         while pending:
             t0 = time.perf_counter()
             idx = sampler.next(batch)
-            grads = net.gradient(x_train[idx], t_train[idx])
+            loss, grads = net.loss_and_gradient(x_train[idx], t_train[idx])
             optimizer.update(net.params, grads)
             clock += time.perf_counter() - t0
             updates += 1
             samples += batch
-            loss = float(net.last_layer.loss)
             batch_losses.append(loss)
             # A NaN/inf parameter makes the next loss non-finite, so the loss alone is enough.
             diverged = not math.isfinite(loss)
@@ -322,8 +345,9 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
                     results[name] = {**snap, "reached": False}
                 pending.clear()
             else:
-                for name in [n for n, target in pending.items()
-                             if _reached(target, samples, updates, clock)]:
+                for name in [
+                    n for n, target in pending.items() if _reached(target, samples, updates, clock)
+                ]:
                     results[name] = {**snapshot(), "reached": True}
                     del pending[name]
                 if samples >= next_curve or not pending:
