@@ -93,8 +93,12 @@ def test_damaged_and_foreign_files_get_clear_errors(tmp_path):
     with pytest.raises(ModelFileError, match="not a scratchdl model"):
         load_model(tmp_path / "foreign.npz")
     (tmp_path / "text.npz").write_text("hello")
-    with pytest.raises(ModelFileError):
+    with pytest.raises(ModelFileError, match="not a .npz archive") as info:
         load_model(tmp_path / "text.npz")
+    assert "allow_pickle" not in str(info.value)  # never advise loading a pickle unsafely
+    (tmp_path / "pickled.npz").write_bytes(pickle.dumps({"W1": np.ones(2)}))
+    with pytest.raises(ModelFileError, match="not a .npz archive"):
+        load_model(tmp_path / "pickled.npz")
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model(tmp_path / "missing.npz")
     # A parameter with the wrong shape is caught, not loaded.

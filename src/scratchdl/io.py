@@ -124,6 +124,12 @@ def load_model(path: str | os.PathLike[str]) -> Net:
     hint = f"{path} is not a scratchdl model"
     if path.suffix == ".pkl":
         hint += " (for the book's .pkl weights use 'scratchdl import-weights' or load_book_weights)"
+    if not zipfile.is_zipfile(path):
+        # Checked first: np.load would otherwise try to unpickle it and suggest doing so unsafely.
+        raise ModelFileError(
+            f"{hint}: it is not a .npz archive (damaged, truncated or another kind of file); "
+            "save the model again with save_model or 'scratchdl train'"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             files = set(npz.files)

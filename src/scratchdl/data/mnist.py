@@ -64,7 +64,7 @@ def _missing_error(spec: DatasetSpec, location: DataLocation, missing: list[str]
     where = ", ".join(str(d) for d in location.search_dirs)
     return DataError(
         f"{spec.title} files missing: {names} (looked in {where}). Fix: run "
-        f"`scratchdl data fetch {spec.name}` or call with download=True. {supply_hint(spec)}"
+        f"`scratchdl data fetch {spec.name}` (or allow downloads). {supply_hint(spec)}"
     )
 
 
