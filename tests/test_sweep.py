@@ -248,6 +248,8 @@ def test_lr_sweep_summary(src, tmp_path):
     assert_summary_numbers_in_results(tmp_path)
     text = (tmp_path / "summary.md").read_text()
     assert "diverged" in text and "Smallest: lr 0.0001" in text
+    assert "n/a" not in text
+    assert f"lr 0.1 reached {f['best']['acc']:.3f} ± {f['best']['std']:.3f} test accuracy" in text
 
 
 # -- helpers -----------------------------------------------------------------------------------

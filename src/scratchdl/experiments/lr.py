@@ -119,7 +119,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         f"{opts['optimizer']}, batch {opts['batch_size']}, {length}; {n_seeds} seed(s) per "
         "rate. Accuracy on the full test set, mean ± std over seeds; training loss on the full "
         "training set.", "", "## Findings", "",
-        f"- Best: lr {sig(best['lr'])} reached {pm(best)} test accuracy (training loss "
+        f"- Best: lr {sig(best['lr'])} reached {_pm(best)} test accuracy (training loss "
         f"{_loss(best['loss_start'])} -> {_loss(best['loss_end'])}).",
     ]
     diverged = [r for r in rows if r["diverged"]]
@@ -129,6 +129,15 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         lines.append("- Too large: " + words_list([
             f"lr {sig(r['lr'])} diverged (non-finite loss) in {r['diverged']} of {r['n']} "
             f"seed(s), ending at {acc(r['acc'])} test accuracy" for r in diverged]) + ".")
+    # Neither NaN nor a rising loss, yet no learning: a rate so large the updates only bounce.
+    stuck = [r for r in rows if not r["diverged"] and r not in worse and r["lr"] > best["lr"]
+             and r["acc"] is not None and r["acc"] < 2 * opts["chance"]]
+    f["stuck"] = stuck
+    if stuck:
+        lines.append("- Too large: " + words_list([
+            f"lr {sig(r['lr'])} did not learn (test accuracy {_pm(r)}, chance is "
+            f"{acc(opts['chance'])}; training loss {_loss(r['loss_start'])} -> "
+            f"{_loss(r['loss_end'])})" for r in stuck]) + ".")
     if worse:
         lines.append("- Too large: " + words_list([
             f"lr {sig(r['lr'])} ended with a higher training loss than it started "
@@ -138,17 +147,21 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             f"- Smallest: lr {sig(smallest['lr'])} moved the training loss only "
             f"{_loss(smallest['loss_start'])} -> {_loss(smallest['loss_end'])} (down "
             f"{sig(100 * smallest['loss_drop'])}%, against {sig(100 * best['loss_drop'])}% for "
-            f"lr {sig(best['lr'])}) and reached {pm(smallest)}."
+            f"lr {sig(best['lr'])}) and reached {_pm(smallest)} test accuracy."
         )
         smallest["loss_drop_pct"] = 100 * smallest["loss_drop"]
         best["loss_drop_pct"] = 100 * best["loss_drop"] if best["loss_drop"] is not None else None
     lines += ["", "## All rates", "", "| lr | test accuracy | training loss start -> end | "
               "diverged seeds |", "|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {sig(r['lr'])} | {pm(r)} | {_loss(r['loss_start'])} -> "
+        lines.append(f"| {sig(r['lr'])} | {_pm(r)} | {_loss(r['loss_start'])} -> "
                      f"{_loss(r['loss_end'])} | {r['diverged']} |")
     lines += ["", "Figures: " + ", ".join(f"`{n}`" for n in FIGURES), ""]
     return "\n".join(lines), f
+
+
+def _pm(row: dict[str, Any]) -> str:
+    return pm({"mean": row["acc"], "std": row["std"], "n": row["n"]})
 
 
 def _loss(value: float | None) -> str:
