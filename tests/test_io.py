@@ -203,3 +203,17 @@ def test_cli_reports_os_errors_in_one_line(tmp_path, capsys):
     assert main(["import-weights", str(tmp_path / "w.pkl"), str(blocker / "m.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(
+    not BOOK_WEIGHTS or not DATA_DIR, reason="set SCRATCHDL_BOOK_WEIGHTS and SCRATCHDL_DATA_DIR"
+)
+def test_import_weights_then_evaluate_json_gives_0_9352(tmp_path, capsys):
+    import json
+
+    model = tmp_path / "book.npz"
+    assert main(["import-weights", BOOK_WEIGHTS, str(model)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model), "--json", "--data-dir", DATA_DIR]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["accuracy"] == 0.9352
