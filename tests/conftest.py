@@ -17,3 +17,12 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+@pytest.fixture
+def isolated_cache(tmp_path, monkeypatch):
+    """A user cache of the test's own, and no developer's SCRATCHDL_DATA_DIR; returns the
+    scratchdl folder inside that cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("SCRATCHDL_DATA_DIR", raising=False)
+    return tmp_path / "xdg" / "scratchdl"

@@ -19,12 +19,7 @@ from _data_helpers import (
 from scratchdl.data import FILENAMES, KINDS, Downloader, FallbackSource, fetch, load_mnist
 from scratchdl.errors import DataError, DownloadError
 
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("SCRATCHDL_DATA_DIR", raising=False)
-    return tmp_path / "xdg" / "scratchdl"
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture

@@ -15,13 +15,7 @@ from scratchdl.data import cache, load_mnist, locate, verify
 from scratchdl.data import mnist as mnist_module
 from scratchdl.errors import DataError
 
-
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
-    """Never touch the real ~/.cache or a developer's SCRATCHDL_DATA_DIR."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("SCRATCHDL_DATA_DIR", raising=False)
-    return tmp_path / "xdg" / "scratchdl"
+pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture
