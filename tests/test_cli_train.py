@@ -172,6 +172,9 @@ def test_divergence_is_one_line_error_and_keeps_files(tmp_path, capsys, fake_mni
         (["--hidden", "50", "--hidden", "-3"], "hidden layer sizes must be positive integers"),
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--resume"], "no checkpoint at"),
+        (["--max-seconds", "inf"], "max_seconds must be a positive number or None, got inf"),
+        (["--max-seconds", "nan"], "max_seconds must be a positive number or None, got nan"),
+        (["--max-seconds", "0"], "max_seconds must be a positive number or None, got 0.0"),
     ],
 )
 def test_impossible_settings_are_one_line_errors(tmp_path, capsys, fake_mnist, argv, message):
@@ -180,6 +183,70 @@ def test_impossible_settings_are_one_line_errors(tmp_path, capsys, fake_mnist, a
     assert err.startswith("scratchdl train: error: ") and message in err
     assert err.count("\n") == 1
     assert fake_mnist == []  # refused before loading any data
+
+
+def test_out_that_cannot_be_a_folder_fails_before_training(tmp_path, capsys, fake_mnist):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for out in (blocker, blocker / "run"):
+        code, _, err = run(capsys, "train", "--out", str(out), *SMALL)
+        assert code == 2 and err.count("\n") == 1
+        assert f"{blocker} is a file, not a folder; choose another --out" in err
+    assert fake_mnist == []  # nothing was loaded, let alone trained
+
+
+def test_time_limit_keeps_a_checkpoint_to_resume(tmp_path, capsys, fake_mnist):
+    out_dir = tmp_path / "budget"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), "--max-seconds", "1e-9", *SMALL)
+    assert code == 0, err
+    h = History.load(out_dir / "history.json")
+    assert h.stop_reason == "time_limit" and h.iterations == 1
+    assert [r.iteration for r in h.records] == [1]  # a final record of the weights it stopped at
+    assert (out_dir / "model.npz").is_file() and (out_dir / "checkpoint.npz").is_file()
+    assert f"scratchdl train --out {out_dir} --resume" in out
+    # A new run must not overwrite it; --resume continues it to the end.
+    assert run(capsys, "train", "--out", str(out_dir), *SMALL)[0] == 2
+    code, _, err = run(capsys, "train", "--out", str(out_dir), "--resume", "--quiet")
+    assert code == 0, err
+    h = History.load(out_dir / "history.json")
+    assert h.stop_reason == "completed" and h.iterations == 120
+    assert [r.iteration for r in h.records] == [1, 20, 40, 60, 80, 100, 120]
+    assert not (out_dir / "checkpoint.npz").exists()
+
+
+def test_eval_samples_still_reports_the_full_test_set(tmp_path, capsys, fake_mnist):
+    out_dir = tmp_path / "sampled"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), "--eval-samples", "30", *SMALL)
+    assert code == 0, err
+    h = History.load(out_dir / "history.json")
+    final = h.info["final"]
+    assert final["n_test"] == 100 and final["n_train"] == 400
+    code, ev, _ = run(capsys, "evaluate", str(out_dir / "model.npz"), "--json")
+    full = json.loads(ev)["accuracy"]
+    assert final["test_acc"] == full
+    assert f"test accuracy {full:.4f}" in out and "full sets: 100 test, 400 train images" in out
+    # The per-epoch records were made on 30 samples: accuracies in steps of 1/30.
+    assert all(round(r.test_acc * 30, 6).is_integer() for r in h.records)
+    from scratchdl.io import load_model
+
+    assert load_model(out_dir / "model.npz").metadata["test_acc"] == full
+
+
+def test_evaluate_and_predict_refuse_models_of_other_shapes(tmp_path, capsys, fake_mnist):
+    from scratchdl.io import save_model
+    from scratchdl.nets import SimpleNet, TwoLayerNet
+
+    five = save_model(TwoLayerNet(784, 8, 5, rng=0), tmp_path / "five.npz")
+    code, _, err = run(capsys, "evaluate", str(five))
+    assert code == 2 and err.count("\n") == 1
+    assert "maps 784 inputs to 5 classes but mnist has 784 pixels per image and 10 classes" in err
+    simple = save_model(SimpleNet(rng=0), tmp_path / "simple.npz")
+    code, _, err = run(capsys, "evaluate", str(simple))
+    assert code == 2 and "maps 2 inputs to 3 classes" in err
+    png = tmp_path / "d.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(png)
+    code, _, err = run(capsys, "predict", str(simple), str(png))
+    assert code == 2 and "takes 2 inputs, not 28x28 images" in err
 
 
 @pytest.mark.parametrize(
@@ -251,6 +318,35 @@ def test_image_to_mnist_inverts_scales_and_centres(tmp_path):
     assert img[0].max() == 0 and img[:, 0].max() == 0  # background is black
 
 
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    _, (x_test, _) = _synthetic()
+    sample = (x_test[0].reshape(28, 28) * 255).round().astype(np.uint8)
+    eight, sixteen = tmp_path / "8.png", tmp_path / "16.png"
+    Image.fromarray(sample, mode="L").save(eight)
+    Image.fromarray(sample.astype(np.uint16) * 257).save(sixteen)  # 255 -> 65535
+    with Image.open(sixteen) as im:
+        assert im.mode.startswith("I")
+    np.testing.assert_allclose(image_to_mnist(sixteen), image_to_mnist(eight), atol=1e-6)
+    # A 16-bit page with a dark digit is still inverted by its border.
+    page = np.full((60, 40), 60000, np.uint16)
+    page[10:50, 15:25] = 1000
+    Image.fromarray(page).save(tmp_path / "page16.png")
+    img = image_to_mnist(tmp_path / "page16.png").reshape(28, 28)
+    assert img[0, 0] == 0.0 and img.max() > 0.9
+
+
+def test_huge_images_are_refused_with_a_clear_error(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from scratchdl.errors import DataError
+
+    path = tmp_path / "big.png"
+    Image.fromarray(np.zeros((40, 40), np.uint8)).save(path)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 1600 > 2 x 100: a "bomb"
+    with pytest.raises(DataError, match="too many pixels to be read safely"):
+        image_to_mnist(path)
+
+
 def test_image_to_mnist_handles_transparency(tmp_path):
     rgba = np.zeros((28, 28, 4), np.uint8)
     rgba[5:20, 10:15] = (0, 0, 0, 255)  # opaque black stroke on a transparent page
@@ -290,7 +386,21 @@ def test_gradcheck_passes_and_prints_differences(capsys):
     assert max(diffs.values()) < 1e-7
     assert "OK" in out
     code, _, err = run(capsys, "gradcheck", "--samples", "0")
-    assert code == 2 and "--samples must be a positive integer" in err
+    assert code == 2 and "--samples must be an integer of at least 1, got 0" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seed", "-1"], "--seed must be an integer of at least 0, got -1"),
+        (["--classes", "1"], "--classes must be an integer of at least 2, got 1"),
+        (["--hidden", "0"], "--hidden must be an integer of at least 1, got 0"),
+    ],
+)
+def test_gradcheck_bad_options_are_one_line_errors(capsys, argv, message):
+    code, out, err = run(capsys, "gradcheck", *argv)
+    assert code == 2 and out == ""
+    assert err == f"scratchdl gradcheck: error: {message}\n"
 
 
 @pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="set SCRATCHDL_DATA_DIR")

@@ -64,3 +64,14 @@ def test_second_load_comes_from_cache_fast(capsys):
         print(f"\nsecond MNIST load: {elapsed:.3f} s")
     assert x.shape == (60000, 784)
     assert elapsed < 2.0  # target 0.5 s; generous because CI machines are shared
+
+
+def test_importing_mnist_as_fashion_names_the_mix_up_once(tmp_path, capsys):
+    from scratchdl.cli import main
+
+    code = main(["data", "import", DATA_DIR, "--dataset", "fashion", "--data-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "this is the MNIST" in err and "nothing was imported" in err
+    assert err.count("Fix:") == 1
+    assert not any(tmp_path.rglob("*ubyte*"))

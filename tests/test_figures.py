@@ -14,7 +14,7 @@ from PIL import Image
 from scratchdl.cli import main
 from scratchdl.errors import ModelFileError, ScratchdlError
 from scratchdl.io import save_model
-from scratchdl.nets import MultiLayerNet, TwoLayerNet
+from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet
 from scratchdl.plots import notes
 
 MATH_NAMES = [name for name, _ in notes.MATH_FIGURES]
@@ -123,6 +123,10 @@ def test_model_that_is_not_an_mnist_net_is_refused(tmp_path, capsys):
     model = save_model(MultiLayerNet(20, [5], 3, rng=0), tmp_path / "small.npz")
     assert main(["figures", "--out", str(tmp_path / "o"), "--model", str(model)]) == 2
     assert "784 inputs" in capsys.readouterr().err
+    simple = save_model(SimpleNet(rng=0), tmp_path / "simple.npz")
+    assert main(["figures", "--out", str(tmp_path / "o"), "--model", str(simple)]) == 2
+    err = capsys.readouterr().err
+    assert "a SimpleNet has no first-layer weights W1 to show" in err and " at 0x" not in err
 
 
 def test_only_draws_the_named_figures(tmp_path, capsys):

@@ -73,6 +73,16 @@ def test_gradient_descent_matches_notes_and_leaves_init_alone():
     np.testing.assert_array_equal(init, [-3.0, 4.0])
 
 
+def test_gradient_descent_runs_in_float64_and_returns_the_input_dtype():
+    x64 = gradient_descent(function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=100)
+    x32, path = gradient_descent(
+        function_2, np.array([-3.0, 4.0], np.float32), lr=0.1, step_num=100, history=True
+    )
+    assert x64.dtype == np.float64 and x32.dtype == np.float32 and path.dtype == np.float32
+    np.testing.assert_array_equal(x32, x64.astype(np.float32))
+    assert gradient_descent(function_2, np.array([-3, 4]), lr=0.1).dtype == np.float64
+
+
 def test_gradient_descent_history_and_learning_rates():
     x, path = gradient_descent(function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=20, history=True)
     assert path.shape == (20, 2)

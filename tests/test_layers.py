@@ -134,6 +134,19 @@ def test_softmax_with_loss_keeps_inputs_and_float32():
     np.testing.assert_array_equal(t, tb)
 
 
+@pytest.mark.parametrize("target_dtype", [np.int64, np.float64, np.uint8])
+def test_softmax_with_loss_one_hot_of_any_dtype_keeps_float32_gradients(target_dtype):
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+    t = np.eye(4, dtype=target_dtype)[[0, 3, 2]]
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(x, t)
+    dx = layer.backward()
+    assert dx.dtype == np.float32
+    ref = SoftmaxWithLoss()
+    assert loss == pytest.approx(ref.forward(x, np.array([0, 3, 2])), rel=1e-6)
+    np.testing.assert_allclose(dx, ref.backward(), rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "layer",
     [Relu(), Sigmoid(), Softmax(), Affine(np.ones((2, 2)), np.zeros(2)), MulLayer(), AddLayer()],

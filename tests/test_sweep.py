@@ -236,6 +236,53 @@ def test_depth_width_shows_failure_and_fix(src, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(depth_width.FIGURES)
 
 
+@pytest.mark.parametrize(
+    ("depths", "widths", "claim"),
+    [
+        ((1,), (8, 32), "Only widening was tried (one depth): it changed test accuracy by"),
+        ((1, 2), (16,), "Only deepening was tried (one width): it changed test accuracy by"),
+        ((2,), (16,), "One depth and one width: there is nothing to compare"),
+    ],
+)
+def test_depth_width_answer_never_compares_what_was_not_varied(src, tmp_path, depths, widths,
+                                                               claim):
+    opts = depth_width.DepthWidthOptions(depths=depths, widths=widths, epochs=1, seeds=(0,),
+                                         batch_size=20, eval_samples=50, curve_points=3,
+                                         variants=(Variant("relu", "he"),))
+    run_sweep(depth_width.build(opts, info(src)), tmp_path, source=src, jobs=0, figures=False)
+    answer = (tmp_path / "summary.md").read_text().split("## Answer")[1]
+    assert claim in answer
+    assert "bought more" not in answer
+    assert ("Deeper, same width" in (tmp_path / "summary.md").read_text()) == (len(depths) > 1)
+
+
+@pytest.mark.parametrize(
+    ("tried", "match", "expected"),
+    [
+        # A big loss from depth is not depth "buying more" than a small gain from width.
+        ([("deepening", -0.05), ("widening", 0.01)], False, "Here width bought more: deepening "
+         "changed test accuracy by -0.050, widening by +0.010"),
+        ([("deepening", 0.02), ("widening", 0.01)], False, "Here depth bought more"),
+        ([("deepening", -0.02), ("widening", -0.01)], False, "Neither helped here"),
+        ([("deepening", -0.02), ("widening", 0.0)], True, "the deep-narrow net did not beat"),
+        ([("deepening", 0.03)], True, "the deep-narrow net beat the shallow-wide one "
+         "(test accuracy +0.030)"),
+    ],
+)
+def test_depth_width_answer_compares_signed_gains(tried, match, expected):
+    assert expected in depth_width._answer(tried, match)
+
+
+def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
+    run_sweep(small_batch_sweep(src, values=(50,), seeds=(0,)), tmp_path, source=src, jobs=0,
+              figures=False)
+    text = (tmp_path / "summary.md").read_text()
+    assert "## Batch 50" in text and "ms per update" in text
+    assert "Only one batch size was run, so there is nothing to compare" in text
+    assert "fastest" not in text and "slowest" not in text
+    assert_summary_numbers_in_results(tmp_path)
+
+
 def test_lr_sweep_summary(src, tmp_path):
     opts = lr.LrOptions(values=(1e-4, 0.1, 1e4), epochs=3, seeds=(0, 1), hidden=(16,),
                         eval_samples=100, curve_points=5)

@@ -384,6 +384,50 @@ def test_time_budget_stops_with_a_final_record():
     assert h.records[-1].iteration == h.iterations
 
 
+def test_time_budget_is_per_session_and_a_resume_gets_a_fresh_one():
+    tr = make_trainer(iters=45, max_seconds=60)
+    tr.history.elapsed = 1000.0  # as if earlier sessions had trained for 1000 s
+    h = tr.fit()
+    assert h.stop_reason == "completed" and h.iterations == 45
+    assert h.elapsed > 1000.0  # elapsed still counts every session
+
+
+def test_train_keeps_the_checkpoint_after_a_time_limit(tmp_path):
+    cfg = small_config(max_seconds=1e-9)
+    _, h1 = train(cfg, data=DATA, checkpoint_dir=tmp_path)
+    assert h1.stop_reason == "time_limit" and (tmp_path / "checkpoint.npz").is_file()
+    _, h2 = train(small_config(), data=DATA, checkpoint_dir=tmp_path, resume=True)
+    assert h2.stop_reason == "completed" and h2.iterations == 60
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
+def test_eval_samples_run_reports_the_final_weights_on_the_full_sets():
+    net, h = train(small_config(eval_samples=10), data=DATA)
+    final = h.info["final"]
+    (x, t), (xt, tt) = DATA
+    assert (final["n_train"], final["n_test"]) == (300, 90)
+    assert final["test_acc"] == np.mean(net.predict(xt).argmax(axis=1) == tt)
+    assert final["train_acc"] == np.mean(net.predict(x).argmax(axis=1) == t)
+    assert "full sets: 90 test, 300 train images" in h.summary()
+    assert "final" not in train(small_config(), data=DATA)[1].info
+
+
+def test_damaged_checkpoint_record_is_a_clear_error(tmp_path):
+    tr = make_trainer(callbacks=[StopAt(3)])
+    tr.fit()
+    path = tr.save_checkpoint(tmp_path / "checkpoint.npz")
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(arrays["__checkpoint__"].tobytes())
+    del meta["history"]
+    arrays["__checkpoint__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(path, **arrays)
+    with pytest.raises(ModelFileError, match="is damaged: its record lacks history"):
+        checkpoint_config(tmp_path)
+    with pytest.raises(ModelFileError, match="delete it and start the run again"):
+        train(small_config(), data=DATA, checkpoint_dir=tmp_path, resume=True)
+
+
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [

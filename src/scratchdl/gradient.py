@@ -83,7 +83,9 @@ def gradient_descent(
     f : callable
         ``f(x) -> float``.
     init_x : array_like, shape (D,)
-        Starting point; not modified.
+        Starting point; not modified. The descent runs in float64, because central
+        differences with ``h = 1e-4`` lose most of float32's digits; a float32 or float16
+        ``init_x`` gets its result (and path) back in its own dtype.
     lr : float
         Learning rate.
     step_num : int
@@ -98,14 +100,17 @@ def gradient_descent(
     path : ndarray, shape (step_num, D)
         Only with ``history=True``: the point before each step, as in the book.
     """
-    x = np.array(init_x, dtype=np.result_type(np.asarray(init_x).dtype, np.float64), copy=True)
+    start = np.asarray(init_x)
+    x = np.array(start, dtype=np.result_type(start.dtype, np.float64), copy=True)
+    out_dtype = start.dtype if np.issubdtype(start.dtype, np.floating) else x.dtype
     path = []
     for _ in range(step_num):
         if history:
             path.append(x.copy())
         x -= lr * numerical_gradient(f, x)
+    x = x.astype(out_dtype, copy=False)
     if history:
-        return x, np.array(path).reshape(step_num, *x.shape)
+        return x, np.array(path, dtype=out_dtype).reshape(step_num, *x.shape)
     return x
 
 

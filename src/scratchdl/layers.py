@@ -229,7 +229,8 @@ class SoftmaxWithLoss:
             self.labels, self.onehot = labels, None
             self.loss = float((log_s.sum() - z[np.arange(n), labels].sum()) / n)
         else:
-            onehot = onehot.reshape(n, -1)
+            # Integer or float64 one-hot targets must not turn a float32 net's gradients float64.
+            onehot = onehot.reshape(n, -1).astype(y.dtype, copy=False)
             self.labels, self.onehot = None, onehot
             self.loss = float(-np.sum(onehot * (z - log_s[:, None])) / n)
         return self.loss

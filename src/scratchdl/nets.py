@@ -289,6 +289,8 @@ class MultiLayerNet(Net):
         self.weight_init_std = weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.dtype = _check_dtype(dtype)
+        # Filled by scratchdl.io.load_model from the file's record (dataset, config, ...).
+        self.metadata: dict[str, Any] = {}
         gen = _resolve_rng(rng)
         self.layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
@@ -374,6 +376,8 @@ class SimpleNet(Net):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.dtype = _check_dtype(dtype)
+        # Filled by scratchdl.io.load_model from the file's record (dataset, config, ...).
+        self.metadata: dict[str, Any] = {}
         if W is None:
             W = _resolve_rng(rng).standard_normal((2, 3))
         W = np.array(W, dtype=self.dtype, copy=True)
@@ -385,6 +389,9 @@ class SimpleNet(Net):
         self._owners = {"W": (self, "W")}
         self._grad_owners = {"W": (self, "dW")}
         self.params = ParamView(self._owners, self.dtype)
+
+    def __repr__(self) -> str:
+        return f"SimpleNet(2-3, {self.dtype.name})"
 
     def predict(self, x: ArrayLike) -> NDArray:
         """Scores ``x · W``, shape (3,) or (N, 3)."""

@@ -33,10 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="hidden layer width; repeat for depth (default: one layer of 8)",
     )
-    c.add_argument("--classes", type=int, default=4, metavar="C", help="default: 4")
+    c.add_argument("--classes", type=int, default=4, metavar="C", help="at least 2 (default: 4)")
     c.add_argument("--samples", type=int, default=3, metavar="N", help="default: 3")
     c.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="non-negative (default: 0)")
     c.set_defaults(func=_gradcheck)
 
 
@@ -62,13 +62,15 @@ def _gradcheck(args: argparse.Namespace) -> int:
     from scratchdl.nets import MultiLayerNet
 
     hidden = args.hidden or [8]
-    for name, value in (
-        ("--input-size", args.input_size),
-        ("--classes", args.classes),
-        ("--samples", args.samples),
+    for name, value, low in (
+        ("--input-size", args.input_size, 1),
+        ("--classes", args.classes, 2),  # one class has a constant loss: nothing to check
+        ("--samples", args.samples, 1),
+        ("--seed", args.seed, 0),
+        *(("--hidden", h, 1) for h in hidden),
     ):
-        if value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value}")
+        if value < low:
+            raise ConfigError(f"{name} must be an integer of at least {low}, got {value}")
     rng = np.random.default_rng(args.seed)
     net = MultiLayerNet(
         args.input_size,

@@ -48,18 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_predict)
 
 
-def _load_model(path: str) -> tuple[Any, dict[str, Any]]:
-    """The network and the metadata stored with it."""
+def _load_model(path: str) -> tuple[Any, int, int]:
+    """The network in ``path`` and its numbers of inputs and outputs."""
     from scratchdl.io import load_model
 
     net = load_model(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            record = json.loads(f["__scratchdl__"].tobytes().decode("utf-8"))
-        metadata = record.get("metadata") or {}
-    except (OSError, KeyError, ValueError):
-        metadata = {}
-    return net, metadata
+    weights = [v for v in net.params.values() if v.ndim == 2]
+    return net, int(weights[0].shape[0]), int(weights[-1].shape[1])
 
 
 def predict_labels(net: Any, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
@@ -83,20 +78,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
 
-    net, metadata = _load_model(args.model)
-    dataset = args.dataset or metadata.get("dataset") or "mnist"
+    net, n_inputs, n_outputs = _load_model(args.model)
+    dataset = args.dataset or net.metadata.get("dataset") or "mnist"
     _, (x_test, t_test) = load_mnist(
         normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
     )
-    x_test = x_test.astype(net.dtype, copy=False)
-    n_inputs = net.params["W1"].shape[0]
-    if x_test.shape[1] != n_inputs:
+    n_classes = 10
+    if x_test.shape[1] != n_inputs or n_outputs != n_classes:
         raise ShapeError(
-            f"{args.model} expects {n_inputs} inputs per sample but {dataset} images have "
-            f"{x_test.shape[1]}: evaluate it on the data it was trained for"
+            f"{args.model} maps {n_inputs} inputs to {n_outputs} classes but {dataset} has "
+            f"{x_test.shape[1]} pixels per image and {n_classes} classes: evaluate a model "
+            "trained on this data"
         )
+    x_test = x_test.astype(net.dtype, copy=False)
     predicted = predict_labels(net, x_test)
-    n_classes = int(net.predict(x_test[:1]).shape[1])
     cm = confusion_matrix(t_test.astype(np.intp), predicted, n_classes)
     per_class = cm.diagonal() / np.maximum(cm.sum(axis=1), 1)
     accuracy = float(np.count_nonzero(predicted == t_test)) / t_test.shape[0]
@@ -145,22 +140,44 @@ def image_to_mnist(path: str | os.PathLike[str]) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(background, rgba)
-            gray = img.convert("L")
+            a = _grayscale(img)
     except FileNotFoundError:
         raise DataError(f"{path} does not exist: give the path of an image file") from None
+    except Image.DecompressionBombError:
+        raise DataError(
+            f"{path} has too many pixels to be read safely: give a smaller image of the digit"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"{path} is not an image Pillow can read ({exc}): give a PNG") from None
-    a = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
     if np.median(border) > 127:
         a = 255.0 - a
     if a.shape != (28, 28):
         a = _fit_digit(a)
     return (a / np.float32(255)).astype(np.float32).reshape(784)
+
+
+def _grayscale(img: Any) -> np.ndarray:
+    """Pixel intensities of a Pillow image on a 0..255 scale, float32 (H, W).
+
+    Transparency is laid over white. 16-bit and 32-bit images are scaled by their bit depth
+    rather than clipped at 255, which would turn any 16-bit image white.
+    """
+    from PIL import Image
+
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    if img.mode.startswith("I;16"):
+        return (np.asarray(img, dtype=np.float64) * (255 / 65535)).astype(np.float32)
+    if img.mode in ("I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = float(a.max(initial=0))
+        # "I" holds 16-bit PNGs in older Pillow; "F" is usually 0..1 or 0..255.
+        full = 1.0 if top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        return (np.clip(a, 0, None) * (255 / full)).astype(np.float32)
+    return np.asarray(img.convert("L"), dtype=np.float32)
 
 
 def _fit_digit(a: np.ndarray) -> np.ndarray:
@@ -193,10 +210,11 @@ def _predict(args: argparse.Namespace) -> int:
     from scratchdl.errors import ShapeError
     from scratchdl.functions import softmax
 
-    net, _ = _load_model(args.model)
-    n_inputs = net.params["W1"].shape[0]
+    net, n_inputs, _ = _load_model(args.model)
     if n_inputs != 784:
-        raise ShapeError(f"{args.model} takes {n_inputs} inputs, not 28x28 images")
+        raise ShapeError(
+            f"{args.model} takes {n_inputs} inputs, not 28x28 images: give a model trained on MNIST"
+        )
     x = np.stack([image_to_mnist(p) for p in args.images]).astype(net.dtype)
     probs = softmax(net.predict(x))
     for path, p in zip(args.images, probs, strict=True):

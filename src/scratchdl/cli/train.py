@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,31 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
     if (out / CHECKPOINT_NAME).exists():
         raise ConfigError(
-            f"{out} holds an interrupted run ({CHECKPOINT_NAME}): continue it with --resume, "
+            f"{out} holds an unfinished run ({CHECKPOINT_NAME}): continue it with --resume, "
             "or choose another --out"
         )
     if "hidden" in given:
         given["hidden"] = tuple(given["hidden"])
     return TrainConfig(**given, max_seconds=args.max_seconds).validate()
+
+
+def _check_out(out: Path) -> None:
+    """Fail before training, not after it, when the results could not be written to ``out``."""
+    from scratchdl.errors import ConfigError
+
+    for parent in (out, *out.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"--out {out}: {parent} is a file, not a folder; choose another --out"
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(f"--out {out}: {parent} is not writable; choose another --out")
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {out} cannot be created ({exc.strerror}); choose another --out") from None
 
 
 class _EpochTable:
@@ -188,11 +208,12 @@ def _train(args: argparse.Namespace) -> int:
     from scratchdl.errors import DivergenceError
     from scratchdl.io import save_model
     from scratchdl.plots.curves import save_training_curves
-    from scratchdl.train import train
+    from scratchdl.train import CHECKPOINT_NAME, train
     from scratchdl.train.progress import RichProgress
 
     config = _config_from_args(args)
     out = Path(args.out)
+    _check_out(out)
     callbacks: list[Any] = []
     progress = None
     if not args.quiet:
@@ -216,12 +237,14 @@ def _train(args: argparse.Namespace) -> int:
         )
         return 130
     last = history.last
+    final = history.info.get("final") or {}
     metadata = {
         "dataset": config.dataset,
         "train_config": config.to_dict(),
         "iterations": history.iterations,
         "stop_reason": history.stop_reason,
-        "test_acc": None if last is None else last.test_acc,
+        # On the full test set, also when the per-epoch records used --eval-samples.
+        "test_acc": final.get("test_acc", None if last is None else last.test_acc),
     }
     model_path = save_model(net, out / "model.npz", metadata=metadata)
     curves_path = save_training_curves(history, out / "curves.png", title=config.describe())
@@ -230,4 +253,9 @@ def _train(args: argparse.Namespace) -> int:
         raise DivergenceError(f"{history.message}; {wrote}")
     note = f" ({history.message})" if history.message else ""
     print(f"{history.summary()}{note}; {wrote}")
+    if history.stop_reason == "time_limit":
+        print(
+            f"the run is unfinished; {out / CHECKPOINT_NAME} keeps its state: continue with "
+            f"scratchdl train --out {out} --resume [--max-seconds S]"
+        )
     return 0

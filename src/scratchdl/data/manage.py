@@ -82,7 +82,8 @@ def import_files(
                 data[kind], kind, spec, name=str(file), recorded=recorded, fix=" "
             )
         except DataError as exc:
-            problems.append(str(exc).strip())
+            # One "Fix:" for the whole message: the import's own, at the end.
+            problems.append(str(exc).split(" Fix:")[0].strip())
         except OSError as exc:
             problems.append(f"{file}: cannot be read ({exc.strerror})")
     if problems:

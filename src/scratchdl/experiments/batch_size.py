@@ -28,7 +28,8 @@ from scratchdl.experiments.config import check_positive, train_settings
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, pm, ratio, sig
 from scratchdl.experiments.trial import TrialSpec
-from scratchdl.plots.sweeps import Panel, Series, plot_panels, save_png
+from scratchdl.plots import save_figure
+from scratchdl.plots.sweeps import Panel, Series, plot_panels
 
 __all__ = ["BatchSizeOptions", "LR_SCALINGS", "build", "scaled_lr"]
 
@@ -199,6 +200,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
                    **{f"{c}_std": r["std"] for c, rows in checks.items()
                       for r in rows if r["batch"] == s["batch"]}} for s in speed],
     }
+    if len(speed) == 1:
+        return _summarize_one(res, speed[0], checks, f)
     fu, su = _best(speed, "ms_per_update", worst=True), _best(speed, "ms_per_update")
     fe, se = _best(speed, "s_per_epoch", worst=True), _best(speed, "s_per_epoch")
     f["speed"] = {
@@ -207,20 +210,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "epoch_ratio": se["s_per_epoch"] / fe["s_per_epoch"],
         "update_ratio": su["ms_per_update"] / fu["ms_per_update"],
     }
-    data = res.data
-    lines = [
-        "# Batch size: speed and accuracy",
-        "",
-        f"**Question:** {QUESTION}",
-        "",
-        f"Setup: {data.get('name')} ({data.get('n_train')} training / {data.get('n_test')} test "
-        f"images); hidden layers {'-'.join(map(str, opts['hidden']))}, {opts['activation']} "
-        f"with init {opts['init']}, {opts['optimizer']}, lr {sig(opts['lr'])} "
-        f"(scaling: {opts['lr_scaling']}); {n_seeds} seed(s) per batch size. Test accuracy is on "
-        "the full test set, mean ± std over seeds. Times count training only (evaluation "
-        "excluded), one BLAS thread per run, measured on this machine.",
-        "",
-        "## Speed",
+    lines = [*_header(res), "## Speed",
         "",
         f"- Per update, batch {fu['batch']} is the fastest ({sig(fu['ms_per_update'])} ms per "
         f"update) and batch {su['batch']} the slowest ({sig(su['ms_per_update'])} ms, "
@@ -312,6 +302,45 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), f
 
 
+def _header(res: SweepResults) -> list[str]:
+    opts, data = res.options, res.data
+    return [
+        "# Batch size: speed and accuracy",
+        "",
+        f"**Question:** {QUESTION}",
+        "",
+        f"Setup: {data.get('name')} ({data.get('n_train')} training / {data.get('n_test')} test "
+        f"images); hidden layers {'-'.join(map(str, opts['hidden']))}, {opts['activation']} "
+        f"with init {opts['init']}, {opts['optimizer']}, lr {sig(opts['lr'])} "
+        f"(scaling: {opts['lr_scaling']}); {len(opts['seeds'])} seed(s) per batch size. Test "
+        "accuracy is on the full test set, mean ± std over seeds. Times count training only "
+        "(evaluation excluded), one BLAS thread per run, measured on this machine.",
+        "",
+    ]
+
+
+def _summarize_one(res: SweepResults, s: dict[str, Any], checks: dict[str, list[dict[str, Any]]],
+                   f: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A sweep of a single batch size: its figures, and no comparison to draw."""
+    row = {c: checks[c][0] for c in CHECKS}
+    lines = [
+        *_header(res), "## Batch " + str(s["batch"]), "",
+        f"- Speed: {sig(s['ms_per_update'])} ms per update, {sig(s['s_per_epoch'])} s per epoch "
+        f"({sig(s['samples_per_s'])} samples/s).",
+        f"- Test accuracy after {sig(f['epochs'])} epochs: {pm(_stat(row['epochs']))}; after "
+        f"{f['updates']} updates: {pm(_stat(row['updates']))}; after "
+        f"{sig(f['budget_seconds'])} s of training: {pm(_stat(row['time']))}.",
+    ]
+    if s["diverged"]:
+        lines.append(f"- It diverged in {s['diverged']} of {f['seeds']} seed(s) "
+                     f"(lr {sig(s['lr'])}).")
+    lines += ["", "## Answer", "",
+              "Only one batch size was run, so there is nothing to compare: give two or more "
+              "--values.", "", "Figures: " + ", ".join(f"`{n}`" for n in FIGURES), ""]
+    f["winners"] = None
+    return "\n".join(lines), f
+
+
 def _tie_note(rows: Sequence[dict[str, Any]], best: dict[str, Any], store: dict[str, Any]) -> str:
     """A sentence naming the runner-up when it is within one seed std of the best."""
     others = [r for r in rows if r is not best and r["acc"] is not None]
@@ -357,7 +386,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         Panel("Train accuracy", "batch size", "train accuracy (full train set)",
               [series(f"results.{c}.train_acc", labels[c]) for c in CHECKS], logx=True),
     ]
-    paths = [save_png(plot_panels(acc_panels, "Accuracy against batch size "
+    paths = [save_figure(plot_panels(acc_panels, "Accuracy against batch size "
                                   f"(mean ± std over {len(opts['seeds'])} seeds)"),
                       out / FIGURES[0])]
     time_panels = [
@@ -368,10 +397,10 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         Panel("Throughput", "batch size", "training samples per second",
               [series("timing.samples_per_second", "")], logx=True, logy=True),
     ]
-    paths.append(save_png(plot_panels(time_panels, "Training speed against batch size "
+    paths.append(save_figure(plot_panels(time_panels, "Training speed against batch size "
                                       "(one BLAS thread, evaluation excluded)"),
                           out / FIGURES[1]))
-    paths.append(save_png(_curves_figure(res), out / FIGURES[2]))
+    paths.append(save_figure(_curves_figure(res), out / FIGURES[2]))
     return paths
 
 

@@ -27,7 +27,8 @@ from scratchdl.experiments.config import Variant, check_positive, train_settings
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, pm, sig, words_list
 from scratchdl.experiments.trial import TrialSpec
-from scratchdl.plots.sweeps import Panel, Series, plot_heatmaps, plot_panels, save_png
+from scratchdl.plots import save_figure
+from scratchdl.plots.sweeps import Panel, Series, plot_heatmaps, plot_panels
 
 __all__ = ["DEFAULT_VARIANTS", "DepthWidthOptions", "build", "matched_width", "param_count"]
 
@@ -156,6 +157,38 @@ def _pm(c: dict[str, Any]) -> str:
     return pm({"mean": c["acc"], "std": c["std"], "n": c["n"]})
 
 
+def _answer(tried: Sequence[tuple[str, float]], match_params: bool) -> str:
+    """The verdict on depth against width from the accuracy changes that were measured.
+
+    ``tried`` holds ``("deepening", gain)`` and/or ``("widening", gain)``, only for what the grid
+    varied (two or more depths, two or more widths); gains are signed changes in test accuracy.
+    """
+    gains = dict(tried)
+    if not gains:
+        return ("One depth and one width: there is nothing to compare; give two or more "
+                "--depths or --widths")
+    if match_params and "deepening" in gains:
+        d_gain = gains["deepening"]
+        return (f"At about the same number of parameters, the deep-narrow net "
+                f"{'beat' if d_gain > 0 else 'did not beat'} the shallow-wide one "
+                f"(test accuracy {_signed(d_gain)})")
+    if len(gains) == 1:
+        ((name, gain),) = gains.items()
+        return (f"Only {name} was tried (one {'width' if name == 'deepening' else 'depth'}): "
+                f"it changed test accuracy by {_signed(gain)}")
+    d_gain, w_gain = gains["deepening"], gains["widening"]
+    if max(d_gain, w_gain) <= 0:
+        return (f"Neither helped here: deepening changed test accuracy by {_signed(d_gain)}, "
+                f"widening by {_signed(w_gain)}")
+    return (f"Here {'depth' if d_gain > w_gain else 'width'} bought more: deepening changed "
+            f"test accuracy by {_signed(d_gain)}, widening by {_signed(w_gain)}")
+
+
+def _signed(gain: float) -> str:
+    """An accuracy change with its sign: ``+0.012``, ``-0.003``."""
+    return f"{gain:+.3f}"
+
+
 def _grad_ratio(trials: Sequence[dict[str, Any]], cell: dict[str, Any]) -> float | None:
     """Mean over seeds of RMS(dL/dW_last) / RMS(dL/dW1) at initialisation for one cell."""
     ratios = []
@@ -253,11 +286,12 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     mode = "parameter budget" if opts["match_params"] else "width"
     lines += ["", f"## Depth against width ({main})", ""]
     a, b = shallow_deep
-    lines.append(
-        f"- Deeper, same {mode} ({widest}): depth {a['depth']} -> {b['depth']} changed test "
-        f"accuracy {_pm(a)} -> {_pm(b)}, parameters {a['params']} -> {b['params']}, time per "
-        f"epoch {sig(a['s_per_epoch'])} s -> {sig(b['s_per_epoch'])} s."
-    )
+    if len(depths) > 1:
+        lines.append(
+            f"- Deeper, same {mode} ({widest}): depth {a['depth']} -> {b['depth']} changed test "
+            f"accuracy {_pm(a)} -> {_pm(b)}, parameters {a['params']} -> {b['params']}, time per "
+            f"epoch {sig(a['s_per_epoch'])} s -> {sig(b['s_per_epoch'])} s."
+        )
     if len(cols) > 1:
         a, b = narrow_wide
         lines.append(
@@ -273,19 +307,14 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     noise = max(c["std"] or 0.0 for c in vc.values())
     f["depth_vs_width"]["noise"] = noise
     lines += ["", "## Answer", ""]
-    if opts["match_params"]:
-        answer = (f"At about the same number of parameters, the deep-narrow net "
-                  f"({'better' if d_gain > 0 else 'worse'} by {acc(abs(d_gain))}) "
-                  f"{'beat' if d_gain > 0 else 'lost to'} the shallow-wide one")
-    elif len(cols) > 1 and abs(w_gain) > abs(d_gain):
-        answer = (f"Here width bought more than depth: widening gained {acc(w_gain)} in test "
-                  f"accuracy, deepening {acc(d_gain)}")
-    else:
-        answer = (f"Here depth bought more than width: deepening gained {acc(d_gain)} in test "
-                  f"accuracy" + (f", widening {acc(w_gain)}" if len(cols) > 1 else ""))
-    answer += (f" ({main}, seed std up to {acc(noise)}"
-               + ("; differences this small are noise" if max(abs(d_gain), abs(w_gain)) <= 2 *
-                  noise else "") + ").")
+    tried = [(name, gain) for name, gain, n in (("deepening", d_gain, len(depths)),
+                                                ("widening", w_gain, len(cols))) if n > 1]
+    answer = _answer(tried, opts["match_params"])
+    if tried:
+        small = max(abs(gain) for _, gain in tried) <= 2 * noise
+        answer += (f" ({main}, seed std up to {acc(noise)}"
+                   + ("; differences this small are noise" if small else "") + ")")
+    answer += "."
     if broken:
         answer += (f" Depth also has a cost width does not: with {words_list(broken)} the deep "
                    "nets did not train at all.")
@@ -311,7 +340,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             ann[i][j] = f"{c['acc']:.3f}\n±{c['std']:.3f}\nw={c['width']}" if opts[
                 "match_params"] else f"{c['acc']:.3f}\n±{c['std']:.3f}"
         grids[v], notes[v] = grid, ann
-    paths = [save_png(plot_heatmaps(
+    paths = [save_figure(plot_heatmaps(
         grids, notes, row_labels=[str(d) for d in depths], col_labels=cols,
         xlabel="parameter budget" if opts["match_params"] else "width (units per hidden layer)",
         ylabel="depth (hidden layers)", colorbar_label="test accuracy",
@@ -343,7 +372,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         p.integer_x = True
         for s in p.series:
             s.style = "-o"
-    paths.append(save_png(plot_panels(panels, "Accuracy, gap and time against depth "
+    paths.append(save_figure(plot_panels(panels, "Accuracy, gap and time against depth "
                                       "(mean ± std over seeds)"), out / FIGURES[1]))
 
     widest = cols[-1]
@@ -359,11 +388,11 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
                 series.append(Series(f"depth {d}", xs, ys, style="-"))
         curve_panels.append(Panel(f"{v}, {widest}", "epochs", "test accuracy (eval subsample)",
                                   series, hline=(opts["chance"], "chance")))
-    paths.append(save_png(plot_panels(curve_panels, "Learning curves by depth (mean over seeds)"),
+    paths.append(save_figure(plot_panels(curve_panels, "Learning curves by depth (mean over seeds)"),
                           out / FIGURES[2]))
     layer_fig = _layers_figure(res, depths[-1], widest)
     if layer_fig is not None:
-        paths.append(save_png(layer_fig, out / FIGURES[3]))
+        paths.append(save_figure(layer_fig, out / FIGURES[3]))
     return paths
 
 

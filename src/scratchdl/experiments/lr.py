@@ -17,7 +17,8 @@ from scratchdl.experiments.config import check_positive, train_settings
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, pm, sig, words_list
 from scratchdl.experiments.trial import TrialSpec
-from scratchdl.plots.sweeps import Panel, Series, plot_panels, save_png
+from scratchdl.plots import save_figure
+from scratchdl.plots.sweeps import Panel, Series, plot_panels
 
 __all__ = ["LrOptions", "build"]
 
@@ -185,7 +186,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         Panel("Loss after training", "learning rate", "training loss (diverged runs left out)",
               [series("final.train_loss", "train loss")], logx=True, logy=True),
     ]
-    paths = [save_png(plot_panels(panels, "Accuracy and loss against learning rate "
+    paths = [save_figure(plot_panels(panels, "Accuracy and loss against learning rate "
                                   f"(mean ± std over {len(res.options['seeds'])} seeds)"),
                       out / FIGURES[0])]
     by_group: dict[str, list[dict[str, Any]]] = {}
@@ -204,6 +205,6 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         Panel("Test accuracy", "epochs", "test accuracy (eval subsample)", acc_series,
               hline=(res.options["chance"], "chance")),
     ]
-    paths.append(save_png(plot_panels(curve_panels, "Learning curves by learning rate "
+    paths.append(save_figure(plot_panels(curve_panels, "Learning curves by learning rate "
                                       "(mean over seeds)"), out / FIGURES[1]))
     return paths

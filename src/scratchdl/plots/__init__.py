@@ -1,49 +1,35 @@
 """Figures drawn with matplotlib, always without a display.
 
-The modules here build :class:`matplotlib.figure.Figure` objects directly (no pyplot), so they
-work on a headless machine and never touch pyplot's global figure list. For code that does use
-pyplot, :func:`use_headless_backend` switches to Agg when there is no display.
+Every module here builds :class:`matplotlib.figure.Figure` objects with :func:`new_figure`
+(an Agg canvas, no pyplot), so figures work on a headless machine and never touch pyplot's
+global figure list or backend; :func:`save_figure` writes them as PNGs atomically.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from scratchdl._fs import atomic_path
 
-__all__ = ["new_figure", "save_figure_atomic", "use_headless_backend"]
+__all__ = ["DPI", "new_figure", "save_figure"]
+
+#: Resolution of every PNG scratchdl writes.
+DPI = 110
 
 
-def use_headless_backend() -> str:
-    """Select matplotlib's Agg backend unless a display is available; return the backend.
-
-    On Linux a display means ``DISPLAY`` or ``WAYLAND_DISPLAY`` is set; macOS and Windows
-    always have one. Call it before importing pyplot.
-    """
-    import matplotlib
-
-    headless = sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
-    if headless:
-        matplotlib.use("Agg")
-    return matplotlib.get_backend()
-
-
-def new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` x ``height`` inches with the Agg canvas, outside pyplot."""
+def new_figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+    """A figure of ``width`` x ``height`` inches with its own Agg canvas, outside pyplot."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def save_figure_atomic(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Write ``fig`` as a PNG to ``path``: readers see the old file or the new one, never half."""
     path = Path(path)
     with atomic_path(path, suffix=".png") as tmp:

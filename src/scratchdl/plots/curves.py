@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from scratchdl.plots import new_figure, save_figure_atomic
+from scratchdl.plots import new_figure, save_figure
 from scratchdl.train.history import History
 
 __all__ = ["plot_training_curves", "save_training_curves"]
@@ -55,4 +55,4 @@ def save_training_curves(
     history: History, path: str | os.PathLike[str], title: str | None = None
 ) -> Path:
     """Draw :func:`plot_training_curves` and write it as a PNG atomically."""
-    return save_figure_atomic(plot_training_curves(history, title), path)
+    return save_figure(plot_training_curves(history, title), path)

@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from scratchdl._fs import atomic_path
 from scratchdl.errors import ConfigError, ModelFileError, ScratchdlError
 from scratchdl.functions import relu, sigmoid, softmax, step_function
 from scratchdl.gradient import gradient_descent, numerical_diff, numerical_gradient
 from scratchdl.perceptron import AND, NAND, OR, TRUTH_TABLE_INPUTS, XOR, Perceptron
+from scratchdl.plots import new_figure, save_figure
 
 if TYPE_CHECKING:
     from scratchdl.nets import Net
@@ -68,7 +67,6 @@ STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.3,
 }
-DPI = 110
 IMAGE_SIDE = 28  # MNIST digits are 28 x 28
 
 # Two-class colours for the perceptron plots: output 0 (light orange), output 1 (light blue).
@@ -90,21 +88,6 @@ def _styled(builder: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
-    fig = Figure(figsize=(width, height), dpi=DPI, layout=layout)
-    # An Agg canvas per figure: no pyplot, no global backend, no display ever needed.
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` as a PNG to ``path`` atomically and return the path."""
-    path = Path(path)
-    with matplotlib.rc_context(STYLE), atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=DPI)
-    return path
-
-
 # -- chapter 3: activations and softmax ---------------------------------------------------------
 
 
@@ -112,7 +95,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
 def plot_activations() -> Figure:
     """Step, sigmoid and ReLU on [-5, 5], one panel each (figures 3-6, 3-7 and 3-9)."""
     x = np.linspace(-5.0, 5.0, 1001)
-    fig = _figure(12, 3.8)
+    fig = new_figure(12, 3.8)
     axes = fig.subplots(1, 3)
     panels = [
         ("Step function", step_function, (-0.1, 1.1), "y = 1 if x > 0 else 0"),
@@ -135,7 +118,7 @@ def plot_softmax(scores: Sequence[float] = (0.3, 2.9, 4.0)) -> Figure:
     scores_arr = np.asarray(scores, dtype=np.float64)
     probs = softmax(scores_arr)
     n = scores_arr.size
-    fig = _figure(12, 4.2)
+    fig = new_figure(12, 4.2)
     ax_bar, ax_sweep = fig.subplots(1, 2)
 
     idx = np.arange(n)
@@ -215,7 +198,7 @@ def _setup_gate_axes(ax: Any, title: str) -> None:
 @_styled
 def plot_logic_gates() -> Figure:
     """AND, NAND and OR: each perceptron's line ``w·x + b = 0`` splits the plane in two."""
-    fig = _figure(14.5, 5)
+    fig = new_figure(14.5, 5)
     axes = fig.subplots(1, 3)
     for ax, (name, gate) in zip(axes, (("AND", AND), ("NAND", NAND), ("OR", OR)), strict=True):
         x1, x2, y = _gate_grid(gate)
@@ -233,7 +216,7 @@ def plot_logic_gates() -> Figure:
 @_styled
 def plot_xor() -> Figure:
     """XOR: no single line separates its outputs, but two layers carve out a band."""
-    fig = _figure(12, 5.4)
+    fig = new_figure(12, 5.4)
     ax_line, ax_two = fig.subplots(1, 2)
     pts = TRUTH_TABLE_INPUTS
     xor_out = np.asarray(XOR(pts[:, 0], pts[:, 1]))
@@ -277,7 +260,7 @@ def _function_2(x: NDArray) -> float:
 def plot_numerical_diff(points: Sequence[float] = (5.0, 10.0)) -> Figure:
     """f(x) = 0.01x² + 0.1x on [0, 20] with tangents whose slopes come from numerical_diff."""
     x = np.linspace(0.0, 20.0, 400)
-    fig = _figure(7.5, 5)
+    fig = new_figure(7.5, 5)
     ax = fig.add_subplot()
     ax.plot(x, _function_1(x), color="#1f5fa8", linewidth=2.2, label="f(x) = 0.01x² + 0.1x")
     styles = ("-", "--", ":", "-.")
@@ -299,7 +282,7 @@ def plot_surface() -> Figure:
     """The 3-D surface of f(x0, x1) = x0² + x1² (figure 4-8)."""
     g = np.linspace(-3.0, 3.0, 61)
     x0, x1 = np.meshgrid(g, g)
-    fig = _figure(7.5, 6)
+    fig = new_figure(7.5, 6)
     ax = fig.add_subplot(projection="3d")
     ax.plot_surface(x0, x1, x0**2 + x1**2, cmap="viridis", edgecolor="none", alpha=0.95)
     ax.set(title="f(x0, x1) = x0² + x1²", xlabel="x0", ylabel="x1", zlabel="f(x0, x1)")
@@ -314,7 +297,7 @@ def plot_gradient_field() -> Figure:
     x0, x1 = np.meshgrid(g, g)
     points = np.column_stack([x0.ravel(), x1.ravel()])
     grads = np.array([numerical_gradient(_function_2, p.copy()) for p in points])
-    fig = _figure(7, 6.5)
+    fig = new_figure(7, 6.5)
     ax = fig.add_subplot()
     ax.quiver(points[:, 0], points[:, 1], -grads[:, 0], -grads[:, 1], angles="xy",
               color="#444444", width=0.004)
@@ -339,7 +322,7 @@ def plot_gradient_descent(
     start_txt = "(" + ", ".join(f"{v:g}" for v in start) + ")"
     runs = {lr: gradient_descent(_function_2, start, lr=lr, step_num=step_num, history=True)
             for lr in (0.1, 10.0, 1e-10)}
-    fig = _figure(15, 5.2)
+    fig = new_figure(15, 5.2)
     ax_good, ax_big, ax_small = fig.subplots(1, 3)
 
     g = np.linspace(-5, 5, 201)
@@ -426,7 +409,7 @@ def _image_grid(
     rows = max(1, -(-len(images) // cols))
     height = 1.65 * rows + 0.6
     # Fixed margins instead of constrained layout: solving it for 50 axes takes seconds.
-    fig = _figure(1.45 * cols, height, layout=None)
+    fig = new_figure(1.45 * cols, height, layout=None)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / height,
                         wspace=0.08, hspace=0.3)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
@@ -462,7 +445,8 @@ def _check_first_layer(net: Net) -> NDArray:
     """``W1`` of an MNIST network, or :class:`ModelFileError` saying why it cannot be shown."""
     if "W1" not in net.params:
         raise ModelFileError(
-            f"{net!r} has no first-layer weights W1 to show: give a TwoLayerNet or MultiLayerNet"
+            f"a {type(net).__name__} has no first-layer weights W1 to show: give a model of a "
+            "TwoLayerNet or MultiLayerNet trained on MNIST"
         )
     W1 = np.asarray(net.params["W1"])
     if W1.shape[0] != IMAGE_SIDE * IMAGE_SIDE:
@@ -497,7 +481,7 @@ def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Fig
     title = (f"Misclassified test digits: {len(wrong)} of {len(labels)} wrong "
              f"({len(wrong) / len(labels):.1%}), first {len(shown)} shown")
     if len(shown) == 0:
-        fig = _figure(6, 2)
+        fig = new_figure(6, 2)
         ax = fig.add_subplot()
         ax.set_axis_off()
         ax.text(0.5, 0.5, "no test digit is misclassified", ha="center", va="center")

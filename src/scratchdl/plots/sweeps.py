@@ -1,24 +1,21 @@
 """Figures of the sweeps: metric against a swept value, heatmaps, overlaid learning curves.
 
 Every function builds a :class:`matplotlib.figure.Figure` without pyplot (no display, no global
-state) and :func:`save_png` writes it atomically. The functions take plain series, so each sweep
+state); :func:`scratchdl.plots.save_figure` writes it atomically. The functions take plain series, so each sweep
 decides what to draw and this module only how.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from scratchdl._fs import atomic_path
+from scratchdl.plots import new_figure
 
 #: viridis with missing cells (no result) in light grey.
 _CMAP = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
@@ -28,7 +25,6 @@ __all__ = [
     "Series",
     "plot_heatmaps",
     "plot_panels",
-    "save_png",
 ]
 
 
@@ -74,8 +70,7 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
     """Side-by-side panels of lines (with error bars where given)."""
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
-    fig = Figure(figsize=(5.2 * ncols, 4.2 * nrows), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(5.2 * ncols, 4.2 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, panel in zip(axes, panels, strict=False):
         for s in panel.series:
@@ -124,9 +119,7 @@ def plot_heatmaps(
     NaN cells (no result) are drawn grey.
     """
     n = len(grids)
-    fig = Figure(figsize=(1.2 + 1.25 * len(col_labels) * n + 1.2, 1.6 + 0.8 * len(row_labels)),
-                 layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(1.2 + 1.25 * len(col_labels) * n + 1.2, 1.6 + 0.8 * len(row_labels))
     axes = fig.subplots(1, n, squeeze=False)[0]
     image = None
     for ax, (title, grid) in zip(axes, grids.items(), strict=True):
@@ -151,9 +144,3 @@ def plot_heatmaps(
     return fig
 
 
-def save_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` as a PNG atomically; returns the path."""
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path

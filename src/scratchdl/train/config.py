@@ -160,7 +160,10 @@ class TrainConfig:
                 f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
             )
         if self.max_seconds is not None and not (
-            isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0
+            isinstance(self.max_seconds, (int, float))
+            and not isinstance(self.max_seconds, bool)
+            and math.isfinite(self.max_seconds)
+            and self.max_seconds > 0
         ):
             raise ConfigError(
                 f"max_seconds must be a positive number or None, got {self.max_seconds}"

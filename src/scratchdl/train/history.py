@@ -177,14 +177,26 @@ class History:
         return cls.from_dict(d)
 
     def summary(self) -> str:
-        """One line: final accuracies, iterations and time."""
+        """One line: final accuracies, iterations and time.
+
+        When the records were made on ``eval_samples`` subsets and :func:`scratchdl.train.train`
+        measured the final weights on the full sets (``info["final"]``), those are the numbers
+        given.
+        """
         last = self.last
         if last is None:
             return f"no evaluation after {self.iterations} iterations ({self.stop_reason})"
-        test = "n/a" if last.test_acc is None else f"{last.test_acc:.4f}"
+        final = self.info.get("final")
+        if final:
+            test = final.get("test_acc")
+            where = f" (full sets: {final['n_test']} test, {final['n_train']} train images)"
+            train_acc = final["train_acc"]
+        else:
+            test, where, train_acc = last.test_acc, "", last.train_acc
+        test_text = "n/a" if test is None else f"{test:.4f}"
         return (
-            f"test accuracy {test}, train accuracy {last.train_acc:.4f} after {self.iterations} "
-            f"iterations in {self.elapsed:.1f} s"
+            f"test accuracy {test_text}, train accuracy {train_acc:.4f}{where} after "
+            f"{self.iterations} iterations in {self.elapsed:.1f} s"
         )
 
 

@@ -17,12 +17,21 @@ from scratchdl.nets import MultiLayerNet, TwoLayerNet
 from scratchdl.optimizers import Optimizer, get_optimizer
 from scratchdl.train.config import DEFAULT_LR, TrainConfig
 from scratchdl.train.history import History
-from scratchdl.train.trainer import Callback, Trainer, config_differences, read_checkpoint
+from scratchdl.train.trainer import (
+    Callback,
+    Trainer,
+    config_differences,
+    evaluate,
+    read_checkpoint,
+)
 
-__all__ = ["CHECKPOINT_NAME", "build_net", "checkpoint_config", "make_optimizer", "train"]
+__all__ = ["CHECKPOINT_NAME", "RESUMABLE", "build_net", "checkpoint_config", "make_optimizer", "train"]
 
 #: File name of the checkpoint inside ``checkpoint_dir``.
 CHECKPOINT_NAME = "checkpoint.npz"
+
+#: Stop reasons after which the checkpoint is kept so that ``resume`` can continue the run.
+RESUMABLE = ("interrupted", "time_limit")
 
 Split = tuple[NDArray, NDArray]
 Data = tuple[Split, "Split | None"]
@@ -104,18 +113,19 @@ def train(
     progress : bool
         Show a progress bar (only on a terminal).
     checkpoint_dir : path, optional
-        Folder of ``checkpoint.npz``: written when the run is interrupted (Ctrl-C), removed
-        when it ends otherwise.
+        Folder of ``checkpoint.npz``: written when the run is interrupted (Ctrl-C) or stops at
+        ``max_seconds``, removed when it ends otherwise.
     resume : bool
         Continue the run saved in ``checkpoint_dir``; ``config`` must match its settings
-        (``max_seconds`` may change).
+        (``max_seconds`` may change, and applies afresh to the resumed session).
     callbacks : iterable of Callback
 
     Returns
     -------
     net, history
         ``history.stop_reason`` says how it ended; after divergence ``net`` holds the last good
-        weights and ``history.message`` explains.
+        weights and ``history.message`` explains. With ``eval_samples``,
+        ``history.info["final"]`` holds the final weights' accuracy and loss on the full sets.
     """
     config = (config or TrainConfig()).validate()
     ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
@@ -195,8 +205,16 @@ def train(
         }
     )
     history = trainer.fit()
+    if config.eval_samples is not None and history.last is not None:
+        # The records used samples; the numbers quoted for the final weights use every image.
+        final: dict[str, Any] = {"n_train": int(x_train.shape[0]), "n_test": 0, "test_acc": None}
+        final["train_acc"], final["train_loss"] = evaluate(net, trainer.x_train, trainer.t_train)
+        if trainer.x_test is not None:
+            final["n_test"] = int(trainer.x_test.shape[0])
+            final["test_acc"], final["test_loss"] = evaluate(net, trainer.x_test, trainer.t_test)
+        history.info["final"] = final
     if ckpt_path is not None:
-        if history.stop_reason == "interrupted":
+        if history.stop_reason in RESUMABLE:
             trainer.save_checkpoint(ckpt_path)
             history.info["checkpoint"] = str(ckpt_path)
         else:

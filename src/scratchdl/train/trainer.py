@@ -167,7 +167,8 @@ class Trainer:
     seed : int, optional
         Used when ``rng`` is None; recorded in the history.
     max_seconds : float, optional
-        Wall-clock budget; the run stops after the first step past it, with a final record.
+        Wall-clock budget of each call to :meth:`fit` (a resumed run gets a fresh one); the
+        run stops after the first step past it, with a final record.
     callbacks : iterable of Callback
     config : dict, optional
         Stored in the history (``train()`` passes its ``TrainConfig``).
@@ -372,7 +373,7 @@ class Trainer:
         history.stop_reason = None
         history.message = ""
         self._stop_request = None
-        # Time already spent in earlier sessions counts towards elapsed and the budget.
+        # Time spent in earlier sessions counts towards elapsed; the budget is per session.
         t0 = time.perf_counter() - history.elapsed
         self._fit_blas_threads = blas_thread_count()
         try:
@@ -387,7 +388,7 @@ class Trainer:
                     cleanup.callback(setattr, self, "_executor", None)
                 for cb in self.callbacks:
                     cb.on_train_begin(self)
-                reason, message = self._loop(t0)
+                reason, message = self._loop(t0, time.perf_counter())
                 # Every run ends with its records complete, however it stopped.
                 bad = self._collect(wait=True)
                 if bad is not None and reason != "diverged":
@@ -400,7 +401,7 @@ class Trainer:
             cb.on_train_end(self, history)
         return history
 
-    def _loop(self, t0: float) -> tuple[str, str]:
+    def _loop(self, t0: float, session_start: float) -> tuple[str, str]:
         """The training loop proper; returns ``(stop_reason, message)``."""
         history = self.history
         params = self.net.params
@@ -431,7 +432,8 @@ class Trainer:
                 if bad is not None:
                     return self._diverged(*bad)
             over_budget = (
-                self.max_seconds is not None and time.perf_counter() - t0 > self.max_seconds
+                self.max_seconds is not None
+                and time.perf_counter() - session_start > self.max_seconds
             )
             if (
                 self.iteration % self.iter_per_epoch == 0
@@ -657,6 +659,19 @@ class Trainer:
         self._last_record_elapsed = float(meta["last_record_elapsed"])
 
 
+#: What :meth:`Trainer.load_checkpoint` reads from a checkpoint's record.
+_CHECKPOINT_KEYS = (
+    "iteration",
+    "pos",
+    "good_iteration",
+    "rng",
+    "optimizer",
+    "trainer",
+    "history",
+    "last_record_elapsed",
+)
+
+
 def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any]]:
     """Arrays and metadata of a checkpoint written by :meth:`Trainer.save_checkpoint`."""
     path = Path(path)
@@ -669,10 +684,20 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{path} is not a readable scratchdl checkpoint: {exc}") from None
     if (
-        meta.get("format") != CHECKPOINT_FORMAT
+        not isinstance(meta, dict)
+        or meta.get("format") != CHECKPOINT_FORMAT
         or meta.get("format_version", 0) > CHECKPOINT_VERSION
     ):
         raise ModelFileError(f"{path} is not a scratchdl checkpoint this version can read")
+    missing = [k for k in _CHECKPOINT_KEYS if k not in meta]
+    history = meta.get("history")
+    if not isinstance(history, dict) or not isinstance(history.get("config"), dict):
+        missing.append("history.config")
+    if missing:
+        raise ModelFileError(
+            f"{path} is damaged: its record lacks {', '.join(missing)}; delete it and start the "
+            "run again"
+        )
     return arrays, meta
 
 
