@@ -172,9 +172,9 @@ def test_divergence_is_one_line_error_and_keeps_files(tmp_path, capsys, fake_mni
         (["--hidden", "50", "--hidden", "-3"], "hidden layer sizes must be positive integers"),
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--resume"], "no checkpoint at"),
-        (["--max-seconds", "inf"], "max_seconds must be a positive number or None, got inf"),
-        (["--max-seconds", "nan"], "max_seconds must be a positive number or None, got nan"),
-        (["--max-seconds", "0"], "max_seconds must be a positive number or None, got 0.0"),
+        (["--max-seconds", "inf"], "time budget (max_seconds) must be a positive finite number of seconds, got inf"),
+        (["--max-seconds", "nan"], "time budget (max_seconds) must be a positive finite number of seconds, got nan"),
+        (["--max-seconds", "0"], "time budget (max_seconds) must be a positive finite number of seconds, got 0.0"),
     ],
 )
 def test_impossible_settings_are_one_line_errors(tmp_path, capsys, fake_mnist, argv, message):
@@ -246,7 +246,9 @@ def test_evaluate_and_predict_refuse_models_of_other_shapes(tmp_path, capsys, fa
     png = tmp_path / "d.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(png)
     code, _, err = run(capsys, "predict", str(simple), str(png))
-    assert code == 2 and "takes 2 inputs, not 28x28 images" in err
+    assert code == 2 and "maps 2 inputs to 3 classes, not 28x28 images to 10 digits" in err
+    code, _, err = run(capsys, "predict", str(five), str(png))
+    assert code == 2 and "maps 784 inputs to 5 classes" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -333,6 +335,14 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
     Image.fromarray(page).save(tmp_path / "page16.png")
     img = image_to_mnist(tmp_path / "page16.png").reshape(28, 28)
     assert img[0, 0] == 0.0 and img.max() > 0.9
+    # The same page whose background level is marked transparent: laid over white, still inked.
+    page[page == 60000] = 7
+    Image.fromarray(page).save(tmp_path / "trns16.png", transparency=7)
+    with Image.open(tmp_path / "trns16.png") as im:
+        assert im.info.get("transparency") == 7
+    trns = image_to_mnist(tmp_path / "trns16.png").reshape(28, 28)
+    assert trns[0, 0] == 0.0 and trns.max() > 0.9
+    np.testing.assert_allclose(trns, img, atol=0.02)
 
 
 def test_huge_images_are_refused_with_a_clear_error(tmp_path, monkeypatch):

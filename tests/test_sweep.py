@@ -254,6 +254,9 @@ def test_depth_width_answer_never_compares_what_was_not_varied(src, tmp_path, de
     assert claim in answer
     assert "bought more" not in answer
     assert ("Deeper, same width" in (tmp_path / "summary.md").read_text()) == (len(depths) > 1)
+    found = json.loads((tmp_path / "results.json").read_text())["findings"]["depth_vs_width"]
+    assert (found["depth_gain"] is None) == (len(depths) == 1)
+    assert (found["width_gain"] is None) == (len(widths) == 1)
 
 
 @pytest.mark.parametrize(
@@ -270,7 +273,9 @@ def test_depth_width_answer_never_compares_what_was_not_varied(src, tmp_path, de
     ],
 )
 def test_depth_width_answer_compares_signed_gains(tried, match, expected):
-    assert expected in depth_width._answer(tried, match)
+    text, quoted = depth_width._answer(tried, match)
+    assert expected in text
+    assert quoted == ([tried[0][1]] if match else [g for _, g in tried])
 
 
 def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):

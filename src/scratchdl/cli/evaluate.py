@@ -165,18 +165,22 @@ def _grayscale(img: Any) -> np.ndarray:
     """
     from PIL import Image
 
+    if img.mode.startswith("I") or img.mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16") or (img.mode == "I" and img.format == "PNG"):
+            full = 65535.0  # a PNG has no 32-bit gray: mode "I" is a 16-bit one (older Pillow)
+        else:
+            top = float(a.max(initial=0))
+            full = 1.0 if top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        gray = np.clip(a, 0, full) * (255 / full)
+        key = img.info.get("transparency")
+        if isinstance(key, (int, float)) and not isinstance(key, bool):
+            gray[a == key] = 255.0  # the transparent gray level, laid over white
+        return gray.astype(np.float32)
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
-    if img.mode.startswith("I;16"):
-        return (np.asarray(img, dtype=np.float64) * (255 / 65535)).astype(np.float32)
-    if img.mode in ("I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        top = float(a.max(initial=0))
-        # "I" holds 16-bit PNGs in older Pillow; "F" is usually 0..1 or 0..255.
-        full = 1.0 if top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
-        return (np.clip(a, 0, None) * (255 / full)).astype(np.float32)
     return np.asarray(img.convert("L"), dtype=np.float32)
 
 
@@ -210,10 +214,11 @@ def _predict(args: argparse.Namespace) -> int:
     from scratchdl.errors import ShapeError
     from scratchdl.functions import softmax
 
-    net, n_inputs, _ = _load_model(args.model)
-    if n_inputs != 784:
+    net, n_inputs, n_outputs = _load_model(args.model)
+    if n_inputs != 784 or n_outputs != 10:
         raise ShapeError(
-            f"{args.model} takes {n_inputs} inputs, not 28x28 images: give a model trained on MNIST"
+            f"{args.model} maps {n_inputs} inputs to {n_outputs} classes, not 28x28 images to "
+            "10 digits: give a model trained on MNIST"
         )
     x = np.stack([image_to_mnist(p) for p in args.images]).astype(net.dtype)
     probs = softmax(net.predict(x))

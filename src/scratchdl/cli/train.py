@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Train a fully connected network with mini-batch gradient descent, printing train "
             "and test accuracy every epoch. The defaults reproduce the notes' run: 784-50-10 "
-            "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C saves a "
-            "checkpoint; continue with --resume."
+            "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C, or the end "
+            "of the --max-seconds budget, saves a checkpoint; continue with --resume."
         ),
     )
     p.add_argument("--dataset", choices=("mnist", "fashion"), help="dataset (default: mnist)")
@@ -99,13 +99,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dtype", choices=("float32", "float64"), help="default: float32")
     p.add_argument(
-        "--max-seconds", type=float, metavar="S", help="stop after S seconds of training"
+        "--max-seconds",
+        type=float,
+        metavar="S",
+        help="stop after S seconds of training in this session (resumable with --resume)",
     )
     p.add_argument("--out", default="run", metavar="DIR", help="output folder (default: ./run)")
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue the interrupted run in --out from its checkpoint",
+        help="continue the run in --out that Ctrl-C or --max-seconds stopped, from its checkpoint",
     )
     p.add_argument(
         "--quiet",

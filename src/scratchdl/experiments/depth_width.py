@@ -157,8 +157,8 @@ def _pm(c: dict[str, Any]) -> str:
     return pm({"mean": c["acc"], "std": c["std"], "n": c["n"]})
 
 
-def _answer(tried: Sequence[tuple[str, float]], match_params: bool) -> str:
-    """The verdict on depth against width from the accuracy changes that were measured.
+def _answer(tried: Sequence[tuple[str, float]], match_params: bool) -> tuple[str, list[float]]:
+    """The verdict on depth against width, and the accuracy changes it quotes.
 
     ``tried`` holds ``("deepening", gain)`` and/or ``("widening", gain)``, only for what the grid
     varied (two or more depths, two or more widths); gains are signed changes in test accuracy.
@@ -166,22 +166,24 @@ def _answer(tried: Sequence[tuple[str, float]], match_params: bool) -> str:
     gains = dict(tried)
     if not gains:
         return ("One depth and one width: there is nothing to compare; give two or more "
-                "--depths or --widths")
+                "--depths or --widths"), []
     if match_params and "deepening" in gains:
         d_gain = gains["deepening"]
         return (f"At about the same number of parameters, the deep-narrow net "
                 f"{'beat' if d_gain > 0 else 'did not beat'} the shallow-wide one "
-                f"(test accuracy {_signed(d_gain)})")
+                f"(test accuracy {_signed(d_gain)})"), [d_gain]
     if len(gains) == 1:
         ((name, gain),) = gains.items()
         return (f"Only {name} was tried (one {'width' if name == 'deepening' else 'depth'}): "
-                f"it changed test accuracy by {_signed(gain)}")
+                f"it changed test accuracy by {_signed(gain)}"), [gain]
     d_gain, w_gain = gains["deepening"], gains["widening"]
     if max(d_gain, w_gain) <= 0:
-        return (f"Neither helped here: deepening changed test accuracy by {_signed(d_gain)}, "
+        text = (f"Neither helped here: deepening changed test accuracy by {_signed(d_gain)}, "
                 f"widening by {_signed(w_gain)}")
-    return (f"Here {'depth' if d_gain > w_gain else 'width'} bought more: deepening changed "
-            f"test accuracy by {_signed(d_gain)}, widening by {_signed(w_gain)}")
+    else:
+        text = (f"Here {'depth' if d_gain > w_gain else 'width'} bought more: deepening "
+                f"changed test accuracy by {_signed(d_gain)}, widening by {_signed(w_gain)}")
+    return text, [d_gain, w_gain]
 
 
 def _signed(gain: float) -> str:
@@ -280,8 +282,13 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     w_gain = (narrow_wide[1]["acc"] or 0) - (narrow_wide[0]["acc"] or 0)
     gaps = [c for c in vc.values() if c["gap"] is not None]
     big_gap = max(gaps, key=lambda c: c["gap"])
-    f["depth_vs_width"] = {"variant": main, "best": best, "deeper": shallow_deep,
-                           "wider": narrow_wide, "depth_gain": d_gain, "width_gain": w_gain,
+    # What the grid did not vary was not measured: None, not a gain of 0.
+    deep_varied, wide_varied = len(depths) > 1, len(cols) > 1
+    f["depth_vs_width"] = {"variant": main, "best": best,
+                           "deeper": shallow_deep if deep_varied else None,
+                           "wider": narrow_wide if wide_varied else None,
+                           "depth_gain": d_gain if deep_varied else None,
+                           "width_gain": w_gain if wide_varied else None,
                            "largest_gap": big_gap}
     mode = "parameter budget" if opts["match_params"] else "width"
     lines += ["", f"## Depth against width ({main})", ""]
@@ -309,13 +316,13 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     lines += ["", "## Answer", ""]
     tried = [(name, gain) for name, gain, n in (("deepening", d_gain, len(depths)),
                                                 ("widening", w_gain, len(cols))) if n > 1]
-    answer = _answer(tried, opts["match_params"])
-    if tried:
-        small = max(abs(gain) for _, gain in tried) <= 2 * noise
+    answer, quoted = _answer(tried, opts["match_params"])
+    if quoted:
+        small = max(abs(gain) for gain in quoted) <= 2 * noise
         answer += (f" ({main}, seed std up to {acc(noise)}"
                    + ("; differences this small are noise" if small else "") + ")")
     answer += "."
-    if broken:
+    if broken and deep_varied:
         answer += (f" Depth also has a cost width does not: with {words_list(broken)} the deep "
                    "nets did not train at all.")
     lines += [answer, "", "Figures: " + ", ".join(f"`{n}`" for n in FIGURES), ""]

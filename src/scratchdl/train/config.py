@@ -61,12 +61,16 @@ class TrainConfig:
     seed : int
         Seeds the initial weights and the mini-batch sampling.
     eval_samples : int or None
-        Evaluate each epoch on this many random train and test samples (None = full sets).
+        Evaluate each epoch on this many random train and test samples (None = full sets);
+        :func:`~scratchdl.train.train` still measures the final weights on the full sets
+        (``history.info["final"]``).
     sampling : {'shuffle', 'replacement'}
         'shuffle': every epoch is a fresh permutation (default); 'replacement': each batch is
         ``batch_size`` indices drawn with replacement, the notes' ``np.random.choice`` loop.
     max_seconds : float or None
-        Wall-clock budget; the run stops after the first iteration past it.
+        Wall-clock budget of each session (a resumed run gets a fresh one); the run stops after
+        the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
+        so that it can be resumed.
     dtype : {'float32', 'float64'}
     """
 
@@ -166,7 +170,8 @@ class TrainConfig:
             and self.max_seconds > 0
         ):
             raise ConfigError(
-                f"max_seconds must be a positive number or None, got {self.max_seconds}"
+                f"time budget (max_seconds) must be a positive finite number of seconds, got "
+                f"{self.max_seconds}; leave it out for no limit"
             )
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")

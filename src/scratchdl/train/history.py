@@ -189,7 +189,8 @@ class History:
         final = self.info.get("final")
         if final:
             test = final.get("test_acc")
-            where = f" (full sets: {final['n_test']} test, {final['n_train']} train images)"
+            sets = f"{final['n_test']} test, " if final.get("n_test") else ""
+            where = f" (full sets: {sets}{final['n_train']} train images)"
             train_acc = final["train_acc"]
         else:
             test, where, train_acc = last.test_acc, "", last.train_acc

@@ -205,15 +205,8 @@ def train(
         }
     )
     history = trainer.fit()
-    if config.eval_samples is not None and history.last is not None:
-        # The records used samples; the numbers quoted for the final weights use every image.
-        final: dict[str, Any] = {"n_train": int(x_train.shape[0]), "n_test": 0, "test_acc": None}
-        final["train_acc"], final["train_loss"] = evaluate(net, trainer.x_train, trainer.t_train)
-        if trainer.x_test is not None:
-            final["n_test"] = int(trainer.x_test.shape[0])
-            final["test_acc"], final["test_loss"] = evaluate(net, trainer.x_test, trainer.t_test)
-        history.info["final"] = final
     if ckpt_path is not None:
+        # First of all, so a second Ctrl-C during the evaluation below cannot lose the run.
         if history.stop_reason in RESUMABLE:
             trainer.save_checkpoint(ckpt_path)
             history.info["checkpoint"] = str(ckpt_path)
@@ -221,4 +214,16 @@ def train(
             # The run is over: an older checkpoint of it would only invite a wrong resume.
             with contextlib.suppress(FileNotFoundError):
                 ckpt_path.unlink()
+    if (
+        config.eval_samples is not None
+        and history.last is not None
+        and history.stop_reason != "interrupted"
+    ):
+        # The records used samples; the numbers quoted for the final weights use every image.
+        final: dict[str, Any] = {"n_train": int(x_train.shape[0]), "n_test": 0, "test_acc": None}
+        final["train_acc"], final["train_loss"] = evaluate(net, trainer.x_train, trainer.t_train)
+        if trainer.x_test is not None:
+            final["n_test"] = int(trainer.x_test.shape[0])
+            final["test_acc"], final["test_loss"] = evaluate(net, trainer.x_test, trainer.t_test)
+        history.info["final"] = final
     return net, history

@@ -247,8 +247,11 @@ class Trainer:
             raise ConfigError(
                 f"eval_samples must be a positive integer or None, got {eval_samples}"
             )
-        if max_seconds is not None and not max_seconds > 0:
-            raise ConfigError(f"max_seconds must be positive, got {max_seconds}")
+        if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
+            raise ConfigError(
+                f"time budget (max_seconds) must be a positive finite number of seconds, got "
+                f"{max_seconds}; leave it out for no limit"
+            )
 
         self.batch_size = int(batch_size)
         self.sampling = sampling
