@@ -26,3 +26,11 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("SCRATCHDL_DATA_DIR", raising=False)
     return tmp_path / "xdg" / "scratchdl"
+
+
+@pytest.fixture
+def raw():
+    """The four IDX files of a tiny synthetic dataset, as bytes keyed by kind."""
+    from _data_helpers import make_raw
+
+    return make_raw()

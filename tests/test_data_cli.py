@@ -20,11 +20,6 @@ pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture
-def raw():
-    return make_raw()
-
-
-@pytest.fixture
 def synthetic(monkeypatch, raw):
     """Make the names "mnist" and "fashion" mean tiny synthetic datasets."""
     specs = {

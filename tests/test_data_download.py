@@ -28,11 +28,6 @@ def server():
         yield srv
 
 
-@pytest.fixture
-def raw():
-    return make_raw()
-
-
 def _fast(**kw) -> Downloader:
     return Downloader(timeout=2.0, retries=0, quiet=True, **kw)
 

@@ -33,11 +33,6 @@ def test_known_datasets_and_unknown_name():
         get_dataset("cifar")
 
 
-@pytest.fixture
-def raw():
-    return make_raw()
-
-
 def test_verify_accepts_gz_and_raw(raw):
     spec = spec_for(raw)
     a = verify_bytes(gz(raw["train-images"]), "train-images", spec, name="f")

@@ -19,11 +19,6 @@ pytestmark = pytest.mark.usefixtures("isolated_cache")
 
 
 @pytest.fixture
-def raw():
-    return make_raw()
-
-
-@pytest.fixture
 def data_dir(tmp_path, raw):
     folder = tmp_path / "data"
     write_files(folder, raw)
