@@ -47,6 +47,19 @@ def test_failing_mirrors_fall_through_to_a_good_one(server, raw, isolated_cache)
     assert sum(h.startswith("/empty/") for h in server.hits) == 4
 
 
+def test_a_log_gets_one_line_per_source_and_file_but_no_bars(server, raw, isolated_cache, capsys):
+    mirrors = (server.url("empty"), server.serve("good", raw))
+    spec = spec_for(raw, mirrors=mirrors)
+    Downloader(timeout=2.0, retries=0).fetch(spec, isolated_cache / "log", list(KINDS))
+    err = capsys.readouterr().err  # captured: not a terminal, as when piped to a file
+    lines = err.splitlines()
+    assert sum("downloaded and verified" in line for line in lines) == 4
+    assert sum("trying the next source" in line for line in lines) == 4
+    assert "\r" not in err and "\x1b" not in err  # no progress bar, no colour codes
+    _fast().fetch(spec, isolated_cache / "quiet", list(KINDS))
+    assert capsys.readouterr().err == ""
+
+
 def test_cut_off_download_never_enters_the_cache(server, raw, isolated_cache):
     spec = spec_for(raw, mirrors=(server.serve("cut", raw, mode="cut"),))
     with pytest.raises(DownloadError) as info:

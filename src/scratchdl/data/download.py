@@ -58,12 +58,13 @@ def supply_hint(spec: DatasetSpec) -> str:
 
 
 class _Reporter:
-    """Progress bars and notes on stderr, only for a person watching a terminal."""
+    """Notes on stderr (one line per file or failed source) unless quiet; progress bars only
+    for a person watching a terminal, so a log file gets the notes without the bars."""
 
     def __init__(self, quiet: bool) -> None:
         self.enabled = not quiet and sys.stderr.isatty()
         self._console = None
-        if self.enabled:
+        if not quiet:
             from rich.console import Console
 
             self._console = Console(stderr=True)
@@ -71,11 +72,11 @@ class _Reporter:
     def note(self, message: str) -> None:
         log.info(message)
         if self._console is not None:
-            self._console.print(message, markup=False, highlight=False)
+            self._console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     @contextlib.contextmanager
     def bar(self, description: str, total: int | None) -> Iterator[Callable[[int], object]]:
-        if self._console is None:
+        if not self.enabled or self._console is None:
             yield lambda n: None
             return
         from rich.progress import (
