@@ -163,6 +163,11 @@ def test_jobs_two_gives_the_same_results_as_jobs_one(src, tmp_path):
     two = run_sweep(sweep, tmp_path / "two", source=src, jobs=2, figures=False)
     assert [strip_timing(t) for t in one.trials] == [strip_timing(t) for t in two.trials]
     assert len({t["process"]["pid"] for t in two.trials}) == 2
+    # Each worker loaded the data once, for its first trial, and reused it for the others.
+    for res in (one, two):
+        pids = {t["process"]["pid"] for t in res.trials}
+        assert sum(t["process"]["loaded_data"] for t in res.trials) == len(pids)
+        assert len(res.trials) > len(pids)
     for t in one.trials + two.trials:
         assert set(t["process"]["blas_threads"].values()) == {"1"}
     # The parent's environment is restored after the workers started.

@@ -237,10 +237,22 @@ def describe_data(source: DataSource, data: Dataset) -> dict[str, Any]:
             "classes": data.n_classes}
 
 
+#: The data of a sweep worker process: loaded by its first trial, reused by the next ones
+#: (loading MNIST takes up to a second; a sweep runs dozens of trials). Filled only in the
+#: processes :func:`_run_pool` spawns, which end with the sweep; the parent never touches it.
+_WORKER_DATA: dict[str, Dataset] = {}
+
+
 def _worker(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
-    row = run_trial(spec, source.load())
-    # Recorded so a user (and the tests) can see the worker really ran single-threaded.
-    row["process"] = {"pid": os.getpid(),
+    data = _WORKER_DATA.get(source.ident)
+    loaded = data is None
+    if loaded:
+        _WORKER_DATA.clear()
+        data = _WORKER_DATA[source.ident] = source.load()
+    row = run_trial(spec, data)
+    # Recorded so a user (and the tests) can see the worker really ran single-threaded, and
+    # loaded the data only for its first trial.
+    row["process"] = {"pid": os.getpid(), "loaded_data": loaded,
                       "blas_threads": {k: os.environ.get(k) for k in BLAS_THREAD_VARS[:3]}}
     return row
 
