@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from scratchdl.plots import new_figure, save_figure
 from scratchdl.train.history import History
@@ -29,6 +30,8 @@ def plot_training_curves(history: History, title: str | None = None) -> Figure:
     if not np.all(np.isnan(test)):
         ax_acc.plot(epochs, test, "s--", label="test", color="#d95f02", markersize=4)
     ax_acc.set(xlabel="epochs", ylabel="accuracy", ylim=(0, 1), title="Accuracy per epoch")
+    # Whole epochs on the axis (a final partial epoch still sits at its fraction).
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(loc="lower right")
 
