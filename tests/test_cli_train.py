@@ -185,6 +185,33 @@ def test_impossible_settings_are_one_line_errors(tmp_path, capsys, fake_mnist, a
     assert fake_mnist == []  # refused before loading any data
 
 
+class _ClosedPipe:
+    """A stdout whose reader has gone away, as in ``scratchdl train | head -1``."""
+
+    def __init__(self):
+        self.lines = 0
+
+    def write(self, text):
+        self.lines += 1
+        if self.lines > 1:
+            raise BrokenPipeError(32, "Broken pipe")
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def test_a_closed_pipe_does_not_lose_the_run(tmp_path, monkeypatch, fake_mnist):
+    pipe = _ClosedPipe()
+    monkeypatch.setattr("sys.stdout", pipe)
+    argv = [a for a in SMALL if a != "--quiet"]  # the per-epoch table prints all along
+    assert main(["train", "--out", str(tmp_path / "piped"), *argv]) == 0
+    assert pipe.lines == 2  # the first line went out, the second broke the pipe, then silence
+    h = History.load(tmp_path / "piped" / "history.json")
+    assert h.stop_reason == "completed" and h.iterations == 120
+    assert (tmp_path / "piped" / "model.npz").is_file()
+
+
 def test_out_that_cannot_be_a_folder_fails_before_training(tmp_path, capsys, fake_mnist):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -9,10 +9,12 @@ with status 2; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from scratchdl import __version__
 from scratchdl.errors import ScratchdlError
@@ -47,10 +49,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _PipeSafeStdout:
+    """Standard output that survives its reader going away.
+
+    When ``scratchdl train | head -1`` closes the pipe, the next print would raise
+    BrokenPipeError in the middle of training and lose the run. Instead, output from then on
+    goes to the null device and the command finishes its work (and writes its files).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def _divert(self) -> None:
+        self.broken = True
+        # Not a real file (e.g. captured in tests): dropping the text is enough.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._divert()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._divert()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scratchdl`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    real_stdout = sys.stdout
+    sys.stdout = _PipeSafeStdout(real_stdout)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = real_stdout
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         status = args.func(args)
     except ScratchdlError as exc:
