@@ -174,6 +174,23 @@ def test_jobs_two_gives_the_same_results_as_jobs_one(src, tmp_path):
     assert os.environ.get("OPENBLAS_NUM_THREADS") != "1" or "OPENBLAS_NUM_THREADS" in os.environ
 
 
+def test_interrupted_parallel_sweep_stops_its_workers_and_keeps_finished_trials(src, tmp_path):
+    import multiprocessing
+    import time
+
+    def ctrl_c(row, cached):
+        raise KeyboardInterrupt
+
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(small_batch_sweep(src, epochs=30), tmp_path, source=src, jobs=2,
+                  figures=False, on_trial=ctrl_c)
+    # The other worker's trial (30 epochs) is stopped, not awaited.
+    assert time.perf_counter() - start < 20
+    assert multiprocessing.active_children() == []
+    assert len(list((tmp_path / "trials").glob("*.json"))) == 1  # written before the callback
+
+
 # -- summaries: every number comes from results.json ------------------------------------------
 NUMBER = re.compile(r"(?<![\w.:])\d+(?:\.\d+)?(?!\w)")
 

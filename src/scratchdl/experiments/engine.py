@@ -34,6 +34,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -356,7 +357,8 @@ def _run_pool(todo: Sequence[TrialSpec], source: DataSource, jobs: int,
               finish: Callable[[dict[str, Any]], None]) -> None:
     ctx = multiprocessing.get_context("spawn")
     workers = min(jobs, len(todo))
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    # Ctrl-C reaches every process of the terminal's group: only the parent handles it.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
     try:
         # Every worker is spawned during these submits, so all of them see the variables.
         with single_thread_blas_env():
@@ -366,9 +368,18 @@ def _run_pool(todo: Sequence[TrialSpec], source: DataSource, jobs: int,
             for fut in finished:
                 finish(fut.result())
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Interrupted or failed: finished trials are on disk already; the running ones are
+        # stopped now rather than awaited (a trial can take minutes), so the command exits.
+        # The executor has no public way to stop a running task.
+        for proc in list((pool._processes or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int,
