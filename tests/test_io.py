@@ -217,3 +217,31 @@ def test_import_weights_then_evaluate_json_gives_0_9352(tmp_path, capsys):
     assert main(["evaluate", str(model), "--json", "--data-dir", DATA_DIR]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["accuracy"] == 0.9352
+
+
+def test_folders_and_models_in_the_wrong_place_get_one_clear_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    model = save_model(TwoLayerNet(6, 4, 3, rng=0), run / "model.npz")
+    with pytest.raises(ModelFileError, match=f"is a folder, not a model file: give {model}"):
+        load_model(run)
+    with pytest.raises(ModelFileError, match="is a folder: give the .pkl weight file"):
+        read_book_pickle(run)
+    with pytest.raises(ModelFileError, match="is a .npz archive, not the book's pickle"):
+        read_book_pickle(model)
+    # Destinations: errors name the path given, never our temporary file.
+    net = TwoLayerNet(6, 4, 3, rng=0)
+    with pytest.raises(IsADirectoryError) as info:
+        save_model(net, run)
+    assert info.value.filename == str(run) and ".tmp" not in str(info.value)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    with pytest.raises(NotADirectoryError, match="blocker is a file, not a folder"):
+        save_model(net, blocker / "deeper" / "m.npz")
+    assert main(["evaluate", str(run)]) == 2
+    assert capsys.readouterr().err == (
+        f"scratchdl evaluate: error: {run} is a folder, not a model file: give {model}\n"
+    )
+    assert main(["import-weights", str(model), str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the book's pickle" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["blocker", "model.npz", "run"]

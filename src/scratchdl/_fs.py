@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -26,8 +27,23 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         open file object instead.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp.", suffix=suffix)
+    if path.is_dir():
+        raise IsADirectoryError(
+            errno.EISDIR, "is a folder, not a file: give a file name inside it", str(path)
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"{parent} is a file, not a folder: choose another path",
+                    str(path),
+                )
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp.", suffix=suffix)
+    except OSError as exc:
+        raise _about(exc, path) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -35,10 +51,17 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         # mkstemp makes the file private (0600); results and caches are ordinary files.
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+        if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path):
+            raise _about(exc, path) from None
         raise
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """The same error, naming the file the caller asked for instead of our temporary one."""
+    return type(exc)(exc.errno, f"cannot write {path.name} ({exc.strerror})", str(path))
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:

@@ -117,6 +117,10 @@ def load_model(path: str | os.PathLike[str]) -> Net:
         If the file is missing, is not a ``.npz``, is damaged, or is not a scratchdl model.
     """
     path = Path(path)
+    if path.is_dir():
+        inside = path / "model.npz"
+        hint = f"give {inside}" if inside.is_file() else "give the model file inside it"
+        raise ModelFileError(f"{path} is a folder, not a model file: {hint}")
     if not path.is_file():
         raise ModelFileError(
             f"model file {path} does not exist: check the path, or train one with 'scratchdl train --out DIR'"
@@ -240,8 +244,15 @@ def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
         reconstruction, or does not hold a dict of numeric arrays.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
     if not path.is_file():
         raise ModelFileError(f"weight file {path} does not exist: check the path")
+    if zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path} is a .npz archive, not the book's pickle: if it is a scratchdl model, use it "
+            "as it is (scratchdl evaluate / load_model); there is nothing to import"
+        )
     data = path.read_bytes()
     try:
         obj = _ArrayOnlyUnpickler(_io.BytesIO(data)).load()

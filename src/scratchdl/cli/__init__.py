@@ -112,8 +112,8 @@ def _run(args: argparse.Namespace) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"scratchdl {args.command}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"scratchdl {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     return int(status or 0)
 
