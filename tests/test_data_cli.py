@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from _data_helpers import (
@@ -14,7 +16,7 @@ from _data_helpers import (
     write_files,
 )
 from scratchdl.cli import main
-from scratchdl.data import FILENAMES, datasets
+from scratchdl.data import FILENAMES, datasets, paths
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 
@@ -111,3 +113,80 @@ def test_action_is_required(capsys):
     with pytest.raises(SystemExit) as info:
         main(["data"])
     assert info.value.code == 2
+
+
+def _read_only(monkeypatch, folder):
+    """Make ``folder`` (and everything under it) count as unwritable; as root, chmod would not."""
+    real = paths.is_writable_dir
+    monkeypatch.setattr(
+        paths,
+        "is_writable_dir",
+        lambda p: not Path(p).absolute().is_relative_to(folder.absolute()) and real(p),
+    )
+
+
+def test_import_into_new_data_dir_creates_it(tmp_path, capsys, synthetic, raw, isolated_cache):
+    write_files(tmp_path / "src", raw)
+    new = tmp_path / "new"
+    assert main(["data", "import", str(tmp_path / "src"), "--data-dir", str(new)]) == 0
+    out = capsys.readouterr().out
+    assert str(new / "mnist" / "train-images-idx3-ubyte.gz") in out  # says where it wrote
+    assert len(leftovers(new / "mnist")) == 4 and leftovers(isolated_cache) == []
+
+
+def test_import_into_read_only_data_dir_is_refused(
+    tmp_path, capsys, monkeypatch, synthetic, raw, isolated_cache
+):
+    write_files(tmp_path / "src", raw)
+    imm = tmp_path / "imm"
+    imm.mkdir()
+    _read_only(monkeypatch, imm)
+    assert main(["data", "import", str(tmp_path / "src"), "--data-dir", str(imm)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "imported" not in captured.out and len(err.splitlines()) == 1
+    assert f"cannot import Synthetic files: data folder {imm} is not writable" in err
+    assert "Fix:" in err
+    assert leftovers(isolated_cache) == [] and leftovers(imm) == []
+
+
+def test_import_into_read_only_data_dir_that_already_has_them(
+    tmp_path, capsys, monkeypatch, synthetic, raw, isolated_cache
+):
+    write_files(tmp_path / "src", raw)
+    write_files(tmp_path / "ro", raw, compress=False)  # same content, other form
+    _read_only(monkeypatch, tmp_path / "ro")
+    assert main(["data", "import", str(tmp_path / "src"), "--data-dir", str(tmp_path / "ro")]) == 0
+    assert str(tmp_path / "ro" / "train-images-idx3-ubyte") in capsys.readouterr().out
+    assert leftovers(isolated_cache) == []
+
+
+def test_fetch_into_new_data_dir_says_where(tmp_path, capsys, monkeypatch, synthetic, raw):
+    new = tmp_path / "new"
+    with local_server() as server:
+        monkeypatch.setitem(synthetic, "mnist", spec_for(raw, mirrors=(server.serve("m", raw),)))
+        assert main(["data", "fetch", "mnist", "--data-dir", str(new)]) == 0
+    captured = capsys.readouterr()
+    assert f"data folder {new} does not exist: creating it" in captured.err
+    assert str(new / "mnist" / "train-images-idx3-ubyte.gz") in captured.out
+    assert len(leftovers(new / "mnist")) >= 4
+
+
+@pytest.mark.parametrize("action", ["fetch", "verify"])
+def test_data_dir_that_is_a_file(tmp_path, capsys, synthetic, raw, action):
+    write_files(tmp_path / "d", raw)
+    a_file = tmp_path / "d" / "train-images-idx3-ubyte.gz"
+    assert main(["data", action, "--data-dir", str(a_file)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"data folder {a_file} is a file, not a folder" in err and "Fix:" in err
+
+
+def test_train_with_missing_data_dir_fails_without_download(tmp_path, capsys, synthetic):
+    typo = tmp_path / "typo_dir"
+    argv = ["train", "--data-dir", str(typo), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"data folder {typo} does not exist" in err
+    assert f"scratchdl data fetch mnist --data-dir {typo}" in err
+    assert not typo.exists()

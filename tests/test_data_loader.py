@@ -6,12 +6,31 @@ import itertools
 import os
 import stat
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from _data_helpers import N_TEST, N_TRAIN, leftovers, make_raw, spec_for, write_files
-from scratchdl.data import cache, load_mnist, locate, verify
+from _data_helpers import (
+    N_TEST,
+    N_TRAIN,
+    closed_port_url,
+    leftovers,
+    make_raw,
+    spec_for,
+    write_files,
+)
+from scratchdl.data import (
+    ENV_VAR,
+    Downloader,
+    cache,
+    fetch,
+    import_files,
+    load_mnist,
+    locate,
+    paths,
+    verify,
+)
 from scratchdl.data import mnist as mnist_module
 from scratchdl.errors import DataError
 
@@ -141,6 +160,7 @@ def test_default_location_is_xdg_cache(raw, isolated_cache):
 
 
 def test_missing_files_without_download(tmp_path, raw):
+    (tmp_path / "empty").mkdir()  # an existing, empty folder (a missing one is its own error)
     with pytest.raises(DataError) as info:
         load_mnist(dataset=spec_for(raw), data_dir=tmp_path / "empty", download=False)
     message = str(info.value)
@@ -188,3 +208,105 @@ def test_unwritable_cache_still_loads(tmp_path, raw, monkeypatch):
 
 def test_loader_is_exported_from_package():
     assert mnist_module.load_mnist is load_mnist
+
+
+# --- a data folder asked for is checked, never silently replaced ------------------------------
+
+
+def _read_only(monkeypatch, folder):
+    """Make ``folder`` (and everything under it) count as unwritable; as root, chmod would not."""
+    real = paths.is_writable_dir
+    monkeypatch.setattr(
+        paths,
+        "is_writable_dir",
+        lambda p: not Path(p).absolute().is_relative_to(folder.absolute()) and real(p),
+    )
+
+
+def _no_download(monkeypatch):
+    monkeypatch.setattr(Downloader, "fetch", lambda *a, **k: pytest.fail("download attempted"))
+
+
+def test_missing_data_dir_is_an_error_and_not_created(tmp_path, raw, monkeypatch, isolated_cache):
+    _no_download(monkeypatch)
+    typo = tmp_path / "typo_dir"
+    with pytest.raises(DataError) as info:
+        load_mnist(dataset=spec_for(raw), data_dir=typo)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1
+    assert f"data folder {typo} does not exist" in message
+    assert f"scratchdl data fetch mnist --data-dir {typo}" in message
+    assert not typo.exists() and leftovers(isolated_cache) == []
+
+
+def test_file_as_data_dir_is_an_error(tmp_path, raw, monkeypatch, isolated_cache):
+    _no_download(monkeypatch)
+    write_files(tmp_path / "d", raw)
+    a_file = tmp_path / "d" / "train-images-idx3-ubyte.gz"
+    for call in (
+        lambda: load_mnist(dataset=spec_for(raw), data_dir=a_file),
+        lambda: fetch(spec_for(raw), data_dir=a_file),
+        lambda: import_files(tmp_path / "d", dataset=spec_for(raw), data_dir=a_file),
+    ):
+        with pytest.raises(DataError) as info:
+            call()
+        message = str(info.value)
+        assert len(message.splitlines()) == 1
+        assert f"data folder {a_file} is a file, not a folder" in message
+        assert f"(perhaps {tmp_path / 'd'})" in message and "Fix:" in message
+    assert leftovers(isolated_cache) == []
+
+
+@pytest.mark.parametrize("problem", ["missing", "file"])
+def test_env_var_pointing_at_missing_path_or_file(tmp_path, raw, monkeypatch, problem):
+    target = tmp_path / "env"
+    if problem == "file":
+        target.write_bytes(b"x")
+    monkeypatch.setenv(ENV_VAR, str(target))
+    with pytest.raises(DataError) as info:
+        load_mnist(dataset=spec_for(raw))
+    message = str(info.value)
+    assert message.startswith(f"SCRATCHDL_DATA_DIR={target}")
+    assert ("does not exist" if problem == "missing" else "is a file") in message
+    assert "unset it" in message or "unset SCRATCHDL_DATA_DIR" in message
+    if problem == "missing":
+        assert not target.exists()
+        # fetch may create it (that is its job): it gets as far as the (offline) download.
+        with pytest.raises(DataError, match="could not download"):
+            fetch(spec_for(raw, mirrors=(closed_port_url(),)), quiet=True)
+        assert (target / "mnist").is_dir()
+
+
+def test_read_only_data_dir_missing_files_is_not_downloaded_into_user_cache(
+    tmp_path, raw, monkeypatch, isolated_cache
+):
+    folder = tmp_path / "ro"
+    write_files(folder, raw)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    _read_only(monkeypatch, folder)
+    _no_download(monkeypatch)
+    for call in (
+        lambda: load_mnist(dataset=spec_for(raw), data_dir=folder),
+        lambda: fetch(spec_for(raw), data_dir=folder),
+    ):
+        with pytest.raises(DataError) as info:
+            call()
+        message = str(info.value)
+        assert f"cannot download Synthetic files: data folder {folder} is not writable" in message
+        assert "nothing was written to the user cache" in message and "Fix:" in message
+    assert not (isolated_cache / "mnist").exists()
+
+
+def test_read_only_data_dir_with_good_files_still_loads_and_fetches(
+    tmp_path, raw, monkeypatch, isolated_cache
+):
+    folder = tmp_path / "ro"
+    write_files(folder, raw)
+    _read_only(monkeypatch, folder)
+    _no_download(monkeypatch)
+    assert locate(spec_for(raw), folder).files_dir is None
+    (x, _), _ = load_mnist(dataset=spec_for(raw), data_dir=folder)
+    assert x.shape == (N_TRAIN, 784)
+    assert len(list((isolated_cache / "mnist").glob("mnist-*.npz"))) == 1  # cache as before
+    paths_found = fetch(spec_for(raw), data_dir=folder)
+    assert {p.parent for p in paths_found.values()} == {folder}

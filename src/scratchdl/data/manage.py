@@ -9,9 +9,15 @@ from pathlib import Path
 from types import MappingProxyType
 
 from scratchdl._fs import atomic_write_bytes
-from scratchdl.data import datasets, verify
+from scratchdl.data import datasets, idx, verify
 from scratchdl.data.datasets import FILENAMES, KINDS, DatasetSpec, get_dataset
-from scratchdl.data.paths import DataLocation, find_file, locate, user_cache_root
+from scratchdl.data.paths import (
+    DataLocation,
+    find_file,
+    locate,
+    not_writable_error,
+    user_cache_root,
+)
 from scratchdl.errors import DataError
 
 PathLike = str | os.PathLike[str]
@@ -27,17 +33,21 @@ def import_files(
 ) -> list[Path]:
     """Verify IDX files (``.gz`` or raw; one file or a folder of them) and copy them in.
 
-    Nothing is copied unless every given file verifies.
+    Nothing is copied unless every given file verifies. A data folder given that does not
+    exist yet is created. One that cannot be written is an error (the files are never copied
+    into the user cache instead), unless every given file is already there with the same
+    content.
 
     Returns
     -------
     list of Path
-        The files written.
+        The files written (or, in a read-only data folder, the identical files already there).
 
     Raises
     ------
     DataError
-        Naming each bad file and why; nothing is imported then.
+        Naming each bad file and why (nothing is imported then), or the data folder that is
+        a file or cannot be written.
     """
     spec = get_dataset(dataset)
     source = Path(path).expanduser()
@@ -61,8 +71,8 @@ def import_files(
     chosen: dict[str, Path] = {}
     for candidate in candidates:  # sorted: "x.gz" comes after "x"; prefer the .gz
         chosen[_kind_of(candidate)] = candidate  # type: ignore[index]
-    location = locate(spec, data_dir)
-    if location.write_dir is None:
+    location = locate(spec, data_dir, purpose="write")
+    if location.files_dir is None and not location.explicit:
         raise DataError(
             f"no writable folder to import {spec.title} into. Fix: set "
             f"XDG_CACHE_HOME or pass --data-dir with a writable folder."
@@ -92,9 +102,14 @@ def import_files(
         verify.check_pairs(good, spec, {k: str(p) for k, p in chosen.items()})
     except DataError as exc:
         raise DataError(str(exc).split(" Fix:")[0] + " " + fix) from None
+    if location.files_dir is None:
+        present = _already_present(location, spec, good)
+        if present is None:
+            raise not_writable_error(spec, location, "import")
+        return present
     written = []
     for kind, file in chosen.items():
-        dest = location.write_dir / file.name
+        dest = location.files_dir / file.name
         if dest.resolve() != file.resolve():
             atomic_write_bytes(dest, data[kind])
         # The other form (raw vs .gz) of the same file would shadow or confuse: drop it.
@@ -104,8 +119,30 @@ def import_files(
         with contextlib.suppress(FileNotFoundError):
             other.unlink()
         written.append(dest)
-    verify.record(location.write_dir, spec, good)
+    verify.record(location.files_dir, spec, good)
     return written
+
+
+def _already_present(
+    location: DataLocation, spec: DatasetSpec, good: dict[str, verify.Verified]
+) -> list[Path] | None:
+    """The files in the (read-only) data folder with the same content as ``good``, or None
+    if any of them is missing or differs there."""
+    found = []
+    for kind, verified in good.items():
+        same = None
+        for folder in (location.root / spec.name, location.root):
+            for path in (folder / f"{FILENAMES[kind]}.gz", folder / FILENAMES[kind]):
+                with contextlib.suppress(OSError, idx.IdxFormatError):
+                    if path.is_file() and idx.decompress(path.read_bytes()) == verified.raw:
+                        same = path
+                        break
+            if same is not None:
+                break
+        if same is None:
+            return None
+        found.append(same)
+    return found
 
 
 @dataclass(frozen=True)
@@ -204,7 +241,7 @@ def describe(data_dir: PathLike | None = None) -> tuple[Path, int, list[DatasetI
     """The user cache root, its size in bytes, and per-dataset locations and contents."""
     infos = []
     for spec in datasets.DATASETS.values():
-        location = locate(spec, data_dir)
+        location = locate(spec, data_dir, purpose="info")
         files = {kind: find_file(location, FILENAMES[kind]) for kind in KINDS}
         caches = (
             sorted(location.write_dir.glob(f"{spec.name}-*.npz"))

