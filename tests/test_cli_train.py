@@ -163,6 +163,24 @@ def test_divergence_is_one_line_error_and_keeps_files(tmp_path, capsys, fake_mni
     assert History.load(out_dir / "history.json").stop_reason == "diverged"
 
 
+def test_too_much_weight_decay_is_named_as_the_cause(tmp_path, capsys, fake_mnist):
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "wd"), "--weight-decay", "1e9",
+                       *SMALL)
+    assert code == 2 and err.count("\n") == 1
+    assert "try a smaller weight decay (now 1e+09): lr x weight decay is 1e+08" in err
+    assert "smaller learning rate" not in err
+
+
+def test_a_run_that_learns_nothing_is_flagged(tmp_path, capsys, fake_mnist):
+    code, out, err = run(capsys, "train", "--out", str(tmp_path / "big"), "--lr", "1e6", *SMALL)
+    h = History.load(tmp_path / "big" / "history.json")
+    # Finite all the way (saturated units), so not caught as divergence.
+    assert h.stop_reason == "completed" and code == 0 and h.last.train_acc <= 0.15
+    assert "warning: the network did not learn" in err and "learning rate (1e+06)" in err
+    code, _, err = run(capsys, "train", "--out", str(tmp_path / "ok"), *SMALL)
+    assert code == 0 and "did not learn" not in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -238,6 +256,7 @@ def test_time_limit_keeps_a_checkpoint_to_resume(tmp_path, capsys, fake_mnist):
     h = History.load(out_dir / "history.json")
     assert h.stop_reason == "completed" and h.iterations == 120
     assert [r.iteration for r in h.records] == [1, 20, 40, 60, 80, 100, 120]
+    assert [r.epoch for r in h.records] == [1, 1, 2, 3, 4, 5, 6]  # as in an unbroken run
     assert not (out_dir / "checkpoint.npz").exists()
 
 

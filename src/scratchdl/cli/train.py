@@ -256,6 +256,16 @@ def _train(args: argparse.Namespace) -> int:
         raise DivergenceError(f"{history.message}; {wrote}")
     note = f" ({history.message})" if history.message else ""
     print(f"{history.summary()}{note}; {wrote}")
+    n_classes = int(list(net.params.values())[-1].shape[-1])
+    if last is not None and last.train_acc <= 1.5 / n_classes:
+        # Finite but useless (e.g. --lr 1e6 saturates every unit): say so, not just "done".
+        print(
+            f"scratchdl train: warning: the network did not learn (train accuracy "
+            f"{last.train_acc:.3f}, chance {1 / n_classes:.3f}); the learning rate "
+            f"({config.lr:g}) may be far too large or too small, or the initial weights "
+            f"({config.init}) badly scaled",
+            file=sys.stderr,
+        )
     if history.stop_reason == "time_limit":
         print(
             f"the run is unfinished; {out / CHECKPOINT_NAME} keeps its state: continue with "

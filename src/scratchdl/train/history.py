@@ -33,7 +33,9 @@ class EpochRecord:
     Attributes
     ----------
     epoch : int
-        1-based count of records; the last one may close a partial epoch.
+        The epoch the record falls in, ``ceil(iteration / iter_per_epoch)``: a record that
+        closes a partial epoch (the end of the run, a time limit) shares it with that epoch's
+        own record.
     iteration : int
         Updates done when the record was made (the weights it describes).
     train_acc, train_loss : float

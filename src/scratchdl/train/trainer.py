@@ -511,7 +511,8 @@ class Trainer:
             if value is not None and not math.isfinite(value):
                 return value, iteration
         record = EpochRecord(
-            epoch=len(self.history.records) + 1,
+            # The epoch the record falls in: a stop mid-epoch and its resume share a label.
+            epoch=-(-iteration // self.iter_per_epoch),
             iteration=iteration,
             train_acc=train_acc,
             train_loss=train_loss,
@@ -545,15 +546,22 @@ class Trainer:
         where = "the evaluation after iteration" if in_eval else "iteration"
         lr = getattr(self.optimizer, "lr", None)
         now = f" (now {lr:g})" if lr is not None else ""
+        fix = f"try a smaller learning rate{now}, e.g. 10 times smaller"
+        decay = getattr(self.net, "weight_decay_lambda", 0.0)
+        if decay and lr is not None and lr * decay >= 1:
+            # Each step multiplies W by (1 - lr * lambda): at 1 or more it flips or blows up.
+            fix = (f"try a smaller weight decay (now {decay:g}): lr x weight decay is "
+                   f"{lr * decay:g}, and it must stay well below 1")
+        elif decay:
+            fix += f", or a smaller weight decay (now {decay:g})"
         kept = (
             f"those of the evaluation at iteration {self._good_iteration}"
             if self._good_iteration
             else "the initial ones"
         )
         return "diverged", (
-            f"training diverged: the loss became {loss} at {where} {at}; try a smaller "
-            f"learning rate{now}, e.g. 10 times smaller. The weights were reset to the last "
-            f"good ones: {kept}"
+            f"training diverged: the loss became {loss} at {where} {at}; {fix}. The weights "
+            f"were reset to the last good ones: {kept}"
         )
 
     def _install_sigint(self) -> Callable[[], None]:
