@@ -348,6 +348,27 @@ def test_predict_reads_grayscale_and_inverted_rgb(tmp_path, capsys, fake_mnist):
     assert out.startswith(f"{gray}: {int(t_test[0])} (")
 
 
+def test_predict_answers_the_good_images_and_flags_bad_and_blank_ones(tmp_path, capsys,
+                                                                     fake_mnist):
+    assert run(capsys, "train", "--out", str(tmp_path / "m"), *SMALL)[0] == 0
+    _, (x_test, t_test) = _synthetic()
+    good = tmp_path / "good.png"
+    Image.fromarray((x_test[0].reshape(28, 28) * 255).round().astype(np.uint8)).save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(blank)
+    code, out, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"), str(good),
+                         str(bad), str(blank), str(good), "--json")
+    assert code == 2
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["image"] for r in rows] == [str(good), str(blank), str(good)]
+    assert rows[0]["prediction"] == int(t_test[0]) and "blank" not in rows[0]
+    assert rows[1]["blank"] is True
+    assert err.count("\n") == 2
+    assert "bad.png is not an image" in err and "blank.png looks blank" in err
+
+
 def test_image_to_mnist_inverts_scales_and_centres(tmp_path):
     # a big dark "digit" off-centre on a white RGB page
     page = np.full((200, 300, 3), 255, np.uint8)

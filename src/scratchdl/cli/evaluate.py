@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +212,7 @@ def _fit_digit(a: np.ndarray) -> np.ndarray:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from scratchdl.errors import ShapeError
+    from scratchdl.errors import ScratchdlError, ShapeError
     from scratchdl.functions import softmax
 
     net, n_inputs, n_outputs = _load_model(args.model)
@@ -220,21 +221,29 @@ def _predict(args: argparse.Namespace) -> int:
             f"{args.model} maps {n_inputs} inputs to {n_outputs} classes, not 28x28 images to "
             "10 digits: give a model trained on MNIST"
         )
-    x = np.stack([image_to_mnist(p) for p in args.images]).astype(net.dtype)
-    probs = softmax(net.predict(x))
-    for path, p in zip(args.images, probs, strict=True):
+    failed = 0
+    for path in args.images:
+        try:
+            x = image_to_mnist(path)
+        except ScratchdlError as exc:
+            # One bad file must not cost the answers for the others.
+            print(f"scratchdl predict: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        p = softmax(net.predict(x.astype(net.dtype)[None]))[0]
         digit = int(p.argmax())
+        blank = float(x.max() - x.min()) < 0.1  # nothing drawn: the answer means nothing
+        if blank:
+            print(f"scratchdl predict: warning: {path} looks blank (no stroke found)",
+                  file=sys.stderr)
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "image": path,
-                        "prediction": digit,
-                        "probabilities": [round(float(v), 6) for v in p],
-                    }
-                )
-            )
+            row = {"image": path, "prediction": digit,
+                   "probabilities": [round(float(v), 6) for v in p]}
+            if blank:
+                row["blank"] = True
+            print(json.dumps(row))
         else:
             ranked = " ".join(f"{k}:{p[k]:.3f}" for k in range(p.shape[0]))
             print(f"{path}: {digit} ({p[digit]:.1%})   {ranked}")
-    return 0
+    # Like a command that partly failed: the good answers are printed, the status says so.
+    return 2 if failed else 0
