@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,9 +36,13 @@ def synthetic(monkeypatch, raw):
 def test_info_plain_text(capsys, synthetic, isolated_cache):
     assert main(["data", "info"]) == 0
     out = capsys.readouterr().out
-    assert "$SCRATCHDL_DATA_DIR  (not set)" in out
+    assert re.search(r"^  2\. \$SCRATCHDL_DATA_DIR +\(not set\)$", out, re.M)
     assert str(isolated_cache) in out and "XDG_CACHE_HOME" in out
     assert "mnist" in out and "0/4 present" in out
+    # Piped output keeps its column headers, aligned with the values under them.
+    header = next(line for line in out.splitlines() if line.startswith("  dataset "))
+    row = next(line for line in out.splitlines() if line.startswith("  mnist "))
+    assert header.index("IDX files") == row.index("0/4 present")
 
 
 def test_import_then_verify(tmp_path, capsys, synthetic, raw, isolated_cache):

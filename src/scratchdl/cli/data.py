@@ -55,7 +55,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A rich table on a terminal; tab-free plain lines otherwise (for pipes and logs)."""
+    """A rich table on a terminal; otherwise plain aligned columns under a header line (for
+    pipes and logs)."""
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
@@ -68,8 +69,10 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> 
         Console().print(table)
         return
     print(title)
-    for row in rows:
-        print("  " + "  ".join(row))
+    lines = [list(header), *([str(c) for c in row] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for line in lines:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
 
 def _human(n: int) -> str:
