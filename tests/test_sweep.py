@@ -307,6 +307,7 @@ def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
     assert "## Batch 50" in text and "ms per update" in text
     assert "Only one batch size was run, so there is nothing to compare" in text
     assert "fastest" not in text and "slowest" not in text
+    assert "± 0.000" not in text  # one seed has a mean, not a spread
     assert_summary_numbers_in_results(tmp_path)
 
 

@@ -163,6 +163,7 @@ def _row(g: dict[str, Any], check: str) -> dict[str, Any]:
         "batch": g["tags"]["batch_size"],
         "acc": group_metric(g, p + "test_acc"),
         "std": group_metric(g, p + "test_acc", "std"),
+        "n": group_metric(g, p + "test_acc", "n"),
         "train_acc": group_metric(g, p + "train_acc"),
         "seconds": group_metric(g, p + "seconds"),
         "epochs": group_metric(g, p + "epochs"),
@@ -356,7 +357,7 @@ def _tie_note(rows: Sequence[dict[str, Any]], best: dict[str, Any], store: dict[
 
 
 def _stat(row: dict[str, Any]) -> dict[str, Any]:
-    return {"mean": row["acc"], "std": row["std"], "n": 2 if row["std"] is not None else 1}
+    return {"mean": row["acc"], "std": row["std"], "n": row["n"] or 0}
 
 
 # -- figures -----------------------------------------------------------------------------------
