@@ -236,6 +236,13 @@ def test_batch_size_summary_matches_results(src, tmp_path):
             assert mean == pytest.approx(np.mean(vals), abs=5e-4)
             assert std == pytest.approx(np.std(vals, ddof=1), abs=5e-4)
     assert "Equal epochs" in text and "Equal updates" in text and "Equal time" in text
+    assert "no measure of noise" not in text
+
+
+def test_one_seed_batch_summary_warns_that_noise_is_unknown(src, tmp_path):
+    run_sweep(small_batch_sweep(src, seeds=(0,)), tmp_path, source=src, jobs=0, figures=False)
+    text = (tmp_path / "summary.md").read_text()
+    assert "With one seed per batch size there is no measure of noise" in text
 
 
 def test_depth_width_shows_failure_and_fix(src, tmp_path):

@@ -283,12 +283,19 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         lines.append(f"Batch {winners['epochs']} is the best choice here whichever way you count:"
                      " epochs, updates or seconds.")
     else:
+        tie = f["equal_time"].get("runner_up")
+        pick = (f"batch {winners['time']} (or batch {tie['batch']}, a tie within seed noise)"
+                if tie else f"batch {winners['time']}")
         lines.append(
             f"\"It depends\" is really \"it depends on what you hold fixed\": per epoch batch "
             f"{winners['epochs']} is best, per update batch {winners['updates']}, per second of "
-            f"training batch {winners['time']}. When compute time is what you pay for, batch "
-            f"{winners['time']} is the right size for this net on this machine."
+            f"training batch {winners['time']}. When compute time is what you pay for, {pick} "
+            "is the right size for this net on this machine."
         )
+    if n_seeds == 1:
+        lines.append("")
+        lines.append("With one seed per batch size there is no measure of noise: run two or "
+                     "more --seeds before trusting differences of a few thousandths.")
     lines += ["", "## All batch sizes", "",
               "| batch | lr | ms/update | s/epoch | test acc, equal epochs | equal updates "
               "| equal time |", "|---:|---:|---:|---:|---:|---:|---:|"]
