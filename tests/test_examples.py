@@ -1,5 +1,6 @@
 """Each chapter's example script runs and prints the notes' numbers."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,73 @@ def test_example_prints_the_notes_numbers(name):
             if line[:2] in ("W1", "b1", "W2", "b2")
         ]
         assert len(diffs) == 4 and max(diffs) < 1e-6
+
+
+MNIST_FILES = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+]
+DATA_DIR = os.environ.get("SCRATCHDL_DATA_DIR")
+BOOK_WEIGHTS = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
+
+
+def run_ch03(**env):
+    """Run the chapter 3 example with a user cache of its own and exactly the given variables."""
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SCRATCHDL_DATA_DIR", "SCRATCHDL_BOOK_WEIGHTS")
+    }
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / "ch03_forward.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=environ,
+    )
+
+
+def test_ch03_without_mnist_says_how_to_get_it(tmp_path):
+    result = run_ch03(XDG_CACHE_HOME=str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    hints = [line for line in result.stdout.splitlines() if "MNIST part skipped" in line]
+    assert len(hints) == 1 and "`scratchdl data fetch`" in hints[0]
+    assert "Accuracy" not in result.stdout and "[0.31682708 0.69627909]" in result.stdout
+    assert not (tmp_path / "cache").exists()  # nothing downloaded
+
+
+@pytest.mark.skipif(not DATA_DIR, reason="set SCRATCHDL_DATA_DIR to a folder with MNIST")
+def test_ch03_finds_mnist_in_the_user_cache_without_the_variable(tmp_path):
+    cache = tmp_path / "cache"
+    folder = cache / "scratchdl" / "mnist"
+    folder.mkdir(parents=True)
+    for name in MNIST_FILES:
+        source = Path(DATA_DIR) / name
+        if not source.exists():
+            source = Path(DATA_DIR) / "mnist" / name
+        if not source.exists():
+            pytest.skip(f"{name} is not in SCRATCHDL_DATA_DIR as a .gz file")
+        (folder / name).symlink_to(source)
+    result = run_ch03(XDG_CACHE_HOME=str(cache))
+    assert result.returncode == 0, result.stderr
+    assert "MNIST shapes: (60000, 784) (60000,) (10000, 784) (10000,)" in result.stdout
+    assert "MNIST part skipped" not in result.stdout
+
+
+@pytest.mark.skipif(
+    not DATA_DIR or not BOOK_WEIGHTS, reason="set SCRATCHDL_DATA_DIR and SCRATCHDL_BOOK_WEIGHTS"
+)
+def test_ch03_runs_the_books_network_one_sample_at_a_time(tmp_path):
+    result = run_ch03(
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        SCRATCHDL_DATA_DIR=DATA_DIR,
+        SCRATCHDL_BOOK_WEIGHTS=BOOK_WEIGHTS,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Accuracy:0.9352" in result.stdout
+    assert "Accuracy (batches of 100):0.9352" in result.stdout

@@ -189,3 +189,70 @@ def test_weight_decay_adds_to_loss():
     decayed = MultiLayerNet(4, [3], 2, weight_decay_lambda=0.5, rng=0, dtype=np.float64)
     penalty = 0.25 * sum(float(np.sum(plain.params[k] ** 2)) for k in ("W1", "W2"))
     assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + penalty)
+
+
+def test_numerical_gradient_of_float32_net_runs_in_float64():
+    """The book's chapter 5 check on the default float32 net agrees to far below 1e-6."""
+    net = TwoLayerNet(784, 50, 10, rng=0)
+    x = np.random.default_rng(1).random((3, 784)).astype(np.float32)
+    t = np.array([3, 1, 4])
+    assert relu_margin(net.astype(np.float64), x) > 1e-3  # no ReLU input near its kink
+    before = {key: value.copy() for key, value in net.params.items()}
+    arrays = [net.params[key] for key in net.params]
+    num = net.numerical_gradient(x, t)
+    bp = net.gradient(x, t)
+    assert list(num) == ["W1", "b1", "W2", "b2"]
+    for key in num:
+        assert num[key].dtype == np.float32 and bp[key].dtype == np.float32
+        assert num[key].shape == net.params[key].shape
+        assert float(np.mean(np.abs(num[key] - bp[key]))) < 1e-6, key
+    assert net.dtype == np.float32
+    for key, array in zip(net.params, arrays, strict=True):
+        assert net.params[key] is array  # same arrays, same bits
+        assert net.params[key].dtype == np.float32
+        assert net.params[key].tobytes() == before[key].tobytes()
+
+
+def test_simple_net_numerical_gradient_keeps_its_dtype():
+    net = SimpleNet(BOOK_W)
+    W = net.params["W"].copy()
+    dW = net.numerical_gradient(np.array([0.6, 0.9]), np.array([0, 0, 1]))["W"]
+    assert dW.dtype == np.float32 and net.params["W"].tobytes() == W.tobytes()
+    np.testing.assert_allclose(dW, net.gradient(np.array([0.6, 0.9]), 2)["W"], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_predict_one_sample_gives_one_row_of_scores(dtype):
+    """The book's chapter 3 loop: ``for i in range(len(x)): y = network.predict(x[i])``."""
+    net = TwoLayerNet(784, 20, 10, rng=0, dtype=dtype)
+    x = RNG.random((5, 784)).astype(dtype)
+    batch = net.predict(x)
+    for i in range(len(x)):
+        y = net.predict(x[i])
+        assert y.shape == (10,) and y.dtype == dtype
+        np.testing.assert_allclose(y, batch[i], rtol=1e-5, atol=1e-6)  # float32 BLAS rounding
+        assert np.argmax(y) == np.argmax(batch[i])
+    assert net.predict(list(x[0])).shape == (10,)
+    # A single sample counts as a batch of one for the loss, the gradient and the accuracy.
+    assert net.loss(x[0], 3) == pytest.approx(net.loss(x[:1], np.array([3])), rel=1e-6)
+    assert net.loss(x[0], np.eye(10)[3]) == pytest.approx(net.loss(x[0], 3), rel=1e-6)
+    g1, g = net.gradient(x[0], 3), net.gradient(x[:1], np.array([3]))
+    for key in g:
+        np.testing.assert_allclose(g1[key], g[key], rtol=1e-5, atol=1e-7)
+    assert net.accuracy(x[0], int(np.argmax(batch[0]))) == 1.0
+
+
+def test_predict_wrong_shapes_raise_clear_shape_errors():
+    net = TwoLayerNet(784, 20, 10, rng=0)
+    with pytest.raises(
+        ShapeError, match=r"one sample of shape \(784,\) .* got a 1-D input of length 783"
+    ):
+        net.predict(np.zeros(783))
+    with pytest.raises(ShapeError, match="got a scalar"):
+        net.predict(1.0)
+    with pytest.raises(ShapeError, match=r"784 input features per sample, got input of shape"):
+        net.predict(np.zeros((2, 783)))
+    with pytest.raises(ShapeError, match="length 0"):
+        net.predict(np.zeros(0))
+    with pytest.raises(ShapeError, match="length 5"):
+        net.loss(np.zeros(5), 1)

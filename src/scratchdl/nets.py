@@ -118,12 +118,37 @@ class Net:
         self.params = ParamView(owners, self.dtype)
 
     # -- forward -----------------------------------------------------------------------------
-    def predict(self, x: ArrayLike) -> NDArray:
-        """Scores (before softmax) for inputs ``x`` of shape (N, D), shape (N, C)."""
+    def _input_size(self) -> int | None:
+        layers = getattr(self, "layers", None)
+        first = layers[0] if layers else None
+        return int(first.W.shape[0]) if isinstance(first, Affine) else None
+
+    def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
+        """``x`` as a batch, and whether it was one 1-D sample ``(D,)`` (now ``(1, D)``)."""
         x = np.asarray(x)
+        if x.ndim >= 2:
+            return x, False
+        d = self._input_size()
+        expected = f"one sample of shape ({d},) or a batch of shape (N, {d})"
+        if x.ndim == 0:
+            raise ShapeError(f"{type(self).__name__} expects {expected}, got a scalar")
+        if d is not None and x.shape[0] != d:
+            raise ShapeError(
+                f"{type(self).__name__} expects {expected}, got a 1-D input of length {x.shape[0]}"
+            )
+        return x[np.newaxis], True
+
+    def predict(self, x: ArrayLike) -> NDArray:
+        """Scores (before softmax): shape (N, C) for a batch ``x`` of shape (N, D) (or images
+        (N, 1, 28, 28)), shape (C,) for one sample of shape (D,), as ``np.dot`` gives in the
+        book's chapter 3 loop ``for i in range(len(x)): y = network.predict(x[i])``.
+
+        Raises :class:`~scratchdl.errors.ShapeError` for any other shape.
+        """
+        x, single = self._as_batch(x)
         for layer in self.layers:
             x = layer.forward(x)
-        return x
+        return x[0] if single else x
 
     def _weight_decay(self) -> float:
         if not self.weight_decay_lambda:
@@ -137,8 +162,12 @@ class Net:
     def loss(self, x: ArrayLike, t: ArrayLike) -> float:
         """Mean cross-entropy of softmax(predict(x)) against ``t`` (labels or one-hot).
 
-        With ``weight_decay_lambda`` it adds ``0.5 * lambda * Σ ||W||²``.
+        With ``weight_decay_lambda`` it adds ``0.5 * lambda * Σ ||W||²``. One sample ``x`` of
+        shape (D,) with a scalar label (or a (C,) one-hot ``t``) counts as a batch of one.
         """
+        x, single = self._as_batch(x)
+        if single:
+            t = np.asarray(t)[np.newaxis]
         return self.last_layer.forward(self.predict(x), t) + self._weight_decay()
 
     def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int = EVAL_BATCH) -> float:
@@ -146,7 +175,9 @@ class Net:
 
         ``t`` may be integer labels (N,) or one-hot (N, C).
         """
-        x = np.asarray(x)
+        x, single = self._as_batch(x)
+        if single:
+            t = np.asarray(t)[np.newaxis]
         n = x.shape[0]
         if n == 0:
             raise ShapeError("accuracy of an empty set is undefined: give at least one sample")
@@ -161,12 +192,25 @@ class Net:
 
     # -- gradients ---------------------------------------------------------------------------
     def numerical_gradient(self, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> dict[str, NDArray]:
-        """Gradient of :meth:`loss` for every parameter by central differences (slow)."""
+        """Gradient of :meth:`loss` for every parameter by central differences (slow).
+
+        The differences are always taken in float64, on a float64 copy of this network and a
+        float64 copy of ``x``, whatever the network's dtype: in float32, rounding in
+        ``(f(w + h) - f(w - h)) / 2h`` with ``h = 1e-4`` alone costs about 1e-4, which would swamp
+        the book's chapter 5 comparison with :meth:`gradient` (about 1e-10 in float64). The
+        results are returned in the network's dtype, and the network itself is left exactly as
+        it was (parameters bit for bit, and the layers' cached forward state).
+        """
+        net64 = self.astype(np.float64)
+        x64 = np.asarray(x, dtype=np.float64)
 
         def loss_w(_: NDArray) -> float:
-            return self.loss(x, t)
+            return net64.loss(x64, t)
 
-        return {key: numerical_gradient(loss_w, self.params[key], h=h) for key in self.params}
+        return {
+            key: numerical_gradient(loss_w, net64.params[key], h=h).astype(self.dtype, copy=False)
+            for key in net64.params
+        }
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
         """Gradient of :meth:`loss` for every parameter by backpropagation.
@@ -392,6 +436,9 @@ class SimpleNet(Net):
 
     def __repr__(self) -> str:
         return f"SimpleNet(2-3, {self.dtype.name})"
+
+    def _input_size(self) -> int:
+        return 2
 
     def predict(self, x: ArrayLike) -> NDArray:
         """Scores ``x · W``, shape (3,) or (N, 3)."""
