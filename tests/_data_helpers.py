@@ -131,3 +131,15 @@ def leftovers(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def read_only(monkeypatch, folder):
+    """Make ``folder`` (and everything under it) count as unwritable; as root, chmod would not."""
+    from scratchdl.data import paths
+
+    real = paths.is_writable_dir
+    monkeypatch.setattr(
+        paths,
+        "is_writable_dir",
+        lambda p: not Path(p).absolute().is_relative_to(folder.absolute()) and real(p),
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -13,11 +12,12 @@ from _data_helpers import (
     leftovers,
     local_server,
     make_raw,
+    read_only,
     spec_for,
     write_files,
 )
 from scratchdl.cli import main
-from scratchdl.data import FILENAMES, datasets, paths
+from scratchdl.data import FILENAMES, datasets
 
 pytestmark = pytest.mark.usefixtures("isolated_cache")
 
@@ -120,16 +120,6 @@ def test_action_is_required(capsys):
     assert info.value.code == 2
 
 
-def _read_only(monkeypatch, folder):
-    """Make ``folder`` (and everything under it) count as unwritable; as root, chmod would not."""
-    real = paths.is_writable_dir
-    monkeypatch.setattr(
-        paths,
-        "is_writable_dir",
-        lambda p: not Path(p).absolute().is_relative_to(folder.absolute()) and real(p),
-    )
-
-
 def test_import_into_new_data_dir_creates_it(tmp_path, capsys, synthetic, raw, isolated_cache):
     write_files(tmp_path / "src", raw)
     new = tmp_path / "new"
@@ -145,7 +135,7 @@ def test_import_into_read_only_data_dir_is_refused(
     write_files(tmp_path / "src", raw)
     imm = tmp_path / "imm"
     imm.mkdir()
-    _read_only(monkeypatch, imm)
+    read_only(monkeypatch, imm)
     assert main(["data", "import", str(tmp_path / "src"), "--data-dir", str(imm)]) == 2
     captured = capsys.readouterr()
     err = captured.err.strip()
@@ -160,7 +150,7 @@ def test_import_into_read_only_data_dir_that_already_has_them(
 ):
     write_files(tmp_path / "src", raw)
     write_files(tmp_path / "ro", raw, compress=False)  # same content, other form
-    _read_only(monkeypatch, tmp_path / "ro")
+    read_only(monkeypatch, tmp_path / "ro")
     assert main(["data", "import", str(tmp_path / "src"), "--data-dir", str(tmp_path / "ro")]) == 0
     assert str(tmp_path / "ro" / "train-images-idx3-ubyte") in capsys.readouterr().out
     assert leftovers(isolated_cache) == []

@@ -6,7 +6,6 @@ import itertools
 import os
 import stat
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from _data_helpers import (
     closed_port_url,
     leftovers,
     make_raw,
+    read_only,
     spec_for,
     write_files,
 )
@@ -28,7 +28,6 @@ from scratchdl.data import (
     import_files,
     load_mnist,
     locate,
-    paths,
     verify,
 )
 from scratchdl.data import mnist as mnist_module
@@ -213,16 +212,6 @@ def test_loader_is_exported_from_package():
 # --- a data folder asked for is checked, never silently replaced ------------------------------
 
 
-def _read_only(monkeypatch, folder):
-    """Make ``folder`` (and everything under it) count as unwritable; as root, chmod would not."""
-    real = paths.is_writable_dir
-    monkeypatch.setattr(
-        paths,
-        "is_writable_dir",
-        lambda p: not Path(p).absolute().is_relative_to(folder.absolute()) and real(p),
-    )
-
-
 def _no_download(monkeypatch):
     monkeypatch.setattr(Downloader, "fetch", lambda *a, **k: pytest.fail("download attempted"))
 
@@ -283,7 +272,7 @@ def test_read_only_data_dir_missing_files_is_not_downloaded_into_user_cache(
     folder = tmp_path / "ro"
     write_files(folder, raw)
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    _read_only(monkeypatch, folder)
+    read_only(monkeypatch, folder)
     _no_download(monkeypatch)
     for call in (
         lambda: load_mnist(dataset=spec_for(raw), data_dir=folder),
@@ -302,7 +291,7 @@ def test_read_only_data_dir_with_good_files_still_loads_and_fetches(
 ):
     folder = tmp_path / "ro"
     write_files(folder, raw)
-    _read_only(monkeypatch, folder)
+    read_only(monkeypatch, folder)
     _no_download(monkeypatch)
     assert locate(spec_for(raw), folder).files_dir is None
     (x, _), _ = load_mnist(dataset=spec_for(raw), data_dir=folder)
