@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from scratchdl.cli._options import add_data_dir
+
 _DATASET_CHOICES = ("mnist", "fashion")
 
 
@@ -23,11 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.required = True
 
     def data_dir(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--data-dir",
-            metavar="D",
-            help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)",
-        )
+        add_data_dir(p)
 
     fetch = actions.add_parser("fetch", help="download and verify a dataset")
     fetch.add_argument("dataset", nargs="?", default="mnist", choices=_DATASET_CHOICES)

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl.cli._options import add_data_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` and ``predict`` commands."""
@@ -25,11 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("mnist", "fashion"),
         help="test set to use (default: the one the model was trained on, else mnist)",
     )
-    ev.add_argument(
-        "--data-dir",
-        metavar="D",
-        help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)",
-    )
+    add_data_dir(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     ev.set_defaults(func=_evaluate)
 

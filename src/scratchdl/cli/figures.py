@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scratchdl.cli._options import add_data_dir
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``figures`` and ``report`` commands to the top-level parser."""
@@ -18,8 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     fig.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
-    fig.add_argument("--data-dir", metavar="D",
-                     help="MNIST folder (default: $SCRATCHDL_DATA_DIR, else the user cache)")
+    add_data_dir(fig)
     fig.add_argument("--model", metavar="MODEL.npz",
                      help="trained model for the weights and misclassified-digit figures")
     fig.add_argument("--seed", type=int, default=0, metavar="S",

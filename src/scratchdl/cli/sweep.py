@@ -12,6 +12,8 @@ import os
 import time
 from typing import Any
 
+from scratchdl.cli._options import add_data_dir
+
 _COMMON_HELP = {
     "seeds": "comma-separated seeds; accuracy is reported as mean ± std over them",
     "jobs": "worker processes, each with one BLAS thread (default: 1)",
@@ -35,8 +37,7 @@ def _add_common(p: argparse.ArgumentParser, *, seeds: str, default_out: str) -> 
                    help="training/test images per learning-curve point; checkpoints always use "
                         "the full sets (default: 2000)")
     p.add_argument("--dataset", default="mnist", help="mnist or fashion (default: mnist)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder with the IDX files (default: $SCRATCHDL_DATA_DIR or the cache)")
+    add_data_dir(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

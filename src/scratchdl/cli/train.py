@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scratchdl.cli._options import add_data_dir
+
 _TRAINING_OPTIONS = (
     "dataset",
     "hidden",
@@ -52,11 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--dataset", choices=("mnist", "fashion"), help="dataset (default: mnist)")
-    p.add_argument(
-        "--data-dir",
-        metavar="D",
-        help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)",
-    )
+    add_data_dir(p)
     p.add_argument(
         "--hidden",
         type=int,
