@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from scratchdl.cli import main
-from scratchdl.cli.basics import kink_samples
+from scratchdl.gradient import kink_samples
 from scratchdl.layers import Affine, Relu, Sigmoid
 from scratchdl.nets import MultiLayerNet
 

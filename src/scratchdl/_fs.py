@@ -31,16 +31,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         raise IsADirectoryError(
             errno.EISDIR, "is a folder, not a file: give a file name inside it", str(path)
         )
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(
-                    errno.ENOTDIR, f"{parent} is a file, not a folder: choose another path",
-                    str(path),
-                )
-            break
+    ensure_dir(path.parent, for_path=path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp.", suffix=suffix)
     except OSError as exc:
         raise _about(exc, path) from None
@@ -57,6 +49,29 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path):
             raise _about(exc, path) from None
         raise
+
+
+def ensure_dir(folder: str | os.PathLike[str], for_path: Path | None = None) -> Path:
+    """Create ``folder`` (and its parents) unless it exists; return it.
+
+    An existing file on the way is a :class:`NotADirectoryError` that names it, instead of
+    ``mkdir``'s bare "File exists". Errors name ``for_path`` (the file about to be written
+    there) when given, else ``folder``.
+    """
+    folder = Path(folder)
+    named = for_path if for_path is not None else folder
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(
+                    errno.ENOTDIR, f"{parent} is a file, not a folder", str(named)
+                )
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _about(exc, named) from None
+    return folder
 
 
 def _about(exc: OSError, path: Path) -> OSError:

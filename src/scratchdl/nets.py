@@ -101,6 +101,9 @@ class Net:
     layers: list[Layer]
     last_layer: SoftmaxWithLoss
     dtype: np.dtype
+    #: Features per sample ``D`` and classes ``C``: ``predict`` maps (N, D) to (N, C).
+    input_size: int
+    output_size: int
     weight_decay_lambda: float = 0.0
 
     def _bind_params(self) -> None:
@@ -118,21 +121,16 @@ class Net:
         self.params = ParamView(owners, self.dtype)
 
     # -- forward -----------------------------------------------------------------------------
-    def _input_size(self) -> int | None:
-        layers = getattr(self, "layers", None)
-        first = layers[0] if layers else None
-        return int(first.W.shape[0]) if isinstance(first, Affine) else None
-
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         """``x`` as a batch, and whether it was one 1-D sample ``(D,)`` (now ``(1, D)``)."""
         x = np.asarray(x)
         if x.ndim >= 2:
             return x, False
-        d = self._input_size()
+        d = self.input_size
         expected = f"one sample of shape ({d},) or a batch of shape (N, {d})"
         if x.ndim == 0:
             raise ShapeError(f"{type(self).__name__} expects {expected}, got a scalar")
-        if d is not None and x.shape[0] != d:
+        if x.shape[0] != d:
             raise ShapeError(
                 f"{type(self).__name__} expects {expected}, got a 1-D input of length {x.shape[0]}"
             )
@@ -412,6 +410,9 @@ class SimpleNet(Net):
     rng : numpy.random.Generator or int seed, optional
     """
 
+    input_size = 2
+    output_size = 3
+
     def __init__(
         self,
         W: ArrayLike | None = None,
@@ -436,9 +437,6 @@ class SimpleNet(Net):
 
     def __repr__(self) -> str:
         return f"SimpleNet(2-3, {self.dtype.name})"
-
-    def _input_size(self) -> int:
-        return 2
 
     def predict(self, x: ArrayLike) -> NDArray:
         """Scores ``x · W``, shape (3,) or (N, 3)."""

@@ -118,50 +118,14 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def kink_samples(net: Any, x: Any, t: Any, h: float = GRADCHECK_H) -> Any:
-    """Which samples let a central difference of step ``h`` cross a ReLU kink.
-
-    Runs the very perturbations of the gradient check (every parameter of the float64 copy of
-    ``net`` moved by ``±h``, one at a time) and flags a sample when any ReLU of the network
-    switches on or off for it compared with the unperturbed parameters. Only the forward pass
-    is used, so a wrong ``backward`` cannot hide behind this. Samples are independent in the
-    forward pass, so leaving out or redrawing flagged samples does not affect the others.
-
-    Returns
-    -------
-    ndarray of bool, shape (N,)
-    """
-    import numpy as np
-
-    from scratchdl.gradient import numerical_gradient
-    from scratchdl.layers import Relu
-
-    net64 = net.astype(np.float64)
-    x = np.asarray(x, dtype=np.float64)
-    flagged = np.zeros(len(x), dtype=bool)
-    relus = [layer for layer in net64.layers if isinstance(layer, Relu)]
-    if not relus or len(x) == 0:
-        return flagged
-    net64.loss(x, t)
-    base = [layer.mask.copy() for layer in relus]
-
-    def loss_w(_: Any) -> float:
-        value = net64.loss(x, t)
-        for layer, mask in zip(relus, base, strict=True):
-            flagged[:] |= (layer.mask != mask).reshape(len(x), -1).any(axis=1)
-        return value
-
-    for key in net64.params:
-        numerical_gradient(loss_w, net64.params[key], h=h)
-    return flagged
-
-
 def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any, int, int]:
     """Redraw (from ``rng``, so a seed gives the same batch) the samples flagged by
     :func:`kink_samples`; after :data:`KINK_REDRAWS` rounds leave out any still flagged.
 
     Returns ``(x, t, number redrawn, number left out)``.
     """
+    from scratchdl.gradient import kink_samples
+
     bad = kink_samples(net, x, t, h)
     redrawn = int(bad.sum())
     for _ in range(KINK_REDRAWS):

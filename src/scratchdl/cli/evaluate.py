@@ -47,15 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_predict)
 
 
-def _load_model(path: str) -> tuple[Any, int, int]:
-    """The network in ``path`` and its numbers of inputs and outputs."""
-    from scratchdl.io import load_model
-
-    net = load_model(path)
-    weights = [v for v in net.params.values() if v.ndim == 2]
-    return net, int(weights[0].shape[0]), int(weights[-1].shape[1])
-
-
 def predict_labels(net: Any, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
     """Predicted classes of ``x`` (N, D), in the same batches as training's evaluation."""
     from scratchdl.train import EVAL_BATCH
@@ -76,16 +67,17 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
 def _evaluate(args: argparse.Namespace) -> int:
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
+    from scratchdl.io import load_model
 
-    net, n_inputs, n_outputs = _load_model(args.model)
+    net = load_model(args.model)
     dataset = args.dataset or net.metadata.get("dataset") or "mnist"
     _, (x_test, t_test) = load_mnist(
         normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
     )
     n_classes = 10
-    if x_test.shape[1] != n_inputs or n_outputs != n_classes:
+    if x_test.shape[1] != net.input_size or net.output_size != n_classes:
         raise ShapeError(
-            f"{args.model} maps {n_inputs} inputs to {n_outputs} classes but {dataset} has "
+            f"{args.model} maps {net.input_size} inputs to {net.output_size} classes but {dataset} has "
             f"{x_test.shape[1]} pixels per image and {n_classes} classes: evaluate a model "
             "trained on this data"
         )
@@ -212,11 +204,12 @@ def _fit_digit(a: np.ndarray) -> np.ndarray:
 def _predict(args: argparse.Namespace) -> int:
     from scratchdl.errors import ScratchdlError, ShapeError
     from scratchdl.functions import softmax
+    from scratchdl.io import load_model
 
-    net, n_inputs, n_outputs = _load_model(args.model)
-    if n_inputs != 784 or n_outputs != 10:
+    net = load_model(args.model)
+    if net.input_size != 784 or net.output_size != 10:
         raise ShapeError(
-            f"{args.model} maps {n_inputs} inputs to {n_outputs} classes, not 28x28 images to "
+            f"{args.model} maps {net.input_size} inputs to {net.output_size} classes, not 28x28 images to "
             "10 digits: give a model trained on MNIST"
         )
     failed = 0

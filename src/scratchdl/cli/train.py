@@ -148,21 +148,15 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
 def _check_out(out: Path) -> None:
     """Fail before training, not after it, when the results could not be written to ``out``."""
+    from scratchdl._fs import ensure_dir
     from scratchdl.errors import ConfigError
 
-    for parent in (out, *out.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(
-                    f"--out {out}: {parent} is a file, not a folder; choose another --out"
-                )
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise ConfigError(f"--out {out}: {parent} is not writable; choose another --out")
-            break
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        ensure_dir(out)
     except OSError as exc:
-        raise ConfigError(f"--out {out} cannot be created ({exc.strerror}); choose another --out") from None
+        raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
 
 
 class _EpochTable:
@@ -254,7 +248,7 @@ def _train(args: argparse.Namespace) -> int:
         raise DivergenceError(f"{history.message}; {wrote}")
     note = f" ({history.message})" if history.message else ""
     print(f"{history.summary()}{note}; {wrote}")
-    n_classes = int(list(net.params.values())[-1].shape[-1])
+    n_classes = net.output_size
     if last is not None and last.train_acc <= 1.5 / n_classes:
         # Finite but useless (e.g. --lr 1e6 saturates every unit): say so, not just "done".
         print(

@@ -57,7 +57,7 @@ def supply_hint(spec: DatasetSpec) -> str:
     )
 
 
-class _Reporter:
+class Reporter:
     """Notes on stderr (one line per file or failed source) unless quiet; progress bars only
     for a person watching a terminal, so a log file gets the notes without the bars."""
 
@@ -115,7 +115,7 @@ def _describe(exc: BaseException) -> str:
     return text
 
 
-def _stream(url: str, dest: Path, timeout: float, reporter: _Reporter, label: str) -> None:
+def _stream(url: str, dest: Path, timeout: float, reporter: Reporter, label: str) -> None:
     """Download ``url`` into ``dest``, raising _UnreachableError/_TransientError/_PermanentError."""
     request = urllib.request.Request(url, headers={"User-Agent": f"scratchdl/{__version__}"})
     try:
@@ -189,7 +189,7 @@ class Downloader:
             One message listing every source tried with its error, and how to supply the files.
         """
         self._errors = {}
-        reporter = _Reporter(self.quiet)
+        reporter = Reporter(self.quiet)
         mirrors = list(self.mirrors if self.mirrors is not None else spec.mirrors)
         dead: set[str] = set()
         stored: dict[str, Path] = {}
@@ -225,7 +225,7 @@ class Downloader:
         url: str,
         base: str,
         dest: Path,
-        reporter: _Reporter,
+        reporter: Reporter,
         dead: set[str],
     ) -> Path | None:
         host = urlsplit(url).netloc or base
@@ -256,7 +256,7 @@ class Downloader:
         return None
 
     def _try_fallback(
-        self, spec: DatasetSpec, dest_dir: Path, missing: Sequence[str], reporter: _Reporter
+        self, spec: DatasetSpec, dest_dir: Path, missing: Sequence[str], reporter: Reporter
     ) -> dict[str, Path]:
         source = spec.fallback
         assert source is not None

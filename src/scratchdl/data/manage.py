@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -128,20 +128,18 @@ def _already_present(
 ) -> list[Path] | None:
     """The files in the (read-only) data folder with the same content as ``good``, or None
     if any of them is missing or differs there."""
+    # Only the folder asked for counts, not the user cache, so search it alone.
+    own = replace(location, search_dirs=(location.root / spec.name, location.root))
     found = []
     for kind, verified in good.items():
-        same = None
-        for folder in (location.root / spec.name, location.root):
-            for path in (folder / f"{FILENAMES[kind]}.gz", folder / FILENAMES[kind]):
-                with contextlib.suppress(OSError, idx.IdxFormatError):
-                    if path.is_file() and idx.decompress(path.read_bytes()) == verified.raw:
-                        same = path
-                        break
-            if same is not None:
-                break
-        if same is None:
+        path = find_file(own, FILENAMES[kind])
+        try:
+            same = path is not None and idx.decompress(path.read_bytes()) == verified.raw
+        except (OSError, idx.IdxFormatError):
+            same = False
+        if not same:
             return None
-        found.append(same)
+        found.append(path)
     return found
 
 

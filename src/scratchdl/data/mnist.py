@@ -11,7 +11,7 @@ import numpy as np
 
 from scratchdl.data import cache, verify
 from scratchdl.data.datasets import FILENAMES, KINDS, DatasetSpec, get_dataset
-from scratchdl.data.download import Downloader, _Reporter, supply_hint
+from scratchdl.data.download import Downloader, Reporter, supply_hint
 from scratchdl.data.paths import DataLocation, find_file, locate, not_writable_error
 from scratchdl.errors import DataError, ShapeError
 
@@ -111,7 +111,7 @@ def fetch(
         if location.files_dir is None:
             raise _no_write_dir(spec, location)
         if location.explicit and not location.root.exists():
-            _Reporter(quiet).note(
+            Reporter(quiet).note(
                 f"{location.describe_root()} does not exist: creating it and downloading "
                 f"{spec.title} into {location.files_dir}"
             )

@@ -293,13 +293,13 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     mode = "parameter budget" if opts["match_params"] else "width"
     lines += ["", f"## Depth against width ({main})", ""]
     a, b = shallow_deep
-    if len(depths) > 1:
+    if deep_varied:
         lines.append(
             f"- Deeper, same {mode} ({widest}): depth {a['depth']} -> {b['depth']} changed test "
             f"accuracy {_pm(a)} -> {_pm(b)}, parameters {a['params']} -> {b['params']}, time per "
             f"epoch {sig(a['s_per_epoch'])} s -> {sig(b['s_per_epoch'])} s."
         )
-    if len(cols) > 1:
+    if wide_varied:
         a, b = narrow_wide
         lines.append(
             f"- Wider, depth {a['depth']}: {narrowest} -> {widest} changed test accuracy "
@@ -314,8 +314,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     noise = max(c["std"] or 0.0 for c in vc.values())
     f["depth_vs_width"]["noise"] = noise
     lines += ["", "## Answer", ""]
-    tried = [(name, gain) for name, gain, n in (("deepening", d_gain, len(depths)),
-                                                ("widening", w_gain, len(cols))) if n > 1]
+    tried = [(name, gain) for name, gain, varied in (("deepening", d_gain, deep_varied),
+                                                     ("widening", w_gain, wide_varied)) if varied]
     answer, quoted = _answer(tried, opts["match_params"])
     if quoted:
         small = max(abs(gain) for gain in quoted) <= 2 * noise

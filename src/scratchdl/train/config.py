@@ -163,16 +163,7 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
             )
-        if self.max_seconds is not None and not (
-            isinstance(self.max_seconds, (int, float))
-            and not isinstance(self.max_seconds, bool)
-            and math.isfinite(self.max_seconds)
-            and self.max_seconds > 0
-        ):
-            raise ConfigError(
-                f"time budget (max_seconds) must be a positive finite number of seconds, got "
-                f"{self.max_seconds}; leave it out for no limit"
-            )
+        check_time_budget(self.max_seconds)
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         return self
@@ -201,4 +192,18 @@ class TrainConfig:
         return (
             f"{self.dataset}, hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
             f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
+        )
+
+
+def check_time_budget(max_seconds: float | None) -> None:
+    """Raise :class:`ConfigError` unless ``max_seconds`` is None or a positive finite number."""
+    if max_seconds is not None and not (
+        isinstance(max_seconds, (int, float))
+        and not isinstance(max_seconds, bool)
+        and math.isfinite(max_seconds)
+        and max_seconds > 0
+    ):
+        raise ConfigError(
+            f"time budget (max_seconds) must be a positive finite number of seconds, got "
+            f"{max_seconds}; leave it out for no limit"
         )

@@ -47,6 +47,7 @@ from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.functions import split_labels
 from scratchdl.optimizers import Optimizer
 from scratchdl.train._blas import blas_thread_count, blas_threads
+from scratchdl.train.config import check_time_budget
 from scratchdl.train.history import EpochRecord, History, finite_or_none
 
 __all__ = ["EVAL_BATCH", "Callback", "Trainer", "evaluate"]
@@ -247,11 +248,7 @@ class Trainer:
             raise ConfigError(
                 f"eval_samples must be a positive integer or None, got {eval_samples}"
             )
-        if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
-            raise ConfigError(
-                f"time budget (max_seconds) must be a positive finite number of seconds, got "
-                f"{max_seconds}; leave it out for no limit"
-            )
+        check_time_budget(max_seconds)
 
         self.batch_size = int(batch_size)
         self.sampling = sampling
