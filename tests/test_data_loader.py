@@ -6,6 +6,7 @@ import itertools
 import os
 import stat
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -79,6 +80,31 @@ def test_processed_cache_is_used_and_fast_path_skips_sources(data_dir, raw, monk
     np.testing.assert_array_equal(first[1][1], second[1][1])
 
 
+def test_normalised_images_are_mapped_from_a_checked_float32_copy(data_dir, raw):
+    spec = spec_for(raw)
+    (x_raw, _), (xt_raw, _) = load_mnist(normalize=False, dataset=spec, data_dir=data_dir)
+    expected = x_raw.reshape(len(x_raw), 784).astype(np.float32) / np.float32(255)
+    first = load_mnist(dataset=spec, data_dir=data_dir)[0][0]  # builds the float32 copies
+    (npz,) = (data_dir / "mnist").glob("mnist-*.npz")
+    copy = cache.float_path(npz, "train")
+    assert copy.is_file() and cache.float_path(npz, "test").is_file()
+    x = load_mnist(dataset=spec, data_dir=data_dir)[0][0]
+    assert isinstance(x.base, np.memmap)  # mapped, not converted again
+    assert type(x) is np.ndarray and x.dtype == np.float32 and x.flags.writeable
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(x, expected)
+    x[0, :] = 7.0  # copy-on-write: the caller's change stays in the caller's array
+    np.testing.assert_array_equal(load_mnist(dataset=spec, data_dir=data_dir)[0][0], expected)
+    images = load_mnist(flatten=False, dataset=spec, data_dir=data_dir)[1][0]
+    np.testing.assert_array_equal(images.reshape(len(xt_raw), 784) * 255, xt_raw.reshape(-1, 784))
+    # A damaged copy fails its CRC-32 and is rebuilt from the uint8 cache, never served.
+    data = bytearray(copy.read_bytes())
+    data[-5] ^= 0x55
+    copy.write_bytes(bytes(data))
+    np.testing.assert_array_equal(load_mnist(dataset=spec, data_dir=data_dir)[0][0], expected)
+    assert zlib.crc32(np.load(copy)) == int(copy.with_name(copy.name + ".crc32").read_text())
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
 def test_corrupt_cache_is_rebuilt_with_a_warning(data_dir, raw, damage):
     spec = spec_for(raw)
@@ -104,6 +130,7 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(data_dir, raw, damage):
 
 def test_changed_source_gets_a_new_cache(data_dir, raw):
     load_mnist(dataset=spec_for(raw), data_dir=data_dir)
+    assert len(list((data_dir / "mnist").glob("mnist-*.x_*.float32.npy"))) == 2
     new = dict(raw, **{"t10k-images": make_raw(seed=5)["t10k-images"]})
     write_files(data_dir, new)
     os.utime(data_dir / "t10k-images-idx3-ubyte.gz", ns=(1, 1))  # even with an odd mtime
@@ -112,6 +139,9 @@ def test_changed_source_gets_a_new_cache(data_dir, raw):
         xt.reshape(-1), np.frombuffer(new["t10k-images"], np.uint8, offset=16)
     )
     assert len(list((data_dir / "mnist").glob("mnist-*.npz"))) == 1  # the old one is gone
+    (npz,) = (data_dir / "mnist").glob("mnist-*.npz")
+    stems = {p.name.split(".")[0] for p in (data_dir / "mnist").glob("mnist-*.x_*")}
+    assert stems <= {npz.stem}  # and so are its float32 copies
 
 
 def test_changed_source_failing_checksum_is_an_error_not_stale_data(data_dir, raw):

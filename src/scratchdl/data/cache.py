@@ -15,6 +15,7 @@ import json
 import os
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -142,10 +143,57 @@ def save(path: Path, arrays: Mapping[str, np.ndarray], key: str) -> bool:
             stacklevel=3,
         )
         return False
-    # Older caches (other source versions) are dead weight now.
+    # Older caches (other source versions) are dead weight now, with their float32 copies.
     prefix = path.name.rsplit("-", 1)[0] + "-"
     for old in path.parent.glob(f"{prefix}*.npz"):
         if old != path and len(old.stem) == len(path.stem):
-            with contextlib.suppress(OSError):
-                os.unlink(old)
+            for dead in (old, *path.parent.glob(f"{old.stem}.x_*")):
+                with contextlib.suppress(OSError):
+                    os.unlink(dead)
     return True
+
+
+# -- normalised float32 images, memory-mapped ------------------------------------------------
+# ``load_mnist(normalize=True)`` needs the images as float32: 188 MB for MNIST's training set.
+# Converting them costs about 0.6 s per process on a machine where fresh memory is slow to
+# touch; mapping a stored float32 copy costs nothing until the rows are read, and the rows come
+# from the page cache. A CRC-32 beside each copy catches a damaged file (0.08 s for 188 MB).
+
+
+def float_path(npz: Path, split: str) -> Path:
+    """Where the normalised float32 copy of ``x_<split>`` of the cache ``npz`` lives."""
+    return npz.with_name(f"{npz.stem}.x_{split}.float32.npy")
+
+
+def _crc_path(path: Path) -> Path:
+    return path.with_name(path.name + ".crc32")
+
+
+def load_float(npz: Path, split: str, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The stored float32 images of ``split``, mapped copy-on-write (writes stay private);
+    None if absent. A damaged or stale copy is deleted (it is rebuilt from the uint8 cache)."""
+    path = float_path(npz, split)
+    if not path.is_file():
+        return None
+    try:
+        expected = int(_crc_path(path).read_text(encoding="utf-8"))
+        x = np.load(path, mmap_mode="c", allow_pickle=False)
+        ok = x.dtype == np.float32 and x.shape == shape and zlib.crc32(x) == expected
+    except (OSError, ValueError):
+        ok = False
+    if ok:
+        return np.asarray(x)  # a plain ndarray over the private mapping
+    for dead in (path, _crc_path(path)):
+        with contextlib.suppress(OSError):
+            dead.unlink()
+    return None
+
+
+def save_float(npz: Path, split: str, x: np.ndarray) -> None:
+    """Store ``x`` for :func:`load_float` (best effort: without it loads are only slower)."""
+    path = float_path(npz, split)
+    with contextlib.suppress(OSError):
+        # Through a file object: np.save would append ".npy" to the temporary name.
+        with atomic_path(path) as tmp, tmp.open("wb") as out:
+            np.save(out, np.ascontiguousarray(x, dtype=np.float32), allow_pickle=False)
+        atomic_write_text(_crc_path(path), str(zlib.crc32(np.ascontiguousarray(x))))

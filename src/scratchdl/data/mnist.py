@@ -132,15 +132,17 @@ def fetch(
 
 def _load_uint8(
     spec: DatasetSpec, location: DataLocation, sources: Mapping[str, Path]
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], Path | None]:
+    """The four arrays as uint8, and the processed cache they are stored in (None if none)."""
     folder = location.write_dir
     if folder is not None:
         hashes = cache.remembered_hashes(folder, spec, sources)
         if hashes is not None:
             key = cache.cache_key(hashes)
-            arrays = cache.load(cache.npz_path(folder, spec, key), key)
+            stored = cache.npz_path(folder, spec, key)
+            arrays = cache.load(stored, key)
             if arrays is not None:
-                return arrays
+                return arrays, stored
     recorded = verify.read_recorded(folder)
     files = {k: verify.verify_file(p, k, spec, recorded=recorded) for k, p in sources.items()}
     verify.check_pairs(files, spec, {k: str(p) for k, p in sources.items()})
@@ -154,19 +156,37 @@ def _load_uint8(
         verify.record(folder, spec, files)
         hashes = {k: v.sha256 for k, v in files.items()}
         key = cache.cache_key(hashes)
-        if cache.save(cache.npz_path(folder, spec, key), arrays, key):
+        stored = cache.npz_path(folder, spec, key)
+        if cache.save(stored, arrays, key):
             cache.remember(folder, spec, sources, hashes)
-    return arrays
+            return arrays, stored
+    return arrays, None
 
 
 def _format(
-    x: np.ndarray, t: np.ndarray, normalize: bool, flatten: bool, one_hot_label: bool
+    arrays: Mapping[str, np.ndarray],
+    split: str,
+    stored: Path | None,
+    normalize: bool,
+    flatten: bool,
+    one_hot_label: bool,
 ) -> Split:
+    """One split in the requested form; normalised images come from (or go to) the float32
+    copy beside the processed cache ``stored``."""
+    x, t = arrays[f"x_{split}"], arrays[f"t_{split}"]
     n = x.shape[0]
-    x = x.reshape(n, 784) if flatten else x.reshape(n, 1, 28, 28)
+    x = x.reshape(n, 784)
     if normalize:
-        x = x.astype(np.float32)
-        x /= np.float32(255.0)
+        mapped = None if stored is None else cache.load_float(stored, split, x.shape)
+        if mapped is None:
+            x = x.astype(np.float32)
+            x /= np.float32(255.0)
+            if stored is not None:
+                cache.save_float(stored, split, x)
+        else:
+            x = mapped
+    if not flatten:
+        x = x.reshape(n, 1, 28, 28)
     labels = to_one_hot(t) if one_hot_label else t.astype(np.int64)
     return x, labels
 
@@ -229,15 +249,17 @@ def load_mnist(
         if missing:  # pragma: no cover - the downloader stores every file or raises
             raise _missing_error(spec, location, missing)
     try:
-        arrays = _load_uint8(spec, location, {k: p for k, p in sources.items() if p is not None})
+        arrays, stored = _load_uint8(
+            spec, location, {k: p for k, p in sources.items() if p is not None}
+        )
     except verify.WrongDatasetError:
         # The data folder holds another dataset's files directly; get ours into our subfolder.
         if not download:
             raise
         sources = fetch(spec, data_dir=data_dir)
-        arrays = _load_uint8(spec, location, sources)
-    train = _format(arrays["x_train"], arrays["t_train"], normalize, flatten, one_hot_label)
-    test = _format(arrays["x_test"], arrays["t_test"], normalize, flatten, one_hot_label)
+        arrays, stored = _load_uint8(spec, location, sources)
+    train = _format(arrays, "train", stored, normalize, flatten, one_hot_label)
+    test = _format(arrays, "test", stored, normalize, flatten, one_hot_label)
     return train, test
 
 
