@@ -225,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{blas_thread_count()}"
     )
 
-    contenders: list[tuple[str, Any, str]] = [
-        ("scratchdl", lambda: run_ours(data, args.iters), "")
-    ]
+    contenders: list[tuple[str, Any, str]] = [("scratchdl", lambda: run_ours(data, args.iters), "")]
     if not args.skip_book:
         contenders.append(("book", lambda: run_book(data, args.iters), "  (float64, one-hot)"))
     if not args.skip_torch:

@@ -164,8 +164,9 @@ def test_divergence_is_one_line_error_and_keeps_files(tmp_path, capsys, fake_mni
 
 
 def test_too_much_weight_decay_is_named_as_the_cause(tmp_path, capsys, fake_mnist):
-    code, _, err = run(capsys, "train", "--out", str(tmp_path / "wd"), "--weight-decay", "1e9",
-                       *SMALL)
+    code, _, err = run(
+        capsys, "train", "--out", str(tmp_path / "wd"), "--weight-decay", "1e9", *SMALL
+    )
     assert code == 2 and err.count("\n") == 1
     assert "try a smaller weight decay (now 1e+09): lr x weight decay is 1e+08" in err
     assert "smaller learning rate" not in err
@@ -190,9 +191,18 @@ def test_a_run_that_learns_nothing_is_flagged(tmp_path, capsys, fake_mnist):
         (["--hidden", "50", "--hidden", "-3"], "hidden layer sizes must be positive integers"),
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--resume"], "no checkpoint at"),
-        (["--max-seconds", "inf"], "time budget (max_seconds) must be a positive finite number of seconds, got inf"),
-        (["--max-seconds", "nan"], "time budget (max_seconds) must be a positive finite number of seconds, got nan"),
-        (["--max-seconds", "0"], "time budget (max_seconds) must be a positive finite number of seconds, got 0.0"),
+        (
+            ["--max-seconds", "inf"],
+            "time budget (max_seconds) must be a positive finite number of seconds, got inf",
+        ),
+        (
+            ["--max-seconds", "nan"],
+            "time budget (max_seconds) must be a positive finite number of seconds, got nan",
+        ),
+        (
+            ["--max-seconds", "0"],
+            "time budget (max_seconds) must be a positive finite number of seconds, got 0.0",
+        ),
     ],
 )
 def test_impossible_settings_are_one_line_errors(tmp_path, capsys, fake_mnist, argv, message):
@@ -348,8 +358,7 @@ def test_predict_reads_grayscale_and_inverted_rgb(tmp_path, capsys, fake_mnist):
     assert out.startswith(f"{gray}: {int(t_test[0])} (")
 
 
-def test_predict_answers_the_good_images_and_flags_bad_and_blank_ones(tmp_path, capsys,
-                                                                     fake_mnist):
+def test_predict_answers_the_good_images_and_flags_bad_and_blank_ones(tmp_path, capsys, fake_mnist):
     assert run(capsys, "train", "--out", str(tmp_path / "m"), *SMALL)[0] == 0
     _, (x_test, t_test) = _synthetic()
     good = tmp_path / "good.png"
@@ -358,8 +367,16 @@ def test_predict_answers_the_good_images_and_flags_bad_and_blank_ones(tmp_path, 
     bad.write_text("not an image")
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((40, 40), 255, np.uint8)).save(blank)
-    code, out, err = run(capsys, "predict", str(tmp_path / "m" / "model.npz"), str(good),
-                         str(bad), str(blank), str(good), "--json")
+    code, out, err = run(
+        capsys,
+        "predict",
+        str(tmp_path / "m" / "model.npz"),
+        str(good),
+        str(bad),
+        str(blank),
+        str(good),
+        "--json",
+    )
     assert code == 2
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["image"] for r in rows] == [str(good), str(blank), str(good)]

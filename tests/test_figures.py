@@ -52,8 +52,9 @@ def no_data_run(tmp_path_factory):
     out = root / "out"
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
-        status = main(["figures", "--out", str(out), "--data-dir", str(root / "empty"),
-                       "--no-download"])
+        status = main(
+            ["figures", "--out", str(out), "--data-dir", str(root / "empty"), "--no-download"]
+        )
     return status, out, stdout.getvalue()
 
 
@@ -83,8 +84,9 @@ def test_no_temporary_files_are_left(no_data_run):
 
 def test_mnist_figures_with_injected_data(tmp_path):
     lines: list[str] = []
-    result = notes.write_figures(tmp_path, mnist=fake_mnist(), epochs=2, seed=3,
-                                 only=MNIST_NAMES, progress=lines.append)
+    result = notes.write_figures(
+        tmp_path, mnist=fake_mnist(), epochs=2, seed=3, only=MNIST_NAMES, progress=lines.append
+    )
     assert [p.stem for p in result.written] == MNIST_NAMES
     assert any("2 epochs, seed 3" in line for line in lines)  # the quick training's settings
     assert result.skipped == []
@@ -94,17 +96,26 @@ def test_mnist_figures_with_injected_data(tmp_path):
 
 def test_model_without_data_still_draws_its_weights(tmp_path):
     model = save_model(TwoLayerNet(784, 12, 10, rng=1), tmp_path / "m.npz")
-    result = notes.write_figures(tmp_path / "out", model_path=model, only=MNIST_NAMES,
-                                 data_dir=tmp_path / "empty", download=False)
+    result = notes.write_figures(
+        tmp_path / "out",
+        model_path=model,
+        only=MNIST_NAMES,
+        data_dir=tmp_path / "empty",
+        download=False,
+    )
     assert_png(tmp_path / "out" / "first_layer_weights.png")
-    assert {name for name, _ in result.skipped} == {"mnist_samples", "misclassified",
-                                                    "learning_curves"}
+    assert {name for name, _ in result.skipped} == {
+        "mnist_samples",
+        "misclassified",
+        "learning_curves",
+    }
 
 
 def test_model_with_data_skips_curves_it_cannot_know(tmp_path):
     model = save_model(TwoLayerNet(784, 12, 10, rng=1), tmp_path / "m.npz")
-    result = notes.write_figures(tmp_path / "out", model_path=model, mnist=fake_mnist(),
-                                 only=MNIST_NAMES)
+    result = notes.write_figures(
+        tmp_path / "out", model_path=model, mnist=fake_mnist(), only=MNIST_NAMES
+    )
     assert [name for name, _ in result.skipped] == ["learning_curves"]
     assert_png(tmp_path / "out" / "misclassified.png")
 
@@ -131,8 +142,22 @@ def test_model_that_is_not_an_mnist_net_is_refused(tmp_path, capsys):
 
 def test_only_draws_the_named_figures(tmp_path, capsys):
     out = tmp_path / "o"
-    assert main(["figures", "--out", str(out), "--only", "softmax", "mnist_samples",
-                 "--data-dir", str(tmp_path / "empty"), "--no-download"]) == 0
+    assert (
+        main(
+            [
+                "figures",
+                "--out",
+                str(out),
+                "--only",
+                "softmax",
+                "mnist_samples",
+                "--data-dir",
+                str(tmp_path / "empty"),
+                "--no-download",
+            ]
+        )
+        == 0
+    )
     assert [p.name for p in out.iterdir()] == ["softmax.png"]
     assert "1 skipped: mnist_samples.png" in capsys.readouterr().out
 
@@ -206,8 +231,9 @@ def test_weights_of_a_non_mnist_net_are_refused():
         notes.plot_first_layer_weights(TwoLayerNet(10, 4, 2, rng=0))
 
 
-@pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"),
-                    reason="needs MNIST: set SCRATCHDL_DATA_DIR")
+@pytest.mark.skipif(
+    not os.environ.get("SCRATCHDL_DATA_DIR"), reason="needs MNIST: set SCRATCHDL_DATA_DIR"
+)
 def test_real_mnist_figures(tmp_path):
     result = notes.write_figures(tmp_path, epochs=1, seed=0, download=False)
     assert result.skipped == []

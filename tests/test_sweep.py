@@ -53,8 +53,15 @@ def strip_timing(obj):
 
 
 def small_batch_sweep(source: ArraySource, **kw):
-    opts = dict(values=(10, 50), epochs=2, seeds=(0, 1), budget_seconds=1e-6, hidden=(16,),
-                eval_samples=100, curve_points=5)
+    opts = dict(
+        values=(10, 50),
+        epochs=2,
+        seeds=(0, 1),
+        budget_seconds=1e-6,
+        hidden=(16,),
+        eval_samples=100,
+        curve_points=5,
+    )
     opts.update(kw)
     return batch_size.build(batch_size.BatchSizeOptions(**opts), info(source))
 
@@ -95,8 +102,9 @@ def test_trial_is_deterministic_given_its_seed(src):
 
 
 def test_divergence_is_recorded_not_raised(src):
-    spec = lr.build(lr.LrOptions(values=(1e4,), iters=30, seeds=(0,), hidden=(16,),
-                                 eval_samples=50), info(src)).trials[0]
+    spec = lr.build(
+        lr.LrOptions(values=(1e4,), iters=30, seeds=(0,), hidden=(16,), eval_samples=50), info(src)
+    ).trials[0]
     row = run_trial(spec, src.load())
     assert row["status"] == "diverged"
     assert row["final"]["train_loss"] is None and row["final"]["reached"] is False
@@ -111,14 +119,20 @@ def test_batch_size_sweep_writes_every_output(src, tmp_path):
     assert data["sweep"] == "batch-size" and len(data["trials"]) == 4
     rows = list(csv.DictReader((tmp_path / "results.csv").open()))
     assert [(int(r["tag.batch_size"]), int(r["seed"])) for r in rows] == [
-        (10, 0), (10, 1), (50, 0), (50, 1)]
+        (10, 0),
+        (10, 1),
+        (50, 0),
+        (50, 1),
+    ]
     for r, t in zip(rows, data["trials"], strict=True):
         assert float(r["results.epochs.test_acc"]) == t["results"]["epochs"]["test_acc"]
     g = res.group("batch 10")["metrics"]["results.epochs.test_acc"]
-    vals = [t["results"]["epochs"]["test_acc"] for t in data["trials"]
-            if t["tags"]["batch_size"] == 10]
+    vals = [
+        t["results"]["epochs"]["test_acc"] for t in data["trials"] if t["tags"]["batch_size"] == 10
+    ]
     assert g["mean"] == pytest.approx(np.mean(vals)) and g["std"] == pytest.approx(
-        np.std(vals, ddof=1))
+        np.std(vals, ddof=1)
+    )
     pngs = sorted(p.name for p in tmp_path.glob("*.png"))
     assert pngs == sorted(batch_size.FIGURES)
     assert all((tmp_path / p).stat().st_size > 10_000 for p in pngs)
@@ -132,16 +146,28 @@ def test_resume_skips_finished_trials(src, tmp_path):
     trial_files = sorted((tmp_path / "trials").glob("*.json"))
     stamps = {p: p.stat().st_mtime_ns for p in trial_files}
     trial_files[0].unlink()
-    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False,
-              on_trial=lambda r, c: seen.append((r["key"], c)))
+    run_sweep(
+        sweep,
+        tmp_path,
+        source=src,
+        jobs=0,
+        figures=False,
+        on_trial=lambda r, c: seen.append((r["key"], c)),
+    )
     assert sorted(c for _, c in seen) == [False, True, True, True]
     assert [k for k, c in seen if not c] == [trial_files[0].stem]
     for p in trial_files[1:]:
         assert p.stat().st_mtime_ns == stamps[p]
     # Changing one option re-runs only what it changes: a new seed adds two trials.
     seen.clear()
-    run_sweep(small_batch_sweep(src, seeds=(0, 1, 2)), tmp_path, source=src, jobs=0,
-              figures=False, on_trial=lambda r, c: seen.append((r["group"], c)))
+    run_sweep(
+        small_batch_sweep(src, seeds=(0, 1, 2)),
+        tmp_path,
+        source=src,
+        jobs=0,
+        figures=False,
+        on_trial=lambda r, c: seen.append((r["group"], c)),
+    )
     assert sorted(g for g, c in seen if not c) == ["batch 10", "batch 50"]
     assert len(json.loads((tmp_path / "results.json").read_text())["trials"]) == 6
 
@@ -152,8 +178,9 @@ def test_unreadable_trial_file_is_rerun(src, tmp_path):
     path = next((tmp_path / "trials").glob("*.json"))
     path.write_text("{truncated")
     seen = []
-    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False,
-              on_trial=lambda r, c: seen.append(c))
+    run_sweep(
+        sweep, tmp_path, source=src, jobs=0, figures=False, on_trial=lambda r, c: seen.append(c)
+    )
     assert seen == [False] and json.loads(path.read_text())["key"] == path.stem
 
 
@@ -183,8 +210,14 @@ def test_interrupted_parallel_sweep_stops_its_workers_and_keeps_finished_trials(
 
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(small_batch_sweep(src, epochs=30), tmp_path, source=src, jobs=2,
-                  figures=False, on_trial=ctrl_c)
+        run_sweep(
+            small_batch_sweep(src, epochs=30),
+            tmp_path,
+            source=src,
+            jobs=2,
+            figures=False,
+            on_trial=ctrl_c,
+        )
     # The other worker's trial (30 epochs) is stopped, not awaited.
     assert time.perf_counter() - start < 20
     assert multiprocessing.active_children() == []
@@ -231,8 +264,11 @@ def test_batch_size_summary_matches_results(src, tmp_path):
     for b, cells in rows:
         for check, cell in zip(batch_size.CHECKS, cells.split(" | "), strict=True):
             mean, std = (float(x) for x in cell.split(" ± "))
-            vals = [t["results"][check]["test_acc"] for t in data["trials"]
-                    if t["tags"]["batch_size"] == int(b)]
+            vals = [
+                t["results"][check]["test_acc"]
+                for t in data["trials"]
+                if t["tags"]["batch_size"] == int(b)
+            ]
             assert mean == pytest.approx(np.mean(vals), abs=5e-4)
             assert std == pytest.approx(np.std(vals, ddof=1), abs=5e-4)
     assert "Equal epochs" in text and "Equal updates" in text and "Equal time" in text
@@ -246,8 +282,15 @@ def test_one_seed_batch_summary_warns_that_noise_is_unknown(src, tmp_path):
 
 
 def test_depth_width_shows_failure_and_fix(src, tmp_path):
-    opts = depth_width.DepthWidthOptions(depths=(1, 4), widths=(16,), epochs=6, seeds=(0, 1), batch_size=20,
-                                         eval_samples=100, curve_points=5)
+    opts = depth_width.DepthWidthOptions(
+        depths=(1, 4),
+        widths=(16,),
+        epochs=6,
+        seeds=(0, 1),
+        batch_size=20,
+        eval_samples=100,
+        curve_points=5,
+    )
     sweep = depth_width.build(opts, info(src))
     assert len(sweep.trials) == 3 * 2 * 2
     run_sweep(sweep, tmp_path, source=src, jobs=0)
@@ -273,11 +316,19 @@ def test_depth_width_shows_failure_and_fix(src, tmp_path):
         ((2,), (16,), "One depth and one width: there is nothing to compare"),
     ],
 )
-def test_depth_width_answer_never_compares_what_was_not_varied(src, tmp_path, depths, widths,
-                                                               claim):
-    opts = depth_width.DepthWidthOptions(depths=depths, widths=widths, epochs=1, seeds=(0,),
-                                         batch_size=20, eval_samples=50, curve_points=3,
-                                         variants=(Variant("relu", "he"),))
+def test_depth_width_answer_never_compares_what_was_not_varied(
+    src, tmp_path, depths, widths, claim
+):
+    opts = depth_width.DepthWidthOptions(
+        depths=depths,
+        widths=widths,
+        epochs=1,
+        seeds=(0,),
+        batch_size=20,
+        eval_samples=50,
+        curve_points=3,
+        variants=(Variant("relu", "he"),),
+    )
     run_sweep(depth_width.build(opts, info(src)), tmp_path, source=src, jobs=0, figures=False)
     answer = (tmp_path / "summary.md").read_text().split("## Answer")[1]
     assert claim in answer
@@ -292,13 +343,19 @@ def test_depth_width_answer_never_compares_what_was_not_varied(src, tmp_path, de
     ("tried", "match", "expected"),
     [
         # A big loss from depth is not depth "buying more" than a small gain from width.
-        ([("deepening", -0.05), ("widening", 0.01)], False, "Here width bought more: deepening "
-         "changed test accuracy by -0.050, widening by +0.010"),
+        (
+            [("deepening", -0.05), ("widening", 0.01)],
+            False,
+            "Here width bought more: deepening changed test accuracy by -0.050, widening by +0.010",
+        ),
         ([("deepening", 0.02), ("widening", 0.01)], False, "Here depth bought more"),
         ([("deepening", -0.02), ("widening", -0.01)], False, "Neither helped here"),
         ([("deepening", -0.02), ("widening", 0.0)], True, "the deep-narrow net did not beat"),
-        ([("deepening", 0.03)], True, "the deep-narrow net beat the shallow-wide one "
-         "(test accuracy +0.030)"),
+        (
+            [("deepening", 0.03)],
+            True,
+            "the deep-narrow net beat the shallow-wide one (test accuracy +0.030)",
+        ),
     ],
 )
 def test_depth_width_answer_compares_signed_gains(tried, match, expected):
@@ -308,8 +365,13 @@ def test_depth_width_answer_compares_signed_gains(tried, match, expected):
 
 
 def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
-    run_sweep(small_batch_sweep(src, values=(50,), seeds=(0,)), tmp_path, source=src, jobs=0,
-              figures=False)
+    run_sweep(
+        small_batch_sweep(src, values=(50,), seeds=(0,)),
+        tmp_path,
+        source=src,
+        jobs=0,
+        figures=False,
+    )
     text = (tmp_path / "summary.md").read_text()
     assert "## Batch 50" in text and "ms per update" in text
     assert "Only one batch size was run, so there is nothing to compare" in text
@@ -319,8 +381,14 @@ def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
 
 
 def test_lr_sweep_summary(src, tmp_path):
-    opts = lr.LrOptions(values=(1e-4, 0.1, 1e4), epochs=3, seeds=(0, 1), hidden=(16,),
-                        eval_samples=100, curve_points=5)
+    opts = lr.LrOptions(
+        values=(1e-4, 0.1, 1e4),
+        epochs=3,
+        seeds=(0, 1),
+        hidden=(16,),
+        eval_samples=100,
+        curve_points=5,
+    )
     run_sweep(lr.build(opts, info(src)), tmp_path, source=src, jobs=0)
     data = json.loads((tmp_path / "results.json").read_text())
     f = data["findings"]
@@ -342,14 +410,17 @@ def test_matched_width_hits_the_parameter_budget(depth):
     net = MultiLayerNet(784, [w] * depth, 10, rng=0)
     assert sum(p.size for p in net.params.values()) == depth_width.param_count(784, depth, w, 10)
     step = depth_width.param_count(784, depth, w + 1, 10) - depth_width.param_count(
-        784, depth, w, 10)
+        784, depth, w, 10
+    )
     assert abs(depth_width.param_count(784, depth, w, 10) - target) <= step / 2 + 1
 
 
 def test_option_parsers():
     assert parse_int_list("10, 100", "--values") == (10, 100)
-    assert parse_variants("sigmoid+0.01,relu+he") == (Variant("sigmoid", 0.01),
-                                                       Variant("relu", "he"))
+    assert parse_variants("sigmoid+0.01,relu+he") == (
+        Variant("sigmoid", 0.01),
+        Variant("relu", "he"),
+    )
     for bad in ("", "10,", "a", "0", "10,10"):
         with pytest.raises(ConfigError):
             parse_int_list(bad, "--values")
@@ -357,26 +428,32 @@ def test_option_parsers():
     assert batch_size.scaled_lr(0.1, 400, "sqrt") == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"values": (10, 5000)}, "larger than the 400"),
-    ({"epochs": 2, "iters": 3}, "not both"),
-    ({"lr": -1.0}, "positive"),
-    ({"lr_scaling": "cubic"}, "--lr-scaling"),
-    ({"budget_seconds": 0.0}, "--budget-seconds"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"values": (10, 5000)}, "larger than the 400"),
+        ({"epochs": 2, "iters": 3}, "not both"),
+        ({"lr": -1.0}, "positive"),
+        ({"lr_scaling": "cubic"}, "--lr-scaling"),
+        ({"budget_seconds": 0.0}, "--budget-seconds"),
+    ],
+)
 def test_batch_size_rejects_bad_options(src, kw, message):
     with pytest.raises(ConfigError, match=message):
         small_batch_sweep(src, **kw)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["sweep", "batch-size", "--values", "10,x"], "--values"),
-    (["sweep", "batch-size", "--lr", "-0.1"], "learning rate must be a positive number"),
-    (["sweep", "lr", "--values", "0.1,-1"], "positive finite"),
-    (["sweep", "depth-width", "--variants", "tanh+he"], "relu+he"),
-    (["sweep", "depth-width", "--jobs", "-1"], "--jobs"),
-    (["sweep", "lr", "--optimizer", "nope"], "unknown optimizer"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sweep", "batch-size", "--values", "10,x"], "--values"),
+        (["sweep", "batch-size", "--lr", "-0.1"], "learning rate must be a positive number"),
+        (["sweep", "lr", "--values", "0.1,-1"], "positive finite"),
+        (["sweep", "depth-width", "--variants", "tanh+he"], "relu+he"),
+        (["sweep", "depth-width", "--jobs", "-1"], "--jobs"),
+        (["sweep", "lr", "--optimizer", "nope"], "unknown optimizer"),
+    ],
+)
 def test_cli_reports_one_readable_error(argv, message, capsys, tmp_path):
     # Options are checked before any data is loaded: these need no MNIST.
     assert main([*argv, "--out", str(tmp_path / "o"), "--data-dir", str(tmp_path)]) == 2
@@ -393,8 +470,20 @@ def test_cli_unknown_sweep_exits_2(capsys):
 @pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="SCRATCHDL_DATA_DIR unset")
 def test_cli_lr_sweep_on_mnist(tmp_path, capsys):
     out = tmp_path / "lr"
-    argv = ["sweep", "lr", "--values", "0.1,1000", "--iters", "40", "--seeds", "0",
-            "--eval-samples", "200", "--out", str(out)]
+    argv = [
+        "sweep",
+        "lr",
+        "--values",
+        "0.1,1000",
+        "--iters",
+        "40",
+        "--seeds",
+        "0",
+        "--eval-samples",
+        "200",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["data"]["n_train"] == 60000 and data["data"]["n_test"] == 10000

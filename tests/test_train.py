@@ -413,8 +413,9 @@ def test_eval_samples_run_reports_the_final_weights_on_the_full_sets():
 
 
 def test_interrupted_sampled_run_saves_its_checkpoint_without_a_full_evaluation(tmp_path):
-    _, h = train(small_config(eval_samples=10), data=DATA, checkpoint_dir=tmp_path,
-                 callbacks=[StopAt(20)])
+    _, h = train(
+        small_config(eval_samples=10), data=DATA, checkpoint_dir=tmp_path, callbacks=[StopAt(20)]
+    )
     assert h.stop_reason == "interrupted" and (tmp_path / "checkpoint.npz").is_file()
     assert h.last is not None  # the epoch record at iteration 15
     assert "final" not in h.info  # the run goes on later; its final weights are not these

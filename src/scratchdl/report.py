@@ -32,8 +32,14 @@ from scratchdl import __version__
 from scratchdl._fs import atomic_write_text
 from scratchdl.errors import ScratchdlError
 
-__all__ = ["ReportError", "Section", "build_report", "classify_folder", "render_markdown",
-           "write_report"]
+__all__ = [
+    "ReportError",
+    "Section",
+    "build_report",
+    "classify_folder",
+    "render_markdown",
+    "write_report",
+]
 
 RUN_MARKERS = ("history.json",)
 SWEEP_MARKERS = ("results.json", "results.csv", "summary.md")
@@ -86,8 +92,10 @@ def classify_folder(path: str | os.PathLike[str]) -> str:
     """Return ``'run'``, ``'sweep'`` or ``'figures'`` for a folder, or raise :class:`ReportError`."""
     folder = Path(path)
     if not folder.exists():
-        raise ReportError(f"{folder} does not exist: give a folder written by 'scratchdl train "
-                          "--out', 'scratchdl sweep' or 'scratchdl figures --out'")
+        raise ReportError(
+            f"{folder} does not exist: give a folder written by 'scratchdl train "
+            "--out', 'scratchdl sweep' or 'scratchdl figures --out'"
+        )
     if not folder.is_dir():
         raise ReportError(f"{folder} is a file, not a folder: give the folder that holds it")
     if any((folder / name).is_file() for name in RUN_MARKERS):
@@ -132,14 +140,16 @@ def _figure_html(png: Path) -> tuple[str, bool]:
     data = png.read_bytes()
     info = _png_info(data)
     if info is None:
-        return (f'<p class="warn">{_esc(png.name)} is not a readable PNG image and was left '
-                "out.</p>", False)
+        return (
+            f'<p class="warn">{_esc(png.name)} is not a readable PNG image and was left out.</p>',
+            False,
+        )
     width, height = info
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     caption = _caption(png.stem)
     return (
         f'<figure><img src="{uri}" width="{width}" height="{height}" alt="{_esc(caption)}">'
-        f"<figcaption>{_esc(caption)} <span class=\"file\">({_esc(png.name)})</span>"
+        f'<figcaption>{_esc(caption)} <span class="file">({_esc(png.name)})</span>'
         "</figcaption></figure>",
         True,
     )
@@ -156,8 +166,10 @@ def _table(header: Sequence[Any], rows: Iterable[Sequence[Any]], numeric: bool =
         "<tr>" + "".join(f"<td>{_esc(_fmt(c) if numeric else c)}</td>" for c in row) + "</tr>"
         for row in rows
     )
-    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>' \
-           f"</table></div>{note}"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        f"</table></div>{note}"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -174,8 +186,10 @@ def _fmt(value: Any) -> str:
 def _summarise_list(values: list[Any]) -> str:
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(values) > MAX_LIST_INLINE and len(nums) == len(values):
-        return (f"{len(values)} values: first {_fmt(values[0])}, last {_fmt(values[-1])}, "
-                f"min {_fmt(min(nums))}, max {_fmt(max(nums))}")
+        return (
+            f"{len(values)} values: first {_fmt(values[0])}, last {_fmt(values[-1])}, "
+            f"min {_fmt(min(nums))}, max {_fmt(max(nums))}"
+        )
     return _fmt(values)
 
 
@@ -185,8 +199,10 @@ def _records_table(records: list[dict[str, Any]]) -> str:
         for key in rec:
             if key not in columns:
                 columns.append(key)
-    rows = [[_summarise_list(r[c]) if isinstance(r.get(c), list) else r.get(c, "")
-             for c in columns] for r in records]
+    rows = [
+        [_summarise_list(r[c]) if isinstance(r.get(c), list) else r.get(c, "") for c in columns]
+        for r in records
+    ]
     return _table(columns, rows)
 
 
@@ -294,10 +310,13 @@ def render_markdown(text: str) -> str:
                 rows.append(_cells(lines[i]))
                 i += 1
             head = "".join(f"<th>{_inline(h)}</th>" for h in header)
-            body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>"
-                           for r in rows)
-            out.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-                       f"<tbody>{body}</tbody></table></div>")
+            body = "".join(
+                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows
+            )
+            out.append(
+                f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{body}</tbody></table></div>"
+            )
             continue
         bullet = re.match(r"^([-*]|\d+[.)])\s+(.*)$", stripped)
         if bullet:
@@ -344,8 +363,12 @@ def _model_html(path: Path) -> str:
         return _warn(f"{path.name}: {exc}")
     n_params = sum(int(v.size) for v in net.params.values())
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in net.params.items())
-    rows = [("file", path.name), ("network", repr(net)), ("parameters", f"{n_params:,}"),
-            ("shapes", shapes)]
+    rows = [
+        ("file", path.name),
+        ("network", repr(net)),
+        ("parameters", f"{n_params:,}"),
+        ("shapes", shapes),
+    ]
     meta = getattr(net, "metadata", None) or {}
     html_meta = f"<h4>metadata</h4>{_json_html(meta)}" if meta else ""
     return _table(("property", "value"), rows) + html_meta
@@ -467,8 +490,9 @@ footer { padding: 12px 0 30px; }
 """
 
 
-def build_report(folders: Sequence[str | os.PathLike[str]], title: str = "scratchdl report"
-                 ) -> tuple[str, list[Section]]:
+def build_report(
+    folders: Sequence[str | os.PathLike[str]], title: str = "scratchdl report"
+) -> tuple[str, list[Section]]:
     """Build the HTML page for ``folders``; return it and its sections.
 
     Raises
@@ -494,7 +518,8 @@ def build_report(folders: Sequence[str | os.PathLike[str]], title: str = "scratc
 
     toc = "".join(
         f'<li><a href="#{s.anchor}">{_esc(s.title)}</a> — {_KIND_NAMES[s.kind].lower()}, '
-        f"{s.images} image{'s' if s.images != 1 else ''}</li>" for s in sections
+        f"{s.images} image{'s' if s.images != 1 else ''}</li>"
+        for s in sections
     )
     body = "".join(
         f'<section id="{s.anchor}"><h2><span class="kind">{_KIND_NAMES[s.kind]}</span>'

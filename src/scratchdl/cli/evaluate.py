@@ -225,11 +225,15 @@ def _predict(args: argparse.Namespace) -> int:
         digit = int(p.argmax())
         blank = float(x.max() - x.min()) < 0.1  # nothing drawn: the answer means nothing
         if blank:
-            print(f"scratchdl predict: warning: {path} looks blank (no stroke found)",
-                  file=sys.stderr)
+            print(
+                f"scratchdl predict: warning: {path} looks blank (no stroke found)", file=sys.stderr
+            )
         if args.json:
-            row = {"image": path, "prediction": digit,
-                   "probabilities": [round(float(v), 6) for v in p]}
+            row = {
+                "image": path,
+                "prediction": digit,
+                "probabilities": [round(float(v), 6) for v in p],
+            }
             if blank:
                 row["blank"] = True
             print(json.dumps(row))

@@ -21,16 +21,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     fig.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
     add_data_dir(fig)
-    fig.add_argument("--model", metavar="MODEL.npz",
-                     help="trained model for the weights and misclassified-digit figures")
-    fig.add_argument("--seed", type=int, default=0, metavar="S",
-                     help="seed of the digit sample and the quick training (default 0)")
-    fig.add_argument("--epochs", type=_positive_int, default=3, metavar="N",
-                     help="epochs of the quick training when no --model is given (default 3)")
-    fig.add_argument("--only", nargs="+", metavar="NAME",
-                     help="draw only these figures (file names without .png)")
-    fig.add_argument("--no-download", action="store_true",
-                     help="never download MNIST; skip its figures if the files are absent")
+    fig.add_argument(
+        "--model",
+        metavar="MODEL.npz",
+        help="trained model for the weights and misclassified-digit figures",
+    )
+    fig.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of the digit sample and the quick training (default 0)",
+    )
+    fig.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="epochs of the quick training when no --model is given (default 3)",
+    )
+    fig.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help="draw only these figures (file names without .png)",
+    )
+    fig.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download MNIST; skip its figures if the files are absent",
+    )
     fig.set_defaults(func=_figures)
 
     rep = subparsers.add_parser(

@@ -243,7 +243,11 @@ def describe(data_dir: PathLike | None = None) -> tuple[Path, int, list[DatasetI
         files = {kind: find_file(location, FILENAMES[kind]) for kind in KINDS}
         # The processed cache and its float32 copies (see scratchdl.data.cache).
         caches = (
-            sorted(p for pattern in ("npz", "npy") for p in location.write_dir.glob(f"{spec.name}-*.{pattern}"))
+            sorted(
+                p
+                for pattern in ("npz", "npy")
+                for p in location.write_dir.glob(f"{spec.name}-*.{pattern}")
+            )
             if (location.write_dir and location.write_dir.is_dir())
             else []
         )

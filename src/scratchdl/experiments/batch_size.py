@@ -91,9 +91,7 @@ def build(opts: BatchSizeOptions, data: dict[str, Any]) -> Sweep:
         raise ConfigError("--seeds needs at least one seed")
     too_big = [b for b in opts.values if b > n_train]
     if too_big:
-        raise ConfigError(
-            f"batch size {too_big[0]} is larger than the {n_train} training examples"
-        )
+        raise ConfigError(f"batch size {too_big[0]} is larger than the {n_train} training examples")
     scaled_lr(opts.lr, 1, opts.lr_scaling)  # reject an unknown scaling up front
     values = tuple(sorted(opts.values))
     if opts.iters is not None:
@@ -112,21 +110,43 @@ def build(opts: BatchSizeOptions, data: dict[str, Any]) -> Sweep:
     for b in values:
         lr_b = scaled_lr(opts.lr, b, opts.lr_scaling, opts.lr_reference)
         settings = train_settings(
-            hidden=opts.hidden, activation=opts.activation, init=opts.init,
-            optimizer=opts.optimizer, lr=lr_b, batch_size=b, weight_decay=opts.weight_decay,
-            dtype=opts.dtype, sampling=opts.sampling,
+            hidden=opts.hidden,
+            activation=opts.activation,
+            init=opts.init,
+            optimizer=opts.optimizer,
+            lr=lr_b,
+            batch_size=b,
+            weight_decay=opts.weight_decay,
+            dtype=opts.dtype,
+            sampling=opts.sampling,
         )
         for seed in opts.seeds:
-            trials.append(TrialSpec(
-                sweep="batch-size", group=f"batch {b}", tags={"batch_size": b, "lr": lr_b},
-                train=settings, checkpoints=checkpoints, seed=int(seed),
-                evaluation=evaluation, data=str(data["name"]),
-            ))
-    options = {**asdict(opts), "values": list(values), "checkpoints": checkpoints,
-               "epochs_at_check": samples / n_train}
+            trials.append(
+                TrialSpec(
+                    sweep="batch-size",
+                    group=f"batch {b}",
+                    tags={"batch_size": b, "lr": lr_b},
+                    train=settings,
+                    checkpoints=checkpoints,
+                    seed=int(seed),
+                    evaluation=evaluation,
+                    data=str(data["name"]),
+                )
+            )
+    options = {
+        **asdict(opts),
+        "values": list(values),
+        "checkpoints": checkpoints,
+        "epochs_at_check": samples / n_train,
+    }
     return Sweep(
-        name="batch-size", question=QUESTION, trials=trials, options=options,
-        columns=COLUMNS, summarize=summarize, plot=plot,
+        name="batch-size",
+        question=QUESTION,
+        trials=trials,
+        options=options,
+        columns=COLUMNS,
+        summarize=summarize,
+        plot=plot,
     )
 
 
@@ -142,6 +162,7 @@ def _r(path: str) -> Any:
         if "per_update" in path:
             return sig(value * 1e3)
         return sig(value)
+
     return render
 
 
@@ -181,14 +202,17 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     groups = res.groups
     opts = res.options
     n_seeds = len(opts["seeds"])
-    speed = [{
-        "batch": g["tags"]["batch_size"],
-        "lr": g["train"]["lr"],
-        "ms_per_update": 1e3 * group_metric(g, "timing.seconds_per_update"),
-        "s_per_epoch": group_metric(g, "timing.seconds_per_epoch"),
-        "samples_per_s": group_metric(g, "timing.samples_per_second"),
-        "diverged": g["diverged"],
-    } for g in groups]
+    speed = [
+        {
+            "batch": g["tags"]["batch_size"],
+            "lr": g["train"]["lr"],
+            "ms_per_update": 1e3 * group_metric(g, "timing.seconds_per_update"),
+            "s_per_epoch": group_metric(g, "timing.seconds_per_epoch"),
+            "samples_per_s": group_metric(g, "timing.samples_per_second"),
+            "diverged": g["diverged"],
+        }
+        for g in groups
+    ]
     checks = {c: [_row(g, c) for g in groups] for c in CHECKS}
 
     f: dict[str, Any] = {
@@ -196,22 +220,40 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "epochs": opts["epochs_at_check"],
         "updates": opts["checkpoints"]["updates"]["updates"],
         "budget_seconds": opts["checkpoints"]["time"]["seconds"],
-        "table": [{**s, **{f"{c}_acc": r["acc"] for c, rows in checks.items()
-                           for r in rows if r["batch"] == s["batch"]},
-                   **{f"{c}_std": r["std"] for c, rows in checks.items()
-                      for r in rows if r["batch"] == s["batch"]}} for s in speed],
+        "table": [
+            {
+                **s,
+                **{
+                    f"{c}_acc": r["acc"]
+                    for c, rows in checks.items()
+                    for r in rows
+                    if r["batch"] == s["batch"]
+                },
+                **{
+                    f"{c}_std": r["std"]
+                    for c, rows in checks.items()
+                    for r in rows
+                    if r["batch"] == s["batch"]
+                },
+            }
+            for s in speed
+        ],
     }
     if len(speed) == 1:
         return _summarize_one(res, speed[0], checks, f)
     fu, su = _best(speed, "ms_per_update", worst=True), _best(speed, "ms_per_update")
     fe, se = _best(speed, "s_per_epoch", worst=True), _best(speed, "s_per_epoch")
     f["speed"] = {
-        "fastest_per_update": fu, "slowest_per_update": su,
-        "fastest_per_epoch": fe, "slowest_per_epoch": se,
+        "fastest_per_update": fu,
+        "slowest_per_update": su,
+        "fastest_per_epoch": fe,
+        "slowest_per_epoch": se,
         "epoch_ratio": se["s_per_epoch"] / fe["s_per_epoch"],
         "update_ratio": su["ms_per_update"] / fu["ms_per_update"],
     }
-    lines = [*_header(res), "## Speed",
+    lines = [
+        *_header(res),
+        "## Speed",
         "",
         f"- Per update, batch {fu['batch']} is the fastest ({sig(fu['ms_per_update'])} ms per "
         f"update) and batch {su['batch']} the slowest ({sig(su['ms_per_update'])} ms, "
@@ -223,7 +265,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     ]
     if fu["batch"] < fe["batch"]:
         lines.append(
-            f"- So \"a small batch is faster per step\" and \"a large batch is faster per epoch\" "
+            f'- So "a small batch is faster per step" and "a large batch is faster per epoch" '
             f"are both true here: batch {fu['batch']} wins per update, batch {fe['batch']} per "
             "epoch. They measure different things."
         )
@@ -235,13 +277,18 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     ep = checks["epochs"]
     best_ep = _best(ep)
     fast_ep = min((r for r in ep if r["seconds"] is not None), key=lambda r: r["seconds"])
-    f["equal_epochs"] = {"best": best_ep, "fastest": fast_ep,
-                         "time_ratio": best_ep["seconds"] / fast_ep["seconds"]}
+    f["equal_epochs"] = {
+        "best": best_ep,
+        "fastest": fast_ep,
+        "time_ratio": best_ep["seconds"] / fast_ep["seconds"],
+    }
     tie_ep = _tie_note(ep, best_ep, f["equal_epochs"])
     head = f"- **Equal epochs ({sig(f['epochs'])} epochs):** "
     if best_ep["batch"] == fast_ep["batch"]:
-        lines.append(head + f"batch {best_ep['batch']} was both the most accurate "
-                     f"({pm(_stat(best_ep))}) and the fastest ({sig(best_ep['seconds'])} s).")
+        lines.append(
+            head + f"batch {best_ep['batch']} was both the most accurate "
+            f"({pm(_stat(best_ep))}) and the fastest ({sig(best_ep['seconds'])} s)."
+        )
     else:
         lines.append(
             head + f"batch {best_ep['batch']} reached {pm(_stat(best_ep))} but took "
@@ -255,8 +302,12 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     lines.append(
         f"- **Equal updates ({f['updates']} updates):** batch {best_up['batch']} reached "
         f"{pm(_stat(best_up))}, batch {worst_up['batch']} {pm(_stat(worst_up))}."
-        + (" Each update of a larger batch averages the gradient over more samples, so per "
-           "update the larger batch learns more." if best_up["batch"] > worst_up["batch"] else "")
+        + (
+            " Each update of a larger batch averages the gradient over more samples, so per "
+            "update the larger batch learns more."
+            if best_up["batch"] > worst_up["batch"]
+            else ""
+        )
     )
     tm = checks["time"]
     best_tm, worst_tm = _best(tm), _best(tm, worst=True)
@@ -270,40 +321,55 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         f"{sig(worst_tm['updates'])} updates)." + tie
     )
     diverged = [s for s in speed if s["diverged"]]
-    f["diverged"] = [{"batch": s["batch"], "lr": s["lr"], "seeds": s["diverged"]}
-                     for s in diverged]
+    f["diverged"] = [{"batch": s["batch"], "lr": s["lr"], "seeds": s["diverged"]} for s in diverged]
     for s in diverged:
-        lines.append(f"- Batch {s['batch']} diverged in {s['diverged']} of {n_seeds} seed(s) "
-                     f"(lr {sig(s['lr'])}); its accuracy is that of a broken net.")
+        lines.append(
+            f"- Batch {s['batch']} diverged in {s['diverged']} of {n_seeds} seed(s) "
+            f"(lr {sig(s['lr'])}); its accuracy is that of a broken net."
+        )
 
     winners = {c: _best(checks[c])["batch"] for c in CHECKS}
     f["winners"] = winners
     lines += ["", "## Answer", ""]
     if len(set(winners.values())) == 1:
-        lines.append(f"Batch {winners['epochs']} is the best choice here whichever way you count:"
-                     " epochs, updates or seconds.")
+        lines.append(
+            f"Batch {winners['epochs']} is the best choice here whichever way you count:"
+            " epochs, updates or seconds."
+        )
     else:
         tie = f["equal_time"].get("runner_up")
-        pick = (f"batch {winners['time']} (or batch {tie['batch']}, a tie within seed noise)"
-                if tie else f"batch {winners['time']}")
+        pick = (
+            f"batch {winners['time']} (or batch {tie['batch']}, a tie within seed noise)"
+            if tie
+            else f"batch {winners['time']}"
+        )
         lines.append(
-            f"\"It depends\" is really \"it depends on what you hold fixed\": per epoch batch "
+            f'"It depends" is really "it depends on what you hold fixed": per epoch batch '
             f"{winners['epochs']} is best, per update batch {winners['updates']}, per second of "
             f"training batch {winners['time']}. When compute time is what you pay for, {pick} "
             "is the right size for this net on this machine."
         )
     if n_seeds == 1:
         lines.append("")
-        lines.append("With one seed per batch size there is no measure of noise: run two or "
-                     "more --seeds before trusting differences of a few thousandths.")
-    lines += ["", "## All batch sizes", "",
-              "| batch | lr | ms/update | s/epoch | test acc, equal epochs | equal updates "
-              "| equal time |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            "With one seed per batch size there is no measure of noise: run two or "
+            "more --seeds before trusting differences of a few thousandths."
+        )
+    lines += [
+        "",
+        "## All batch sizes",
+        "",
+        "| batch | lr | ms/update | s/epoch | test acc, equal epochs | equal updates "
+        "| equal time |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for t in f["table"]:
         lines.append(
             f"| {t['batch']} | {sig(t['lr'])} | {sig(t['ms_per_update'])} | "
-            f"{sig(t['s_per_epoch'])} | " + " | ".join(
-                pm({"mean": t[f"{c}_acc"], "std": t[f"{c}_std"], "n": n_seeds}) for c in CHECKS)
+            f"{sig(t['s_per_epoch'])} | "
+            + " | ".join(
+                pm({"mean": t[f"{c}_acc"], "std": t[f"{c}_std"], "n": n_seeds}) for c in CHECKS
+            )
             + " |"
         )
     lines += ["", "Figures: " + ", ".join(f"`{n}`" for n in FIGURES), ""]
@@ -327,12 +393,15 @@ def _header(res: SweepResults) -> list[str]:
     ]
 
 
-def _summarize_one(res: SweepResults, s: dict[str, Any], checks: dict[str, list[dict[str, Any]]],
-                   f: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _summarize_one(
+    res: SweepResults, s: dict[str, Any], checks: dict[str, list[dict[str, Any]]], f: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """A sweep of a single batch size: its figures, and no comparison to draw."""
     row = {c: checks[c][0] for c in CHECKS}
     lines = [
-        *_header(res), "## Batch " + str(s["batch"]), "",
+        *_header(res),
+        "## Batch " + str(s["batch"]),
+        "",
         f"- Speed: {sig(s['ms_per_update'])} ms per update, {sig(s['s_per_epoch'])} s per epoch "
         f"({sig(s['samples_per_s'])} samples/s).",
         f"- Test accuracy after {sig(f['epochs'])} epochs: {pm(_stat(row['epochs']))}; after "
@@ -340,11 +409,18 @@ def _summarize_one(res: SweepResults, s: dict[str, Any], checks: dict[str, list[
         f"{sig(f['budget_seconds'])} s of training: {pm(_stat(row['time']))}.",
     ]
     if s["diverged"]:
-        lines.append(f"- It diverged in {s['diverged']} of {f['seeds']} seed(s) "
-                     f"(lr {sig(s['lr'])}).")
-    lines += ["", "## Answer", "",
-              "Only one batch size was run, so there is nothing to compare: give two or more "
-              "--values.", "", "Figures: " + ", ".join(f"`{n}`" for n in FIGURES), ""]
+        lines.append(
+            f"- It diverged in {s['diverged']} of {f['seeds']} seed(s) (lr {sig(s['lr'])})."
+        )
+    lines += [
+        "",
+        "## Answer",
+        "",
+        "Only one batch size was run, so there is nothing to compare: give two or more --values.",
+        "",
+        "Figures: " + ", ".join(f"`{n}`" for n in FIGURES),
+        "",
+    ]
     f["winners"] = None
     return "\n".join(lines), f
 
@@ -359,8 +435,10 @@ def _tie_note(rows: Sequence[dict[str, Any]], best: dict[str, Any], store: dict[
     if best["acc"] - runner["acc"] > noise:
         return ""
     store["runner_up"] = runner
-    return (f" Batch {runner['batch']} ({pm(_stat(runner))}) is within seed noise of it, so "
-            "the two are a tie.")
+    return (
+        f" Batch {runner['batch']} ({pm(_stat(runner))}) is within seed noise of it, so "
+        "the two are a tie."
+    )
 
 
 def _stat(row: dict[str, Any]) -> dict[str, Any]:
@@ -380,8 +458,13 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
     def series(path: str, label: str, scale: float = 1.0, style: str = "-o") -> Series:
         ys = [group_metric(g, path) for g in groups]
         es = [group_metric(g, path, "std") for g in groups]
-        return Series(label, xs, [None if y is None else y * scale for y in ys],
-                      [None if e is None else e * scale for e in es], style)
+        return Series(
+            label,
+            xs,
+            [None if y is None else y * scale for y in ys],
+            [None if e is None else e * scale for e in es],
+            style,
+        )
 
     labels = {
         "epochs": f"equal epochs ({sig(opts['epochs_at_check'])})",
@@ -389,31 +472,72 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         "time": f"equal time ({sig(opts['checkpoints']['time']['seconds'])} s)",
     }
     acc_panels = [
-        Panel("Test accuracy", "batch size", "test accuracy (full test set)",
-              [series(f"results.{c}.test_acc", labels[c]) for c in CHECKS], logx=True),
-        Panel("Train accuracy", "batch size", "train accuracy (full train set)",
-              [series(f"results.{c}.train_acc", labels[c]) for c in CHECKS], logx=True),
+        Panel(
+            "Test accuracy",
+            "batch size",
+            "test accuracy (full test set)",
+            [series(f"results.{c}.test_acc", labels[c]) for c in CHECKS],
+            logx=True,
+        ),
+        Panel(
+            "Train accuracy",
+            "batch size",
+            "train accuracy (full train set)",
+            [series(f"results.{c}.train_acc", labels[c]) for c in CHECKS],
+            logx=True,
+        ),
     ]
-    paths = [save_figure(plot_panels(acc_panels, "Accuracy against batch size "
-                                  f"(mean ± std over {len(opts['seeds'])} seeds)"),
-                      out / FIGURES[0])]
+    paths = [
+        save_figure(
+            plot_panels(
+                acc_panels,
+                f"Accuracy against batch size (mean ± std over {len(opts['seeds'])} seeds)",
+            ),
+            out / FIGURES[0],
+        )
+    ]
     time_panels = [
-        Panel("Time per update", "batch size", "milliseconds per update",
-              [series("timing.seconds_per_update", "", 1e3)], logx=True, logy=True),
-        Panel("Time per epoch", "batch size", "seconds per epoch",
-              [series("timing.seconds_per_epoch", "")], logx=True, logy=True),
-        Panel("Throughput", "batch size", "training samples per second",
-              [series("timing.samples_per_second", "")], logx=True, logy=True),
+        Panel(
+            "Time per update",
+            "batch size",
+            "milliseconds per update",
+            [series("timing.seconds_per_update", "", 1e3)],
+            logx=True,
+            logy=True,
+        ),
+        Panel(
+            "Time per epoch",
+            "batch size",
+            "seconds per epoch",
+            [series("timing.seconds_per_epoch", "")],
+            logx=True,
+            logy=True,
+        ),
+        Panel(
+            "Throughput",
+            "batch size",
+            "training samples per second",
+            [series("timing.samples_per_second", "")],
+            logx=True,
+            logy=True,
+        ),
     ]
-    paths.append(save_figure(plot_panels(time_panels, "Training speed against batch size "
-                                      "(one BLAS thread, evaluation excluded)"),
-                          out / FIGURES[1]))
+    paths.append(
+        save_figure(
+            plot_panels(
+                time_panels,
+                "Training speed against batch size (one BLAS thread, evaluation excluded)",
+            ),
+            out / FIGURES[1],
+        )
+    )
     paths.append(save_figure(_curves_figure(res), out / FIGURES[2]))
     return paths
 
 
-def mean_curve(trials: Sequence[dict[str, Any]], x_key: str, y_key: str
-               ) -> tuple[list[float], list[float | None]]:
+def mean_curve(
+    trials: Sequence[dict[str, Any]], x_key: str, y_key: str
+) -> tuple[list[float], list[float | None]]:
     """Seed-averaged curve: points are matched by index (same spec, same evaluation steps);
     seeds that stopped early (diverged) only contribute to the points they reached."""
     curves = [t["curve"] for t in trials]
@@ -432,15 +556,24 @@ def _curves_figure(res: SweepResults) -> Any:
     for t in res.trials:
         by_group.setdefault(t["group"], []).append(t)
     panels = []
-    for x_key, xlabel, logx in (("epochs", "epochs (samples seen / training set size)", False),
-                                ("updates", "updates", True),
-                                ("seconds", "training seconds", False)):
+    for x_key, xlabel, logx in (
+        ("epochs", "epochs (samples seen / training set size)", False),
+        ("updates", "updates", True),
+        ("seconds", "training seconds", False),
+    ):
         series = []
         for g, trials in by_group.items():
             xs, ys = mean_curve(trials, x_key, "test_acc")
             if logx:  # the first point is at 0 updates, which a log axis cannot show
                 xs, ys = xs[1:], ys[1:]
             series.append(Series(g, xs, ys, style="-"))
-        panels.append(Panel(f"Test accuracy against {x_key}", xlabel,
-                            "test accuracy (eval subsample)", series, logx=logx))
+        panels.append(
+            Panel(
+                f"Test accuracy against {x_key}",
+                xlabel,
+                "test accuracy (eval subsample)",
+                series,
+                logx=logx,
+            )
+        )
     return plot_panels(panels, "Learning curves by batch size (mean over seeds)")

@@ -66,8 +66,12 @@ class MnistSource(DataSource):
         from scratchdl.data import load_mnist
 
         (x_train, t_train), (x_test, t_test) = load_mnist(
-            normalize=True, flatten=True, one_hot_label=False,
-            data_dir=self.data_dir, download=download, dataset=self.dataset,
+            normalize=True,
+            flatten=True,
+            one_hot_label=False,
+            data_dir=self.data_dir,
+            download=download,
+            dataset=self.dataset,
         )
         return Dataset(x_train, t_train, x_test, t_test)
 
@@ -104,7 +108,10 @@ class ArraySource(DataSource):
 
 
 def as_source(
-    data: Dataset | tuple | DataSource | None, *, dataset: str = "mnist", data_dir: str | None = None
+    data: Dataset | tuple | DataSource | None,
+    *,
+    dataset: str = "mnist",
+    data_dir: str | None = None,
 ) -> DataSource:
     """Normalise the ``data=`` argument of :func:`~scratchdl.experiments.engine.run_sweep`.
 

@@ -60,14 +60,29 @@ __all__ = [
 
 RESULTS_FORMAT = 1
 BLAS_THREAD_VARS = (
-    "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
 )
 #: Scalar per-trial metrics, by dotted path into a trial result, written to CSV and aggregated.
-TIMING_METRICS = ("timing.seconds_per_update", "timing.seconds_per_epoch",
-                  "timing.samples_per_second", "train_seconds")
-CHECKPOINT_METRICS = ("train_acc", "test_acc", "train_loss", "test_loss", "gap", "updates",
-                      "epochs", "seconds")
+TIMING_METRICS = (
+    "timing.seconds_per_update",
+    "timing.seconds_per_epoch",
+    "timing.samples_per_second",
+    "train_seconds",
+)
+CHECKPOINT_METRICS = (
+    "train_acc",
+    "test_acc",
+    "train_loss",
+    "test_loss",
+    "gap",
+    "updates",
+    "epochs",
+    "seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -170,21 +185,28 @@ def aggregate(trials: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for name, rows in groups.items():
         metrics = {p: mean_std([_get(r, p) for r in rows]) for p in _metric_paths(rows[0])}
-        out.append({
-            "group": name,
-            "tags": dict(rows[0]["tags"]),
-            "train": dict(rows[0]["train"]),
-            "seeds": [r["seed"] for r in rows],
-            "diverged": sum(r["status"] == "diverged" for r in rows),
-            "metrics": metrics,
-        })
+        out.append(
+            {
+                "group": name,
+                "tags": dict(rows[0]["tags"]),
+                "train": dict(rows[0]["train"]),
+                "seeds": [r["seed"] for r in rows],
+                "diverged": sum(r["status"] == "diverged" for r in rows),
+                "metrics": metrics,
+            }
+        )
     return out
 
 
 def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """One CSV row: identity, tags, training settings, seed and every scalar metric."""
-    flat: dict[str, Any] = {"key": row["key"], "sweep": row["sweep"], "group": row["group"],
-                            "seed": row["seed"], "status": row["status"]}
+    flat: dict[str, Any] = {
+        "key": row["key"],
+        "sweep": row["sweep"],
+        "group": row["group"],
+        "seed": row["seed"],
+        "status": row["status"],
+    }
     for k, v in row["tags"].items():
         flat[f"tag.{k}"] = v
     for k, v in row["train"].items():
@@ -233,9 +255,13 @@ def load_source(source: DataSource) -> Dataset:
 
 def describe_data(source: DataSource, data: Dataset) -> dict[str, Any]:
     """What ``results.json`` records about the data set (and what sweeps build plans from)."""
-    return {"name": source.ident, "n_train": int(data.x_train.shape[0]),
-            "n_test": int(data.x_test.shape[0]), "features": int(data.x_train.shape[1]),
-            "classes": data.n_classes}
+    return {
+        "name": source.ident,
+        "n_train": int(data.x_train.shape[0]),
+        "n_test": int(data.x_test.shape[0]),
+        "features": int(data.x_train.shape[1]),
+        "classes": data.n_classes,
+    }
 
 
 #: The data of a sweep worker process: loaded by its first trial, reused by the next ones
@@ -253,8 +279,11 @@ def _worker(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
     row = run_trial(spec, data)
     # Recorded so a user (and the tests) can see the worker really ran single-threaded, and
     # loaded the data only for its first trial.
-    row["process"] = {"pid": os.getpid(), "loaded_data": loaded,
-                      "blas_threads": {k: os.environ.get(k) for k in BLAS_THREAD_VARS[:3]}}
+    row["process"] = {
+        "pid": os.getpid(),
+        "loaded_data": loaded,
+        "blas_threads": {k: os.environ.get(k) for k in BLAS_THREAD_VARS[:3]},
+    }
     return row
 
 
@@ -353,8 +382,12 @@ def run_sweep(
     return results
 
 
-def _run_pool(todo: Sequence[TrialSpec], source: DataSource, jobs: int,
-              finish: Callable[[dict[str, Any]], None]) -> None:
+def _run_pool(
+    todo: Sequence[TrialSpec],
+    source: DataSource,
+    jobs: int,
+    finish: Callable[[dict[str, Any]], None],
+) -> None:
     ctx = multiprocessing.get_context("spawn")
     workers = min(jobs, len(todo))
     # Ctrl-C reaches every process of the terminal's group: only the parent handles it.
@@ -382,8 +415,7 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int,
-                   draw: bool) -> None:
+def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int, draw: bool) -> None:
     text, findings = sweep.summarize(results)
     out.mkdir(parents=True, exist_ok=True)
     figures = sweep.plot(results, out) if draw else []

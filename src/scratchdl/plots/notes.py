@@ -165,8 +165,14 @@ def _draw_points(ax: Any, outputs: NDArray) -> None:
     for y, marker, name in ((0, "o", "output 0"), (1, "s", "output 1")):
         sel = outputs == y
         ax.scatter(
-            pts[sel, 0], pts[sel, 1], s=110, marker=marker, color=_CLASS_COLORS[y],
-            edgecolor="black", zorder=3, label=name,
+            pts[sel, 0],
+            pts[sel, 1],
+            s=110,
+            marker=marker,
+            color=_CLASS_COLORS[y],
+            edgecolor="black",
+            zorder=3,
+            label=name,
         )
 
 
@@ -227,8 +233,16 @@ def plot_xor() -> Figure:
     _draw_line(ax_line, OR, color="black", linewidth=2, label="OR's line")
     _draw_points(ax_line, xor_out)
     wrong = np.asarray(OR(pts[:, 0], pts[:, 1])) != xor_out
-    ax_line.scatter(pts[wrong, 0], pts[wrong, 1], s=500, facecolor="none", edgecolor="red",
-                    linewidth=2, zorder=4, label="misclassified")
+    ax_line.scatter(
+        pts[wrong, 0],
+        pts[wrong, 1],
+        s=500,
+        facecolor="none",
+        edgecolor="red",
+        linewidth=2,
+        zorder=4,
+        label="misclassified",
+    )
     _setup_gate_axes(ax_line, "One line (here OR's) always gets a point wrong")
     legend = ax_line.legend(loc="upper left", fontsize=9, framealpha=0.9)
     legend.legend_handles[-1].set_sizes([110])  # the ring's legend entry at marker size
@@ -268,11 +282,22 @@ def plot_numerical_diff(points: Sequence[float] = (5.0, 10.0)) -> Figure:
         style = styles[i % len(styles)]
         slope = numerical_diff(_function_1, x0)
         y0 = _function_1(x0)
-        ax.plot(x, slope * (x - x0) + y0, color="#d95f02", linestyle=style, linewidth=1.6,
-                label=f"tangent at x = {x0:g}: slope {slope:.4f}")
+        ax.plot(
+            x,
+            slope * (x - x0) + y0,
+            color="#d95f02",
+            linestyle=style,
+            linewidth=1.6,
+            label=f"tangent at x = {x0:g}: slope {slope:.4f}",
+        )
         ax.plot([x0], [y0], "o", color="#d95f02", markersize=7)
-    ax.set(title="Numerical differentiation: tangent slope by central difference",
-           xlabel="x", ylabel="f(x)", xlim=(0, 20), ylim=(-0.5, 6.5))
+    ax.set(
+        title="Numerical differentiation: tangent slope by central difference",
+        xlabel="x",
+        ylabel="f(x)",
+        xlim=(0, 20),
+        ylim=(-0.5, 6.5),
+    )
     ax.legend(loc="upper left")
     return fig
 
@@ -299,20 +324,30 @@ def plot_gradient_field() -> Figure:
     grads = np.array([numerical_gradient(_function_2, p.copy()) for p in points])
     fig = new_figure(7, 6.5)
     ax = fig.add_subplot()
-    ax.quiver(points[:, 0], points[:, 1], -grads[:, 0], -grads[:, 1], angles="xy",
-              color="#444444", width=0.004)
+    ax.quiver(
+        points[:, 0],
+        points[:, 1],
+        -grads[:, 0],
+        -grads[:, 1],
+        angles="xy",
+        color="#444444",
+        width=0.004,
+    )
     ax.plot([0], [0], "*", color="#d95f02", markersize=14, label="minimum (0, 0)")
-    ax.set(title="Negative gradient of f(x0, x1) = x0² + x1²\n(arrows point downhill)",
-           xlabel="x0", ylabel="x1", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5))
+    ax.set(
+        title="Negative gradient of f(x0, x1) = x0² + x1²\n(arrows point downhill)",
+        xlabel="x0",
+        ylabel="x1",
+        xlim=(-2.5, 2.5),
+        ylim=(-2.5, 2.5),
+    )
     ax.set_aspect("equal")
     ax.legend(loc="upper right")
     return fig
 
 
 @_styled
-def plot_gradient_descent(
-    init: Sequence[float] = (-3.0, 4.0), step_num: int = 100
-) -> Figure:
+def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 100) -> Figure:
     """Gradient-descent paths from ``init`` for lr 0.1 (good), 10 (too big) and 1e-10 (too small).
 
     lr = 10 multiplies x by -19 each step until the finite difference in numerical_gradient is
@@ -320,8 +355,10 @@ def plot_gradient_descent(
     """
     start = np.asarray(init, dtype=np.float64)
     start_txt = "(" + ", ".join(f"{v:g}" for v in start) + ")"
-    runs = {lr: gradient_descent(_function_2, start, lr=lr, step_num=step_num, history=True)
-            for lr in (0.1, 10.0, 1e-10)}
+    runs = {
+        lr: gradient_descent(_function_2, start, lr=lr, step_num=step_num, history=True)
+        for lr in (0.1, 10.0, 1e-10)
+    }
     fig = new_figure(15, 5.2)
     ax_good, ax_big, ax_small = fig.subplots(1, 3)
 
@@ -342,13 +379,19 @@ def plot_gradient_descent(
     dist = np.linalg.norm(np.vstack([path, final]), axis=1)
     steps = np.arange(dist.size)
     ax_big.semilogy(steps, dist, "o-", color="#c0392b", markersize=3)
-    ax_big.set(title="lr = 10: diverges, x ← -19·x each step", xlabel="step",
-               ylabel="distance from the minimum ||x|| (log scale)")
+    ax_big.set(
+        title="lr = 10: diverges, x ← -19·x each step",
+        xlabel="step",
+        ylabel="distance from the minimum ||x|| (log scale)",
+    )
     ax_big.annotate(
         f"ends at ({final[0]:.2e}, {final[1]:.2e}):\nthe numerical gradient is lost to\n"
         "rounding at this size, so x freezes",
-        xy=(steps[-1], dist[-1]), xytext=(0.3, 0.45), textcoords="axes fraction",
-        arrowprops={"arrowstyle": "->", "color": "0.3"}, fontsize=10,
+        xy=(steps[-1], dist[-1]),
+        xytext=(0.3, 0.45),
+        textcoords="axes fraction",
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+        fontsize=10,
     )
 
     final, path = runs[1e-10]
@@ -356,9 +399,14 @@ def plot_gradient_descent(
     ax_small.plot(*start, "s", color="#d95f02", markersize=9, label=f"start {start_txt}")
     moved = float(np.linalg.norm(final - start))
     ax_small.set_title(f"lr = 1e-10: barely moves ({moved:.1e} in {step_num} steps)")
-    ax_small.annotate(f"ends at ({final[0]:.8f}, {final[1]:.8f})", xy=tuple(final),
-                      xytext=(-2.5, 1.8), arrowprops={"arrowstyle": "->", "color": "0.3"},
-                      fontsize=10, backgroundcolor="white")
+    ax_small.annotate(
+        f"ends at ({final[0]:.8f}, {final[1]:.8f})",
+        xy=tuple(final),
+        xytext=(-2.5, 1.8),
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+        fontsize=10,
+        backgroundcolor="white",
+    )
     ax_small.legend(loc="lower right")
 
     fig.suptitle(f"Gradient descent on x0² + x1² from {start_txt}, {step_num} steps")
@@ -403,15 +451,22 @@ def _labels(t: NDArray) -> NDArray:
 
 
 def _image_grid(
-    images: NDArray, titles: Sequence[str], cols: int, suptitle: str, *, cmap: str = "gray_r",
-    symmetric: bool = False, title_colors: Sequence[str] | None = None,
+    images: NDArray,
+    titles: Sequence[str],
+    cols: int,
+    suptitle: str,
+    *,
+    cmap: str = "gray_r",
+    symmetric: bool = False,
+    title_colors: Sequence[str] | None = None,
 ) -> Figure:
     rows = max(1, -(-len(images) // cols))
     height = 1.65 * rows + 0.6
     # Fixed margins instead of constrained layout: solving it for 50 axes takes seconds.
     fig = new_figure(1.45 * cols, height, layout=None)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / height,
-                        wspace=0.08, hspace=0.3)
+    fig.subplots_adjust(
+        left=0.01, right=0.99, bottom=0.01, top=1 - 0.55 / height, wspace=0.08, hspace=0.3
+    )
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for i, ax in enumerate(axes):
         ax.set_axis_off()
@@ -437,8 +492,12 @@ def plot_mnist_samples(
     images, labels = _as_images(x), _labels(t)
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     idx = np.sort(gen.choice(len(images), size=min(count, len(images)), replace=False))
-    return _image_grid(images[idx], [f"label {labels[i]}" for i in idx], cols=8,
-                       suptitle=f"MNIST: {len(idx)} random digits with their labels")
+    return _image_grid(
+        images[idx],
+        [f"label {labels[i]}" for i in idx],
+        cols=8,
+        suptitle=f"MNIST: {len(idx)} random digits with their labels",
+    )
 
 
 def _check_first_layer(net: Net) -> NDArray:
@@ -463,10 +522,15 @@ def plot_first_layer_weights(net: Net, count: int = 50) -> Figure:
     W1 = _check_first_layer(net)
     n = min(count, W1.shape[1])
     images = W1[:, :n].T.reshape(n, IMAGE_SIDE, IMAGE_SIDE)
-    return _image_grid(images, [f"unit {i + 1}" for i in range(n)], cols=10, cmap="RdBu_r",
-                       symmetric=True,
-                       suptitle=f"First-layer weights W1: {n} of {W1.shape[1]} hidden units "
-                       "(red positive, blue negative)")
+    return _image_grid(
+        images,
+        [f"unit {i + 1}" for i in range(n)],
+        cols=10,
+        cmap="RdBu_r",
+        symmetric=True,
+        suptitle=f"First-layer weights W1: {n} of {W1.shape[1]} hidden units "
+        "(red positive, blue negative)",
+    )
 
 
 @_styled
@@ -474,12 +538,15 @@ def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Fig
     """The first ``count`` test digits the network gets wrong, with true and predicted labels."""
     images, labels = _as_images(x), _labels(t)
     flat = np.asarray(x).reshape(len(images), -1)
-    pred = np.concatenate([np.argmax(net.predict(flat[i : i + 2000]), axis=1)
-                           for i in range(0, len(flat), 2000)])
+    pred = np.concatenate(
+        [np.argmax(net.predict(flat[i : i + 2000]), axis=1) for i in range(0, len(flat), 2000)]
+    )
     wrong = np.flatnonzero(pred != labels)
     shown = wrong[:count]
-    title = (f"Misclassified test digits: {len(wrong)} of {len(labels)} wrong "
-             f"({len(wrong) / len(labels):.1%}), first {len(shown)} shown")
+    title = (
+        f"Misclassified test digits: {len(wrong)} of {len(labels)} wrong "
+        f"({len(wrong) / len(labels):.1%}), first {len(shown)} shown"
+    )
     if len(shown) == 0:
         fig = new_figure(6, 2)
         ax = fig.add_subplot()
@@ -487,8 +554,9 @@ def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Fig
         ax.text(0.5, 0.5, "no test digit is misclassified", ha="center", va="center")
         fig.suptitle(title)
         return fig
-    return _image_grid(images[shown], [f"true {labels[i]}, pred {pred[i]}" for i in shown],
-                       cols=8, suptitle=title)
+    return _image_grid(
+        images[shown], [f"true {labels[i]}, pred {pred[i]}" for i in shown], cols=8, suptitle=title
+    )
 
 
 # -- everything -----------------------------------------------------------------------------------
@@ -618,8 +686,10 @@ def write_figures(
         # The very figure 'scratchdl train' writes as curves.png, for this quick run.
         emit("learning_curves", lambda: plot_training_curves(history, title=config.describe()))
     else:
-        skip("learning_curves", "the --model file holds no training history; its run folder's "
-             "curves.png shows them")
+        skip(
+            "learning_curves",
+            "the --model file holds no training history; its run folder's curves.png shows them",
+        )
     return result
 
 

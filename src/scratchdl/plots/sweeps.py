@@ -95,7 +95,7 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
         ax.grid(True, which="major", alpha=0.3)
         if any(s.label for s in panel.series):
             ax.legend(fontsize=8)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(suptitle)
     return fig
@@ -136,11 +136,16 @@ def plot_heatmaps(
                 value = grid[i, j]
                 # Dark text on the bright end of viridis, white on the dark end.
                 dark = np.isfinite(value) and (value - vmin) / (vmax - vmin or 1) > 0.6
-                ax.text(j, i, annotations[title][i][j], ha="center", va="center", fontsize=8,
-                        color="black" if dark else "white")
+                ax.text(
+                    j,
+                    i,
+                    annotations[title][i][j],
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if dark else "white",
+                )
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
     fig.suptitle(suptitle)
     return fig
-
-

@@ -25,7 +25,14 @@ from scratchdl.train.trainer import (
     read_checkpoint,
 )
 
-__all__ = ["CHECKPOINT_NAME", "RESUMABLE", "build_net", "checkpoint_config", "make_optimizer", "train"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "RESUMABLE",
+    "build_net",
+    "checkpoint_config",
+    "make_optimizer",
+    "train",
+]
 
 #: File name of the checkpoint inside ``checkpoint_dir``.
 CHECKPOINT_NAME = "checkpoint.npz"

@@ -547,8 +547,10 @@ class Trainer:
         decay = getattr(self.net, "weight_decay_lambda", 0.0)
         if decay and lr is not None and lr * decay >= 1:
             # Each step multiplies W by (1 - lr * lambda): at 1 or more it flips or blows up.
-            fix = (f"try a smaller weight decay (now {decay:g}): lr x weight decay is "
-                   f"{lr * decay:g}, and it must stay well below 1")
+            fix = (
+                f"try a smaller weight decay (now {decay:g}): lr x weight decay is "
+                f"{lr * decay:g}, and it must stay well below 1"
+            )
         elif decay:
             fix += f", or a smaller weight decay (now {decay:g})"
         kept = (
