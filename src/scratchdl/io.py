@@ -119,6 +119,7 @@ def _build(arch: dict[str, Any]) -> Net:
             arch["hidden_size"],
             arch["output_size"],
             arch.get("weight_init_std", 0.01),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
             dtype=dtype,
         )
     if cls == "DeepConvNet":
@@ -129,6 +130,7 @@ def _build(arch: dict[str, Any]) -> Net:
             hidden_size=arch["hidden_size"],
             output_size=arch["output_size"],
             dropout_ratio=arch.get("dropout_ratio", 0.5),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
             dtype=dtype,
         )
     raise ModelFileError(f"unknown network class {cls!r} in the model file")

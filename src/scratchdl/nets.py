@@ -656,6 +656,13 @@ def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -
     return {k: int(v) for k, v in conv.items()}
 
 
+def _decay(weight_decay_lambda: float) -> float:
+    value = float(weight_decay_lambda)
+    if not np.isfinite(value) or value < 0:
+        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda!r}")
+    return value
+
+
 def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
     dim = tuple(input_dim)
     if len(dim) != 3 or any(
@@ -682,6 +689,8 @@ class SimpleConvNet(ConvNet):
         Number of classes.
     weight_init_std : float or {'he', 'xavier'}
         Initial weights are ``std * N(0, 1)`` (the book: 0.01); biases start at 0.
+    weight_decay_lambda : float
+        L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
     dtype : float32 or float64
     rng : numpy.random.Generator or int seed, optional
 
@@ -698,10 +707,12 @@ class SimpleConvNet(ConvNet):
         output_size: int = 10,
         weight_init_std: float | str = 0.01,
         *,
+        weight_decay_lambda: float = 0.0,
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
+        self.weight_decay_lambda = _decay(weight_decay_lambda)
         self.conv_param = _conv_settings(
             conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
         )
@@ -760,6 +771,7 @@ class SimpleConvNet(ConvNet):
             "hidden_size": self.hidden_size,
             "output_size": self.output_size,
             "weight_init_std": self.weight_init_std,
+            "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
 
@@ -803,6 +815,8 @@ class DeepConvNet(ConvNet):
     dropout_ratio : float
         Both Dropout layers (the book: 0.5); test-time scaling as the book (see
         :class:`~scratchdl.layers.Dropout`).
+    weight_decay_lambda : float
+        L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
     dtype : float32 or float64
     rng : numpy.random.Generator or int seed, optional
         Source of the initial weights (He: ``sqrt(2 / fan_in)``) and of the dropout masks.
@@ -826,10 +840,12 @@ class DeepConvNet(ConvNet):
         output_size: int = 10,
         *,
         dropout_ratio: float = 0.5,
+        weight_decay_lambda: float = 0.0,
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
+        self.weight_decay_lambda = _decay(weight_decay_lambda)
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         self.conv_params = [
             _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
@@ -889,6 +905,7 @@ class DeepConvNet(ConvNet):
             "hidden_size": self.hidden_size,
             "output_size": self.output_size,
             "dropout_ratio": self.dropout_ratio,
+            "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
 
