@@ -25,7 +25,16 @@ from numpy.typing import NDArray
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl.errors import ConfigError, ModelFileError
-from scratchdl.nets import DeepConvNet, MultiLayerNet, Net, SimpleConvNet, SimpleNet, TwoLayerNet
+from scratchdl.nets import (
+    DeepConvNet,
+    MultiLayerNet,
+    Net,
+    SimpleConvNet,
+    SimpleNet,
+    TwoLayerNet,
+    layer_state,
+    set_layer_state,
+)
 
 __all__ = [
     "BOOK_MODELS",
@@ -40,6 +49,7 @@ FORMAT = "scratchdl-model"
 FORMAT_VERSION = 1
 _RECORD_KEY = "__scratchdl__"
 _PARAM_PREFIX = "param/"
+_STATE_PREFIX = "state/"
 
 
 def _arch_record(net: Net) -> dict[str, Any]:
@@ -91,6 +101,8 @@ def save_model(
     arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
     for key, value in net.params.items():
         arrays[_PARAM_PREFIX + key] = value
+    for key, value in layer_state(net).items():  # BatchNormalization's running statistics
+        arrays[_STATE_PREFIX + key] = value
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -187,6 +199,10 @@ def load_model(path: str | os.PathLike[str]) -> Net:
                         f"architecture needs {net.params[key].dtype}{net.params[key].shape}"
                     )
                 net.params[key] = value
+            for key in layer_state(net):
+                if _STATE_PREFIX + key not in files:
+                    raise ModelFileError(f"{path} is damaged: layer state {key} is missing")
+            set_layer_state(net, {k: npz[_STATE_PREFIX + k] for k in layer_state(net)})
     except ModelFileError:
         raise
     except (

@@ -63,6 +63,10 @@ __all__ = [
     "TwoLayerNet",
     "evaluate",
     "init_std",
+    "layer_rng_states",
+    "layer_state",
+    "set_layer_rng_states",
+    "set_layer_state",
 ]
 
 #: Hidden activations by name, the book's ``activation_layer`` of ``MultiLayerNet`` (ch. 6.2).
@@ -890,9 +894,11 @@ class DeepConvNet(ConvNet):
         flat, hidden, out = channels * h * w, self.hidden_size, self.output_size
         self.layers["Affine1"] = Affine(he((flat, hidden), flat), zeros(hidden))
         self.layers["Relu7"] = Relu()
-        self.layers["Dropout1"] = Dropout(self.dropout_ratio, rng=gen)
+        # Each Dropout draws from a generator of its own (spawned from rng), which a
+        # checkpoint can save and restore.
+        self.layers["Dropout1"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
         self.layers["Affine2"] = Affine(he((hidden, out), hidden), zeros(out))
-        self.layers["Dropout2"] = Dropout(self.dropout_ratio, rng=gen)
+        self.layers["Dropout2"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
 
@@ -915,3 +921,56 @@ class DeepConvNet(ConvNet):
             f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
             f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
         )
+
+
+# -- state beside the parameters: saved in model files and checkpoints -------------------------
+
+
+def layer_state(net: Net) -> dict[str, NDArray]:
+    """Arrays a network needs besides ``params``, keyed ``'<layer>/<attribute>'``.
+
+    These are the test-time statistics of BatchNormalization (``running_mean``,
+    ``running_var``): not trained by gradients, but part of the model. A layer lists them in
+    ``state_names``.
+    """
+    return {
+        f"{name}/{attr}": getattr(layer, attr)
+        for name, layer in getattr(net, "layers", {}).items()
+        for attr in getattr(layer, "state_names", ())
+    }
+
+
+def set_layer_state(net: Net, state: dict[str, NDArray]) -> None:
+    """Put arrays from :func:`layer_state` back (copies, in the network's dtype).
+
+    Raises
+    ------
+    ShapeError
+        If a key is missing or an array has another shape.
+    """
+    for key, current in layer_state(net).items():
+        if key not in state:
+            raise ShapeError(f"the saved state has no {key}")
+        value = np.asarray(state[key])
+        if value.shape != current.shape:
+            raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
+        name, attr = key.split("/")
+        setattr(net.layers[name], attr, np.array(value, dtype=current.dtype, copy=True))
+
+
+def layer_rng_states(net: Net) -> dict[str, dict[str, Any]]:
+    """The states of the layers' own generators (Dropout masks), keyed by layer name: a
+    checkpoint keeps them so that a resumed run draws the masks the uninterrupted one would."""
+    return {
+        name: layer.rng.bit_generator.state
+        for name, layer in getattr(net, "layers", {}).items()
+        if isinstance(getattr(layer, "rng", None), np.random.Generator)
+    }
+
+
+def set_layer_rng_states(net: Net, states: dict[str, dict[str, Any]]) -> None:
+    """Restore :func:`layer_rng_states` (each layer gets a generator of its own)."""
+    for name, state in states.items():
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+        net.layers[name].rng = np.random.Generator(bit_generator)
