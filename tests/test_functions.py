@@ -87,6 +87,19 @@ def test_activations_values_and_grads():
     assert identity_function(x) is x
 
 
+def test_relu_grad_at_zero_is_zero_like_the_relu_layer():
+    # The book's common/functions.py returns 1 at x == 0; we keep 0 so the function agrees with
+    # the Relu layer's backward (ours and the book's, mask x <= 0 -> 0). See relu_grad's docstring.
+    from scratchdl.layers import Relu
+
+    x = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0])
+    assert relu_grad(np.array(0.0)) == 0.0
+    layer = Relu()
+    layer.forward(x)
+    np.testing.assert_array_equal(relu_grad(x), layer.backward(np.ones_like(x)))
+    np.testing.assert_array_equal(relu_grad(x), [0, 0, 0, 1, 1])
+
+
 @pytest.mark.parametrize(
     "fn", [step_function, sigmoid, sigmoid_grad, relu, relu_grad, softmax, log_softmax]
 )

@@ -73,7 +73,13 @@ def relu(x: ArrayLike) -> NDArray:
 
 
 def relu_grad(x: ArrayLike) -> NDArray:
-    """Derivative of :func:`relu`: 1 where ``x > 0`` else 0 (0 at ``x == 0``, as the book)."""
+    """Derivative of :func:`relu`: 1 where ``x > 0`` else 0, so 0 at ``x == 0``.
+
+    The book's ``relu_grad`` (common/functions.py) returns 1 at ``x == 0``; its own ``Relu``
+    layer (ch. 5.5.1) passes 0 there (mask ``x <= 0``). Either value is a valid subgradient at
+    the kink; we keep 0 so this function and :class:`~scratchdl.layers.Relu` always agree. No
+    script of the book calls ``relu_grad``, so no result of the book changes.
+    """
     return step_function(x)
 
 
