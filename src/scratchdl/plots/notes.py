@@ -413,6 +413,18 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
     return fig
 
 
+def _optimizer_paths() -> Figure:
+    from scratchdl.plots.chapters67 import plot_optimizer_paths  # imports this module
+
+    return plot_optimizer_paths()
+
+
+def _weight_init_histograms() -> Figure:
+    from scratchdl.plots.chapters67 import plot_weight_init_histograms
+
+    return plot_weight_init_histograms()
+
+
 MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("activations", plot_activations),
     ("softmax", plot_softmax),
@@ -422,6 +434,8 @@ MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("surface", plot_surface),
     ("gradient_field", plot_gradient_field),
     ("gradient_descent", plot_gradient_descent),
+    ("optimizer_paths", _optimizer_paths),
+    ("weight_init_histograms", _weight_init_histograms),
 )
 """Figures that need no data: ``(file stem, builder)`` in the notes' order."""
 
