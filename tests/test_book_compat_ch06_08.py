@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from _book_scripts import needs_book, run_book_script
 
 pytestmark = needs_book
