@@ -21,12 +21,25 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import cross_entropy_error, softmax, split_labels
 from scratchdl.gradient import numerical_gradient
-from scratchdl.layers import Affine, Layer, Relu, Sigmoid, SoftmaxWithLoss
+from scratchdl.layers import (
+    Affine,
+    Convolution,
+    Dropout,
+    Layer,
+    Pooling,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
+from scratchdl.util import conv_output_size
 
 __all__ = [
     "MultiLayerNet",
     "Net",
     "ParamView",
+    "ConvNet",
+    "DeepConvNet",
+    "SimpleConvNet",
     "SimpleNet",
     "TwoLayerNet",
     "init_std",
@@ -227,7 +240,7 @@ class Net:
         first, *rest = self.layers
         for layer in reversed(rest):
             dout = layer.backward(dout)
-        if isinstance(first, Affine):
+        if hasattr(first, "backward_params"):
             first.backward_params(dout)  # the input's gradient would be thrown away
         else:
             first.backward(dout)
@@ -455,3 +468,315 @@ class SimpleNet(Net):
         x2, dy = x.reshape(-1, 2), (y - target).reshape(-1, 3)
         self.dW = x2.T @ dy / x2.shape[0]
         return {"W": self.dW}
+
+
+# -- chapters 7 and 8: convolutional networks ---------------------------------------------------
+
+
+class ConvNet(Net):
+    """Base of the convolutional networks: images in, layers that may take ``train_flg``.
+
+    ``predict`` accepts a batch of images (N, C, H, W), a batch of flat rows (N, C*H*W) (as
+    ``load_mnist(flatten=True)`` gives), or one sample (C, H, W) or (C*H*W,) which gives scores
+    of shape (C,). Layers marked ``takes_train_flg`` (Dropout, BatchNormalization) get
+    ``train_flg``: ``loss`` (and so ``gradient``) runs in training mode, ``predict`` and
+    ``accuracy`` in test mode, as in the book's ``DeepConvNet``.
+    """
+
+    input_dim: tuple[int, int, int]
+    #: Images per chunk in ``accuracy``: im2col makes a few hundred kB per image.
+    eval_batch = 200
+
+    def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
+        x = np.asarray(x)
+        dim = self.input_dim
+        if x.shape == dim or x.shape == (self.input_size,):
+            return x.reshape(1, *dim), True
+        if x.ndim == 4 and x.shape[1:] == dim:
+            return x, False
+        if x.ndim == 2 and x.shape[1] == self.input_size:
+            return x.reshape(x.shape[0], *dim), False
+        raise ShapeError(
+            f"{type(self).__name__} expects images of shape (N, {dim[0]}, {dim[1]}, {dim[2]}) or "
+            f"(N, {self.input_size}), or one image, got shape {x.shape}"
+        )
+
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:
+        """Scores (N, C) for images (N, C, H, W) or rows (N, C*H*W); (C,) for one image."""
+        x, single = self._as_batch(x)
+        for layer in self.layers:
+            if getattr(layer, "takes_train_flg", False):
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
+        return x[0] if single else x
+
+    def loss(self, x: ArrayLike, t: ArrayLike, train_flg: bool = True) -> float:
+        """Mean cross-entropy of softmax(predict(x, train_flg)) against ``t``."""
+        x, single = self._as_batch(x)
+        if single:
+            t = np.asarray(t)[np.newaxis]
+        return self.last_layer.forward(self.predict(x, train_flg), t) + self._weight_decay()
+
+    def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int | None = None) -> float:
+        return super().accuracy(x, t, batch_size or self.eval_batch)
+
+
+def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -> dict[str, int]:
+    conv = dict(default)
+    if conv_param is not None:
+        unknown = set(conv_param) - set(conv)
+        if unknown:
+            raise ConfigError(
+                f"unknown conv_param keys {sorted(unknown)}: use filter_num, filter_size, pad, stride"
+            )
+        conv.update(conv_param)
+    for key, value in conv.items():
+        low = 0 if key == "pad" else 1
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ConfigError(f"conv_param[{key!r}] must be an integer >= {low}, got {value!r}")
+    return {k: int(v) for k, v in conv.items()}
+
+
+def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
+    dim = tuple(input_dim)
+    if len(dim) != 3 or any(
+        isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in dim
+    ):
+        raise ConfigError(f"input_dim must be (C, H, W) of positive integers, got {input_dim!r}")
+    return int(dim[0]), int(dim[1]), int(dim[2])
+
+
+class SimpleConvNet(ConvNet):
+    """The book's chapter 7 network (ch. 7.5):
+    Conv1–Relu1–Pool1–Affine1–Relu2–Affine2, with SoftmaxWithLoss.
+
+    Parameters
+    ----------
+    input_dim : tuple (C, H, W)
+        Shape of one image (1, 28, 28 for MNIST).
+    conv_param : dict
+        ``filter_num``, ``filter_size``, ``pad``, ``stride`` of the convolution (the book's
+        default 30 filters of 5x5, pad 0, stride 1).
+    hidden_size : int
+        Width of the hidden affine layer.
+    output_size : int
+        Number of classes.
+    weight_init_std : float or {'he', 'xavier'}
+        Initial weights are ``std * N(0, 1)`` (the book: 0.01); biases start at 0.
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+
+    Parameters are named as in the book: ``W1`` (FN, C, FH, FW) and ``b1`` for the
+    convolution, ``W2``/``b2`` and ``W3``/``b3`` for the two affine layers. The pooling is
+    2x2 with stride 2.
+    """
+
+    def __init__(
+        self,
+        input_dim: Sequence[int] = (1, 28, 28),
+        conv_param: dict[str, int] | None = None,
+        hidden_size: int = 100,
+        output_size: int = 10,
+        weight_init_std: float | str = 0.01,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.input_dim = C, H, W = _input_dim(input_dim)
+        self.conv_param = _conv_settings(
+            conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        )
+        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        self.hidden_size = int(hidden_size)
+        self.output_size = int(output_size)
+        self.input_size = C * H * W
+        self.weight_init_std = weight_init_std
+        self.dtype = _check_dtype(dtype)
+        self.metadata: dict[str, Any] = {}
+        gen = _resolve_rng(rng)
+        fn, fs = self.conv_param["filter_num"], self.conv_param["filter_size"]
+        stride, pad = self.conv_param["stride"], self.conv_param["pad"]
+        try:
+            conv_h = conv_output_size(H, fs, stride, pad)
+            conv_w = conv_output_size(W, fs, stride, pad)
+        except ShapeError as exc:
+            raise ConfigError(
+                f"conv_param does not fit input_dim {self.input_dim}: {exc}"
+            ) from None
+        if conv_h < 2 or conv_w < 2:
+            raise ConfigError(
+                f"conv_param leaves a {conv_h}x{conv_w} image, too small for the 2x2 pooling"
+            )
+        pool_size = fn * (conv_h // 2) * (conv_w // 2)
+
+        def weights(shape: tuple[int, ...], fan_in: int) -> NDArray:
+            # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
+            std = init_std(weight_init_std, fan_in)
+            return (std * gen.standard_normal(shape)).astype(self.dtype)
+
+        def zeros(n: int) -> NDArray:
+            return np.zeros(n, dtype=self.dtype)
+
+        hidden, out = self.hidden_size, self.output_size
+        self.layers = [
+            Convolution(weights((fn, C, fs, fs), C * fs * fs), zeros(fn), stride, pad),
+            Relu(),
+            Pooling(pool_h=2, pool_w=2, stride=2),
+            Affine(weights((pool_size, hidden), pool_size), zeros(hidden)),
+            Relu(),
+            Affine(weights((hidden, out), hidden), zeros(out)),
+        ]
+        self.last_layer = SoftmaxWithLoss()
+        self._bind_params()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return {
+            "class": type(self).__name__,
+            "input_dim": list(self.input_dim),
+            "conv_param": dict(self.conv_param),
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "weight_init_std": self.weight_init_std,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        c = self.conv_param
+        return (
+            f"SimpleConvNet({'x'.join(map(str, self.input_dim))}, conv {c['filter_num']}x"
+            f"{c['filter_size']}x{c['filter_size']}, {self.hidden_size}, {self.output_size}, "
+            f"{self.dtype.name})"
+        )
+
+
+#: The book's DeepConvNet convolutions (ch. 8.1.1); the fourth pads by 2, as in its code.
+DEEP_CONV_PARAMS = (
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+)
+
+
+class DeepConvNet(ConvNet):
+    """The book's chapter 8 network (ch. 8.1.1), over 99% on MNIST::
+
+        conv - relu - conv - relu - pool -
+        conv - relu - conv - relu - pool -
+        conv - relu - conv - relu - pool -
+        affine - relu - dropout - affine - dropout - softmax
+
+    Parameters
+    ----------
+    input_dim : tuple (C, H, W)
+    conv_param_1, ..., conv_param_6 : dict, optional
+        ``filter_num``, ``filter_size``, ``pad``, ``stride`` of each convolution; the book's
+        defaults are 16, 16, 32, 32, 64, 64 filters of 3x3, stride 1, pad 1 (pad 2 for the
+        fourth). Pooling is 2x2 with stride 2 after every second convolution.
+    hidden_size, output_size : int
+        The two affine layers (the book: 50 and 10).
+    dropout_ratio : float
+        Both Dropout layers (the book: 0.5); test-time scaling as the book (see
+        :class:`~scratchdl.layers.Dropout`).
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+        Source of the initial weights (He: ``sqrt(2 / fan_in)``) and of the dropout masks.
+
+    Parameters ``W1..W6``/``b1..b6`` are the convolutions, ``W7``/``b7`` and ``W8``/``b8``
+    the affine layers, as in the book.
+    """
+
+    def __init__(
+        self,
+        input_dim: Sequence[int] = (1, 28, 28),
+        conv_param_1: dict[str, int] | None = None,
+        conv_param_2: dict[str, int] | None = None,
+        conv_param_3: dict[str, int] | None = None,
+        conv_param_4: dict[str, int] | None = None,
+        conv_param_5: dict[str, int] | None = None,
+        conv_param_6: dict[str, int] | None = None,
+        hidden_size: int = 50,
+        output_size: int = 10,
+        *,
+        dropout_ratio: float = 0.5,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.input_dim = C, H, W = _input_dim(input_dim)
+        given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
+        self.conv_params = [
+            _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
+        ]
+        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        self.hidden_size = int(hidden_size)
+        self.output_size = int(output_size)
+        self.dropout_ratio = float(dropout_ratio)
+        self.input_size = C * H * W
+        self.dtype = _check_dtype(dtype)
+        self.metadata: dict[str, Any] = {}
+        gen = _resolve_rng(rng)
+
+        def he(shape: tuple[int, ...], fan_in: int) -> NDArray:
+            return (np.sqrt(2.0 / fan_in) * gen.standard_normal(shape)).astype(self.dtype)
+
+        def zeros(n: int) -> NDArray:
+            return np.zeros(n, dtype=self.dtype)
+
+        self.layers = []
+        channels, h, w = C, H, W
+        for i, p in enumerate(self.conv_params):
+            fn, fs = p["filter_num"], p["filter_size"]
+            try:
+                h = conv_output_size(h, fs, p["stride"], p["pad"])
+                w = conv_output_size(w, fs, p["stride"], p["pad"])
+            except ShapeError as exc:
+                raise ConfigError(f"conv_param_{i + 1} does not fit: {exc}") from None
+            W_i = he((fn, channels, fs, fs), channels * fs * fs)
+            self.layers += [Convolution(W_i, zeros(fn), p["stride"], p["pad"]), Relu()]
+            channels = fn
+            if i % 2 == 1:
+                if h < 2 or w < 2:
+                    raise ConfigError(
+                        f"the image is {h}x{w} before pooling {i // 2 + 1}: too small"
+                    )
+                h, w = h // 2, w // 2
+                self.layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
+        flat = channels * h * w
+        self.layers += [
+            Affine(he((flat, self.hidden_size), flat), zeros(self.hidden_size)),
+            Relu(),
+            Dropout(self.dropout_ratio, rng=gen),
+            Affine(
+                he((self.hidden_size, self.output_size), self.hidden_size), zeros(self.output_size)
+            ),
+            Dropout(self.dropout_ratio, rng=gen),
+        ]
+        self.last_layer = SoftmaxWithLoss()
+        self._bind_params()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return {
+            "class": type(self).__name__,
+            "input_dim": list(self.input_dim),
+            **{f"conv_param_{i + 1}": dict(p) for i, p in enumerate(self.conv_params)},
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "dropout_ratio": self.dropout_ratio,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        filters = ",".join(str(p["filter_num"]) for p in self.conv_params)
+        return (
+            f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
+            f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
+        )
