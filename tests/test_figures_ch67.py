@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from scratchdl.errors import ModelFileError, ShapeError
 from scratchdl.plots import chapters67 as ch67
-from scratchdl.plots import save_figure
+from scratchdl.plots import notes, save_figure
 
 
 def test_optimizer_paths_are_the_books_settings_on_the_bowl():
@@ -77,3 +81,108 @@ def test_weight_init_figure_has_one_row_per_setting_and_honest_ranges():
     assert any("exactly 0" in t for t in texts)  # the left-out bar is said out loud
     for r, (label, _, _) in enumerate(ch67.WEIGHT_INIT_SETTINGS):
         assert axes[r, 0].get_ylabel() == label
+
+
+# -- chapter 7 ------------------------------------------------------------------------------
+
+REFERENCE = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
+PARAMS_PKL = Path(REFERENCE).parent / "params.pkl" if REFERENCE else None
+
+
+def _correlate(image, kernel):
+    """Plain sliding-window cross-correlation, the definition of ch. 7.2.2 (no im2col)."""
+    fh, fw = kernel.shape
+    out = np.empty((image.shape[0] - fh + 1, image.shape[1] - fw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = np.sum(image[i : i + fh, j : j + fw] * kernel)
+    return out
+
+
+def test_convolved_digit_shows_the_layers_feature_maps():
+    rng = np.random.default_rng(0)
+    image = rng.random((28, 28)).astype(np.float32)
+    filters, names = ch67.simple_filters()
+    assert filters.shape == (4, 1, 5, 5) and len(names) == 4
+    fig = ch67.plot_convolved_digit(image, filters, label=7, titles=names)
+    axes = np.array(fig.axes).reshape(2, 5)
+    assert axes[0, 0].get_title() == "input (label 7)"
+    for i in range(4):
+        assert axes[0, i + 1].get_title() == names[i]
+        shown = np.asarray(axes[1, i + 1].images[0].get_array())
+        assert shown.shape == (24, 24)  # 28 - 5 + 1
+        np.testing.assert_allclose(shown, _correlate(image, filters[i, 0]), rtol=1e-4, atol=1e-4)
+        lo, hi = axes[1, i + 1].images[0].get_clim()
+        assert lo == -hi  # gray means 0 in every map
+
+
+def test_edge_filters_answer_to_edges():
+    filters, _ = ch67.simple_filters()
+    image = np.zeros((28, 28), np.float32)
+    image[:, 14:] = 1.0  # a vertical edge
+    vertical = _correlate(image, filters[0, 0])
+    horizontal = _correlate(image, filters[1, 0])
+    assert np.abs(vertical).max() > 1 and np.abs(horizontal).max() < 1e-6
+
+
+def test_conv_filters_figure_has_every_filter_twice():
+    rng = np.random.default_rng(1)
+    before = rng.standard_normal((30, 1, 5, 5))
+    after = rng.standard_normal((30, 1, 5, 5))
+    fig = ch67.plot_conv_filters(before, after, " (test)")
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 60
+    np.testing.assert_array_equal(images[0].images[0].get_array(), before[0, 0])
+    np.testing.assert_array_equal(images[30].images[0].get_array(), after[0, 0])
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert "after training (test)" in texts
+    with pytest.raises(ShapeError, match="FN, C, FH, FW"):
+        ch67.plot_conv_filters(before[0], after)
+
+
+def test_conv_digit_is_written_with_injected_data(tmp_path):
+    from test_figures import assert_png, fake_mnist
+
+    result = notes.write_figures(tmp_path, mnist=fake_mnist(), only=["conv_digit"])
+    assert [p.stem for p in result.written] == ["conv_digit"]
+    assert_png(tmp_path / "conv_digit.png")
+
+
+def test_conv_figures_are_skipped_with_a_reason_without_mnist(tmp_path):
+    result = notes.write_figures(
+        tmp_path, only=list(notes.CONV_FIGURES), data_dir=tmp_path / "none", download=False
+    )
+    assert result.written == []
+    assert dict(result.skipped) == {
+        "conv_digit": "MNIST is not available",
+        "conv_filters": "MNIST is not available",
+    }
+
+
+@pytest.mark.skipif(not PARAMS_PKL or not PARAMS_PKL.exists(), reason="needs the book's params.pkl")
+def test_conv_filters_from_the_books_params_without_mnist(tmp_path):
+    from scratchdl.io import read_book_pickle
+
+    lines = []
+    result = notes.write_figures(
+        tmp_path,
+        only=["conv_filters"],
+        convnet_params=PARAMS_PKL,
+        data_dir=tmp_path / "none",
+        download=False,
+        progress=lines.append,
+    )
+    assert [p.stem for p in result.written] == ["conv_filters"] and result.skipped == []
+    W1 = read_book_pickle(PARAMS_PKL)["W1"]
+    fig = notes._conv_filters(W1, 0, "")
+    after = [ax.images[0].get_array() for ax in fig.axes if ax.images][30:]
+    np.testing.assert_array_equal(after[29], W1[29, 0])
+
+
+def test_convnet_params_without_filters_is_refused(tmp_path):
+    import pickle
+
+    bad = tmp_path / "mlp.pkl"
+    bad.write_bytes(pickle.dumps({"W1": np.zeros((4, 3)), "b1": np.zeros(3)}))
+    with pytest.raises(ModelFileError, match="no convolution filters W1"):
+        notes.write_figures(tmp_path / "o", only=["conv_filters"], convnet_params=bad)

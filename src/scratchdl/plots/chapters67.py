@@ -36,6 +36,7 @@ __all__ = [
     "plot_convolved_digit",
     "plot_optimizer_paths",
     "plot_weight_init_histograms",
+    "simple_filters",
     "weight_init_activations",
 ]
 
@@ -205,6 +206,20 @@ def plot_weight_init_histograms(seed: int = 0) -> Figure:
 # -- chapter 7 ------------------------------------------------------------------------------
 
 
+def simple_filters() -> tuple[NDArray, list[str]]:
+    """Four hand-made 5 × 5 filters, shape (4, 1, 5, 5), and their names.
+
+    Vertical and horizontal edges (positive on one side, negative on the other), a diagonal
+    stroke and a blur: what ch. 7.6.1 finds trained first-layer filters look like.
+    """
+    side = np.linspace(-1.0, 1.0, 5)
+    vertical = np.tile(side, (5, 1))  # left negative, right positive
+    diagonal = np.fliplr(np.eye(5)) * 2 - 0.4  # a "/" stroke
+    filters = np.stack([vertical, vertical.T, diagonal, np.full((5, 5), 1 / 25)])
+    names = ["vertical edge", "horizontal edge", "diagonal stroke", "blur (average)"]
+    return filters[:, np.newaxis].astype(np.float32), names
+
+
 def _as_filters(W: NDArray) -> NDArray:
     W = np.asarray(W)
     if W.ndim != 4:
@@ -267,7 +282,7 @@ def plot_convolved_digit(
     maps = conv.forward(image[np.newaxis, np.newaxis])[0]
     n = filters.shape[0]
     fig = new_figure(2.1 * (n + 1), 4.6, layout=None)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.82, wspace=0.1, hspace=0.35)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.8, wspace=0.1, hspace=0.35)
     axes = fig.subplots(2, n + 1)
     axes[0, 0].imshow(image, cmap="gray_r", interpolation="nearest")
     axes[0, 0].set_title("input" if label is None else f"input (label {label})", fontsize=10)
@@ -286,13 +301,16 @@ def plot_convolved_digit(
         m = float(np.max(np.abs(filters[i, 0]))) or 1.0
         axes[0, i + 1].imshow(filters[i, 0], cmap="RdBu_r", vmin=-m, vmax=m)
         axes[0, i + 1].set_title(name, fontsize=10)
-        axes[1, i + 1].imshow(maps[i], cmap="gray")
+        # Gray is 0, white a strong positive response, black a negative one.
+        r = float(np.max(np.abs(maps[i]))) or 1.0
+        axes[1, i + 1].imshow(maps[i], cmap="gray", vmin=-r, vmax=r)
         axes[1, i + 1].set_title("feature map", fontsize=10)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(
-        "What a convolution does to a digit: filters (red +, blue -) and the maps they give "
-        "(bright = strong match)"
+        "What a convolution does to a digit\n"
+        "top: the filters (red +, blue -); bottom: their feature maps (white = strong match, "
+        "gray = 0)"
     )
     return fig
