@@ -41,7 +41,7 @@ BOOK_MODULES = {
     "common.multi_layer_net": "scratchdl.nets",
     "common.multi_layer_net_extend": "scratchdl.nets",
     "common.util": "scratchdl.util",
-    "common.trainer": "scratchdl.train",
+    "common.trainer": "scratchdl.train.book",
     "dataset.mnist": "scratchdl.data",
 }
 

@@ -56,6 +56,8 @@ def test_cross_entropy_error_labels_equal_one_hot_and_average_over_batch():
         (np.array([1, 2, 3]), r"\(3,\).*\(2, 10\)"),
         (np.zeros((2, 9)), r"\(2, 9\).*\(2, 10\)"),
         (np.array([2.0, 7.0]), "integer"),
+        (np.array([[2], [10]]), r"\[0, 10\)"),  # a column of labels is still checked
+        (np.array([[2.0], [7.0]]), r"\(2, 1\).*\(2, 10\)"),  # float column: not labels
     ],
 )
 def test_cross_entropy_error_rejects_bad_labels_with_shapes(t, match):
@@ -64,6 +66,20 @@ def test_cross_entropy_error_rejects_bad_labels_with_shapes(t, match):
         cross_entropy_error(y, t)
     with pytest.raises(ShapeError):
         cross_entropy_error(y, t)
+
+
+def test_a_column_of_integer_labels_counts_as_labels():
+    # The book's ch. 7 gradient_check.py gives t = np.array([1]).reshape((1, 1)).
+    y = np.stack([Y_GOOD, Y_BAD])
+    expected = cross_entropy_error(y, np.array([2, 2]))
+    assert cross_entropy_error(y, np.array([[2], [2]])) == expected
+    from scratchdl.layers import SoftmaxWithLoss
+
+    layer = SoftmaxWithLoss()
+    scores = np.log(y + 1e-12)
+    assert layer.forward(scores, np.array([[2], [7]])) == pytest.approx(
+        SoftmaxWithLoss().forward(scores, np.array([2, 7])), rel=1e-12
+    )
 
 
 def test_sigmoid_never_overflows_or_warns():

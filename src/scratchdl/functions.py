@@ -133,7 +133,8 @@ def split_labels(
     ----------
     t : array_like
         Integer labels, shape ``y_shape[:-1]`` (``(N,)`` for batched scores, a scalar for
-        ``(C,)``), or one-hot / probability targets of shape ``y_shape``.
+        ``(C,)``) or a column ``(N, 1)`` of them, or one-hot / probability targets of shape
+        ``y_shape``.
     y_shape : tuple of int
         Shape of the scores or probabilities ``(C,)`` or ``(N, C)``.
 
@@ -153,6 +154,10 @@ def split_labels(
     n_classes = y_shape[-1]
     if t.shape == tuple(y_shape):
         return None, t
+    if n_classes > 1 and t.shape == (*y_shape[:-1], 1) and t.dtype.kind in "iu":
+        # A column of integer labels, (N, 1): the book's ch. 7 gradient_check.py passes
+        # np.array([1]).reshape((1, 1)). With C > 1 it cannot be mistaken for one-hot rows.
+        t = t.reshape(t.shape[:-1])
     if t.shape == tuple(y_shape[:-1]):
         if t.dtype.kind not in "iu":
             if t.dtype.kind == "f" and np.all(np.mod(t, 1) == 0):
