@@ -46,6 +46,10 @@ BOOK_MODULES = {
 }
 
 needs_book = pytest.mark.skipif(not BOOK_DIR, reason="set SCRATCHDL_BOOK_DIR to the book's scripts")
+needs_reference = pytest.mark.skipif(
+    not (REFERENCE_DIR and (REFERENCE_DIR / "deep_convnet_params.pkl").exists()),
+    reason="set SCRATCHDL_BOOK_WEIGHTS beside the book's params.pkl and deep_convnet_params.pkl",
+)
 needs_mnist = pytest.mark.skipif(
     not (BOOK_DIR and DATA_DIR), reason="set SCRATCHDL_BOOK_DIR and SCRATCHDL_DATA_DIR"
 )

@@ -13,7 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _book_scripts import needs_book, run_book_script
+from _book_scripts import (
+    REFERENCE_DIR,
+    needs_book,
+    needs_mnist,
+    needs_reference,
+    run_book_script,
+)
 
 pytestmark = needs_book
 
@@ -51,3 +57,67 @@ def test_weight_init_activation_histogram(tmp_path):
     saturated = next(iter(run.values.values()))
     assert len(saturated) == 5 and min(saturated) > 0.5
     assert np.all(np.isfinite(saturated))
+
+
+# -- chapter 7 -------------------------------------------------------------------------------
+
+
+def test_ch07_gradient_check(tmp_path):
+    """ch. 7.5: the book's SimpleConvNet (simple_convnet.py, built on our Convolution, Pooling,
+    Relu, Affine, SoftmaxWithLoss and numerical_gradient) passes its gradient check in float64.
+
+    The labels are np.array([1]).reshape((1, 1)), a column of labels, which we accept.
+    """
+    run = run_book_script(tmp_path, "ch07", "gradient_check.py")
+    diffs = {}
+    for line in run.lines:
+        key, value = line.split()
+        diffs[key] = float(value)
+    assert sorted(diffs) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+    # W1/b1 sit before ReLU and max pooling: a step h = 1e-4 can cross a kink there, so their
+    # mean difference is about 1e-6 with this seed; after the pooling it is rounding only.
+    assert diffs["W1"] < 1e-5 and diffs["b1"] < 1e-4
+    assert max(diffs[k] for k in ("W2", "b2", "W3", "b3")) < 1e-8
+
+
+@needs_reference
+def test_ch07_visualize_filter_loads_the_books_params(tmp_path):
+    """ch. 7.6.1: SimpleConvNet() then load_params('params.pkl') (the book's own pickle.load of
+    the reference file); the script only draws, so the test reads the filters it drew."""
+    run = run_book_script(
+        tmp_path,
+        "ch07",
+        "visualize_filter.py",
+        files=(REFERENCE_DIR / "params.pkl",),
+        report=("network.params['W1'].shape", "float(network.layers['Conv1'].W.std())"),
+    )
+    assert run.values["network.params['W1'].shape"] == [30, 1, 5, 5]
+    assert run.values["float(network.layers['Conv1'].W.std())"] > 0.05  # trained, not 0.01
+
+
+def test_ch07_apply_filter_is_skipped_for_a_missing_image():
+    pytest.skip(
+        "apply_filter.py reads ../dataset/lena_gray.png, an image the book's repository keeps "
+        "in dataset/ and $SCRATCHDL_BOOK_DIR does not include; examples/ch07_apply_filter.py "
+        "and `scratchdl figures --only conv_digit` show the same on an MNIST digit"
+    )
+
+
+# -- chapter 8 -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@needs_reference
+@needs_mnist
+def test_ch08_misclassified_mnist_reaches_the_books_accuracy(tmp_path):
+    """ch. 8.1: the book's DeepConvNet (deep_convnet.py on our layers, its Dropout scaling by
+    0.5 at test time) with deep_convnet_params.pkl classifies 9,935 of the 10,000 test images,
+    as the book (about 2 minutes here: the book's network computes in float64)."""
+    run = run_book_script(
+        tmp_path,
+        "ch08",
+        "misclassified_mnist.py",
+        files=(REFERENCE_DIR / "deep_convnet_params.pkl",),
+    )
+    assert "test accuracy:0.9935" in run.lines
+    assert "{view index: (label, inference), ...}" in run.lines
