@@ -64,15 +64,16 @@ def test_convolution_forward_is_the_definition_and_gradients_match(xs, ws, strid
     check_gradients(layer, x, rng)
 
 
-def test_convolution_backward_params_matches_backward():
+def test_convolution_without_dx_still_sets_parameter_gradients():
     rng = np.random.default_rng(1)
     layer = Convolution(rng.standard_normal((3, 2, 3, 3)), np.zeros(3), 1, 1)
     x = rng.standard_normal((2, 2, 5, 5))
     dout = rng.standard_normal(layer.forward(x).shape)
-    layer.backward(dout)
+    assert layer.backward(dout).shape == x.shape
     dW, db = layer.dW.copy(), layer.db.copy()
+    layer.need_dx = False  # a network's first layer
     layer.forward(x)
-    layer.backward_params(dout)
+    assert layer.backward(dout) is None
     np.testing.assert_allclose(layer.dW, dW, rtol=1e-12)
     np.testing.assert_allclose(layer.db, db, rtol=1e-12)
 

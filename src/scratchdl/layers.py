@@ -294,7 +294,7 @@ class Dropout(Layer):
         Source of the masks.
     """
 
-    takes_train_flg = True  # the networks pass ``train_flg`` to layers marked like this
+    train_flg_aware = True  # networks pass ``train_flg`` to layers marked like this
 
     def __init__(
         self, dropout_ratio: float = 0.5, *, rng: np.random.Generator | int | None = None
@@ -351,7 +351,7 @@ class BatchNormalization(Layer):
     """
 
     param_names = ("gamma", "beta")
-    takes_train_flg = True
+    train_flg_aware = True
     eps = 1e-6  # the book's 10e-7
 
     def __init__(
@@ -463,10 +463,12 @@ class Convolution(Layer):
     stride, pad : int
 
     ``forward`` maps images (N, C, H, W) to (N, FN, out_h, out_w); ``backward`` sets
-    ``dW`` (FN, C, FH, FW) and ``db`` (FN,) and returns ``dx`` (N, C, H, W) through ``col2im``.
+    ``dW`` (FN, C, FH, FW) and ``db`` (FN,) and returns ``dx`` (N, C, H, W) through ``col2im``
+    (None when ``need_dx`` is False).
     """
 
     param_names = ("W", "b")
+    need_dx = True
 
     def __init__(self, W: NDArray, b: NDArray, stride: int = 1, pad: int = 0) -> None:
         W = as_float_array(W)
@@ -500,21 +502,11 @@ class Convolution(Layer):
         # As in the book, the result is a transposed view (channels last in memory); no copy.
         return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
 
-    def backward(self, dout: NDArray) -> NDArray:
-        dout2 = self.backward_params(dout)
-        FN, C, FH, FW = self.W.shape
-        dcol = dout2 @ self.W.reshape(FN, -1)  # (N*out_h*out_w, C*FH*FW)
-        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
-
-    def backward_params(self, dout: NDArray) -> NDArray:
-        """Set ``dW`` and ``db`` only, without ``dx`` (the first layer's input needs none).
-
-        Returns ``dout`` as rows (N*out_h*out_w, FN).
-        """
+    def backward(self, dout: NDArray) -> NDArray | None:
         col = _need(self.col, self)
-        FN = self.W.shape[0]
+        FN, C, FH, FW = self.W.shape
         # Free when dout is channels-last in memory, as the layers here pass it.
-        dout2 = np.asarray(dout).transpose(0, 2, 3, 1).reshape(-1, FN)
+        dout2 = np.asarray(dout).transpose(0, 2, 3, 1).reshape(-1, FN)  # (N*out_h*out_w, FN)
         if dout2.shape[0] != col.shape[0]:
             raise ShapeError(
                 f"Convolution.backward got dout of shape {np.shape(dout)}, which does not "
@@ -524,7 +516,10 @@ class Convolution(Layer):
         # takes one small step per row and measured twice as slow.
         self.db = np.ones(dout2.shape[0], dtype=dout2.dtype) @ dout2
         self.dW = (dout2.T @ col).reshape(self.W.shape)
-        return dout2
+        if not self.need_dx:
+            return None  # the network's first layer: the images' gradient would be thrown away
+        dcol = dout2 @ self.W.reshape(FN, -1)  # (N*out_h*out_w, C*FH*FW)
+        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
 
     def __repr__(self) -> str:
         FN, C, FH, FW = self.W.shape

@@ -240,7 +240,7 @@ class Net:
         first, *rest = self.layers
         for layer in reversed(rest):
             dout = layer.backward(dout)
-        if hasattr(first, "backward_params"):
+        if isinstance(first, Affine):
             first.backward_params(dout)  # the input's gradient would be thrown away
         else:
             first.backward(dout)
@@ -478,7 +478,7 @@ class ConvNet(Net):
 
     ``predict`` accepts a batch of images (N, C, H, W), a batch of flat rows (N, C*H*W) (as
     ``load_mnist(flatten=True)`` gives), or one sample (C, H, W) or (C*H*W,) which gives scores
-    of shape (C,). Layers marked ``takes_train_flg`` (Dropout, BatchNormalization) get
+    of shape (C,). Layers marked ``train_flg_aware`` (Dropout, BatchNormalization) get
     ``train_flg``: ``loss`` (and so ``gradient``) runs in training mode, ``predict`` and
     ``accuracy`` in test mode, as in the book's ``DeepConvNet``.
     """
@@ -505,7 +505,7 @@ class ConvNet(Net):
         """Scores (N, C) for images (N, C, H, W) or rows (N, C*H*W); (C,) for one image."""
         x, single = self._as_batch(x)
         for layer in self.layers:
-            if getattr(layer, "takes_train_flg", False):
+            if getattr(layer, "train_flg_aware", False):
                 x = layer.forward(x, train_flg)
             else:
                 x = layer.forward(x)
@@ -630,6 +630,7 @@ class SimpleConvNet(ConvNet):
             Affine(weights((hidden, out), hidden), zeros(out)),
         ]
         self.last_layer = SoftmaxWithLoss()
+        self.layers[0].need_dx = False
         self._bind_params()
 
     def config(self) -> dict[str, Any]:
@@ -760,6 +761,7 @@ class DeepConvNet(ConvNet):
             Dropout(self.dropout_ratio, rng=gen),
         ]
         self.last_layer = SoftmaxWithLoss()
+        self.layers[0].need_dx = False
         self._bind_params()
 
     def config(self) -> dict[str, Any]:
