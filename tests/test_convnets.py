@@ -45,7 +45,7 @@ def tiny_deep(dtype=np.float64):
 
 def fixed_masks(net, seed=5):
     """Give every Dropout the same fresh generator, so each forward draws the same masks."""
-    for layer in net.layers:
+    for layer in net.layers.values():
         if isinstance(layer, Dropout):
             layer.rng = np.random.default_rng(seed)
 

@@ -26,6 +26,13 @@ EXPECTED = {
         "AdaGrad: after 30 steps x = -0.1202, y = 0.0000",
         "Adam: after 30 steps x = 0.1360, y = 0.3182",
     ],
+    "ch07_apply_filter.py": [
+        "im2col of (1, 3, 7, 7) with 5x5 filters: (9, 75)",
+        "im2col of (10, 3, 7, 7) with 5x5 filters: (90, 75)",
+        "output size of 4x4 input, 3x3 filter, pad 1, stride 1: 4",
+        "output size of 7x7 input, 3x3 filter, pad 0, stride 2: 3",
+    ],
+    "ch08_deep_convnet.py": [],
     "ch06_weight_init.py": [
         "sigmoid, std = 1",
         "  5-layer: mean 0.500  std 0.012",

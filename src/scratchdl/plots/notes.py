@@ -1,4 +1,4 @@
-"""The notes' figures, drawn from the library itself (chapters 2 to 5).
+"""The book's figures of ch. 2-5, drawn from the library itself.
 
 Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` built without pyplot, so
 nothing here needs a display or touches matplotlib's global state; :func:`save_figure` writes a
@@ -437,7 +437,7 @@ MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("optimizer_paths", _optimizer_paths),
     ("weight_init_histograms", _weight_init_histograms),
 )
-"""Figures that need no data: ``(file stem, builder)`` in the notes' order."""
+"""Figures that need no data: ``(file stem, builder)`` in the book's order."""
 
 #: Figures that need MNIST (or, for the weights, a ``--model``), in the order they are drawn.
 MNIST_FIGURES = ("mnist_samples", "first_layer_weights", "misclassified", "learning_curves")
@@ -604,7 +604,7 @@ def write_figures(
     progress: Callable[[str], None] | None = None,
     convnet_params: str | os.PathLike[str] | None = None,
 ) -> FiguresResult:
-    """Draw every figure of the notes into ``out_dir`` as PNGs.
+    """Draw every figure of ch. 2-5 into ``out_dir`` as PNGs.
 
     Parameters
     ----------
@@ -717,7 +717,7 @@ def write_figures(
     if net is None:
         from scratchdl.train import TrainConfig, train
 
-        # The notes' TwoLayerNet (784-50-10, SGD lr 0.1), short and seeded.
+        # The book's ch. 5.7.4 TwoLayerNet (784-50-10, SGD lr 0.1), short and seeded.
         config = TrainConfig(epochs=epochs, seed=seed)
         say(f"training {config.describe()} ...")
         net, history = train(config, data=((x_train, t_train), (x_test, t_test)))
