@@ -39,6 +39,7 @@ from scratchdl.functions import cross_entropy_error, log_softmax, softmax, split
 from scratchdl.gradient import numerical_gradient
 from scratchdl.layers import (
     Affine,
+    BatchNormalization,
     Convolution,
     Dropout,
     Layer,
@@ -54,6 +55,7 @@ __all__ = [
     "EVAL_BATCH",
     "LayerNet",
     "MultiLayerNet",
+    "MultiLayerNetExtend",
     "Net",
     "ParamView",
     "ConvNet",
@@ -542,6 +544,108 @@ def _mlp_config(net: TwoLayerNet | MultiLayerNet) -> dict[str, Any]:
 def _mlp_repr(net: TwoLayerNet | MultiLayerNet) -> str:
     sizes = "-".join(str(s) for s in [net.input_size, *net.hidden_size_list, net.output_size])
     return f"{type(net).__name__}({sizes}, {net.activation}, {net.dtype.name})"
+
+
+class MultiLayerNetExtend(LayerNet):
+    """The book's extended fully connected net (ch. 6.3-6.4, ``multi_layer_net_extend.py``):
+    :class:`MultiLayerNet` plus weight decay, Dropout and Batch Normalization.
+
+    Each hidden block is ``Affine{i}``, then ``BatchNorm{i}`` (with ``use_batchnorm``), then
+    ``Activation_function{i}``, then ``Dropout{i}`` (with ``use_dropout``); the last layer is
+    ``Affine{L+1}``, then ``SoftmaxWithLoss``. Parameters ``W1, b1, ..., W{L+1}, b{L+1}`` and,
+    with batch normalisation, ``gamma1, beta1, ..., gammaL, betaL`` (initially 1 and 0), as in
+    the book.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size_list : sequence of int
+    output_size : int
+    activation : {'relu', 'sigmoid'}
+    weight_init_std : float or {'relu', 'he', 'sigmoid', 'xavier'}
+        The book's default ``'relu'``: He, ``sqrt(2 / fan_in)``.
+    weight_decay_lambda : float
+        L2 penalty ``0.5 * lambda * Σ ||W||²`` (ch. 6.4.1).
+    use_dropout : bool
+    dropout_ration : float
+        The book's spelling of the dropout ratio (ch. 6.4.3); each unit is dropped with this
+        probability in training, and outputs are scaled by ``1 - dropout_ration`` at test time
+        (see :class:`~scratchdl.layers.Dropout`).
+    use_batchnorm : bool
+        Batch normalisation after every hidden Affine layer (ch. 6.3).
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+        Source of the initial weights and of the dropout masks.
+
+    ``gradient`` (and ``numerical_gradient``) run in training mode: fresh dropout masks and
+    batch statistics; ``predict`` and ``accuracy`` in test mode.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: float | str = "relu",
+        weight_decay_lambda: float = 0.0,
+        use_dropout: bool = False,
+        dropout_ration: float = 0.5,
+        use_batchnorm: bool = False,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        sizes = [input_size, *hidden_size_list, output_size]
+        _check_sizes(sizes, activation, weight_decay_lambda)
+        self.input_size = int(input_size)
+        self.hidden_size_list = [int(s) for s in hidden_size_list]
+        self.hidden_layer_num = len(self.hidden_size_list)
+        self.output_size = int(output_size)
+        self.activation, self.weight_init_std = activation, weight_init_std
+        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.use_dropout, self.dropout_ration = bool(use_dropout), float(dropout_ration)
+        self.use_batchnorm = bool(use_batchnorm)
+        self.dtype = _check_dtype(dtype)
+        self.metadata = {}
+        rng = _resolve_rng(rng)
+
+        self.layers = OrderedDict()
+        for idx in range(1, len(sizes)):
+            W = _init_weight(rng, weight_init_std, sizes[idx - 1], sizes[idx], self.dtype)
+            self.layers[f"Affine{idx}"] = Affine(W, np.zeros(sizes[idx], dtype=self.dtype))
+            if idx == len(sizes) - 1:
+                break
+            if self.use_batchnorm:
+                gamma = np.ones(sizes[idx], dtype=self.dtype)
+                beta = np.zeros(sizes[idx], dtype=self.dtype)
+                self.layers[f"BatchNorm{idx}"] = BatchNormalization(gamma, beta)
+            self.layers[f"Activation_function{idx}"] = ACTIVATION_LAYERS[activation]()
+            if self.use_dropout:
+                # A generator of its own per Dropout: checkpoints save and restore it.
+                self.layers[f"Dropout{idx}"] = Dropout(self.dropout_ration, rng=rng.spawn(1)[0])
+        self.lastLayer = SoftmaxWithLoss()
+        self._bind_layers()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return {
+            **_mlp_config(self),
+            "use_dropout": self.use_dropout,
+            "dropout_ration": self.dropout_ration,
+            "use_batchnorm": self.use_batchnorm,
+        }
+
+    def __repr__(self) -> str:
+        extras = "".join(
+            text
+            for flag, text in (
+                (self.use_batchnorm, ", batchnorm"),
+                (self.use_dropout, f", dropout {self.dropout_ration:g}"),
+            )
+            if flag
+        )
+        return _mlp_repr(self)[:-1] + extras + ")"
 
 
 class SimpleNet(Net):
