@@ -18,6 +18,7 @@ from scratchdl.nets import (
     ACTIVATION_LAYERS,
     DeepConvNet,
     MultiLayerNet,
+    MultiLayerNetExtend,
     Net,
     SimpleConvNet,
     TwoLayerNet,
@@ -53,13 +54,28 @@ ModelBuilder = Callable[[Any, int, int, np.random.Generator], Net]
 
 
 def _mlp(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
-    """The fully connected net: the book's TwoLayerNet for one hidden layer."""
+    """The fully connected net: the book's TwoLayerNet for one hidden layer, its
+    MultiLayerNetExtend (ch. 6.3-6.4) with batch normalisation or dropout."""
     common = {
         "activation": config.activation,
         "weight_decay_lambda": config.weight_decay,
         "dtype": config.dtype,
         "rng": rng,
     }
+    if getattr(config, "batchnorm", False) or getattr(config, "dropout", 0.0):
+        return MultiLayerNetExtend(
+            input_size,
+            list(config.hidden),
+            n_classes,
+            config.activation,
+            config.init,
+            config.weight_decay,
+            use_dropout=bool(config.dropout),
+            dropout_ration=config.dropout or 0.5,
+            use_batchnorm=config.batchnorm,
+            dtype=config.dtype,
+            rng=rng,
+        )
     if len(config.hidden) == 1:
         return TwoLayerNet(input_size, config.hidden[0], n_classes, config.init, **common)
     return MultiLayerNet(

@@ -84,6 +84,11 @@ class TrainConfig:
         the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
         so that it can be resumed.
     dtype : {'float32', 'float64'}
+    batchnorm : bool
+        MLP only: batch normalisation after every hidden Affine layer (ch. 6.3), through
+        :class:`~scratchdl.nets.MultiLayerNetExtend`.
+    dropout : float
+        MLP only: dropout ratio after every hidden activation (ch. 6.4.3); 0 means none.
     """
 
     dataset: str = "mnist"
@@ -102,6 +107,8 @@ class TrainConfig:
     sampling: str = "shuffle"
     max_seconds: float | None = None
     dtype: str = "float32"
+    batchnorm: bool = False
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
@@ -184,6 +191,19 @@ class TrainConfig:
                 f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
             )
         check_time_budget(self.max_seconds)
+        if not isinstance(self.batchnorm, bool):
+            raise ConfigError(f"batchnorm must be True or False, got {self.batchnorm!r}")
+        if not (
+            isinstance(self.dropout, (int, float))
+            and not isinstance(self.dropout, bool)
+            and 0 <= self.dropout < 1
+        ):
+            raise ConfigError(f"dropout must be a ratio in [0, 1), got {self.dropout!r}")
+        if self.model != "mlp" and (self.batchnorm or self.dropout):
+            raise ConfigError(
+                f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "
+                "architecture (deep-cnn already drops 0.5 after its affine layers)"
+            )
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         return self
@@ -210,8 +230,12 @@ class TrainConfig:
         length = f"{self.epochs} epochs" if self.epochs is not None else f"{self.iters} iters"
         hidden = "-".join(str(h) for h in self.hidden)
         model = "" if self.model == "mlp" else f"{self.model}, "
+        extras = ("batchnorm, " if self.batchnorm else "") + (
+            f"dropout {self.dropout:g}, " if self.dropout else ""
+        )
         return (
-            f"{self.dataset}, {model}hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
+            f"{self.dataset}, {model}hidden {hidden} {self.activation}, {extras}init {self.init}, "
+            f"{self.optimizer} "
             f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
         )
 
