@@ -19,7 +19,8 @@ from test_cli_train import _synthetic, fake_mnist, run  # noqa: F401 - fake_mnis
 BOOK_WEIGHTS = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
 DATA_DIR = os.environ.get("SCRATCHDL_DATA_DIR")
 SHORT = ["--iters", "40", "--batch-size", "20", "--quiet"]
-KINDS = [("cnn", SimpleConvNet), ("deep-cnn", DeepConvNet)]
+# DeepConvNet costs several seconds even on synthetic data: its runs are slow tests.
+KINDS = [("cnn", SimpleConvNet), pytest.param("deep-cnn", DeepConvNet, marks=pytest.mark.slow)]
 EXTEND = ["--hidden", "16", "--batchnorm", "--dropout", "0.2"]
 
 
@@ -47,7 +48,12 @@ def test_train_evaluate_predict_a_cnn(tmp_path, capsys, fake_mnist, model, cls):
 
 
 @pytest.mark.parametrize(
-    "extra", [["--model", "cnn"], ["--model", "deep-cnn"], ["--model", "mlp", *EXTEND]]
+    "extra",
+    [
+        ["--model", "cnn"],
+        pytest.param(["--model", "deep-cnn"], marks=pytest.mark.slow),
+        ["--model", "mlp", *EXTEND],
+    ],
 )
 def test_interrupt_then_resume_matches_an_uninterrupted_run(
     tmp_path,
@@ -129,7 +135,8 @@ def reference(name):
 @pytest.mark.parametrize(
     ("name", "accuracy"),
     [
-        ("params.pkl", 0.9890),
+        # The API tests in test_convnets.py check params.pkl in the fast suite.
+        pytest.param("params.pkl", 0.9890, marks=pytest.mark.slow),
         pytest.param("deep_convnet_params.pkl", 0.9935, marks=pytest.mark.slow),
     ],
 )

@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--init",
         type=_init_value,
         metavar="STD|he|xavier",
-        help="initial weight scale (default: 0.01)",
+        help="initial weight scale (default: 0.01 for mlp, he for the CNNs)",
     )
     p.add_argument(
         "--optimizer", choices=OPTIMIZERS, help="default: sgd (mlp), adam (cnn, deep-cnn)"

@@ -58,8 +58,10 @@ class TrainConfig:
         default (:data:`scratchdl.choices.MODEL_DEFAULTS`: 50 for the MLP and DeepConvNet,
         100 for SimpleConvNet).
     activation : {'relu', 'sigmoid'}
-    init : float or {'he', 'xavier'}
-        Standard deviation of the initial weights.
+    init : float or {'he', 'xavier'} or None
+        Standard deviation of the initial weights; None takes the model's default: 0.01 for
+        the MLP (the book's ch. 5), He for the CNNs (``scratchdl train --model cnn`` reaches
+        0.979 after one epoch with He, 0.962 with the book's 0.01).
     optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'} or None
         None takes the model's default: SGD for the MLP, Adam for the CNNs (as the book).
     lr : float or None
@@ -95,7 +97,7 @@ class TrainConfig:
     model: str = "mlp"
     hidden: tuple[int, ...] | None = None
     activation: str = "relu"
-    init: float | str = 0.01
+    init: float | str | None = None
     optimizer: str | None = None
     lr: float | None = None
     batch_size: int = 100
@@ -116,6 +118,8 @@ class TrainConfig:
             self.hidden = defaults["hidden"]
         if self.optimizer is None:
             self.optimizer = defaults["optimizer"]
+        if self.init is None:
+            self.init = defaults["init"]
         if isinstance(self.hidden, (list, tuple)):
             self.hidden = tuple(self.hidden)
         elif _is_int(self.hidden):
