@@ -9,10 +9,11 @@ median time per step (wall clock, and the process's CPU time, which a busy machi
 less), and the ratios.
 
 * ``scratchdl``: ``scratchdl.nets.SimpleConvNet`` (float32) and ``scratchdl.optimizers.Adam``.
-* ``book``: the book's own ``ch07/simple_convnet.py`` with its ``common/`` package (float64
-  weights), ``network.gradient`` then ``Adam.update``. The book's code is not part of this
-  repository: give its folder (holding ``common/`` and ``ch07/``) with ``--book-code`` or
-  ``SCRATCHDL_BOOK_CODE``; without it the contender is skipped.
+* ``book``: the book's own ``ch07/simple_convnet.py`` (``ch08/deep_convnet.py``) with its
+  ``common/`` package (float64 weights), ``network.gradient`` then ``Adam.update``. The book's
+  code is not part of this repository: give its folder (holding ``common/``, ``ch07/`` and
+  ``ch08/``) with ``--book-code`` or ``SCRATCHDL_BOOK_CODE``; without it the contender is
+  skipped.
 * ``torch``: the same network in PyTorch on the CPU (``torch.optim.Adam``), skipped when
   PyTorch is not installed.
 
@@ -230,10 +231,13 @@ def child(args: argparse.Namespace) -> int:
         net = make_ours(kind)
         init = {k: np.array(v) for k, v in net.params.items()}
         contenders = [("scratchdl", *ours(kind, init))]
-        if args.book_code and os.path.isdir(os.path.join(args.book_code, "common")):
+        script = "ch07/simple_convnet.py" if kind == "simple" else "ch08/deep_convnet.py"
+        if args.book_code and os.path.isfile(os.path.join(args.book_code, script)):
             contenders.append(("book", *book(kind, init, args.book_code)))
         else:
-            print("       book: skipped (no --book-code / SCRATCHDL_BOOK_CODE folder with common/)")
+            print(
+                f"       book: skipped (no --book-code / SCRATCHDL_BOOK_CODE folder with {script})"
+            )
         if not args.skip_torch and importlib.util.find_spec("torch") is not None:
             contenders.append(("torch", *torch_net(kind, init, threads)))
         elif not args.skip_torch:
