@@ -82,7 +82,7 @@ def test_multilayer_net_gradients_match_numerical(activation, init, labels):
 
 
 def test_image_shaped_input_works(rng):
-    net = TwoLayerNet(784, 20, 10, rng=0, dtype=np.float64)
+    net = TwoLayerNet(784, 3, 10, rng=0, dtype=np.float64)
     x = rng.random((4, 1, 28, 28))
     t = np.array([1, 2, 3, 4])
     np.testing.assert_allclose(net.predict(x), net.predict(x.reshape(4, 784)))
