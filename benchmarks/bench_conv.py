@@ -248,6 +248,7 @@ def child(args: argparse.Namespace) -> int:
             f"{label} step (batch {BATCH}, forward + backward + Adam), {args.rounds} rounds of "
             f"{args.steps} steps; first-step losses "
             + ", ".join(f"{k} {v:.5f}" for k, v in losses.items())
+            + ("" if kind == "simple" else " (each draws its own dropout masks)")
         )
         times = run_rounds(contenders, data, args.rounds, args.steps)
         report(times, {name: note for name, _, note in contenders})
