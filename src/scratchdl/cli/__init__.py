@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
     parser = _Parser(prog="scratchdl", description="Deep learning from scratch in NumPy.")
     parser.add_argument("--version", action="version", version=f"scratchdl {__version__}")
+    # Not required: a bare ``scratchdl`` prints the help instead of an error (see main).
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
@@ -90,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scratchdl`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        # Like git: no command prints the usage and the commands, and a non-zero status (2, our
+        # status for a usage error) so a script that forgot the command still notices.
+        parser.print_help()
+        return 2
     real_stdout = sys.stdout
     sys.stdout = _PipeSafeStdout(real_stdout)
     try:
