@@ -11,3 +11,13 @@ def human_size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``1 epoch``, ``3 epochs`` (``words`` for an irregular plural)."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def over_seeds(n: int) -> str:
+    """How a figure states its spread: ``mean ± std over 3 seeds``, or ``one seed`` (no std)."""
+    return f"mean ± std over {n} seeds" if n > 1 else "one seed"

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl._text import over_seeds
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import check_positive, train_settings
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
@@ -491,7 +492,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         save_figure(
             plot_panels(
                 acc_panels,
-                f"Accuracy against batch size (mean ± std over {len(opts['seeds'])} seeds)",
+                f"Accuracy against batch size ({over_seeds(len(opts['seeds']))})",
             ),
             out / FIGURES[0],
         )

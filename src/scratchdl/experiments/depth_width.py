@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl._text import over_seeds
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.batch_size import mean_curve
 from scratchdl.experiments.config import Variant, check_positive, train_settings
@@ -470,7 +471,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
                 else "width (units per hidden layer)",
                 ylabel="depth (hidden layers)",
                 colorbar_label="test accuracy",
-                suptitle=f"Test accuracy by depth and width (mean ± std over {len(opts['seeds'])} seeds)",
+                suptitle=f"Test accuracy by depth and width ({over_seeds(len(opts['seeds']))})",
             ),
             out / FIGURES[0],
         )

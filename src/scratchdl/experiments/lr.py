@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from scratchdl._text import over_seeds
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.batch_size import mean_curve
 from scratchdl.experiments.config import check_positive, train_settings
@@ -294,7 +295,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             plot_panels(
                 panels,
                 "Accuracy and loss against learning rate "
-                f"(mean ± std over {len(res.options['seeds'])} seeds)",
+                f"({over_seeds(len(res.options['seeds']))})",
             ),
             out / FIGURES[0],
         )
