@@ -224,3 +224,22 @@ def test_log_ticks_choose_readable_steps():
     assert log_ticks(0.053, 0.093) == pytest.approx([0.06, 0.07, 0.08, 0.09])
     assert log_ticks(2.8e-4, 2.3e-3) == pytest.approx([0.0005, 0.001, 0.002])
     assert log_ticks(1e-6, 1e3) == pytest.approx([1e-6, 1e-4, 1e-2, 1, 100])
+
+
+def test_log_axis_over_many_decades_uses_one_style():
+    layers = [1, 2, 3, 4, 5]
+    fig = plot_panels(
+        [
+            Panel(
+                "grad",
+                "layer",
+                "rms",
+                [Series("a", layers, [1e-9, 1e-7, 1e-5, 1e-3, 0.1])],
+                logy=True,
+            )
+        ],
+        "t",
+    )
+    _drawn(fig)
+    labels = _labels(fig.axes[0].yaxis)
+    assert labels and all(re.fullmatch(r"\$10\^\{-?\d+\}\$", label) for label in labels), labels

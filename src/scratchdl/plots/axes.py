@@ -78,7 +78,12 @@ def tidy_log_axis(ax: Axes, which: str, at: Iterable[float] | None = None) -> No
     values = sorted({float(v) for v in (() if at is None else at) if v is not None and v > 0})
     ticks = values if 1 <= len(values) <= _MAX_TICKS else log_ticks(low, high)
     axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(FuncFormatter(lambda v, _pos: plain_number(v)))
+    decades = all(abs(math.log10(t) - round(math.log10(t))) < 1e-9 for t in ticks)
+    if decades and ticks and min(ticks) < 1e-4:
+        # Decades down to 10⁻⁹: one style for all, not 0.001 beside 10⁻⁵.
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"$10^{{{round(math.log10(v))}}}$"))
+    else:
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: plain_number(v)))
     axis.set_minor_formatter(NullFormatter())
     # FixedLocator does not move the limits; keep the ones the data gave.
     (ax.set_xlim if which == "x" else ax.set_ylim)(low, high)
