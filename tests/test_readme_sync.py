@@ -28,7 +28,7 @@ def commands(text: str) -> set[str]:
     prose = _FENCE.sub("", text)
     for span in _INLINE.findall(prose):
         span = " ".join(span.split())
-        if span.startswith("scratchdl ") or span == "scratchdl":
+        if span.startswith("scratchdl "):
             found.add(span)
     return found
 
