@@ -21,3 +21,18 @@ def plural(n: int, word: str, words: str | None = None) -> str:
 def over_seeds(n: int) -> str:
     """How a figure states its spread: ``mean ± std over 3 seeds``, or ``one seed`` (no std)."""
     return f"mean ± std over {n} seeds" if n > 1 else "one seed"
+
+
+def plural_epochs(count: float | str) -> str:
+    """``1 epoch``, ``2 epochs``, ``0.5 epochs``; ``count`` may be already formatted."""
+    text = f"{count:g}" if isinstance(count, (int, float)) else str(count)
+    return f"{text} epoch" if text in ("1", "1.0") else f"{text} epochs"
+
+
+def epochs_done(iteration: int, iter_per_epoch: int, digits: int = 2) -> str:
+    """Epochs of training after ``iteration`` updates: ``16`` at the end of an epoch, ``16.67``
+    part-way through one (10,000 updates of 600 per epoch), never a rounded-up ``17``."""
+    value = iteration / max(iter_per_epoch, 1)
+    if value == int(value):
+        return str(int(value))
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".")

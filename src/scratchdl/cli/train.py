@@ -191,11 +191,16 @@ class _EpochTable:
         pass
 
     def on_epoch(self, trainer: Any, record: Any) -> None:
+        from scratchdl._text import epochs_done
+
         def fmt(v: float | None, spec: str) -> str:
             return "-" if v is None else format(v, spec)
 
+        # Epochs done, not the epoch the record falls in: 10,000 updates of 600 per epoch
+        # are 16.67 epochs (a final partial epoch), not 17.
+        done = epochs_done(record.iteration, trainer.iter_per_epoch)
         self._print(
-            f"{record.epoch:>5} {record.iteration:>6} {record.train_acc:>9.4f} "
+            f"{done:>5} {record.iteration:>6} {record.train_acc:>9.4f} "
             f"{fmt(record.test_acc, '>8.4f'):>8} {record.train_loss:>10.4f} "
             f"{fmt(record.test_loss, '>9.4f'):>9} {record.elapsed:>6.1f}s"
         )

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scratchdl._text import over_seeds
+from scratchdl._text import over_seeds, plural_epochs
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.batch_size import mean_curve
 from scratchdl.experiments.config import check_positive, train_settings
@@ -150,7 +150,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "chance": opts["chance"],
     }
     length = (
-        f"{sig(opts['epochs_at_end'])} epochs"
+        plural_epochs(sig(opts["epochs_at_end"]))
         if opts["epochs_at_end"]
         else f"{opts['iters']} updates"
     )
