@@ -224,6 +224,8 @@ def test_log_ticks_choose_readable_steps():
     assert log_ticks(0.053, 0.093) == pytest.approx([0.06, 0.07, 0.08, 0.09])
     assert log_ticks(2.8e-4, 2.3e-3) == pytest.approx([0.0005, 0.001, 0.002])
     assert log_ticks(1e-6, 1e3) == pytest.approx([1e-6, 1e-4, 1e-2, 1, 100])
+    # Narrower than a 1-2-5 step: round values as on a linear axis, not the two raw ends.
+    assert log_ticks(2.4, 3.14) == [2.4, 2.6, 2.8, 3.0]
 
 
 def test_log_axis_over_many_decades_uses_one_style():

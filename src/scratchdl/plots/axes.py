@@ -12,12 +12,10 @@ from collections.abc import Iterable
 
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
 __all__ = ["data_values", "log_ticks", "plain_number", "single_value_limits", "tidy_log_axis"]
 
-#: Mantissas tried in turn for the ticks of a log axis: 1-2-5 first, then every digit.
-_MANTISSAS = ((1.0, 2.0, 5.0), (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0))
 _MAX_TICKS = 8
 
 
@@ -44,28 +42,32 @@ def plain_number(value: float) -> str:
 
 def log_ticks(low: float, high: float) -> list[float]:
     """Tick positions for a log axis from ``low`` to ``high`` (both > 0): 1-2-5 steps when
-    they give 3 to 8 ticks, every digit when the range is narrow, powers of ten (thinned to
-    at most 8) when it is wide."""
+    they give 3 to 8 ticks, powers of ten (thinned to at most 8) when the range is wider, and
+    evenly spaced round values (as on a linear axis) when it is narrower."""
     if not (0 < low <= high) or not math.isfinite(high):
         return []
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
-    candidates = []
-    for mantissas in _MANTISSAS:
-        ticks = [
-            m * 10.0**k
-            for k in range(first, last + 1)
-            for m in mantissas
-            if low * (1 - 1e-9) <= m * 10.0**k <= high * (1 + 1e-9)
-        ]
-        candidates.append(ticks)
-        if 3 <= len(ticks) <= _MAX_TICKS:
-            return ticks
-    if len(candidates[0]) > _MAX_TICKS:
+    tol = 1e-9
+    ticks = [
+        m * 10.0**k
+        for k in range(first, last + 1)
+        for m in (1.0, 2.0, 5.0)
+        if low * (1 - tol) <= m * 10.0**k <= high * (1 + tol)
+    ]
+    if 3 <= len(ticks) <= _MAX_TICKS:
+        return ticks
+    if len(ticks) > _MAX_TICKS:
         decades = [10.0**k for k in range(first, last + 1) if low <= 10.0**k <= high]
         step = -(-len(decades) // _MAX_TICKS)
         return decades[::step]
-    # Narrower than every digit gives: whatever ticks exist, else both ends.
-    return candidates[-1] if len(candidates[-1]) >= 2 else [low, high]
+    # Less than a few 1-2-5 steps wide: round values evenly spaced, as a linear axis has.
+    locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10])
+    even = [
+        float(f"{t:.12g}")
+        for t in locator.tick_values(low, high)
+        if t > 0 and low * (1 - tol) <= t <= high * (1 + tol)
+    ]
+    return even if len(even) >= 2 else [low, high]
 
 
 def tidy_log_axis(ax: Axes, which: str, at: Iterable[float] | None = None) -> None:
