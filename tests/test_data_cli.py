@@ -187,12 +187,16 @@ def test_train_with_missing_data_dir_fails_without_download(tmp_path, capsys, sy
 
 
 def _sizes_and_paths(out: str) -> dict[str, str]:
-    """``    12.3 KB  /path`` lines of ``data info`` / ``data clean``: path -> size."""
+    """Files listed by ``data info`` (``    in FOLDER/`` then ``  12.3 KB  name``) or
+    ``data clean`` (``  12.3 KB  /whole/path``): full path -> size."""
     found = {}
+    folder = ""
     for line in out.splitlines():
-        m = re.match(r"^ +(\d+(?:\.\d)? (?:B|KB|MB|GB))  (/\S+)", line)
-        if m:
-            found[m.group(2)] = m.group(1)
+        if m := re.match(r"^ +in (/\S+/)$", line):
+            folder = m.group(1)
+        elif m := re.match(r"^ +(\d+(?:\.\d)? (?:B|KB|MB|GB))  (\S+)$", line):
+            name = m.group(2)
+            found[name if name.startswith("/") else folder + name] = m.group(1)
     return found
 
 
@@ -227,10 +231,11 @@ def test_info_keeps_paths_whole_in_a_narrow_terminal(
     monkeypatch.setattr("sys.stdout.isatty", lambda: True)
     assert main(["data", "info", "--data-dir", str(deep)]) == 0
     out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert f"    in {deep / 'mnist'}/" in lines  # the folder whole on its own line
     for kind in FILENAMES.values():
-        path = deep / "mnist" / f"{kind}.gz"
-        assert any(line.endswith(str(path)) for line in out.splitlines()), path
-    assert str(deep) in out
+        assert any(line.endswith(f"  {kind}.gz") for line in lines), kind
+    assert all(len(line) <= 80 for line in lines if "idx" in line), out
 
 
 def test_clean_removes_the_cache_and_says_what_and_how_much(
@@ -279,3 +284,17 @@ def test_clean_never_removes_a_persons_own_files(
     assert str(own / "train-images-idx3-ubyte.gz") in out
     removed = _sizes_and_paths(out)
     assert removed and all(p.startswith(str(isolated_cache)) for p in removed)
+
+
+def test_verify_in_a_narrow_terminal_prints_blocks_with_whole_paths(
+    tmp_path, capsys, monkeypatch, synthetic, raw, isolated_cache
+):
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "data"
+    write_files(deep / "mnist", raw)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert main(["data", "verify", "--dataset", "mnist", "--data-dir", str(deep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for kind in FILENAMES.values():
+        assert f"    path: {deep / 'mnist' / kind}.gz" in lines
+    assert lines.count("    state: verified") == 4

@@ -84,8 +84,8 @@ def _handle(args: argparse.Namespace) -> int:
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """A rich table on a terminal wide enough for it; otherwise plain aligned columns under a
-    header line (pipes, logs, narrow terminals: a path is never folded into pieces that
-    cannot be copied)."""
+    header line (pipes, logs). A terminal too narrow for the columns gets one block per row
+    instead, each value on its own line: a path is never folded into pieces."""
     lines = [list(header), *([str(c) for c in row] for row in rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     if sys.stdout.isatty():
@@ -101,6 +101,13 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> 
             for row in rows:
                 table.add_row(*row)
             console.print(table)
+            return
+        if len(header) > 2 and sum(widths) + 2 * len(widths) > console.width:
+            print(title)
+            for row in lines[1:]:
+                print("  " + "  ".join(row[:2]))
+                for name, value in zip(header[2:], row[2:], strict=True):
+                    print(f"    {name}: {value}")
             return
     print(title)
     for line in lines:
@@ -141,13 +148,20 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sized(path: Path, note: str = "") -> str:
-    """One item as ``  size  path  note``: the path whole, on its own, for copying."""
-    try:
-        size = human_size(path.stat().st_size)
-    except OSError:
-        size = "?"
-    return f"    {size:>9}  {path}" + (f"  ({note})" if note else "")
+def _listing(paths: Sequence[Path]) -> None:
+    """Files with their sizes, grouped by folder: ``    in FOLDER`` then ``  size  name``, so
+    lines stay short in an 80-column terminal and each folder and name is whole."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, files in by_folder.items():
+        print(f"    in {folder}/")
+        for path in files:
+            try:
+                size = human_size(path.stat().st_size)
+            except OSError:
+                size = "?"
+            print(f"    {size:>9}  {path.name}")
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -162,7 +176,7 @@ def _info(args: argparse.Namespace) -> int:
         (
             "3. user cache",
             f"{user_cache_root()} "
-            + (f"($XDG_CACHE_HOME={xdg})" if xdg else "(~/.cache; set XDG_CACHE_HOME to move it)"),
+            + ("(from $XDG_CACHE_HOME)" if xdg else "(~/.cache; set XDG_CACHE_HOME to move it)"),
         ),
     ]
     _table("where data is looked for, in order", ("rule", "value"), order)
@@ -181,12 +195,10 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  writes to:    {loc.write_dir or '(nothing writable)'}")
         hint = "" if len(present) == 4 else f"; `scratchdl data fetch {info.spec.name}` gets them"
         print(f"  IDX files: {len(present)}/4 present{hint}")
-        for path in present:
-            print(_sized(path))
+        _listing(present)
         if info.caches:
             print("  processed copies for fast loading (rebuilt when removed):")
-            for path in info.caches:
-                print(_sized(path))
+            _listing(info.caches)
         print(f"  {info.spec.name} in all: {human_size(total)}")
     print(
         f"\nuser cache {cache_root}: {human_size(cache_size)} (`scratchdl data clean` removes it)"
@@ -207,6 +219,7 @@ def _clean(args: argparse.Namespace) -> int:
     if done.removed:
         print(f"{verb}:")
         for path, size in done.removed:
+            # Whole paths, one a line: the record of what is gone.
             print(f"    {human_size(size):>9}  {path}")
         files = f"{len(done.removed)} file{'s' if len(done.removed) != 1 else ''}"
         if args.dry_run:
