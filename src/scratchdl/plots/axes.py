@@ -10,11 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter
 
-__all__ = ["data_values", "log_ticks", "plain_number", "single_value_limits", "tidy_log_axis"]
+__all__ = ["log_ticks", "plain_number", "single_value_limits", "tidy_log_axis"]
 
 _MAX_TICKS = 8
 
@@ -99,9 +98,3 @@ def single_value_limits(value: float, *, log: bool, integer: bool = False) -> tu
         return value - 0.5, value + 0.5
     half = abs(value) * 0.1 or 0.5
     return value - half, value + half
-
-
-def data_values(values: Iterable[float | None]) -> np.ndarray:
-    """The finite values of ``values`` as a float array."""
-    arr = np.asarray([np.nan if v is None else v for v in values], dtype=float)
-    return arr[np.isfinite(arr)]
