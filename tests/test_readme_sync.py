@@ -14,7 +14,7 @@ _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 _INLINE = re.compile(r"`([^`]+)`")
 # A number standing on its own, not part of a name such as W1, ch04 or x_train; a ratio such as
 # "1.03x" counts (Korean writes it "1.03배").
-_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:[.,]\d+)*(?!(?!x\b)[A-Za-z_\d])")
+_NUMBER = re.compile(r"(?<![A-Za-z_\d.])\d+(?:[.,]\d+)*(?![A-Za-wyz_\d]|x[A-Za-z_\d])")
 
 
 def commands(text: str) -> set[str]:
