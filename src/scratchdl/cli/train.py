@@ -109,6 +109,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="continue the run in --out that Ctrl-C or --max-seconds stopped, from its checkpoint",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the memory estimate exceeds what the machine has available",
+    )
+    p.add_argument(
         "--quiet",
         "-q",
         action="store_true",
@@ -157,6 +162,25 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
+
+
+def _check_memory(config: Any, force: bool) -> None:
+    """Refuse, before loading anything, a network too large for this machine's memory."""
+    import numpy as np
+
+    from scratchdl.cli._resources import DATASET_SHAPES, check_memory, train_estimate
+    from scratchdl.train import EVAL_BATCH
+
+    n_train, n_test, features, classes = DATASET_SHAPES[config.dataset]
+    estimate, parts = train_estimate(
+        [features, *config.hidden, classes],
+        np.dtype(config.dtype).itemsize,
+        config.batch_size,
+        min(EVAL_BATCH, n_train),
+        n_train + n_test,
+        config.optimizer,
+    )
+    check_memory("train", estimate, parts, "use a smaller --hidden or --batch-size", force)
 
 
 class _EpochTable:
@@ -209,6 +233,7 @@ def _train(args: argparse.Namespace) -> int:
     config = _config_from_args(args)
     out = Path(args.out)
     _check_out(out)
+    _check_memory(config, args.force)
     callbacks: list[Any] = []
     progress = None
     if not args.quiet:
