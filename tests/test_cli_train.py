@@ -117,7 +117,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
 ):
     assert run(capsys, "train", "--out", str(tmp_path / "full"), *SMALL)[0] == 0
 
-    original = Trainer._finish_record
+    original = Trainer.add_record
     fired = []
 
     def record_then_ctrl_c(self, *args):
@@ -127,7 +127,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
-    monkeypatch.setattr(Trainer, "_finish_record", record_then_ctrl_c)
+    monkeypatch.setattr(Trainer, "add_record", record_then_ctrl_c)
     out_dir = tmp_path / "cut"
     code, out, err = run(capsys, "train", "--out", str(out_dir), *SMALL)
     assert code == 130

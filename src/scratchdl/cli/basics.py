@@ -19,6 +19,8 @@ PROGRESS_SECONDS = 5.0
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``gates`` and ``gradcheck`` commands."""
+    from scratchdl.choices import ACTIVATIONS
+
     g = subparsers.add_parser(
         "gates",
         help="perceptron truth tables of AND, NAND, OR and XOR",
@@ -46,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--classes", type=int, default=4, metavar="C", help="at least 2 (default: 4)")
     c.add_argument("--samples", type=int, default=3, metavar="N", help="default: 3")
-    c.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    c.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     c.add_argument("--seed", type=int, default=0, help="non-negative (default: 0)")
     c.add_argument(
         "--force",
@@ -168,10 +170,10 @@ def _counting_net_class() -> type:
 
         progress: Any = None
 
-        def loss(self, x: Any, t: Any) -> float:
+        def loss(self, x: Any, t: Any, *args: Any, **kwargs: Any) -> float:
             if CountingNet.progress is not None:
                 CountingNet.progress.tick()
-            return super().loss(x, t)
+            return super().loss(x, t, *args, **kwargs)
 
     return CountingNet
 
