@@ -50,6 +50,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        fault_point(f"write:{path.name}")
         # mkstemp makes the file private (0600); results and caches are ordinary files.
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
@@ -59,6 +60,29 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
         if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path):
             raise _about(exc, path) from None
         raise
+
+
+#: Environment variable naming a point where the process pauses (tests/test_faults.py).
+FAULT_POINT_ENV = "SCRATCHDL_FAULT_POINT"
+
+
+def fault_point(name: str) -> None:
+    """Pause here when ``$SCRATCHDL_FAULT_POINT`` names this point: a test hook.
+
+    The fault tests send SIGINT or SIGKILL at precise moments (in the middle of writing
+    ``model.npz``, during the final evaluation, ...). When the variable equals ``name``, this
+    creates the file ``$SCRATCHDL_FAULT_READY`` (so the test knows the point is reached) and
+    sleeps up to 60 s, waiting for the signal. Unset, it costs one dictionary lookup.
+    """
+    if os.environ.get(FAULT_POINT_ENV) != name:
+        return
+    import time
+
+    ready = os.environ.get("SCRATCHDL_FAULT_READY")
+    if ready:
+        Path(ready).write_text(str(os.getpid()), encoding="ascii")
+    for _ in range(600):
+        time.sleep(0.1)
 
 
 #: Our temporary names: ``.<name>.tmp.<pid>.<8 characters of mkstemp><suffix>``.
