@@ -57,7 +57,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
-        if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path):
+        if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path, None):
+            # A failed write (full disk, file size limit) names the file asked for.
             raise _about(exc, path) from None
         raise
 
@@ -72,17 +73,37 @@ def fault_point(name: str) -> None:
     The fault tests send SIGINT or SIGKILL at precise moments (in the middle of writing
     ``model.npz``, during the final evaluation, ...). When the variable equals ``name``, this
     creates the file ``$SCRATCHDL_FAULT_READY`` (so the test knows the point is reached) and
-    sleeps up to 60 s, waiting for the signal. Unset, it costs one dictionary lookup.
+    sleeps up to 60 s or until a Ctrl-C, which then has its usual effect at this point.
+    Unset, it costs one dictionary lookup.
     """
     if os.environ.get(FAULT_POINT_ENV) != name:
         return
+    import signal
+    import threading
     import time
 
+    woke: list[int] = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: object) -> None:
+            woke.append(signum)  # stop waiting, then do what Ctrl-C does here
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGINT, handler)
     ready = os.environ.get("SCRATCHDL_FAULT_READY")
     if ready:
         Path(ready).write_text(str(os.getpid()), encoding="ascii")
-    for _ in range(600):
-        time.sleep(0.1)
+    try:
+        for _ in range(600):
+            if woke:
+                break
+            time.sleep(0.1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 #: Our temporary names: ``.<name>.tmp.<pid>.<8 characters of mkstemp><suffix>``.

@@ -155,18 +155,18 @@ def inspect_npz(
                     f"{path} is not a {what}: member {info.filename!r} is not a .npy array"
                 )
             array, header_len = _read_header(zf, info, path)
-            if header_len + array.nbytes != info.file_size:
-                raise ModelFileError(
-                    f"{path} is damaged or forged: member {info.filename} declares "
-                    f"{array.dtype}{array.shape} ({array.nbytes} bytes) but holds "
-                    f"{max(info.file_size - header_len, 0)} bytes of data"
-                )
             total += array.nbytes
             if total > limit:
                 raise ModelFileError(
                     f"refused to load {path}: its arrays would take at least {_gib(total)} of "
                     f"memory, above the limit of {_gib(limit)}; if you trust this file, raise "
                     f"the limit with max_bytes= or {MAX_BYTES_ENV}=<bytes>"
+                )
+            if header_len + array.nbytes != info.file_size:
+                raise ModelFileError(
+                    f"{path} is damaged or forged: member {info.filename} declares "
+                    f"{array.dtype}{array.shape} ({array.nbytes} bytes) but holds "
+                    f"{max(info.file_size - header_len, 0)} bytes of data"
                 )
             found[info.filename[: -len(".npy")]] = array
     return found

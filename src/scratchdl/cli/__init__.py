@@ -112,10 +112,19 @@ def _warnings_in_our_words(command: str) -> Any:
             seen.add(text)
             print(f"scratchdl {command}: warning: {text}", file=sys.stderr, flush=True)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        warnings.showwarning = show
-        yield
+    import logging
+
+    # matplotlib reports through logging ("Could not save font_manager cache"): only errors.
+    mpl_logger = logging.getLogger("matplotlib")
+    level = mpl_logger.level
+    mpl_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = show
+            yield
+    finally:
+        mpl_logger.setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

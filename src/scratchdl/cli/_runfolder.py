@@ -181,12 +181,14 @@ class RunFolder:
             and p.is_dir()
             and not p.is_symlink()
         ]
-        if not self.real.exists():
-            # A swap by two renames was cut between them: put the previous run back.
-            olds = [p for p in leftovers if p.name[len(prefix) :].startswith("old.")]
-            if olds:
-                os.rename(olds[0], self.real)
-                leftovers.remove(olds[0])
+        olds = [p for p in leftovers if p.name[len(prefix) :].startswith("old.")]
+        if olds and (not self.real.exists() or not any(self.real.iterdir())):
+            # A swap by two renames was cut between them: put the previous run back (in place
+            # of the empty folder that ``--out`` checks may have created meanwhile).
+            with contextlib.suppress(FileNotFoundError):
+                self.real.rmdir()
+            os.rename(olds[0], self.real)
+            leftovers.remove(olds[0])
         for p in leftovers:
             shutil.rmtree(p, ignore_errors=True)
 
