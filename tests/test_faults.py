@@ -103,6 +103,13 @@ def assert_loads(folder: Path) -> None:
     assert 0.0 <= acc <= 1.0 and np.isfinite(loss)
 
 
+def evaluates(tmp_path: Path, folder: Path) -> None:
+    """``scratchdl evaluate DIR/model.npz`` works (child process, synthetic test set)."""
+    r = fh.run(tmp_path, "evaluate", str(folder / "model.npz"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert 0.0 <= json.loads(r.stdout)["accuracy"] <= 1.0
+
+
 def history_of(folder: Path) -> dict:
     return json.loads((folder / "history.json").read_text(encoding="utf-8"))
 
@@ -126,7 +133,7 @@ def test_sigint_during_training_saves_model_curves_and_a_resumable_checkpoint(tm
     no_traceback(err)
     assert set(fh.snapshot(out)) == RESUMABLE_FILES and fh.leftovers(out) == []
     assert history_of(out)["stop_reason"] == "interrupted"
-    assert_loads(out)  # model.npz of the last good weights, as --max-seconds writes
+    evaluates(tmp_path, out)  # model.npz of the last good weights, as --max-seconds writes
     r = fh.run(tmp_path, "train", "--out", str(out), "--resume", "--quiet")
     assert r.returncode == 0, r.stderr
     assert set(fh.snapshot(out)) == RUN_FILES
@@ -236,7 +243,7 @@ def test_sigkill_over_a_finished_run_leaves_it_untouched(tmp_path, point):
     )
     assert code == -signal.SIGKILL
     assert fh.snapshot(out) == before
-    assert_loads(out)
+    evaluates(tmp_path, out)
     # The next run cleans what the killed one left beside the folder.
     assert fh.run(tmp_path, "train", "--out", str(out), "--force", *SMALL).returncode == 0
     assert fh.leftovers(out) == []

@@ -208,6 +208,12 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
+    parent = Path(os.path.realpath(out)).parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"--out {out}: its parent folder {parent} is not writable (a run is written beside "
+            "its folder, then swapped in); choose another --out"
+        )
 
 
 def _check_memory(config: Any, force: bool) -> None:
