@@ -16,6 +16,7 @@ from PIL import Image
 import scratchdl.data
 from scratchdl.cli import main
 from scratchdl.cli.evaluate import confusion_matrix, image_to_mnist
+from scratchdl.errors import ConfigError
 from scratchdl.train import History, Trainer
 
 SMALL = ["--iters", "120", "--batch-size", "20", "--hidden", "16", "--init", "he", "--quiet"]
@@ -514,3 +515,18 @@ def test_short_real_mnist_run(tmp_path, capsys):
     assert code == 0, err
     h = History.load(out_dir / "history.json")
     assert len(h.records) == 1 and h.last.test_acc > 0.85
+
+
+def test_library_errors_name_parameters_and_the_cli_says_flags(capsys, tmp_path):
+    from scratchdl.cli import as_flags
+    from scratchdl.train import TrainConfig
+
+    with pytest.raises(ConfigError, match=r"time budget \(max_seconds\)") as info:
+        TrainConfig(max_seconds=0).validate()
+    assert "--" not in str(info.value)
+    code, _, err = run(capsys, "train", "--out", str(tmp_path), "--max-seconds", "0")
+    assert code == 2 and "time budget (--max-seconds) must be" in err
+    assert (
+        as_flags("pass a writable folder as data_dir.") == "pass a writable folder as --data-dir."
+    )
+    assert as_flags("in /tmp/data_dir/x") == "in /tmp/data_dir/x"  # paths stay as they are

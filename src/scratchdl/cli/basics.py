@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g = subparsers.add_parser(
         "gates",
         help="perceptron truth tables of AND, NAND, OR and XOR",
-        description="Print the truth tables of the notes' perceptron gates, and show that a "
+        description="Print the truth tables of the book's perceptron gates (ch. 2.3), and show that a "
         "single perceptron cannot learn XOR.",
     )
     g.set_defaults(func=_gates)
