@@ -57,7 +57,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
-        if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path, None):
+        if isinstance(exc, OSError) and (
+            exc.filename in (str(tmp_path), tmp_path)
+            or (exc.filename is None and exc.errno is not None)
+        ):
             # A failed write (full disk, file size limit) names the file asked for.
             raise _about(exc, path) from None
         raise
