@@ -252,6 +252,8 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     labels, onehot = split_labels(t, y.shape)
     y2 = y.reshape(-1, y.shape[-1])
     n = y2.shape[0]
+    if n == 0:
+        raise ShapeError("the loss of an empty batch is undefined: give at least one sample")
     if labels is not None:
         picked = y2[np.arange(n), labels.reshape(-1)]
         return float(-np.sum(np.log(picked + CEE_DELTA)) / n)
