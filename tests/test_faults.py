@@ -468,6 +468,37 @@ def test_a_folder_of_other_files_is_never_used(tmp_path, capsys, fake_data):
     assert (out / "thesis.tex").read_text() == "precious" and len(list(out.iterdir())) == 1
 
 
+def test_the_current_folder_is_never_a_run_folder(tmp_path, capsys, fake_data, monkeypatch):
+    (tmp_path / "notes.txt").write_text("mine")
+    monkeypatch.chdir(tmp_path)
+    for out in (".", str(tmp_path), str(tmp_path.parent)):
+        code, _, err = cli(capsys, "train", "--out", out, "--force", *SMALL)
+        one_line_error(err, code, "is the current folder (or holds it)")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_library_train_keeps_a_checkpoint_when_the_final_evaluation_is_interrupted(
+    tmp_path, monkeypatch
+):
+    import scratchdl.train.run as run_mod
+    from scratchdl.train import TrainConfig, train
+
+    config = TrainConfig(iters=20, batch_size=20, hidden=(8,), eval_samples=50)
+    real = run_mod.evaluate
+
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_mod, "evaluate", interrupted)
+    _, history = train(config, data=fh.synthetic(), checkpoint_dir=tmp_path)
+    assert history.stop_reason == "interrupted" and (tmp_path / "checkpoint.npz").exists()
+    monkeypatch.setattr(run_mod, "evaluate", real)
+    _, history = train(config, data=fh.synthetic(), checkpoint_dir=tmp_path, resume=True)
+    assert history.stop_reason == "completed" and history.iterations == 20
+    assert history.info["final"]["n_test"] == 100
+    assert not (tmp_path / "checkpoint.npz").exists()
+
+
 def test_a_diverged_run_never_replaces_a_good_model(tmp_path, capsys, fake_data):
     out = tmp_path / "run"
     assert cli(capsys, "train", "--out", str(out), *SMALL)[0] == 0

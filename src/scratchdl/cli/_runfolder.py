@@ -80,8 +80,10 @@ class _Lock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return self._acquire_by_pid()
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -108,6 +110,27 @@ class _Lock:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode("ascii"))
         self.fd = fd
+
+    def _acquire_by_pid(self) -> None:  # pragma: no cover - not POSIX
+        """Without ``flock``: create the file exclusively; a dead writer's file is taken over."""
+        from scratchdl._fs import _process_alive
+
+        for _ in range(2):
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pid = self.path.read_text(encoding="ascii", errors="replace").strip()
+                if pid.isdigit() and _process_alive(int(pid)):
+                    raise RunFolderError(
+                        f"{self.folder} is in use by another 'scratchdl train' (process {pid}): "
+                        "wait for it to finish or stop it, or choose another --out"
+                    ) from None
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+                continue
+            os.write(self.fd, f"{os.getpid()}\n".encode("ascii"))
+            return
+        raise RunFolderError(f"cannot lock {self.folder}: remove {self.path} and try again")
 
     def release(self) -> None:
         if self.fd is None:
@@ -138,9 +161,9 @@ class RunFolder:
 
     # -- state --------------------------------------------------------------------------------
     def contents(self) -> list[str]:
-        """Names in the folder, hidden temporary files of ours left out."""
+        """Names in the folder (none if it does not exist)."""
         try:
-            return sorted(n for n in os.listdir(self.real) if not n.startswith(".model.npz.tmp"))
+            return sorted(os.listdir(self.real))
         except FileNotFoundError:
             return []
 

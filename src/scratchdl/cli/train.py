@@ -208,7 +208,13 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
-    parent = Path(os.path.realpath(out)).parent
+    real, cwd = Path(os.path.realpath(out)), Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        raise ConfigError(
+            f"--out {out} is the current folder (or holds it): a run folder is replaced as a "
+            "whole, so give a folder of its own, e.g. --out run"
+        )
+    parent = real.parent
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(
             f"--out {out}: its parent folder {parent} is not writable (a run is written beside "
