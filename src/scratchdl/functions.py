@@ -139,11 +139,12 @@ def softmax(x: ArrayLike) -> NDArray:
         For strings, complex numbers and other non-real input.
     """
     x = _scores(x, "softmax")
-    m = np.max(x, axis=-1, keepdims=True)
-    if np.all(np.isfinite(m)):
-        e = np.exp(x - m)
-        return e / np.sum(e, axis=-1, keepdims=True)
-    return _softmax_nonfinite(x, m)
+    m = x.max(axis=-1, keepdims=True)
+    if not np.all(np.isfinite(m)):
+        return _softmax_nonfinite(x, m)
+    e = np.exp(x - m)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 def _softmax_nonfinite(x: NDArray, m: NDArray) -> NDArray:
@@ -167,8 +168,9 @@ def log_softmax(x: ArrayLike) -> NDArray:
     ``log y_k = (x_k - m) - log sum_i exp(x_i - m)`` with ``m`` the row maximum.
     """
     x = _scores(x, "log_softmax")
-    z = x - np.max(x, axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    z = x - x.max(axis=-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return z
 
 
 def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:
