@@ -300,7 +300,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) -> int:
     """Train into ``folder``'s staging area, then swap the complete results into place."""
-    from scratchdl.cli._runfolder import RunFolderError, sigint_held
+    from scratchdl.cli._runfolder import sigint_held
     from scratchdl.errors import DivergenceError
     from scratchdl.io import save_model
     from scratchdl.plots.curves import save_training_curves
@@ -325,14 +325,19 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
     if os.environ.get("SCRATCHDL_FAULT_POINT") == "training":
         callbacks.append(_PauseWhileTraining())
     evaluator = BackgroundEvaluation() if (os.cpu_count() or 1) > 1 else None
-    net, history = train(
-        config,
-        data_dir=args.data_dir,
-        checkpoint_dir=staging,
-        resume=args.resume,
-        callbacks=callbacks,
-        evaluator=evaluator,
-    )
+    try:
+        net, history = train(
+            config,
+            data_dir=args.data_dir,
+            checkpoint_dir=staging,
+            resume=args.resume,
+            callbacks=callbacks,
+            evaluator=evaluator,
+        )
+    except OSError as exc:  # the checkpoint of a stopped run could not be written
+        if exc.filename and Path(exc.filename).parent == staging:
+            raise _write_error(exc, out) from None
+        raise
     interrupted = history.stop_reason == "interrupted"
     diverged = history.stop_reason == "diverged"
     if diverged and state != "empty":
@@ -356,11 +361,7 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
             save_training_curves(history, staging / "curves.png", title=config.describe())
             folder.commit()
         except OSError as exc:
-            name = Path(exc.filename).name if exc.filename else "the results"
-            raise RunFolderError(
-                f"cannot write {out / name}: {exc.strerror or exc}; {out} keeps its previous "
-                "contents (free some space, or choose another --out)"
-            ) from None
+            raise _write_error(exc, out) from None
     wrote = f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
     if interrupted:
         print(
@@ -393,6 +394,18 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         print("interrupted while saving: the results above were saved completely", file=sys.stderr)
         return 130
     return 0
+
+
+def _write_error(exc: OSError, out: Path) -> Exception:
+    """A failed write (full disk, ...) as one line naming the file in ``out``."""
+    from scratchdl.cli._runfolder import RunFolderError
+
+    name = Path(exc.filename).name if exc.filename else "the results"
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return RunFolderError(
+        f"cannot write {out / name}: {reason}; {out} keeps its previous contents (free some "
+        "space, or choose another --out)"
+    )
 
 
 class _PauseWhileTraining:
