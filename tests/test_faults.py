@@ -62,10 +62,22 @@ RESUMABLE_FILES = RUN_FILES | {"checkpoint.npz"}
 
 @pytest.fixture
 def fake_data(monkeypatch):
+    """Synthetic data for in-process commands, and curves.png written (atomically, as the real
+    one) without drawing: matplotlib takes half a second a figure. The child-process tests
+    draw real curves."""
     import scratchdl.data
+    import scratchdl.plots.curves
+    from scratchdl._fs import atomic_path
 
     data = fh.synthetic()
     monkeypatch.setattr(scratchdl.data, "load_mnist", lambda *a, **k: data)
+
+    def save_training_curves(history, path, title=None):
+        with atomic_path(path, suffix=".png") as tmp:
+            tmp.write_bytes(b"\x89PNG\r\n\x1a\n" + json.dumps(history.to_dict()).encode())
+        return Path(path)
+
+    monkeypatch.setattr(scratchdl.plots.curves, "save_training_curves", save_training_curves)
     return data
 
 
