@@ -745,6 +745,21 @@ def test_model_with_a_wrong_dtype_or_foreign_member_is_refused(tmp_path):
     _load_refused(path, "member 'readme.txt' is not a .npy array")
 
 
+def test_model_members_besides_parameters_and_layer_state_are_refused(tmp_path):
+    from scratchdl.io import check_model_file
+
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["state/BatchNorm1/running_mean.npy"] = _npy(np.zeros(4, dtype=np.float32))
+    _write_members(path, members)
+    record, arrays = check_model_file(path)  # layer state (BatchNorm statistics) is allowed
+    assert "state/BatchNorm1/running_mean" in arrays
+    assert record["params"] == ["W1", "b1", "W2", "b2"]
+    members["extra.npy"] = _npy(np.zeros(3))
+    _write_members(path, members)
+    _load_refused(path, "it holds extra, which no scratchdl model has")
+
+
 def test_evaluate_of_a_forged_model_is_one_line(tmp_path, capsys, fake_data):
     path = _saved_model(tmp_path)
     members = _members(path)

@@ -321,7 +321,16 @@ def check_model_file(
     record = _check_record(record, path)
     arch = record["arch"]
     declared = {_PARAM_PREFIX + name for name in record["params"]}
-    present = {name for name in arrays if name != _RECORD_KEY}
+    present = {name for name in arrays if name.startswith(_PARAM_PREFIX)}
+    # Besides the record and the parameters, a model holds only layer state (BatchNorm's
+    # running statistics, ``state/...``), whose shapes the network checks when it is set.
+    stray = sorted(
+        n for n in arrays if n != _RECORD_KEY and n not in present and not n.startswith("state/")
+    )
+    if stray:
+        raise ModelFileError(
+            f"{path} is damaged or forged: it holds {', '.join(stray)}, which no scratchdl model has"
+        )
     if declared != present:
         raise ModelFileError(
             f"{path} is damaged or forged: its record lists parameters "
