@@ -649,13 +649,30 @@ def test_the_limit_can_be_raised_by_parameter_and_environment(tmp_path, monkeypa
 
 
 def test_record_claiming_a_hidden_size_of_1e9_is_refused_before_building(tmp_path):
-    def edit(r):
+    def huge(r):
         r["arch"]["hidden_size_list"] = [10**9]
+
+    def other(r):
+        r["arch"]["hidden_size_list"] = [5]
+
+    _load_refused(
+        _with_record(_saved_model(tmp_path), huge),
+        "arch.hidden_size_list[0] = 1000000000, more than the 43 parameter values",
+    )
+    _load_refused(
+        _with_record(_saved_model(tmp_path), other),
+        "parameter W1 has shape (6, 4), its record's architecture needs (6, 5)",
+    )
+
+
+def test_any_size_in_a_record_above_the_values_held_is_refused_before_building(tmp_path):
+    def edit(r):
+        r["arch"]["class"] = "SomeConvNet"  # an architecture without a shape rule here
+        r["arch"]["conv_param"] = {"filter_num": 10**9}
 
     _load_refused(
         _with_record(_saved_model(tmp_path), edit),
-        "parameter W1 has shape (6, 4)",
-        "needs (6, 1000000000)",
+        "arch.conv_param.filter_num = 1000000000, more than the 43 parameter values",
     )
 
 

@@ -269,6 +269,17 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
     return record
 
 
+def _integers(value: Any, where: str) -> list[tuple[str, int]]:
+    """Every integer in a JSON value, with where it is (``arch.conv_param.filter_num``)."""
+    if _is_int(value):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _integers(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _integers(v, f"{where}[{i}]")]
+    return []
+
+
 def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
     """Parameter shapes an architecture record implies, without building the network
     (None for classes whose shapes only their constructor knows)."""
@@ -336,6 +347,16 @@ def check_model_file(
             f"{path} is damaged or forged: its record lists parameters "
             f"{sorted(record['params'])} but it holds {sorted(n[len(_PARAM_PREFIX) :] for n in present)}"
         )
+    # Any size in the record (a width, a filter count, an image side) is at most the number of
+    # parameter values the file holds: a forged size of 1e9 is refused before the network
+    # is built, for the architectures whose shapes are derived below and for all others.
+    n_values = sum(int(np.prod(arrays[name].shape)) for name in present)
+    for field, value in _integers(arch, "arch"):
+        if value > max(n_values, 1):
+            raise ModelFileError(
+                f"{path} is damaged or forged: its record has {field} = {value}, more than the "
+                f"{n_values} parameter values the file holds"
+            )
     dtype = np.dtype(arch.get("dtype", "float32"))
     expected = _expected_shapes(arch)
     for name in record["params"]:
