@@ -470,6 +470,16 @@ def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(tmp_path, caps
     one_line_error(err, code, "nothing to resume", "holds a finished run")
 
 
+def test_part_of_a_run_left_by_an_older_version_needs_force(tmp_path, capsys, fake_data):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "history.json").write_text("{}")
+    code, _, err = cli(capsys, "train", "--out", str(out), *SMALL)
+    one_line_error(err, code, "holds part of a run (history.json, no model.npz)", "--force")
+    assert cli(capsys, "train", "--out", str(out), "--force", *SMALL)[0] == 0
+    assert set(fh.snapshot(out)) == RUN_FILES
+
+
 def test_a_folder_of_other_files_is_never_used(tmp_path, capsys, fake_data):
     out = tmp_path / "mine"
     out.mkdir()

@@ -168,8 +168,9 @@ class RunFolder:
             return []
 
     def state(self) -> str:
-        """``'empty'``, ``'unfinished'`` (a checkpoint), ``'finished'`` (a model) or
-        ``'foreign'`` (files that are not a run's)."""
+        """``'empty'``, ``'unfinished'`` (a checkpoint), ``'finished'`` (a model),
+        ``'partial'`` (some of a run's files but neither) or ``'foreign'`` (files that are not a
+        run's)."""
         names = [n for n in self.contents() if not n.startswith(".")]
         if any(n not in RUN_FILES for n in names):
             return "foreign"
@@ -177,7 +178,7 @@ class RunFolder:
             return "unfinished"
         if "model.npz" in names:
             return "finished"
-        return "empty" if not names else "foreign"
+        return "empty" if not names else "partial"  # e.g. history.json alone, from an old crash
 
     # -- life cycle ---------------------------------------------------------------------------
     def open(self) -> None:

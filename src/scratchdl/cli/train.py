@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train a fully connected network with mini-batch gradient descent, printing train "
             "and test accuracy every epoch. The defaults reproduce the book's ch. 5 run: 784-50-10 "
             "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C, or the end "
-            "of the --max-seconds budget, saves a checkpoint; continue with --resume."
+            "of the --max-seconds budget, saves the model so far and a checkpoint; continue "
+            "with --resume. A finished run in --out is replaced only with --force."
         ),
     )
     p.add_argument("--dataset", choices=DATASETS, help="dataset (default: mnist)")
@@ -171,6 +172,12 @@ def _check_folder(folder: Any, args: argparse.Namespace) -> str:
         raise RunFolderError(
             f"{out} holds an unfinished run (checkpoint.npz): continue it with --resume, "
             "replace it with --force, or choose another --out"
+        )
+    if state == "partial" and not args.force:
+        names = ", ".join(n for n in folder.contents() if not n.startswith("."))
+        raise RunFolderError(
+            f"{out} holds part of a run ({names}, no model.npz): pass --force to replace it, "
+            "or choose another --out"
         )
     if state == "finished" and not args.force:
         raise RunFolderError(
