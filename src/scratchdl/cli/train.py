@@ -349,7 +349,10 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
     diverged = history.stop_reason == "diverged"
     if diverged and state != "empty":
         # The previous run (or this run's own checkpoint) is better than weights that diverged.
-        kept = "its previous run" if state == "finished" else "the checkpoint it resumed from"
+        kept = {
+            "finished": "its previous run",
+            "unfinished": "the checkpoint it resumed from" if args.resume else "its unfinished run",
+        }.get(state, "its previous files")
         raise DivergenceError(f"{history.message}; {out} keeps {kept}, nothing was replaced")
     last = history.last
     final = history.info.get("final") or {}
