@@ -30,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_dir(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    ev.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the memory estimate exceeds what the machine has available",
+    )
     ev.set_defaults(func=_evaluate)
 
     pr = subparsers.add_parser(
@@ -65,6 +70,26 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return flat.reshape(n_classes, n_classes)
 
 
+def _check_memory(net: Any, dataset: str, force: bool) -> None:
+    """Refuse, before loading the data, a model whose evaluation cannot fit in memory."""
+    from scratchdl.cli._resources import BASELINE_BYTES, DATASET_SHAPES, check_memory
+    from scratchdl.train import EVAL_BATCH
+
+    _, n_test, features, _ = DATASET_SHAPES.get(dataset, DATASET_SHAPES["mnist"])
+    params = list(net.params.values())
+    rows = min(EVAL_BATCH, n_test)
+    # Each layer's output for one chunk of rows, about three arrays of it alive at once.
+    widths = sum(int(p.shape[-1]) for p in params if p.ndim == 2)
+    itemsize = params[0].dtype.itemsize if params else 4
+    parts = {
+        "model": sum(p.nbytes for p in params),
+        "data": n_test * features * 4,
+        "activations": 3 * rows * widths * itemsize,
+        "interpreter": BASELINE_BYTES,
+    }
+    check_memory("evaluate", sum(parts.values()), parts, "evaluate on a larger machine", force)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
@@ -72,6 +97,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     net = load_model(args.model)
     dataset = args.dataset or net.metadata.get("dataset") or "mnist"
+    _check_memory(net, dataset, args.force)
     _, (x_test, t_test) = load_mnist(
         normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
     )
