@@ -1,10 +1,14 @@
-"""Time the notes' MNIST run three ways in one process: our Trainer, the book's loop, PyTorch.
+"""Time the book's ch. 5 MNIST run: ``scratchdl train``, a baseline checkout, the book's loop,
+PyTorch.
 
 The run: 784-50-10 ReLU, SGD lr 0.1, batches of 100, 10,000 iterations, train and test
 accuracy on the full sets every 600 iterations (17 evaluations).
 
-* ``scratchdl``: ``scratchdl.train.train(TrainConfig())``, the default path (float32, integer
-  labels, fused softmax-cross-entropy backward, batched evaluation, one BLAS thread per step).
+* ``scratchdl``: ``scratchdl train --quiet`` of this tree, in a subprocess (float32, integer
+  labels, fused softmax-cross-entropy backward, one BLAS thread per step, evaluation on a second
+  thread); its time includes starting Python and loading the cached MNIST.
+* ``baseline``: the same command from another checkout's ``src`` folder (``--baseline``), e.g.
+  ``git worktree add /tmp/old a44f977`` and ``--baseline /tmp/old/src``.
 * ``book``: the book's ``train_neuralnet.py`` loop, written here in its style: float64 weights
   (float32 images, as the book's loader gives), one-hot labels, ``OrderedDict`` of layers,
   every layer's ``dx`` computed, the loss computed again after the update, ``choice``
@@ -15,6 +19,7 @@ accuracy on the full sets every 600 iterations (17 evaluations).
 Usage::
 
     python benchmarks/bench_train.py --data-dir /path/to/mnist    # or SCRATCHDL_DATA_DIR
+    python benchmarks/bench_train.py --baseline /tmp/old/src --skip-book --skip-torch --repeat 5
 
 Only this script imports PyTorch; the library never does.
 """
@@ -23,18 +28,22 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import re
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scratchdl.data import load_mnist
-from scratchdl.train import TrainConfig, train
 from scratchdl.train._blas import blas_thread_count
 
 ITERS = 10_000
@@ -142,7 +151,7 @@ def run_book(data, iters: int) -> tuple[float, float]:
         if i % iter_per_epoch == 0:
             net.accuracy(x_train, t_train)
             test_acc = net.accuracy(x_test, t_test)
-    # the notes' last evaluation is at i = 9600; evaluate the final weights like the others
+    # the book's last evaluation is at i = 9600; evaluate the final weights like the others
     test_acc = net.accuracy(x_test, t_test)
     return time.perf_counter() - start, float(test_acc)
 
@@ -190,11 +199,30 @@ def run_torch(data, iters: int) -> tuple[float, float] | None:
     return time.perf_counter() - start, test_acc
 
 
-# -- ours --------------------------------------------------------------------------------------
-def run_ours(data, iters: int) -> tuple[float, float]:
-    start = time.perf_counter()
-    _, history = train(TrainConfig(iters=iters), data=data)
-    return time.perf_counter() - start, history.last.test_acc
+# -- ours (and a baseline checkout): the command line --------------------------------------------
+def run_cli(iters: int, data_dir: str | None, src: str | None = None) -> tuple[float, float, str]:
+    """``scratchdl train --quiet`` in a subprocess (of ``src``'s package when given): wall time,
+    final test accuracy and the history without its times (to compare runs)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = str(Path(src).resolve())
+    if data_dir:
+        env["SCRATCHDL_DATA_DIR"] = data_dir
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "scratchdl", "train", "--quiet", "--out", out]
+        cmd += ["--iters", str(iters)]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+        acc = float(re.search(r"test accuracy (\d\.\d+)", proc.stdout).group(1))
+        history = json.loads((Path(out) / "history.json").read_text())
+    history.pop("elapsed", None)
+    for record in history["records"]:
+        record.pop("elapsed"), record.pop("epoch_time")
+    history["info"] = {k: v for k, v in history["info"].items() if "seconds" not in k}
+    return seconds, acc, json.dumps(history, sort_keys=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="runs of each contender; the fastest counts (default: 1)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also time 'scratchdl train' from this checkout's src folder (e.g. /tmp/old/src)",
+    )
     parser.add_argument("--skip-book", action="store_true")
     parser.add_argument("--skip-torch", action="store_true")
     args = parser.parse_args(argv)
@@ -220,12 +253,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     load = os.getloadavg()[0]
     print(
-        f"notes' run: 784-{HIDDEN}-10 ReLU, SGD lr {LR}, batch {BATCH}, {args.iters} "
+        f"ch. 5 run: 784-{HIDDEN}-10 ReLU, SGD lr {LR}, batch {BATCH}, {args.iters} "
         f"iterations, {-(-args.iters // 600)} full evaluations; load average {load:.2f}; BLAS threads "
         f"{blas_thread_count()}"
     )
 
-    contenders: list[tuple[str, Any, str]] = [("scratchdl", lambda: run_ours(data, args.iters), "")]
+    histories: dict[str, set[str]] = {"scratchdl": set(), "baseline": set()}
+
+    def cli(name: str, src: str | None) -> tuple[float, float]:
+        seconds, acc, history = run_cli(args.iters, args.data_dir, src)
+        histories[name].add(history)
+        return seconds, acc
+
+    contenders: list[tuple[str, Any, str]] = [
+        ("scratchdl", lambda: cli("scratchdl", None), "  (scratchdl train, this tree)")
+    ]
+    if args.baseline:
+        contenders.append(
+            ("baseline", lambda: cli("baseline", args.baseline), f"  ({args.baseline})")
+        )
     if not args.skip_book:
         contenders.append(("book", lambda: run_book(data, args.iters), "  (float64, one-hot)"))
     if not args.skip_torch:
@@ -243,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             runs[name].append((t, acc))
             print(f"  round {round_no}: {name:>9} {t:7.2f} s   test accuracy {acc:.4f}", flush=True)
             if round_no == 1 and name == "scratchdl":
-                peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-                print(f"  peak RSS after our first run (data + run): {peak_mb:.0f} MB")
+                peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                print(f"  peak RSS of our first run (data + run): {peak_mb:.0f} MB")
 
     print(f"best of {args.repeat}:")
     for name, _, note in contenders:
@@ -260,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         best_ratio = min(runs[name])[0] / ours_best
         median_ratio = statistics.median(t for t, _ in runs[name]) / ours_median
         print(f"{name:>10} / scratchdl = {best_ratio:5.2f}x (best)  {median_ratio:5.2f}x (median)")
+    for name, seen in histories.items():
+        if seen:
+            same = "the same history" if len(seen) == 1 else f"{len(seen)} different histories"
+            print(f"{name:>10}: {args.repeat} runs of seed 0 gave {same}")
     return 0
 
 

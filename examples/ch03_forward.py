@@ -14,7 +14,7 @@ from scratchdl.functions import identity_function, relu, sigmoid, softmax, step_
 
 
 def init_network() -> dict[str, np.ndarray]:
-    """The notes' hand-set weights of a 2-3-2-2 network."""
+    """The book's hand-set weights of its 2-3-2-2 network (ch. 3.4.3)."""
     return {
         "W1": np.array([[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]]),
         "b1": np.array([0.1, 0.2, 0.3]),

@@ -34,7 +34,7 @@ def main() -> None:
     print("  lr 10:", gradient_descent(function_2, np.array([-3.0, 4.0]), lr=10.0))
     print("  lr 1e-10:", gradient_descent(function_2, np.array([-3.0, 4.0]), lr=1e-10))
 
-    # The notes' printed weights, so the numbers below match theirs.
+    # The book's printed weights (ch. 4.4.2), so the numbers below match its own.
     net = SimpleNet(
         [[0.47355232, 0.9977393, 0.84668094], [0.85557411, 0.03563661, 0.69422093]],
         dtype=np.float64,

@@ -37,6 +37,31 @@ def raw():
 
 
 @pytest.fixture(scope="session")
+def mnist_size_gradients():
+    """The book's ch. 5.6.3 gradient check at full size (784-50-10, 3 samples), computed once
+    per session: the numerical gradient alone is 2 x 39,760 forward passes.
+
+    Attributes: ``net`` (float32 TwoLayerNet, seed 0), ``x``, ``t``, ``num`` and ``bp`` (the
+    numerical and backprop gradients), ``arrays`` (the parameter arrays before the check) and
+    ``before`` (their bytes).
+    """
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from scratchdl.nets import TwoLayerNet
+
+    net = TwoLayerNet(784, 50, 10, rng=0)
+    x = np.random.default_rng(1).random((3, 784)).astype(np.float32)
+    t = np.array([3, 1, 4])
+    before = {key: value.tobytes() for key, value in net.params.items()}
+    arrays = [net.params[key] for key in net.params]
+    num = net.numerical_gradient(x, t)
+    bp = net.gradient(x, t)
+    return SimpleNamespace(net=net, x=x, t=t, num=num, bp=bp, arrays=arrays, before=before)
+
+
+@pytest.fixture(scope="session")
 def default_model(tmp_path_factory):
     """The model ``scratchdl train`` makes with its defaults on real MNIST (about 10 s), trained
     once per session; skipped where SCRATCHDL_DATA_DIR is unset."""

@@ -41,8 +41,32 @@ EXPECTED = {
 }
 
 
+#: The book's MNIST training loops (ch. 4.5, 5.7.4): (final test accuracy at least, at most).
+TRAINING = {"ch04_train_neuralnet.py": (0.93, 0.97), "ch05_train_neuralnet.py": (0.96, 0.98)}
+
+
 def test_every_example_is_covered():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*EXPECTED, *TRAINING])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TRAINING))
+def test_training_example_prints_an_epoch_line_and_ends_at_the_books_accuracy(name):
+    if not os.environ.get("SCRATCHDL_DATA_DIR"):
+        pytest.skip("needs MNIST in SCRATCHDL_DATA_DIR")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 17 and all(line.startswith("train acc, test acc | ") for line in lines)
+    train_acc, test_acc = (float(v) for v in lines[-1].split("|")[1].split(","))
+    low, high = TRAINING[name]
+    assert low <= test_acc <= high and low <= train_acc <= 1.0, lines[-1]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -5,15 +5,19 @@ import pytest
 
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.gradient import gradient_check
-from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet, init_std
+from scratchdl.layers import Affine, Layer, Relu, SoftmaxWithLoss
+from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet, evaluate, init_std
 
-RNG = np.random.default_rng(7)
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
 
 
 def relu_margin(net, x):
     """Smallest |pre-activation| of any hidden unit: central differences need it > h."""
     margins, h = [], np.asarray(x)
-    for layer in net.layers[:-1]:
+    for layer in list(net.layers.values())[:-1]:
         h = layer.forward(h)
         if type(layer).__name__ == "Affine":
             margins.append(float(np.abs(h).min()))
@@ -37,15 +41,13 @@ def test_simple_net_reproduces_the_notes():
     assert net.gradient(x, 2)["W"] == pytest.approx(net.gradient(x, t)["W"])
 
 
-def test_two_layer_net_gradient_check_784_50_10():
-    net = TwoLayerNet(784, 50, 10, rng=0)
-    x = np.random.default_rng(1).random((3, 784)).astype(np.float32)
-    t = np.array([3, 1, 4])
-    assert relu_margin(net.astype(np.float64), x) > 1e-3  # no ReLU input near its kink
-    diff = gradient_check(net, x, t)
-    assert set(diff) == {"W1", "b1", "W2", "b2"}
-    assert max(diff.values()) < 1e-6, diff
-    assert net.dtype == np.float32 and net.params["W1"].dtype == np.float32  # untouched
+def test_two_layer_net_784_50_10_backprop_matches_numerical(mnist_size_gradients):
+    """The book's ch. 5.6.3 check at full size (computed once per session, see conftest)."""
+    g = mnist_size_gradients
+    assert relu_margin(g.net.astype(np.float64), g.x) > 1e-3  # no ReLU input near its kink
+    assert list(g.num) == list(g.bp) == ["W1", "b1", "W2", "b2"]
+    for key in g.num:
+        assert float(np.mean(np.abs(g.num[key] - g.bp[key]))) < 1e-6, key
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
@@ -79,17 +81,17 @@ def test_multilayer_net_gradients_match_numerical(activation, init, labels):
         np.testing.assert_allclose(bp[key], num[key], rtol=1e-5, atol=1e-8, err_msg=key)
 
 
-def test_image_shaped_input_works():
+def test_image_shaped_input_works(rng):
     net = TwoLayerNet(784, 20, 10, rng=0, dtype=np.float64)
-    x = RNG.random((4, 1, 28, 28))
+    x = rng.random((4, 1, 28, 28))
     t = np.array([1, 2, 3, 4])
     np.testing.assert_allclose(net.predict(x), net.predict(x.reshape(4, 784)))
     assert max(gradient_check(net, x.reshape(4, 784), t).values()) < 1e-7
 
 
-def test_float32_in_float32_out_and_float64_option():
+def test_float32_in_float32_out_and_float64_option(rng):
     net = TwoLayerNet(6, 4, 3, rng=0)
-    x = RNG.random((2, 6)).astype(np.float32)
+    x = rng.random((2, 6)).astype(np.float32)
     assert net.predict(x).dtype == np.float32
     assert all(g.dtype == np.float32 for g in net.gradient(x, np.array([0, 1])).values())
     assert net.predict(np.zeros((1, 6), dtype=np.uint8)).dtype == np.float32
@@ -101,9 +103,9 @@ def test_float32_in_float32_out_and_float64_option():
         TwoLayerNet(6, 4, 3, dtype=np.int32)
 
 
-def test_params_view_has_one_owner():
+def test_params_view_has_one_owner(rng):
     net = TwoLayerNet(4, 3, 2, rng=0)
-    x = RNG.random((2, 4)).astype(np.float32)
+    x = rng.random((2, 4)).astype(np.float32)
     # In-place update is seen by predict.
     before = net.predict(x).copy()
     net.params["b2"] += 1.0
@@ -112,7 +114,7 @@ def test_params_view_has_one_owner():
     net.params["W1"] = np.zeros((4, 3))
     assert net.params["W1"].dtype == np.float32
     np.testing.assert_allclose(net.predict(x), np.broadcast_to(net.params["b2"], (2, 2)) + 0.0)
-    assert net.params["W1"] is net.layers[0].W
+    assert net.params["W1"] is net.layers["Affine1"].W
     # The assigned array is copied: mutating the caller's array later changes nothing.
     mine = np.ones((4, 3), dtype=np.float32)
     net.params["W1"] = mine
@@ -127,23 +129,23 @@ def test_params_view_has_one_owner():
     assert list(net.params) == ["W1", "b1", "W2", "b2"] and len(net.params) == 4
 
 
-def test_gradient_returns_fresh_dict_keyed_like_params():
+def test_gradient_returns_fresh_dict_keyed_like_params(rng):
     net = TwoLayerNet(4, 3, 2, rng=0)
-    g = net.gradient(RNG.random((2, 4)), np.array([0, 1]))
+    g = net.gradient(rng.random((2, 4)), np.array([0, 1]))
     assert set(g) == set(net.params)
     for key in g:
         assert g[key].shape == net.params[key].shape
 
 
-def test_accuracy_labels_one_hot_and_chunks():
+def test_accuracy_labels_one_hot_and_chunks(rng):
     net = TwoLayerNet(5, 4, 3, rng=3)
-    x = RNG.random((50, 5)).astype(np.float32)
+    x = rng.random((50, 5)).astype(np.float32)
     pred = np.argmax(net.predict(x), axis=1)
     t = pred.copy()
     t[:10] = (t[:10] + 1) % 3
     assert net.accuracy(x, t) == pytest.approx(0.8)
     assert net.accuracy(x, np.eye(3)[t]) == pytest.approx(0.8)
-    assert net.accuracy(x, t, batch_size=7) == pytest.approx(0.8)
+    assert evaluate(net, x, t, batch_size=7)[0] == pytest.approx(0.8)
     with pytest.raises(ShapeError, match=r"\[0, 3\)"):
         net.accuracy(x, t + 5)
 
@@ -183,34 +185,26 @@ def test_astype_copies_and_never_touches_original():
     assert not np.allclose(net64.params["W1"], net.params["W1"])
 
 
-def test_weight_decay_adds_to_loss():
-    x, t = RNG.random((3, 4)), np.array([0, 1, 0])
+def test_weight_decay_adds_to_loss(rng):
+    x, t = rng.random((3, 4)), np.array([0, 1, 0])
     plain = MultiLayerNet(4, [3], 2, rng=0, dtype=np.float64)
     decayed = MultiLayerNet(4, [3], 2, weight_decay_lambda=0.5, rng=0, dtype=np.float64)
     penalty = 0.25 * sum(float(np.sum(plain.params[k] ** 2)) for k in ("W1", "W2"))
     assert decayed.loss(x, t) == pytest.approx(plain.loss(x, t) + penalty)
 
 
-def test_numerical_gradient_of_float32_net_runs_in_float64():
-    """The book's chapter 5 check on the default float32 net agrees to far below 1e-6."""
-    net = TwoLayerNet(784, 50, 10, rng=0)
-    x = np.random.default_rng(1).random((3, 784)).astype(np.float32)
-    t = np.array([3, 1, 4])
-    assert relu_margin(net.astype(np.float64), x) > 1e-3  # no ReLU input near its kink
-    before = {key: value.copy() for key, value in net.params.items()}
-    arrays = [net.params[key] for key in net.params]
-    num = net.numerical_gradient(x, t)
-    bp = net.gradient(x, t)
-    assert list(num) == ["W1", "b1", "W2", "b2"]
-    for key in num:
-        assert num[key].dtype == np.float32 and bp[key].dtype == np.float32
-        assert num[key].shape == net.params[key].shape
-        assert float(np.mean(np.abs(num[key] - bp[key]))) < 1e-6, key
-    assert net.dtype == np.float32
-    for key, array in zip(net.params, arrays, strict=True):
-        assert net.params[key] is array  # same arrays, same bits
-        assert net.params[key].dtype == np.float32
-        assert net.params[key].tobytes() == before[key].tobytes()
+def test_numerical_gradient_of_float32_net_runs_in_float64(mnist_size_gradients):
+    """The ch. 5.6.3 check on the default float32 net agrees to far below 1e-6, and leaves the
+    network exactly as it was."""
+    g = mnist_size_gradients
+    for key in g.num:
+        assert g.num[key].dtype == np.float32 and g.bp[key].dtype == np.float32
+        assert g.num[key].shape == g.net.params[key].shape
+    assert g.net.dtype == np.float32
+    for key, array in zip(g.net.params, g.arrays, strict=True):
+        assert g.net.params[key] is array  # same arrays, same bits
+        assert g.net.params[key].dtype == np.float32
+        assert g.net.params[key].tobytes() == g.before[key]
 
 
 def test_simple_net_numerical_gradient_keeps_its_dtype():
@@ -222,10 +216,10 @@ def test_simple_net_numerical_gradient_keeps_its_dtype():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_predict_one_sample_gives_one_row_of_scores(dtype):
+def test_predict_one_sample_gives_one_row_of_scores(dtype, rng):
     """The book's chapter 3 loop: ``for i in range(len(x)): y = network.predict(x[i])``."""
     net = TwoLayerNet(784, 20, 10, rng=0, dtype=dtype)
-    x = RNG.random((5, 784)).astype(dtype)
+    x = rng.random((5, 784)).astype(dtype)
     batch = net.predict(x)
     for i in range(len(x)):
         y = net.predict(x[i])
@@ -242,7 +236,7 @@ def test_predict_one_sample_gives_one_row_of_scores(dtype):
     assert net.accuracy(x[0], int(np.argmax(batch[0]))) == 1.0
 
 
-def test_predict_wrong_shapes_raise_clear_shape_errors():
+def test_predict_wrong_shapes_raise_clear_shape_errors(rng):
     net = TwoLayerNet(784, 20, 10, rng=0)
     with pytest.raises(
         ShapeError, match=r"one sample of shape \(784,\) .* got a 1-D input of length 783"
@@ -256,3 +250,107 @@ def test_predict_wrong_shapes_raise_clear_shape_errors():
         net.predict(np.zeros(0))
     with pytest.raises(ShapeError, match="length 5"):
         net.loss(np.zeros(5), 1)
+
+
+# -- the book's surface and the Net contract -------------------------------------------------
+def test_two_layer_net_has_the_books_named_layers_and_one_owner(rng):
+    net = TwoLayerNet(784, 50, 10, rng=0)
+    assert list(net.layers) == ["Affine1", "Relu1", "Affine2"]
+    assert isinstance(net.layers["Affine1"], Affine) and isinstance(net.layers["Relu1"], Relu)
+    assert net.layers["Affine1"].W is net.params["W1"]
+    assert net.layers["Affine2"].b is net.params["b2"]
+    assert isinstance(net.lastLayer, SoftmaxWithLoss) and net.last_layer is net.lastLayer
+    # The book's update loop changes the arrays the layers compute with.
+    x, t = rng.random((4, 784)).astype(np.float32), np.array([1, 2, 3, 4])
+    grad = net.gradient(x, t)
+    W1 = net.params["W1"]
+    for key in ("W1", "b1", "W2", "b2"):
+        net.params[key] -= 0.1 * grad[key]
+    assert net.params["W1"] is W1 is net.layers["Affine1"].W
+    assert net.loss(x, t) < net.last_loss
+    sigmoid = TwoLayerNet(4, 3, 2, activation="sigmoid", rng=0)
+    assert list(sigmoid.layers) == ["Affine1", "Sigmoid1", "Affine2"]
+
+
+def test_multi_layer_net_names_its_layers_as_the_book():
+    net = MultiLayerNet(input_size=784, hidden_size_list=[100] * 3, output_size=10)
+    assert list(net.layers) == [
+        "Affine1",
+        "Activation_function1",
+        "Affine2",
+        "Activation_function2",
+        "Affine3",
+        "Activation_function3",
+        "Affine4",
+    ]
+    assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"]
+    assert net.layers["Affine3"].W is net.params["W3"]
+    # The book's default is He initialisation: std sqrt(2 / 784) for W1, not 0.01.
+    assert float(net.params["W1"].std()) == pytest.approx(np.sqrt(2 / 784), rel=0.05)
+    assert net.last_layer is net.lastLayer
+
+
+def test_gradient_keeps_the_loss_of_its_forward_pass(rng):
+    net = MultiLayerNet(6, [5], 3, weight_decay_lambda=0.1, rng=0, dtype=np.float64)
+    x, t = rng.random((4, 6)), np.array([0, 1, 2, 0])
+    assert net.last_loss is None
+    net.gradient(x, t)
+    assert net.last_loss == net.loss(x, t)  # weight decay included
+    simple = SimpleNet(rng=0, dtype=np.float64)
+    simple.gradient(x[:, :2], t)
+    assert simple.last_loss == pytest.approx(simple.loss(x[:, :2], t))
+
+
+def test_first_layer_skips_the_unused_input_gradient(rng):
+    net = TwoLayerNet(5, 4, 3, rng=0, dtype=np.float64)
+    assert net.layers["Affine1"].need_dx is False and net.layers["Affine2"].need_dx is True
+    x, t = rng.random((2, 5)), np.array([0, 2])
+    net.gradient(x, t)
+    assert net.layers["Affine1"].backward(np.ones((2, 4))) is None
+    net.layers["Affine1"].need_dx = True  # who wants dx (a saliency map) switches it back on
+    assert net.layers["Affine1"].backward(np.ones((2, 4))).shape == (2, 5)
+
+
+class _FlagSpy(Layer):
+    """A layer that behaves differently in training, like Dropout (ch. 6.4.3)."""
+
+    train_flg_aware = True
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, x, train_flg=True):
+        self.seen.append(train_flg)
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+def test_train_flg_reaches_the_layers_that_take_it(rng):
+    net = TwoLayerNet(5, 4, 3, rng=0)
+    spy = _FlagSpy()
+    net.layers["Spy1"] = spy
+    net.layers.move_to_end("Spy1", last=False)
+    x, t = rng.random((2, 5)).astype(np.float32), np.array([0, 2])
+    net.predict(x)
+    net.accuracy(x, t)
+    net.loss(x, t)
+    net.gradient(x, t)
+    net.loss(x, t, train_flg=True)
+    assert spy.seen == [False, False, False, True, True]
+
+
+def test_simple_net_meets_the_contract(rng):
+    from scratchdl.optimizers import SGD
+    from scratchdl.train import Trainer
+
+    x = rng.standard_normal((200, 2)).astype(np.float32)
+    t = (x[:, 0] > 0).astype(int) + (x[:, 1] > 1).astype(int)
+    net = SimpleNet(rng=0)
+    diff = gradient_check(net, x[:5], t[:5])
+    assert set(diff) == {"W"} and diff["W"] < 1e-7
+    history = Trainer(net, x, t, x, t, optimizer=SGD(0.5), batch_size=20, epochs=5, rng=0).fit()
+    assert history.stop_reason == "completed" and len(history.loss) == 50
+    assert history.loss[-1] < history.loss[0]
+    assert history.last.train_acc > 0.8 and history.last.train_acc == net.accuracy(x, t)

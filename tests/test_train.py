@@ -7,6 +7,7 @@ import io
 import json
 import os
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -15,8 +16,12 @@ from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.nets import MultiLayerNet, TwoLayerNet
 from scratchdl.optimizers import SGD, Adam
 from scratchdl.train import (
+    BackgroundEvaluation,
+    BlasThreads,
     Callback,
     History,
+    StopOnCtrlC,
+    TimeBudget,
     TrainConfig,
     Trainer,
     checkpoint_config,
@@ -49,11 +54,21 @@ def small_config(**kw):
     return TrainConfig(**base)
 
 
-def make_trainer(iters=45, optimizer=None, seed=3, **kw):
+def make_trainer(iters=45, optimizer=None, seed=3, background=False, **kw):
     (x, t), (xt, tt) = DATA
     net = MultiLayerNet(x.shape[1], [16, 8], 3, weight_init_std="he", rng=1)
     return Trainer(
-        net, optimizer or Adam(lr=0.01), x, t, xt, tt, batch_size=20, iters=iters, rng=seed, **kw
+        net,
+        x,
+        t,
+        xt,
+        tt,
+        optimizer=optimizer or Adam(lr=0.01),
+        batch_size=20,
+        iters=iters,
+        rng=seed,
+        evaluator=BackgroundEvaluation() if background else None,
+        **kw,
     )
 
 
@@ -73,7 +88,7 @@ class StopAt(Callback):
 
 
 # -- TrainConfig -------------------------------------------------------------------------------
-def test_config_defaults_are_the_notes_run():
+def test_config_defaults_are_the_books_chapter_5_run():
     c = TrainConfig().validate()
     assert (c.dataset, c.hidden, c.activation, c.init) == ("mnist", (50,), "relu", 0.01)
     assert (c.optimizer, c.lr, c.batch_size, c.iters, c.epochs) == ("sgd", 0.1, 100, 10000, None)
@@ -167,8 +182,14 @@ def test_replacement_sampling_and_float64():
 
 def test_shuffle_visits_each_sample_once_per_epoch():
     tr = make_trainer()
-    seen = np.concatenate([tr._next_batch() for _ in range(tr.iter_per_epoch)])
-    assert np.array_equal(np.sort(seen), np.arange(300))
+    for _ in range(2):  # a fresh permutation each epoch
+        seen = np.concatenate([tr.sampler.next_batch() for _ in range(tr.iter_per_epoch)])
+        assert np.array_equal(np.sort(seen), np.arange(300))
+    odd = Trainer(tr.net, *DATA[0], batch_size=40, iters=10, rng=0)  # 300 = 7 x 40 + 20
+    first = np.concatenate([odd.sampler.next_batch() for _ in range(odd.iter_per_epoch)])
+    assert odd.iter_per_epoch == 7 and len(set(first.tolist())) == 280  # remainder dropped
+    second = odd.sampler.next_batch()
+    assert not np.array_equal(second, first[:40])  # the next epoch starts a new permutation
 
 
 def test_eval_samples_changes_evaluation_not_training():
@@ -230,8 +251,8 @@ class Poison(Callback):
 
 @pytest.mark.parametrize("background", [True, False])
 def test_background_evaluation_gives_the_same_history(background):
-    h = make_trainer(eval_in_background=background).fit()
-    reference = make_trainer(eval_in_background=not background).fit()
+    h = make_trainer(background=background).fit()
+    reference = make_trainer(background=not background).fit()
     assert h.to_dict(times=False) == reference.to_dict(times=False)
     assert [r.iteration for r in h.records] == [15, 30, 45]
 
@@ -244,7 +265,16 @@ def test_non_finite_evaluation_loss_is_divergence(background):
     net = TwoLayerNet(12, 8, 3, rng=0)
     w_init = {k: v.copy() for k, v in net.params.items()}
     tr = Trainer(
-        net, SGD(0.1), x, t, xt, tt, batch_size=20, iters=60, rng=0, eval_in_background=background
+        net,
+        x,
+        t,
+        xt,
+        tt,
+        optimizer=SGD(0.1),
+        batch_size=20,
+        iters=60,
+        rng=0,
+        evaluator=BackgroundEvaluation() if background else None,
     )
     h = tr.fit()
     assert h.stop_reason == "diverged" and h.diverged_at == 15
@@ -256,7 +286,7 @@ def test_non_finite_evaluation_loss_is_divergence(background):
 
 @pytest.mark.parametrize("background", [True, False])
 def test_nan_loss_stops_names_iteration_and_keeps_last_good_weights(background):
-    tr = make_trainer(iters=60, callbacks=[Poison(37)], eval_in_background=background)
+    tr = make_trainer(iters=60, callbacks=[Poison(37)], background=background)
     h = tr.fit()
     assert h.stop_reason == "diverged"
     assert h.diverged_at == 38 and h.iterations == 37
@@ -273,7 +303,7 @@ def test_real_divergence_with_a_huge_learning_rate():
     (x, t), (xt, tt) = DATA
     net = TwoLayerNet(x.shape[1], 16, 3, weight_init_std=1.0, rng=0)
     w_init = {k: v.copy() for k, v in net.params.items()}
-    h = Trainer(net, SGD(lr=1e30), x, t, xt, tt, batch_size=20, iters=200, rng=0).fit()
+    h = Trainer(net, x, t, xt, tt, optimizer=SGD(lr=1e30), batch_size=20, iters=200, rng=0).fit()
     assert h.stop_reason == "diverged" and h.diverged_at <= 15
     assert "(now 1e+30)" in h.message and "initial" in h.message
     for k, v in net.params.items():  # diverged before the first record: back to the start
@@ -311,10 +341,59 @@ def test_resume_continues_bit_for_bit(tmp_path, sampling):
 
 
 def test_ctrl_c_stops_cleanly_at_a_step_boundary():
-    tr = make_trainer(callbacks=[StopAt(7, use_signal=True)])
+    tr = make_trainer(callbacks=[StopOnCtrlC(), StopAt(7, use_signal=True)])
     h = tr.fit()
     assert h.stop_reason == "interrupted" and h.iterations == 7 and len(h.loss) == 7
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_without_the_helper_ctrl_c_is_python_s_own():
+    tr = make_trainer(callbacks=[StopAt(7, use_signal=True)])
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit()
+    assert tr.iteration == 7
+
+
+class Watch(Callback):
+    """What the process looks like from inside a training step."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def on_iteration(self, trainer, loss):
+        self.seen.add(
+            (signal.getsignal(signal.SIGINT), threading.active_count(), blas_thread_count())
+        )
+
+
+def test_fit_changes_nothing_in_the_process_unless_asked():
+    before = (signal.getsignal(signal.SIGINT), threading.active_count(), blas_thread_count())
+    watch = Watch()
+    make_trainer(callbacks=[watch]).fit()
+    assert watch.seen == {before}
+    # Switched on, the helpers act during fit and put everything back afterwards.
+    watch = Watch()
+    make_trainer(callbacks=[StopOnCtrlC(), BlasThreads(1), watch], background=True).fit()
+    assert all(handler is not before[0] for handler, _, _ in watch.seen)
+    # The evaluation thread starts with the first background evaluation.
+    assert max(threads for _, threads, _ in watch.seen) == before[1] + 1
+    assert {blas for _, _, blas in watch.seen} == {None if before[2] is None else 1}
+    assert (signal.getsignal(signal.SIGINT), threading.active_count(), blas_thread_count()) == (
+        before
+    )
+
+
+def test_a_step_runs_the_forward_pass_once():
+    tr = make_trainer(iters=30)
+    calls = []
+    loss = tr.net.loss
+    tr.net.loss = lambda *a, **kw: calls.append(1) or loss(*a, **kw)
+    h = tr.fit()
+    assert len(calls) == 30  # gradient's own forward pass: the Trainer reads net.last_loss
+    (x, t), _ = DATA
+    tr.net.gradient(x[:20], t[:20])
+    assert tr.net.last_loss == loss(x[:20], t[:20], train_flg=True)
+    assert len(h.loss) == 30
 
 
 def test_train_checkpoint_dir_and_resume(tmp_path):
@@ -358,11 +437,11 @@ def test_checkpoint_from_another_run_is_refused(tmp_path):
     (x, t), (xt, tt) = DATA
     other = Trainer(
         MultiLayerNet(x.shape[1], [16, 8], 3, rng=1),
-        Adam(lr=0.01),
         x,
         t,
         xt,
         tt,
+        optimizer=Adam(lr=0.01),
         batch_size=30,
         iters=45,
         rng=3,
@@ -377,7 +456,7 @@ def test_checkpoint_from_another_run_is_refused(tmp_path):
 
 # -- budget, input checks, helpers ---------------------------------------------------------------
 def test_time_budget_stops_with_a_final_record():
-    tr = make_trainer(iters=10_000, max_seconds=0.05)
+    tr = make_trainer(iters=10_000, callbacks=[TimeBudget(0.05)])
     h = tr.fit()
     assert h.stop_reason == "time_limit" and "budget" in h.message
     assert 0 < h.iterations < 10_000
@@ -385,7 +464,7 @@ def test_time_budget_stops_with_a_final_record():
 
 
 def test_time_budget_is_per_session_and_a_resume_gets_a_fresh_one():
-    tr = make_trainer(iters=45, max_seconds=60)
+    tr = make_trainer(iters=45, callbacks=[TimeBudget(60)])
     tr.history.elapsed = 1000.0  # as if earlier sessions had trained for 1000 s
     h = tr.fit()
     assert h.stop_reason == "completed" and h.iterations == 45
@@ -441,7 +520,7 @@ def test_damaged_checkpoint_record_is_a_clear_error(tmp_path):
     ("change", "error", "match"),
     [
         ({"batch_size": 301}, ConfigError, "larger than the 300 training samples"),
-        ({"batch_size": 0}, ConfigError, "batch size"),
+        ({"batch_size": 0}, ConfigError, "batch_size must be a positive integer"),
         ({"x_train": np.zeros((300, 12), np.uint8)}, ShapeError, "floating"),
         ({"t_train": np.zeros(299, np.int64)}, ShapeError, "300 samples but t_train has 299"),
         ({"t_train": np.full(300, 7)}, ShapeError, r"\[0, 3\)"),
@@ -456,13 +535,13 @@ def test_trainer_rejects_bad_input(change, error, match):
     kw.update(change)
     net = TwoLayerNet(12, 4, 3, rng=0)
     with pytest.raises(error, match=match):
-        Trainer(net, SGD(), **kw)
+        Trainer(net, optimizer=SGD(), **kw)
 
 
 def test_trainer_without_test_set_and_simple_net():
     (x, t), _ = DATA
     net = TwoLayerNet(12, 8, 3, rng=0)
-    h = Trainer(net, SGD(0.1), x, t, batch_size=30, epochs=2, rng=0).fit()
+    h = Trainer(net, x, t, optimizer=SGD(0.1), batch_size=30, epochs=2, rng=0).fit()
     assert [r.test_acc for r in h.records] == [None, None]
     json.loads(h.to_json())
 
@@ -471,15 +550,6 @@ def test_make_optimizer_defaults():
     assert make_optimizer("sgd").lr == 0.1
     assert make_optimizer("adam").lr == 0.001
     assert make_optimizer("rmsprop", 0.5).lr == 0.5
-
-
-def test_loss_and_gradient_matches_loss_and_gradient():
-    (x, t), _ = DATA
-    net = MultiLayerNet(12, [8, 6], 3, weight_decay_lambda=0.1, rng=0)
-    loss, grads = net.loss_and_gradient(x[:10], t[:10])
-    assert loss == net.loss(x[:10], t[:10])
-    for k, g in net.gradient(x[:10], t[:10]).items():
-        np.testing.assert_array_equal(grads[k], g)
 
 
 def test_progress_bar_is_silent_off_a_terminal():

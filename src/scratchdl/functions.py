@@ -114,7 +114,7 @@ def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:
     return float(0.5 * np.sum((y - t) ** 2))
 
 
-#: The notes' name for :func:`sum_squared_error`.
+#: The book's name (ch. 4.2.1) for :func:`sum_squared_error`.
 mean_squared_error = sum_squared_error
 
 
@@ -171,7 +171,7 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     """Cross-entropy error of probabilities ``y``, averaged over the batch.
 
     ``E = -1/N * sum_n sum_k t_nk * log(y_nk + 1e-7)``, with the book's ``delta = 1e-7`` so the
-    notes' numbers come out exactly.
+    book's numbers (ch. 4.2.2) come out exactly.
 
     Parameters
     ----------

@@ -1,4 +1,5 @@
-"""Numerical differentiation, gradient descent and the gradient check."""
+"""Numerical differentiation (ch. 4.3), gradient descent (ch. 4.4.1) and the gradient check
+(ch. 5.6.3)."""
 
 from __future__ import annotations
 
@@ -132,7 +133,7 @@ def gradient_check(net: Net, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> dic
     Parameters
     ----------
     net : Net
-        Any scratchdl network (it has ``params``, ``loss``, ``gradient`` and ``astype``).
+        Any network of the Net contract (:mod:`scratchdl.nets`): layered or not.
     x : array_like, shape (N, D)
         Inputs.
     t : array_like
@@ -168,7 +169,7 @@ def kink_samples(net: Net, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> NDArr
     net64 = net.astype(np.float64)
     x = np.asarray(x, dtype=np.float64)
     flagged = np.zeros(len(x), dtype=bool)
-    relus = [layer for layer in net64.layers if isinstance(layer, Relu)]
+    relus = [la for la in getattr(net64, "layers", {}).values() if isinstance(la, Relu)]
     if not relus or len(x) == 0:
         return flagged
     net64.loss(x, t)

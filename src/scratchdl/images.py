@@ -212,11 +212,14 @@ def _shrink(a: NDArray, limit: int) -> NDArray:
     k = -(-max(a.shape) // limit)
     if k <= 1:
         return a
-    rows = np.add.reduceat(a, np.arange(0, a.shape[0], k), axis=0)
-    rows /= np.diff(np.append(np.arange(0, a.shape[0], k), a.shape[0]))[:, None]
-    cols = np.add.reduceat(rows, np.arange(0, a.shape[1], k), axis=1)
-    cols /= np.diff(np.append(np.arange(0, a.shape[1], k), a.shape[1]))[None, :]
-    return cols
+    h, w = a.shape
+    H, W = -(-h // k), -(-w // k)
+    padded = np.zeros((H * k, W * k))
+    padded[:h, :w] = a
+    sums = padded.reshape(H, k, W, k).sum(axis=(1, 3))
+    rows = np.minimum(np.arange(1, H + 1) * k, h) - np.arange(H) * k
+    cols = np.minimum(np.arange(1, W + 1) * k, w) - np.arange(W) * k
+    return sums / np.outer(rows, cols)
 
 
 def _design(h: int, w: int, ys: NDArray, xs: NDArray) -> NDArray:
@@ -347,8 +350,8 @@ def _frame(ink: NDArray) -> NDArray:
         raise BlankImageError(
             "no digit found: no stroke is large enough to be ink; draw the digit larger"
         )
-    top, bottom = _trimmed_range(rows)
-    left, right = _trimmed_range(cols)
+    top, bottom = _trimmed_range(rows, ink.shape[0])
+    left, right = _trimmed_range(cols, ink.shape[1])
     crop = ink[top : bottom + 1, left : right + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
@@ -362,8 +365,10 @@ def _frame(ink: NDArray) -> NDArray:
     total = digit.sum()
     cy = float(np.arange(new_h) @ digit.sum(axis=1)) / total
     cx = float(np.arange(new_w) @ digit.sum(axis=0)) / total
-    y0 = int(np.clip(np.floor(SIZE / 2 - cy + 0.5), 0, SIZE - new_h))
-    x0 = int(np.clip(np.floor(SIZE / 2 - cx + 0.5), 0, SIZE - new_w))
+    # Rounded half up, with a margin: a symmetric digit's centre falls exactly on .5, where
+    # rounding errors of 1e-15 would otherwise decide between two positions.
+    y0 = int(np.clip(np.floor(SIZE / 2 - cy + 0.5 + 1e-6), 0, SIZE - new_h))
+    x0 = int(np.clip(np.floor(SIZE / 2 - cx + 0.5 + 1e-6), 0, SIZE - new_w))
     out = np.zeros((SIZE, SIZE))
     out[y0 : y0 + new_h, x0 : x0 + new_w] = np.clip(digit, 0, 1)
     return out
@@ -403,12 +408,22 @@ def _normalise_width(v: NDArray) -> NDArray:
     return v
 
 
-def _trimmed_range(coords: NDArray) -> tuple[int, int]:
-    """Smallest and largest ink coordinate, ignoring the outermost 0.5% of ink pixels on each
-    side, so a speck of dust far from the digit does not stretch the box."""
+def _trimmed_range(coords: NDArray, n: int) -> tuple[int, int]:
+    """The ink's extent along one axis (``coords`` of the ink pixels, ``n`` the axis length).
+
+    The outermost 0.5% of ink pixels on each side are set aside, so a speck of dust far from
+    the digit does not stretch the box; the range then grows back over every row (column)
+    with ink that touches it, so the tip of a stroke is never cut off.
+    """
     k = int(0.005 * coords.size)
     s = np.sort(coords)
-    return int(s[k]), int(s[coords.size - 1 - k])
+    lo, hi = int(s[k]), int(s[coords.size - 1 - k])
+    occupied = np.bincount(coords, minlength=n) > 0
+    while lo > 0 and occupied[lo - 1]:
+        lo -= 1
+    while hi < n - 1 and occupied[hi + 1]:
+        hi += 1
+    return lo, hi
 
 
 def _area_matrix(n_out: int, n_in: int) -> NDArray:

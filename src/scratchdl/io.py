@@ -36,8 +36,8 @@ _PARAM_PREFIX = "param/"
 
 
 def _arch_record(net: Net) -> dict[str, Any]:
-    if isinstance(net, MultiLayerNet):
-        arch = net.config()
+    if callable(getattr(net, "config", None)):
+        arch = net.config()  # the layered nets' architecture record
     elif isinstance(net, SimpleNet):
         arch = {"class": "SimpleNet", "dtype": net.dtype.name}
     else:

@@ -1,4 +1,4 @@
-"""Layers of the computational graph (chapter 5), with the book's protocol.
+"""Layers of the computational graph (ch. 5.4-5.6), with the book's protocol.
 
 ``forward(x) -> y`` computes and caches only what ``backward`` needs; ``backward(dout) -> dx``
 returns the gradient with respect to the input and stores parameter gradients (``dW``, ``db``)
@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scratchdl.errors import ShapeError, StateError
-from scratchdl.functions import as_float_array, sigmoid, split_labels
+from scratchdl.functions import as_float_array, log_softmax, sigmoid, softmax, split_labels
 
 __all__ = [
     "AddLayer",
@@ -41,10 +41,16 @@ class Layer:
     """Base of the layers with one input: ``forward(x)``, ``backward(dout)``.
 
     ``param_names`` lists the attributes holding trainable arrays; their gradients live in the
-    attributes with a ``d`` prefix (``W`` -> ``dW``).
+    attributes with a ``d`` prefix (``W`` -> ``dW``). A layer that behaves differently in
+    training (Dropout, BatchNormalization, ch. 6.4) sets ``train_flg_aware = True`` and takes
+    ``forward(x, train_flg)``; networks pass the flag to such layers only. A layer with
+    ``need_dx = False`` may skip computing the gradient of its input and return None from
+    ``backward`` (networks set it on their first layer, whose input is the data).
     """
 
     param_names: tuple[str, ...] = ()
+    train_flg_aware: bool = False
+    need_dx: bool = True
 
     def forward(self, x: NDArray) -> NDArray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -127,8 +133,8 @@ class Affine(Layer):
     b : ndarray, shape (M,)
 
     ``forward`` accepts ``(N, D)`` or N-d input such as images ``(N, 1, 28, 28)``, flattened to
-    ``(N, D)``; ``backward`` returns ``dx`` in the input's original shape and sets
-    ``dW = xᵀ · dout`` (D, M) and ``db = Σ_n dout`` (M,).
+    ``(N, D)``; ``backward`` returns ``dx`` in the input's original shape (None when
+    ``need_dx`` is False) and sets ``dW = xᵀ · dout`` (D, M) and ``db = Σ_n dout`` (M,).
     """
 
     param_names = ("W", "b")
@@ -161,19 +167,13 @@ class Affine(Layer):
         out += self.b  # in place: one (N, M) array per call instead of two
         return out
 
-    def backward(self, dout: NDArray) -> NDArray:
-        self.backward_params(dout)
-        return (dout @ self.W.T).reshape(self.original_x_shape)
-
-    def backward_params(self, dout: NDArray) -> None:
-        """Set ``dW`` and ``db`` only, without ``dx``.
-
-        For the first layer of a network nobody needs the gradient of the input, and
-        ``dx = dout · Wᵀ`` costs as much as ``dW``, so :meth:`Net.gradient` skips it there.
-        """
+    def backward(self, dout: NDArray) -> NDArray | None:
         x = _need(self.x, self)
         self.dW = x.T @ dout
         self.db = dout.sum(axis=0)
+        if not self.need_dx:
+            return None  # the network's first layer: dx = dout · Wᵀ would be thrown away
+        return (dout @ self.W.T).reshape(self.original_x_shape)
 
     def __repr__(self) -> str:
         return f"Affine({self.W.shape[0]} -> {self.W.shape[1]}, {self.W.dtype})"
@@ -186,9 +186,7 @@ class Softmax(Layer):
         self.out: NDArray | None = None
 
     def forward(self, x: NDArray) -> NDArray:
-        x = as_float_array(x)
-        e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-        self.out = e / np.sum(e, axis=-1, keepdims=True)
+        self.out = softmax(x)
         return self.out
 
     def backward(self, dout: NDArray) -> NDArray:
@@ -214,25 +212,19 @@ class SoftmaxWithLoss:
     def forward(self, x: NDArray, t: ArrayLike) -> float:
         x = as_float_array(x)
         labels, onehot = split_labels(t, x.shape)
-        x2 = x.reshape(-1, x.shape[-1])
-        n = x2.shape[0]
-        z = x2 - x2.max(axis=1, keepdims=True)
-        # Every step of a training run comes through here, so the temporaries are reused in
-        # place: e = exp(z), then y = e / sum(e).
-        y = np.exp(z)
-        s = y.sum(axis=1, keepdims=True)
-        y /= s
+        log_y = log_softmax(x.reshape(-1, x.shape[-1]))
+        n = log_y.shape[0]
+        y = np.exp(log_y)  # softmax(x), from the same log-softmax the loss uses
         self.y = y.reshape(x.shape)
-        log_s = np.log(s[:, 0])
         if labels is not None:
             labels = labels.reshape(-1)
             self.labels, self.onehot = labels, None
-            self.loss = float((log_s.sum() - z[np.arange(n), labels].sum()) / n)
+            self.loss = float(-log_y[np.arange(n), labels].sum() / n)
         else:
             # Integer or float64 one-hot targets must not turn a float32 net's gradients float64.
             onehot = onehot.reshape(n, -1).astype(y.dtype, copy=False)
             self.labels, self.onehot = None, onehot
-            self.loss = float(-np.sum(onehot * (z - log_s[:, None])) / n)
+            self.loss = float(-np.sum(onehot * log_y) / n)
         return self.loss
 
     def backward(self, dout: float = 1.0) -> NDArray:

@@ -1,17 +1,33 @@
-"""Networks built from layers (chapters 4 and 5).
+"""Networks (ch. 4.5, 5.7, 6.1-6.4): one small contract, the book's layered nets on it.
 
-Every network keeps the book's surface, ``net.params['W1']``, ``predict``, ``loss``,
-``accuracy``, ``numerical_gradient`` and ``gradient``, but each parameter array has exactly one
-owner: the layer that uses it. ``net.params`` is a live view onto the layers, so reading
-``net.params['W1']`` gives the very array ``predict`` uses, updating it in place (``-=``) is
-seen at once, and rebinding ``net.params['W1'] = new`` rebinds the layer's array (after checking
-its shape). The book's trap, a dict whose entries silently stop being the arrays in use, cannot
-happen.
+**The Net contract.** Every network has
+
+* ``params``: ``{'W1': ..., 'b1': ...}``, the arrays the network computes with;
+* ``predict(x, train_flg=False)``: scores before softmax, (N, C);
+* ``loss(x, t, train_flg=False)``: mean cross-entropy (plus weight decay, ch. 6.4.1);
+* ``accuracy(x, t)``: fraction of correct answers;
+* ``gradient(x, t)``: ``{key: dL/dparam}`` by backpropagation (ch. 5.7). Its forward pass
+  computes the loss anyway, and it keeps it in ``last_loss``: a training step reads it there
+  instead of running the forward pass a second time;
+* ``numerical_gradient(x, t)``: the same by central differences (ch. 4.4, slow).
+
+:class:`~scratchdl.train.Trainer`, :func:`~scratchdl.gradient.gradient_check`, the CLI and the
+sweeps use nothing else. :class:`SimpleNet` (ch. 4.4.2) meets it directly; the layered networks
+share :class:`LayerNet`: an ordered dict of named layers, ``predict`` a loop over them, and
+``gradient`` the book's forward, backward through the reversed layers, collect.
+
+**One owner per array.** ``net.params`` is a live view onto the layers: ``net.params['W1']`` is
+the very array ``net.layers['Affine1'].W`` that ``predict`` uses, so updating it in place
+(``-=``) is seen at once, and rebinding ``net.params['W1'] = new`` rebinds the layer's array
+(after checking its shape). The book's trap, a dict whose entries silently stop being the arrays
+in use, cannot happen.
 """
 
 from __future__ import annotations
 
 import copy
+import re
+from collections import OrderedDict
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
@@ -19,21 +35,29 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from scratchdl.errors import ConfigError, ShapeError
-from scratchdl.functions import cross_entropy_error, softmax, split_labels
+from scratchdl.functions import cross_entropy_error, log_softmax, softmax, split_labels
 from scratchdl.gradient import numerical_gradient
 from scratchdl.layers import Affine, Layer, Relu, Sigmoid, SoftmaxWithLoss
 
 __all__ = [
+    "ACTIVATION_LAYERS",
+    "EVAL_BATCH",
+    "LayerNet",
     "MultiLayerNet",
     "Net",
     "ParamView",
     "SimpleNet",
     "TwoLayerNet",
+    "evaluate",
     "init_std",
 ]
 
-ACTIVATIONS: dict[str, type[Layer]] = {"relu": Relu, "sigmoid": Sigmoid}
-EVAL_BATCH = 2000  # rows per chunk in accuracy(): keeps memory flat for any set size
+#: Hidden activations by name, the book's ``activation_layer`` of ``MultiLayerNet`` (ch. 6.2).
+ACTIVATION_LAYERS: dict[str, type[Layer]] = {"relu": Relu, "sigmoid": Sigmoid}
+
+#: Rows per forward pass in :func:`evaluate`: memory stays flat for any set size (the
+#: activations of a 784-100-100-10 net are a few MB), and BLAS still runs at full speed.
+EVAL_BATCH = 10000
 
 
 def _resolve_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -47,6 +71,47 @@ def _check_dtype(dtype: DTypeLike) -> np.dtype:
     if dt not in (np.float32, np.float64):
         raise ConfigError(f"network dtype must be float32 or float64, got {dt}")
     return dt
+
+
+def evaluate(
+    net: Net, x: NDArray, t: ArrayLike, batch_size: int = EVAL_BATCH
+) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy (without weight decay) of ``net`` on ``(x, t)``.
+
+    The set is run through ``net.predict`` in chunks of ``batch_size`` rows (views, no
+    copies). This is the one evaluation of the package: :meth:`Net.accuracy`, the Trainer's
+    records, ``scratchdl evaluate`` and the sweeps all use it.
+
+    Parameters
+    ----------
+    net : Net
+    x : ndarray, shape (N, ...)
+    t : array_like
+        Integer labels (N,) or one-hot targets (N, C).
+    batch_size : int
+
+    Returns
+    -------
+    accuracy, loss : float
+        ``loss`` is NaN or infinite for a diverged network (accuracy is still a number).
+    """
+    t = np.asarray(t)
+    n = x.shape[0]
+    if n == 0:
+        raise ShapeError("cannot evaluate on an empty set: give at least one sample")
+    correct = 0
+    loss_sum = 0.0
+    for start in range(0, n, batch_size):
+        scores = net.predict(x[start : start + batch_size])
+        labels, onehot = split_labels(t[start : start + batch_size], scores.shape)
+        log_y = log_softmax(scores)
+        if labels is None:
+            labels = onehot.argmax(axis=1)
+            loss_sum -= float(np.sum(onehot * log_y))
+        else:
+            loss_sum -= float(np.sum(log_y[np.arange(log_y.shape[0]), labels]))
+        correct += int(np.count_nonzero(scores.argmax(axis=1) == labels))
+    return correct / n, loss_sum / n
 
 
 class ParamView(MutableMapping[str, NDArray]):
@@ -93,34 +158,40 @@ class ParamView(MutableMapping[str, NDArray]):
 
 
 class Net:
-    """Base of the layered networks: a list of layers ending in :class:`SoftmaxWithLoss`.
+    """The contract every network meets (see the module docstring).
 
-    Subclasses build ``self.layers`` and call :meth:`_bind_params`.
+    Subclasses set ``dtype``, ``input_size``, ``output_size`` and ``params`` (a
+    :class:`ParamView` built by :meth:`_bind`), and define ``predict``, ``loss`` and
+    ``gradient``; ``gradient`` stores the loss of its forward pass in ``last_loss``.
+    ``accuracy``, ``numerical_gradient``, ``copy`` and ``astype`` come from here.
     """
 
-    layers: list[Layer]
-    last_layer: SoftmaxWithLoss
+    params: ParamView
     dtype: np.dtype
     #: Features per sample ``D`` and classes ``C``: ``predict`` maps (N, D) to (N, C).
     input_size: int
     output_size: int
-    weight_decay_lambda: float = 0.0
+    #: The loss computed by the forward pass of the latest :meth:`gradient` call.
+    last_loss: float | None = None
+    #: Filled by :func:`scratchdl.io.load_model` from the file's record (dataset, config...).
+    metadata: dict[str, Any]
 
-    def _bind_params(self) -> None:
-        owners: dict[str, tuple[Any, str]] = {}
-        self._grad_owners: dict[str, tuple[Any, str]] = {}
-        index = 0
-        for layer in self.layers:
-            if not layer.param_names:
-                continue
-            index += 1
-            for attr in layer.param_names:
-                owners[f"{attr}{index}"] = (layer, attr)
-                self._grad_owners[f"{attr}{index}"] = (layer, f"d{attr}")
+    def _bind(self, owners: dict[str, tuple[Any, str]]) -> None:
+        """Make ``self.params`` the live view of ``{key: (owner, attribute)}``."""
         self._owners = owners
         self.params = ParamView(owners, self.dtype)
 
-    # -- forward -----------------------------------------------------------------------------
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:  # pragma: no cover
+        raise NotImplementedError
+
+    def loss(
+        self, x: ArrayLike, t: ArrayLike, train_flg: bool = False
+    ) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:  # pragma: no cover
+        raise NotImplementedError
+
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         """``x`` as a batch, and whether it was one 1-D sample ``(D,)`` (now ``(1, D)``)."""
         x = np.asarray(x)
@@ -136,110 +207,40 @@ class Net:
             )
         return x[np.newaxis], True
 
-    def predict(self, x: ArrayLike) -> NDArray:
-        """Scores (before softmax): shape (N, C) for a batch ``x`` of shape (N, D) (or images
-        (N, 1, 28, 28)), shape (C,) for one sample of shape (D,), as ``np.dot`` gives in the
-        book's chapter 3 loop ``for i in range(len(x)): y = network.predict(x[i])``.
+    def accuracy(self, x: ArrayLike, t: ArrayLike) -> float:
+        """Fraction of samples whose highest score is the label (ch. 4.5.3), in chunks.
 
-        Raises :class:`~scratchdl.errors.ShapeError` for any other shape.
-        """
-        x, single = self._as_batch(x)
-        for layer in self.layers:
-            x = layer.forward(x)
-        return x[0] if single else x
-
-    def _weight_decay(self) -> float:
-        if not self.weight_decay_lambda:
-            return 0.0
-        return (
-            0.5
-            * self.weight_decay_lambda
-            * sum(float(np.sum(layer.W**2)) for layer in self.layers if isinstance(layer, Affine))
-        )
-
-    def loss(self, x: ArrayLike, t: ArrayLike) -> float:
-        """Mean cross-entropy of softmax(predict(x)) against ``t`` (labels or one-hot).
-
-        With ``weight_decay_lambda`` it adds ``0.5 * lambda * Σ ||W||²``. One sample ``x`` of
-        shape (D,) with a scalar label (or a (C,) one-hot ``t``) counts as a batch of one.
+        ``t`` may be integer labels (N,) or one-hot (N, C); one sample (D,) with its label
+        counts as a batch of one.
         """
         x, single = self._as_batch(x)
         if single:
             t = np.asarray(t)[np.newaxis]
-        return self.last_layer.forward(self.predict(x), t) + self._weight_decay()
-
-    def accuracy(self, x: ArrayLike, t: ArrayLike, batch_size: int = EVAL_BATCH) -> float:
-        """Fraction of rows whose highest score is the label, evaluated in chunks.
-
-        ``t`` may be integer labels (N,) or one-hot (N, C).
-        """
-        x, single = self._as_batch(x)
-        if single:
-            t = np.asarray(t)[np.newaxis]
-        n = x.shape[0]
-        if n == 0:
+        if x.shape[0] == 0:
             raise ShapeError("accuracy of an empty set is undefined: give at least one sample")
-        correct = 0
-        for start in range(0, n, batch_size):
-            scores = self.predict(x[start : start + batch_size])
-            labels, onehot = split_labels(t[start : start + batch_size], scores.shape)
-            if labels is None:
-                labels = np.argmax(onehot, axis=1)
-            correct += int(np.count_nonzero(np.argmax(scores, axis=1) == labels))
-        return correct / n
+        return evaluate(self, x, t)[0]
 
-    # -- gradients ---------------------------------------------------------------------------
     def numerical_gradient(self, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> dict[str, NDArray]:
-        """Gradient of :meth:`loss` for every parameter by central differences (slow).
+        """Gradient of ``loss(x, t, train_flg=True)`` for every parameter by central
+        differences (ch. 4.4; slow).
 
-        The differences are always taken in float64, on a float64 copy of this network and a
-        float64 copy of ``x``, whatever the network's dtype: in float32, rounding in
-        ``(f(w + h) - f(w - h)) / 2h`` with ``h = 1e-4`` alone costs about 1e-4, which would swamp
-        the book's chapter 5 comparison with :meth:`gradient` (about 1e-10 in float64). The
-        results are returned in the network's dtype, and the network itself is left exactly as
-        it was (parameters bit for bit, and the layers' cached forward state).
+        The differences are taken in float64, on a float64 copy of this network and of ``x``,
+        whatever the network's dtype: in float32, rounding in ``(f(w + h) - f(w - h)) / 2h``
+        with ``h = 1e-4`` alone costs about 1e-4, which would swamp the ch. 5.6.3 comparison
+        with :meth:`gradient` (about 1e-10 in float64). The results come back in the network's
+        dtype; the network itself is left exactly as it was.
         """
         net64 = self.astype(np.float64)
         x64 = np.asarray(x, dtype=np.float64)
 
-        def loss_w(_: NDArray) -> float:
-            return net64.loss(x64, t)
+        def loss_W(_: NDArray) -> float:
+            return net64.loss(x64, t, train_flg=True)
 
         return {
-            key: numerical_gradient(loss_w, net64.params[key], h=h).astype(self.dtype, copy=False)
+            key: numerical_gradient(loss_W, net64.params[key], h=h).astype(self.dtype, copy=False)
             for key in net64.params
         }
 
-    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
-        """Gradient of :meth:`loss` for every parameter by backpropagation.
-
-        Returns fresh arrays keyed like ``params``.
-        """
-        return self.loss_and_gradient(x, t)[1]
-
-    def loss_and_gradient(self, x: ArrayLike, t: ArrayLike) -> tuple[float, dict[str, NDArray]]:
-        """:meth:`loss` and :meth:`gradient` from one forward and one backward pass.
-
-        A training step needs both; calling the two methods would run the forward pass twice.
-        """
-        loss = self.loss(x, t)
-        dout = self.last_layer.backward(1.0)
-        first, *rest = self.layers
-        for layer in reversed(rest):
-            dout = layer.backward(dout)
-        if isinstance(first, Affine):
-            first.backward_params(dout)  # the input's gradient would be thrown away
-        else:
-            first.backward(dout)
-        grads = {}
-        for key, (layer, attr) in self._grad_owners.items():
-            g = getattr(layer, attr)
-            if self.weight_decay_lambda and attr == "dW":
-                g = g + self.weight_decay_lambda * layer.W
-            grads[key] = g
-        return loss, grads
-
-    # -- copies ------------------------------------------------------------------------------
     def copy(self) -> Net:
         """An independent deep copy (parameters and all)."""
         return copy.deepcopy(self)
@@ -250,17 +251,16 @@ class Net:
         clone = self.copy()
         clone.dtype = dt
         clone.params._dtype = dt
-        for key in clone.params:
-            owner, attr = clone._owners[key]
+        for owner, attr in clone._owners.values():
             setattr(owner, attr, getattr(owner, attr).astype(dt))
         return clone
 
 
 def init_std(weight_init_std: float | str, fan_in: int) -> float:
-    """Standard deviation of a layer's initial weights.
+    """Standard deviation of a layer's initial weights (ch. 6.2).
 
-    ``'he'`` (or ``'relu'``) gives ``sqrt(2 / fan_in)``, ``'xavier'`` (or ``'sigmoid'``) gives
-    ``sqrt(1 / fan_in)``, a number is used as it is (the book's default is 0.01).
+    ``'he'`` (or the book's ``'relu'``) gives ``sqrt(2 / fan_in)``, ``'xavier'`` (or
+    ``'sigmoid'``) gives ``sqrt(1 / fan_in)``, a number is used as it is.
     """
     if isinstance(weight_init_std, str):
         name = weight_init_std.lower()
@@ -279,96 +279,103 @@ def init_std(weight_init_std: float | str, fan_in: int) -> float:
     return std
 
 
-class MultiLayerNet(Net):
-    """Fully connected net of any depth: (Affine–activation) × L, Affine, SoftmaxWithLoss.
+class LayerNet(Net):
+    """Base of the layered networks (ch. 5.7): named layers in order, then ``lastLayer``.
 
-    Parameters
-    ----------
-    input_size : int
-        Features per sample ``D`` (784 for MNIST).
-    hidden_size_list : sequence of int
-        Width of each hidden layer; its length is the depth.
-    output_size : int
-        Number of classes ``C``.
-    activation : {'relu', 'sigmoid'}
-    weight_init_std : float or {'he', 'xavier'}
-        Initial weights are ``std * N(0, 1)``; biases start at 0.
-    weight_decay_lambda : float
-        L2 penalty ``0.5 * lambda * Σ ||W||²`` added to the loss.
-    dtype : float32 or float64
-    rng : numpy.random.Generator or int seed, optional
-        Source of the initial weights.
+    A subclass fills ``self.layers`` (an ``OrderedDict`` such as ``Affine1, Relu1, Affine2``)
+    and ``self.lastLayer``, then calls :meth:`_bind_layers`. Parameters are named after their
+    layer's number, the book's convention: ``'Affine1'`` owns ``W1, b1``, ``'Conv2'`` owns
+    ``W2, b2``, ``'BatchNorm1'`` owns ``gamma1, beta1`` (each layer lists its arrays in
+    ``param_names``; the gradients are its ``d``-attributes, ``dW``, ``db``, ...).
 
-    Parameters are named ``W1, b1, ..., W{L+1}, b{L+1}``.
+    Layers that behave differently in training (Dropout, BatchNormalization, ch. 6.4) set the
+    class attribute ``train_flg_aware = True`` and take ``forward(x, train_flg)``: ``predict``
+    passes the flag to them only. ``gradient`` runs with ``train_flg=True``, ``accuracy`` with
+    False.
+
+    With ``weight_decay_lambda`` (ch. 6.4.1) the loss adds ``0.5 * lambda * Σ ||W||²`` over the
+    parameters named ``W``, and ``gradient`` adds ``lambda * W`` to their gradients.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size_list: Sequence[int],
-        output_size: int,
-        activation: str = "relu",
-        weight_init_std: float | str = 0.01,
-        weight_decay_lambda: float = 0.0,
-        *,
-        dtype: DTypeLike = np.float32,
-        rng: np.random.Generator | int | None = None,
-    ) -> None:
-        sizes = [input_size, *hidden_size_list, output_size]
-        for s in sizes:
-            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-                raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
-        if activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {activation!r}: use one of {sorted(ACTIVATIONS)}"
-            )
-        if weight_decay_lambda < 0:
-            raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
-        self.input_size = int(input_size)
-        self.hidden_size_list = [int(s) for s in hidden_size_list]
-        self.output_size = int(output_size)
-        self.activation = activation
-        self.weight_init_std = weight_init_std
-        self.weight_decay_lambda = float(weight_decay_lambda)
-        self.dtype = _check_dtype(dtype)
-        # Filled by scratchdl.io.load_model from the file's record (dataset, config, ...).
-        self.metadata: dict[str, Any] = {}
-        gen = _resolve_rng(rng)
-        self.layers = []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            std = init_std(weight_init_std, fan_in)
-            # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
-            W = (std * gen.standard_normal((fan_in, fan_out))).astype(self.dtype)
-            self.layers.append(Affine(W, np.zeros(fan_out, dtype=self.dtype)))
-            if i < len(sizes) - 2:
-                self.layers.append(ACTIVATIONS[activation]())
-        self.last_layer = SoftmaxWithLoss()
-        self._bind_params()
+    layers: OrderedDict[str, Layer]
+    lastLayer: SoftmaxWithLoss  # noqa: N815 - the book's name
+    weight_decay_lambda: float = 0.0
 
-    def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
-        return {
-            "class": type(self).__name__,
-            "input_size": self.input_size,
-            "hidden_size_list": list(self.hidden_size_list),
-            "output_size": self.output_size,
-            "activation": self.activation,
-            "weight_init_std": self.weight_init_std,
-            "weight_decay_lambda": self.weight_decay_lambda,
-            "dtype": self.dtype.name,
-        }
+    @property
+    def last_layer(self) -> SoftmaxWithLoss:
+        """``lastLayer`` by its Pythonic name (the same object)."""
+        return self.lastLayer
 
-    def __repr__(self) -> str:
-        sizes = "-".join(
-            str(s) for s in [self.input_size, *self.hidden_size_list, self.output_size]
-        )
-        return f"{type(self).__name__}({sizes}, {self.activation}, {self.dtype.name})"
+    def _bind_layers(self) -> None:
+        """Name the parameters after their layers (``Affine1`` -> ``W1``, ``b1``) and bind
+        ``params``; the first layer skips the input gradient nobody uses."""
+        owners: dict[str, tuple[Any, str]] = {}
+        for name, layer in self.layers.items():
+            if layer.param_names:
+                number = re.search(r"\d+$", name)
+                if number is None:
+                    raise ConfigError(
+                        f"layer {name!r} has parameters but its name ends in no number"
+                    )
+                for attr in layer.param_names:
+                    owners[f"{attr}{number.group()}"] = (layer, attr)
+        # dx of the input images is thrown away, and costs as much as dW: about 15 % of a
+        # training step of the MNIST MLP (benchmarks/README.md).
+        next(iter(self.layers.values())).need_dx = False
+        self._bind(owners)
+
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:
+        """Scores (before softmax): (N, C) for a batch (N, D) or images (N, 1, 28, 28); (C,)
+        for one sample (D,), as in the book's ch. 3.6.2 loop over ``x[i]``."""
+        x, single = self._as_batch(x)
+        for layer in self.layers.values():
+            x = layer.forward(x, train_flg) if layer.train_flg_aware else layer.forward(x)
+        return x[0] if single else x
+
+    def loss(self, x: ArrayLike, t: ArrayLike, train_flg: bool = False) -> float:
+        """Mean cross-entropy of softmax(predict(x)) against ``t`` (labels or one-hot), plus
+        weight decay."""
+        x, single = self._as_batch(x)
+        if single:
+            t = np.asarray(t)[np.newaxis]
+        y = self.predict(x, train_flg)
+        weight_decay = 0.0
+        if self.weight_decay_lambda:
+            for key in self.params:
+                if key.startswith("W"):
+                    W = self.params[key]
+                    weight_decay += 0.5 * self.weight_decay_lambda * float(np.sum(W * W))
+        return self.lastLayer.forward(y, t) + weight_decay
+
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
+        """Gradient of :meth:`loss` for every parameter by backpropagation (ch. 5.7.2).
+
+        Keeps the loss of its forward pass in ``last_loss``.
+        """
+        # forward
+        self.last_loss = self.loss(x, t, train_flg=True)
+
+        # backward
+        dout = self.lastLayer.backward(1)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+
+        # collect
+        grads = {}
+        for key, (layer, attr) in self._owners.items():
+            grads[key] = getattr(layer, "d" + attr)
+            if attr == "W" and self.weight_decay_lambda:
+                grads[key] = grads[key] + self.weight_decay_lambda * layer.W
+        return grads
 
 
-class TwoLayerNet(MultiLayerNet):
-    """The book's two-layer net: Affine–ReLU–Affine with SoftmaxWithLoss.
+class TwoLayerNet(LayerNet):
+    """The book's two-layer net (ch. 5.7.2): Affine1 - Relu1 - Affine2, SoftmaxWithLoss.
 
-    ``activation='sigmoid'`` gives the chapter 4 variant. Parameters ``W1, b1, W2, b2``.
+    ``predict``, ``loss`` and ``gradient`` are :class:`LayerNet`'s, just above. Parameters
+    ``W1, b1, W2, b2``, initial weights ``weight_init_std * N(0, 1)``, biases 0.
+    ``activation='sigmoid'`` gives the ch. 4.5 variant (its layer is ``'Sigmoid1'``).
+    ``rng`` (a Generator or a seed) draws the weights; ``dtype`` is float32 or float64.
     """
 
     def __init__(
@@ -383,24 +390,142 @@ class TwoLayerNet(MultiLayerNet):
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
-        super().__init__(
-            input_size,
-            [hidden_size],
-            output_size,
-            activation=activation,
-            weight_init_std=weight_init_std,
-            weight_decay_lambda=weight_decay_lambda,
-            dtype=dtype,
-            rng=rng,
-        )
+        _check_sizes([input_size, hidden_size, output_size], activation, weight_decay_lambda)
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.hidden_size_list = [hidden_size]
+        self.activation, self.weight_init_std = activation, weight_init_std
+        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.dtype = _check_dtype(dtype)
+        self.metadata = {}
+        rng = _resolve_rng(rng)
+        W1 = _init_weight(rng, weight_init_std, input_size, hidden_size, self.dtype)
+        W2 = _init_weight(rng, weight_init_std, hidden_size, output_size, self.dtype)
 
-    @property
-    def hidden_size(self) -> int:
-        return self.hidden_size_list[0]
+        self.layers = OrderedDict()
+        self.layers["Affine1"] = Affine(W1, np.zeros(hidden_size, dtype=self.dtype))
+        self.layers[activation.capitalize() + "1"] = ACTIVATION_LAYERS[activation]()
+        self.layers["Affine2"] = Affine(W2, np.zeros(output_size, dtype=self.dtype))
+        self.lastLayer = SoftmaxWithLoss()
+        self._bind_layers()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return _mlp_config(self)
+
+    def __repr__(self) -> str:
+        return _mlp_repr(self)
+
+
+class MultiLayerNet(LayerNet):
+    """Fully connected net of any depth (ch. 6.1-6.4, the book's ``multi_layer_net.py``).
+
+    Layers ``Affine1, Activation_function1, ..., Affine{L+1}``, then ``SoftmaxWithLoss``;
+    parameters ``W1, b1, ..., W{L+1}, b{L+1}``.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per sample ``D`` (784 for MNIST).
+    hidden_size_list : sequence of int
+        Width of each hidden layer; its length ``L`` is the depth.
+    output_size : int
+        Number of classes ``C``.
+    activation : {'relu', 'sigmoid'}
+    weight_init_std : float or {'relu', 'he', 'sigmoid', 'xavier'}
+        Initial weights are ``std * N(0, 1)``; ``'relu'``/``'he'`` is ``sqrt(2 / fan_in)``
+        (the book's default), ``'sigmoid'``/``'xavier'`` ``sqrt(1 / fan_in)``. Biases start at 0.
+    weight_decay_lambda : float
+        L2 penalty ``0.5 * lambda * Σ ||W||²`` added to the loss (ch. 6.4.1).
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+        Source of the initial weights.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: float | str = "relu",
+        weight_decay_lambda: float = 0.0,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        sizes = [input_size, *hidden_size_list, output_size]
+        _check_sizes(sizes, activation, weight_decay_lambda)
+        self.input_size = int(input_size)
+        self.hidden_size_list = [int(s) for s in hidden_size_list]
+        self.output_size = int(output_size)
+        self.activation, self.weight_init_std = activation, weight_init_std
+        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.dtype = _check_dtype(dtype)
+        self.metadata = {}
+        rng = _resolve_rng(rng)
+
+        self.layers = OrderedDict()
+        for idx in range(1, len(sizes)):
+            W = _init_weight(rng, weight_init_std, sizes[idx - 1], sizes[idx], self.dtype)
+            self.layers[f"Affine{idx}"] = Affine(W, np.zeros(sizes[idx], dtype=self.dtype))
+            if idx < len(sizes) - 1:
+                self.layers[f"Activation_function{idx}"] = ACTIVATION_LAYERS[activation]()
+        self.lastLayer = SoftmaxWithLoss()
+        self._bind_layers()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return _mlp_config(self)
+
+    def __repr__(self) -> str:
+        return _mlp_repr(self)
+
+
+def _check_sizes(sizes: list[Any], activation: str, weight_decay_lambda: float) -> None:
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+            raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
+    if activation not in ACTIVATION_LAYERS:
+        raise ConfigError(
+            f"unknown activation {activation!r}: use one of {sorted(ACTIVATION_LAYERS)}"
+        )
+    if not weight_decay_lambda >= 0:
+        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
+
+
+def _init_weight(
+    rng: np.random.Generator,
+    weight_init_std: float | str,
+    fan_in: int,
+    fan_out: int,
+    dtype: np.dtype,
+) -> NDArray:
+    std = init_std(weight_init_std, fan_in)
+    # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
+    return (std * rng.standard_normal((fan_in, fan_out))).astype(dtype)
+
+
+def _mlp_config(net: TwoLayerNet | MultiLayerNet) -> dict[str, Any]:
+    return {
+        "class": type(net).__name__,
+        "input_size": int(net.input_size),
+        "hidden_size_list": [int(s) for s in net.hidden_size_list],
+        "output_size": int(net.output_size),
+        "activation": net.activation,
+        "weight_init_std": net.weight_init_std,
+        "weight_decay_lambda": net.weight_decay_lambda,
+        "dtype": net.dtype.name,
+    }
+
+
+def _mlp_repr(net: TwoLayerNet | MultiLayerNet) -> str:
+    sizes = "-".join(str(s) for s in [net.input_size, *net.hidden_size_list, net.output_size])
+    return f"{type(net).__name__}({sizes}, {net.activation}, {net.dtype.name})"
 
 
 class SimpleNet(Net):
-    """The notes' 2×3 example: ``predict(x) = x · W``, loss = CEE(softmax(predict(x)), t).
+    """The book's ``simpleNet`` (ch. 4.4.2): ``predict(x) = x · W``, loss =
+    ``cross_entropy_error(softmax(x · W), t)``. Not layered; it meets the contract directly.
 
     Parameters
     ----------
@@ -421,37 +546,33 @@ class SimpleNet(Net):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.dtype = _check_dtype(dtype)
-        # Filled by scratchdl.io.load_model from the file's record (dataset, config, ...).
-        self.metadata: dict[str, Any] = {}
+        self.metadata = {}
         if W is None:
             W = _resolve_rng(rng).standard_normal((2, 3))
         W = np.array(W, dtype=self.dtype, copy=True)
         if W.shape != (2, 3):
             raise ShapeError(f"SimpleNet weights must have shape (2, 3), got {W.shape}")
         self.W = W
-        self.dW: NDArray | None = None
-        self.param_names = ("W",)
-        self._owners = {"W": (self, "W")}
-        self._grad_owners = {"W": (self, "dW")}
-        self.params = ParamView(self._owners, self.dtype)
+        self._bind({"W": (self, "W")})
 
     def __repr__(self) -> str:
         return f"SimpleNet(2-3, {self.dtype.name})"
 
-    def predict(self, x: ArrayLike) -> NDArray:
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:
         """Scores ``x · W``, shape (3,) or (N, 3)."""
         return np.dot(x, self.W)
 
-    def loss(self, x: ArrayLike, t: ArrayLike) -> float:
+    def loss(self, x: ArrayLike, t: ArrayLike, train_flg: bool = False) -> float:
         """The book's ``cross_entropy_error(softmax(x · W), t)``."""
         return cross_entropy_error(softmax(self.predict(x)), t)
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
-        """Analytic gradient ``xᵀ · (softmax(x · W) - t) / N`` (ignoring the tiny ``delta``)."""
+        """Analytic gradient ``xᵀ · (softmax(x · W) - t) / N`` (ignoring the tiny ``delta``);
+        keeps the loss in ``last_loss``."""
         x = np.asarray(x, dtype=self.dtype)
         y = softmax(self.predict(x))
+        self.last_loss = cross_entropy_error(y, t)
         labels, onehot = split_labels(t, y.shape)
         target = onehot if labels is None else np.eye(y.shape[-1], dtype=self.dtype)[labels]
         x2, dy = x.reshape(-1, 2), (y - target).reshape(-1, 3)
-        self.dW = x2.T @ dy / x2.shape[0]
-        return {"W": self.dW}
+        return {"W": (x2.T @ dy / x2.shape[0]).astype(self.dtype, copy=False)}

@@ -1,7 +1,7 @@
 """Perceptrons and logic gates (chapter 2).
 
 A perceptron outputs 1 when ``w · x + b > 0`` and 0 otherwise. AND, NAND and OR are single
-perceptrons with the notes' weights; XOR is not linearly separable and needs two layers:
+perceptrons with the book's weights (ch. 2.3); XOR is not linearly separable and needs two layers:
 ``XOR(x1, x2) = AND(NAND(x1, x2), OR(x1, x2))``.
 """
 
@@ -61,7 +61,7 @@ class Perceptron:
         return f"Perceptron(w={self.w.tolist()}, b={self.b})"
 
 
-#: The notes' weights and biases.
+#: The book's weights and biases (ch. 2.3).
 AND = Perceptron([0.5, 0.5], -0.7)
 NAND = Perceptron([-0.5, -0.5], 0.7)
 OR = Perceptron([0.5, 0.5], -0.2)

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -99,11 +100,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = real_stdout
 
 
+#: Python parameter names in the library's errors, and the flags that set them here.
+PARAMETER_FLAGS = {
+    "data_dir": "--data-dir",
+    "max_seconds": "--max-seconds",
+    "batch_size": "--batch-size",
+    "eval_samples": "--eval-samples",
+    "weight_decay_lambda": "--weight-decay",
+    "checkpoint_dir": "--out",
+}
+_PARAMETER = re.compile(r"(?<![\w./-])(" + "|".join(PARAMETER_FLAGS) + r")(?![\w/])")
+
+
+def as_flags(message: str) -> str:
+    """A library error as the command line says it: parameter names become flags."""
+    return _PARAMETER.sub(lambda m: PARAMETER_FLAGS[m.group(1)], message)
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
         status = args.func(args)
     except ScratchdlError as exc:
-        print(f"scratchdl {args.command}: error: {exc}", file=sys.stderr)
+        print(f"scratchdl {args.command}: error: {as_flags(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"scratchdl {args.command}: interrupted", file=sys.stderr)

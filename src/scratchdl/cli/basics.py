@@ -15,10 +15,12 @@ KINK_REDRAWS = 20
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``gates`` and ``gradcheck`` commands."""
+    from scratchdl.choices import ACTIVATIONS
+
     g = subparsers.add_parser(
         "gates",
         help="perceptron truth tables of AND, NAND, OR and XOR",
-        description="Print the truth tables of the notes' perceptron gates, and show that a "
+        description="Print the truth tables of the book's perceptron gates (ch. 2.3), and show that a "
         "single perceptron cannot learn XOR.",
     )
     g.set_defaults(func=_gates)
@@ -42,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--classes", type=int, default=4, metavar="C", help="at least 2 (default: 4)")
     c.add_argument("--samples", type=int, default=3, metavar="N", help="default: 3")
-    c.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    c.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     c.add_argument("--seed", type=int, default=0, help="non-negative (default: 0)")
     c.set_defaults(func=_gradcheck)
 

@@ -1,4 +1,4 @@
-"""``scratchdl figures`` (the notes' figures as PNGs) and ``scratchdl report`` (one HTML page)."""
+"""``scratchdl figures`` (the book's figures as PNGs) and ``scratchdl report`` (one HTML page)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``figures`` and ``report`` commands to the top-level parser."""
     fig = subparsers.add_parser(
         "figures",
-        help="draw every figure of the notes as PNG files",
+        help="draw the book's figures of ch. 2-5 as PNG files",
         description=(
-            "Draw the notes' figures from the library: activations, softmax, logic gates, XOR, "
+            "Draw the book's figures from the library: activations, softmax, logic gates, XOR, "
             "numerical differentiation, gradients and gradient descent, and (when MNIST is "
             "available) digits, first-layer weights, misclassified digits and learning curves. "
             "Without --model a small TwoLayerNet is trained first."

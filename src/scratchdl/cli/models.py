@@ -6,6 +6,8 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from scratchdl.choices import ACTIVATIONS
+
     p = sub.add_parser(
         "import-weights",
         help="convert the book's .pkl weights (e.g. sample_weight.pkl) to a scratchdl .npz model",
@@ -18,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", help="the .npz model file to write")
     p.add_argument(
         "--activation",
-        choices=("sigmoid", "relu"),
+        choices=ACTIVATIONS,
         default="sigmoid",
         help="hidden activation the weights were trained with (default: sigmoid, as the book's)",
     )

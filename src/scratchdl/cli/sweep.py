@@ -50,6 +50,8 @@ def _add_common(p: argparse.ArgumentParser, *, seeds: str, default_out: str) -> 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from scratchdl.choices import ACTIVATIONS
+
     p = sub.add_parser(
         "sweep",
         help="run an experiment grid and answer its question with data",
@@ -97,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="batch size at which lr is --lr (default: 100)",
     )
     b.add_argument("--hidden", default="50", help="hidden layer sizes (default: 50)")
-    b.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    b.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     b.add_argument("--init", default="he", help="he, xavier or a std such as 0.01 (default: he)")
     _add_common(b, seeds="0,1,2", default_out="sweep-batch-size")
     b.set_defaults(func=_run, options=_batch_size)
@@ -143,7 +145,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     r.add_argument("--batch-size", type=int, default=100, help="mini-batch size (default: 100)")
     r.add_argument("--hidden", default="50", help="hidden layer sizes (default: 50)")
-    r.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    r.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     r.add_argument("--init", default="he", help="he, xavier or a std such as 0.01 (default: he)")
     _add_common(r, seeds="0,1,2", default_out="sweep-lr")
     r.set_defaults(func=_run, options=_lr)

@@ -12,6 +12,7 @@ from scratchdl.cli._options import add_data_dir
 
 _TRAINING_OPTIONS = (
     "dataset",
+    "model",
     "hidden",
     "activation",
     "init",
@@ -29,31 +30,34 @@ _TRAINING_OPTIONS = (
 
 
 def _init_value(text: str) -> float | str:
-    if text.lower() in ("he", "xavier"):
+    from scratchdl.choices import INITS
+
+    if text.lower() in INITS:
         return text.lower()
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a number, 'he' or 'xavier', got {text!r}"
+            f"expected a number or one of {', '.join(INITS)}, got {text!r}"
         ) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` command."""
-    from scratchdl.optimizers import OPTIMIZERS
+    from scratchdl.choices import ACTIVATIONS, DATASETS, DTYPES, MODELS, OPTIMIZERS, SAMPLINGS
 
     p = subparsers.add_parser(
         "train",
         help="train a network on MNIST; writes model.npz, history.json and curves.png",
         description=(
             "Train a fully connected network with mini-batch gradient descent, printing train "
-            "and test accuracy every epoch. The defaults reproduce the notes' run: 784-50-10 "
+            "and test accuracy every epoch. The defaults reproduce the book's ch. 5 run: 784-50-10 "
             "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C, or the end "
             "of the --max-seconds budget, saves a checkpoint; continue with --resume."
         ),
     )
-    p.add_argument("--dataset", choices=("mnist", "fashion"), help="dataset (default: mnist)")
+    p.add_argument("--dataset", choices=DATASETS, help="dataset (default: mnist)")
+    p.add_argument("--model", choices=tuple(MODELS), help="model kind (default: mlp)")
     add_data_dir(p)
     p.add_argument(
         "--hidden",
@@ -62,14 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="width of a hidden layer; repeat for depth (default: one layer of 50)",
     )
-    p.add_argument("--activation", choices=("relu", "sigmoid"), help="default: relu")
+    p.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
     p.add_argument(
         "--init",
         type=_init_value,
         metavar="STD|he|xavier",
         help="initial weight scale (default: 0.01)",
     )
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), help="default: sgd")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: sgd")
     p.add_argument(
         "--lr",
         type=float,
@@ -92,10 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--sampling",
-        choices=("shuffle", "replacement"),
-        help="mini-batches: shuffle each epoch (default) or draw with replacement as the notes do",
+        choices=SAMPLINGS,
+        help="mini-batches: a fresh permutation each epoch, the remainder dropped (default), "
+        "or drawn with replacement as the book's np.random.choice",
     )
-    p.add_argument("--dtype", choices=("float32", "float64"), help="default: float32")
+    p.add_argument("--dtype", choices=DTYPES, help="default: float32")
     p.add_argument(
         "--max-seconds",
         type=float,
@@ -203,24 +208,34 @@ def _train(args: argparse.Namespace) -> int:
     from scratchdl.errors import DivergenceError
     from scratchdl.io import save_model
     from scratchdl.plots.curves import save_training_curves
-    from scratchdl.train import CHECKPOINT_NAME, train
+    from scratchdl.train import (
+        CHECKPOINT_NAME,
+        BackgroundEvaluation,
+        BlasThreads,
+        StopOnCtrlC,
+        train,
+    )
     from scratchdl.train.progress import RichProgress
 
     config = _config_from_args(args)
     out = Path(args.out)
     _check_out(out)
-    callbacks: list[Any] = []
+    # The command line switches on what the library leaves off: Ctrl-C stops cleanly (and
+    # keeps a checkpoint), one BLAS thread per step, evaluation on a second thread.
+    callbacks: list[Any] = [StopOnCtrlC(), BlasThreads(1)]
     progress = None
     if not args.quiet:
         progress = RichProgress()
-        callbacks = [_EpochTable(progress), progress]
+        callbacks += [_EpochTable(progress), progress]
         print(f"training {config.describe()}", flush=True)
+    evaluator = BackgroundEvaluation() if (os.cpu_count() or 1) > 1 else None
     net, history = train(
         config,
         data_dir=args.data_dir,
         checkpoint_dir=out,
         resume=args.resume,
         callbacks=callbacks,
+        evaluator=evaluator,
     )
     history_path = history.save(out / "history.json")
     if history.stop_reason == "interrupted":

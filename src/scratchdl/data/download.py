@@ -52,7 +52,7 @@ def supply_hint(spec: DatasetSpec) -> str:
     """How a person can provide the files without a download."""
     return (
         f"To supply the files yourself, get the four {spec.title} IDX files (.gz or raw) and "
-        f"run `scratchdl data import PATH --dataset {spec.name}`, or point `--data-dir` or the "
+        f"run `scratchdl data import PATH --dataset {spec.name}`, or point data_dir or the "
         f"SCRATCHDL_DATA_DIR environment variable at their folder."
     )
 

@@ -75,11 +75,11 @@ def import_files(
     if location.files_dir is None and not location.explicit:
         raise DataError(
             f"no writable folder to import {spec.title} into. Fix: set "
-            f"XDG_CACHE_HOME or pass --data-dir with a writable folder."
+            f"XDG_CACHE_HOME or pass a writable folder as data_dir."
         )
     fix = (
         f"Fix: nothing was imported; supply intact {spec.title} files (as downloaded, .gz "
-        f"or decompressed), or use --dataset if they belong to another dataset."
+        f"or decompressed), or name the dataset they belong to (dataset)."
     )
     recorded = verify.read_recorded(location.write_dir)
     good: dict[str, verify.Verified] = {}

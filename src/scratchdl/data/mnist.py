@@ -53,7 +53,7 @@ def _no_write_dir(spec: DatasetSpec, location: DataLocation) -> DataError:
         return not_writable_error(spec, location, "download")
     return DataError(
         f"no writable folder for {spec.title} files: the data folder and the user cache are "
-        f"read-only. Fix: set XDG_CACHE_HOME or pass --data-dir with a writable folder."
+        f"read-only. Fix: set XDG_CACHE_HOME or pass a writable folder as data_dir."
     )
 
 

@@ -117,7 +117,7 @@ def _check_root(spec: DatasetSpec, origin: str, root: Path, purpose: Purpose) ->
             )
         raise DataError(
             f"data folder {root} is a file, not a folder. Fix: pass the folder that holds the "
-            f"{spec.title} files{hint} as --data-dir / data_dir."
+            f"{spec.title} files{hint} as data_dir."
         )
     if purpose == "read" and not root.exists():
         if env:
@@ -186,9 +186,9 @@ def not_writable_error(spec: DatasetSpec, location: DataLocation, action: str) -
         return DataError(
             f"no writable folder for {spec.title} files: the user cache "
             f"{location.root / spec.name} is read-only. Fix: set XDG_CACHE_HOME or pass "
-            f"--data-dir with a writable folder."
+            f"a writable folder as data_dir."
         )
-    flag = f"{ENV_VAR}" if location.origin == "environment" else "--data-dir"
+    flag = f"{ENV_VAR}" if location.origin == "environment" else "data_dir"
     return DataError(
         f"cannot {action} {spec.title} files: {location.describe_root()} is not writable "
         f"(nothing was written to the user cache instead). Fix: make "

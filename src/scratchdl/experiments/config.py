@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from scratchdl.choices import ACTIVATIONS, INITS
 from scratchdl.errors import ConfigError
 
 __all__ = [
@@ -20,8 +21,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-ACTIVATIONS = ("relu", "sigmoid")
-INITS = ("he", "xavier")
 
 
 def _parse_list(text: str, option: str, convert: Callable[[str], T], what: str) -> tuple[T, ...]:

@@ -1,7 +1,7 @@
 """``scratchdl sweep depth-width``: what depth does, compared with width.
 
 A grid of depths (hidden layers) × widths (units per hidden layer) for each activation+init
-*variant*. The default variants are the notes' ``sigmoid+0.01`` (which fails to train once the
+*variant*. The default variants are the book's ``sigmoid+0.01`` (ch. 6.2) (which fails to train once the
 net is deep), ``sigmoid+xavier`` and ``relu+he`` (the two fixes), so the default command shows
 both the failure and the fix. ``--match-params`` replaces the widths by parameter budgets: for
 each budget (the size of the shallowest net at each ``--widths`` value) every depth gets the

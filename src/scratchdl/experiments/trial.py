@@ -1,17 +1,16 @@
 """One trial of a sweep: train one network with one seed and measure it at checkpoints.
 
-Why a loop of its own rather than one ``train()`` call per comparison: a batch-size sweep
-compares runs at equal epochs, at equal updates and at equal wall-clock time. Training each run
-once and *pausing* at each of those checkpoints for a full evaluation makes the three
-comparisons cost one run instead of three. The network, optimizer and configuration checks come
-from :mod:`scratchdl.nets` and :mod:`scratchdl.train`, so a trial trains exactly what
-``scratchdl train`` would.
+A trial runs the one training loop, :class:`scratchdl.train.Trainer`, with a callback of its
+own (:class:`_TrialRecorder`). A batch-size sweep compares runs at equal epochs, at equal
+updates and at equal wall-clock time: training each run once and *pausing* at each of those
+checkpoints for a full evaluation makes the three comparisons cost one run instead of three.
+The network, optimizer, sampler and configuration checks are those of ``scratchdl train``.
 
-How time is measured: the trial keeps a *training clock* that runs only while a mini-batch is
-drawn, the gradient computed and the parameters updated; every evaluation (learning-curve
-points, checkpoints, layer statistics) happens with the clock stopped. "Equal time" therefore
-means equal training compute, and evaluation cost never penalises a configuration that is
-evaluated more often.
+How time is measured: the callback keeps a *training clock* that runs only between its calls,
+while the Trainer draws a mini-batch, computes the gradient and updates the parameters; every
+evaluation (learning-curve points, checkpoints, layer statistics) happens inside the callback,
+with the clock stopped. "Equal time" therefore means equal training compute, and evaluation cost
+never penalises a configuration that is evaluated more often.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +30,9 @@ from numpy.typing import NDArray
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Affine, Relu, Sigmoid
-from scratchdl.nets import MultiLayerNet
+from scratchdl.nets import MultiLayerNet, Net
+from scratchdl.nets import evaluate as net_evaluate
+from scratchdl.train import Callback, Evaluator, Trainer, make_optimizer
 
 __all__ = [
     "CHECKPOINT_KINDS",
@@ -42,8 +44,9 @@ __all__ = [
     "run_trial",
 ]
 
-#: Bumped when the meaning of a stored trial changes, so old results are not reused.
-TRIAL_FORMAT = 1
+#: Bumped when the meaning of a stored trial changes, so old results are not reused (2: trials
+#: run through the Trainer, whose 'shuffle' drops each epoch's remainder).
+TRIAL_FORMAT = 2
 #: A checkpoint is reached when samples seen, updates made or training seconds hit a target.
 CHECKPOINT_KINDS = ("samples", "updates", "seconds")
 #: Result fields that depend on the machine's speed; everything else is a function of the
@@ -51,8 +54,6 @@ CHECKPOINT_KINDS = ("samples", "updates", "seconds")
 TIMING_DEPENDENT = frozenset(
     {"timing", "train_seconds", "eval_seconds", "seconds", "wall_seconds", "process"}
 )
-#: Rows per chunk when evaluating: keeps memory flat for any set size.
-EVAL_CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -130,15 +131,11 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def evaluate(net: MultiLayerNet, x: NDArray, t: NDArray) -> tuple[float, float | None]:
-    """Accuracy and mean cross-entropy of ``net`` on ``(x, t)``, in chunks.
-
-    :func:`scratchdl.train.evaluate`, with a diverged net's non-finite loss stored as None.
-    """
-    from scratchdl.train import evaluate as train_evaluate
-
+def evaluate(net: Net, x: NDArray, t: NDArray) -> tuple[float, float | None]:
+    """Accuracy and mean cross-entropy of ``net`` on ``(x, t)``: :func:`scratchdl.nets.evaluate`
+    with a diverged net's non-finite loss stored as None."""
     with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported, not warned
-        acc, loss = train_evaluate(net, x, t, batch_size=EVAL_CHUNK)
+        acc, loss = net_evaluate(net, x, t)
     return acc, _finite(loss)
 
 
@@ -158,7 +155,7 @@ def layer_statistics(net: MultiLayerNet, x: NDArray, t: NDArray) -> dict[str, li
     inactive: list[float | None] = []
     h = x
     with np.errstate(all="ignore"):
-        for layer in net.layers:
+        for layer in net.layers.values():
             h = layer.forward(h)
             if isinstance(layer, Relu):
                 inactive.append(float(np.mean(h <= 0)))
@@ -171,33 +168,9 @@ def layer_statistics(net: MultiLayerNet, x: NDArray, t: NDArray) -> dict[str, li
         grads = net.gradient(x, t)
         grad_rms = [
             _finite(float(np.sqrt(np.mean(np.square(grads[f"W{i}"], dtype=np.float64)))))
-            for i in range(1, sum(isinstance(la, Affine) for la in net.layers) + 1)
+            for i in range(1, sum(isinstance(la, Affine) for la in net.layers.values()) + 1)
         ]
     return {"act_mean": act_mean, "act_std": act_std, "inactive": inactive, "grad_rms": grad_rms}
-
-
-class _Sampler:
-    """Mini-batch indices: ``shuffle`` walks a stream of permutations (each epoch sees every
-    sample once, batches may straddle epochs); ``replacement`` draws with replacement like the
-    book's ``np.random.choice`` loop."""
-
-    def __init__(self, n: int, mode: str, rng: np.random.Generator) -> None:
-        self.n, self.mode, self.rng = n, mode, rng
-        self._perm = rng.permutation(n)
-        self._pos = 0
-
-    def next(self, size: int) -> NDArray[np.intp]:
-        if self.mode == "replacement":
-            return self.rng.integers(0, self.n, size)
-        parts = []
-        while size:
-            if self._pos == self.n:
-                self._perm, self._pos = self.rng.permutation(self.n), 0
-            take = min(size, self.n - self._pos)
-            parts.append(self._perm[self._pos : self._pos + take])
-            self._pos += take
-            size -= take
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _reached(target: Mapping[str, float], samples: int, updates: int, seconds: float) -> bool:
@@ -217,14 +190,134 @@ def _nominal_samples(spec: TrialSpec) -> int:
     return max(lengths)
 
 
+class _NoRecords(Evaluator):
+    """A trial measures at its own checkpoints: no per-epoch records."""
+
+    def record(self, trainer: Trainer) -> None:
+        pass
+
+
+class _TrialRecorder(Callback):
+    """Keeps the training clock, draws the learning curve and stops at the last checkpoint."""
+
+    def __init__(self, spec: TrialSpec, data: tuple[NDArray, ...], idx: tuple[NDArray, ...]):
+        self.x_train, self.t_train, self.x_test, self.t_test = data
+        self.tr_idx, self.te_idx = idx
+        self.n_train = self.x_train.shape[0]
+        self.batch = int(spec.train["batch_size"])
+        self.pending = dict(spec.checkpoints)
+        self.results: dict[str, dict[str, Any]] = {}
+        self.clock = 0.0  # training seconds only; see the module docstring
+        self.eval_seconds = 0.0
+        self.updates = self.samples = 0
+        self.diverged = False
+        self.curve: dict[str, list] = {
+            k: []
+            for k in (
+                "updates",
+                "samples",
+                "epochs",
+                "seconds",
+                "train_acc",
+                "train_loss",
+                "test_acc",
+                "test_loss",
+                "batch_loss",
+            )
+        }
+        self.batch_losses: list[float] = []
+        self.step = max(
+            1, _nominal_samples(spec) // max(1, int(spec.evaluation.get("curve_points", 20)))
+        )
+        self.next_curve = self.step
+        self._resumed = 0.0
+
+    def _evaluate(self, net: Net, x: NDArray, t: NDArray) -> tuple[float, float | None]:
+        acc, loss = evaluate(net, x, t)
+        # After divergence the Trainer restored the last good weights, but the run's loss was
+        # not finite: that is what its losses report.
+        return acc, None if self.diverged else loss
+
+    def add_curve_point(self, net: Net) -> None:
+        tr_acc, tr_loss = self._evaluate(net, self.x_train[self.tr_idx], self.t_train[self.tr_idx])
+        te_acc, te_loss = self._evaluate(net, self.x_test[self.te_idx], self.t_test[self.te_idx])
+        for k, v in (
+            ("updates", self.updates),
+            ("samples", self.samples),
+            ("epochs", self.samples / self.n_train),
+            ("seconds", self.clock),
+            ("train_acc", tr_acc),
+            ("train_loss", tr_loss),
+            ("test_acc", te_acc),
+            ("test_loss", te_loss),
+        ):
+            self.curve[k].append(v)
+        losses = self.batch_losses
+        mean_loss = _finite(float(np.mean(losses))) if losses and not self.diverged else None
+        self.curve["batch_loss"].append(mean_loss)
+        losses.clear()
+
+    def snapshot(self, net: Net) -> dict[str, Any]:
+        tr_acc, tr_loss = self._evaluate(net, self.x_train, self.t_train)
+        te_acc, te_loss = self._evaluate(net, self.x_test, self.t_test)
+        return {
+            "updates": self.updates,
+            "samples": self.samples,
+            "epochs": self.samples / self.n_train,
+            "seconds": self.clock,
+            "train_acc": tr_acc,
+            "train_loss": tr_loss,
+            "test_acc": te_acc,
+            "test_loss": te_loss,
+            "gap": tr_acc - te_acc,
+        }
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self._resumed = time.perf_counter()
+
+    def on_iteration(self, trainer: Trainer, loss: float) -> None:
+        start = time.perf_counter()
+        self.clock += start - self._resumed
+        self.updates += 1
+        self.samples += self.batch
+        self.batch_losses.append(loss)
+        reached = [
+            name
+            for name, target in self.pending.items()
+            if _reached(target, self.samples, self.updates, self.clock)
+        ]
+        for name in reached:
+            self.results[name] = {**self.snapshot(trainer.net), "reached": True}
+            del self.pending[name]
+        if self.samples >= self.next_curve or not self.pending:
+            self.add_curve_point(trainer.net)
+            self.next_curve = (self.samples // self.step + 1) * self.step
+        if not self.pending:
+            trainer.request_stop("completed", "every checkpoint reached")
+        self._resumed = time.perf_counter()
+        self.eval_seconds += self._resumed - start
+
+    def on_train_end(self, trainer: Trainer, history: Any) -> None:
+        if history.stop_reason != "diverged":
+            return
+        start = time.perf_counter()
+        self.diverged = True
+        self.add_curve_point(trainer.net)
+        snap = self.snapshot(trainer.net)
+        for name in self.pending:
+            self.results[name] = {**snap, "reached": False}
+        self.pending.clear()
+        self.eval_seconds += time.perf_counter() - start
+
+
 def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     """Train one network as ``spec`` says and return its measurements (JSON-ready).
 
     The random streams for initial weights, mini-batches and evaluation subsamples are all
-    derived from ``spec.seed``, so a trial gives the same metrics in any process.
+    derived from ``spec.seed``, so a trial gives the same metrics in any process. A trial that
+    diverges reaches none of its remaining checkpoints; its losses are None (not finite) and
+    its accuracies are those of the weights the Trainer restored (the initial ones).
     """
-    from scratchdl.train import make_optimizer
-
     tr = spec.train
     for name, target in spec.checkpoints.items():
         if not target or any(k not in CHECKPOINT_KINDS or not v > 0 for k, v in target.items()):
@@ -236,7 +329,6 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     x_test = np.asarray(data.x_test, dtype=dtype)
     t_train, t_test = np.asarray(data.t_train), np.asarray(data.t_test)
     n_train = x_train.shape[0]
-    batch = int(tr["batch_size"])
 
     init_seq, batch_seq, eval_seq = np.random.SeedSequence(int(spec.seed)).spawn(3)
     net = MultiLayerNet(
@@ -249,9 +341,6 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         dtype=dtype,
         rng=np.random.default_rng(init_seq),
     )
-    optimizer = make_optimizer(tr["optimizer"], float(tr["lr"]))
-    sampler = _Sampler(n_train, tr.get("sampling", "shuffle"), np.random.default_rng(batch_seq))
-
     ev = spec.evaluation
     eval_rng = np.random.default_rng(eval_seq)
     m = int(ev.get("eval_samples", 2000))
@@ -259,125 +348,50 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     tr_idx = np.sort(eval_rng.choice(n_train, min(m, n_train), replace=False))
     te_idx = np.sort(eval_rng.choice(x_test.shape[0], min(m, x_test.shape[0]), replace=False))
     stats_idx = tr_idx[: min(1000, tr_idx.size)]
+    recorder = _TrialRecorder(spec, (x_train, t_train, x_test, t_test), (tr_idx, te_idx))
+    trainer = Trainer(
+        net,
+        x_train,
+        t_train,
+        optimizer=make_optimizer(tr["optimizer"], float(tr["lr"])),
+        batch_size=int(tr["batch_size"]),
+        iters=sys.maxsize,  # until the recorder has reached every checkpoint
+        sampling=tr.get("sampling", "shuffle"),
+        rng=np.random.default_rng(batch_seq),
+        callbacks=[recorder],
+        evaluator=_NoRecords(),
+    )
 
     wall_start = time.perf_counter()
-    clock = 0.0  # training seconds only; see the module docstring
-    updates = samples = 0
-    curve: dict[str, list] = {
-        k: []
-        for k in (
-            "updates",
-            "samples",
-            "epochs",
-            "seconds",
-            "train_acc",
-            "train_loss",
-            "test_acc",
-            "test_loss",
-            "batch_loss",
-        )
-    }
-    batch_losses: list[float] = []
-
-    def add_curve_point() -> None:
-        tr_acc, tr_loss = evaluate(net, x_train[tr_idx], t_train[tr_idx])
-        te_acc, te_loss = evaluate(net, x_test[te_idx], t_test[te_idx])
-        for k, v in (
-            ("updates", updates),
-            ("samples", samples),
-            ("epochs", samples / n_train),
-            ("seconds", clock),
-            ("train_acc", tr_acc),
-            ("train_loss", tr_loss),
-            ("test_acc", te_acc),
-            ("test_loss", te_loss),
-        ):
-            curve[k].append(v)
-        mean_loss = float(np.mean(batch_losses)) if batch_losses else None
-        curve["batch_loss"].append(None if mean_loss is None else _finite(mean_loss))
-        batch_losses.clear()
-
-    def snapshot() -> dict[str, Any]:
-        tr_acc, tr_loss = evaluate(net, x_train, t_train)
-        te_acc, te_loss = evaluate(net, x_test, t_test)
-        return {
-            "updates": updates,
-            "samples": samples,
-            "epochs": samples / n_train,
-            "seconds": clock,
-            "train_acc": tr_acc,
-            "train_loss": tr_loss,
-            "test_acc": te_acc,
-            "test_loss": te_loss,
-            "gap": tr_acc - te_acc,
-        }
-
     layer_stats = None
     if ev.get("layer_stats"):
         layer_stats = {"init": layer_statistics(net, x_train[stats_idx], t_train[stats_idx])}
-
-    pending = dict(spec.checkpoints)
-    results: dict[str, dict[str, Any]] = {}
-    step = max(1, _nominal_samples(spec) // max(1, int(ev.get("curve_points", 20))))
-    next_curve = step
-    add_curve_point()
-    status = "completed"
-    eval_seconds = 0.0
-    # A diverging run overflows on its way to NaN; that is recorded as its status, not warned.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        while pending:
-            t0 = time.perf_counter()
-            idx = sampler.next(batch)
-            loss, grads = net.loss_and_gradient(x_train[idx], t_train[idx])
-            optimizer.update(net.params, grads)
-            clock += time.perf_counter() - t0
-            updates += 1
-            samples += batch
-            batch_losses.append(loss)
-            # A NaN/inf parameter makes the next loss non-finite, so the loss alone is enough.
-            diverged = not math.isfinite(loss)
-            e0 = time.perf_counter()
-            if diverged:
-                status = "diverged"
-                add_curve_point()
-                snap = snapshot()
-                for name in pending:
-                    results[name] = {**snap, "reached": False}
-                pending.clear()
-            else:
-                for name in [
-                    n for n, target in pending.items() if _reached(target, samples, updates, clock)
-                ]:
-                    results[name] = {**snapshot(), "reached": True}
-                    del pending[name]
-                if samples >= next_curve or not pending:
-                    add_curve_point()
-                    next_curve = (samples // step + 1) * step
-            eval_seconds += time.perf_counter() - e0
-
+    recorder.add_curve_point(net)
+    history = trainer.fit()
     if layer_stats is not None:
         layer_stats["final"] = layer_statistics(net, x_train[stats_idx], t_train[stats_idx])
     # "final" is the checkpoint reached last: the state the network ended in.
-    final = max(results.values(), key=lambda r: (r["updates"], r["seconds"]))
+    final = max(recorder.results.values(), key=lambda r: (r["updates"], r["seconds"]))
     n_params = int(sum(p.size for p in net.params.values()))
+    updates, samples, clock = recorder.updates, recorder.samples, recorder.clock
     epochs_done = samples / n_train
     return {
         **spec.to_dict(),
-        "status": status,
+        "status": "diverged" if history.stop_reason == "diverged" else "completed",
         "params": n_params,
         "updates": updates,
         "samples": samples,
         "epochs": epochs_done,
         "train_seconds": clock,
-        "eval_seconds": eval_seconds,
+        "eval_seconds": recorder.eval_seconds,
         "wall_seconds": time.perf_counter() - wall_start,
         "timing": {
-            "seconds_per_update": clock / updates,
-            "seconds_per_epoch": clock / epochs_done,
+            "seconds_per_update": clock / updates if updates else None,
+            "seconds_per_epoch": clock / epochs_done if epochs_done else None,
             "samples_per_second": samples / clock if clock > 0 else None,
         },
-        "results": results,
+        "results": recorder.results,
         "final": dict(final),
-        "curve": curve,
+        "curve": recorder.curve,
         "layer_stats": layer_stats,
     }

@@ -1,4 +1,4 @@
-"""The notes' two training plots: accuracy per epoch and loss per iteration."""
+"""The book's two training plots (ch. 4.5.3): accuracy per epoch and loss per iteration."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The notes' figures, drawn from the library itself (chapters 2 to 5).
+"""The book's figures of ch. 2-5, drawn from the library itself.
 
 Every ``plot_*`` function returns a :class:`matplotlib.figure.Figure` built without pyplot, so
 nothing here needs a display or touches matplotlib's global state; :func:`save_figure` writes a
@@ -423,7 +423,7 @@ MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("gradient_field", plot_gradient_field),
     ("gradient_descent", plot_gradient_descent),
 )
-"""Figures that need no data: ``(file stem, builder)`` in the notes' order."""
+"""Figures that need no data: ``(file stem, builder)`` in the book's order."""
 
 #: Figures that need MNIST (or, for the weights, a ``--model``), in the order they are drawn.
 MNIST_FIGURES = ("mnist_samples", "first_layer_weights", "misclassified", "learning_curves")
@@ -585,7 +585,7 @@ def write_figures(
     mnist: MnistData | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FiguresResult:
-    """Draw every figure of the notes into ``out_dir`` as PNGs.
+    """Draw every figure of ch. 2-5 into ``out_dir`` as PNGs.
 
     Parameters
     ----------
@@ -673,7 +673,7 @@ def write_figures(
     if net is None:
         from scratchdl.train import TrainConfig, train
 
-        # The notes' TwoLayerNet (784-50-10, SGD lr 0.1), short and seeded.
+        # The book's ch. 5.7.4 TwoLayerNet (784-50-10, SGD lr 0.1), short and seeded.
         config = TrainConfig(epochs=epochs, seed=seed)
         say(f"training {config.describe()} ...")
         net, history = train(config, data=((x_train, t_train), (x_test, t_test)))

@@ -8,18 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scratchdl.choices import ACTIVATIONS, DATASETS, DTYPES, INITS, MODELS, OPTIMIZERS, SAMPLINGS
 from scratchdl.errors import ConfigError
-from scratchdl.optimizers import OPTIMIZERS
 
-__all__ = ["DATASETS", "DEFAULT_ITERS", "DEFAULT_LR", "SAMPLINGS", "TrainConfig"]
+__all__ = ["DEFAULT_ITERS", "DEFAULT_LR", "TrainConfig", "check_time_budget"]
 
-DATASETS = ("mnist", "fashion")
-SAMPLINGS = ("shuffle", "replacement")
-ACTIVATIONS = ("relu", "sigmoid")
-DTYPES = ("float32", "float64")
-#: The notes' run: 10,000 iterations of batch 100.
+#: The book's ch. 4.5 / 5.7.4 run: 10,000 iterations of batch 100.
 DEFAULT_ITERS = 10000
-#: Learning rate used when none is given: the notes' 0.1 for SGD, the book's defaults for the rest.
+#: Learning rate used when none is given: the book's 0.1 of ch. 4.5 / 5.7.4 for SGD, the
+#: book's defaults (ch. 6.1) for the rest.
 DEFAULT_LR = {
     "sgd": 0.1,
     "momentum": 0.01,
@@ -36,7 +33,7 @@ def _is_int(value: Any) -> bool:
 
 @dataclass
 class TrainConfig:
-    """Settings of one training run. The defaults reproduce the notes' run.
+    """Settings of one training run. The defaults reproduce the book's ch. 5.7.4 run.
 
     784-50-10 ReLU net, weights ``0.01 * N(0, 1)``, SGD with lr 0.1, batches of 100,
     10,000 iterations, train and test accuracy every 600 iterations.
@@ -44,6 +41,8 @@ class TrainConfig:
     Attributes
     ----------
     dataset : {'mnist', 'fashion'}
+    model : str
+        A model kind of :data:`scratchdl.choices.MODELS` (``'mlp'``).
     hidden : tuple of int
         Hidden layer widths; ``(50,)`` is the book's TwoLayerNet.
     activation : {'relu', 'sigmoid'}
@@ -52,7 +51,7 @@ class TrainConfig:
     optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'}
     lr : float or None
         Learning rate; None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the
-        notes; the book's defaults for the others, e.g. 0.001 for Adam).
+        book's ch. 5.7.4; the book's defaults for the others, e.g. 0.001 for Adam).
     batch_size : int
     epochs, iters : int or None
         Length of the run; exactly one is set. Giving ``epochs`` drops the default ``iters``.
@@ -66,7 +65,7 @@ class TrainConfig:
         (``history.info["final"]``).
     sampling : {'shuffle', 'replacement'}
         'shuffle': every epoch is a fresh permutation (default); 'replacement': each batch is
-        ``batch_size`` indices drawn with replacement, the notes' ``np.random.choice`` loop.
+        ``batch_size`` indices drawn with replacement, the book's ``np.random.choice`` loop.
     max_seconds : float or None
         Wall-clock budget of each session (a resumed run gets a fresh one); the run stops after
         the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
@@ -75,6 +74,7 @@ class TrainConfig:
     """
 
     dataset: str = "mnist"
+    model: str = "mlp"
     hidden: tuple[int, ...] = (50,)
     activation: str = "relu"
     init: float | str = 0.01
@@ -109,6 +109,8 @@ class TrainConfig:
         """
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}: use one of {', '.join(MODELS)}")
         if not self.hidden or not all(_is_int(h) and h >= 1 for h in self.hidden):
             raise ConfigError(
                 f"hidden layer sizes must be positive integers, got {list(self.hidden)}"
@@ -118,7 +120,7 @@ class TrainConfig:
                 f"unknown activation {self.activation!r}: use one of {', '.join(ACTIVATIONS)}"
             )
         if isinstance(self.init, str):
-            if self.init.lower() not in ("he", "xavier"):
+            if self.init.lower() not in INITS:
                 raise ConfigError(
                     f"init must be a positive number, 'he' or 'xavier', got {self.init!r}"
                 )

@@ -12,18 +12,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError, ShapeError
-from scratchdl.nets import MultiLayerNet, TwoLayerNet
+from scratchdl.nets import Net, evaluate
 from scratchdl.optimizers import Optimizer, get_optimizer
-from scratchdl.train.config import DEFAULT_LR, TrainConfig
-from scratchdl.train.history import History
-from scratchdl.train.trainer import (
-    Callback,
-    Trainer,
+from scratchdl.train.checkpoint import (
     config_differences,
-    evaluate,
+    load_checkpoint,
     read_checkpoint,
+    save_checkpoint,
 )
+from scratchdl.train.config import DEFAULT_LR, TrainConfig
+from scratchdl.train.helpers import TimeBudget
+from scratchdl.train.history import History
+from scratchdl.train.trainer import Callback, Evaluator, Trainer
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -54,19 +56,9 @@ def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
 
 def build_net(
     config: TrainConfig, input_size: int, n_classes: int, rng: np.random.Generator | int | None
-) -> MultiLayerNet:
-    """The network ``config`` describes: the book's TwoLayerNet for one hidden layer."""
-    common = {
-        "activation": config.activation,
-        "weight_decay_lambda": config.weight_decay,
-        "dtype": config.dtype,
-        "rng": rng,
-    }
-    if len(config.hidden) == 1:
-        return TwoLayerNet(input_size, config.hidden[0], n_classes, config.init, **common)
-    return MultiLayerNet(
-        input_size, list(config.hidden), n_classes, weight_init_std=config.init, **common
-    )
+) -> Net:
+    """The network ``config`` describes (its model kind, :data:`scratchdl.choices.MODELS`)."""
+    return build_model(config, input_size, n_classes, rng)
 
 
 def checkpoint_config(checkpoint_dir: str | os.PathLike[str]) -> TrainConfig:
@@ -105,13 +97,14 @@ def train(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     callbacks: Iterable[Callback] = (),
-) -> tuple[MultiLayerNet, History]:
+    evaluator: Evaluator | None = None,
+) -> tuple[Net, History]:
     """Train the network ``config`` describes and return it with its history.
 
     Parameters
     ----------
     config : TrainConfig, optional
-        Defaults to the notes' run.
+        Defaults to the book's ch. 5.7.4 run.
     data : ((x_train, t_train), (x_test, t_test)), optional
         Use these arrays instead of loading ``config.dataset`` (tests, custom data). Inputs
         must be floating; labels integer (N,) or one-hot (N, C). The test part may be None.
@@ -126,6 +119,10 @@ def train(
         Continue the run saved in ``checkpoint_dir``; ``config`` must match its settings
         (``max_seconds`` may change, and applies afresh to the resumed session).
     callbacks : iterable of Callback
+        Added to the Trainer's; ``scratchdl train`` passes the opt-in helpers of
+        :mod:`scratchdl.train.helpers` (Ctrl-C, BLAS threads) here.
+    evaluator : Evaluator, optional
+        Who makes the per-epoch records (default: in the foreground).
 
     Returns
     -------
@@ -140,9 +137,8 @@ def train(
         if ckpt_path is None:
             raise ConfigError("resume needs checkpoint_dir: the folder holding checkpoint.npz")
         _, meta = read_checkpoint(ckpt_path)
-        diffs = config_differences(
-            config.to_dict(), meta["history"]["config"], ignore=("max_seconds",)
-        )
+        saved = TrainConfig.from_dict(meta["history"]["config"]).to_dict()
+        diffs = config_differences(config.to_dict(), saved, ignore=("max_seconds",))
         if diffs:
             raise ConfigError(
                 f"the checkpoint in {checkpoint_dir} was made with other settings "
@@ -182,27 +178,28 @@ def train(
         from scratchdl.train.progress import RichProgress
 
         all_callbacks.append(RichProgress())
+    if config.max_seconds is not None:
+        all_callbacks.append(TimeBudget(config.max_seconds))
     trainer = Trainer(
         net,
-        make_optimizer(config.optimizer, config.lr),
         x_train,
         t_train,
         x_test,
         t_test,
+        optimizer=make_optimizer(config.optimizer, config.lr),
         batch_size=config.batch_size,
         epochs=config.epochs,
         iters=config.iters,
-        eval_samples=config.eval_samples,
         sampling=config.sampling,
+        eval_samples=config.eval_samples,
         rng=np.random.default_rng(train_seq),
-        max_seconds=config.max_seconds,
         callbacks=all_callbacks,
-        config=config.to_dict(),
+        evaluator=evaluator,
     )
+    trainer.history.config = config.to_dict()
     trainer.history.seed = config.seed
     if resume:
-        trainer.load_checkpoint(ckpt_path)
-        trainer.max_seconds = config.max_seconds
+        load_checkpoint(trainer, ckpt_path)
     trainer.history.info.update(
         {
             "data": source,
@@ -215,7 +212,7 @@ def train(
     if ckpt_path is not None:
         # First of all, so a second Ctrl-C during the evaluation below cannot lose the run.
         if history.stop_reason in RESUMABLE:
-            trainer.save_checkpoint(ckpt_path)
+            save_checkpoint(trainer, ckpt_path)
             history.info["checkpoint"] = str(ckpt_path)
         else:
             # The run is over: an older checkpoint of it would only invite a wrong resume.

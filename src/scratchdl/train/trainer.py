@@ -1,64 +1,49 @@
-"""``Trainer``: mini-batch training of any scratchdl network, with evaluation each epoch.
+"""``Trainer``: the book's mini-batch loop (ch. 4.5.2-4.5.3, ch. 6 ``common/trainer.py``).
 
-The loop is the notes' loop made fast and safe:
+:meth:`Trainer.fit` is the loop of the book's ``train_neuralnet.py``: sample a batch, compute
+the gradient, let the optimizer update the parameters, and once per epoch record the train and
+test accuracy. It relies on the Net contract only (:mod:`scratchdl.nets`), and it reads the
+mini-batch loss from ``net.last_loss``, kept by ``gradient`` from its own forward pass, so a
+step runs the forward pass once.
 
-* **Sampling.** ``'shuffle'`` draws a fresh permutation each epoch and walks it in batches
-  (without replacement; the ``n % batch_size`` samples left over differ each epoch).
-  ``'replacement'`` draws ``batch_size`` indices with replacement each iteration, the notes'
-  ``np.random.choice(train_size, batch_size)``. An epoch is ``max(n // batch_size, 1)``
-  iterations either way (600 for MNIST with batches of 100).
-* **Evaluation.** A record is made at the end of every epoch and at the end of the run, so the
-  last record always describes the final weights (what ``model.npz`` holds). The notes'
-  10,000 iterations give 16 full epochs plus a partial one: 17 records, at iterations 600,
-  1200, ..., 9600 and 10000. The notes instead evaluate after updates 1, 601, ..., 9601, which
-  leaves the final 399 updates unevaluated. Evaluation runs in batches of ``eval_batch_size``
-  rows (views of the data, no copies), so memory stays flat, and by default on a second
-  thread, on a copy of the weights, while training goes on (the numbers are the same).
-* **Speed.** Data are converted to the network's dtype once; a batch is one fancy-index
-  gather; one forward and one backward pass per step (``Net.loss_and_gradient``), and the
-  first layer skips the input gradient nobody uses.
+* **Sampling** (:class:`Sampler`). ``'shuffle'`` (the default) draws a fresh permutation each
+  epoch and walks it in batches; the ``n % batch_size`` samples left over are dropped for that
+  epoch (they differ each epoch). ``'replacement'`` draws ``batch_size`` indices with
+  replacement every step, the book's ``np.random.choice(train_size, batch_size)``. An epoch is
+  ``max(n // batch_size, 1)`` steps either way (600 for MNIST with batches of 100).
+* **Records.** One at the end of every epoch and one at the end of the run, so the last record
+  describes the final weights. 10,000 steps of 100 give 16 full epochs and a partial one: 17
+  records, at iterations 600, ..., 9600 and 10000 (the book records after steps 1, 601, ...,
+  9601 and leaves the last 399 unevaluated). The :class:`Evaluator` makes them; it is a
+  callback, and :class:`~scratchdl.train.helpers.BackgroundEvaluation` is the opt-in one that
+  evaluates a copy of the weights on a second thread.
 * **Divergence.** A NaN or infinite loss stops the run with a message naming the iteration; the
   weights go back to those of the last record (evaluated and finite), or the initial ones.
-* **Ctrl-C.** While :meth:`fit` runs, the first SIGINT asks the loop to stop after the current
-  step (a second one interrupts at once). :meth:`save_checkpoint` then captures everything, and
-  a Trainer that loads it continues bit for bit as if it had never stopped.
+* **Stops.** :meth:`Trainer.request_stop` (what the opt-in Ctrl-C and time-budget helpers of
+  :mod:`scratchdl.train.helpers` call) ends the loop after the current step; ``fit`` again
+  continues. :mod:`scratchdl.train.checkpoint` saves and restores a Trainer bit for bit.
+
+Nothing here installs a signal handler, changes the BLAS thread count or starts a thread.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import json
 import math
-import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl._fs import atomic_path
-from scratchdl.errors import ConfigError, ModelFileError, ShapeError
+from scratchdl.choices import SAMPLINGS
+from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import split_labels
-from scratchdl.optimizers import Optimizer
-from scratchdl.train._blas import blas_thread_count, blas_threads
-from scratchdl.train.config import check_time_budget
+from scratchdl.nets import EVAL_BATCH, evaluate
+from scratchdl.optimizers import SGD, Optimizer
 from scratchdl.train.history import EpochRecord, History, finite_or_none
 
-__all__ = ["EVAL_BATCH", "Callback", "Trainer", "evaluate"]
-
-#: Rows per forward pass during evaluation: big enough for BLAS to run at full speed, small
-#: enough that the activations of a 784-100-100-10 net stay a few MB.
-EVAL_BATCH = 10000
-
-CHECKPOINT_FORMAT = "scratchdl-checkpoint"
-CHECKPOINT_VERSION = 1
-_META_KEY = "__checkpoint__"
+__all__ = ["Callback", "Evaluator", "Sampler", "Trainer"]
 
 
 class Callback:
@@ -77,59 +62,58 @@ class Callback:
         """When the loop ends, for any reason."""
 
 
-def evaluate(net: Any, x: NDArray, t: NDArray, batch_size: int = EVAL_BATCH) -> tuple[float, float]:
-    """Accuracy and mean cross-entropy of ``net`` on ``(x, t)``, in batches.
+class Sampler:
+    """Mini-batch indices for ``n`` samples: ``'shuffle'`` or ``'replacement'``.
+
+    ``'shuffle'``: a fresh permutation each epoch, walked in ``n // batch_size`` batches (the
+    remainder is dropped for that epoch). ``'replacement'``: ``batch_size`` indices drawn with
+    replacement every step, the book's ``np.random.choice``. ``perm`` and ``pos`` (batches of
+    the permutation used) are its whole state besides ``rng``.
+    """
+
+    def __init__(self, n: int, batch_size: int, mode: str, rng: np.random.Generator) -> None:
+        if mode not in SAMPLINGS:
+            raise ConfigError(f"unknown sampling {mode!r}: use one of {', '.join(SAMPLINGS)}")
+        self.n, self.batch_size, self.mode, self.rng = n, batch_size, mode, rng
+        self.batches_per_epoch = max(n // batch_size, 1)
+        self.perm: NDArray[np.intp] = np.empty(0, dtype=np.intp)
+        self.pos = 0
+
+    def next_batch(self) -> NDArray[np.intp]:
+        bs = self.batch_size
+        if self.mode == "replacement":
+            return self.rng.choice(self.n, bs)
+        if self.pos == 0 or (self.pos + 1) * bs > self.perm.shape[0]:
+            self.perm = self.rng.permutation(self.n)
+            self.pos = 0
+        idx = self.perm[self.pos * bs : (self.pos + 1) * bs]
+        self.pos = (self.pos + 1) % self.batches_per_epoch
+        return idx
+
+
+class Evaluator(Callback):
+    """Makes the Trainer's records, in the foreground: the default.
 
     Parameters
     ----------
-    net : Net
-        Anything with ``predict(x) -> scores (N, C)``.
-    x : ndarray, shape (N, ...)
-    t : ndarray
-        Integer labels (N,) or one-hot targets (N, C).
     batch_size : int
-        Rows per forward pass.
-
-    Returns
-    -------
-    accuracy, loss : float
+        Rows per forward pass (:func:`scratchdl.nets.evaluate`).
     """
-    n = x.shape[0]
-    if n == 0:
-        raise ShapeError("cannot evaluate on an empty set: give at least one sample")
-    correct = 0
-    loss_sum = 0.0
-    for start in range(0, n, batch_size):
-        scores = net.predict(x[start : start + batch_size])
-        labels, onehot = split_labels(t[start : start + batch_size], scores.shape)
-        # log-softmax: z - log(sum(exp(z))) with z shifted by the row max, so no overflow
-        z = scores - scores.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(z).sum(axis=1))
-        if labels is None:
-            labels = onehot.argmax(axis=1)
-            loss_sum -= float(np.sum(onehot * (z - log_norm[:, None])))
-        else:
-            loss_sum += float(np.sum(log_norm - z[np.arange(z.shape[0]), labels]))
-        # argmax of the raw scores: what predict-based tools (scratchdl evaluate) compute
-        correct += int(np.count_nonzero(scores.argmax(axis=1) == labels))
-    return correct / n, loss_sum / n
 
+    def __init__(self, batch_size: int = EVAL_BATCH) -> None:
+        self.batch_size = batch_size
 
-def _loss_and_gradient_fn(net: Any) -> Callable[[NDArray, NDArray], tuple[float, dict]]:
-    fn = getattr(net, "loss_and_gradient", None)
-    if fn is not None:
-        return fn
+    def record(self, trainer: Trainer) -> None:
+        """Evaluate the current weights and hand the result to :meth:`Trainer.add_record`."""
+        trainer.add_record(trainer.iteration, trainer.measure(trainer.net, self.batch_size))
 
-    def fallback(x: NDArray, t: NDArray) -> tuple[float, dict]:
-        grads = net.gradient(x, t)
-        return float(net.loss(x, t)), grads
-
-    return fallback
+    def finish(self, trainer: Trainer) -> None:
+        """Make sure every record asked for is in the history (nothing to do here)."""
 
 
 def _as_inputs(x: ArrayLike, dtype: np.dtype, name: str) -> NDArray:
     x = np.asarray(x)
-    if x.dtype.kind not in "f":
+    if x.dtype.kind != "f":
         raise ShapeError(
             f"{name} has dtype {x.dtype}; give floating inputs, e.g. x / 255 or "
             "load_mnist(normalize=True)"
@@ -140,80 +124,61 @@ def _as_inputs(x: ArrayLike, dtype: np.dtype, name: str) -> NDArray:
     return np.ascontiguousarray(x, dtype=dtype)
 
 
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
 class Trainer:
     """Train ``net`` on ``(x_train, t_train)`` with mini-batches; see the module docstring.
 
     Parameters
     ----------
     net : Net
-        A scratchdl network (``params``, ``predict``, ``gradient``/``loss_and_gradient``).
-    optimizer : Optimizer
-        Updates ``net.params`` in place.
+        Any network of the Net contract.
     x_train : ndarray, shape (N, D) or (N, ...)
         Floating inputs; converted once to the network's dtype.
     t_train : ndarray
         Integer labels (N,) or one-hot targets (N, C).
     x_test, t_test : ndarray, optional
         Test set, evaluated at every record.
+    optimizer : Optimizer, optional
+        Updates ``net.params`` in place; the book's default ``SGD(lr=0.01)``.
     batch_size : int
     epochs, iters : int
         Length of the run: exactly one of them.
+    sampling : {'shuffle', 'replacement'}
+        See :class:`Sampler`.
     eval_samples : int, optional
         Evaluate on this many samples of each set, drawn once without replacement (None: all).
-    eval_batch_size : int
-        Rows per forward pass in evaluation.
-    sampling : {'shuffle', 'replacement'}
     rng : numpy.random.Generator or int, optional
         Source of the mini-batches (and of the ``eval_samples`` subsets). An int is a seed.
-    seed : int, optional
-        Used when ``rng`` is None; recorded in the history.
-    max_seconds : float, optional
-        Wall-clock budget of each call to :meth:`fit` (a resumed run gets a fresh one); the
-        run stops after the first step past it, with a final record.
     callbacks : iterable of Callback
-    config : dict, optional
-        Stored in the history (``train()`` passes its ``TrainConfig``).
-    handle_sigint : bool
-        Turn the first Ctrl-C during :meth:`fit` into a clean stop (main thread only).
-    blas_threads : int or None
-        BLAS threads during :meth:`fit` (restored afterwards). One by default: a mini-batch
-        step is too small to share out, and extra threads make it much slower on a busy
-        machine (see :mod:`scratchdl.train._blas`). None leaves the BLAS setting alone.
-    eval_blas_threads : int or None
-        BLAS threads while evaluating in the foreground; None: the count BLAS had before
-        :meth:`fit`.
-    eval_in_background : bool or None
-        Evaluate a copy of the weights on a second thread while training continues (same
-        numbers, records appended in order). None: yes when the machine has several cores.
+    evaluator : Evaluator, optional
+        Who makes the records; default :class:`Evaluator` (foreground).
     """
 
     def __init__(
         self,
         net: Any,
-        optimizer: Optimizer,
         x_train: ArrayLike,
         t_train: ArrayLike,
         x_test: ArrayLike | None = None,
         t_test: ArrayLike | None = None,
         *,
+        optimizer: Optimizer | None = None,
         batch_size: int = 100,
         epochs: int | None = None,
         iters: int | None = None,
-        eval_samples: int | None = None,
-        eval_batch_size: int = EVAL_BATCH,
         sampling: str = "shuffle",
+        eval_samples: int | None = None,
         rng: np.random.Generator | int | None = None,
-        seed: int | None = None,
-        max_seconds: float | None = None,
         callbacks: Iterable[Callback] = (),
-        config: dict[str, Any] | None = None,
-        handle_sigint: bool = True,
-        blas_threads: int | None = 1,
-        eval_blas_threads: int | None = None,
-        eval_in_background: bool | None = None,
+        evaluator: Evaluator | None = None,
     ) -> None:
         self.net = net
-        self.optimizer = optimizer
+        self.optimizer = optimizer if optimizer is not None else SGD()
         dtype = np.dtype(getattr(net, "dtype", np.float32))
         self.x_train = _as_inputs(x_train, dtype, "x_train")
         self.t_train = np.asarray(t_train)
@@ -222,58 +187,27 @@ class Trainer:
             raise ConfigError("give both x_test and t_test, or neither")
         self.x_test = None if x_test is None else _as_inputs(x_test, dtype, "x_test")
         self.t_test = None if t_test is None else np.asarray(t_test)
-
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, (int, np.integer))
-            or batch_size < 1
-        ):
-            raise ConfigError(f"batch size must be a positive integer, got {batch_size}")
-        if batch_size > n:
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        if self.batch_size > n:
             raise ConfigError(
-                f"batch size {batch_size} is larger than the {n} training samples: use at most {n}"
+                f"batch_size {batch_size} is larger than the {n} training samples: use at most {n}"
             )
         if (epochs is None) == (iters is None):
             raise ConfigError(
                 f"give exactly one of epochs and iters, got epochs={epochs}, iters={iters}"
             )
-        length = epochs if epochs is not None else iters
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-            raise ConfigError(
-                f"{'epochs' if epochs is not None else 'iters'} must be a positive integer, got {length}"
-            )
-        if sampling not in ("shuffle", "replacement"):
-            raise ConfigError(f"unknown sampling {sampling!r}: use 'shuffle' or 'replacement'")
-        if eval_samples is not None and (isinstance(eval_samples, bool) or eval_samples < 1):
-            raise ConfigError(
-                f"eval_samples must be a positive integer or None, got {eval_samples}"
-            )
-        check_time_budget(max_seconds)
-
-        self.batch_size = int(batch_size)
-        self.sampling = sampling
-        self.iter_per_epoch = max(n // self.batch_size, 1)
-        self.total_iters = int(epochs) * self.iter_per_epoch if epochs is not None else int(iters)
-        self.eval_batch_size = int(eval_batch_size)
-        self.max_seconds = max_seconds
-        self.callbacks: list[Callback] = list(callbacks)
-        self.handle_sigint = handle_sigint
-        self.blas_threads = blas_threads
-        self.eval_blas_threads = eval_blas_threads
-        if eval_in_background is None:
-            eval_in_background = (os.cpu_count() or 1) > 1
-        self.eval_in_background = bool(eval_in_background)
-        self._executor: ThreadPoolExecutor | None = None
-        self._eval_net: Any = None
-        self._pending: tuple[int, Future] | None = None
-        self._fit_blas_threads: int | None = None
-        if isinstance(rng, np.random.Generator):
-            self.rng = rng
+        if eval_samples is not None:
+            _positive_int(eval_samples, "eval_samples")
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.sampler = Sampler(n, self.batch_size, sampling, self.rng)
+        self.iter_per_epoch = self.sampler.batches_per_epoch
+        if epochs is not None:
+            self.total_iters = _positive_int(epochs, "epochs") * self.iter_per_epoch
         else:
-            seed = rng if rng is not None else seed
-            self.rng = np.random.default_rng(seed)
-        self._loss_and_gradient = _loss_and_gradient_fn(net)
-
+            self.total_iters = _positive_int(iters, "iters")
+        self.evaluator = evaluator if evaluator is not None else Evaluator()
+        # The evaluator first: a background one must collect before others see the epoch.
+        self.callbacks: list[Callback] = [self.evaluator, *callbacks]
         self._check_labels()
         # Evaluation subsets come from a child stream, so eval_samples never changes which
         # mini-batches training sees.
@@ -287,31 +221,231 @@ class Trainer:
 
         # Position in the run: all of it goes into a checkpoint.
         self.iteration = 0
-        self._perm: NDArray[np.intp] = np.empty(0, dtype=np.intp)
-        self._pos = 0  # batches of the current permutation already used
-        self._last_record_elapsed = 0.0  # run time (s) at the previous record
-        self._good = self._snapshot()  # weights of the last finite record (initially: init)
-        self._good_iteration = 0
-        self._stop_request: str | None = None
+        self.last_record_elapsed = 0.0  # run time (s) at the previous record
+        self.good = self._snapshot(net)  # weights of the last finite record (initially: init)
+        self.good_iteration = 0
+        self._stop: tuple[str, str | None, bool] | None = None
+        self._t0 = time.perf_counter()
         self.history = History(
-            config=dict(config) if config is not None else self._settings(),
-            seed=None
-            if isinstance(rng, np.random.Generator)
-            else (rng if rng is not None else seed),
+            config={
+                "batch_size": self.batch_size,
+                "total_iters": self.total_iters,
+                "sampling": sampling,
+                "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
+                **getattr(self.optimizer, "hyperparameters", dict)(),
+            },
+            seed=rng if isinstance(rng, (int, np.integer)) else None,
             iter_per_epoch=self.iter_per_epoch,
             total_iters=self.total_iters,
             info={"n_train": n, "n_test": 0 if self.x_test is None else int(self.x_test.shape[0])},
         )
 
-    # -- setup helpers -----------------------------------------------------------------------
-    def _settings(self) -> dict[str, Any]:
-        return {
-            "batch_size": self.batch_size,
-            "total_iters": self.total_iters,
-            "sampling": self.sampling,
-            "optimizer": getattr(self.optimizer, "name", type(self.optimizer).__name__),
-            **getattr(self.optimizer, "hyperparameters", dict)(),
-        }
+    @property
+    def sampling(self) -> str:
+        return self.sampler.mode
+
+    # -- the loop ----------------------------------------------------------------------------
+    def fit(self) -> History:
+        """Train until the planned number of iterations (or a stop), and return the history.
+
+        Calling ``fit`` again after a stop (or on a Trainer that loaded a checkpoint)
+        continues where it stopped.
+        """
+        net, optimizer, history = self.net, self.optimizer, self.history
+        self._begin()
+        try:
+            # Overflow to inf/NaN is caught as divergence with a clear message; NumPy's
+            # warnings about it would only add noise (np.errstate is local to this block).
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                while self.iteration < self.total_iters and self._stop is None:
+                    batch_mask = self.sampler.next_batch()
+                    x_batch, t_batch = self.x_train[batch_mask], self.t_train[batch_mask]
+
+                    grads = net.gradient(x_batch, t_batch)
+                    loss = self._loss_of_step(x_batch, t_batch)
+                    if not math.isfinite(loss):
+                        self.diverge(loss, self.iteration + 1, in_eval=False)
+                        break
+                    optimizer.update(net.params, grads)
+
+                    self.iteration += 1
+                    history.loss.append(loss)
+                    for cb in self.callbacks:
+                        cb.on_iteration(self, loss)
+                    if (
+                        self.iteration % self.iter_per_epoch == 0
+                        or self.iteration == self.total_iters
+                    ):
+                        self.evaluator.record(self)
+                self._finish()
+        finally:
+            history.elapsed = self.elapsed()
+            history.iterations = self.iteration
+            for cb in self.callbacks:
+                cb.on_train_end(self, history)
+        return history
+
+    def _loss_of_step(self, x_batch: NDArray, t_batch: NDArray) -> float:
+        loss = getattr(self.net, "last_loss", None)
+        if loss is None:  # a network outside the contract: one more forward pass
+            loss = self.net.loss(x_batch, t_batch)
+        return float(loss)
+
+    def _begin(self) -> None:
+        self.history.stop_reason, self.history.message = None, ""
+        self._stop = None
+        # Time spent in earlier sessions counts towards elapsed.
+        self._t0 = time.perf_counter() - self.history.elapsed
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+
+    def _finish(self) -> None:
+        """Complete the records and say why the run stopped."""
+        history = self.history
+        if self._stop is not None and self._stop[2] and self._last_recorded() != self.iteration:
+            self.evaluator.record(self)  # a stop that asked for a record of where it stopped
+        self.evaluator.finish(self)  # every run ends with its records complete
+        if self._stop is None:
+            history.stop_reason, history.message = "completed", ""
+        else:
+            reason, message, _ = self._stop
+            history.stop_reason = reason
+            history.message = message or (
+                f"stopped at iteration {self.iteration} of {self.total_iters} ({reason})"
+            )
+
+    def request_stop(
+        self, reason: str = "interrupted", message: str | None = None, record: bool = False
+    ) -> None:
+        """Stop :meth:`fit` after the current step (the first request wins).
+
+        ``record`` asks for a final record of the weights where the run stopped (the time
+        budget does; Ctrl-C does not, to stop at once).
+        """
+        if self._stop is None:
+            self._stop = (reason, message, record)
+
+    def save_checkpoint(self, path: Any) -> Any:
+        """:func:`scratchdl.train.checkpoint.save_checkpoint` of this Trainer."""
+        from scratchdl.train.checkpoint import save_checkpoint
+
+        return save_checkpoint(self, path)
+
+    def load_checkpoint(self, path: Any) -> None:
+        """:func:`scratchdl.train.checkpoint.load_checkpoint` into this Trainer."""
+        from scratchdl.train.checkpoint import load_checkpoint
+
+        load_checkpoint(self, path)
+
+    def elapsed(self) -> float:
+        """Seconds since the run started (across resumes)."""
+        return time.perf_counter() - self._t0
+
+    # -- records -----------------------------------------------------------------------------
+    def measure(
+        self, net: Any, batch_size: int = EVAL_BATCH
+    ) -> tuple[float, float, float | None, float | None, float]:
+        """``(train_acc, train_loss, test_acc, test_loss, elapsed)`` of ``net`` on the
+        evaluation sets (any thread)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            x_tr, t_tr = self._eval_set(self.x_train, self.t_train, self.eval_train_idx)
+            train_acc, train_loss = evaluate(net, x_tr, t_tr, batch_size)
+            test_acc = test_loss = None
+            if self.x_test is not None:
+                x_te, t_te = self._eval_set(self.x_test, self.t_test, self.eval_test_idx)
+                test_acc, test_loss = evaluate(net, x_te, t_te, batch_size)
+        return train_acc, train_loss, test_acc, test_loss, self.elapsed()
+
+    def add_record(self, iteration: int, result: tuple, net: Any = None) -> None:
+        """Append the record of ``result`` (from :meth:`measure`) for the weights after
+        ``iteration`` steps, held by ``net`` (default: the trained network); a non-finite loss
+        is divergence."""
+        train_acc, train_loss, test_acc, test_loss, elapsed = result
+        for value in (train_loss, test_loss):
+            if value is not None and not math.isfinite(value):
+                self.diverge(value, iteration, in_eval=True)
+                return
+        record = EpochRecord(
+            # The epoch the record falls in: a stop mid-epoch and its resume share a label.
+            epoch=-(-iteration // self.iter_per_epoch),
+            iteration=iteration,
+            train_acc=train_acc,
+            train_loss=train_loss,
+            test_acc=test_acc,
+            test_loss=finite_or_none(test_loss),
+            elapsed=elapsed,
+            epoch_time=elapsed - self.last_record_elapsed,
+        )
+        self.last_record_elapsed = elapsed
+        self.history.records.append(record)
+        self.good = self._snapshot(self.net if net is None else net)
+        self.good_iteration = iteration
+        for cb in self.callbacks:
+            cb.on_epoch(self, record)
+
+    def _last_recorded(self) -> int | None:
+        last = self.history.last
+        return None if last is None else last.iteration
+
+    def diverge(self, loss: float, at: int, in_eval: bool = True) -> None:
+        """Stop as diverged and restore the last good weights.
+
+        ``at`` is the 1-based iteration whose loss was not finite, or the iteration after which
+        an evaluation found a non-finite loss (``in_eval``).
+        """
+        if self._stop is not None and self._stop[0] == "diverged":
+            return
+        if not in_eval:
+            self.evaluator.finish(self)  # a pending evaluation may have seen it coming
+            if self._stop is not None and self._stop[0] == "diverged":
+                return
+        self.history.diverged_at = at
+        self.restore(self.good)
+        where = "the evaluation after iteration" if in_eval else "iteration"
+        lr = getattr(self.optimizer, "lr", None)
+        now = f" (now {lr:g})" if lr is not None else ""
+        fix = f"try a smaller learning rate{now}, e.g. 10 times smaller"
+        decay = getattr(self.net, "weight_decay_lambda", 0.0)
+        if decay and lr is not None and lr * decay >= 1:
+            # Each step multiplies W by (1 - lr * lambda): at 1 or more it flips or blows up.
+            fix = (
+                f"try a smaller weight decay (now {decay:g}): lr x weight decay is "
+                f"{lr * decay:g}, and it must stay well below 1"
+            )
+        elif decay:
+            fix += f", or a smaller weight decay (now {decay:g})"
+        kept = (
+            f"those of the evaluation at iteration {self.good_iteration}"
+            if self.good_iteration
+            else "the initial ones"
+        )
+        self._stop = (
+            "diverged",
+            f"training diverged: the loss became {loss} at {where} {at}; {fix}. The weights "
+            f"were reset to the last good ones: {kept}",
+            False,
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def _snapshot(net: Any) -> dict[str, NDArray]:
+        return {k: np.array(v, copy=True) for k, v in net.params.items()}
+
+    def restore(self, weights: dict[str, NDArray]) -> None:
+        """Copy ``weights`` into the network's parameters, in place."""
+        for key, value in weights.items():
+            np.copyto(self.net.params[key], value)
+
+    @staticmethod
+    def _eval_set(x: NDArray, t: NDArray, idx: NDArray | None) -> tuple[NDArray, NDArray]:
+        return (x, t) if idx is None else (x[idx], t[idx])
+
+    @staticmethod
+    def _eval_subset(rng: np.random.Generator, n: int, k: int | None) -> NDArray[np.intp] | None:
+        if k is None or k >= n:
+            return None
+        # Sorted, so the gathered rows are read in memory order.
+        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.intp)
 
     def _check_labels(self) -> None:
         n = self.x_train.shape[0]
@@ -332,387 +466,3 @@ class Trainer:
             split_labels(self.t_test, (m, n_classes))
         if self.t_train.dtype.kind in "iu":
             self.t_train = self.t_train.astype(np.intp, copy=False)
-
-    @staticmethod
-    def _eval_subset(rng: np.random.Generator, n: int, k: int | None) -> NDArray[np.intp] | None:
-        if k is None or k >= n:
-            return None
-        # Sorted, so the gathered rows are read in memory order.
-        return np.sort(rng.choice(n, size=k, replace=False)).astype(np.intp)
-
-    def _snapshot(self) -> dict[str, NDArray]:
-        return {k: np.array(v, copy=True) for k, v in self.net.params.items()}
-
-    def _restore(self, arrays: dict[str, NDArray]) -> None:
-        for key, value in arrays.items():
-            np.copyto(self.net.params[key], value)
-
-    # -- the loop ----------------------------------------------------------------------------
-    def request_stop(self, reason: str = "interrupted") -> None:
-        """Ask :meth:`fit` to stop after the current step (what the first Ctrl-C does)."""
-        self._stop_request = reason
-
-    def _next_batch(self) -> NDArray[np.intp]:
-        bs = self.batch_size
-        if self.sampling == "replacement":
-            return self.rng.choice(self.x_train.shape[0], bs)
-        if self._pos == 0 or (self._pos + 1) * bs > self._perm.shape[0]:
-            self._perm = self.rng.permutation(self.x_train.shape[0])
-            self._pos = 0
-        idx = self._perm[self._pos * bs : (self._pos + 1) * bs]
-        self._pos = (self._pos + 1) % self.iter_per_epoch
-        return idx
-
-    def fit(self) -> History:
-        """Train until the planned number of iterations (or a stop), and return the history.
-
-        Calling ``fit`` again after an interruption (or on a Trainer that loaded a checkpoint)
-        continues where it stopped.
-        """
-        history = self.history
-        history.stop_reason = None
-        history.message = ""
-        self._stop_request = None
-        # Time spent in earlier sessions counts towards elapsed; the budget is per session.
-        t0 = time.perf_counter() - history.elapsed
-        self._fit_blas_threads = blas_thread_count()
-        try:
-            with contextlib.ExitStack() as cleanup:
-                cleanup.callback(self._install_sigint())
-                cleanup.enter_context(blas_threads(self.blas_threads))
-                # Overflow to inf/NaN is caught as divergence with a clear message; NumPy's
-                # warnings about it would only add noise.
-                cleanup.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
-                if self.eval_in_background:
-                    self._executor = cleanup.enter_context(ThreadPoolExecutor(1, "scratchdl-eval"))
-                    cleanup.callback(setattr, self, "_executor", None)
-                for cb in self.callbacks:
-                    cb.on_train_begin(self)
-                reason, message = self._loop(t0, time.perf_counter())
-                # Every run ends with its records complete, however it stopped.
-                bad = self._collect(wait=True)
-                if bad is not None and reason != "diverged":
-                    reason, message = self._diverged(*bad)
-                history.stop_reason, history.message = reason, message
-        finally:
-            history.elapsed = time.perf_counter() - t0
-            history.iterations = self.iteration
-        for cb in self.callbacks:
-            cb.on_train_end(self, history)
-        return history
-
-    def _loop(self, t0: float, session_start: float) -> tuple[str, str]:
-        """The training loop proper; returns ``(stop_reason, message)``."""
-        history = self.history
-        params = self.net.params
-        loss_and_gradient = self._loss_and_gradient
-        update = self.optimizer.update
-        x_train, t_train = self.x_train, self.t_train
-        while self.iteration < self.total_iters:
-            if self._stop_request is not None:
-                return self._stop_request, (
-                    f"stopped at iteration {self.iteration} of {self.total_iters} "
-                    f"({self._stop_request})"
-                )
-            idx = self._next_batch()
-            loss, grads = loss_and_gradient(x_train[idx], t_train[idx])
-            if not math.isfinite(loss):
-                # A pending evaluation may already have seen the trouble coming.
-                bad = self._collect(wait=True)
-                if bad is not None:
-                    return self._diverged(*bad)
-                return self._diverged(loss, self.iteration + 1, in_eval=False)
-            update(params, grads)
-            self.iteration += 1
-            history.loss.append(loss)
-            for cb in self.callbacks:
-                cb.on_iteration(self, loss)
-            if self._pending is not None:
-                bad = self._collect(wait=False)
-                if bad is not None:
-                    return self._diverged(*bad)
-            over_budget = (
-                self.max_seconds is not None
-                and time.perf_counter() - session_start > self.max_seconds
-            )
-            if (
-                self.iteration % self.iter_per_epoch == 0
-                or self.iteration == self.total_iters
-                or over_budget
-            ):
-                bad = self._start_record(t0)
-                if bad is not None:
-                    return self._diverged(*bad)
-            if over_budget and self.iteration < self.total_iters:
-                return "time_limit", (
-                    f"stopped after {self.iteration} of {self.total_iters} iterations: "
-                    f"the {self.max_seconds:g} s budget was used up"
-                )
-        return "completed", ""
-
-    # -- evaluation records ------------------------------------------------------------------
-    def _start_record(self, t0: float) -> tuple[float, int] | None:
-        """Evaluate the current weights, now or in the background.
-
-        In the background, a copy of the weights is evaluated by a second network on the
-        worker thread while training goes on: the numbers are the same as evaluating in place,
-        and the 17 passes over the 70,000 MNIST images no longer hold up training. At most one
-        evaluation is in flight; the record is appended, in order, when it is collected.
-        Returns ``(loss, iteration)`` of a non-finite evaluation loss, else None.
-        """
-        bad = self._collect(wait=True)
-        if bad is not None:
-            return bad
-        if self._executor is None or self.iteration == self.total_iters:
-            # The last evaluation has nothing to overlap with: run it here, with every thread.
-            with blas_threads(self.eval_blas_threads or self._fit_blas_threads):
-                result = self._evaluate_net(self.net, t0)
-            return self._finish_record(self.iteration, result, self.net)
-        if self._eval_net is None:
-            self._eval_net = copy.deepcopy(self.net)
-        for key, value in self.net.params.items():
-            np.copyto(self._eval_net.params[key], value)
-        future = self._executor.submit(self._evaluate_net, self._eval_net, t0)
-        self._pending = (self.iteration, future)
-        return None
-
-    def _collect(self, wait: bool) -> tuple[float, int] | None:
-        """Append the record of the background evaluation if it is done (or ``wait``)."""
-        if self._pending is None:
-            return None
-        iteration, future = self._pending
-        if not (wait or future.done()):
-            return None
-        self._pending = None
-        return self._finish_record(iteration, future.result(), self._eval_net)
-
-    def _evaluate_net(
-        self, net: Any, t0: float
-    ) -> tuple[float, float, float | None, float | None, float]:
-        # np.errstate is per thread: the worker needs its own (non-finite losses are handled).
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            x_tr, t_tr = self._eval_set(self.x_train, self.t_train, self.eval_train_idx)
-            train_acc, train_loss = evaluate(net, x_tr, t_tr, self.eval_batch_size)
-            test_acc = test_loss = None
-            if self.x_test is not None:
-                x_te, t_te = self._eval_set(self.x_test, self.t_test, self.eval_test_idx)
-                test_acc, test_loss = evaluate(net, x_te, t_te, self.eval_batch_size)
-        return train_acc, train_loss, test_acc, test_loss, time.perf_counter() - t0
-
-    def _finish_record(
-        self, iteration: int, result: tuple, evaluated: Any
-    ) -> tuple[float, int] | None:
-        """Append the record of ``result``; ``evaluated`` is the net holding those weights."""
-        train_acc, train_loss, test_acc, test_loss, elapsed = result
-        for value in (train_loss, test_loss):
-            if value is not None and not math.isfinite(value):
-                return value, iteration
-        record = EpochRecord(
-            # The epoch the record falls in: a stop mid-epoch and its resume share a label.
-            epoch=-(-iteration // self.iter_per_epoch),
-            iteration=iteration,
-            train_acc=train_acc,
-            train_loss=train_loss,
-            test_acc=test_acc,
-            test_loss=finite_or_none(test_loss),
-            elapsed=elapsed,
-            epoch_time=elapsed - self._last_record_elapsed,
-        )
-        self._last_record_elapsed = elapsed
-        self.history.records.append(record)
-        self._good = {k: np.array(v, copy=True) for k, v in evaluated.params.items()}
-        self._good_iteration = iteration
-        for cb in self.callbacks:
-            cb.on_epoch(self, record)
-        return None
-
-    @staticmethod
-    def _eval_set(x: NDArray, t: NDArray, idx: NDArray | None) -> tuple[NDArray, NDArray]:
-        if idx is None:
-            return x, t
-        return x[idx], t[idx]
-
-    def _diverged(self, loss: float, at: int, in_eval: bool = True) -> tuple[str, str]:
-        """Restore the last good weights; return the stop reason and the message.
-
-        ``at`` is the 1-based iteration whose loss was not finite, or the iteration after which
-        an evaluation found a non-finite loss (``in_eval``).
-        """
-        self.history.diverged_at = at
-        self._restore(self._good)
-        where = "the evaluation after iteration" if in_eval else "iteration"
-        lr = getattr(self.optimizer, "lr", None)
-        now = f" (now {lr:g})" if lr is not None else ""
-        fix = f"try a smaller learning rate{now}, e.g. 10 times smaller"
-        decay = getattr(self.net, "weight_decay_lambda", 0.0)
-        if decay and lr is not None and lr * decay >= 1:
-            # Each step multiplies W by (1 - lr * lambda): at 1 or more it flips or blows up.
-            fix = (
-                f"try a smaller weight decay (now {decay:g}): lr x weight decay is "
-                f"{lr * decay:g}, and it must stay well below 1"
-            )
-        elif decay:
-            fix += f", or a smaller weight decay (now {decay:g})"
-        kept = (
-            f"those of the evaluation at iteration {self._good_iteration}"
-            if self._good_iteration
-            else "the initial ones"
-        )
-        return "diverged", (
-            f"training diverged: the loss became {loss} at {where} {at}; {fix}. The weights "
-            f"were reset to the last good ones: {kept}"
-        )
-
-    def _install_sigint(self) -> Callable[[], None]:
-        if not self.handle_sigint or threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum: int, frame: Any) -> None:
-            if self._stop_request is not None:  # second Ctrl-C: stop right now
-                raise KeyboardInterrupt
-            self.request_stop("interrupted")
-
-        signal.signal(signal.SIGINT, handler)
-        return lambda: signal.signal(signal.SIGINT, previous)
-
-    # -- checkpoints -------------------------------------------------------------------------
-    def save_checkpoint(self, path: str | Path) -> Path:
-        """Write everything needed to continue this run to ``path`` (a ``.npz``), atomically.
-
-        Holds the weights, the last good weights, the optimizer state, the random generator's
-        state, the current permutation and position, the evaluation subsets and the history.
-        Plain arrays and JSON only: loading it never runs code.
-        """
-        path = Path(path)
-        arrays: dict[str, NDArray] = {}
-        for key, value in self.net.params.items():
-            arrays[f"param/{key}"] = value
-        for key, value in self._good.items():
-            arrays[f"good/{key}"] = value
-        opt = self.optimizer.state_dict()
-        for key, slots in opt["state"].items():
-            for slot, value in slots.items():
-                arrays[f"opt/{key}/{slot}"] = value
-        arrays["perm"] = self._perm
-        if self.eval_train_idx is not None:
-            arrays["eval_train_idx"] = self.eval_train_idx
-        if self.eval_test_idx is not None:
-            arrays["eval_test_idx"] = self.eval_test_idx
-        meta = {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": CHECKPOINT_VERSION,
-            "iteration": self.iteration,
-            "pos": self._pos,
-            "good_iteration": self._good_iteration,
-            "rng": self.rng.bit_generator.state,
-            "optimizer": {k: v for k, v in opt.items() if k != "state"},
-            "trainer": self._fingerprint(),
-            "history": self.history.to_dict(),
-            "last_record_elapsed": self._last_record_elapsed,
-        }
-        arrays[_META_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        return path
-
-    def _fingerprint(self) -> dict[str, Any]:
-        """What must match between the run that saved a checkpoint and the one loading it."""
-        return {
-            "batch_size": self.batch_size,
-            "sampling": self.sampling,
-            "total_iters": self.total_iters,
-            "n_train": int(self.x_train.shape[0]),
-            "n_test": 0 if self.x_test is None else int(self.x_test.shape[0]),
-            "params": {k: list(v.shape) for k, v in self.net.params.items()},
-        }
-
-    def load_checkpoint(self, path: str | Path) -> None:
-        """Restore the state saved by :meth:`save_checkpoint` into this Trainer.
-
-        The Trainer must have been built like the one that saved it (same network shape,
-        optimizer, data sizes, batch size, sampling and length).
-        """
-        arrays, meta = read_checkpoint(path)
-        mismatch = {
-            k: (v, meta["trainer"].get(k))
-            for k, v in self._fingerprint().items()
-            if meta["trainer"].get(k) != v
-        }
-        if mismatch:
-            detail = "; ".join(
-                f"{k}: checkpoint {old}, now {new}" for k, (new, old) in mismatch.items()
-            )
-            raise ModelFileError(
-                f"{path} belongs to a different run ({detail}): resume with the same settings"
-            )
-        opt_state = dict(meta["optimizer"])
-        opt_state["state"] = {}
-        for name, value in arrays.items():
-            if name.startswith("opt/"):
-                _, key, slot = name.split("/")
-                opt_state["state"].setdefault(key, {})[slot] = value
-        self.optimizer.load_state_dict(opt_state)
-        self._restore({k: arrays[f"param/{k}"] for k in self.net.params})
-        self._good = {k: arrays[f"good/{k}"].copy() for k in self.net.params}
-        self._good_iteration = int(meta["good_iteration"])
-        self._perm = arrays["perm"].astype(np.intp)
-        self._pos = int(meta["pos"])
-        self.iteration = int(meta["iteration"])
-        self.eval_train_idx = arrays.get("eval_train_idx")
-        self.eval_test_idx = arrays.get("eval_test_idx")
-        state = meta["rng"]
-        bit_generator = getattr(np.random, state["bit_generator"])()
-        bit_generator.state = state
-        self.rng = np.random.Generator(bit_generator)
-        self.history = History.from_dict(meta["history"])
-        self._last_record_elapsed = float(meta["last_record_elapsed"])
-
-
-#: What :meth:`Trainer.load_checkpoint` reads from a checkpoint's record.
-_CHECKPOINT_KEYS = (
-    "iteration",
-    "pos",
-    "good_iteration",
-    "rng",
-    "optimizer",
-    "trainer",
-    "history",
-    "last_record_elapsed",
-)
-
-
-def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any]]:
-    """Arrays and metadata of a checkpoint written by :meth:`Trainer.save_checkpoint`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"no checkpoint at {path}: there is nothing to resume")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not a readable scratchdl checkpoint: {exc}") from None
-    if (
-        not isinstance(meta, dict)
-        or meta.get("format") != CHECKPOINT_FORMAT
-        or meta.get("format_version", 0) > CHECKPOINT_VERSION
-    ):
-        raise ModelFileError(f"{path} is not a scratchdl checkpoint this version can read")
-    missing = [k for k in _CHECKPOINT_KEYS if k not in meta]
-    history = meta.get("history")
-    if not isinstance(history, dict) or not isinstance(history.get("config"), dict):
-        missing.append("history.config")
-    if missing:
-        raise ModelFileError(
-            f"{path} is damaged: its record lacks {', '.join(missing)}; delete it and start the "
-            "run again"
-        )
-    return arrays, meta
-
-
-def config_differences(
-    a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()
-) -> list[str]:
-    """Names of the keys whose values differ between two config dicts."""
-    return sorted(k for k in set(a) | set(b) if k not in ignore and a.get(k) != b.get(k))

@@ -286,10 +286,15 @@
     return v;
   }
 
-  function trimmedRange(coords) {
+  function trimmedRange(coords, n) {
     const s = Int32Array.from(coords).sort();
     const k = Math.floor(0.005 * s.length);
-    return [s[k], s[s.length - 1 - k]];
+    let lo = s[k], hi = s[s.length - 1 - k];
+    const occupied = new Uint8Array(n);
+    for (const c of coords) occupied[c] = 1;
+    while (lo > 0 && occupied[lo - 1]) lo--;
+    while (hi < n - 1 && occupied[hi + 1]) hi++;
+    return [lo, hi];
   }
 
   function frame(v) {
@@ -301,8 +306,8 @@
     if (rows.length === 0) {
       throw new BlankImageError("no digit found: no stroke is large enough to be ink; draw the digit larger");
     }
-    const [top, bottom] = trimmedRange(rows);
-    const [left, right] = trimmedRange(cols);
+    const [top, bottom] = trimmedRange(rows, v.h);
+    const [left, right] = trimmedRange(cols, v.w);
     const h = bottom - top + 1, w = right - left + 1;
     const crop = image(h, w);
     for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) crop.data[i * w + j] = v.data[(top + i) * v.w + left + j];
@@ -320,8 +325,8 @@
     }
     const cy = my / total, cx = mx / total;
     const clip = function (t, hi) { return Math.min(Math.max(t, 0), hi); };
-    const y0 = clip(Math.floor(SIZE / 2 - cy + 0.5), SIZE - nh);
-    const x0 = clip(Math.floor(SIZE / 2 - cx + 0.5), SIZE - nw);
+    const y0 = clip(Math.floor(SIZE / 2 - cy + 0.5 + 1e-6), SIZE - nh);
+    const x0 = clip(Math.floor(SIZE / 2 - cx + 0.5 + 1e-6), SIZE - nw);
     const out = new Float64Array(SIZE * SIZE);
     for (let i = 0; i < nh; i++) {
       for (let j = 0; j < nw; j++) out[(y0 + i) * SIZE + x0 + j] = Math.min(Math.max(digit.data[i * nw + j], 0), 1);
