@@ -13,16 +13,20 @@ treatment, so :func:`to_mnist` follows that recipe, made robust for real picture
    dark ink on light paper and light strokes on a dark screen both become white on black;
 4. remove the noise floor (3 noise standard deviations) and stretch the contrast so the ink
    reaches 1.0;
-5. crop to the ink's bounding box, scale its longer side to 20 pixels by area averaging (exact
-   anti-aliasing) and centre it by its centre of mass in 28x28.
+5. crop to the ink's bounding box (a far speck of dust left out), scale its longer side to 20
+   pixels by area averaging (exact anti-aliasing; strokes much thinner than MNIST's, from a thin
+   pen on a big canvas, are first thickened towards its width) and centre it by its centre of
+   mass in 28x28.
 
 An image that is already 28x28 is taken as framed like MNIST: steps 3-4 only. The same
 steps exist in JavaScript for ``scratchdl export-web`` (``scratchdl/serve/static/mnist.js``);
 the tests check that both give the same pixels.
 
->>> from scratchdl.images import image_to_mnist, digit_probabilities
->>> x = image_to_mnist("my_seven.jpg")          # (28, 28) float32 in [0, 1]
->>> digit_probabilities(net, x)                 # (10,) softmax of net.predict
+Example (``net`` any MNIST network, such as ``load_model("run/model.npz")``)::
+
+    from scratchdl.images import image_to_mnist, digit_probabilities
+    x = image_to_mnist("my_seven.jpg")   # (28, 28) float32 in [0, 1]
+    p = digit_probabilities(net, x)      # (10,): softmax of net.predict(x.reshape(1, 1, 28, 28))
 """
 
 from __future__ import annotations
@@ -233,10 +237,11 @@ def _design(h: int, w: int, ys: NDArray, xs: NDArray) -> NDArray:
 def _background(a: NDArray) -> tuple[NDArray, float]:
     """The background surface (H, W) and the noise's standard deviation around it.
 
-    A quadratic surface is fitted by least squares to evenly spaced pixels, then refitted
-    four times on the pixels within 2.5 noise deviations of it, which drops the ink (either
-    darker or lighter) as long as it covers less than about half of the image. The deviation
-    is 1.4826 x the median absolute residual (the MAD, robust to the ink too).
+    Fitted to at most 64x64 evenly spaced pixels, growing from the median level to a plane to
+    a quadratic surface (1, x, y, x^2, xy, y^2) by least squares, each fit on the pixels
+    within 2.5 noise deviations of the previous one: that drops the ink (darker or lighter)
+    as long as it covers less than about half of the image. The deviation is 1.4826 x the
+    median absolute residual (the MAD, robust to the ink too).
     """
     h, w = a.shape
     step = max(1, -(-max(h, w) // _FIT_SAMPLES))
