@@ -390,3 +390,36 @@ def test_pip_install_ships_the_page(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("index.html", "app.js", "mnist.js", "style.css"):
         assert f"scratchdl/serve/static/{name}" in names
+
+
+def test_an_unexpected_failure_is_a_500_json_error_and_the_server_goes_on(net, capsys):
+    class Flaky:
+        """A network that works when checked and then fails once."""
+
+        failing = False
+
+        def predict(self, x):
+            if self.failing:
+                self.failing = False
+                raise RuntimeError("out of cheese")
+            return net.predict(x)
+
+    flaky = Flaky()
+    srv = DigitServer(flaky, "127.0.0.1", 0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        flaky.failing = True
+        status, answer, _ = request(
+            srv, "POST", "/predict", _digit_png(), {"Content-Type": "image/png"}
+        )
+        assert status == 500 and answer == {"error": "internal error: see the server log"}
+        status, answer, _ = request(
+            srv, "POST", "/predict", _digit_png(), {"Content-Type": "image/png"}
+        )
+        assert status == 200 and answer["prediction"] == int(_expected(net, _digit_png()).argmax())
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    err = capsys.readouterr().err
+    assert "out of cheese" in err and "Traceback" not in err and err.count("\n") == 1

@@ -194,11 +194,15 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             work()
         except _ClientError as exc:
+            if self.command == "POST":
+                # The body may be unread: it must not be taken for the next request.
+                self.close_connection = True
             self._error(exc.status, str(exc))
         except (ConnectionError, TimeoutError):
             self.close_connection = True  # the client went away; nothing to answer
         except Exception as exc:  # noqa: BLE001 - the server must keep serving
             self.log_error("internal error on %s %s: %r", self.command, self.path, exc)
+            self.close_connection = True
             with contextlib.suppress(OSError):
                 self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error: see the server log")
 
