@@ -423,3 +423,58 @@ def test_an_unexpected_failure_is_a_500_json_error_and_the_server_goes_on(net, c
         srv.server_close()
     err = capsys.readouterr().err
     assert "out of cheese" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+class _ImageNet:
+    """Stands for a CNN: it takes only (N, 1, 28, 28) images, as SimpleConvNet does."""
+
+    def __init__(self, net):
+        self.net = net
+        self.seen = []
+
+    def predict(self, x):
+        assert x.ndim == 4 and x.shape[1:] == (1, 28, 28), x.shape
+        self.seen.append(x.shape)
+        return self.net.predict(x.reshape(len(x), -1))
+
+
+def test_networks_that_take_images_are_served_as_they_are(net):
+    cnn = _ImageNet(net)
+    srv = DigitServer(cnn, "127.0.0.1", 0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        status, answer, _ = request(
+            srv, "POST", "/predict", _digit_png(), {"Content-Type": "image/png"}
+        )
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert status == 200 and answer["prediction"] == int(_expected(net, _digit_png()).argmax())
+    assert cnn.seen[-1] == (1, 1, 28, 28)
+
+
+def test_the_books_weights_are_served_directly_and_after_import_weights(tmp_path, capsys):
+    book = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
+    if not book:
+        pytest.skip("SCRATCHDL_BOOK_WEIGHTS is not set")
+    from scratchdl.io import load_book_weights
+    from scratchdl.serve import load_any_model
+
+    assert main(["import-weights", book, str(tmp_path / "book.npz")]) == 0
+    expected = _expected(load_book_weights(book), _digit_png())
+    for source in (book, tmp_path / "book.npz"):
+        srv = DigitServer(load_any_model(source), "127.0.0.1", 0, name=str(source))
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        try:
+            status, answer, _ = request(
+                srv, "POST", "/predict", _digit_png(), {"Content-Type": "image/png"}
+            )
+            info = request(srv, "GET", "/info")[1]
+        finally:
+            srv.shutdown()
+            srv.server_close()
+        assert status == 200, answer
+        np.testing.assert_allclose(answer["probabilities"], expected, atol=1e-6)
+        assert "784-50-100-10" in info["network"] and "sigmoid" in info["network"]
