@@ -26,8 +26,8 @@ try:
     from selenium.webdriver.common.actions.pointer_input import PointerInput
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:  # pragma: no cover - the test extra installs it
-    webdriver = None
+except ImportError:  # pragma: no cover - the test extra installs it; the tests then skip
+    webdriver = Service = ActionBuilder = PointerInput = By = WebDriverWait = None
 
 needs_browser = pytest.mark.skipif(
     CHROMIUM is None or CHROMEDRIVER is None or webdriver is None,
