@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from scratchdl.errors import ConfigError, DataError, ModelFileError, ScratchdlError
+from scratchdl.images import BlankImageError
 
 __all__ = [
     "MAX_BODY",
@@ -246,20 +247,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, self.server.assets[name], content_type)
 
     def _post(self) -> None:
+        # Any error answer from here on closes the connection (see _guarded).
         path = self.path.split("?", 1)[0]
         length_text = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
             raise _ClientError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
         if path != "/predict":
-            self.close_connection = True
             raise _ClientError(HTTPStatus.NOT_FOUND, f"{path} is not here: POST to /predict")
         try:
             length = int(length_text) if length_text is not None else -1
         except ValueError:
             length = -1
         if length < 0:
-            self.close_connection = True
             raise _ClientError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length header")
         if length > self.server.max_body:
             self._refuse_body(length)
@@ -270,7 +269,6 @@ class _Handler(BaseHTTPRequestHandler):
             )
         body = self.rfile.read(length)
         if len(body) < length:
-            self.close_connection = True
             raise _ClientError(HTTPStatus.BAD_REQUEST, "the body ended before its Content-Length")
         kind = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if kind == "application/json":
@@ -287,8 +285,6 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 answer = predict_image(self.server.net, data, self.server.net_lock)
             except DataError as exc:
-                from scratchdl.images import BlankImageError
-
                 status = (
                     HTTPStatus.UNPROCESSABLE_ENTITY
                     if isinstance(exc, BlankImageError)
@@ -301,8 +297,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse_body(self, length: int) -> None:
         """Read and drop a body a little over the limit, so the client, still sending, gets
-        our answer instead of a reset connection; close the connection after a huge one."""
-        self.close_connection = True
+        our answer instead of a reset connection; a huge one is not read at all."""
         if length <= 2 * self.server.max_body:
             left = length
             while left > 0:
