@@ -349,7 +349,9 @@ def _ink(a: NDArray) -> NDArray:
 
 def _frame(ink: NDArray) -> NDArray:
     """Step 5: crop to the ink, longer side to 20 pixels, centre of mass at (14, 14)."""
-    mask = _box3(ink) >= 0.2
+    # Ink pixels in an inky neighbourhood: a lone noisy pixel is not, nor is the gap between
+    # two of them.
+    mask = (ink > 0) & (_box3(ink) >= 0.2)
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         raise BlankImageError(

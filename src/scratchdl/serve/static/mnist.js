@@ -301,7 +301,9 @@
     const mask = box3(v);
     const rows = [], cols = [];
     for (let i = 0; i < v.h; i++) {
-      for (let j = 0; j < v.w; j++) if (mask.data[i * v.w + j] >= 0.2) { rows.push(i); cols.push(j); }
+      for (let j = 0; j < v.w; j++) {
+        if (v.data[i * v.w + j] > 0 && mask.data[i * v.w + j] >= 0.2) { rows.push(i); cols.push(j); }
+      }
     }
     if (rows.length === 0) {
       throw new BlankImageError("no digit found: no stroke is large enough to be ink; draw the digit larger");
