@@ -24,6 +24,7 @@ from scratchdl.errors import ScratchdlError
 _COMMAND_MODULES = (
     "scratchdl.cli.train",
     "scratchdl.cli.evaluate",
+    "scratchdl.cli.serve",
     "scratchdl.cli.data",
     "scratchdl.cli.models",
     "scratchdl.cli.sweep",
