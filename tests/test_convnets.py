@@ -66,9 +66,12 @@ def test_backprop_matches_numerical_gradient_in_float64(make):
 
     def loss(_):
         fixed_masks(net)
-        return net.loss(x, t)
+        return net.loss(x, t, train_flg=True)
 
     assert set(grads) == set(net.params)
+    assert sum(isinstance(layer, Dropout) for layer in net.layers.values()) == (
+        2 if isinstance(net, DeepConvNet) else 0
+    )
     for key, value in net.params.items():
         numeric = numerical_gradient(loss, value)
         np.testing.assert_allclose(grads[key], numeric, rtol=1e-5, atol=1e-8, err_msg=key)
@@ -84,7 +87,14 @@ def test_parameter_names_and_shapes_are_the_books():
         "W3": (100, 10),
         "b3": (10,),
     }
+    assert list(simple.layers) == ["Conv1", "Relu1", "Pool1", "Affine1", "Relu2", "Affine2"]
+    assert simple.layers["Conv1"].W is simple.params["W1"]
+    assert simple.layers["Affine1"].W is simple.params["W2"]  # numbered in order, as the book
+    assert simple.lastLayer is simple.last_layer
     deep = DeepConvNet(rng=0)
+    assert list(deep.layers)[:5] == ["Conv1", "Relu1", "Conv2", "Relu2", "Pool1"]
+    assert list(deep.layers)[-5:] == ["Affine1", "Relu7", "Dropout1", "Affine2", "Dropout2"]
+    assert deep.layers["Affine2"].W is deep.params["W8"]
     shapes = {k: v.shape for k, v in deep.params.items()}
     assert shapes["W1"] == (16, 1, 3, 3) and shapes["W4"] == (32, 32, 3, 3)
     assert shapes["W6"] == (64, 64, 3, 3) and shapes["W7"] == (1024, 50)
@@ -120,8 +130,8 @@ def test_deep_conv_net_predicts_in_test_mode_and_trains_with_dropout():
     x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(net.predict(x), net.predict(x))  # no dropout at test time
     t = np.array([1, 2, 3])
-    assert net.loss(x, t) != net.loss(x, t)  # fresh masks in training mode
-    assert net.loss(x, t, train_flg=False) == net.loss(x, t, train_flg=False)
+    assert net.loss(x, t) == net.loss(x, t)  # the contract's default: test mode
+    assert net.loss(x, t, train_flg=True) != net.loss(x, t, train_flg=True)  # fresh masks
 
 
 def test_bad_settings_are_config_errors():

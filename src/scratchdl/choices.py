@@ -13,7 +13,15 @@ from typing import Any
 import numpy as np
 
 from scratchdl.data.datasets import DATASETS as _DATASET_SPECS
-from scratchdl.nets import ACTIVATION_LAYERS, MultiLayerNet, Net, TwoLayerNet
+from scratchdl.errors import ConfigError
+from scratchdl.nets import (
+    ACTIVATION_LAYERS,
+    DeepConvNet,
+    MultiLayerNet,
+    Net,
+    SimpleConvNet,
+    TwoLayerNet,
+)
 from scratchdl.optimizers import OPTIMIZERS as _OPTIMIZER_CLASSES
 
 __all__ = [
@@ -22,6 +30,7 @@ __all__ = [
     "DTYPES",
     "INITS",
     "MODELS",
+    "MODEL_DEFAULTS",
     "OPTIMIZERS",
     "SAMPLINGS",
     "build_model",
@@ -58,8 +67,63 @@ def _mlp(config: Any, input_size: int, n_classes: int, rng: np.random.Generator)
     )
 
 
+def _image_dim(input_size: int) -> tuple[int, int, int]:
+    side = int(round(input_size**0.5))
+    if side * side != input_size:
+        raise ConfigError(
+            f"the CNNs take square one-channel images, and {input_size} values per sample are "
+            "not a square: use --model mlp"
+        )
+    return (1, side, side)
+
+
+def _conv_checks(config: Any, name: str) -> None:
+    if config.activation != "relu":
+        raise ConfigError(f"the {name} uses ReLU (as the book's): drop activation/--activation")
+    if len(config.hidden) != 1:
+        raise ConfigError(
+            f"the {name} has one hidden affine layer: give one hidden size, got {list(config.hidden)}"
+        )
+
+
+def _cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
+    """The book's SimpleConvNet (ch. 7.5): conv 30x5x5 - pool - affine ``hidden`` - affine."""
+    _conv_checks(config, "cnn")
+    return SimpleConvNet(
+        _image_dim(input_size),
+        hidden_size=config.hidden[0],
+        output_size=n_classes,
+        weight_init_std=config.init,
+        weight_decay_lambda=config.weight_decay,
+        dtype=config.dtype,
+        rng=rng,
+    )
+
+
+def _deep_cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
+    """The book's DeepConvNet (ch. 8.1): six 3x3 convolutions, He initialisation (``init``
+    does not apply), dropout 0.5."""
+    _conv_checks(config, "deep-cnn")
+    return DeepConvNet(
+        _image_dim(input_size),
+        hidden_size=config.hidden[0],
+        output_size=n_classes,
+        weight_decay_lambda=config.weight_decay,
+        dtype=config.dtype,
+        rng=rng,
+    )
+
+
 #: Model kinds: ``name -> builder(config, input_size, n_classes, rng)``.
-MODELS: dict[str, ModelBuilder] = {"mlp": _mlp}
+MODELS: dict[str, ModelBuilder] = {"mlp": _mlp, "cnn": _cnn, "deep-cnn": _deep_cnn}
+
+#: Settings a model kind brings when a run does not give them: the book's runs (ch. 5.7.4 for
+#: the MLP, ``train_convnet.py`` and ``train_deepnet.py`` with Adam for the CNNs).
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"hidden": (50,), "optimizer": "sgd"},
+    "cnn": {"hidden": (100,), "optimizer": "adam"},
+    "deep-cnn": {"hidden": (50,), "optimizer": "adam"},
+}
 
 
 def build_model(

@@ -25,7 +25,16 @@ from numpy.typing import NDArray
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl.errors import ConfigError, ModelFileError
-from scratchdl.nets import DeepConvNet, MultiLayerNet, Net, SimpleConvNet, SimpleNet, TwoLayerNet
+from scratchdl.nets import (
+    DeepConvNet,
+    MultiLayerNet,
+    Net,
+    SimpleConvNet,
+    SimpleNet,
+    TwoLayerNet,
+    layer_state,
+    set_layer_state,
+)
 
 __all__ = [
     "BOOK_MODELS",
@@ -40,6 +49,7 @@ FORMAT = "scratchdl-model"
 FORMAT_VERSION = 1
 _RECORD_KEY = "__scratchdl__"
 _PARAM_PREFIX = "param/"
+_STATE_PREFIX = "state/"
 
 
 def _arch_record(net: Net) -> dict[str, Any]:
@@ -91,6 +101,8 @@ def save_model(
     arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
     for key, value in net.params.items():
         arrays[_PARAM_PREFIX + key] = value
+    for key, value in layer_state(net).items():  # BatchNormalization's running statistics
+        arrays[_STATE_PREFIX + key] = value
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -119,6 +131,7 @@ def _build(arch: dict[str, Any]) -> Net:
             arch["hidden_size"],
             arch["output_size"],
             arch.get("weight_init_std", 0.01),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
             dtype=dtype,
         )
     if cls == "DeepConvNet":
@@ -129,6 +142,7 @@ def _build(arch: dict[str, Any]) -> Net:
             hidden_size=arch["hidden_size"],
             output_size=arch["output_size"],
             dropout_ratio=arch.get("dropout_ratio", 0.5),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
             dtype=dtype,
         )
     raise ModelFileError(f"unknown network class {cls!r} in the model file")
@@ -185,6 +199,10 @@ def load_model(path: str | os.PathLike[str]) -> Net:
                         f"architecture needs {net.params[key].dtype}{net.params[key].shape}"
                     )
                 net.params[key] = value
+            for key in layer_state(net):
+                if _STATE_PREFIX + key not in files:
+                    raise ModelFileError(f"{path} is damaged: layer state {key} is missing")
+            set_layer_state(net, {k: npz[_STATE_PREFIX + k] for k in layer_state(net)})
     except ModelFileError:
         raise
     except (

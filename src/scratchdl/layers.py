@@ -343,6 +343,8 @@ class BatchNormalization(Layer):
     """
 
     param_names = ("gamma", "beta")
+    #: Arrays that are not trained but belong to the model (saved with it).
+    state_names = ("running_mean", "running_var")
     train_flg_aware = True
     eps = 1e-6  # the book's 10e-7
 

@@ -65,6 +65,10 @@ __all__ = [
     "TwoLayerNet",
     "evaluate",
     "init_std",
+    "layer_rng_states",
+    "layer_state",
+    "set_layer_rng_states",
+    "set_layer_state",
 ]
 
 #: Hidden activations by name, the book's ``activation_layer`` of ``MultiLayerNet`` (ch. 6.2).
@@ -104,6 +108,8 @@ def evaluate(
     t : array_like
         Integer labels (N,) or one-hot targets (N, C).
     batch_size : int
+        At most this many rows per pass; a network with an ``eval_batch_size`` attribute
+        (the CNNs) caps it.
 
     Returns
     -------
@@ -114,6 +120,8 @@ def evaluate(
     n = x.shape[0]
     if n == 0:
         raise ShapeError("cannot evaluate on an empty set: give at least one sample")
+    # A network whose activations are large per sample (the CNNs) sets a smaller chunk.
+    batch_size = min(batch_size, getattr(net, "eval_batch_size", batch_size))
     correct = 0
     loss_sum = 0.0
     for start in range(0, n, batch_size):
@@ -614,7 +622,8 @@ class MultiLayerNetExtend(LayerNet):
                 self.layers[f"BatchNorm{idx}"] = BatchNormalization(gamma, beta)
             self.layers[f"Activation_function{idx}"] = ACTIVATION_LAYERS[activation]()
             if self.use_dropout:
-                self.layers[f"Dropout{idx}"] = Dropout(self.dropout_ration, rng=rng)
+                # A generator of its own per Dropout: checkpoints save and restore it.
+                self.layers[f"Dropout{idx}"] = Dropout(self.dropout_ration, rng=rng.spawn(1)[0])
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
 
@@ -698,18 +707,31 @@ class SimpleNet(Net):
 
 
 class ConvNet(LayerNet):
-    """Base of the convolutional networks: images in, layers that may take ``train_flg``.
+    """Base of the convolutional networks (ch. 7-8): :class:`LayerNet` on images.
 
     ``predict`` accepts a batch of images (N, C, H, W), a batch of flat rows (N, C*H*W) (as
-    ``load_mnist(flatten=True)`` gives), or one sample (C, H, W) or (C*H*W,) which gives scores
-    of shape (C,). Layers marked ``train_flg_aware`` (Dropout, BatchNormalization) get
-    ``train_flg``: ``loss`` (and so ``gradient``) runs in training mode, ``predict`` and
-    ``accuracy`` in test mode, as in the book's ``DeepConvNet``.
+    ``load_mnist(flatten=True)`` gives), or one image (C, H, W) or (C*H*W,), which gives
+    scores of shape (C,).
+
+    Parameters are numbered in layer order, as the book's ``gradient`` collects them:
+    ``Conv1`` owns ``W1, b1``, and in SimpleConvNet ``Affine1`` owns ``W2, b2``.
     """
 
     input_dim: tuple[int, int, int]
-    #: Images per chunk in ``accuracy``: im2col makes a few hundred kB per image.
-    eval_batch = 200
+    #: Images per forward pass in :func:`evaluate`: im2col takes a few hundred kB per image,
+    #: so 10,000 at once would need gigabytes.
+    eval_batch_size = 200
+
+    def _bind_layers(self) -> None:
+        owners: dict[str, tuple[Any, str]] = {}
+        number = 0
+        for layer in self.layers.values():
+            if layer.param_names:
+                number += 1
+                for attr in layer.param_names:
+                    owners[f"{attr}{number}"] = (layer, attr)
+        next(iter(self.layers.values())).need_dx = False  # the images' gradient is not needed
+        self._bind(owners)
 
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         x = np.asarray(x)
@@ -724,30 +746,6 @@ class ConvNet(LayerNet):
             f"{type(self).__name__} expects images of shape (N, {dim[0]}, {dim[1]}, {dim[2]}) or "
             f"(N, {self.input_size}), or one image, got shape {x.shape}"
         )
-
-    def _bind_layers(self) -> None:
-        """Number the parameterised layers in order, as the book's CNNs name their
-        parameters (``Conv1`` owns ``W1``, ``Affine1`` of SimpleConvNet owns ``W2``)."""
-        owners: dict[str, tuple[Any, str]] = {}
-        index = 0
-        for layer in self.layers.values():
-            if layer.param_names:
-                index += 1
-                for attr in layer.param_names:
-                    owners[f"{attr}{index}"] = (layer, attr)
-        next(iter(self.layers.values())).need_dx = False  # nobody needs d(images)
-        self._bind(owners)
-
-    def loss(self, x: ArrayLike, t: ArrayLike, train_flg: bool = True) -> float:
-        """Mean cross-entropy in training mode by default, as the book's ``DeepConvNet``."""
-        return super().loss(x, t, train_flg)
-
-    def accuracy(self, x: ArrayLike, t: ArrayLike) -> float:
-        """Accuracy in chunks of :attr:`eval_batch` images (im2col's memory stays small)."""
-        x, single = self._as_batch(x)
-        if single:
-            t = np.asarray(t)[np.newaxis]
-        return evaluate(self, x, t, self.eval_batch)[0]
 
 
 def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -> dict[str, int]:
@@ -766,6 +764,13 @@ def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -
     return {k: int(v) for k, v in conv.items()}
 
 
+def _decay(weight_decay_lambda: float) -> float:
+    value = float(weight_decay_lambda)
+    if not np.isfinite(value) or value < 0:
+        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda!r}")
+    return value
+
+
 def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
     dim = tuple(input_dim)
     if len(dim) != 3 or any(
@@ -776,8 +781,8 @@ def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
 
 
 class SimpleConvNet(ConvNet):
-    """The book's chapter 7 network (ch. 7.5):
-    Conv1–Relu1–Pool1–Affine1–Relu2–Affine2, with SoftmaxWithLoss.
+    """The book's chapter 7 network (ch. 7.5): layers ``Conv1, Relu1, Pool1, Affine1, Relu2,
+    Affine2``, then ``SoftmaxWithLoss``.
 
     Parameters
     ----------
@@ -792,6 +797,8 @@ class SimpleConvNet(ConvNet):
         Number of classes.
     weight_init_std : float or {'he', 'xavier'}
         Initial weights are ``std * N(0, 1)`` (the book: 0.01); biases start at 0.
+    weight_decay_lambda : float
+        L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
     dtype : float32 or float64
     rng : numpy.random.Generator or int seed, optional
 
@@ -808,10 +815,12 @@ class SimpleConvNet(ConvNet):
         output_size: int = 10,
         weight_init_std: float | str = 0.01,
         *,
+        weight_decay_lambda: float = 0.0,
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
+        self.weight_decay_lambda = _decay(weight_decay_lambda)
         self.conv_param = _conv_settings(
             conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
         )
@@ -870,6 +879,7 @@ class SimpleConvNet(ConvNet):
             "hidden_size": self.hidden_size,
             "output_size": self.output_size,
             "weight_init_std": self.weight_init_std,
+            "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
 
@@ -913,12 +923,16 @@ class DeepConvNet(ConvNet):
     dropout_ratio : float
         Both Dropout layers (the book: 0.5); test-time scaling as the book (see
         :class:`~scratchdl.layers.Dropout`).
+    weight_decay_lambda : float
+        L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
     dtype : float32 or float64
     rng : numpy.random.Generator or int seed, optional
         Source of the initial weights (He: ``sqrt(2 / fan_in)``) and of the dropout masks.
 
-    Parameters ``W1..W6``/``b1..b6`` are the convolutions, ``W7``/``b7`` and ``W8``/``b8``
-    the affine layers, as in the book.
+    Layers ``Conv1, Relu1, Conv2, Relu2, Pool1, ..., Conv6, Relu6, Pool3, Affine1, Relu7,
+    Dropout1, Affine2, Dropout2`` (the book keeps them in a list). Parameters ``W1..W6``/
+    ``b1..b6`` are the convolutions, ``W7``/``b7`` and ``W8``/``b8`` the affine layers, as in
+    the book.
     """
 
     def __init__(
@@ -934,10 +948,12 @@ class DeepConvNet(ConvNet):
         output_size: int = 10,
         *,
         dropout_ratio: float = 0.5,
+        weight_decay_lambda: float = 0.0,
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
+        self.weight_decay_lambda = _decay(weight_decay_lambda)
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         self.conv_params = [
             _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
@@ -959,7 +975,7 @@ class DeepConvNet(ConvNet):
         def zeros(n: int) -> NDArray:
             return np.zeros(n, dtype=self.dtype)
 
-        layers: list[Layer] = []
+        self.layers = OrderedDict()
         channels, h, w = C, H, W
         for i, p in enumerate(self.conv_params):
             fn, fs = p["filter_num"], p["filter_size"]
@@ -969,7 +985,8 @@ class DeepConvNet(ConvNet):
             except ShapeError as exc:
                 raise ConfigError(f"conv_param_{i + 1} does not fit: {exc}") from None
             W_i = he((fn, channels, fs, fs), channels * fs * fs)
-            layers += [Convolution(W_i, zeros(fn), p["stride"], p["pad"]), Relu()]
+            self.layers[f"Conv{i + 1}"] = Convolution(W_i, zeros(fn), p["stride"], p["pad"])
+            self.layers[f"Relu{i + 1}"] = Relu()
             channels = fn
             if i % 2 == 1:
                 if h < 2 or w < 2:
@@ -977,26 +994,15 @@ class DeepConvNet(ConvNet):
                         f"the image is {h}x{w} before pooling {i // 2 + 1}: too small"
                     )
                 h, w = h // 2, w // 2
-                layers.append(Pooling(pool_h=2, pool_w=2, stride=2))
-        flat = channels * h * w
-        layers += [
-            Affine(he((flat, self.hidden_size), flat), zeros(self.hidden_size)),
-            Relu(),
-            Dropout(self.dropout_ratio, rng=gen),
-            Affine(
-                he((self.hidden_size, self.output_size), self.hidden_size), zeros(self.output_size)
-            ),
-            Dropout(self.dropout_ratio, rng=gen),
-        ]
-        # The book keeps a plain list; named here like its other networks: Conv1, Relu1, ...
-        self.layers = OrderedDict()
-        counts: dict[str, int] = {}
-        for layer in layers:
-            kind = {"Convolution": "Conv", "Pooling": "Pool"}.get(
-                type(layer).__name__, type(layer).__name__
-            )
-            counts[kind] = counts.get(kind, 0) + 1
-            self.layers[f"{kind}{counts[kind]}"] = layer
+                self.layers[f"Pool{i // 2 + 1}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        flat, hidden, out = channels * h * w, self.hidden_size, self.output_size
+        self.layers["Affine1"] = Affine(he((flat, hidden), flat), zeros(hidden))
+        self.layers["Relu7"] = Relu()
+        # Each Dropout draws from a generator of its own (spawned from rng), which a
+        # checkpoint can save and restore.
+        self.layers["Dropout1"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
+        self.layers["Affine2"] = Affine(he((hidden, out), hidden), zeros(out))
+        self.layers["Dropout2"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
 
@@ -1009,6 +1015,7 @@ class DeepConvNet(ConvNet):
             "hidden_size": self.hidden_size,
             "output_size": self.output_size,
             "dropout_ratio": self.dropout_ratio,
+            "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
 
@@ -1018,3 +1025,56 @@ class DeepConvNet(ConvNet):
             f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
             f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
         )
+
+
+# -- state beside the parameters: saved in model files and checkpoints -------------------------
+
+
+def layer_state(net: Net) -> dict[str, NDArray]:
+    """Arrays a network needs besides ``params``, keyed ``'<layer>/<attribute>'``.
+
+    These are the test-time statistics of BatchNormalization (``running_mean``,
+    ``running_var``): not trained by gradients, but part of the model. A layer lists them in
+    ``state_names``.
+    """
+    return {
+        f"{name}/{attr}": getattr(layer, attr)
+        for name, layer in getattr(net, "layers", {}).items()
+        for attr in getattr(layer, "state_names", ())
+    }
+
+
+def set_layer_state(net: Net, state: dict[str, NDArray]) -> None:
+    """Put arrays from :func:`layer_state` back (copies, in the network's dtype).
+
+    Raises
+    ------
+    ShapeError
+        If a key is missing or an array has another shape.
+    """
+    for key, current in layer_state(net).items():
+        if key not in state:
+            raise ShapeError(f"the saved state has no {key}")
+        value = np.asarray(state[key])
+        if value.shape != current.shape:
+            raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
+        name, attr = key.split("/")
+        setattr(net.layers[name], attr, np.array(value, dtype=current.dtype, copy=True))
+
+
+def layer_rng_states(net: Net) -> dict[str, dict[str, Any]]:
+    """The states of the layers' own generators (Dropout masks), keyed by layer name: a
+    checkpoint keeps them so that a resumed run draws the masks the uninterrupted one would."""
+    return {
+        name: layer.rng.bit_generator.state
+        for name, layer in getattr(net, "layers", {}).items()
+        if isinstance(getattr(layer, "rng", None), np.random.Generator)
+    }
+
+
+def set_layer_rng_states(net: Net, states: dict[str, dict[str, Any]]) -> None:
+    """Restore :func:`layer_rng_states` (each layer gets a generator of its own)."""
+    for name, state in states.items():
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+        net.layers[name].rng = np.random.Generator(bit_generator)

@@ -34,7 +34,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "central differences are wrong) are redrawn, and the output says so. Exits with "
         "status 1 when one difference exceeds the tolerance.",
     )
-    c.add_argument("--input-size", type=int, default=10, metavar="D", help="default: 10")
+    c.add_argument(
+        "--model",
+        choices=("mlp", "cnn", "deep-cnn"),
+        default="mlp",
+        help="mlp (default); cnn: a small SimpleConvNet on 2x7x7 images; deep-cnn: a small "
+        "DeepConvNet on 1x8x8 images (its dropout off: masks are random per forward pass)",
+    )
+    c.add_argument(
+        "--input-size", type=int, default=10, metavar="D", help="MLP inputs (default: 10)"
+    )
     c.add_argument(
         "--hidden",
         type=int,
@@ -81,15 +90,25 @@ def _gradcheck(args: argparse.Namespace) -> int:
         if value < low:
             raise ConfigError(f"{name} must be an integer of at least {low}, got {value}")
     rng = np.random.default_rng(args.seed)
-    net = MultiLayerNet(
-        args.input_size,
-        hidden,
-        args.classes,
-        activation=args.activation,
-        weight_init_std=1.0,
-        rng=rng,
-    )
-    x = rng.standard_normal((args.samples, args.input_size))
+    if args.model == "mlp":
+        net = MultiLayerNet(
+            args.input_size,
+            hidden,
+            args.classes,
+            activation=args.activation,
+            weight_init_std=1.0,
+            rng=rng,
+        )
+        shape = (args.input_size,)
+        sizes = "-".join(str(s) for s in [args.input_size, *hidden, args.classes])
+        what = f"a {sizes} {args.activation} net"
+    else:
+        if args.activation != "relu":
+            raise ConfigError(f"--model {args.model} uses ReLU: drop --activation")
+        net = _small_cnn(args.model, hidden[0], args.classes, rng)
+        shape = net.input_dim
+        what = f"a small {type(net).__name__} ({'x'.join(map(str, shape))} images)"
+    x = rng.standard_normal((args.samples, *shape))
     t = rng.integers(0, args.classes, size=args.samples)
     x, t, redrawn, dropped = _avoid_kinks(net, x, t, rng, GRADCHECK_H)
     if redrawn or dropped:
@@ -103,9 +122,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
         print("FAIL: every sample sits at a ReLU kink; try another --seed or --activation sigmoid")
         return 1
     diffs = gradient_check(net, x, t, h=GRADCHECK_H)
-    sizes = "-".join(str(s) for s in [args.input_size, *hidden, args.classes])
     print(
-        f"gradient check of a {sizes} {args.activation} net on {len(x)} random samples "
+        f"gradient check of {what} on {len(x)} random samples "
         "(float64): mean |backprop - numerical|"
     )
     worst = 0.0
@@ -118,6 +136,27 @@ def _gradcheck(args: argparse.Namespace) -> int:
         f"({'below' if ok else 'above'} the tolerance {GRADCHECK_TOLERANCE:g})"
     )
     return 0 if ok else 1
+
+
+def _small_cnn(model: str, hidden: int, classes: int, rng: Any) -> Any:
+    """A CNN small enough for central differences, with biases away from 0: DeepConvNet's
+    pad-2 convolution has outputs that see only padding, whose ReLU input is the bias, and a
+    bias of 0 would sit on the kink for every sample."""
+    from scratchdl.nets import DeepConvNet, SimpleConvNet
+
+    if model == "cnn":
+        conv = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
+        net = SimpleConvNet((2, 7, 7), conv, hidden, classes, weight_init_std=0.5, rng=rng)
+    else:
+        small = [{"filter_num": n} for n in (2, 3, 2, 3, 2, 2)]
+        net = DeepConvNet((1, 8, 8), *small, hidden_size=hidden, output_size=classes, rng=rng)
+        for layer in net.layers.values():
+            if hasattr(layer, "dropout_ratio"):
+                layer.dropout_ratio = 0.0  # random masks per forward pass defeat the check
+    for key in net.params:
+        if key.startswith("b"):
+            net.params[key] = rng.uniform(0.05, 0.2, net.params[key].shape)
+    return net
 
 
 def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any, int, int]:
@@ -134,7 +173,7 @@ def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any
         if not bad.any():
             break
         idx = bad.nonzero()[0]
-        x[idx] = rng.standard_normal((len(idx), x.shape[1]))
+        x[idx] = rng.standard_normal((len(idx), *x.shape[1:]))
         bad[idx] = kink_samples(net, x[idx], t[idx], h)
     dropped = int(bad.sum())
     return x[~bad], t[~bad], redrawn - dropped, dropped

@@ -50,21 +50,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a network on MNIST; writes model.npz, history.json and curves.png",
         description=(
-            "Train a fully connected network with mini-batch gradient descent, printing train "
+            "Train a network (fully connected, or --model cnn/deep-cnn) with mini-batch gradient "
+            "descent, printing train "
             "and test accuracy every epoch. The defaults reproduce the book's ch. 5 run: 784-50-10 "
             "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C, or the end "
             "of the --max-seconds budget, saves a checkpoint; continue with --resume."
         ),
     )
     p.add_argument("--dataset", choices=DATASETS, help="dataset (default: mnist)")
-    p.add_argument("--model", choices=tuple(MODELS), help="model kind (default: mlp)")
+    p.add_argument(
+        "--model",
+        choices=tuple(MODELS),
+        help="mlp (default): fully connected; cnn: the book's SimpleConvNet (ch. 7, Adam, "
+        "about 99%% in 20 epochs); deep-cnn: its DeepConvNet (ch. 8)",
+    )
     add_data_dir(p)
     p.add_argument(
         "--hidden",
         type=int,
         action="append",
         metavar="N",
-        help="width of a hidden layer; repeat for depth (default: one layer of 50)",
+        help="width of a hidden layer; repeat for depth (default: one layer of 50; 100 for cnn)",
     )
     p.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
     p.add_argument(
@@ -73,7 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="STD|he|xavier",
         help="initial weight scale (default: 0.01)",
     )
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help="default: sgd")
+    p.add_argument(
+        "--optimizer", choices=OPTIMIZERS, help="default: sgd (mlp), adam (cnn, deep-cnn)"
+    )
     p.add_argument(
         "--lr",
         type=float,

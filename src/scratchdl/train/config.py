@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scratchdl.choices import ACTIVATIONS, DATASETS, DTYPES, INITS, MODELS, OPTIMIZERS, SAMPLINGS
+from scratchdl.choices import (
+    ACTIVATIONS,
+    DATASETS,
+    DTYPES,
+    INITS,
+    MODEL_DEFAULTS,
+    MODELS,
+    OPTIMIZERS,
+    SAMPLINGS,
+)
 from scratchdl.errors import ConfigError
 
 __all__ = ["DEFAULT_ITERS", "DEFAULT_LR", "TrainConfig", "check_time_budget"]
@@ -42,13 +51,17 @@ class TrainConfig:
     ----------
     dataset : {'mnist', 'fashion'}
     model : str
-        A model kind of :data:`scratchdl.choices.MODELS` (``'mlp'``).
-    hidden : tuple of int
-        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet.
+        A model kind of :data:`scratchdl.choices.MODELS`: ``'mlp'``, ``'cnn'`` (the book's
+        SimpleConvNet, ch. 7.5) or ``'deep-cnn'`` (DeepConvNet, ch. 8.1).
+    hidden : tuple of int or None
+        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet. None takes the model's
+        default (:data:`scratchdl.choices.MODEL_DEFAULTS`: 50 for the MLP and DeepConvNet,
+        100 for SimpleConvNet).
     activation : {'relu', 'sigmoid'}
     init : float or {'he', 'xavier'}
         Standard deviation of the initial weights.
-    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'}
+    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'} or None
+        None takes the model's default: SGD for the MLP, Adam for the CNNs (as the book).
     lr : float or None
         Learning rate; None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the
         book's ch. 5.7.4; the book's defaults for the others, e.g. 0.001 for Adam).
@@ -75,10 +88,10 @@ class TrainConfig:
 
     dataset: str = "mnist"
     model: str = "mlp"
-    hidden: tuple[int, ...] = (50,)
+    hidden: tuple[int, ...] | None = None
     activation: str = "relu"
     init: float | str = 0.01
-    optimizer: str = "sgd"
+    optimizer: str | None = None
     lr: float | None = None
     batch_size: int = 100
     epochs: int | None = None
@@ -91,6 +104,11 @@ class TrainConfig:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
+        defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
+        if self.hidden is None:
+            self.hidden = defaults["hidden"]
+        if self.optimizer is None:
+            self.optimizer = defaults["optimizer"]
         if isinstance(self.hidden, (list, tuple)):
             self.hidden = tuple(self.hidden)
         elif _is_int(self.hidden):
@@ -191,8 +209,9 @@ class TrainConfig:
         """One line such as ``784-50-10 relu, sgd lr=0.1, batch 100, 10000 iters``."""
         length = f"{self.epochs} epochs" if self.epochs is not None else f"{self.iters} iters"
         hidden = "-".join(str(h) for h in self.hidden)
+        model = "" if self.model == "mlp" else f"{self.model}, "
         return (
-            f"{self.dataset}, hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
+            f"{self.dataset}, {model}hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
             f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
         )
 
