@@ -28,6 +28,7 @@ from scratchdl.errors import ConfigError, ModelFileError
 from scratchdl.nets import (
     DeepConvNet,
     MultiLayerNet,
+    MultiLayerNetExtend,
     Net,
     SimpleConvNet,
     SimpleNet,
@@ -122,6 +123,19 @@ def _build(arch: dict[str, Any]) -> Net:
         if cls == "TwoLayerNet" and len(hidden) == 1:
             return TwoLayerNet(arch["input_size"], hidden[0], arch["output_size"], **common)
         return MultiLayerNet(arch["input_size"], hidden, arch["output_size"], **common)
+    if cls == "MultiLayerNetExtend":
+        return MultiLayerNetExtend(
+            arch["input_size"],
+            list(arch["hidden_size_list"]),
+            arch["output_size"],
+            activation=arch.get("activation", "relu"),
+            weight_init_std=arch.get("weight_init_std", "relu"),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            use_dropout=arch.get("use_dropout", False),
+            dropout_ration=arch.get("dropout_ration", 0.5),
+            use_batchnorm=arch.get("use_batchnorm", False),
+            dtype=dtype,
+        )
     if cls == "SimpleNet":
         return SimpleNet(dtype=dtype)
     if cls == "SimpleConvNet":

@@ -605,6 +605,8 @@ class MultiLayerNetExtend(LayerNet):
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.use_dropout, self.dropout_ration = bool(use_dropout), float(dropout_ration)
+        if not 0.0 <= self.dropout_ration < 1.0:
+            raise ConfigError(f"dropout_ration must be in [0, 1), got {dropout_ration!r}")
         self.use_batchnorm = bool(use_batchnorm)
         self.dtype = _check_dtype(dtype)
         self.metadata = {}
