@@ -3,7 +3,7 @@
 conv(30 filters 5x5) - relu - pool - affine 100 - relu - affine 10, Adam (lr 0.001), batches of
 100, accuracies each epoch on 1000 samples of each set, then the whole test set: the book's
 Trainer lines. The book trains 20 epochs (test accuracy 0.9896 in the book); the argument sets
-fewer: `python examples/ch07_train_convnet.py 1` takes under a minute here and reaches about 0.98.
+fewer: `python examples/ch07_train_convnet.py 1` (600 steps) ended at 0.9617 here.
 """
 
 import sys
