@@ -200,9 +200,12 @@ def run_torch(data, iters: int) -> tuple[float, float] | None:
 
 
 # -- ours (and a baseline checkout): the command line --------------------------------------------
-def run_cli(iters: int, data_dir: str | None, src: str | None = None) -> tuple[float, float, str]:
+def run_cli(
+    iters: int, data_dir: str | None, src: str | None = None
+) -> tuple[float, float, str, float]:
     """``scratchdl train --quiet`` in a subprocess (of ``src``'s package when given): wall time,
-    final test accuracy and the history without its times (to compare runs)."""
+    final test accuracy, the history without its times (to compare runs) and the CPU seconds
+    (user + system) the process used, which a busy machine disturbs less than wall time."""
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(Path(src).resolve())
@@ -211,9 +214,12 @@ def run_cli(iters: int, data_dir: str | None, src: str | None = None) -> tuple[f
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "scratchdl", "train", "--quiet", "--out", out]
         cmd += ["--iters", str(iters)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
         acc = float(re.search(r"test accuracy (\d\.\d+)", proc.stdout).group(1))
@@ -222,7 +228,7 @@ def run_cli(iters: int, data_dir: str | None, src: str | None = None) -> tuple[f
     for record in history["records"]:
         record.pop("elapsed"), record.pop("epoch_time")
     history["info"] = {k: v for k, v in history["info"].items() if "seconds" not in k}
-    return seconds, acc, json.dumps(history, sort_keys=True)
+    return seconds, acc, json.dumps(history, sort_keys=True), cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,10 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     histories: dict[str, set[str]] = {"scratchdl": set(), "baseline": set()}
+    cpu: dict[str, list[float]] = {"scratchdl": [], "baseline": []}
 
     def cli(name: str, src: str | None) -> tuple[float, float]:
-        seconds, acc, history = run_cli(args.iters, args.data_dir, src)
+        seconds, acc, history, cpu_seconds = run_cli(args.iters, args.data_dir, src)
         histories[name].add(history)
+        cpu[name].append(cpu_seconds)
+        print(f"  ({name} used {cpu_seconds:.2f} s of CPU)", flush=True)
         return seconds, acc
 
     contenders: list[tuple[str, Any, str]] = [
@@ -284,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     # Rounds of one run per contender, so a slow spell of the machine hits all of them alike.
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in contenders}
     for round_no in range(1, args.repeat + 1):
-        for name, fn, _ in contenders:
+        # Every other round in reverse order, so neither goes first more often (ABBA).
+        order = contenders if round_no % 2 else contenders[::-1]
+        for name, fn, _ in order:
             t, acc = fn()
             runs[name].append((t, acc))
             print(f"  round {round_no}: {name:>9} {t:7.2f} s   test accuracy {acc:.4f}", flush=True)
@@ -306,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         best_ratio = min(runs[name])[0] / ours_best
         median_ratio = statistics.median(t for t, _ in runs[name]) / ours_median
         print(f"{name:>10} / scratchdl = {best_ratio:5.2f}x (best)  {median_ratio:5.2f}x (median)")
+    if cpu["baseline"]:
+        ours, theirs = min(cpu["scratchdl"]), min(cpu["baseline"])
+        print(
+            f"CPU seconds, best: scratchdl {ours:.2f}, baseline {theirs:.2f} "
+            f"(baseline / scratchdl = {theirs / ours:.2f}x; median "
+            f"{statistics.median(cpu['baseline']) / statistics.median(cpu['scratchdl']):.2f}x)"
+        )
     for name, seen in histories.items():
         if seen:
             same = "the same history" if len(seen) == 1 else f"{len(seen)} different histories"

@@ -194,15 +194,15 @@ def test_a_run_that_learns_nothing_is_flagged(tmp_path, capsys, fake_mnist):
         (["--resume"], "no checkpoint at"),
         (
             ["--max-seconds", "inf"],
-            "time budget (max_seconds) must be a positive finite number of seconds, got inf",
+            "time budget (--max-seconds) must be a positive finite number of seconds, got inf",
         ),
         (
             ["--max-seconds", "nan"],
-            "time budget (max_seconds) must be a positive finite number of seconds, got nan",
+            "time budget (--max-seconds) must be a positive finite number of seconds, got nan",
         ),
         (
             ["--max-seconds", "0"],
-            "time budget (max_seconds) must be a positive finite number of seconds, got 0.0",
+            "time budget (--max-seconds) must be a positive finite number of seconds, got 0.0",
         ),
     ],
 )
@@ -498,6 +498,7 @@ def test_gradcheck_bad_options_are_one_line_errors(capsys, argv, message):
     assert err == f"scratchdl gradcheck: error: {message}\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="set SCRATCHDL_DATA_DIR")
 def test_short_real_mnist_run(tmp_path, capsys):
     out_dir = tmp_path / "mnist"

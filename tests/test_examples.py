@@ -1,4 +1,4 @@
-"""Each chapter's example script runs and prints the notes' numbers."""
+"""Each chapter's example script runs and prints the book's numbers."""
 
 import os
 import subprocess
@@ -71,8 +71,19 @@ def test_training_example_prints_an_epoch_line_and_ends_at_the_books_accuracy(na
     assert low <= test_acc <= high and low <= train_acc <= 1.0, lines[-1]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_example_prints_the_notes_numbers(name):
+#: ch05_backprop's gradient check is the full-size 784-50-10 numerical gradient, which the fast
+#: suite checks once (tests/conftest.py); ch03_forward runs the book's network over MNIST.
+SLOW_EXAMPLES = {"ch05_backprop.py", "ch03_forward.py"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in SLOW_EXAMPLES else n
+        for n in sorted(EXPECTED)
+    ],
+)
+def test_example_prints_the_books_numbers(name):
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         capture_output=True,
@@ -149,6 +160,7 @@ def test_ch03_finds_mnist_in_the_user_cache_without_the_variable(tmp_path):
     assert "MNIST part skipped" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not DATA_DIR or not BOOK_WEIGHTS, reason="set SCRATCHDL_DATA_DIR and SCRATCHDL_BOOK_WEIGHTS"
 )

@@ -231,6 +231,7 @@ def test_weights_of_a_non_mnist_net_are_refused():
         notes.plot_first_layer_weights(TwoLayerNet(10, 4, 2, rng=0))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not os.environ.get("SCRATCHDL_DATA_DIR"), reason="needs MNIST: set SCRATCHDL_DATA_DIR"
 )

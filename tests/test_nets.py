@@ -82,7 +82,7 @@ def test_multilayer_net_gradients_match_numerical(activation, init, labels):
 
 
 def test_image_shaped_input_works(rng):
-    net = TwoLayerNet(784, 20, 10, rng=0, dtype=np.float64)
+    net = TwoLayerNet(784, 3, 10, rng=0, dtype=np.float64)
     x = rng.random((4, 1, 28, 28))
     t = np.array([1, 2, 3, 4])
     np.testing.assert_allclose(net.predict(x), net.predict(x.reshape(4, 784)))
@@ -354,3 +354,28 @@ def test_simple_net_meets_the_contract(rng):
     assert history.stop_reason == "completed" and len(history.loss) == 50
     assert history.loss[-1] < history.loss[0]
     assert history.last.train_acc > 0.8 and history.last.train_acc == net.accuracy(x, t)
+
+
+def test_parameter_numbers_come_from_layer_names_or_an_explicit_map(rng):
+    """The book's SimpleConvNet (ch. 7.5) names Conv1 and Affine1 but owns W1 and W2."""
+    from collections import OrderedDict
+
+    from scratchdl.nets import LayerNet
+
+    class Two(LayerNet):
+        def __init__(self, numbers=None):
+            self.dtype, self.input_size, self.output_size = np.dtype(np.float64), 4, 2
+            self.layers = OrderedDict()
+            self.layers["First1"] = Affine(rng.standard_normal((4, 3)), np.zeros(3))
+            self.layers["Relu1"] = Relu()
+            self.layers["Affine1"] = Affine(rng.standard_normal((3, 2)), np.zeros(2))
+            self.lastLayer = SoftmaxWithLoss()
+            self._bind_layers(numbers)
+
+    with pytest.raises(ConfigError, match="both claim 'W1'"):
+        Two()
+    net = Two({"Affine1": 2})
+    assert list(net.params) == ["W1", "b1", "W2", "b2"]
+    assert net.params["W2"] is net.layers["Affine1"].W
+    x, t = rng.random((3, 4)), np.array([0, 1, 1])
+    assert max(gradient_check(net, x, t).values()) < 1e-7

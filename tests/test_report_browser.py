@@ -22,7 +22,10 @@ from scratchdl.cli import main
 from scratchdl.plots import notes
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+pytestmark = [
+    pytest.mark.slow,  # a browser per test
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
+]
 
 TIMEOUT = 90  # seconds per Chromium run; a cold start on a busy machine takes a few
 WINDOW = (1200, 2000)

@@ -111,6 +111,7 @@ def test_divergence_is_recorded_not_raised(src):
     json.dumps(row, allow_nan=False)  # storable
 
 
+@pytest.mark.slow
 # -- engine: outputs, resume, parallel ---------------------------------------------------------
 def test_batch_size_sweep_writes_every_output(src, tmp_path):
     sweep = small_batch_sweep(src)
@@ -184,6 +185,7 @@ def test_unreadable_trial_file_is_rerun(src, tmp_path):
     assert seen == [False] and json.loads(path.read_text())["key"] == path.stem
 
 
+@pytest.mark.slow
 def test_jobs_two_gives_the_same_results_as_jobs_one(src, tmp_path):
     sweep = small_batch_sweep(src)  # budget 1e-6 s: the time checkpoint is update 1 for all
     one = run_sweep(sweep, tmp_path / "one", source=src, jobs=1, figures=False)
@@ -201,6 +203,7 @@ def test_jobs_two_gives_the_same_results_as_jobs_one(src, tmp_path):
     assert os.environ.get("OPENBLAS_NUM_THREADS") != "1" or "OPENBLAS_NUM_THREADS" in os.environ
 
 
+@pytest.mark.slow
 def test_interrupted_parallel_sweep_stops_its_workers_and_keeps_finished_trials(src, tmp_path):
     import multiprocessing
     import time
@@ -253,6 +256,7 @@ def assert_summary_numbers_in_results(out: Path) -> None:
         assert any(abs(abs(v) - float(s)) <= tol for v in leaves), f"{s} not in results.json"
 
 
+@pytest.mark.slow
 def test_batch_size_summary_matches_results(src, tmp_path):
     run_sweep(small_batch_sweep(src, budget_seconds=0.02), tmp_path, source=src, jobs=0)
     assert_summary_numbers_in_results(tmp_path)
@@ -281,6 +285,7 @@ def test_one_seed_batch_summary_warns_that_noise_is_unknown(src, tmp_path):
     assert "With one seed per batch size there is no measure of noise" in text
 
 
+@pytest.mark.slow
 def test_depth_width_shows_failure_and_fix(src, tmp_path):
     opts = depth_width.DepthWidthOptions(
         depths=(1, 4),
@@ -380,6 +385,7 @@ def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
     assert_summary_numbers_in_results(tmp_path)
 
 
+@pytest.mark.slow
 def test_lr_sweep_summary(src, tmp_path):
     opts = lr.LrOptions(
         values=(1e-4, 0.1, 1e4),
@@ -467,6 +473,7 @@ def test_cli_unknown_sweep_exits_2(capsys):
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="SCRATCHDL_DATA_DIR unset")
 def test_cli_lr_sweep_on_mnist(tmp_path, capsys):
     out = tmp_path / "lr"

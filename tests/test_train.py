@@ -569,3 +569,18 @@ def test_blas_thread_limit_is_restored():
         if before is not None:
             assert blas_thread_count() == 1
     assert blas_thread_count() == before
+
+
+def test_a_model_kind_is_one_entry_in_choices(monkeypatch):
+    from scratchdl import choices
+
+    with pytest.raises(ConfigError, match="unknown model 'tiny': use one of mlp"):
+        small_config(model="tiny").validate()
+
+    def tiny(config, input_size, n_classes, rng):
+        return MultiLayerNet(input_size, [4], n_classes, rng=rng)
+
+    monkeypatch.setitem(choices.MODELS, "tiny", tiny)
+    net, h = train(small_config(model="tiny"), data=DATA)
+    assert isinstance(net, MultiLayerNet) and net.hidden_size_list == [4]
+    assert h.config["model"] == "tiny" and h.stop_reason == "completed"

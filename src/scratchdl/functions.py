@@ -95,8 +95,9 @@ def softmax(x: ArrayLike) -> NDArray:
     ``exp`` from overflowing, so ``softmax([1010, 1000, 990])`` is finite.
     """
     x = as_float_array(x)
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
 
 
 def log_softmax(x: ArrayLike) -> NDArray:
@@ -105,8 +106,9 @@ def log_softmax(x: ArrayLike) -> NDArray:
     ``log y_k = (x_k - m) - log sum_i exp(x_i - m)`` with ``m`` the row maximum.
     """
     x = as_float_array(x)
-    z = x - np.max(x, axis=-1, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=-1, keepdims=True))
+    z = x - x.max(axis=-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return z
 
 
 def sum_squared_error(y: ArrayLike, t: ArrayLike) -> float:

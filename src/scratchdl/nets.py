@@ -329,19 +329,31 @@ class LayerNet(Net):
         """``lastLayer`` by its Pythonic name (the same object)."""
         return self.lastLayer
 
-    def _bind_layers(self) -> None:
-        """Name the parameters after their layers (``Affine1`` -> ``W1``, ``b1``) and bind
-        ``params``; the first layer skips the input gradient nobody uses."""
+    def _bind_layers(self, numbers: dict[str, int] | None = None) -> None:
+        """Name the parameters after their layers and bind ``params``.
+
+        A layer's parameters get the number its name ends with (``Affine1`` -> ``W1``, ``b1``),
+        unless ``numbers`` gives it another: the book's SimpleConvNet (ch. 7.5) has ``Conv1``
+        own ``W1`` but ``Affine1`` own ``W2``, i.e. ``numbers={'Affine1': 2, 'Affine2': 3}``.
+        Two layers claiming one name is an error.
+        """
         owners: dict[str, tuple[Any, str]] = {}
         for name, layer in self.layers.items():
-            if layer.param_names:
-                number = re.search(r"\d+$", name)
-                if number is None:
+            if not layer.param_names:
+                continue
+            number = (numbers or {}).get(name)
+            if number is None:
+                found = re.search(r"\d+$", name)
+                if found is None:
                     raise ConfigError(
                         f"layer {name!r} has parameters but its name ends in no number"
                     )
-                for attr in layer.param_names:
-                    owners[f"{attr}{number.group()}"] = (layer, attr)
+                number = int(found.group())
+            for attr in layer.param_names:
+                key = f"{attr}{number}"
+                if key in owners:
+                    raise ConfigError(f"layers {name!r} and another both claim {key!r}")
+                owners[key] = (layer, attr)
         # dx of the input images is thrown away, and costs as much as dW: about 15 % of a
         # training step of the MNIST MLP (benchmarks/README.md).
         next(iter(self.layers.values())).need_dx = False

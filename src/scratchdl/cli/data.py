@@ -7,9 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from scratchdl.choices import DATASETS
 from scratchdl.cli._options import add_data_dir
-
-_DATASET_CHOICES = ("mnist", "fashion")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,17 +27,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_data_dir(p)
 
     fetch = actions.add_parser("fetch", help="download and verify a dataset")
-    fetch.add_argument("dataset", nargs="?", default="mnist", choices=_DATASET_CHOICES)
+    fetch.add_argument("dataset", nargs="?", default="mnist", choices=DATASETS)
     data_dir(fetch)
     fetch.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
     verify = actions.add_parser("verify", help="check the files that are present")
-    verify.add_argument("--dataset", choices=(*_DATASET_CHOICES, "all"), default="all")
+    verify.add_argument("--dataset", choices=(*DATASETS, "all"), default="all")
     data_dir(verify)
 
     imp = actions.add_parser("import", help="verify IDX files (or a folder) and copy them in")
     imp.add_argument("path", metavar="PATH", help="an IDX file (.gz or raw) or a folder of them")
-    imp.add_argument("--dataset", choices=_DATASET_CHOICES, default="mnist")
+    imp.add_argument("--dataset", choices=DATASETS, default="mnist")
     data_dir(imp)
 
     info = actions.add_parser("info", help="where data lives and what is there")
@@ -97,7 +96,7 @@ def _fetch(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from scratchdl.data import check
 
-    names = _DATASET_CHOICES if args.dataset == "all" else (args.dataset,)
+    names = DATASETS if args.dataset == "all" else (args.dataset,)
     statuses = [s for name in names for s in check(name, data_dir=args.data_dir)]
     rows = [(s.dataset, s.kind, s.state, str(s.path or "-"), s.detail) for s in statuses]
     _table("dataset files", ("dataset", "file", "state", "path", "detail"), rows)

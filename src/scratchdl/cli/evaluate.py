@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl.choices import DATASETS
 from scratchdl.cli._options import add_data_dir
 
 
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("model", help="model file written by 'scratchdl train' (model.npz)")
     ev.add_argument(
         "--dataset",
-        choices=("mnist", "fashion"),
+        choices=DATASETS,
         help="test set to use (default: the one the model was trained on, else mnist)",
     )
     add_data_dir(ev)
