@@ -22,7 +22,7 @@ def run(label: str, epochs: int, data, **options) -> None:
     )
     trainer.train()
     print(f"== {label} ==")
-    for epoch in [*range(0, epochs, 50), epochs - 1]:
+    for epoch in sorted({*range(0, epochs, 50), epochs - 1}):
         train_acc, test_acc = trainer.train_acc_list[epoch], trainer.test_acc_list[epoch]
         print(f"epoch:{epoch + 1}, train acc:{train_acc:.4f}, test acc:{test_acc:.4f}")
 
