@@ -60,6 +60,7 @@ def test_two_layer_net_module_runs(chapter, tmp_path):
 @pytest.mark.slow
 def test_ch05_gradient_check_prints_tiny_differences(tmp_path):
     out = run_book_script("ch05", "gradient_check.py", tmp_path)
+    print("ch05/gradient_check.py:", " ".join(out.split()))  # shown with pytest -s
     diffs = {key: float(value) for key, value in re.findall(rf"(\w+):({NUMBER})", out)}
     assert set(diffs) == {"W1", "b1", "W2", "b2"}
     # The book shows 1e-13 .. 1e-10 for these (float64 throughout).
@@ -74,6 +75,7 @@ def _accuracies(out: str) -> np.ndarray:
 @pytest.mark.slow
 def test_ch04_train_neuralnet_reaches_the_books_accuracy(tmp_path):
     out = run_book_script("ch04", "train_neuralnet.py", tmp_path, timeout=1800)
+    print("ch04/train_neuralnet.py:", out.strip().splitlines()[-1])  # shown with pytest -s
     acc = _accuracies(out)
     assert acc.shape == (17, 2)  # one line per epoch, as the book prints
     assert acc[0, 1] < 0.3 and acc[-1, 0] > 0.93 and acc[-1, 1] > 0.93, acc[-1]
@@ -82,6 +84,7 @@ def test_ch04_train_neuralnet_reaches_the_books_accuracy(tmp_path):
 @pytest.mark.slow
 def test_ch05_train_neuralnet_reaches_the_books_accuracy(tmp_path):
     out = run_book_script("ch05", "train_neuralnet.py", tmp_path, timeout=1800)
+    print("ch05/train_neuralnet.py:", out.strip().splitlines()[-1])  # shown with pytest -s
     acc = _accuracies(out)
     assert acc.shape == (17, 2)
     assert acc[-1, 0] > 0.96 and acc[-1, 1] > 0.96, acc[-1]

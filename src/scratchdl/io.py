@@ -177,7 +177,7 @@ def load_model(path: str | os.PathLike[str]) -> Net:
         raise ModelFileError(f"{path} is a folder, not a model file: {hint}")
     if not path.is_file():
         raise ModelFileError(
-            f"model file {path} does not exist: check the path, or train one with 'scratchdl train --out DIR'"
+            f"model file {path} does not exist: check the path, or train one first ('scratchdl train' writes run/model.npz)"
         )
     hint = f"{path} is not a scratchdl model"
     if path.suffix == ".pkl":
