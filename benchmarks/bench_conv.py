@@ -5,13 +5,15 @@ The step (ch. 7.5): batch of 100 MNIST images (N, 1, 28, 28), forward + backward
 All three start from the same weights and see the same batches; rounds are interleaved
 (ours, book, torch, ours, ...) so a busy spell of the shared machine hits all alike. Each
 round times ``--steps`` steps per contender; the script prints every round, the best and the
-median time per step, and the ratios.
+median time per step (wall clock, and the process's CPU time, which a busy machine disturbs
+less), and the ratios.
 
 * ``scratchdl``: ``scratchdl.nets.SimpleConvNet`` (float32) and ``scratchdl.optimizers.Adam``.
-* ``book``: the book's own ``ch07/simple_convnet.py`` with its ``common/`` package (float64
-  weights), ``network.gradient`` then ``Adam.update``. The book's code is not part of this
-  repository: give its folder (holding ``common/`` and ``ch07/``) with ``--book-code`` or
-  ``SCRATCHDL_BOOK_CODE``; without it the contender is skipped.
+* ``book``: the book's own ``ch07/simple_convnet.py`` (``ch08/deep_convnet.py``) with its
+  ``common/`` package (float64 weights), ``network.gradient`` then ``Adam.update``. The book's
+  code is not part of this repository: give its folder (holding ``common/``, ``ch07/`` and
+  ``ch08/``) with ``--book-code`` or ``SCRATCHDL_BOOK_CODE``; without it the contender is
+  skipped.
 * ``torch``: the same network in PyTorch on the CPU (``torch.optim.Adam``), skipped when
   PyTorch is not installed.
 
@@ -86,9 +88,9 @@ def ours(kind: str, init: dict[str, Any]) -> tuple[Callable, str]:
     opt = Adam(lr=LR)
 
     def step(x, t):
-        loss, grads = net.loss_and_gradient(x, t)
+        grads = net.gradient(x, t)  # keeps its forward pass's loss in net.last_loss
         opt.update(net.params, grads)
-        return loss
+        return net.last_loss
 
     return step, "float32"
 
@@ -175,35 +177,43 @@ def torch_net(kind: str, init: dict[str, Any], threads: int) -> tuple[Callable, 
 
 
 # -- one thread count, in this process ------------------------------------------------------------
-def run_rounds(contenders, data, rounds: int, steps: int) -> dict[str, list[float]]:
-    per_step: dict[str, list[float]] = {name: [] for name, _, _ in contenders}
+def run_rounds(contenders, data, rounds: int, steps: int) -> dict[str, dict[str, list[float]]]:
+    """Wall-clock and CPU seconds per step, per contender and round."""
+    times: dict[str, dict[str, list[float]]] = {
+        name: {"wall": [], "cpu": []} for name, _, _ in contenders
+    }
     for round_no in range(1, rounds + 1):
         line = []
         for name, step, _ in contenders:
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             for i in range(steps):
                 step(*data[i % len(data)])
-            per_step[name].append((time.perf_counter() - start) / steps)
-            line.append(f"{name} {per_step[name][-1] * 1e3:7.1f} ms")
+            times[name]["wall"].append((time.perf_counter() - wall) / steps)
+            times[name]["cpu"].append((time.process_time() - cpu) / steps)
+            line.append(
+                f"{name} {times[name]['wall'][-1] * 1e3:6.1f} ms (cpu {times[name]['cpu'][-1] * 1e3:6.1f})"
+            )
         print(f"  round {round_no}: " + "   ".join(line), flush=True)
-    return per_step
+    return times
 
 
-def report(per_step: dict[str, list[float]], notes: dict[str, str]) -> None:
-    names = list(per_step)
+def report(times: dict[str, dict[str, list[float]]], notes: dict[str, str]) -> None:
+    names = list(times)
     for name in names:
-        ts = per_step[name]
+        w, c = times[name]["wall"], times[name]["cpu"]
         print(
-            f"  {name:>9}: best {min(ts) * 1e3:7.1f} ms   median {statistics.median(ts) * 1e3:7.1f} "
-            f"ms per step   ({notes[name]})"
+            f"  {name:>9}: wall best {min(w) * 1e3:7.1f} ms, median {statistics.median(w) * 1e3:7.1f} "
+            f"ms;  cpu best {min(c) * 1e3:7.1f} ms, median {statistics.median(c) * 1e3:7.1f} ms "
+            f"per step   ({notes[name]})"
         )
-    base = per_step["scratchdl"]
-    for name in names[1:]:
-        ts = per_step[name]
-        print(
-            f"  {name:>9} / scratchdl = {min(ts) / min(base):5.2f}x (best)  "
-            f"{statistics.median(ts) / statistics.median(base):5.2f}x (median)"
-        )
+    for kind in ("wall", "cpu"):
+        base = times["scratchdl"][kind]
+        for name in names[1:]:
+            ts = times[name][kind]
+            print(
+                f"  {kind:>4}: {name:>5} / scratchdl = {min(ts) / min(base):5.2f}x (best)  "
+                f"{statistics.median(ts) / statistics.median(base):5.2f}x (median)"
+            )
 
 
 def child(args: argparse.Namespace) -> int:
@@ -221,10 +231,13 @@ def child(args: argparse.Namespace) -> int:
         net = make_ours(kind)
         init = {k: np.array(v) for k, v in net.params.items()}
         contenders = [("scratchdl", *ours(kind, init))]
-        if args.book_code and os.path.isdir(os.path.join(args.book_code, "common")):
+        script = "ch07/simple_convnet.py" if kind == "simple" else "ch08/deep_convnet.py"
+        if args.book_code and os.path.isfile(os.path.join(args.book_code, script)):
             contenders.append(("book", *book(kind, init, args.book_code)))
         else:
-            print("       book: skipped (no --book-code / SCRATCHDL_BOOK_CODE folder with common/)")
+            print(
+                f"       book: skipped (no --book-code / SCRATCHDL_BOOK_CODE folder with {script})"
+            )
         if not args.skip_torch and importlib.util.find_spec("torch") is not None:
             contenders.append(("torch", *torch_net(kind, init, threads)))
         elif not args.skip_torch:
@@ -235,9 +248,10 @@ def child(args: argparse.Namespace) -> int:
             f"{label} step (batch {BATCH}, forward + backward + Adam), {args.rounds} rounds of "
             f"{args.steps} steps; first-step losses "
             + ", ".join(f"{k} {v:.5f}" for k, v in losses.items())
+            + ("" if kind == "simple" else " (each draws its own dropout masks)")
         )
-        per_step = run_rounds(contenders, data, args.rounds, args.steps)
-        report(per_step, {name: note for name, _, note in contenders})
+        times = run_rounds(contenders, data, args.rounds, args.steps)
+        report(times, {name: note for name, _, note in contenders})
         if kind == "simple":
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"  peak RSS of this process so far: {peak:.0f} MB")
@@ -248,14 +262,15 @@ def child(args: argparse.Namespace) -> int:
         step, _ = ours("deep", {})
         rng = np.random.default_rng(1)
         order = rng.permutation(x.shape[0])
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(x.shape[0] // BATCH):
             idx = order[i * BATCH : (i + 1) * BATCH]
             step(x[idx], t[idx])
-        epoch = time.perf_counter() - start
+        epoch, epoch_cpu = time.perf_counter() - start, time.process_time() - cpu
         print(
             f"DeepConvNet: one epoch of ours ({x.shape[0] // BATCH} steps of {BATCH}, Adam): "
-            f"{epoch:.1f} s"
+            f"{epoch:.1f} s wall, {epoch_cpu:.1f} s cpu; load average now "
+            f"{os.getloadavg()[0]:.2f}"
         )
     return 0
 

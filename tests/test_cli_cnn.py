@@ -19,7 +19,9 @@ from test_cli_train import _synthetic, fake_mnist, run  # noqa: F401 - fake_mnis
 BOOK_WEIGHTS = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
 DATA_DIR = os.environ.get("SCRATCHDL_DATA_DIR")
 SHORT = ["--iters", "40", "--batch-size", "20", "--quiet"]
-KINDS = [("cnn", SimpleConvNet), ("deep-cnn", DeepConvNet)]
+# DeepConvNet costs several seconds even on synthetic data: its runs are slow tests.
+KINDS = [("cnn", SimpleConvNet), pytest.param("deep-cnn", DeepConvNet, marks=pytest.mark.slow)]
+EXTEND = ["--hidden", "16", "--batchnorm", "--dropout", "0.2"]
 
 
 @pytest.mark.parametrize(("model", "cls"), KINDS)
@@ -45,16 +47,22 @@ def test_train_evaluate_predict_a_cnn(tmp_path, capsys, fake_mnist, model, cls):
     assert re.search(r"digit\.png: \d \(\d+\.\d%\)", out)
 
 
-@pytest.mark.parametrize(("model", "cls"), KINDS)
-def test_interrupt_then_resume_matches_an_uninterrupted_cnn_run(
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--model", "cnn"],
+        pytest.param(["--model", "deep-cnn"], marks=pytest.mark.slow),
+        ["--model", "mlp", *EXTEND],
+    ],
+)
+def test_interrupt_then_resume_matches_an_uninterrupted_run(
     tmp_path,
     capsys,
     fake_mnist,  # noqa: F811
     monkeypatch,
-    model,
-    cls,
+    extra,
 ):
-    argv = ["--model", model, "--iters", "40", "--batch-size", "20", "--quiet"]
+    argv = [*extra, "--iters", "40", "--batch-size", "20", "--quiet"]
     assert run(capsys, "train", "--out", str(tmp_path / "full"), *argv)[0] == 0
     original = Trainer.add_record
     fired = []
@@ -74,10 +82,27 @@ def test_interrupt_then_resume_matches_an_uninterrupted_cnn_run(
     assert code == 0, err
     resumed = History.load(cut / "history.json").to_dict(times=False)
     full = History.load(tmp_path / "full" / "history.json").to_dict(times=False)
-    assert resumed == full  # dropout masks included: their generators are in the checkpoint
+    # Dropout masks and BatchNorm statistics included: the checkpoint holds them.
+    assert resumed == full
     a, b = load_model(cut / "model.npz"), load_model(tmp_path / "full" / "model.npz")
     for key in a.params:
         np.testing.assert_array_equal(a.params[key], b.params[key])
+
+
+def test_mlp_with_batchnorm_and_dropout(tmp_path, capsys, fake_mnist):  # noqa: F811
+    from scratchdl.nets import MultiLayerNetExtend
+
+    out_dir = tmp_path / "extend"
+    code, out, err = run(capsys, "train", "--out", str(out_dir), *EXTEND, *SHORT)
+    assert code == 0, err
+    net = load_model(out_dir / "model.npz")
+    assert isinstance(net, MultiLayerNetExtend) and net.use_batchnorm
+    assert net.use_dropout and net.dropout_ration == 0.2
+    assert "BatchNorm1" in net.layers and "Dropout1" in net.layers
+    # The running statistics were learned and saved (they start at 0 and 0).
+    assert np.any(net.layers["BatchNorm1"].running_var > 0)
+    code, out, err = run(capsys, "evaluate", str(out_dir / "model.npz"), "--json")
+    assert code == 0 and json.loads(out)["accuracy"] > 0.5, err
 
 
 def test_cnn_settings_that_do_not_apply_are_one_line_errors(tmp_path, capsys, fake_mnist):  # noqa: F811
@@ -87,6 +112,10 @@ def test_cnn_settings_that_do_not_apply_are_one_line_errors(tmp_path, capsys, fa
         capsys, "train", "--model", "cnn", "--hidden", "10", "--hidden", "10", *SHORT
     )
     assert code == 2 and "one hidden affine layer" in err
+    code, _, err = run(capsys, "train", "--model", "cnn", "--batchnorm", *SHORT)
+    assert code == 2 and "apply to the MLP" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "train", "--dropout", "1.5", *SHORT)
+    assert code == 2 and "dropout" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("model", ["cnn", "deep-cnn"])
@@ -106,7 +135,8 @@ def reference(name):
 @pytest.mark.parametrize(
     ("name", "accuracy"),
     [
-        ("params.pkl", 0.9890),
+        # The API tests in test_convnets.py check params.pkl in the fast suite.
+        pytest.param("params.pkl", 0.9890, marks=pytest.mark.slow),
         pytest.param("deep_convnet_params.pkl", 0.9935, marks=pytest.mark.slow),
     ],
 )

@@ -218,3 +218,19 @@ def test_book_deep_convnet_weights_give_0_9935():
     assert isinstance(net, DeepConvNet)
     _, (x_test, t_test) = load_mnist(flatten=False, data_dir=DATA_DIR, download=False)
     assert net.accuracy(x_test, t_test) == 0.9935
+
+
+def test_model_files_keep_batchnorm_statistics(tmp_path):
+    from scratchdl.nets import MultiLayerNetExtend
+
+    net = MultiLayerNetExtend(6, [5, 4], 3, use_batchnorm=True, use_dropout=True, rng=0)
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
+    net.gradient(x, np.arange(8) % 3)  # a training pass moves the running statistics
+    assert np.any(net.layers["BatchNorm1"].running_mean != 0)
+    back = load_model(save_model(net, tmp_path / "bn.npz"))
+    for name in ("BatchNorm1", "BatchNorm2"):
+        for attr in ("running_mean", "running_var"):
+            np.testing.assert_array_equal(
+                getattr(back.layers[name], attr), getattr(net.layers[name], attr)
+            )
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))

@@ -156,3 +156,11 @@ def test_shuffle_dataset_permutes_pairs_together_and_leaves_inputs():
 def test_shuffle_dataset_needs_matching_lengths():
     with pytest.raises(ShapeError, match="same number of samples"):
         shuffle_dataset(np.ones((3, 2)), np.ones(4))
+
+
+def test_col2im_reads_both_memory_orders_alike():
+    rng = np.random.default_rng(5)
+    y = rng.standard_normal((2 * 3 * 3, 2 * 2 * 2))  # N=2, 3x3 outputs, C=2, 2x2 filter
+    a = col2im(np.ascontiguousarray(y), (2, 2, 4, 4), 2, 2)
+    b = col2im(np.asfortranarray(y), (2, 2, 4, 4), 2, 2)
+    np.testing.assert_array_equal(a, b)

@@ -112,7 +112,7 @@ def save_model(
 def _build(arch: dict[str, Any]) -> Net:
     cls = arch.get("class")
     dtype = arch.get("dtype", "float32")
-    if cls in ("MultiLayerNet", "TwoLayerNet"):
+    if cls in ("MultiLayerNet", "TwoLayerNet", "MultiLayerNetExtend"):
         hidden = list(arch["hidden_size_list"])
         common = {
             "activation": arch.get("activation", "relu"),
@@ -120,6 +120,16 @@ def _build(arch: dict[str, Any]) -> Net:
             "weight_decay_lambda": arch.get("weight_decay_lambda", 0.0),
             "dtype": dtype,
         }
+        if cls == "MultiLayerNetExtend":
+            return MultiLayerNetExtend(
+                arch["input_size"],
+                hidden,
+                arch["output_size"],
+                use_dropout=arch.get("use_dropout", False),
+                dropout_ration=arch.get("dropout_ration", 0.5),
+                use_batchnorm=arch.get("use_batchnorm", False),
+                **common,
+            )
         if cls == "TwoLayerNet" and len(hidden) == 1:
             return TwoLayerNet(arch["input_size"], hidden[0], arch["output_size"], **common)
         return MultiLayerNet(arch["input_size"], hidden, arch["output_size"], **common)

@@ -509,10 +509,12 @@ class Convolution(Layer):
         # Σ over rows as a matrix-vector product: .sum(axis=0) of a tall (57600, 30) array
         # takes one small step per row and measured twice as slow.
         self.db = np.ones(dout2.shape[0], dtype=dout2.dtype) @ dout2
-        self.dW = (dout2.T @ col).reshape(self.W.shape)
+        self.dW = (col.T @ dout2).T.reshape(self.W.shape)  # the book's dot(col.T, dout)
         if not self.need_dx:
             return None  # the network's first layer: the images' gradient would be thrown away
-        dcol = dout2 @ self.W.reshape(FN, -1)  # (N*out_h*out_w, C*FH*FW)
+        # dcol = dout · W_col, computed as its transpose so that it comes out column-major
+        # like im2col's result, which col2im folds back fastest.
+        dcol = (self.W.reshape(FN, -1).T @ dout2.T).T  # (N*out_h*out_w, C*FH*FW)
         return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
 
     def __repr__(self) -> str:

@@ -736,16 +736,13 @@ class ConvNet(LayerNet):
     #: so 10,000 at once would need gigabytes.
     eval_batch_size = 200
 
-    def _bind_layers(self) -> None:
-        owners: dict[str, tuple[Any, str]] = {}
-        number = 0
-        for layer in self.layers.values():
-            if layer.param_names:
-                number += 1
-                for attr in layer.param_names:
-                    owners[f"{attr}{number}"] = (layer, attr)
-        next(iter(self.layers.values())).need_dx = False  # the images' gradient is not needed
-        self._bind(owners)
+    def _bind_layers(self, numbers: dict[str, int] | None = None) -> None:
+        """Number the layers with parameters in order (``Conv1`` -> 1, ``Affine1`` -> 2, ...),
+        as the book's ``gradient`` collects them."""
+        if numbers is None:
+            named = [name for name, layer in self.layers.items() if layer.param_names]
+            numbers = {name: i for i, name in enumerate(named, start=1)}
+        super()._bind_layers(numbers)
 
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         x = np.asarray(x)

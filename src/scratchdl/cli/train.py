@@ -26,6 +26,8 @@ _TRAINING_OPTIONS = (
     "eval_samples",
     "sampling",
     "dtype",
+    "batchnorm",
+    "dropout",
 )
 
 
@@ -77,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--init",
         type=_init_value,
         metavar="STD|he|xavier",
-        help="initial weight scale (default: 0.01)",
+        help="initial weight scale (default: 0.01 for mlp, he for the CNNs)",
     )
     p.add_argument(
         "--optimizer", choices=OPTIMIZERS, help="default: sgd (mlp), adam (cnn, deep-cnn)"
@@ -109,6 +111,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or drawn with replacement as the book's np.random.choice",
     )
     p.add_argument("--dtype", choices=DTYPES, help="default: float32")
+    p.add_argument(
+        "--batchnorm",
+        action="store_true",
+        default=None,
+        help="MLP: batch normalisation after every hidden Affine layer (the book's "
+        "MultiLayerNetExtend, ch. 6.3)",
+    )
+    p.add_argument(
+        "--dropout",
+        type=float,
+        metavar="P",
+        help="MLP: drop each hidden unit with probability P in training (ch. 6.4.3)",
+    )
     p.add_argument(
         "--max-seconds",
         type=float,

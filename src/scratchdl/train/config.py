@@ -58,8 +58,10 @@ class TrainConfig:
         default (:data:`scratchdl.choices.MODEL_DEFAULTS`: 50 for the MLP and DeepConvNet,
         100 for SimpleConvNet).
     activation : {'relu', 'sigmoid'}
-    init : float or {'he', 'xavier'}
-        Standard deviation of the initial weights.
+    init : float or {'he', 'xavier'} or None
+        Standard deviation of the initial weights; None takes the model's default: 0.01 for
+        the MLP (the book's ch. 5), He for the CNNs (``scratchdl train --model cnn`` reaches
+        0.979 after one epoch with He, 0.962 with the book's 0.01).
     optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'} or None
         None takes the model's default: SGD for the MLP, Adam for the CNNs (as the book).
     lr : float or None
@@ -84,13 +86,18 @@ class TrainConfig:
         the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
         so that it can be resumed.
     dtype : {'float32', 'float64'}
+    batchnorm : bool
+        MLP only: batch normalisation after every hidden Affine layer (ch. 6.3), through
+        :class:`~scratchdl.nets.MultiLayerNetExtend`.
+    dropout : float
+        MLP only: dropout ratio after every hidden activation (ch. 6.4.3); 0 means none.
     """
 
     dataset: str = "mnist"
     model: str = "mlp"
     hidden: tuple[int, ...] | None = None
     activation: str = "relu"
-    init: float | str = 0.01
+    init: float | str | None = None
     optimizer: str | None = None
     lr: float | None = None
     batch_size: int = 100
@@ -102,6 +109,8 @@ class TrainConfig:
     sampling: str = "shuffle"
     max_seconds: float | None = None
     dtype: str = "float32"
+    batchnorm: bool = False
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
         defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
@@ -109,6 +118,8 @@ class TrainConfig:
             self.hidden = defaults["hidden"]
         if self.optimizer is None:
             self.optimizer = defaults["optimizer"]
+        if self.init is None:
+            self.init = defaults["init"]
         if isinstance(self.hidden, (list, tuple)):
             self.hidden = tuple(self.hidden)
         elif _is_int(self.hidden):
@@ -184,6 +195,19 @@ class TrainConfig:
                 f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
             )
         check_time_budget(self.max_seconds)
+        if not isinstance(self.batchnorm, bool):
+            raise ConfigError(f"batchnorm must be True or False, got {self.batchnorm!r}")
+        if not (
+            isinstance(self.dropout, (int, float))
+            and not isinstance(self.dropout, bool)
+            and 0 <= self.dropout < 1
+        ):
+            raise ConfigError(f"dropout must be a ratio in [0, 1), got {self.dropout!r}")
+        if self.model != "mlp" and (self.batchnorm or self.dropout):
+            raise ConfigError(
+                f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "
+                "architecture (deep-cnn already drops 0.5 after its affine layers)"
+            )
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         return self
@@ -210,8 +234,12 @@ class TrainConfig:
         length = f"{self.epochs} epochs" if self.epochs is not None else f"{self.iters} iters"
         hidden = "-".join(str(h) for h in self.hidden)
         model = "" if self.model == "mlp" else f"{self.model}, "
+        extras = ("batchnorm, " if self.batchnorm else "") + (
+            f"dropout {self.dropout:g}, " if self.dropout else ""
+        )
         return (
-            f"{self.dataset}, {model}hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
+            f"{self.dataset}, {model}hidden {hidden} {self.activation}, {extras}init {self.init}, "
+            f"{self.optimizer} "
             f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
         )
 
