@@ -100,7 +100,13 @@ def relu(x: ArrayLike) -> NDArray:
 
 
 def relu_grad(x: ArrayLike) -> NDArray:
-    """Derivative of :func:`relu`: 1 where ``x > 0`` else 0 (0 at ``x == 0``, as the book)."""
+    """Derivative of :func:`relu`: 1 where ``x > 0`` else 0, so 0 at ``x == 0``.
+
+    The book's ``relu_grad`` (common/functions.py) returns 1 at ``x == 0``; its own ``Relu``
+    layer (ch. 5.5.1) passes 0 there (mask ``x <= 0``). Either value is a valid subgradient at
+    the kink; we keep 0 so this function and :class:`~scratchdl.layers.Relu` always agree. No
+    script of the book calls ``relu_grad``, so no result of the book changes.
+    """
     return step_function(x)
 
 
@@ -197,7 +203,8 @@ def split_labels(
     ----------
     t : array_like
         Integer labels, shape ``y_shape[:-1]`` (``(N,)`` for batched scores, a scalar for
-        ``(C,)``), or one-hot / probability targets of shape ``y_shape``.
+        ``(C,)``) or a column ``(N, 1)`` of them, or one-hot / probability targets of shape
+        ``y_shape``.
     y_shape : tuple of int
         Shape of the scores or probabilities ``(C,)`` or ``(N, C)``.
 
@@ -217,6 +224,10 @@ def split_labels(
     n_classes = y_shape[-1]
     if t.shape == tuple(y_shape):
         return None, t
+    if n_classes > 1 and t.shape == (*y_shape[:-1], 1) and t.dtype.kind in "iu":
+        # A column of integer labels, (N, 1): the book's ch. 7 gradient_check.py passes
+        # np.array([1]).reshape((1, 1)). With C > 1 it cannot be mistaken for one-hot rows.
+        t = t.reshape(t.shape[:-1])
     if t.shape == tuple(y_shape[:-1]):
         if t.dtype.kind not in "iu":
             if t.dtype.kind == "f" and np.all(np.mod(t, 1) == 0):

@@ -26,9 +26,20 @@ from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError
-from scratchdl.nets import MultiLayerNet, Net, SimpleNet, TwoLayerNet
+from scratchdl.nets import (
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    Net,
+    SimpleConvNet,
+    SimpleNet,
+    TwoLayerNet,
+    layer_state,
+    set_layer_state,
+)
 
 __all__ = [
+    "BOOK_MODELS",
     "FORMAT",
     "MAX_BYTES_ENV",
     "check_model_file",
@@ -42,6 +53,7 @@ FORMAT = "scratchdl-model"
 FORMAT_VERSION = 1
 _RECORD_KEY = "__scratchdl__"
 _PARAM_PREFIX = "param/"
+_STATE_PREFIX = "state/"
 
 
 def _arch_record(net: Net) -> dict[str, Any]:
@@ -93,6 +105,8 @@ def save_model(
     arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
     for key, value in net.params.items():
         arrays[_PARAM_PREFIX + key] = value
+    for key, value in layer_state(net).items():  # BatchNormalization's running statistics
+        arrays[_STATE_PREFIX + key] = value
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -101,7 +115,7 @@ def save_model(
 def _build(arch: dict[str, Any]) -> Net:
     cls = arch.get("class")
     dtype = arch.get("dtype", "float32")
-    if cls in ("MultiLayerNet", "TwoLayerNet"):
+    if cls in ("MultiLayerNet", "TwoLayerNet", "MultiLayerNetExtend"):
         hidden = list(arch["hidden_size_list"])
         common = {
             "activation": arch.get("activation", "relu"),
@@ -109,11 +123,55 @@ def _build(arch: dict[str, Any]) -> Net:
             "weight_decay_lambda": arch.get("weight_decay_lambda", 0.0),
             "dtype": dtype,
         }
+        if cls == "MultiLayerNetExtend":
+            return MultiLayerNetExtend(
+                arch["input_size"],
+                hidden,
+                arch["output_size"],
+                use_dropout=arch.get("use_dropout", False),
+                dropout_ration=arch.get("dropout_ration", 0.5),
+                use_batchnorm=arch.get("use_batchnorm", False),
+                **common,
+            )
         if cls == "TwoLayerNet" and len(hidden) == 1:
             return TwoLayerNet(arch["input_size"], hidden[0], arch["output_size"], **common)
         return MultiLayerNet(arch["input_size"], hidden, arch["output_size"], **common)
+    if cls == "MultiLayerNetExtend":
+        return MultiLayerNetExtend(
+            arch["input_size"],
+            list(arch["hidden_size_list"]),
+            arch["output_size"],
+            activation=arch.get("activation", "relu"),
+            weight_init_std=arch.get("weight_init_std", "relu"),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            use_dropout=arch.get("use_dropout", False),
+            dropout_ration=arch.get("dropout_ration", 0.5),
+            use_batchnorm=arch.get("use_batchnorm", False),
+            dtype=dtype,
+        )
     if cls == "SimpleNet":
         return SimpleNet(dtype=dtype)
+    if cls == "SimpleConvNet":
+        return SimpleConvNet(
+            arch["input_dim"],
+            arch["conv_param"],
+            arch["hidden_size"],
+            arch["output_size"],
+            arch.get("weight_init_std", 0.01),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            dtype=dtype,
+        )
+    if cls == "DeepConvNet":
+        convs = {k: arch[k] for k in arch if k.startswith("conv_param_")}
+        return DeepConvNet(
+            arch["input_dim"],
+            **convs,
+            hidden_size=arch["hidden_size"],
+            output_size=arch["output_size"],
+            dropout_ratio=arch.get("dropout_ratio", 0.5),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            dtype=dtype,
+        )
     raise ModelFileError(f"unknown network class {cls!r} in the model file")
 
 
@@ -181,6 +239,10 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
                         f"architecture needs {net.params[key].dtype}{net.params[key].shape}"
                     )
                 net.params[key] = value
+            for key in layer_state(net):
+                if _STATE_PREFIX + key not in files:
+                    raise ModelFileError(f"{path} is damaged: layer state {key} is missing")
+            set_layer_state(net, {k: npz[_STATE_PREFIX + k] for k in layer_state(net)})
     except ModelFileError:
         raise
     except (
@@ -479,36 +541,124 @@ def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
     return obj
 
 
+#: The networks :func:`load_book_weights` can build, by the names the CLI uses.
+BOOK_MODELS = ("mlp", "cnn", "deep-cnn")
+
+
+def _detect_model(weights: dict[str, NDArray]) -> str:
+    """'mlp', 'cnn' or 'deep-cnn' from which weights are 4-D (convolution filters)."""
+    n = sum(1 for k in weights if k.startswith("W"))
+    conv = [weights[f"W{i}"].ndim == 4 for i in range(1, n + 1)]
+    if not any(conv):
+        return "mlp"
+    if conv == [True, False, False]:
+        return "cnn"
+    if conv == [True] * 6 + [False, False]:
+        return "deep-cnn"
+    shapes = ", ".join(f"W{i} {weights[f'W{i}'].shape}" for i in range(1, n + 1))
+    raise ModelFileError(
+        f"the weights ({shapes}) match no network scratchdl knows: the book's MLPs (all W "
+        "2-D), SimpleConvNet (W1 4-D, W2 and W3 2-D) or DeepConvNet (W1..W6 4-D, W7 and W8 2-D)"
+    )
+
+
+def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str, path) -> Net:
+    sizes = [weights["W1"].shape[0]]
+    for i in range(1, n_layers + 1):
+        W, b = weights[f"W{i}"], weights[f"b{i}"]
+        if W.ndim != 2 or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
+            raise ModelFileError(
+                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
+            )
+        sizes.append(W.shape[1])
+    return MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
+
+
+def _simple_conv_from(weights: dict[str, NDArray], input_dim, dtype: str, path) -> Net:
+    FN, C, FH, FW = weights["W1"].shape
+    rows, hidden = weights["W2"].shape
+    if input_dim is None:
+        # The book's SimpleConvNet: square images, stride 1, pad 0, then 2x2 pooling, so W2
+        # has FN * side² rows with side = (H - FH + 1) // 2.
+        side = int(round(np.sqrt(rows / FN))) if FN else 0
+        if FH != FW or side < 1 or FN * side * side != rows:
+            raise ModelFileError(
+                f"{path}: W1 {weights['W1'].shape} and W2 {weights['W2'].shape} do not fit the "
+                "book's SimpleConvNet on square images; give input_dim"
+            )
+        size = 2 * side + FH - 1
+        input_dim = (C, size, size)
+    conv = {"filter_num": FN, "filter_size": FH, "pad": 0, "stride": 1}
+    return SimpleConvNet(input_dim, conv, hidden, weights["W3"].shape[1], dtype=dtype)
+
+
 def load_book_weights(
-    path: str | os.PathLike[str], activation: str = "sigmoid", dtype: str = "float32"
-) -> MultiLayerNet:
+    path: str | os.PathLike[str],
+    activation: str = "sigmoid",
+    dtype: str = "float32",
+    *,
+    model: str | None = None,
+    input_dim: tuple[int, int, int] | None = None,
+) -> Net:
     """Load the book's pickled weights (``W1, b1, W2, b2, ...``) as a ready network.
 
-    The layer sizes are read from the weight shapes, so ``sample_weight.pkl`` gives the
-    chapter 3 network 784-50-100-10 with sigmoid activations and a softmax output.
+    The network is told by ``model`` or detected from the weights:
+
+    - all ``W`` 2-D: a fully connected :class:`~scratchdl.nets.MultiLayerNet` whose sizes are
+      read from the shapes (``sample_weight.pkl`` gives the chapter 3 network 784-50-100-10
+      with sigmoid activations);
+    - ``W1`` 4-D (filters) and ``W2``, ``W3`` 2-D: the chapter 7
+      :class:`~scratchdl.nets.SimpleConvNet` (``params.pkl``): filters from ``W1``, stride 1,
+      pad 0, and square images of the size that gives ``W2``'s rows (28 for MNIST);
+    - ``W1..W6`` 4-D, ``W7``, ``W8`` 2-D: the chapter 8 :class:`~scratchdl.nets.DeepConvNet`
+      (``deep_convnet_params.pkl``) with the book's settings.
 
     Parameters
     ----------
     path : path-like
-        The ``.pkl`` file.
+        The ``.pkl`` file, read with an unpickler that only builds NumPy arrays.
     activation : {'sigmoid', 'relu'}
-        Hidden activation the weights were trained with (the book's sample uses sigmoid).
+        Hidden activation of an MLP (the book's sample uses sigmoid); the CNNs use ReLU.
     dtype : {'float32', 'float64'}
+    model : {'mlp', 'cnn', 'deep-cnn'}, optional
+        The architecture, if not to be detected.
+    input_dim : tuple (C, H, W), optional
+        Image shape for the CNNs (default: derived, or (C, 28, 28)).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is unsafe or damaged, or its weights do not fit the network.
     """
     weights = read_book_pickle(path)
     n_layers = sum(1 for k in weights if k.startswith("W"))
     expected = {f"{p}{i}" for i in range(1, n_layers + 1) for p in "Wb"}
     if n_layers == 0 or set(weights) != expected:
         raise ModelFileError(f"{path} must hold W1, b1, ..., Wn, bn; it holds {sorted(weights)}")
-    sizes = [weights["W1"].shape[0]] if weights["W1"].ndim == 2 else []
-    for i in range(1, n_layers + 1):
-        W, b = weights[f"W{i}"], weights[f"b{i}"]
-        if W.ndim != 2 or not sizes or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
-            raise ModelFileError(
-                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
-            )
-        sizes.append(W.shape[1])
-    net = MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
+    detected = _detect_model(weights)
+    if model is None:
+        model = detected
+    elif model not in BOOK_MODELS:
+        raise ConfigError(f"unknown model {model!r}: use one of {', '.join(BOOK_MODELS)}")
+    elif model != detected:
+        raise ModelFileError(f"{path} holds weights of a {detected!r} network, not a {model!r} one")
+    try:
+        if model == "mlp":
+            net = _mlp_from(weights, n_layers, activation, dtype, path)
+        elif model == "cnn":
+            net = _simple_conv_from(weights, input_dim, dtype, path)
+        else:
+            C = weights["W1"].shape[1]
+            net = DeepConvNet(input_dim or (C, 28, 28), dtype=dtype)
+    except ConfigError as exc:
+        raise ModelFileError(
+            f"{path}: the weights do not make a {model!r} network: {exc}"
+        ) from None
     for key, value in weights.items():
+        if value.shape != net.params[key].shape:
+            raise ModelFileError(
+                f"{path}: {key} has shape {value.shape}, the {type(net).__name__} built from the "
+                f"other weights needs {net.params[key].shape}"
+            )
         net.params[key] = value
     return net

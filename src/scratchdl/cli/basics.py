@@ -38,7 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "central differences are wrong) are redrawn, and the output says so. Exits with "
         "status 1 when one difference exceeds the tolerance.",
     )
-    c.add_argument("--input-size", type=int, default=10, metavar="D", help="default: 10")
+    c.add_argument(
+        "--model",
+        choices=("mlp", "cnn", "deep-cnn"),
+        default="mlp",
+        help="mlp (default); cnn: a small SimpleConvNet on 2x7x7 images; deep-cnn: a small "
+        "DeepConvNet on 1x8x8 images (its dropout off: masks are random per forward pass)",
+    )
+    c.add_argument(
+        "--input-size", type=int, default=10, metavar="D", help="MLP inputs (default: 10)"
+    )
     c.add_argument(
         "--hidden",
         type=int,
@@ -78,6 +87,7 @@ def _gradcheck(args: argparse.Namespace) -> int:
     from scratchdl.cli._resources import check_memory, gradcheck_estimate
     from scratchdl.errors import ConfigError
     from scratchdl.gradient import gradient_check
+    from scratchdl.nets import MultiLayerNet
 
     hidden = args.hidden or [8]
     for name, value, low in (
@@ -93,16 +103,26 @@ def _gradcheck(args: argparse.Namespace) -> int:
     estimate, parts = gradcheck_estimate(sizes, args.samples)
     check_memory("gradcheck", estimate, parts, "use a smaller --input-size or --hidden", args.force)
     rng = np.random.default_rng(args.seed)
-    counting_net = _counting_net_class()
-    net = counting_net(
-        args.input_size,
-        hidden,
-        args.classes,
-        activation=args.activation,
-        weight_init_std=1.0,
-        rng=rng,
-    )
-    x = rng.standard_normal((args.samples, args.input_size))
+    if args.model == "mlp":
+        counting_net = _counting_net_class(MultiLayerNet)
+        net = counting_net(
+            args.input_size,
+            hidden,
+            args.classes,
+            activation=args.activation,
+            weight_init_std=1.0,
+            rng=rng,
+        )
+        shape = (args.input_size,)
+        what = f"a {'-'.join(str(s) for s in sizes)} {args.activation} net"
+    else:
+        if args.activation != "relu":
+            raise ConfigError(f"--model {args.model} uses ReLU: drop --activation")
+        net = _small_cnn(args.model, hidden[0], args.classes, rng)
+        counting_net = type(net)
+        shape = net.input_dim
+        what = f"a small {type(net).__mro__[1].__name__} ({'x'.join(map(str, shape))} images)"
+    x = rng.standard_normal((args.samples, *shape))
     t = rng.integers(0, args.classes, size=args.samples)
     progress = _Progress(net, x, t, args.force)
     counting_net.progress = progress
@@ -121,9 +141,8 @@ def _gradcheck(args: argparse.Namespace) -> int:
     progress.phase("numerical gradient")
     diffs = gradient_check(net, x, t, h=GRADCHECK_H)
     progress.phase(None)
-    sizes = "-".join(str(s) for s in sizes)
     print(
-        f"gradient check of a {sizes} {args.activation} net on {len(x)} random samples "
+        f"gradient check of {what} on {len(x)} random samples "
         "(float64): mean |backprop - numerical|"
     )
     worst = 0.0
@@ -136,6 +155,29 @@ def _gradcheck(args: argparse.Namespace) -> int:
         f"({'below' if ok else 'above'} the tolerance {GRADCHECK_TOLERANCE:g})"
     )
     return 0 if ok else 1
+
+
+def _small_cnn(model: str, hidden: int, classes: int, rng: Any) -> Any:
+    """A CNN small enough for central differences, with biases away from 0: DeepConvNet's
+    pad-2 convolution has outputs that see only padding, whose ReLU input is the bias, and a
+    bias of 0 would sit on the kink for every sample."""
+    from scratchdl.nets import DeepConvNet, SimpleConvNet
+
+    if model == "cnn":
+        conv = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
+        cnn = _counting_net_class(SimpleConvNet)
+        net = cnn((2, 7, 7), conv, hidden, classes, weight_init_std=0.5, rng=rng)
+    else:
+        small = [{"filter_num": n} for n in (2, 3, 2, 3, 2, 2)]
+        cnn = _counting_net_class(DeepConvNet)
+        net = cnn((1, 8, 8), *small, hidden_size=hidden, output_size=classes, rng=rng)
+        for layer in net.layers.values():
+            if hasattr(layer, "dropout_ratio"):
+                layer.dropout_ratio = 0.0  # random masks per forward pass defeat the check
+    for key in net.params:
+        if key.startswith("b"):
+            net.params[key] = rng.uniform(0.05, 0.2, net.params[key].shape)
+    return net
 
 
 def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any, int, int]:
@@ -152,17 +194,15 @@ def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any
         if not bad.any():
             break
         idx = bad.nonzero()[0]
-        x[idx] = rng.standard_normal((len(idx), x.shape[1]))
+        x[idx] = rng.standard_normal((len(idx), *x.shape[1:]))
         bad[idx] = kink_samples(net, x[idx], t[idx], h)
     dropped = int(bad.sum())
     return x[~bad], t[~bad], redrawn - dropped, dropped
 
 
-def _counting_net_class() -> type:
-    from scratchdl.nets import MultiLayerNet
-
-    class CountingNet(MultiLayerNet):
-        """A MultiLayerNet whose every loss evaluation is reported to ``progress``.
+def _counting_net_class(base: type) -> type:
+    class CountingNet(base):
+        """A network whose every loss evaluation is reported to ``progress``.
 
         A class attribute, not an instance one: the gradient check works on float64 copies
         of the net (``astype``), and those must report to the same place.
@@ -202,7 +242,7 @@ class _Progress:
             runs += 1
         self.per_eval = (self._clock() - start) / runs
         self.per_phase = 2 * sum(int(p.size) for p in net.params.values())
-        phases = 2 if net.activation == "relu" else 1
+        phases = 2 if getattr(net, "activation", "relu") == "relu" else 1
         total = phases * self.per_phase * self.per_eval
         self.name: str | None = None
         if total > 10:

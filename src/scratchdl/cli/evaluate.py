@@ -62,7 +62,7 @@ def predict_labels(net: Any, x: np.ndarray, batch_size: int | None = None) -> np
     """Predicted classes of ``x`` (N, D), in the same batches as training's evaluation."""
     from scratchdl.train import EVAL_BATCH
 
-    batch_size = batch_size or EVAL_BATCH
+    batch_size = batch_size or getattr(net, "eval_batch_size", EVAL_BATCH)
     out = np.empty(x.shape[0], dtype=np.intp)
     for start in range(0, x.shape[0], batch_size):
         out[start : start + batch_size] = net.predict(x[start : start + batch_size]).argmax(axis=1)

@@ -18,7 +18,8 @@ from numpy.typing import NDArray
 
 from scratchdl._fs import atomic_path
 from scratchdl._npz import inspect_npz
-from scratchdl.errors import ModelFileError
+from scratchdl.errors import ModelFileError, ShapeError
+from scratchdl.nets import layer_rng_states, layer_state, set_layer_rng_states, set_layer_state
 from scratchdl.train.history import History
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
         arrays[f"param/{key}"] = value
     for key, value in trainer.good.items():
         arrays[f"good/{key}"] = value
+    for key, value in layer_state(trainer.net).items():  # BatchNormalization statistics
+        arrays[f"state/{key}"] = value
     opt = trainer.optimizer.state_dict()
     for key, slots in opt["state"].items():
         for slot, value in slots.items():
@@ -60,6 +63,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
         "pos": trainer.sampler.pos,
         "good_iteration": trainer.good_iteration,
         "rng": trainer.rng.bit_generator.state,
+        "layer_rngs": layer_rng_states(trainer.net),  # Dropout masks
         "optimizer": {k: v for k, v in opt.items() if k != "state"},
         "trainer": _fingerprint(trainer),
         "history": trainer.history.to_dict(),
@@ -111,6 +115,13 @@ def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
     trainer.optimizer.load_state_dict(opt_state)
     trainer.restore({k: arrays[f"param/{k}"] for k in trainer.net.params})
     trainer.good = {k: arrays[f"good/{k}"].copy() for k in trainer.net.params}
+    try:
+        set_layer_state(
+            trainer.net, {k[6:]: v for k, v in arrays.items() if k.startswith("state/")}
+        )
+    except ShapeError as exc:
+        raise ModelFileError(f"{path} is damaged: {exc}") from None
+    set_layer_rng_states(trainer.net, meta.get("layer_rngs", {}))
     trainer.good_iteration = int(meta["good_iteration"])
     trainer.sampler.perm = arrays["perm"].astype(np.intp)
     trainer.sampler.pos = int(meta["pos"])
