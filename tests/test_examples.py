@@ -48,7 +48,9 @@ TRAINING = {"ch04_train_neuralnet.py": (0.93, 0.97), "ch05_train_neuralnet.py": 
 
 
 def test_every_example_is_covered():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*EXPECTED, *TRAINING])
+    # chapters 6-8 are covered by test_examples_ch06_08.py
+    names = sorted(p.name for p in EXAMPLES.glob("*.py") if p.name < "ch06")
+    assert names == sorted([*EXPECTED, *TRAINING])
 
 
 @pytest.mark.slow

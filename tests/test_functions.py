@@ -56,6 +56,8 @@ def test_cross_entropy_error_labels_equal_one_hot_and_average_over_batch():
         (np.array([1, 2, 3]), r"\(3,\).*\(2, 10\)"),
         (np.zeros((2, 9)), r"\(2, 9\).*\(2, 10\)"),
         (np.array([2.0, 7.0]), "integer"),
+        (np.array([[2], [10]]), r"\[0, 10\)"),  # a column of labels is still checked
+        (np.array([[2.0], [7.0]]), r"\(2, 1\).*\(2, 10\)"),  # float column: not labels
     ],
 )
 def test_cross_entropy_error_rejects_bad_labels_with_shapes(t, match):
@@ -64,6 +66,20 @@ def test_cross_entropy_error_rejects_bad_labels_with_shapes(t, match):
         cross_entropy_error(y, t)
     with pytest.raises(ShapeError):
         cross_entropy_error(y, t)
+
+
+def test_a_column_of_integer_labels_counts_as_labels():
+    # The book's ch. 7 gradient_check.py gives t = np.array([1]).reshape((1, 1)).
+    y = np.stack([Y_GOOD, Y_BAD])
+    expected = cross_entropy_error(y, np.array([2, 2]))
+    assert cross_entropy_error(y, np.array([[2], [2]])) == expected
+    from scratchdl.layers import SoftmaxWithLoss
+
+    layer = SoftmaxWithLoss()
+    scores = np.log(y + 1e-12)
+    assert layer.forward(scores, np.array([[2], [7]])) == pytest.approx(
+        SoftmaxWithLoss().forward(scores, np.array([2, 7])), rel=1e-12
+    )
 
 
 def test_sigmoid_never_overflows_or_warns():
@@ -85,6 +101,19 @@ def test_activations_values_and_grads():
     np.testing.assert_array_equal(relu_grad(x), [0, 0, 1])
     np.testing.assert_allclose(sigmoid_grad(x), sigmoid(x) * (1 - sigmoid(x)))
     assert identity_function(x) is x
+
+
+def test_relu_grad_at_zero_is_zero_like_the_relu_layer():
+    # The book's common/functions.py returns 1 at x == 0; we keep 0 so the function agrees with
+    # the Relu layer's backward (ours and the book's, mask x <= 0 -> 0). See relu_grad's docstring.
+    from scratchdl.layers import Relu
+
+    x = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0])
+    assert relu_grad(np.array(0.0)) == 0.0
+    layer = Relu()
+    layer.forward(x)
+    np.testing.assert_array_equal(relu_grad(x), layer.backward(np.ones_like(x)))
+    np.testing.assert_array_equal(relu_grad(x), [0, 0, 0, 1, 1])
 
 
 @pytest.mark.parametrize(

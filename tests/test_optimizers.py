@@ -42,8 +42,8 @@ def test_book_defaults():
         (SGD(lr=0.1), W0 - 0.1 * G),
         # v = -lr g; W += v
         (Momentum(lr=0.1, momentum=0.9), W0 - 0.1 * G),
-        # v = -lr g; W += m^2 v - (1 + m) lr g = W - lr g (m^2 + 1 + m)
-        (Nesterov(lr=0.1, momentum=0.9), W0 - 0.1 * G * (0.81 + 1.9)),
+        # W += m^2 v_old - (1 + m) lr g with v_old = 0, then v = -lr g
+        (Nesterov(lr=0.1, momentum=0.9), W0 - 0.1 * G * 1.9),
         # h = g^2; W -= lr g / (|g| + 1e-7)
         (AdaGrad(lr=0.1), W0 - 0.1 * G / (np.abs(G) + 1e-7)),
         # h = 0.01 g^2; W -= lr g / (0.1 |g| + 1e-7)
@@ -179,3 +179,78 @@ def test_works_on_a_network_params_view():
         opt.update(net.params, net.gradient(x, t))
     assert net.params["W1"] is w1 and w1.dtype == np.float32
     assert net.loss(x, t) < before
+
+
+# -- the book's ch. 6.1 toy problem: f(x, y) = x^2 / 20 + y^2 from (-7, 2), plain floats --------
+
+
+def _df(x, y):
+    return x / 10.0, 2.0 * y
+
+
+def _toy_path(opt, steps):
+    """The loop of the book's optimizer_compare_naive.py: a dict of Python floats."""
+    params = {"x": -7.0, "y": 2.0}
+    grads = {"x": 0, "y": 0}
+    for _ in range(steps):
+        grads["x"], grads["y"] = _df(params["x"], params["y"])
+        opt.update(params, grads)
+    return params
+
+
+@pytest.mark.parametrize(
+    ("opt", "x", "y"),
+    [
+        # optimizer_compare_naive.py's four settings, 30 steps each; the values are the book's
+        # update rules evaluated in float64 by hand-written loops (Adam checked below)
+        (SGD(lr=0.95), -0.3503929957523197, 0.0847823165504322),
+        (Momentum(lr=0.1), 0.896413858493733, 0.08808560171506971),
+        (AdaGrad(lr=1.5), -0.12016232231416045, 2.486389893984459e-17),
+        (Adam(lr=0.3), 0.13600685239498186, 0.31824537553721943),
+    ],
+    ids=["SGD", "Momentum", "AdaGrad", "Adam"],
+)
+def test_book_toy_problem_updates_a_dict_of_python_floats(opt, x, y):
+    params = _toy_path(opt, 30)
+    assert type(params["x"]) is float and type(params["y"]) is float
+    assert params["x"] == pytest.approx(x, rel=1e-12, abs=1e-15)
+    assert params["y"] == pytest.approx(y, rel=1e-12, abs=1e-15)
+
+
+def test_adam_on_floats_matches_the_book_formula_written_out():
+    params = _toy_path(Adam(lr=0.3), 30)
+    p, m, v = [-7.0, 2.0], [0.0, 0.0], [0.0, 0.0]
+    for it in range(1, 31):
+        g = _df(*p)
+        lr_t = 0.3 * math.sqrt(1 - 0.999**it) / (1 - 0.9**it)
+        for i in range(2):
+            m[i] += 0.1 * (g[i] - m[i])
+            v[i] += 0.001 * (g[i] ** 2 - v[i])
+            p[i] -= lr_t * m[i] / (math.sqrt(v[i]) + 1e-7)
+    assert (params["x"], params["y"]) == pytest.approx(tuple(p), rel=1e-12)
+
+
+def test_nesterov_steps_with_the_old_velocity_as_the_book():
+    # The book's order: W += m^2 v - (1 + m) lr g with the previous v, then v = m v - lr g.
+    params = _toy_path(Nesterov(lr=0.1, momentum=0.9), 5)
+    assert params["x"] == pytest.approx(-5.8690853432435075, rel=1e-12)
+    assert params["y"] == pytest.approx(-0.8314351616000001, rel=1e-12)
+    # Updating v first (the old scratchdl form) lands elsewhere: -5.667, -0.531.
+    assert abs(params["y"] - (-0.5308932508192641)) > 0.3
+
+
+def test_nesterov_same_numbers_on_arrays_and_floats():
+    opt_a, opt_f = Nesterov(lr=0.1), Nesterov(lr=0.1)
+    arr = {"xy": np.array([-7.0, 2.0])}
+    flt = {"x": -7.0, "y": 2.0}
+    for _ in range(5):
+        opt_a.update(arr, {"xy": np.array(_df(*arr["xy"]))})
+        gx, gy = _df(flt["x"], flt["y"])
+        opt_f.update(flt, {"x": gx, "y": gy})
+    np.testing.assert_array_equal(arr["xy"], [flt["x"], flt["y"]])
+
+
+def test_numpy_scalars_keep_their_type():
+    params = {"x": np.float32(1.0)}
+    SGD(lr=0.5).update(params, {"x": np.float32(2.0)})
+    assert type(params["x"]) is np.float32 and params["x"] == 0.0

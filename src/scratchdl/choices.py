@@ -13,7 +13,16 @@ from typing import Any
 import numpy as np
 
 from scratchdl.data.datasets import DATASETS as _DATASET_SPECS
-from scratchdl.nets import ACTIVATION_LAYERS, MultiLayerNet, Net, TwoLayerNet
+from scratchdl.errors import ConfigError
+from scratchdl.nets import (
+    ACTIVATION_LAYERS,
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    Net,
+    SimpleConvNet,
+    TwoLayerNet,
+)
 from scratchdl.optimizers import OPTIMIZERS as _OPTIMIZER_CLASSES
 
 __all__ = [
@@ -22,6 +31,7 @@ __all__ = [
     "DTYPES",
     "INITS",
     "MODELS",
+    "MODEL_DEFAULTS",
     "OPTIMIZERS",
     "SAMPLINGS",
     "build_model",
@@ -44,13 +54,28 @@ ModelBuilder = Callable[[Any, int, int, np.random.Generator], Net]
 
 
 def _mlp(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
-    """The fully connected net: the book's TwoLayerNet for one hidden layer."""
+    """The fully connected net: the book's TwoLayerNet for one hidden layer, its
+    MultiLayerNetExtend (ch. 6.3-6.4) with batch normalisation or dropout."""
     common = {
         "activation": config.activation,
         "weight_decay_lambda": config.weight_decay,
         "dtype": config.dtype,
         "rng": rng,
     }
+    if getattr(config, "batchnorm", False) or getattr(config, "dropout", 0.0):
+        return MultiLayerNetExtend(
+            input_size,
+            list(config.hidden),
+            n_classes,
+            config.activation,
+            config.init,
+            config.weight_decay,
+            use_dropout=bool(config.dropout),
+            dropout_ration=config.dropout or 0.5,
+            use_batchnorm=config.batchnorm,
+            dtype=config.dtype,
+            rng=rng,
+        )
     if len(config.hidden) == 1:
         return TwoLayerNet(input_size, config.hidden[0], n_classes, config.init, **common)
     return MultiLayerNet(
@@ -58,8 +83,65 @@ def _mlp(config: Any, input_size: int, n_classes: int, rng: np.random.Generator)
     )
 
 
+def _image_dim(input_size: int) -> tuple[int, int, int]:
+    side = int(round(input_size**0.5))
+    if side * side != input_size:
+        raise ConfigError(
+            f"the CNNs take square one-channel images, and {input_size} values per sample are "
+            "not a square: use --model mlp"
+        )
+    return (1, side, side)
+
+
+def _conv_checks(config: Any, name: str) -> None:
+    if config.activation != "relu":
+        raise ConfigError(f"the {name} uses ReLU (as the book's): drop activation/--activation")
+    if len(config.hidden) != 1:
+        raise ConfigError(
+            f"the {name} has one hidden affine layer: give one hidden size, got {list(config.hidden)}"
+        )
+
+
+def _cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
+    """The book's SimpleConvNet (ch. 7.5): conv 30x5x5 - pool - affine ``hidden`` - affine."""
+    _conv_checks(config, "cnn")
+    return SimpleConvNet(
+        _image_dim(input_size),
+        hidden_size=config.hidden[0],
+        output_size=n_classes,
+        weight_init_std=config.init,
+        weight_decay_lambda=config.weight_decay,
+        dtype=config.dtype,
+        rng=rng,
+    )
+
+
+def _deep_cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
+    """The book's DeepConvNet (ch. 8.1): six 3x3 convolutions, He initialisation (``init``
+    does not apply), dropout 0.5."""
+    _conv_checks(config, "deep-cnn")
+    return DeepConvNet(
+        _image_dim(input_size),
+        hidden_size=config.hidden[0],
+        output_size=n_classes,
+        weight_decay_lambda=config.weight_decay,
+        dtype=config.dtype,
+        rng=rng,
+    )
+
+
 #: Model kinds: ``name -> builder(config, input_size, n_classes, rng)``.
-MODELS: dict[str, ModelBuilder] = {"mlp": _mlp}
+MODELS: dict[str, ModelBuilder] = {"mlp": _mlp, "cnn": _cnn, "deep-cnn": _deep_cnn}
+
+#: Settings a model kind brings when a run does not give them: the book's runs (ch. 5.7.4 for
+#: the MLP, ``train_convnet.py`` and ``train_deepnet.py`` with Adam for the CNNs).
+#: The CNNs start from He weights (ch. 6.2.2, the book's advice for ReLU; its DeepConvNet
+#: uses them): SimpleConvNet's own default 0.01 trains more slowly in the first epochs.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {"hidden": (50,), "optimizer": "sgd", "init": 0.01},
+    "cnn": {"hidden": (100,), "optimizer": "adam", "init": "he"},
+    "deep-cnn": {"hidden": (50,), "optimizer": "adam", "init": "he"},
+}
 
 
 def build_model(

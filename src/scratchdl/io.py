@@ -24,15 +24,36 @@ from numpy.typing import NDArray
 
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
+from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError
-from scratchdl.nets import MultiLayerNet, Net, SimpleNet, TwoLayerNet
+from scratchdl.nets import (
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    Net,
+    SimpleConvNet,
+    SimpleNet,
+    TwoLayerNet,
+    layer_state,
+    set_layer_state,
+)
 
-__all__ = ["FORMAT", "load_book_weights", "load_model", "read_book_pickle", "save_model"]
+__all__ = [
+    "BOOK_MODELS",
+    "FORMAT",
+    "MAX_BYTES_ENV",
+    "check_model_file",
+    "load_book_weights",
+    "load_model",
+    "read_book_pickle",
+    "save_model",
+]
 
 FORMAT = "scratchdl-model"
 FORMAT_VERSION = 1
 _RECORD_KEY = "__scratchdl__"
 _PARAM_PREFIX = "param/"
+_STATE_PREFIX = "state/"
 
 
 def _arch_record(net: Net) -> dict[str, Any]:
@@ -84,6 +105,8 @@ def save_model(
     arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
     for key, value in net.params.items():
         arrays[_PARAM_PREFIX + key] = value
+    for key, value in layer_state(net).items():  # BatchNormalization's running statistics
+        arrays[_STATE_PREFIX + key] = value
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -92,7 +115,7 @@ def save_model(
 def _build(arch: dict[str, Any]) -> Net:
     cls = arch.get("class")
     dtype = arch.get("dtype", "float32")
-    if cls in ("MultiLayerNet", "TwoLayerNet"):
+    if cls in ("MultiLayerNet", "TwoLayerNet", "MultiLayerNetExtend"):
         hidden = list(arch["hidden_size_list"])
         common = {
             "activation": arch.get("activation", "relu"),
@@ -100,21 +123,77 @@ def _build(arch: dict[str, Any]) -> Net:
             "weight_decay_lambda": arch.get("weight_decay_lambda", 0.0),
             "dtype": dtype,
         }
+        if cls == "MultiLayerNetExtend":
+            return MultiLayerNetExtend(
+                arch["input_size"],
+                hidden,
+                arch["output_size"],
+                use_dropout=arch.get("use_dropout", False),
+                dropout_ration=arch.get("dropout_ration", 0.5),
+                use_batchnorm=arch.get("use_batchnorm", False),
+                **common,
+            )
         if cls == "TwoLayerNet" and len(hidden) == 1:
             return TwoLayerNet(arch["input_size"], hidden[0], arch["output_size"], **common)
         return MultiLayerNet(arch["input_size"], hidden, arch["output_size"], **common)
+    if cls == "MultiLayerNetExtend":
+        return MultiLayerNetExtend(
+            arch["input_size"],
+            list(arch["hidden_size_list"]),
+            arch["output_size"],
+            activation=arch.get("activation", "relu"),
+            weight_init_std=arch.get("weight_init_std", "relu"),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            use_dropout=arch.get("use_dropout", False),
+            dropout_ration=arch.get("dropout_ration", 0.5),
+            use_batchnorm=arch.get("use_batchnorm", False),
+            dtype=dtype,
+        )
     if cls == "SimpleNet":
         return SimpleNet(dtype=dtype)
+    if cls == "SimpleConvNet":
+        return SimpleConvNet(
+            arch["input_dim"],
+            arch["conv_param"],
+            arch["hidden_size"],
+            arch["output_size"],
+            arch.get("weight_init_std", 0.01),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            dtype=dtype,
+        )
+    if cls == "DeepConvNet":
+        convs = {k: arch[k] for k in arch if k.startswith("conv_param_")}
+        return DeepConvNet(
+            arch["input_dim"],
+            **convs,
+            hidden_size=arch["hidden_size"],
+            output_size=arch["output_size"],
+            dropout_ratio=arch.get("dropout_ratio", 0.5),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            dtype=dtype,
+        )
     raise ModelFileError(f"unknown network class {cls!r} in the model file")
 
 
-def load_model(path: str | os.PathLike[str]) -> Net:
+def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Net:
     """Load a network saved by :func:`save_model`; the parameters come back bit for bit.
+
+    The file is checked before anything is allocated (:func:`check_model_file`): a file from
+    someone else can be refused, never run code or exhaust memory.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.npz`` model file.
+    max_bytes : int, optional
+        Largest total parameter size accepted, in bytes. Default: 1 GiB, or the environment
+        variable ``SCRATCHDL_MAX_MODEL_BYTES``.
 
     Raises
     ------
     ModelFileError
-        If the file is missing, is not a ``.npz``, is damaged, or is not a scratchdl model.
+        If the file is missing, is not a ``.npz``, is damaged, is not a scratchdl model, claims
+        more than ``max_bytes``, disagrees with its own record, or holds NaN or infinite weights.
     """
     path = Path(path)
     if path.is_dir():
@@ -134,6 +213,7 @@ def load_model(path: str | os.PathLike[str]) -> Net:
             f"{hint}: it is not a .npz archive (damaged, truncated or another kind of file); "
             "save the model again with save_model or 'scratchdl train'"
         )
+    check_model_file(path, max_bytes)
     try:
         with np.load(path, allow_pickle=False) as npz:
             files = set(npz.files)
@@ -159,6 +239,10 @@ def load_model(path: str | os.PathLike[str]) -> Net:
                         f"architecture needs {net.params[key].dtype}{net.params[key].shape}"
                     )
                 net.params[key] = value
+            for key in layer_state(net):
+                if _STATE_PREFIX + key not in files:
+                    raise ModelFileError(f"{path} is damaged: layer state {key} is missing")
+            set_layer_state(net, {k: npz[_STATE_PREFIX + k] for k in layer_state(net)})
     except ModelFileError:
         raise
     except (
@@ -174,8 +258,188 @@ def load_model(path: str | os.PathLike[str]) -> Net:
             f"{path} cannot be read as a model file ({type(exc).__name__}: {exc}); it is damaged or "
             "not a .npz: save it again with save_model or 'scratchdl train'"
         ) from None
+    for key, value in net.params.items():
+        if not np.all(np.isfinite(value)):
+            raise ModelFileError(
+                f"{path} holds NaN or infinite values in parameter {key}: the run that wrote it "
+                "diverged or the file was altered; train the model again"
+            )
     net.metadata = record.get("metadata", {})
     return net
+
+
+# -- checking a model file before loading it --------------------------------------------------
+
+_MLP_CLASSES = ("MultiLayerNet", "TwoLayerNet")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and np.isfinite(value)
+
+
+def _check_record(record: Any, path: Path) -> dict[str, Any]:
+    """The JSON record, with every field the loader reads of the type it needs."""
+
+    def bad(field: str, value: Any, want: str) -> ModelFileError:
+        return ModelFileError(
+            f"{path} is damaged or forged: its record has {field} = {value!r}, expected {want}"
+        )
+
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path} is not a scratchdl model: its record is not a {FORMAT} record"
+        )
+    version = record.get("format_version", 0)
+    if not _is_int(version) or version < 0:
+        raise bad("format_version", version, "a whole number")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was written by a newer scratchdl (format {version}); upgrade scratchdl to "
+            "read it"
+        )
+    arch = record.get("arch")
+    if not isinstance(arch, dict):
+        raise bad("arch", arch, "an object describing the network")
+    if not isinstance(arch.get("class"), str):
+        raise bad("arch.class", arch.get("class"), "a network class name")
+    if arch.get("dtype", "float32") not in ("float32", "float64"):
+        raise bad("arch.dtype", arch.get("dtype"), "'float32' or 'float64'")
+    params = record.get("params")
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        raise bad("params", params, "a list of parameter names")
+    if "metadata" in record and not isinstance(record["metadata"], dict):
+        raise bad("metadata", record["metadata"], "an object")
+    if arch["class"] in _MLP_CLASSES:
+        for field in ("input_size", "output_size"):
+            if not _is_int(arch.get(field)) or arch[field] < 1:
+                raise bad(f"arch.{field}", arch.get(field), "a positive whole number")
+        hidden = arch.get("hidden_size_list")
+        if not isinstance(hidden, list) or not all(_is_int(h) and h >= 1 for h in hidden):
+            raise bad("arch.hidden_size_list", hidden, "a list of positive whole numbers")
+        if not isinstance(arch.get("activation", "relu"), str):
+            raise bad("arch.activation", arch.get("activation"), "an activation name")
+        init = arch.get("weight_init_std", 0.01)
+        if not (_is_number(init) or isinstance(init, str)):
+            raise bad("arch.weight_init_std", init, "a number, 'he' or 'xavier'")
+        decay = arch.get("weight_decay_lambda", 0.0)
+        if not _is_number(decay) or decay < 0:
+            raise bad("arch.weight_decay_lambda", decay, "a finite number >= 0")
+    return record
+
+
+def _integers(value: Any, where: str) -> list[tuple[str, int]]:
+    """Every integer in a JSON value, with where it is (``arch.conv_param.filter_num``)."""
+    if _is_int(value):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _integers(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _integers(v, f"{where}[{i}]")]
+    return []
+
+
+def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """Parameter shapes an architecture record implies, without building the network
+    (None for classes whose shapes only their constructor knows)."""
+    if arch["class"] in _MLP_CLASSES:
+        sizes = [arch["input_size"], *arch["hidden_size_list"], arch["output_size"]]
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i in range(1, len(sizes)):
+            shapes[f"W{i}"] = (sizes[i - 1], sizes[i])
+            shapes[f"b{i}"] = (sizes[i],)
+        return shapes
+    if arch["class"] == "SimpleNet":
+        return {"W": (2, 3)}
+    return None
+
+
+def check_model_file(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[dict[str, Any], dict[str, ArrayInfo]]:
+    """Check a model file from its headers and record alone, before any array is allocated.
+
+    Reads the zip directory, each ``.npy`` header and the JSON record, and refuses: arrays that
+    would take more than ``max_bytes`` (default 1 GiB, or ``$SCRATCHDL_MAX_MODEL_BYTES``),
+    headers that disagree with the stored data, object arrays, a record with fields of the
+    wrong type, and parameters whose shapes or dtype disagree with the record.
+
+    Returns
+    -------
+    record, arrays
+        The parsed record and ``{member: ArrayInfo}``.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    path = Path(path)
+    arrays = inspect_npz(path, max_bytes, what="scratchdl model file")
+    info = arrays.get(_RECORD_KEY)
+    if info is None:
+        raise ModelFileError(f"{path} is not a scratchdl model: it has no architecture record")
+    if info.dtype != np.uint8 or len(info.shape) != 1:
+        raise ModelFileError(f"{path} is damaged or forged: its record is not UTF-8 bytes")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            blob = npz[_RECORD_KEY]
+        record = json.loads(blob.tobytes().decode("utf-8"))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ModelFileError(
+            f"{path} is damaged: its record cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
+    record = _check_record(record, path)
+    arch = record["arch"]
+    declared = {_PARAM_PREFIX + name for name in record["params"]}
+    present = {name for name in arrays if name.startswith(_PARAM_PREFIX)}
+    # Besides the record and the parameters, a model holds only layer state (BatchNorm's
+    # running statistics, ``state/...``), whose shapes the network checks when it is set.
+    stray = sorted(
+        n for n in arrays if n != _RECORD_KEY and n not in present and not n.startswith("state/")
+    )
+    if stray:
+        raise ModelFileError(
+            f"{path} is damaged or forged: it holds {', '.join(stray)}, which no scratchdl model has"
+        )
+    if declared != present:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record lists parameters "
+            f"{sorted(record['params'])} but it holds {sorted(n[len(_PARAM_PREFIX) :] for n in present)}"
+        )
+    # Any size in the record (a width, a filter count, an image side) is at most the number of
+    # parameter values the file holds: a forged size of 1e9 is refused before the network
+    # is built, for the architectures whose shapes are derived below and for all others.
+    n_values = sum(int(np.prod(arrays[name].shape)) for name in present)
+    for field, value in _integers(arch, "arch"):
+        if value > max(n_values, 1):
+            raise ModelFileError(
+                f"{path} is damaged or forged: its record has {field} = {value}, more than the "
+                f"{n_values} parameter values the file holds"
+            )
+    dtype = np.dtype(arch.get("dtype", "float32"))
+    expected = _expected_shapes(arch)
+    for name in record["params"]:
+        got = arrays[_PARAM_PREFIX + name]
+        if got.dtype != dtype:
+            raise ModelFileError(
+                f"{path} is damaged or forged: parameter {name} is {got.dtype}, its record says "
+                f"{dtype}"
+            )
+        if expected is not None and expected.get(name) != got.shape:
+            want = expected.get(name, "no such parameter")
+            raise ModelFileError(
+                f"{path} is damaged or forged: parameter {name} has shape {got.shape}, its "
+                f"record's architecture needs {want}"
+            )
+    if expected is not None and set(expected) != set(record["params"]):
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record's architecture needs parameters "
+            f"{sorted(expected)}, it lists {sorted(record['params'])}"
+        )
+    return record, arrays
 
 
 # -- the book's pickles ---------------------------------------------------------------------
@@ -277,36 +541,124 @@ def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
     return obj
 
 
+#: The networks :func:`load_book_weights` can build, by the names the CLI uses.
+BOOK_MODELS = ("mlp", "cnn", "deep-cnn")
+
+
+def _detect_model(weights: dict[str, NDArray]) -> str:
+    """'mlp', 'cnn' or 'deep-cnn' from which weights are 4-D (convolution filters)."""
+    n = sum(1 for k in weights if k.startswith("W"))
+    conv = [weights[f"W{i}"].ndim == 4 for i in range(1, n + 1)]
+    if not any(conv):
+        return "mlp"
+    if conv == [True, False, False]:
+        return "cnn"
+    if conv == [True] * 6 + [False, False]:
+        return "deep-cnn"
+    shapes = ", ".join(f"W{i} {weights[f'W{i}'].shape}" for i in range(1, n + 1))
+    raise ModelFileError(
+        f"the weights ({shapes}) match no network scratchdl knows: the book's MLPs (all W "
+        "2-D), SimpleConvNet (W1 4-D, W2 and W3 2-D) or DeepConvNet (W1..W6 4-D, W7 and W8 2-D)"
+    )
+
+
+def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str, path) -> Net:
+    sizes = [weights["W1"].shape[0]]
+    for i in range(1, n_layers + 1):
+        W, b = weights[f"W{i}"], weights[f"b{i}"]
+        if W.ndim != 2 or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
+            raise ModelFileError(
+                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
+            )
+        sizes.append(W.shape[1])
+    return MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
+
+
+def _simple_conv_from(weights: dict[str, NDArray], input_dim, dtype: str, path) -> Net:
+    FN, C, FH, FW = weights["W1"].shape
+    rows, hidden = weights["W2"].shape
+    if input_dim is None:
+        # The book's SimpleConvNet: square images, stride 1, pad 0, then 2x2 pooling, so W2
+        # has FN * side² rows with side = (H - FH + 1) // 2.
+        side = int(round(np.sqrt(rows / FN))) if FN else 0
+        if FH != FW or side < 1 or FN * side * side != rows:
+            raise ModelFileError(
+                f"{path}: W1 {weights['W1'].shape} and W2 {weights['W2'].shape} do not fit the "
+                "book's SimpleConvNet on square images; give input_dim"
+            )
+        size = 2 * side + FH - 1
+        input_dim = (C, size, size)
+    conv = {"filter_num": FN, "filter_size": FH, "pad": 0, "stride": 1}
+    return SimpleConvNet(input_dim, conv, hidden, weights["W3"].shape[1], dtype=dtype)
+
+
 def load_book_weights(
-    path: str | os.PathLike[str], activation: str = "sigmoid", dtype: str = "float32"
-) -> MultiLayerNet:
+    path: str | os.PathLike[str],
+    activation: str = "sigmoid",
+    dtype: str = "float32",
+    *,
+    model: str | None = None,
+    input_dim: tuple[int, int, int] | None = None,
+) -> Net:
     """Load the book's pickled weights (``W1, b1, W2, b2, ...``) as a ready network.
 
-    The layer sizes are read from the weight shapes, so ``sample_weight.pkl`` gives the
-    chapter 3 network 784-50-100-10 with sigmoid activations and a softmax output.
+    The network is told by ``model`` or detected from the weights:
+
+    - all ``W`` 2-D: a fully connected :class:`~scratchdl.nets.MultiLayerNet` whose sizes are
+      read from the shapes (``sample_weight.pkl`` gives the chapter 3 network 784-50-100-10
+      with sigmoid activations);
+    - ``W1`` 4-D (filters) and ``W2``, ``W3`` 2-D: the chapter 7
+      :class:`~scratchdl.nets.SimpleConvNet` (``params.pkl``): filters from ``W1``, stride 1,
+      pad 0, and square images of the size that gives ``W2``'s rows (28 for MNIST);
+    - ``W1..W6`` 4-D, ``W7``, ``W8`` 2-D: the chapter 8 :class:`~scratchdl.nets.DeepConvNet`
+      (``deep_convnet_params.pkl``) with the book's settings.
 
     Parameters
     ----------
     path : path-like
-        The ``.pkl`` file.
+        The ``.pkl`` file, read with an unpickler that only builds NumPy arrays.
     activation : {'sigmoid', 'relu'}
-        Hidden activation the weights were trained with (the book's sample uses sigmoid).
+        Hidden activation of an MLP (the book's sample uses sigmoid); the CNNs use ReLU.
     dtype : {'float32', 'float64'}
+    model : {'mlp', 'cnn', 'deep-cnn'}, optional
+        The architecture, if not to be detected.
+    input_dim : tuple (C, H, W), optional
+        Image shape for the CNNs (default: derived, or (C, 28, 28)).
+
+    Raises
+    ------
+    ModelFileError
+        If the file is unsafe or damaged, or its weights do not fit the network.
     """
     weights = read_book_pickle(path)
     n_layers = sum(1 for k in weights if k.startswith("W"))
     expected = {f"{p}{i}" for i in range(1, n_layers + 1) for p in "Wb"}
     if n_layers == 0 or set(weights) != expected:
         raise ModelFileError(f"{path} must hold W1, b1, ..., Wn, bn; it holds {sorted(weights)}")
-    sizes = [weights["W1"].shape[0]] if weights["W1"].ndim == 2 else []
-    for i in range(1, n_layers + 1):
-        W, b = weights[f"W{i}"], weights[f"b{i}"]
-        if W.ndim != 2 or not sizes or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
-            raise ModelFileError(
-                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
-            )
-        sizes.append(W.shape[1])
-    net = MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
+    detected = _detect_model(weights)
+    if model is None:
+        model = detected
+    elif model not in BOOK_MODELS:
+        raise ConfigError(f"unknown model {model!r}: use one of {', '.join(BOOK_MODELS)}")
+    elif model != detected:
+        raise ModelFileError(f"{path} holds weights of a {detected!r} network, not a {model!r} one")
+    try:
+        if model == "mlp":
+            net = _mlp_from(weights, n_layers, activation, dtype, path)
+        elif model == "cnn":
+            net = _simple_conv_from(weights, input_dim, dtype, path)
+        else:
+            C = weights["W1"].shape[1]
+            net = DeepConvNet(input_dim or (C, 28, 28), dtype=dtype)
+    except ConfigError as exc:
+        raise ModelFileError(
+            f"{path}: the weights do not make a {model!r} network: {exc}"
+        ) from None
     for key, value in weights.items():
+        if value.shape != net.params[key].shape:
+            raise ModelFileError(
+                f"{path}: {key} has shape {value.shape}, the {type(net).__name__} built from the "
+                f"other weights needs {net.params[key].shape}"
+            )
         net.params[key] = value
     return net

@@ -15,13 +15,25 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scratchdl.errors import ShapeError, StateError
-from scratchdl.functions import as_float_array, log_softmax, sigmoid, softmax, split_labels
+from scratchdl.functions import (
+    as_float_array,
+    log_softmax,
+    real_array,
+    sigmoid,
+    softmax,
+    split_labels,
+)
+from scratchdl.util import col2im, conv_output_size, im2col
 
 __all__ = [
     "AddLayer",
     "Affine",
+    "BatchNormalization",
+    "Convolution",
+    "Dropout",
     "Layer",
     "MulLayer",
+    "Pooling",
     "Relu",
     "Sigmoid",
     "Softmax",
@@ -154,7 +166,7 @@ class Affine(Layer):
         self.db: NDArray | None = None
 
     def forward(self, x: NDArray) -> NDArray:
-        x = np.asarray(x)
+        x = real_array(x)  # strings or complex numbers are an error of ours, not NumPy's
         self.original_x_shape = x.shape
         x2 = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
         if x2.shape[1] != self.W.shape[0]:
@@ -214,6 +226,8 @@ class SoftmaxWithLoss:
         labels, onehot = split_labels(t, x.shape)
         log_y = log_softmax(x.reshape(-1, x.shape[-1]))
         n = log_y.shape[0]
+        if n == 0:
+            raise ShapeError("the loss of an empty batch is undefined: give at least one sample")
         y = np.exp(log_y)  # softmax(x), from the same log-softmax the loss uses
         self.y = y.reshape(x.shape)
         if labels is not None:
@@ -238,3 +252,366 @@ class SoftmaxWithLoss:
             dx = y2 - self.onehot
         dx *= dout / n
         return dx.reshape(y.shape)
+
+
+# -- chapters 6 and 7: Dropout, BatchNormalization, Convolution, Pooling ----------------------
+
+
+def _check_images(x: NDArray, layer: object, channels: int | None = None) -> None:
+    if x.ndim != 4:
+        raise ShapeError(
+            f"{type(layer).__name__} expects images of shape (N, C, H, W), got shape {x.shape}; "
+            "reshape flat input with x.reshape(N, C, H, W)"
+        )
+    if channels is not None and x.shape[1] != channels:
+        raise ShapeError(
+            f"{type(layer).__name__} expects {channels} input channel(s), got images of shape "
+            f"{x.shape} ({x.shape[1]} channels)"
+        )
+
+
+def _resolve_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+class Dropout(Layer):
+    """Dropout (ch. 6.4.3): in training, each unit is kept with probability ``1 - dropout_ratio``.
+
+    ``forward(x, train_flg=True)`` draws a fresh mask ``keep = u > dropout_ratio`` (``u``
+    uniform in [0, 1)) and returns ``x * keep``; ``backward`` returns ``dout * keep``.
+    ``forward(x, train_flg=False)`` returns ``x * (1 - dropout_ratio)``.
+
+    This is the book's form, scaling at test time. The common alternative, "inverted" dropout
+    (PyTorch), divides by ``1 - dropout_ratio`` in training instead and leaves test time alone;
+    both give the next layer the same expected input. The book's form is kept so that the
+    book's trained weights (``deep_convnet_params.pkl``, trained this way) and its numbers carry
+    over unchanged.
+
+    Parameters
+    ----------
+    dropout_ratio : float in [0, 1)
+        Probability of dropping a unit.
+    rng : numpy.random.Generator or int seed, optional
+        Source of the masks.
+    """
+
+    train_flg_aware = True  # networks pass ``train_flg`` to layers marked like this
+
+    def __init__(
+        self, dropout_ratio: float = 0.5, *, rng: np.random.Generator | int | None = None
+    ) -> None:
+        ratio = float(dropout_ratio)
+        if not 0.0 <= ratio < 1.0:
+            raise ShapeError(f"dropout_ratio must be in [0, 1), got {dropout_ratio!r}")
+        self.dropout_ratio = ratio
+        self.rng = _resolve_rng(rng)
+        self.mask: NDArray[np.bool_] | None = None
+
+    def forward(self, x: NDArray, train_flg: bool = True) -> NDArray:
+        x = as_float_array(x)
+        if train_flg:
+            self.mask = self.rng.random(x.shape, dtype=x.dtype) > self.dropout_ratio
+            return x * self.mask
+        self.mask = None  # a backward now would use a mask that did not make this output
+        return x * x.dtype.type(1.0 - self.dropout_ratio)
+
+    def backward(self, dout: NDArray) -> NDArray:
+        if self.mask is None:
+            raise StateError(
+                "Dropout.backward needs a forward with train_flg=True first (test-time forward "
+                "has no mask)"
+            )
+        return dout * self.mask
+
+    def __repr__(self) -> str:
+        return f"Dropout({self.dropout_ratio})"
+
+
+class BatchNormalization(Layer):
+    """Batch normalisation (ch. 6.3): ``y = gamma * (x - mu) / sqrt(var + 1e-6) + beta``.
+
+    In training (``train_flg=True``) ``mu`` and ``var`` are the batch's mean and (biased)
+    variance, and the running averages used at test time move towards them:
+    ``running = momentum * running + (1 - momentum) * batch``.
+
+    Input of shape (N, D) is normalised per feature, exactly as the book. For images
+    (N, C, H, W) the statistics are taken **per channel**, over N, H and W, with ``gamma`` and
+    ``beta`` of shape (C,), as convolutional networks do (and PyTorch's ``BatchNorm2d``). The
+    book instead flattens images to (N, C*H*W) and normalises every pixel of every channel on
+    its own; give ``gamma`` and ``beta`` of shape (C*H*W,) to get the book's behaviour (so its
+    parameters still load).
+
+    Parameters
+    ----------
+    gamma, beta : ndarray, shape (D,) or (C,)
+        Scale and shift, trained like weights (gradients ``dgamma``, ``dbeta``).
+    momentum : float in [0, 1)
+    running_mean, running_var : ndarray, optional
+        Test-time statistics; zeros (and zeros) until the first training batch, as in the
+        book. The layer keeps its own copies and updates them in place.
+    """
+
+    param_names = ("gamma", "beta")
+    #: Arrays that are not trained but belong to the model (saved with it).
+    state_names = ("running_mean", "running_var")
+    train_flg_aware = True
+    eps = 1e-6  # the book's 10e-7
+
+    def __init__(
+        self,
+        gamma: NDArray,
+        beta: NDArray,
+        momentum: float = 0.9,
+        running_mean: NDArray | None = None,
+        running_var: NDArray | None = None,
+    ) -> None:
+        gamma = as_float_array(gamma)
+        beta = np.asarray(beta, dtype=gamma.dtype)
+        if gamma.ndim != 1 or beta.shape != gamma.shape:
+            raise ShapeError(
+                f"BatchNormalization needs gamma and beta of the same shape (D,), got "
+                f"{gamma.shape} and {beta.shape}"
+            )
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ShapeError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = float(momentum)
+        d = gamma.shape[0]
+        self.running_mean = self._own_stat(running_mean, d, "running_mean")
+        self.running_var = self._own_stat(running_var, d, "running_var")
+        self.xn: NDArray | None = None
+        self.inv_std: NDArray | None = None
+        self.train_mode: bool | None = None
+        self.x_shape: tuple[int, ...] | None = None
+        self.dgamma: NDArray | None = None
+        self.dbeta: NDArray | None = None
+
+    def _own_stat(self, value: NDArray | None, d: int, name: str) -> NDArray:
+        if value is None:
+            return np.zeros(d, dtype=self.gamma.dtype)
+        value = np.array(value, dtype=self.gamma.dtype, copy=True)
+        if value.shape != (d,):
+            raise ShapeError(f"{name} must have shape ({d},) like gamma, got {value.shape}")
+        return value
+
+    def _layout(self, x: NDArray) -> tuple[NDArray, tuple[int, ...]]:
+        """``x`` as 2-D (M, D) or 4-D, and the axes to average over."""
+        d = self.gamma.shape[0]
+        if x.ndim == 2 and x.shape[1] == d:
+            return x, (0,)
+        if x.ndim == 4 and x.shape[1] == d:
+            return x, (0, 2, 3)  # per channel
+        if x.ndim >= 2 and int(np.prod(x.shape[1:])) == d:
+            return x.reshape(x.shape[0], d), (0,)  # the book's per-feature form
+        raise ShapeError(
+            f"BatchNormalization with {d} features cannot normalise input of shape {x.shape}: "
+            f"give (N, {d}), images (N, {d}, H, W), or input with {d} values per sample"
+        )
+
+    def _per_feature(self, a: NDArray, ndim: int) -> NDArray:
+        return a.reshape(1, -1, 1, 1) if ndim == 4 else a
+
+    def forward(self, x: NDArray, train_flg: bool = True) -> NDArray:
+        x = as_float_array(x)
+        x2, axes = self._layout(x)
+        shape = lambda a: self._per_feature(a, x2.ndim)  # noqa: E731
+        if train_flg:
+            mu = x2.mean(axis=axes)
+            xc = x2 - shape(mu)
+            var = np.mean(xc * xc, axis=axes)
+            self.running_mean *= self.momentum
+            self.running_mean += (1 - self.momentum) * mu
+            self.running_var *= self.momentum
+            self.running_var += (1 - self.momentum) * var
+        else:
+            xc = x2 - shape(self.running_mean)
+            var = self.running_var
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        xn = xc * shape(inv_std)
+        self.xn, self.inv_std, self.train_mode, self.x_shape = xn, inv_std, train_flg, x.shape
+        out = xn * shape(self.gamma)
+        out += shape(self.beta)
+        return out.reshape(x.shape)
+
+    def backward(self, dout: NDArray) -> NDArray:
+        xn = _need(self.xn, self)
+        dout = np.asarray(dout).reshape(xn.shape)
+        axes = (0,) if xn.ndim == 2 else (0, 2, 3)
+        shape = lambda a: self._per_feature(a, xn.ndim)  # noqa: E731
+        self.dbeta = dout.sum(axis=axes)
+        self.dgamma = (dout * xn).sum(axis=axes)
+        scale = shape(self.gamma * self.inv_std)
+        if not self.train_mode:  # fixed statistics: a per-feature affine map
+            return (dout * scale).reshape(self.x_shape)
+        # The book's chain (dxn, dxc, dstd, dvar, dmu) collapsed into one expression:
+        # dx = gamma / std * (dout - mean(dout) - xn * mean(dout * xn)).
+        m = dout.size // self.gamma.shape[0]
+        dx = dout - shape(self.dbeta / m) - xn * shape(self.dgamma / m)
+        dx *= scale
+        return dx.reshape(self.x_shape)
+
+    def __repr__(self) -> str:
+        return f"BatchNormalization({self.gamma.shape[0]}, momentum={self.momentum})"
+
+
+class Convolution(Layer):
+    """Convolution layer (ch. 7.4.3): ``im2col``, then one matrix product with the filters.
+
+    Parameters
+    ----------
+    W : ndarray, shape (FN, C, FH, FW)
+        FN filters over C channels.
+    b : ndarray, shape (FN,)
+    stride, pad : int
+
+    ``forward`` maps images (N, C, H, W) to (N, FN, out_h, out_w); ``backward`` sets
+    ``dW`` (FN, C, FH, FW) and ``db`` (FN,) and returns ``dx`` (N, C, H, W) through ``col2im``
+    (None when ``need_dx`` is False).
+    """
+
+    param_names = ("W", "b")
+    need_dx = True
+
+    def __init__(self, W: NDArray, b: NDArray, stride: int = 1, pad: int = 0) -> None:
+        W = as_float_array(W)
+        b = np.asarray(b, dtype=W.dtype)
+        if W.ndim != 4 or b.shape != (W.shape[0],):
+            raise ShapeError(
+                "Convolution needs W of shape (FN, C, FH, FW) and b of shape (FN,), got "
+                f"{W.shape} and {b.shape}"
+            )
+        conv_output_size(W.shape[2], W.shape[2], stride, pad)  # validates stride and pad
+        self.W = W
+        self.b = b
+        self.stride = int(stride)
+        self.pad = int(pad)
+        self.col: NDArray | None = None
+        self.x_shape: tuple[int, ...] | None = None
+        self.dW: NDArray | None = None
+        self.db: NDArray | None = None
+
+    def forward(self, x: NDArray) -> NDArray:
+        x = as_float_array(x)
+        FN, C, FH, FW = self.W.shape
+        _check_images(x, self, C)
+        N, _, H, W = x.shape
+        out_h = conv_output_size(H, FH, self.stride, self.pad)
+        out_w = conv_output_size(W, FW, self.stride, self.pad)
+        col = im2col(x, FH, FW, self.stride, self.pad)  # (N*out_h*out_w, C*FH*FW)
+        out = col @ self.W.reshape(FN, -1).T  # (N*out_h*out_w, FN)
+        out += self.b
+        self.col, self.x_shape = col, x.shape
+        # As in the book, the result is a transposed view (channels last in memory); no copy.
+        return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)
+
+    def backward(self, dout: NDArray) -> NDArray | None:
+        col = _need(self.col, self)
+        FN, C, FH, FW = self.W.shape
+        # Free when dout is channels-last in memory, as the layers here pass it.
+        dout2 = np.asarray(dout).transpose(0, 2, 3, 1).reshape(-1, FN)  # (N*out_h*out_w, FN)
+        if dout2.shape[0] != col.shape[0]:
+            raise ShapeError(
+                f"Convolution.backward got dout of shape {np.shape(dout)}, which does not "
+                "match the last forward's output"
+            )
+        # Σ over rows as a matrix-vector product: .sum(axis=0) of a tall (57600, 30) array
+        # takes one small step per row and measured twice as slow.
+        self.db = np.ones(dout2.shape[0], dtype=dout2.dtype) @ dout2
+        self.dW = (col.T @ dout2).T.reshape(self.W.shape)  # the book's dot(col.T, dout)
+        if not self.need_dx:
+            return None  # the network's first layer: the images' gradient would be thrown away
+        # dcol = dout · W_col, computed as its transpose so that it comes out column-major
+        # like im2col's result, which col2im folds back fastest.
+        dcol = (self.W.reshape(FN, -1).T @ dout2.T).T  # (N*out_h*out_w, C*FH*FW)
+        return col2im(dcol, self.x_shape, FH, FW, self.stride, self.pad)
+
+    def __repr__(self) -> str:
+        FN, C, FH, FW = self.W.shape
+        return f"Convolution({C} -> {FN}, {FH}x{FW}, stride={self.stride}, pad={self.pad})"
+
+
+class Pooling(Layer):
+    """Max pooling (ch. 7.5): the largest value of each ``pool_h x pool_w`` window per channel.
+
+    Ties: when several positions of a window hold the maximum, the first one in row-major
+    window order (top row first, left to right) receives the whole gradient, like the book's
+    ``argmax``; the others get 0. Where windows overlap (stride smaller than the window) the
+    gradients of all windows a position wins are added.
+
+    Padding (``pad`` on every side) uses ``-inf``, so a padded position never wins; ``pad``
+    must be smaller than the window. (The book pads with 0 and its pooling does not handle
+    ``pad`` > 0.)
+
+    The loops run over the window offsets (``pool_h * pool_w`` steps over the whole batch),
+    never over pixels. ``forward`` caches only the winning offset of every window (one byte
+    each), which is all ``backward`` needs.
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 1, pad: int = 0) -> None:
+        conv_output_size(pool_h, pool_h, stride, pad)  # validates all four
+        conv_output_size(pool_w, pool_w, stride, pad)
+        if pad >= min(pool_h, pool_w):
+            raise ShapeError(
+                f"Pooling pad must be smaller than the window ({pool_h}x{pool_w}), got {pad}"
+            )
+        self.pool_h, self.pool_w = int(pool_h), int(pool_w)
+        self.stride, self.pad = int(stride), int(pad)
+        self.arg_max: NDArray | None = None
+        self.x_shape: tuple[int, ...] | None = None
+        self.x_dtype: np.dtype | None = None
+
+    def _slabs(self, out_h: int, out_w: int) -> list[tuple[slice, ...]]:
+        """Index of the window element at each offset (row-major), for all windows at once."""
+        s = self.stride
+        span_h, span_w = s * (out_h - 1) + 1, s * (out_w - 1) + 1
+        return [
+            (slice(None), slice(None), slice(fy, fy + span_h, s), slice(fx, fx + span_w, s))
+            for fy in range(self.pool_h)
+            for fx in range(self.pool_w)
+        ]
+
+    def forward(self, x: NDArray) -> NDArray:
+        x = as_float_array(x)
+        _check_images(x, self)
+        _, _, H, W = x.shape
+        out_h = conv_output_size(H, self.pool_h, self.stride, self.pad)
+        out_w = conv_output_size(W, self.pool_w, self.stride, self.pad)
+        p = self.pad
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=-np.inf) if p else x
+        slabs = [xp[sl] for sl in self._slabs(out_h, out_w)]
+        out = slabs[0].copy()
+        for slab in slabs[1:]:
+            np.maximum(out, slab, out=out)
+        # The first winning offset k of each window, without a loop over windows: with
+        # ne_k = (slab_k != max) as 0/1, k = ne_0 * (1 + ne_1 * (1 + ne_2 * (...))).
+        arg_max = np.zeros(out.shape, dtype=np.uint8 if len(slabs) < 256 else np.intp)
+        for slab in reversed(slabs[:-1]):
+            arg_max += 1
+            arg_max *= (slab != out).view(np.uint8)  # the bytes of a bool: no cast
+        self.arg_max, self.x_shape, self.x_dtype = arg_max, x.shape, x.dtype
+        return out
+
+    def backward(self, dout: NDArray) -> NDArray:
+        arg_max = _need(self.arg_max, self)
+        dout = np.asarray(dout)
+        if dout.shape != arg_max.shape:
+            raise ShapeError(
+                f"Pooling.backward needs dout of shape {arg_max.shape}, got {dout.shape}"
+            )
+        N, C, H, W = self.x_shape
+        p = self.pad
+        # Channels last in memory, like the convolution's output, so that its backward reads
+        # dout without a copy.
+        dxp = np.zeros((N, H + 2 * p, W + 2 * p, C), np.result_type(dout, self.x_dtype))
+        dxp = dxp.transpose(0, 3, 1, 2)
+        overlap = self.stride < max(self.pool_h, self.pool_w)
+        for k, sl in enumerate(self._slabs(*arg_max.shape[2:])):
+            if overlap:
+                dxp[sl] += dout * (arg_max == k)
+            else:  # each position lies in one window at most: write its slab directly
+                np.multiply(dout, arg_max == k, out=dxp[sl])
+        return dxp[:, :, p : p + H, p : p + W] if p else dxp
+
+    def __repr__(self) -> str:
+        return f"Pooling({self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad})"

@@ -35,21 +35,46 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from scratchdl.errors import ConfigError, ShapeError
-from scratchdl.functions import cross_entropy_error, log_softmax, softmax, split_labels
+from scratchdl.functions import (
+    cross_entropy_error,
+    log_softmax,
+    real_array,
+    softmax,
+    split_labels,
+)
 from scratchdl.gradient import numerical_gradient
-from scratchdl.layers import Affine, Layer, Relu, Sigmoid, SoftmaxWithLoss
+from scratchdl.layers import (
+    Affine,
+    BatchNormalization,
+    Convolution,
+    Dropout,
+    Layer,
+    Pooling,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
+from scratchdl.util import conv_output_size
 
 __all__ = [
     "ACTIVATION_LAYERS",
     "EVAL_BATCH",
     "LayerNet",
     "MultiLayerNet",
+    "MultiLayerNetExtend",
     "Net",
     "ParamView",
+    "ConvNet",
+    "DeepConvNet",
+    "SimpleConvNet",
     "SimpleNet",
     "TwoLayerNet",
     "evaluate",
     "init_std",
+    "layer_rng_states",
+    "layer_state",
+    "set_layer_rng_states",
+    "set_layer_state",
 ]
 
 #: Hidden activations by name, the book's ``activation_layer`` of ``MultiLayerNet`` (ch. 6.2).
@@ -89,6 +114,8 @@ def evaluate(
     t : array_like
         Integer labels (N,) or one-hot targets (N, C).
     batch_size : int
+        At most this many rows per pass; a network with an ``eval_batch_size`` attribute
+        (the CNNs) caps it.
 
     Returns
     -------
@@ -99,6 +126,8 @@ def evaluate(
     n = x.shape[0]
     if n == 0:
         raise ShapeError("cannot evaluate on an empty set: give at least one sample")
+    # A network whose activations are large per sample (the CNNs) sets a smaller chunk.
+    batch_size = min(batch_size, getattr(net, "eval_batch_size", batch_size))
     correct = 0
     loss_sum = 0.0
     for start in range(0, n, batch_size):
@@ -138,7 +167,7 @@ class ParamView(MutableMapping[str, NDArray]):
         current = getattr(owner, attr)
         if value is current:
             return  # ``params[k] -= g`` updates in place, then re-sets the same array
-        value = np.asarray(value)
+        value = real_array(value)  # refuses strings, complex numbers, objects
         if value.shape != current.shape:
             raise ShapeError(f"params[{key!r}] must keep shape {current.shape}, got {value.shape}")
         setattr(owner, attr, np.array(value, dtype=self._dtype, copy=True))
@@ -194,7 +223,7 @@ class Net:
 
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         """``x`` as a batch, and whether it was one 1-D sample ``(D,)`` (now ``(1, D)``)."""
-        x = np.asarray(x)
+        x = real_array(x)  # refuses strings, complex numbers, objects
         if x.ndim >= 2:
             return x, False
         d = self.input_size
@@ -501,8 +530,15 @@ def _check_sizes(sizes: list[Any], activation: str, weight_decay_lambda: float) 
         raise ConfigError(
             f"unknown activation {activation!r}: use one of {sorted(ACTIVATION_LAYERS)}"
         )
-    if not weight_decay_lambda >= 0:
-        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
+    if (
+        isinstance(weight_decay_lambda, bool)
+        or not isinstance(weight_decay_lambda, (int, float, np.integer, np.floating))
+        or not np.isfinite(weight_decay_lambda)
+        or weight_decay_lambda < 0
+    ):
+        raise ConfigError(
+            f"weight_decay_lambda must be a finite number >= 0, got {weight_decay_lambda!r}"
+        )
 
 
 def _init_weight(
@@ -535,6 +571,110 @@ def _mlp_repr(net: TwoLayerNet | MultiLayerNet) -> str:
     return f"{type(net).__name__}({sizes}, {net.activation}, {net.dtype.name})"
 
 
+class MultiLayerNetExtend(LayerNet):
+    """The book's extended fully connected net (ch. 6.3-6.4, ``multi_layer_net_extend.py``):
+    :class:`MultiLayerNet` plus weight decay, Dropout and Batch Normalization.
+
+    Each hidden block is ``Affine{i}``, then ``BatchNorm{i}`` (with ``use_batchnorm``), then
+    ``Activation_function{i}``, then ``Dropout{i}`` (with ``use_dropout``); the last layer is
+    ``Affine{L+1}``, then ``SoftmaxWithLoss``. Parameters ``W1, b1, ..., W{L+1}, b{L+1}`` and,
+    with batch normalisation, ``gamma1, beta1, ..., gammaL, betaL`` (initially 1 and 0), as in
+    the book.
+
+    Parameters
+    ----------
+    input_size : int
+    hidden_size_list : sequence of int
+    output_size : int
+    activation : {'relu', 'sigmoid'}
+    weight_init_std : float or {'relu', 'he', 'sigmoid', 'xavier'}
+        The book's default ``'relu'``: He, ``sqrt(2 / fan_in)``.
+    weight_decay_lambda : float
+        L2 penalty ``0.5 * lambda * Σ ||W||²`` (ch. 6.4.1).
+    use_dropout : bool
+    dropout_ration : float
+        The book's spelling of the dropout ratio (ch. 6.4.3); each unit is dropped with this
+        probability in training, and outputs are scaled by ``1 - dropout_ration`` at test time
+        (see :class:`~scratchdl.layers.Dropout`).
+    use_batchnorm : bool
+        Batch normalisation after every hidden Affine layer (ch. 6.3).
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+        Source of the initial weights and of the dropout masks.
+
+    ``gradient`` (and ``numerical_gradient``) run in training mode: fresh dropout masks and
+    batch statistics; ``predict`` and ``accuracy`` in test mode.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size_list: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        weight_init_std: float | str = "relu",
+        weight_decay_lambda: float = 0.0,
+        use_dropout: bool = False,
+        dropout_ration: float = 0.5,
+        use_batchnorm: bool = False,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        sizes = [input_size, *hidden_size_list, output_size]
+        _check_sizes(sizes, activation, weight_decay_lambda)
+        self.input_size = int(input_size)
+        self.hidden_size_list = [int(s) for s in hidden_size_list]
+        self.hidden_layer_num = len(self.hidden_size_list)
+        self.output_size = int(output_size)
+        self.activation, self.weight_init_std = activation, weight_init_std
+        self.weight_decay_lambda = float(weight_decay_lambda)
+        self.use_dropout, self.dropout_ration = bool(use_dropout), float(dropout_ration)
+        if not 0.0 <= self.dropout_ration < 1.0:
+            raise ConfigError(f"dropout_ration must be in [0, 1), got {dropout_ration!r}")
+        self.use_batchnorm = bool(use_batchnorm)
+        self.dtype = _check_dtype(dtype)
+        self.metadata = {}
+        rng = _resolve_rng(rng)
+
+        self.layers = OrderedDict()
+        for idx in range(1, len(sizes)):
+            W = _init_weight(rng, weight_init_std, sizes[idx - 1], sizes[idx], self.dtype)
+            self.layers[f"Affine{idx}"] = Affine(W, np.zeros(sizes[idx], dtype=self.dtype))
+            if idx == len(sizes) - 1:
+                break
+            if self.use_batchnorm:
+                gamma = np.ones(sizes[idx], dtype=self.dtype)
+                beta = np.zeros(sizes[idx], dtype=self.dtype)
+                self.layers[f"BatchNorm{idx}"] = BatchNormalization(gamma, beta)
+            self.layers[f"Activation_function{idx}"] = ACTIVATION_LAYERS[activation]()
+            if self.use_dropout:
+                # A generator of its own per Dropout: checkpoints save and restore it.
+                self.layers[f"Dropout{idx}"] = Dropout(self.dropout_ration, rng=rng.spawn(1)[0])
+        self.lastLayer = SoftmaxWithLoss()
+        self._bind_layers()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return {
+            **_mlp_config(self),
+            "use_dropout": self.use_dropout,
+            "dropout_ration": self.dropout_ration,
+            "use_batchnorm": self.use_batchnorm,
+        }
+
+    def __repr__(self) -> str:
+        extras = "".join(
+            text
+            for flag, text in (
+                (self.use_batchnorm, ", batchnorm"),
+                (self.use_dropout, f", dropout {self.dropout_ration:g}"),
+            )
+            if flag
+        )
+        return _mlp_repr(self)[:-1] + extras + ")"
+
+
 class SimpleNet(Net):
     """The book's ``simpleNet`` (ch. 4.4.2): ``predict(x) = x · W``, loss =
     ``cross_entropy_error(softmax(x · W), t)``. Not layered; it meets the contract directly.
@@ -561,7 +701,7 @@ class SimpleNet(Net):
         self.metadata = {}
         if W is None:
             W = _resolve_rng(rng).standard_normal((2, 3))
-        W = np.array(W, dtype=self.dtype, copy=True)
+        W = np.array(real_array(W), dtype=self.dtype, copy=True)
         if W.shape != (2, 3):
             raise ShapeError(f"SimpleNet weights must have shape (2, 3), got {W.shape}")
         self.W = W
@@ -588,3 +728,377 @@ class SimpleNet(Net):
         target = onehot if labels is None else np.eye(y.shape[-1], dtype=self.dtype)[labels]
         x2, dy = x.reshape(-1, 2), (y - target).reshape(-1, 3)
         return {"W": (x2.T @ dy / x2.shape[0]).astype(self.dtype, copy=False)}
+
+
+# -- chapters 7 and 8: convolutional networks ---------------------------------------------------
+
+
+class ConvNet(LayerNet):
+    """Base of the convolutional networks (ch. 7-8): :class:`LayerNet` on images.
+
+    ``predict`` accepts a batch of images (N, C, H, W), a batch of flat rows (N, C*H*W) (as
+    ``load_mnist(flatten=True)`` gives), or one image (C, H, W) or (C*H*W,), which gives
+    scores of shape (C,).
+
+    Parameters are numbered in layer order, as the book's ``gradient`` collects them:
+    ``Conv1`` owns ``W1, b1``, and in SimpleConvNet ``Affine1`` owns ``W2, b2``.
+    """
+
+    input_dim: tuple[int, int, int]
+    #: Images per forward pass in :func:`evaluate`: im2col takes a few hundred kB per image,
+    #: so 10,000 at once would need gigabytes.
+    eval_batch_size = 200
+
+    def _bind_layers(self, numbers: dict[str, int] | None = None) -> None:
+        """Number the layers with parameters in order (``Conv1`` -> 1, ``Affine1`` -> 2, ...),
+        as the book's ``gradient`` collects them."""
+        if numbers is None:
+            named = [name for name, layer in self.layers.items() if layer.param_names]
+            numbers = {name: i for i, name in enumerate(named, start=1)}
+        super()._bind_layers(numbers)
+
+    def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
+        x = np.asarray(x)
+        dim = self.input_dim
+        if x.shape == dim or x.shape == (self.input_size,):
+            return x.reshape(1, *dim), True
+        if x.ndim == 4 and x.shape[1:] == dim:
+            return x, False
+        if x.ndim == 2 and x.shape[1] == self.input_size:
+            return x.reshape(x.shape[0], *dim), False
+        raise ShapeError(
+            f"{type(self).__name__} expects images of shape (N, {dim[0]}, {dim[1]}, {dim[2]}) or "
+            f"(N, {self.input_size}), or one image, got shape {x.shape}"
+        )
+
+
+def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -> dict[str, int]:
+    conv = dict(default)
+    if conv_param is not None:
+        unknown = set(conv_param) - set(conv)
+        if unknown:
+            raise ConfigError(
+                f"unknown conv_param keys {sorted(unknown)}: use filter_num, filter_size, pad, stride"
+            )
+        conv.update(conv_param)
+    for key, value in conv.items():
+        low = 0 if key == "pad" else 1
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ConfigError(f"conv_param[{key!r}] must be an integer >= {low}, got {value!r}")
+    return {k: int(v) for k, v in conv.items()}
+
+
+def _decay(weight_decay_lambda: float) -> float:
+    value = float(weight_decay_lambda)
+    if not np.isfinite(value) or value < 0:
+        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda!r}")
+    return value
+
+
+def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
+    dim = tuple(input_dim)
+    if len(dim) != 3 or any(
+        isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in dim
+    ):
+        raise ConfigError(f"input_dim must be (C, H, W) of positive integers, got {input_dim!r}")
+    return int(dim[0]), int(dim[1]), int(dim[2])
+
+
+class SimpleConvNet(ConvNet):
+    """The book's chapter 7 network (ch. 7.5): layers ``Conv1, Relu1, Pool1, Affine1, Relu2,
+    Affine2``, then ``SoftmaxWithLoss``.
+
+    Parameters
+    ----------
+    input_dim : tuple (C, H, W)
+        Shape of one image (1, 28, 28 for MNIST).
+    conv_param : dict
+        ``filter_num``, ``filter_size``, ``pad``, ``stride`` of the convolution (the book's
+        default 30 filters of 5x5, pad 0, stride 1).
+    hidden_size : int
+        Width of the hidden affine layer.
+    output_size : int
+        Number of classes.
+    weight_init_std : float or {'he', 'xavier'}
+        Initial weights are ``std * N(0, 1)`` (the book: 0.01); biases start at 0.
+    weight_decay_lambda : float
+        L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+
+    Parameters are named as in the book: ``W1`` (FN, C, FH, FW) and ``b1`` for the
+    convolution, ``W2``/``b2`` and ``W3``/``b3`` for the two affine layers. The pooling is
+    2x2 with stride 2.
+    """
+
+    def __init__(
+        self,
+        input_dim: Sequence[int] = (1, 28, 28),
+        conv_param: dict[str, int] | None = None,
+        hidden_size: int = 100,
+        output_size: int = 10,
+        weight_init_std: float | str = 0.01,
+        *,
+        weight_decay_lambda: float = 0.0,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.input_dim = C, H, W = _input_dim(input_dim)
+        self.weight_decay_lambda = _decay(weight_decay_lambda)
+        self.conv_param = _conv_settings(
+            conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        )
+        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        self.hidden_size = int(hidden_size)
+        self.output_size = int(output_size)
+        self.input_size = C * H * W
+        self.weight_init_std = weight_init_std
+        self.dtype = _check_dtype(dtype)
+        self.metadata: dict[str, Any] = {}
+        gen = _resolve_rng(rng)
+        fn, fs = self.conv_param["filter_num"], self.conv_param["filter_size"]
+        stride, pad = self.conv_param["stride"], self.conv_param["pad"]
+        try:
+            conv_h = conv_output_size(H, fs, stride, pad)
+            conv_w = conv_output_size(W, fs, stride, pad)
+        except ShapeError as exc:
+            raise ConfigError(
+                f"conv_param does not fit input_dim {self.input_dim}: {exc}"
+            ) from None
+        if conv_h < 2 or conv_w < 2:
+            raise ConfigError(
+                f"conv_param leaves a {conv_h}x{conv_w} image, too small for the 2x2 pooling"
+            )
+        pool_size = fn * (conv_h // 2) * (conv_w // 2)
+
+        def weights(shape: tuple[int, ...], fan_in: int) -> NDArray:
+            # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
+            std = init_std(weight_init_std, fan_in)
+            return (std * gen.standard_normal(shape)).astype(self.dtype)
+
+        def zeros(n: int) -> NDArray:
+            return np.zeros(n, dtype=self.dtype)
+
+        hidden, out = self.hidden_size, self.output_size
+        self.layers = OrderedDict()
+        self.layers["Conv1"] = Convolution(
+            weights((fn, C, fs, fs), C * fs * fs), zeros(fn), stride, pad
+        )
+        self.layers["Relu1"] = Relu()
+        self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Affine1"] = Affine(weights((pool_size, hidden), pool_size), zeros(hidden))
+        self.layers["Relu2"] = Relu()
+        self.layers["Affine2"] = Affine(weights((hidden, out), hidden), zeros(out))
+        self.lastLayer = SoftmaxWithLoss()
+        self._bind_layers()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return {
+            "class": type(self).__name__,
+            "input_dim": list(self.input_dim),
+            "conv_param": dict(self.conv_param),
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "weight_init_std": self.weight_init_std,
+            "weight_decay_lambda": self.weight_decay_lambda,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        c = self.conv_param
+        return (
+            f"SimpleConvNet({'x'.join(map(str, self.input_dim))}, conv {c['filter_num']}x"
+            f"{c['filter_size']}x{c['filter_size']}, {self.hidden_size}, {self.output_size}, "
+            f"{self.dtype.name})"
+        )
+
+
+#: The book's DeepConvNet convolutions (ch. 8.1.1); the fourth pads by 2, as in its code.
+DEEP_CONV_PARAMS = (
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+)
+
+
+class DeepConvNet(ConvNet):
+    """The book's chapter 8 network (ch. 8.1.1), over 99% on MNIST::
+
+        conv - relu - conv - relu - pool -
+        conv - relu - conv - relu - pool -
+        conv - relu - conv - relu - pool -
+        affine - relu - dropout - affine - dropout - softmax
+
+    Parameters
+    ----------
+    input_dim : tuple (C, H, W)
+    conv_param_1, ..., conv_param_6 : dict, optional
+        ``filter_num``, ``filter_size``, ``pad``, ``stride`` of each convolution; the book's
+        defaults are 16, 16, 32, 32, 64, 64 filters of 3x3, stride 1, pad 1 (pad 2 for the
+        fourth). Pooling is 2x2 with stride 2 after every second convolution.
+    hidden_size, output_size : int
+        The two affine layers (the book: 50 and 10).
+    dropout_ratio : float
+        Both Dropout layers (the book: 0.5); test-time scaling as the book (see
+        :class:`~scratchdl.layers.Dropout`).
+    weight_decay_lambda : float
+        L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
+    dtype : float32 or float64
+    rng : numpy.random.Generator or int seed, optional
+        Source of the initial weights (He: ``sqrt(2 / fan_in)``) and of the dropout masks.
+
+    Layers ``Conv1, Relu1, Conv2, Relu2, Pool1, ..., Conv6, Relu6, Pool3, Affine1, Relu7,
+    Dropout1, Affine2, Dropout2`` (the book keeps them in a list). Parameters ``W1..W6``/
+    ``b1..b6`` are the convolutions, ``W7``/``b7`` and ``W8``/``b8`` the affine layers, as in
+    the book.
+    """
+
+    def __init__(
+        self,
+        input_dim: Sequence[int] = (1, 28, 28),
+        conv_param_1: dict[str, int] | None = None,
+        conv_param_2: dict[str, int] | None = None,
+        conv_param_3: dict[str, int] | None = None,
+        conv_param_4: dict[str, int] | None = None,
+        conv_param_5: dict[str, int] | None = None,
+        conv_param_6: dict[str, int] | None = None,
+        hidden_size: int = 50,
+        output_size: int = 10,
+        *,
+        dropout_ratio: float = 0.5,
+        weight_decay_lambda: float = 0.0,
+        dtype: DTypeLike = np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        self.input_dim = C, H, W = _input_dim(input_dim)
+        self.weight_decay_lambda = _decay(weight_decay_lambda)
+        given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
+        self.conv_params = [
+            _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
+        ]
+        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        self.hidden_size = int(hidden_size)
+        self.output_size = int(output_size)
+        self.dropout_ratio = float(dropout_ratio)
+        self.input_size = C * H * W
+        self.dtype = _check_dtype(dtype)
+        self.metadata: dict[str, Any] = {}
+        gen = _resolve_rng(rng)
+
+        def he(shape: tuple[int, ...], fan_in: int) -> NDArray:
+            return (np.sqrt(2.0 / fan_in) * gen.standard_normal(shape)).astype(self.dtype)
+
+        def zeros(n: int) -> NDArray:
+            return np.zeros(n, dtype=self.dtype)
+
+        self.layers = OrderedDict()
+        channels, h, w = C, H, W
+        for i, p in enumerate(self.conv_params):
+            fn, fs = p["filter_num"], p["filter_size"]
+            try:
+                h = conv_output_size(h, fs, p["stride"], p["pad"])
+                w = conv_output_size(w, fs, p["stride"], p["pad"])
+            except ShapeError as exc:
+                raise ConfigError(f"conv_param_{i + 1} does not fit: {exc}") from None
+            W_i = he((fn, channels, fs, fs), channels * fs * fs)
+            self.layers[f"Conv{i + 1}"] = Convolution(W_i, zeros(fn), p["stride"], p["pad"])
+            self.layers[f"Relu{i + 1}"] = Relu()
+            channels = fn
+            if i % 2 == 1:
+                if h < 2 or w < 2:
+                    raise ConfigError(
+                        f"the image is {h}x{w} before pooling {i // 2 + 1}: too small"
+                    )
+                h, w = h // 2, w // 2
+                self.layers[f"Pool{i // 2 + 1}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        flat, hidden, out = channels * h * w, self.hidden_size, self.output_size
+        self.layers["Affine1"] = Affine(he((flat, hidden), flat), zeros(hidden))
+        self.layers["Relu7"] = Relu()
+        # Each Dropout draws from a generator of its own (spawned from rng), which a
+        # checkpoint can save and restore.
+        self.layers["Dropout1"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
+        self.layers["Affine2"] = Affine(he((hidden, out), hidden), zeros(out))
+        self.layers["Dropout2"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
+        self.lastLayer = SoftmaxWithLoss()
+        self._bind_layers()
+
+    def config(self) -> dict[str, Any]:
+        """The architecture record: enough to rebuild this network's shape."""
+        return {
+            "class": type(self).__name__,
+            "input_dim": list(self.input_dim),
+            **{f"conv_param_{i + 1}": dict(p) for i, p in enumerate(self.conv_params)},
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "dropout_ratio": self.dropout_ratio,
+            "weight_decay_lambda": self.weight_decay_lambda,
+            "dtype": self.dtype.name,
+        }
+
+    def __repr__(self) -> str:
+        filters = ",".join(str(p["filter_num"]) for p in self.conv_params)
+        return (
+            f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
+            f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
+        )
+
+
+# -- state beside the parameters: saved in model files and checkpoints -------------------------
+
+
+def layer_state(net: Net) -> dict[str, NDArray]:
+    """Arrays a network needs besides ``params``, keyed ``'<layer>/<attribute>'``.
+
+    These are the test-time statistics of BatchNormalization (``running_mean``,
+    ``running_var``): not trained by gradients, but part of the model. A layer lists them in
+    ``state_names``.
+    """
+    return {
+        f"{name}/{attr}": getattr(layer, attr)
+        for name, layer in getattr(net, "layers", {}).items()
+        for attr in getattr(layer, "state_names", ())
+    }
+
+
+def set_layer_state(net: Net, state: dict[str, NDArray]) -> None:
+    """Put arrays from :func:`layer_state` back (copies, in the network's dtype).
+
+    Raises
+    ------
+    ShapeError
+        If a key is missing or an array has another shape.
+    """
+    for key, current in layer_state(net).items():
+        if key not in state:
+            raise ShapeError(f"the saved state has no {key}")
+        value = np.asarray(state[key])
+        if value.shape != current.shape:
+            raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
+        name, attr = key.split("/")
+        setattr(net.layers[name], attr, np.array(value, dtype=current.dtype, copy=True))
+
+
+def layer_rng_states(net: Net) -> dict[str, dict[str, Any]]:
+    """The states of the layers' own generators (Dropout masks), keyed by layer name: a
+    checkpoint keeps them so that a resumed run draws the masks the uninterrupted one would."""
+    return {
+        name: layer.rng.bit_generator.state
+        for name, layer in getattr(net, "layers", {}).items()
+        if isinstance(getattr(layer, "rng", None), np.random.Generator)
+    }
+
+
+def set_layer_rng_states(net: Net, states: dict[str, dict[str, Any]]) -> None:
+    """Restore :func:`layer_rng_states` (each layer gets a generator of its own)."""
+    for name, state in states.items():
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+        net.layers[name].rng = np.random.Generator(bit_generator)

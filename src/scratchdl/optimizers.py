@@ -7,6 +7,10 @@ created on the first update with each parameter's shape and dtype, so a float32 
 float32. ``state_dict()`` / ``load_state_dict()`` capture and restore all of it, so a resumed
 run continues with exactly the same numbers.
 
+``params`` may also hold plain Python floats, as in the book's ch. 6.1 toy problem
+(``optimizer_compare_naive.py``: ``params = {'x': -7.0, 'y': 2.0}``). A float cannot change in
+place, so its step is taken on a float64 copy and the new value is stored back under its key.
+
 Scalars are kept as Python floats on purpose: a NumPy ``float64`` scalar times a float32 array
 would promote the whole update to float64.
 """
@@ -76,14 +80,20 @@ class Optimizer:
 
         Parameters
         ----------
-        params : mapping of str to ndarray
-            The parameters; each array is modified in place, never rebound.
-        grads : mapping of str to ndarray
+        params : mapping of str to ndarray or float
+            The parameters; each array is modified in place, never rebound. A plain number is
+            replaced by its updated value (a Python float stays a Python float).
+        grads : mapping of str to ndarray or float
             Gradients with the parameters' shapes. They are not modified.
         """
         self.iterations += 1
         for key, grad in grads.items():
             param = params[key]
+            scalar = not isinstance(param, np.ndarray)
+            if scalar:
+                # A Python float (the book's ch. 6.1 toy dict) cannot be updated in place.
+                param = np.array(param, dtype=np.float64)
+            grad = np.asarray(grad)
             if grad.shape != param.shape:
                 raise ConfigError(
                     f"gradient {key!r} has shape {grad.shape} but the parameter has {param.shape}"
@@ -93,6 +103,9 @@ class Optimizer:
                 slot = {name: np.zeros_like(param) for name in self.slots}
                 self.state[key] = slot
             self._step(param, grad, slot)
+            if scalar:
+                old = params[key]
+                params[key] = old.dtype.type(param) if isinstance(old, np.generic) else float(param)
 
     def hyperparameters(self) -> dict[str, float]:
         """The settings that define this optimizer (``lr`` and friends)."""
@@ -189,10 +202,15 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov's accelerated gradient, in the book's form.
+    """Nesterov's accelerated gradient in the book's form (ch. 6.1).
 
-    ``v <- momentum * v - lr * dW``, then
-    ``W <- W + momentum² * v - (1 + momentum) * lr * dW``.
+    ``W <- W + momentum² * v - (1 + momentum) * lr * dW`` with the velocity ``v`` of the
+    previous step, and only then ``v <- momentum * v - lr * dW``.
+
+    This is Bengio et al. (2012, arXiv:1212.0901) rewritten in terms of the current
+    parameters: ``W + (1 + momentum) * v_new - momentum * v_old`` expands to the line above.
+    Copies of the book's ``common/optimizer.py`` differ here: some update ``v`` first and then
+    add ``momentum² * v``, which puts ``momentum³ * v_old`` in the step, not that formula.
 
     Parameters
     ----------
@@ -214,10 +232,10 @@ class Nesterov(Optimizer):
 
     def _step(self, param: NDArray, grad: NDArray, slot: dict[str, NDArray]) -> None:
         v = slot["v"]
-        v *= self.momentum
-        v -= self.lr * grad
         param += (self.momentum * self.momentum) * v
         param -= ((1 + self.momentum) * self.lr) * grad
+        v *= self.momentum
+        v -= self.lr * grad
 
 
 class AdaGrad(Optimizer):

@@ -14,8 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="draw the book's figures of ch. 2-5 as PNG files",
         description=(
             "Draw the book's figures from the library: activations, softmax, logic gates, XOR, "
-            "numerical differentiation, gradients and gradient descent, and (when MNIST is "
-            "available) digits, first-layer weights, misclassified digits and learning curves. "
+            "numerical differentiation, gradients and gradient descent, optimizer paths and "
+            "activations by weight initialisation (ch. 6), and (when MNIST is available) digits, "
+            "first-layer weights, misclassified digits, learning curves, a digit through "
+            "convolution filters and SimpleConvNet's filters before and after training (ch. 7). "
             "Without --model a small TwoLayerNet is trained first."
         ),
     )
@@ -45,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="NAME",
         help="draw only these figures (file names without .png)",
+    )
+    fig.add_argument(
+        "--convnet-params",
+        metavar="PARAMS.pkl",
+        help="the book's trained SimpleConvNet weights (ch. 7 params.pkl) for conv_filters; "
+        "without it a SimpleConvNet is trained briefly on MNIST",
     )
     fig.add_argument(
         "--no-download",
@@ -89,6 +97,7 @@ def _figures(args: argparse.Namespace) -> int:
         download=not args.no_download,
         only=args.only,
         progress=lambda line: print(line, flush=True),
+        convnet_params=args.convnet_params,
     )
     # The "wrote" lines above are the list of files; this line sums them up.
     summary = f"{len(result.written)} figure(s) written to {args.out}"

@@ -7,6 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     from scratchdl.choices import ACTIVATIONS
+    from scratchdl.io import BOOK_MODELS
 
     p = sub.add_parser(
         "import-weights",
@@ -16,13 +17,25 @@ def register(sub: argparse._SubParsersAction) -> None:
             "refuses anything but NumPy arrays, and save it as a scratchdl model file."
         ),
     )
-    p.add_argument("pkl", help="the book's weight pickle, such as sample_weight.pkl")
+    p.add_argument(
+        "pkl",
+        help="the book's weight pickle: sample_weight.pkl (ch. 3), params.pkl (ch. 7) or "
+        "deep_convnet_params.pkl (ch. 8)",
+    )
     p.add_argument("out", help="the .npz model file to write")
     p.add_argument(
         "--activation",
         choices=ACTIVATIONS,
         default="sigmoid",
-        help="hidden activation the weights were trained with (default: sigmoid, as the book's)",
+        help="hidden activation of an MLP's weights (default: sigmoid, as the book's sample; "
+        "the CNNs use ReLU)",
+    )
+    p.add_argument(
+        "--model",
+        choices=BOOK_MODELS,
+        help="the network the weights belong to (default: detected from their shapes: all 2-D "
+        "is an MLP, W1 4-D and two affine layers the ch. 7 SimpleConvNet, six 4-D the ch. 8 "
+        "DeepConvNet)",
     )
     p.set_defaults(func=_import_weights)
 
@@ -30,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _import_weights(args: argparse.Namespace) -> int:
     from scratchdl.io import load_book_weights, save_model
 
-    net = load_book_weights(args.pkl, activation=args.activation)
+    net = load_book_weights(args.pkl, activation=args.activation, model=args.model)
     path = save_model(net, args.out, metadata={"imported_from": str(args.pkl)})
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in net.params.items())
     print(f"imported {net!r} from {args.pkl}: {shapes}")

@@ -413,6 +413,18 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
     return fig
 
 
+def _optimizer_paths() -> Figure:
+    from scratchdl.plots.chapters67 import plot_optimizer_paths  # imports this module
+
+    return plot_optimizer_paths()
+
+
+def _weight_init_histograms() -> Figure:
+    from scratchdl.plots.chapters67 import plot_weight_init_histograms
+
+    return plot_weight_init_histograms()
+
+
 MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("activations", plot_activations),
     ("softmax", plot_softmax),
@@ -422,11 +434,17 @@ MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("surface", plot_surface),
     ("gradient_field", plot_gradient_field),
     ("gradient_descent", plot_gradient_descent),
+    ("optimizer_paths", _optimizer_paths),
+    ("weight_init_histograms", _weight_init_histograms),
 )
 """Figures that need no data: ``(file stem, builder)`` in the book's order."""
 
 #: Figures that need MNIST (or, for the weights, a ``--model``), in the order they are drawn.
 MNIST_FIGURES = ("mnist_samples", "first_layer_weights", "misclassified", "learning_curves")
+
+#: Chapter 7 figures: a digit through a few filters (needs MNIST) and SimpleConvNet's first
+#: layer before and after training (needs the book's ``params.pkl`` or MNIST for a short run).
+CONV_FIGURES = ("conv_digit", "conv_filters")
 
 
 # -- MNIST figures ---------------------------------------------------------------------------------
@@ -584,6 +602,7 @@ def write_figures(
     only: Collection[str] | None = None,
     mnist: MnistData | None = None,
     progress: Callable[[str], None] | None = None,
+    convnet_params: str | os.PathLike[str] | None = None,
 ) -> FiguresResult:
     """Draw every figure of ch. 2-5 into ``out_dir`` as PNGs.
 
@@ -609,6 +628,10 @@ def write_figures(
         Data to use instead of loading MNIST (for tests and notebooks).
     progress : callable, optional
         Called with a line of text as each figure is written or skipped.
+    convnet_params : path-like, optional
+        The book's trained SimpleConvNet weights (``params.pkl``, ch. 7), read safely, for the
+        "after training" half of ``conv_filters``. Without it a SimpleConvNet is trained
+        briefly on MNIST (or the figure is skipped when MNIST is not available).
 
     Returns
     -------
@@ -644,7 +667,23 @@ def write_figures(
     for name, build in MATH_FIGURES:
         emit(name, build)
 
-    needs_data = wanted & {"mnist_samples", "misclassified", "learning_curves"}
+    trained_filters = None
+    if convnet_params is not None and "conv_filters" in wanted:
+        from scratchdl.io import read_book_pickle
+
+        trained_filters = read_book_pickle(convnet_params).get("W1")
+        if trained_filters is None or trained_filters.ndim != 4:
+            raise ModelFileError(
+                f"{convnet_params} has no convolution filters W1 (FN, C, FH, FW): give the "
+                "book's SimpleConvNet params.pkl"
+            )
+        emit(
+            "conv_filters", lambda: _conv_filters(trained_filters, seed, " (the book's params.pkl)")
+        )
+
+    needs_data = wanted & {"mnist_samples", "misclassified", "learning_curves", "conv_digit"}
+    if trained_filters is None and "conv_filters" in wanted:
+        needs_data.add("conv_filters")
     if net is None and "first_layer_weights" in wanted:
         needs_data.add("first_layer_weights")  # its network has to be trained first
     if not needs_data:
@@ -662,13 +701,18 @@ def write_figures(
             say(f"MNIST is not available, so the figures that need it are skipped: {exc}")
             if net is not None:
                 emit("first_layer_weights", lambda: plot_first_layer_weights(net))
-            for name in MNIST_FIGURES:
+            for name in MNIST_FIGURES + CONV_FIGURES:
                 if name in needs_data:
                     skip(name, "MNIST is not available", announce=False)
             return result
 
     (x_train, t_train), (x_test, t_test) = mnist
     emit("mnist_samples", lambda: plot_mnist_samples(x_test, t_test, rng=seed))
+    emit("conv_digit", lambda: _conv_digit(x_test, t_test, seed))
+    if "conv_filters" in needs_data:
+        emit("conv_filters", lambda: _conv_filters_trained(x_train, t_train, seed, say))
+    if net is None and not wanted & {"first_layer_weights", "misclassified", "learning_curves"}:
+        return result  # nothing below is wanted: do not train the MLP
     history: History | None = None
     if net is None:
         from scratchdl.train import TrainConfig, train
@@ -693,8 +737,56 @@ def write_figures(
     return result
 
 
+def _conv_digit(x: NDArray, t: NDArray, seed: int) -> Figure:
+    from scratchdl.plots.chapters67 import plot_convolved_digit, simple_filters
+
+    images, labels = _as_images(x), _labels(t)
+    i = int(np.random.default_rng(seed).integers(len(images)))
+    filters, names = simple_filters()
+    return plot_convolved_digit(images[i], filters, label=int(labels[i]), titles=names)
+
+
+def _conv_filters(trained: NDArray, seed: int, note: str) -> Figure:
+    from scratchdl.nets import SimpleConvNet
+    from scratchdl.plots.chapters67 import plot_conv_filters
+
+    # The book's initial filters: std 0.01 Gaussian noise, the same shape as the trained ones.
+    FN, C, FH, _ = trained.shape
+    conv = {"filter_num": FN, "filter_size": FH, "pad": 0, "stride": 1}
+    before = SimpleConvNet((C, 28, 28), conv, rng=seed).params["W1"]
+    return plot_conv_filters(before, trained, note)
+
+
+#: The short SimpleConvNet run behind ``conv_filters`` when no trained weights are given:
+#: Adam (lr 0.001, the book's train_convnet.py), batches of 100, this many steps.
+CONV_QUICK_ITERS = 300
+
+
+def _conv_filters_trained(x: NDArray, t: NDArray, seed: int, say: Callable[[str], None]) -> Figure:
+    from scratchdl.nets import SimpleConvNet
+    from scratchdl.optimizers import Adam
+    from scratchdl.plots.chapters67 import plot_conv_filters
+    from scratchdl.train import Trainer
+
+    net = SimpleConvNet(rng=seed)
+    before = net.params["W1"].copy()
+    say(f"training SimpleConvNet for {CONV_QUICK_ITERS} steps (Adam, batch 100) ...")
+    history = Trainer(
+        net,
+        _as_images(x)[:, np.newaxis],
+        _labels(t),
+        optimizer=Adam(lr=0.001),
+        iters=CONV_QUICK_ITERS,
+        eval_samples=1000,
+        rng=seed,
+    ).fit()
+    acc = history.last.train_acc
+    note = f" ({CONV_QUICK_ITERS} steps of 100, train accuracy {acc:.3f} on 1000 samples)"
+    return plot_conv_filters(before, net.params["W1"], note)
+
+
 def _select(only: Collection[str] | None) -> set[str]:
-    everything = [name for name, _ in MATH_FIGURES] + list(MNIST_FIGURES)
+    everything = [name for name, _ in MATH_FIGURES] + list(MNIST_FIGURES) + list(CONV_FIGURES)
     if not only:
         return set(everything)
     unknown = sorted(set(only) - set(everything))

@@ -8,6 +8,7 @@ the history. Arrays and JSON only: loading one never runs code.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scratchdl._fs import atomic_path
-from scratchdl.errors import ModelFileError
+from scratchdl._npz import inspect_npz
+from scratchdl.errors import ModelFileError, ShapeError
+from scratchdl.nets import layer_rng_states, layer_state, set_layer_rng_states, set_layer_state
 from scratchdl.train.history import History
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
         arrays[f"param/{key}"] = value
     for key, value in trainer.good.items():
         arrays[f"good/{key}"] = value
+    for key, value in layer_state(trainer.net).items():  # BatchNormalization statistics
+        arrays[f"state/{key}"] = value
     opt = trainer.optimizer.state_dict()
     for key, slots in opt["state"].items():
         for slot, value in slots.items():
@@ -58,6 +63,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
         "pos": trainer.sampler.pos,
         "good_iteration": trainer.good_iteration,
         "rng": trainer.rng.bit_generator.state,
+        "layer_rngs": layer_rng_states(trainer.net),  # Dropout masks
         "optimizer": {k: v for k, v in opt.items() if k != "state"},
         "trainer": _fingerprint(trainer),
         "history": trainer.history.to_dict(),
@@ -109,6 +115,13 @@ def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
     trainer.optimizer.load_state_dict(opt_state)
     trainer.restore({k: arrays[f"param/{k}"] for k in trainer.net.params})
     trainer.good = {k: arrays[f"good/{k}"].copy() for k in trainer.net.params}
+    try:
+        set_layer_state(
+            trainer.net, {k[6:]: v for k, v in arrays.items() if k.startswith("state/")}
+        )
+    except ShapeError as exc:
+        raise ModelFileError(f"{path} is damaged: {exc}") from None
+    set_layer_rng_states(trainer.net, meta.get("layer_rngs", {}))
     trainer.good_iteration = int(meta["good_iteration"])
     trainer.sampler.perm = arrays["perm"].astype(np.intp)
     trainer.sampler.pos = int(meta["pos"])
@@ -141,12 +154,16 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"no checkpoint at {path}: there is nothing to resume")
+    # Headers first: a truncated, forged or oversized file is refused before any allocation.
+    inspect_npz(path, what="scratchdl checkpoint")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not a readable scratchdl checkpoint: {exc}") from None
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(
+            f"{path} is not a readable scratchdl checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     if (
         not isinstance(meta, dict)
         or meta.get("format") != CHECKPOINT_FORMAT
@@ -162,6 +179,25 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
             f"{path} is damaged: its record lacks {', '.join(missing)}; delete it and start the "
             "run again"
         )
+    kinds = {
+        "iteration": int,
+        "pos": int,
+        "good_iteration": int,
+        "rng": dict,
+        "optimizer": dict,
+        "trainer": dict,
+        "last_record_elapsed": (int, float),
+    }
+    wrong = [
+        k for k, kind in kinds.items() if not isinstance(meta[k], kind) or isinstance(meta[k], bool)
+    ]
+    if wrong:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record has {', '.join(wrong)} of the wrong type"
+        )
+    for name, value in arrays.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise ModelFileError(f"{path} is damaged: array {name} holds NaN or infinity")
     return arrays, meta
 
 

@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from scratchdl._text import plural_epochs
-from scratchdl.choices import ACTIVATIONS, DATASETS, DTYPES, INITS, MODELS, OPTIMIZERS, SAMPLINGS
+from scratchdl.choices import (
+    ACTIVATIONS,
+    DATASETS,
+    DTYPES,
+    INITS,
+    MODEL_DEFAULTS,
+    MODELS,
+    OPTIMIZERS,
+    SAMPLINGS,
+)
 from scratchdl.errors import ConfigError
 
 __all__ = ["DEFAULT_ITERS", "DEFAULT_LR", "TrainConfig", "check_time_budget"]
@@ -43,13 +52,19 @@ class TrainConfig:
     ----------
     dataset : {'mnist', 'fashion'}
     model : str
-        A model kind of :data:`scratchdl.choices.MODELS` (``'mlp'``).
-    hidden : tuple of int
-        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet.
+        A model kind of :data:`scratchdl.choices.MODELS`: ``'mlp'``, ``'cnn'`` (the book's
+        SimpleConvNet, ch. 7.5) or ``'deep-cnn'`` (DeepConvNet, ch. 8.1).
+    hidden : tuple of int or None
+        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet. None takes the model's
+        default (:data:`scratchdl.choices.MODEL_DEFAULTS`: 50 for the MLP and DeepConvNet,
+        100 for SimpleConvNet).
     activation : {'relu', 'sigmoid'}
-    init : float or {'he', 'xavier'}
-        Standard deviation of the initial weights.
-    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'}
+    init : float or {'he', 'xavier'} or None
+        Standard deviation of the initial weights; None takes the model's default: 0.01 for
+        the MLP (the book's ch. 5), He for the CNNs (``scratchdl train --model cnn`` reaches
+        0.979 after one epoch with He, 0.962 with the book's 0.01).
+    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'} or None
+        None takes the model's default: SGD for the MLP, Adam for the CNNs (as the book).
     lr : float or None
         Learning rate; None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the
         book's ch. 5.7.4; the book's defaults for the others, e.g. 0.001 for Adam).
@@ -72,14 +87,19 @@ class TrainConfig:
         the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
         so that it can be resumed.
     dtype : {'float32', 'float64'}
+    batchnorm : bool
+        MLP only: batch normalisation after every hidden Affine layer (ch. 6.3), through
+        :class:`~scratchdl.nets.MultiLayerNetExtend`.
+    dropout : float
+        MLP only: dropout ratio after every hidden activation (ch. 6.4.3); 0 means none.
     """
 
     dataset: str = "mnist"
     model: str = "mlp"
-    hidden: tuple[int, ...] = (50,)
+    hidden: tuple[int, ...] | None = None
     activation: str = "relu"
-    init: float | str = 0.01
-    optimizer: str = "sgd"
+    init: float | str | None = None
+    optimizer: str | None = None
     lr: float | None = None
     batch_size: int = 100
     epochs: int | None = None
@@ -90,8 +110,17 @@ class TrainConfig:
     sampling: str = "shuffle"
     max_seconds: float | None = None
     dtype: str = "float32"
+    batchnorm: bool = False
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
+        if self.hidden is None:
+            self.hidden = defaults["hidden"]
+        if self.optimizer is None:
+            self.optimizer = defaults["optimizer"]
+        if self.init is None:
+            self.init = defaults["init"]
         if isinstance(self.hidden, (list, tuple)):
             self.hidden = tuple(self.hidden)
         elif _is_int(self.hidden):
@@ -167,6 +196,19 @@ class TrainConfig:
                 f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
             )
         check_time_budget(self.max_seconds)
+        if not isinstance(self.batchnorm, bool):
+            raise ConfigError(f"batchnorm must be True or False, got {self.batchnorm!r}")
+        if not (
+            isinstance(self.dropout, (int, float))
+            and not isinstance(self.dropout, bool)
+            and 0 <= self.dropout < 1
+        ):
+            raise ConfigError(f"dropout must be a ratio in [0, 1), got {self.dropout!r}")
+        if self.model != "mlp" and (self.batchnorm or self.dropout):
+            raise ConfigError(
+                f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "
+                "architecture (deep-cnn already drops 0.5 after its affine layers)"
+            )
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         return self
@@ -192,8 +234,13 @@ class TrainConfig:
         """One line such as ``784-50-10 relu, sgd lr=0.1, batch 100, 10000 iters``."""
         length = plural_epochs(self.epochs) if self.epochs is not None else f"{self.iters} iters"
         hidden = "-".join(str(h) for h in self.hidden)
+        model = "" if self.model == "mlp" else f"{self.model}, "
+        extras = ("batchnorm, " if self.batchnorm else "") + (
+            f"dropout {self.dropout:g}, " if self.dropout else ""
+        )
         return (
-            f"{self.dataset}, hidden {hidden} {self.activation}, init {self.init}, {self.optimizer} "
+            f"{self.dataset}, {model}hidden {hidden} {self.activation}, {extras}init {self.init}, "
+            f"{self.optimizer} "
             f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
         )
 

@@ -1,0 +1,308 @@
+"""Time a SimpleConvNet training step three ways in one process: ours, the book's code, PyTorch.
+
+The step (ch. 7.5): batch of 100 MNIST images (N, 1, 28, 28), forward + backward + Adam
+(lr 0.001) for conv 30x5x5 - ReLU - 2x2 max pool - affine 100 - ReLU - affine 10 - softmax.
+All three start from the same weights and see the same batches; rounds are interleaved
+(ours, book, torch, ours, ...) so a busy spell of the shared machine hits all alike. Each
+round times ``--steps`` steps per contender; the script prints every round, the best and the
+median time per step (wall clock, and the process's CPU time, which a busy machine disturbs
+less), and the ratios.
+
+* ``scratchdl``: ``scratchdl.nets.SimpleConvNet`` (float32) and ``scratchdl.optimizers.Adam``.
+* ``book``: the book's own ``ch07/simple_convnet.py`` (``ch08/deep_convnet.py``) with its
+  ``common/`` package (float64 weights), ``network.gradient`` then ``Adam.update``. The book's
+  code is not part of this repository: give its folder (holding ``common/``, ``ch07/`` and
+  ``ch08/``) with ``--book-code`` or ``SCRATCHDL_BOOK_CODE``; without it the contender is
+  skipped.
+* ``torch``: the same network in PyTorch on the CPU (``torch.optim.Adam``), skipped when
+  PyTorch is not installed.
+
+BLAS threads: each thread count in ``--threads`` (default ``1,2``) runs in a child process
+started with ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set (they must be
+set before NumPy loads) and ``torch.set_num_threads`` to the same number.
+
+``--deep`` also times DeepConvNet (ch. 8): steps of the three contenders (the book's
+``ch08/deep_convnet.py``) and one full epoch of ours (600 steps of 100).
+
+Usage::
+
+    SCRATCHDL_DATA_DIR=/path/to/mnist python benchmarks/bench_conv.py --book-code /tmp/bookcode
+    python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 10 --deep
+
+Only this script imports PyTorch; the library never does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+BATCH = 100
+LR = 0.001
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# -- data --------------------------------------------------------------------------------------
+def batches(data_dir: str | None, n_batches: int, seed: int = 0):
+    """``n_batches`` batches of (100, 1, 28, 28) float32 images and int labels, and the source."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    try:
+        from scratchdl.data import load_mnist
+
+        (x, t), _ = load_mnist(flatten=False, data_dir=data_dir, download=False)
+        source = "MNIST training images"
+    except Exception as exc:  # noqa: BLE001 - any data problem: fall back to noise
+        x = rng.random((n_batches * BATCH, 1, 28, 28), dtype=np.float32)
+        t = rng.integers(0, 10, n_batches * BATCH)
+        source = f"random images (MNIST not found: {exc})"
+    out = []
+    for _ in range(n_batches):
+        idx = rng.choice(x.shape[0], BATCH, replace=False)
+        out.append((np.ascontiguousarray(x[idx]), np.asarray(t[idx], dtype=np.int64)))
+    return out, source
+
+
+def make_ours(kind: str):
+    from scratchdl import nets
+
+    return nets.SimpleConvNet(rng=0) if kind == "simple" else nets.DeepConvNet(rng=0)
+
+
+# -- contenders: each returns (step(x, t) -> loss, description) ----------------------------------
+def ours(kind: str, init: dict[str, Any]) -> tuple[Callable, str]:
+    from scratchdl.optimizers import Adam
+
+    net = make_ours(kind)
+    for key, value in init.items():
+        net.params[key] = value
+    opt = Adam(lr=LR)
+
+    def step(x, t):
+        grads = net.gradient(x, t)  # keeps its forward pass's loss in net.last_loss
+        opt.update(net.params, grads)
+        return net.last_loss
+
+    return step, "float32"
+
+
+def book(kind: str, init: dict[str, Any], code_dir: str) -> tuple[Callable, str]:
+    import numpy as np
+
+    for sub in ("", "ch07", "ch08"):
+        path = os.path.join(code_dir, sub)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    from common.optimizer import Adam
+
+    if kind == "simple":
+        from simple_convnet import SimpleConvNet
+
+        net = SimpleConvNet()
+    else:
+        from deep_convnet import DeepConvNet
+
+        net = DeepConvNet()
+    for key, value in init.items():
+        # In place: the book's layers hold the very arrays of ``net.params``.
+        net.params[key][...] = np.asarray(value, dtype=net.params[key].dtype)
+    opt = Adam(lr=LR)
+
+    def step(x, t):
+        grads = net.gradient(x, t)
+        opt.update(net.params, grads)
+        return float(net.last_layer.loss)
+
+    return step, f"float64 weights, {code_dir}"
+
+
+def torch_net(kind: str, init: dict[str, Any], threads: int) -> tuple[Callable, str]:
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(threads)
+    if kind == "simple":
+        model = nn.Sequential(
+            nn.Conv2d(1, 30, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2, 2),
+            nn.Flatten(),
+            nn.Linear(4320, 100),
+            nn.ReLU(),
+            nn.Linear(100, 10),
+        )
+        convs = [0]
+        linears = [4, 6]
+    else:
+        pads = [1, 1, 1, 2, 1, 1]
+        chans = [1, 16, 16, 32, 32, 64, 64]
+        layers: list[nn.Module] = []
+        convs = []
+        for i in range(6):
+            convs.append(len(layers))
+            layers += [nn.Conv2d(chans[i], chans[i + 1], 3, padding=pads[i]), nn.ReLU()]
+            if i % 2 == 1:
+                layers.append(nn.MaxPool2d(2, 2))
+        layers.append(nn.Flatten())
+        linears = [len(layers)]
+        layers += [nn.Linear(1024, 50), nn.ReLU(), nn.Dropout(0.5)]
+        linears.append(len(layers))
+        layers += [nn.Linear(50, 10), nn.Dropout(0.5)]
+        model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for i, idx in enumerate(convs + linears, start=1):
+            W = torch.from_numpy(init[f"W{i}"].copy())
+            model[idx].weight.copy_(W if idx in convs else W.T)
+            model[idx].bias.copy_(torch.from_numpy(init[f"b{i}"].copy()))
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(x, t):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(torch.from_numpy(x)), torch.from_numpy(t))
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step, f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads"
+
+
+# -- one thread count, in this process ------------------------------------------------------------
+def run_rounds(contenders, data, rounds: int, steps: int) -> dict[str, dict[str, list[float]]]:
+    """Wall-clock and CPU seconds per step, per contender and round."""
+    times: dict[str, dict[str, list[float]]] = {
+        name: {"wall": [], "cpu": []} for name, _, _ in contenders
+    }
+    for round_no in range(1, rounds + 1):
+        line = []
+        for name, step, _ in contenders:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for i in range(steps):
+                step(*data[i % len(data)])
+            times[name]["wall"].append((time.perf_counter() - wall) / steps)
+            times[name]["cpu"].append((time.process_time() - cpu) / steps)
+            line.append(
+                f"{name} {times[name]['wall'][-1] * 1e3:6.1f} ms (cpu {times[name]['cpu'][-1] * 1e3:6.1f})"
+            )
+        print(f"  round {round_no}: " + "   ".join(line), flush=True)
+    return times
+
+
+def report(times: dict[str, dict[str, list[float]]], notes: dict[str, str]) -> None:
+    names = list(times)
+    for name in names:
+        w, c = times[name]["wall"], times[name]["cpu"]
+        print(
+            f"  {name:>9}: wall best {min(w) * 1e3:7.1f} ms, median {statistics.median(w) * 1e3:7.1f} "
+            f"ms;  cpu best {min(c) * 1e3:7.1f} ms, median {statistics.median(c) * 1e3:7.1f} ms "
+            f"per step   ({notes[name]})"
+        )
+    for kind in ("wall", "cpu"):
+        base = times["scratchdl"][kind]
+        for name in names[1:]:
+            ts = times[name][kind]
+            print(
+                f"  {kind:>4}: {name:>5} / scratchdl = {min(ts) / min(base):5.2f}x (best)  "
+                f"{statistics.median(ts) / statistics.median(base):5.2f}x (median)"
+            )
+
+
+def child(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    threads = args.threads_now
+    data, source = batches(args.data_dir, max(args.steps, 1))
+    print(
+        f"== BLAS threads {threads} ({', '.join(f'{v}={os.environ.get(v)}' for v in THREAD_VARS)}); "
+        f"load average {os.getloadavg()[0]:.2f}; NumPy {np.__version__}; data: {source}"
+    )
+    kinds = ["simple"] + (["deep"] if args.deep else [])
+    for kind in kinds:
+        label = "SimpleConvNet" if kind == "simple" else "DeepConvNet"
+        net = make_ours(kind)
+        init = {k: np.array(v) for k, v in net.params.items()}
+        contenders = [("scratchdl", *ours(kind, init))]
+        script = "ch07/simple_convnet.py" if kind == "simple" else "ch08/deep_convnet.py"
+        if args.book_code and os.path.isfile(os.path.join(args.book_code, script)):
+            contenders.append(("book", *book(kind, init, args.book_code)))
+        else:
+            print(
+                f"       book: skipped (no --book-code / SCRATCHDL_BOOK_CODE folder with {script})"
+            )
+        if not args.skip_torch and importlib.util.find_spec("torch") is not None:
+            contenders.append(("torch", *torch_net(kind, init, threads)))
+        elif not args.skip_torch:
+            print("      torch: skipped (PyTorch is not installed)")
+        # Same weights, same batch: the first losses must agree (the comparison is fair).
+        losses = {name: step(*data[0]) for name, step, _ in contenders}
+        print(
+            f"{label} step (batch {BATCH}, forward + backward + Adam), {args.rounds} rounds of "
+            f"{args.steps} steps; first-step losses "
+            + ", ".join(f"{k} {v:.5f}" for k, v in losses.items())
+            + ("" if kind == "simple" else " (each draws its own dropout masks)")
+        )
+        times = run_rounds(contenders, data, args.rounds, args.steps)
+        report(times, {name: note for name, _, note in contenders})
+        if kind == "simple":
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"  peak RSS of this process so far: {peak:.0f} MB")
+    if args.deep:
+        from scratchdl.data import load_mnist
+
+        (x, t), _ = load_mnist(flatten=False, data_dir=args.data_dir, download=False)
+        step, _ = ours("deep", {})
+        rng = np.random.default_rng(1)
+        order = rng.permutation(x.shape[0])
+        start, cpu = time.perf_counter(), time.process_time()
+        for i in range(x.shape[0] // BATCH):
+            idx = order[i * BATCH : (i + 1) * BATCH]
+            step(x[idx], t[idx])
+        epoch, epoch_cpu = time.perf_counter() - start, time.process_time() - cpu
+        print(
+            f"DeepConvNet: one epoch of ours ({x.shape[0] // BATCH} steps of {BATCH}, Adam): "
+            f"{epoch:.1f} s wall, {epoch_cpu:.1f} s cpu; load average now "
+            f"{os.getloadavg()[0]:.2f}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("SCRATCHDL_DATA_DIR"),
+        help="MNIST folder (default: $SCRATCHDL_DATA_DIR; random images if absent)",
+    )
+    parser.add_argument(
+        "--book-code",
+        default=os.environ.get("SCRATCHDL_BOOK_CODE"),
+        help="folder with the book's common/ and ch07/ (default: $SCRATCHDL_BOOK_CODE)",
+    )
+    parser.add_argument("--threads", default="1,2", help="BLAS/torch thread counts (default 1,2)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="steps per contender per round")
+    parser.add_argument("--deep", action="store_true", help="also time DeepConvNet")
+    parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--threads-now", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads_now is not None:
+        return child(args)
+    status = 0
+    for n in (int(s) for s in args.threads.split(",")):
+        env = dict(os.environ, **{v: str(n) for v in THREAD_VARS})
+        cmd = [sys.executable, __file__, *(argv if argv is not None else sys.argv[1:])]
+        status |= subprocess.call([*cmd, "--threads-now", str(n)], env=env)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
