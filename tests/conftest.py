@@ -59,3 +59,16 @@ def mnist_size_gradients():
     num = net.numerical_gradient(x, t)
     bp = net.gradient(x, t)
     return SimpleNamespace(net=net, x=x, t=t, num=num, bp=bp, arrays=arrays, before=before)
+
+
+@pytest.fixture(scope="session")
+def default_model(tmp_path_factory):
+    """The model ``scratchdl train`` makes with its defaults on real MNIST (about 10 s), trained
+    once per session; skipped where SCRATCHDL_DATA_DIR is unset."""
+    if not os.environ.get("SCRATCHDL_DATA_DIR"):
+        pytest.skip("SCRATCHDL_DATA_DIR is not set (real MNIST needed)")
+    from scratchdl.cli import main
+
+    out = tmp_path_factory.mktemp("default-model")
+    assert main(["train", "--out", str(out), "--quiet"]) == 0
+    return out / "model.npz"

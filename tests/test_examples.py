@@ -14,7 +14,9 @@ EXPECTED = {
         "XOR:",
         "  1 1 -> 0",
         "learning AND: learned",
-        "learning XOR: did not converge",
+        "learning NAND: learned all samples after 4 epochs: Perceptron(w=[-0.1, -0.2], b=0.2)",
+        "learning XOR: did not converge in 100 epochs: the final Perceptron(w=[0, -0.1], b=0.1) "
+        "still gets 2 of the 4 samples wrong.",
     ],
     "ch03_forward.py": [
         "[0.31682708 0.69627909]",

@@ -186,3 +186,16 @@ def test_convnet_params_without_filters_is_refused(tmp_path):
     bad.write_bytes(pickle.dumps({"W1": np.zeros((4, 3)), "b1": np.zeros(3)}))
     with pytest.raises(ModelFileError, match="no convolution filters W1"):
         notes.write_figures(tmp_path / "o", only=["conv_filters"], convnet_params=bad)
+
+
+def test_conv_filters_after_a_short_run_without_the_books_params(tmp_path, monkeypatch):
+    from test_figures import fake_mnist
+
+    monkeypatch.setattr(notes, "CONV_QUICK_ITERS", 8)
+    (x_train, t_train), test = fake_mnist(n_train=200)
+    lines = []
+    result = notes.write_figures(
+        tmp_path, mnist=((x_train, t_train), test), only=["conv_filters"], progress=lines.append
+    )
+    assert [p.stem for p in result.written] == ["conv_filters"]
+    assert any("training SimpleConvNet for 8 steps" in line for line in lines)

@@ -173,3 +173,26 @@ def test_bad_options_are_config_errors():
         MultiLayerNetExtend(4, [3], 2, activation="tanh")
     with pytest.raises(ConfigError, match="layer sizes"):
         MultiLayerNetExtend(4, [0], 2)
+    with pytest.raises(ConfigError, match=r"dropout_ration must be in \[0, 1\), got 1.5"):
+        MultiLayerNetExtend(4, [3], 2, use_dropout=True, dropout_ration=1.5)
+
+
+def test_model_file_round_trip_keeps_batchnorm_statistics(tmp_path):
+    from scratchdl.io import load_model, save_model
+
+    rng = np.random.default_rng(0)
+    net = MultiLayerNetExtend(
+        7, [6, 5], 4, use_batchnorm=True, use_dropout=True, dropout_ration=0.2, rng=0
+    )
+    x, t = data(rng)
+    x = x.astype(np.float32)
+    for _ in range(3):
+        net.gradient(x, t)  # moves the running mean and variance
+    path = save_model(net, tmp_path / "extend.npz")
+    back = load_model(path)
+    assert type(back) is MultiLayerNetExtend and back.config() == net.config()
+    assert list(back.layers) == list(net.layers)
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+    np.testing.assert_array_equal(
+        back.layers["BatchNorm2"].running_var, net.layers["BatchNorm2"].running_var
+    )

@@ -54,3 +54,25 @@ def test_learning_rule_reports_xor_failure_instead_of_looping():
     assert fit.epochs == 50 and len(fit.errors) == 50
     assert min(fit.errors) > 0
     assert "cannot" in fit.message and "XOR" in fit.message
+
+
+def test_xor_message_counts_the_samples_the_final_perceptron_gets_wrong():
+    fit = fit_perceptron(TRUTH_TABLE_INPUTS, EXPECTED["XOR"], max_epochs=100)
+    wrong = int(np.sum(truth_table(fit.perceptron)[:, 2] != EXPECTED["XOR"]))
+    # A line can get at most 3 of XOR's 4 wrong, and this one gets 2; the last epoch made 4
+    # updates, which the message once reported as "4 of the samples still wrong".
+    assert fit.misclassified == wrong == 2 and fit.n_samples == 4
+    assert fit.errors[-1] == 4
+    assert "gets 2 of the 4 samples wrong" in fit.message
+
+
+def test_learned_weights_print_as_clean_decimals():
+    fit = fit_perceptron(TRUTH_TABLE_INPUTS, EXPECTED["NAND"])
+    assert fit.perceptron.b == pytest.approx(0.2) and fit.perceptron.b != 0.2  # 0.1 + 0.1 ...
+    assert repr(fit.perceptron) == "Perceptron(w=[-0.1, -0.2], b=0.2)"
+    assert "learned all samples after 4 epochs:" in fit.message
+
+
+def test_one_epoch_is_singular():
+    fit = fit_perceptron([[1.0]], [0])
+    assert fit.epochs == 1 and "after 1 epoch:" in fit.message

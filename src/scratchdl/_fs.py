@@ -1,10 +1,17 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+A write goes to ``.<name>.tmp.<pid>.<random><suffix>`` beside the destination and is renamed
+over it when complete. A process killed mid-write (SIGKILL, power loss) leaves its temporary
+file behind; the next atomic write into the same folder removes such files when the process
+named in them is gone (:func:`remove_stale_temporaries`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,23 +39,121 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
             errno.EISDIR, "is a folder, not a file: give a file name inside it", str(path)
         )
     ensure_dir(path.parent, for_path=path)
+    remove_stale_temporaries(path.parent)
     try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp.", suffix=suffix)
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.tmp.{os.getpid()}.", suffix=suffix
+        )
     except OSError as exc:
         raise _about(exc, path) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        fault_point(f"write:{path.name}")
         # mkstemp makes the file private (0600); results and caches are ordinary files.
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
-        if isinstance(exc, OSError) and exc.filename in (str(tmp_path), tmp_path):
+        if isinstance(exc, OSError) and (
+            exc.filename in (str(tmp_path), tmp_path)
+            or (exc.filename is None and exc.errno is not None)
+        ):
+            # A failed write (full disk, file size limit) names the file asked for.
             raise _about(exc, path) from None
         raise
+
+
+#: Environment variable naming a point where the process pauses (tests/test_faults.py).
+FAULT_POINT_ENV = "SCRATCHDL_FAULT_POINT"
+
+
+def fault_point(name: str) -> None:
+    """Pause here when ``$SCRATCHDL_FAULT_POINT`` names this point: a test hook.
+
+    The fault tests send SIGINT or SIGKILL at precise moments (in the middle of writing
+    ``model.npz``, during the final evaluation, ...). When the variable equals ``name``, this
+    creates the file ``$SCRATCHDL_FAULT_READY`` (so the test knows the point is reached) and
+    sleeps up to 60 s or until a Ctrl-C, which then has its usual effect at this point.
+    Unset, it costs one dictionary lookup.
+    """
+    if os.environ.get(FAULT_POINT_ENV) != name:
+        return
+    import signal
+    import threading
+    import time
+
+    woke: list[int] = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: object) -> None:
+            woke.append(signum)  # stop waiting, then do what Ctrl-C does here
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGINT, handler)
+    ready = os.environ.get("SCRATCHDL_FAULT_READY")
+    if ready:
+        Path(ready).write_text(str(os.getpid()), encoding="ascii")
+    try:
+        for _ in range(600):
+            if woke:
+                break
+            time.sleep(0.1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+#: Our temporary names: ``.<name>.tmp.<pid>.<8 characters of mkstemp><suffix>``.
+_TEMP_NAME = re.compile(r"^\..+\.tmp\.(\d+)\.[A-Za-z0-9_]{8}(\.[A-Za-z0-9]+)?$")
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or we cannot tell: keep its file
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary files of :func:`atomic_path` in ``folder`` whose writer is gone.
+
+    Only files named as ours (with the writer's process id) are considered, and only when no
+    process with that id exists, so a write in progress is never disturbed. Errors (a file
+    another cleaner removed first, a read-only folder) are ignored: this is housekeeping.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
 
 
 def ensure_dir(folder: str | os.PathLike[str], for_path: Path | None = None) -> Path:

@@ -15,6 +15,11 @@ class ShapeError(ScratchdlError, ValueError):
     """An array has the wrong shape, dtype or values (labels out of range, ...)."""
 
 
+class InputTypeError(ScratchdlError, TypeError):
+    """An argument of the wrong kind: strings or complex numbers where real numbers belong, an
+    object that is not a network where a network belongs, ..."""
+
+
 class ConfigError(ScratchdlError, ValueError):
     """An impossible setting: batch size 0, negative learning rate, hidden size 0, ..."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl.errors import ShapeError
+from scratchdl.errors import InputTypeError, ShapeError
 
 #: The book's guard against ``log(0)`` in :func:`cross_entropy_error`.
 CEE_DELTA = 1e-7
@@ -21,6 +21,7 @@ __all__ = [
     "identity_function",
     "log_softmax",
     "mean_squared_error",
+    "real_array",
     "relu",
     "relu_grad",
     "sigmoid",
@@ -36,11 +37,37 @@ def as_float_array(x: ArrayLike) -> NDArray[np.floating]:
     """Return ``x`` as a floating array, keeping float32/float64 and promoting the rest.
 
     Integers, booleans and Python lists become float64, like NumPy's own arithmetic.
+
+    Raises
+    ------
+    InputTypeError
+        For strings, complex numbers, Python objects or anything else that is not real numbers.
     """
-    x = np.asarray(x)
+    x = real_array(x)
     if x.dtype.kind == "f":
         return x
     return x.astype(np.float64)
+
+
+def real_array(x: ArrayLike) -> NDArray:
+    """``np.asarray(x)``, refusing anything but booleans, integers and floats (no conversion).
+
+    Raises
+    ------
+    InputTypeError
+        For strings, complex numbers, Python objects and ragged lists.
+    """
+    try:
+        x = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged lists
+        raise InputTypeError(f"expected an array of real numbers, got {exc}") from None
+    if x.dtype.kind not in "biuf":
+        kind = "complex numbers" if x.dtype.kind == "c" else f"dtype {x.dtype}"
+        raise InputTypeError(
+            f"expected an array of real numbers, got {kind}: convert it first, e.g. "
+            "np.asarray(x, dtype=float)"
+        )
+    return x
 
 
 def step_function(x: ArrayLike) -> NDArray:
@@ -88,16 +115,57 @@ def identity_function(x: ArrayLike) -> NDArray:
     return np.asarray(x)
 
 
+def _scores(x: ArrayLike, name: str) -> NDArray:
+    x = as_float_array(x)
+    if x.ndim == 0 or x.shape[-1] == 0:
+        raise ShapeError(
+            f"{name} needs at least one class score: shape (C,) or (N, C) with C >= 1, "
+            f"got {x.shape}"
+        )
+    return x
+
+
 def softmax(x: ArrayLike) -> NDArray:
-    """Softmax over the last axis, for ``(C,)`` or ``(N, C)`` scores.
+    """Softmax over the last axis, for ``(C,)`` or ``(N, C)`` scores (ch. 3.5).
 
     ``y_k = exp(x_k - max(x)) / sum_i exp(x_i - max(x))``; subtracting the row maximum keeps
     ``exp`` from overflowing, so ``softmax([1010, 1000, 990])`` is finite.
+
+    Infinite scores follow the limit of finite ones: a row with ``+inf`` entries gives them
+    equal shares of the probability (``softmax([inf, 1]) == [1, 0]``, ``softmax([inf, inf,
+    0]) == [0.5, 0.5, 0]``), and ``-inf`` entries get probability 0. A row whose scores are all
+    ``-inf`` has no limit and raises :class:`~scratchdl.errors.ShapeError`; a row holding NaN
+    gives NaN (so a diverged network shows as a NaN loss), without a warning.
+
+    Raises
+    ------
+    ShapeError
+        For an empty class axis, or a row of only ``-inf``.
+    InputTypeError
+        For strings, complex numbers and other non-real input.
     """
-    x = as_float_array(x)
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    x = _scores(x, "softmax")
+    m = x.max(axis=-1, keepdims=True)
+    if not np.all(np.isfinite(m)):
+        return _softmax_nonfinite(x, m)
+    e = np.exp(x - m)
     e /= e.sum(axis=-1, keepdims=True)
     return e
+
+
+def _softmax_nonfinite(x: NDArray, m: NDArray) -> NDArray:
+    """The rare path of :func:`softmax`: some row's maximum is infinite or NaN."""
+    if np.any(np.isneginf(m)):
+        raise ShapeError(
+            "softmax is undefined for a row whose scores are all -inf (no class has any "
+            "probability); give at least one score above -inf"
+        )
+    with np.errstate(invalid="ignore", over="ignore"):
+        top = np.isposinf(x)
+        n_top = np.sum(top, axis=-1, keepdims=True)
+        e = np.exp(x - np.where(np.isposinf(m), 0, m))
+        y = e / np.sum(e, axis=-1, keepdims=True)
+        return np.where(n_top > 0, top / np.maximum(n_top, 1), y).astype(x.dtype, copy=False)
 
 
 def log_softmax(x: ArrayLike) -> NDArray:
@@ -105,7 +173,7 @@ def log_softmax(x: ArrayLike) -> NDArray:
 
     ``log y_k = (x_k - m) - log sum_i exp(x_i - m)`` with ``m`` the row maximum.
     """
-    x = as_float_array(x)
+    x = _scores(x, "log_softmax")
     z = x - x.max(axis=-1, keepdims=True)
     z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
     return z
@@ -197,6 +265,8 @@ def cross_entropy_error(y: ArrayLike, t: ArrayLike) -> float:
     labels, onehot = split_labels(t, y.shape)
     y2 = y.reshape(-1, y.shape[-1])
     n = y2.shape[0]
+    if n == 0:
+        raise ShapeError("the loss of an empty batch is undefined: give at least one sample")
     if labels is not None:
         picked = y2[np.arange(n), labels.reshape(-1)]
         return float(-np.sum(np.log(picked + CEE_DELTA)) / n)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl.errors import ShapeError
+from scratchdl.errors import ConfigError, InputTypeError, ShapeError
+from scratchdl.functions import real_array
 from scratchdl.layers import Relu
 
 if TYPE_CHECKING:
@@ -24,11 +25,37 @@ __all__ = [
 ]
 
 
+def _check_h(h: Any) -> float:
+    """The step of a central difference: a finite number > 0 (0 would divide by zero)."""
+    if (
+        isinstance(h, bool)
+        or not isinstance(h, (int, float, np.integer, np.floating))
+        or not np.isfinite(h)
+        or h <= 0
+    ):
+        raise ConfigError(f"h must be a finite number > 0 (the book uses 1e-4), got {h!r}")
+    return h
+
+
+def _check_net(net: Any, name: str) -> None:
+    missing = [
+        attr
+        for attr in ("params", "loss", "gradient", "numerical_gradient", "astype")
+        if not hasattr(net, attr)
+    ]
+    if missing:
+        raise InputTypeError(
+            f"{name} needs a scratchdl network (TwoLayerNet, MultiLayerNet, SimpleNet, ...), got "
+            f"{type(net).__name__}, which has no {', '.join(missing)}"
+        )
+
+
 def numerical_diff(f: Callable[[Any], Any], x: float, h: float = 1e-4) -> float:
     """Central difference ``(f(x + h) - f(x - h)) / 2h``.
 
     Its error is O(h²), against O(h) for the forward difference.
     """
+    _check_h(h)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -52,6 +79,7 @@ def numerical_gradient(f: Callable[[NDArray], Any], x: NDArray, h: float = 1e-4)
     -------
     ndarray of ``x``'s shape and dtype
     """
+    _check_h(h)
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise ShapeError(
             "numerical_gradient needs a floating NumPy array it can perturb in place, got "
@@ -146,8 +174,10 @@ def gradient_check(net: Net, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> dic
     dict
         ``{param_name: mean |numerical - backprop|}``.
     """
+    _check_net(net, "gradient_check")
+    _check_h(h)
     net64 = net.astype(np.float64)
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(real_array(x), dtype=np.float64)
     grad_num = net64.numerical_gradient(x, t, h=h)
     grad_bp = net64.gradient(x, t)
     return {key: float(np.mean(np.abs(grad_bp[key] - grad_num[key]))) for key in grad_num}
@@ -166,8 +196,10 @@ def kink_samples(net: Net, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> NDArr
     -------
     ndarray of bool, shape (N,)
     """
+    _check_net(net, "kink_samples")
+    _check_h(h)
     net64 = net.astype(np.float64)
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(real_array(x), dtype=np.float64)
     flagged = np.zeros(len(x), dtype=bool)
     relus = [la for la in getattr(net64, "layers", {}).values() if isinstance(la, Relu)]
     if not relus or len(x) == 0:

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
+from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError
 from scratchdl.nets import (
     DeepConvNet,
@@ -40,6 +41,8 @@ from scratchdl.nets import (
 __all__ = [
     "BOOK_MODELS",
     "FORMAT",
+    "MAX_BYTES_ENV",
+    "check_model_file",
     "load_book_weights",
     "load_model",
     "read_book_pickle",
@@ -133,6 +136,19 @@ def _build(arch: dict[str, Any]) -> Net:
         if cls == "TwoLayerNet" and len(hidden) == 1:
             return TwoLayerNet(arch["input_size"], hidden[0], arch["output_size"], **common)
         return MultiLayerNet(arch["input_size"], hidden, arch["output_size"], **common)
+    if cls == "MultiLayerNetExtend":
+        return MultiLayerNetExtend(
+            arch["input_size"],
+            list(arch["hidden_size_list"]),
+            arch["output_size"],
+            activation=arch.get("activation", "relu"),
+            weight_init_std=arch.get("weight_init_std", "relu"),
+            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
+            use_dropout=arch.get("use_dropout", False),
+            dropout_ration=arch.get("dropout_ration", 0.5),
+            use_batchnorm=arch.get("use_batchnorm", False),
+            dtype=dtype,
+        )
     if cls == "SimpleNet":
         return SimpleNet(dtype=dtype)
     if cls == "SimpleConvNet":
@@ -159,13 +175,25 @@ def _build(arch: dict[str, Any]) -> Net:
     raise ModelFileError(f"unknown network class {cls!r} in the model file")
 
 
-def load_model(path: str | os.PathLike[str]) -> Net:
+def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Net:
     """Load a network saved by :func:`save_model`; the parameters come back bit for bit.
+
+    The file is checked before anything is allocated (:func:`check_model_file`): a file from
+    someone else can be refused, never run code or exhaust memory.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.npz`` model file.
+    max_bytes : int, optional
+        Largest total parameter size accepted, in bytes. Default: 1 GiB, or the environment
+        variable ``SCRATCHDL_MAX_MODEL_BYTES``.
 
     Raises
     ------
     ModelFileError
-        If the file is missing, is not a ``.npz``, is damaged, or is not a scratchdl model.
+        If the file is missing, is not a ``.npz``, is damaged, is not a scratchdl model, claims
+        more than ``max_bytes``, disagrees with its own record, or holds NaN or infinite weights.
     """
     path = Path(path)
     if path.is_dir():
@@ -185,6 +213,7 @@ def load_model(path: str | os.PathLike[str]) -> Net:
             f"{hint}: it is not a .npz archive (damaged, truncated or another kind of file); "
             "save the model again with save_model or 'scratchdl train'"
         )
+    check_model_file(path, max_bytes)
     try:
         with np.load(path, allow_pickle=False) as npz:
             files = set(npz.files)
@@ -229,8 +258,188 @@ def load_model(path: str | os.PathLike[str]) -> Net:
             f"{path} cannot be read as a model file ({type(exc).__name__}: {exc}); it is damaged or "
             "not a .npz: save it again with save_model or 'scratchdl train'"
         ) from None
+    for key, value in net.params.items():
+        if not np.all(np.isfinite(value)):
+            raise ModelFileError(
+                f"{path} holds NaN or infinite values in parameter {key}: the run that wrote it "
+                "diverged or the file was altered; train the model again"
+            )
     net.metadata = record.get("metadata", {})
     return net
+
+
+# -- checking a model file before loading it --------------------------------------------------
+
+_MLP_CLASSES = ("MultiLayerNet", "TwoLayerNet")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and np.isfinite(value)
+
+
+def _check_record(record: Any, path: Path) -> dict[str, Any]:
+    """The JSON record, with every field the loader reads of the type it needs."""
+
+    def bad(field: str, value: Any, want: str) -> ModelFileError:
+        return ModelFileError(
+            f"{path} is damaged or forged: its record has {field} = {value!r}, expected {want}"
+        )
+
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{path} is not a scratchdl model: its record is not a {FORMAT} record"
+        )
+    version = record.get("format_version", 0)
+    if not _is_int(version) or version < 0:
+        raise bad("format_version", version, "a whole number")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} was written by a newer scratchdl (format {version}); upgrade scratchdl to "
+            "read it"
+        )
+    arch = record.get("arch")
+    if not isinstance(arch, dict):
+        raise bad("arch", arch, "an object describing the network")
+    if not isinstance(arch.get("class"), str):
+        raise bad("arch.class", arch.get("class"), "a network class name")
+    if arch.get("dtype", "float32") not in ("float32", "float64"):
+        raise bad("arch.dtype", arch.get("dtype"), "'float32' or 'float64'")
+    params = record.get("params")
+    if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+        raise bad("params", params, "a list of parameter names")
+    if "metadata" in record and not isinstance(record["metadata"], dict):
+        raise bad("metadata", record["metadata"], "an object")
+    if arch["class"] in _MLP_CLASSES:
+        for field in ("input_size", "output_size"):
+            if not _is_int(arch.get(field)) or arch[field] < 1:
+                raise bad(f"arch.{field}", arch.get(field), "a positive whole number")
+        hidden = arch.get("hidden_size_list")
+        if not isinstance(hidden, list) or not all(_is_int(h) and h >= 1 for h in hidden):
+            raise bad("arch.hidden_size_list", hidden, "a list of positive whole numbers")
+        if not isinstance(arch.get("activation", "relu"), str):
+            raise bad("arch.activation", arch.get("activation"), "an activation name")
+        init = arch.get("weight_init_std", 0.01)
+        if not (_is_number(init) or isinstance(init, str)):
+            raise bad("arch.weight_init_std", init, "a number, 'he' or 'xavier'")
+        decay = arch.get("weight_decay_lambda", 0.0)
+        if not _is_number(decay) or decay < 0:
+            raise bad("arch.weight_decay_lambda", decay, "a finite number >= 0")
+    return record
+
+
+def _integers(value: Any, where: str) -> list[tuple[str, int]]:
+    """Every integer in a JSON value, with where it is (``arch.conv_param.filter_num``)."""
+    if _is_int(value):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [pair for k, v in value.items() for pair in _integers(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [pair for i, v in enumerate(value) for pair in _integers(v, f"{where}[{i}]")]
+    return []
+
+
+def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
+    """Parameter shapes an architecture record implies, without building the network
+    (None for classes whose shapes only their constructor knows)."""
+    if arch["class"] in _MLP_CLASSES:
+        sizes = [arch["input_size"], *arch["hidden_size_list"], arch["output_size"]]
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i in range(1, len(sizes)):
+            shapes[f"W{i}"] = (sizes[i - 1], sizes[i])
+            shapes[f"b{i}"] = (sizes[i],)
+        return shapes
+    if arch["class"] == "SimpleNet":
+        return {"W": (2, 3)}
+    return None
+
+
+def check_model_file(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[dict[str, Any], dict[str, ArrayInfo]]:
+    """Check a model file from its headers and record alone, before any array is allocated.
+
+    Reads the zip directory, each ``.npy`` header and the JSON record, and refuses: arrays that
+    would take more than ``max_bytes`` (default 1 GiB, or ``$SCRATCHDL_MAX_MODEL_BYTES``),
+    headers that disagree with the stored data, object arrays, a record with fields of the
+    wrong type, and parameters whose shapes or dtype disagree with the record.
+
+    Returns
+    -------
+    record, arrays
+        The parsed record and ``{member: ArrayInfo}``.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    path = Path(path)
+    arrays = inspect_npz(path, max_bytes, what="scratchdl model file")
+    info = arrays.get(_RECORD_KEY)
+    if info is None:
+        raise ModelFileError(f"{path} is not a scratchdl model: it has no architecture record")
+    if info.dtype != np.uint8 or len(info.shape) != 1:
+        raise ModelFileError(f"{path} is damaged or forged: its record is not UTF-8 bytes")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            blob = npz[_RECORD_KEY]
+        record = json.loads(blob.tobytes().decode("utf-8"))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ModelFileError(
+            f"{path} is damaged: its record cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
+    record = _check_record(record, path)
+    arch = record["arch"]
+    declared = {_PARAM_PREFIX + name for name in record["params"]}
+    present = {name for name in arrays if name.startswith(_PARAM_PREFIX)}
+    # Besides the record and the parameters, a model holds only layer state (BatchNorm's
+    # running statistics, ``state/...``), whose shapes the network checks when it is set.
+    stray = sorted(
+        n for n in arrays if n != _RECORD_KEY and n not in present and not n.startswith("state/")
+    )
+    if stray:
+        raise ModelFileError(
+            f"{path} is damaged or forged: it holds {', '.join(stray)}, which no scratchdl model has"
+        )
+    if declared != present:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record lists parameters "
+            f"{sorted(record['params'])} but it holds {sorted(n[len(_PARAM_PREFIX) :] for n in present)}"
+        )
+    # Any size in the record (a width, a filter count, an image side) is at most the number of
+    # parameter values the file holds: a forged size of 1e9 is refused before the network
+    # is built, for the architectures whose shapes are derived below and for all others.
+    n_values = sum(int(np.prod(arrays[name].shape)) for name in present)
+    for field, value in _integers(arch, "arch"):
+        if value > max(n_values, 1):
+            raise ModelFileError(
+                f"{path} is damaged or forged: its record has {field} = {value}, more than the "
+                f"{n_values} parameter values the file holds"
+            )
+    dtype = np.dtype(arch.get("dtype", "float32"))
+    expected = _expected_shapes(arch)
+    for name in record["params"]:
+        got = arrays[_PARAM_PREFIX + name]
+        if got.dtype != dtype:
+            raise ModelFileError(
+                f"{path} is damaged or forged: parameter {name} is {got.dtype}, its record says "
+                f"{dtype}"
+            )
+        if expected is not None and expected.get(name) != got.shape:
+            want = expected.get(name, "no such parameter")
+            raise ModelFileError(
+                f"{path} is damaged or forged: parameter {name} has shape {got.shape}, its "
+                f"record's architecture needs {want}"
+            )
+    if expected is not None and set(expected) != set(record["params"]):
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record's architecture needs parameters "
+            f"{sorted(expected)}, it lists {sorted(record['params'])}"
+        )
+    return record, arrays
 
 
 # -- the book's pickles ---------------------------------------------------------------------

@@ -15,7 +15,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scratchdl.errors import ShapeError, StateError
-from scratchdl.functions import as_float_array, log_softmax, sigmoid, softmax, split_labels
+from scratchdl.functions import (
+    as_float_array,
+    log_softmax,
+    real_array,
+    sigmoid,
+    softmax,
+    split_labels,
+)
 from scratchdl.util import col2im, conv_output_size, im2col
 
 __all__ = [
@@ -159,7 +166,7 @@ class Affine(Layer):
         self.db: NDArray | None = None
 
     def forward(self, x: NDArray) -> NDArray:
-        x = np.asarray(x)
+        x = real_array(x)  # strings or complex numbers are an error of ours, not NumPy's
         self.original_x_shape = x.shape
         x2 = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
         if x2.shape[1] != self.W.shape[0]:
@@ -219,6 +226,8 @@ class SoftmaxWithLoss:
         labels, onehot = split_labels(t, x.shape)
         log_y = log_softmax(x.reshape(-1, x.shape[-1]))
         n = log_y.shape[0]
+        if n == 0:
+            raise ShapeError("the loss of an empty batch is undefined: give at least one sample")
         y = np.exp(log_y)  # softmax(x), from the same log-softmax the loss uses
         self.y = y.reshape(x.shape)
         if labels is not None:

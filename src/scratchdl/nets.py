@@ -35,7 +35,13 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from scratchdl.errors import ConfigError, ShapeError
-from scratchdl.functions import cross_entropy_error, log_softmax, softmax, split_labels
+from scratchdl.functions import (
+    cross_entropy_error,
+    log_softmax,
+    real_array,
+    softmax,
+    split_labels,
+)
 from scratchdl.gradient import numerical_gradient
 from scratchdl.layers import (
     Affine,
@@ -161,7 +167,7 @@ class ParamView(MutableMapping[str, NDArray]):
         current = getattr(owner, attr)
         if value is current:
             return  # ``params[k] -= g`` updates in place, then re-sets the same array
-        value = np.asarray(value)
+        value = real_array(value)  # refuses strings, complex numbers, objects
         if value.shape != current.shape:
             raise ShapeError(f"params[{key!r}] must keep shape {current.shape}, got {value.shape}")
         setattr(owner, attr, np.array(value, dtype=self._dtype, copy=True))
@@ -217,7 +223,7 @@ class Net:
 
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         """``x`` as a batch, and whether it was one 1-D sample ``(D,)`` (now ``(1, D)``)."""
-        x = np.asarray(x)
+        x = real_array(x)  # refuses strings, complex numbers, objects
         if x.ndim >= 2:
             return x, False
         d = self.input_size
@@ -524,8 +530,15 @@ def _check_sizes(sizes: list[Any], activation: str, weight_decay_lambda: float) 
         raise ConfigError(
             f"unknown activation {activation!r}: use one of {sorted(ACTIVATION_LAYERS)}"
         )
-    if not weight_decay_lambda >= 0:
-        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda}")
+    if (
+        isinstance(weight_decay_lambda, bool)
+        or not isinstance(weight_decay_lambda, (int, float, np.integer, np.floating))
+        or not np.isfinite(weight_decay_lambda)
+        or weight_decay_lambda < 0
+    ):
+        raise ConfigError(
+            f"weight_decay_lambda must be a finite number >= 0, got {weight_decay_lambda!r}"
+        )
 
 
 def _init_weight(
@@ -617,6 +630,8 @@ class MultiLayerNetExtend(LayerNet):
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.use_dropout, self.dropout_ration = bool(use_dropout), float(dropout_ration)
+        if not 0.0 <= self.dropout_ration < 1.0:
+            raise ConfigError(f"dropout_ration must be in [0, 1), got {dropout_ration!r}")
         self.use_batchnorm = bool(use_batchnorm)
         self.dtype = _check_dtype(dtype)
         self.metadata = {}
@@ -686,7 +701,7 @@ class SimpleNet(Net):
         self.metadata = {}
         if W is None:
             W = _resolve_rng(rng).standard_normal((2, 3))
-        W = np.array(W, dtype=self.dtype, copy=True)
+        W = np.array(real_array(W), dtype=self.dtype, copy=True)
         if W.shape != (2, 3):
             raise ShapeError(f"SimpleNet weights must have shape (2, 3), got {W.shape}")
         self.W = W

@@ -202,15 +202,15 @@ class Momentum(Optimizer):
 
 
 class Nesterov(Optimizer):
-    """Nesterov's accelerated gradient, exactly as the book's ch. 6.1 code steps it.
+    """Nesterov's accelerated gradient in the book's form (ch. 6.1).
 
     ``W <- W + momentum² * v - (1 + momentum) * lr * dW`` with the velocity ``v`` of the
     previous step, and only then ``v <- momentum * v - lr * dW``.
 
     This is Bengio et al. (2012, arXiv:1212.0901) rewritten in terms of the current
     parameters: ``W + (1 + momentum) * v_new - momentum * v_old`` expands to the line above.
-    Updating ``v`` first and then adding ``momentum² * v`` (found in some later copies of the
-    book's code) puts ``momentum³ * v_old`` in the step, which is not that formula.
+    Copies of the book's ``common/optimizer.py`` differ here: some update ``v`` first and then
+    add ``momentum² * v``, which puts ``momentum³ * v_old`` in the step, not that formula.
 
     Parameters
     ----------

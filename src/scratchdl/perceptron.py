@@ -58,7 +58,9 @@ class Perceptron:
         return int(y) if y.ndim == 0 else y
 
     def __repr__(self) -> str:
-        return f"Perceptron(w={self.w.tolist()}, b={self.b})"
+        # 10 significant digits: the rule's sums of 0.1 print as 0.2, not 0.20000000000000004.
+        w = ", ".join(f"{v:.10g}" for v in self.w)
+        return f"Perceptron(w=[{w}], b={self.b:.10g})"
 
 
 #: The book's weights and biases (ch. 2.3).
@@ -89,17 +91,24 @@ class PerceptronFit:
     perceptron: Perceptron
     converged: bool
     epochs: int
-    errors: list[int] = field(default_factory=list)  # misclassified samples per epoch
+    #: Updates made in each epoch (one per sample the perceptron got wrong when it met it).
+    errors: list[int] = field(default_factory=list)
+    #: Samples the final perceptron gets wrong.
+    misclassified: int = 0
+    #: Number of samples.
+    n_samples: int = 0
 
     @property
     def message(self) -> str:
         """A sentence saying what happened."""
         if self.converged:
-            return f"learned all samples after {self.epochs} epoch(s): {self.perceptron!r}"
+            epochs = "epoch" if self.epochs == 1 else "epochs"
+            return f"learned all samples after {self.epochs} {epochs}: {self.perceptron!r}"
         return (
-            f"did not converge in {self.epochs} epochs ({self.errors[-1]} of the samples still "
-            "wrong): no single line separates these classes, so a single perceptron cannot "
-            "learn them; stack two layers (see XOR)"
+            f"did not converge in {self.epochs} epochs: the final {self.perceptron!r} still "
+            f"gets {self.misclassified} of the {self.n_samples} samples wrong. No single line "
+            "separates these classes, so a single perceptron cannot learn them; stack two "
+            "layers (see XOR)"
         )
 
 
@@ -141,5 +150,7 @@ def fit_perceptron(
                 wrong += 1
         errors.append(wrong)
         if wrong == 0:
-            return PerceptronFit(Perceptron(w, b), True, epoch, errors)
-    return PerceptronFit(Perceptron(w, b), False, max_epochs, errors)
+            return PerceptronFit(Perceptron(w, b), True, epoch, errors, 0, len(t))
+    final = Perceptron(w, b)
+    misclassified = int(np.sum(final(*x.T) != t))
+    return PerceptronFit(final, False, max_epochs, errors, misclassified, len(t))

@@ -24,6 +24,7 @@ from scratchdl.errors import ScratchdlError
 _COMMAND_MODULES = (
     "scratchdl.cli.train",
     "scratchdl.cli.evaluate",
+    "scratchdl.cli.serve",
     "scratchdl.cli.data",
     "scratchdl.cli.models",
     "scratchdl.cli.sweep",
@@ -43,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
     parser = _Parser(prog="scratchdl", description="Deep learning from scratch in NumPy.")
     parser.add_argument("--version", action="version", version=f"scratchdl {__version__}")
+    # Not required: a bare ``scratchdl`` prints the help instead of an error (see main).
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     return parser
@@ -87,14 +88,61 @@ class _PipeSafeStdout:
         return getattr(self._stream, name)
 
 
+def _warning_text(message: Warning | str, category: type[Warning]) -> str:
+    """A library warning as one line in our words: no source line, no class name."""
+    text = " ".join(str(message).split())
+    if issubclass(category, RuntimeWarning) and " encountered in " in text:
+        # NumPy's floating-point warnings ("overflow encountered in exp").
+        problem, _, where = text.partition(" encountered in ")
+        return (
+            f"numerical {problem} in {where}: some values became infinite or undefined "
+            "(a learning rate or input scale far too large is the usual cause)"
+        )
+    return text
+
+
+@contextlib.contextmanager
+def _warnings_in_our_words(command: str) -> Any:
+    """Print every warning once, as ``scratchdl CMD: warning: ...``, for the command's length."""
+    import warnings
+
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = _warning_text(message, category)
+        if text not in seen:
+            seen.add(text)
+            print(f"scratchdl {command}: warning: {text}", file=sys.stderr, flush=True)
+
+    import logging
+
+    # matplotlib reports through logging ("Could not save font_manager cache"): only errors.
+    mpl_logger = logging.getLogger("matplotlib")
+    level = mpl_logger.level
+    mpl_logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = show
+            yield
+    finally:
+        mpl_logger.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``scratchdl`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        # Like git: no command prints the usage and the commands, and a non-zero status (2, our
+        # status for a usage error) so a script that forgot the command still notices.
+        parser.print_help()
+        return 2
     real_stdout = sys.stdout
     sys.stdout = _PipeSafeStdout(real_stdout)
     try:
-        return _run(args)
+        with _warnings_in_our_words(args.command):
+            return _run(args)
     finally:
         sys.stdout = real_stdout
 

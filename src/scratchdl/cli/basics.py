@@ -11,6 +11,10 @@ GRADCHECK_TOLERANCE = 1e-7
 GRADCHECK_H = 1e-4
 #: Rounds of redrawing samples that sit at a ReLU kink before the rest are left out.
 KINK_REDRAWS = 20
+#: Estimated durations above this many hours need --force.
+MAX_HOURS = 1.0
+#: Seconds between progress lines of a long numerical gradient.
+PROGRESS_SECONDS = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--samples", type=int, default=3, metavar="N", help="default: 3")
     c.add_argument("--activation", choices=ACTIVATIONS, default="relu")
     c.add_argument("--seed", type=int, default=0, help="non-negative (default: 0)")
+    c.add_argument(
+        "--force",
+        action="store_true",
+        help=f"run even when the estimate exceeds the memory available or {MAX_HOURS:g} hour",
+    )
     c.set_defaults(func=_gradcheck)
 
 
@@ -75,6 +84,7 @@ def _gates(args: argparse.Namespace) -> int:
 def _gradcheck(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from scratchdl.cli._resources import check_memory, gradcheck_estimate
     from scratchdl.errors import ConfigError
     from scratchdl.gradient import gradient_check
     from scratchdl.nets import MultiLayerNet
@@ -89,9 +99,13 @@ def _gradcheck(args: argparse.Namespace) -> int:
     ):
         if value < low:
             raise ConfigError(f"{name} must be an integer of at least {low}, got {value}")
+    sizes = [args.input_size, *hidden, args.classes]
+    estimate, parts = gradcheck_estimate(sizes, args.samples)
+    check_memory("gradcheck", estimate, parts, "use a smaller --input-size or --hidden", args.force)
     rng = np.random.default_rng(args.seed)
     if args.model == "mlp":
-        net = MultiLayerNet(
+        counting_net = _counting_net_class(MultiLayerNet)
+        net = counting_net(
             args.input_size,
             hidden,
             args.classes,
@@ -100,16 +114,19 @@ def _gradcheck(args: argparse.Namespace) -> int:
             rng=rng,
         )
         shape = (args.input_size,)
-        sizes = "-".join(str(s) for s in [args.input_size, *hidden, args.classes])
-        what = f"a {sizes} {args.activation} net"
+        what = f"a {'-'.join(str(s) for s in sizes)} {args.activation} net"
     else:
         if args.activation != "relu":
             raise ConfigError(f"--model {args.model} uses ReLU: drop --activation")
         net = _small_cnn(args.model, hidden[0], args.classes, rng)
+        counting_net = type(net)
         shape = net.input_dim
-        what = f"a small {type(net).__name__} ({'x'.join(map(str, shape))} images)"
+        what = f"a small {type(net).__mro__[1].__name__} ({'x'.join(map(str, shape))} images)"
     x = rng.standard_normal((args.samples, *shape))
     t = rng.integers(0, args.classes, size=args.samples)
+    progress = _Progress(net, x, t, args.force)
+    counting_net.progress = progress
+    progress.phase("looking for samples at a ReLU kink" if args.activation == "relu" else None)
     x, t, redrawn, dropped = _avoid_kinks(net, x, t, rng, GRADCHECK_H)
     if redrawn or dropped:
         done = [f"{redrawn} redrawn" if redrawn else "", f"{dropped} left out" if dropped else ""]
@@ -121,7 +138,9 @@ def _gradcheck(args: argparse.Namespace) -> int:
     if len(x) == 0:
         print("FAIL: every sample sits at a ReLU kink; try another --seed or --activation sigmoid")
         return 1
+    progress.phase("numerical gradient")
     diffs = gradient_check(net, x, t, h=GRADCHECK_H)
+    progress.phase(None)
     print(
         f"gradient check of {what} on {len(x)} random samples "
         "(float64): mean |backprop - numerical|"
@@ -146,10 +165,12 @@ def _small_cnn(model: str, hidden: int, classes: int, rng: Any) -> Any:
 
     if model == "cnn":
         conv = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
-        net = SimpleConvNet((2, 7, 7), conv, hidden, classes, weight_init_std=0.5, rng=rng)
+        cnn = _counting_net_class(SimpleConvNet)
+        net = cnn((2, 7, 7), conv, hidden, classes, weight_init_std=0.5, rng=rng)
     else:
         small = [{"filter_num": n} for n in (2, 3, 2, 3, 2, 2)]
-        net = DeepConvNet((1, 8, 8), *small, hidden_size=hidden, output_size=classes, rng=rng)
+        cnn = _counting_net_class(DeepConvNet)
+        net = cnn((1, 8, 8), *small, hidden_size=hidden, output_size=classes, rng=rng)
         for layer in net.layers.values():
             if hasattr(layer, "dropout_ratio"):
                 layer.dropout_ratio = 0.0  # random masks per forward pass defeat the check
@@ -177,3 +198,83 @@ def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any
         bad[idx] = kink_samples(net, x[idx], t[idx], h)
     dropped = int(bad.sum())
     return x[~bad], t[~bad], redrawn - dropped, dropped
+
+
+def _counting_net_class(base: type) -> type:
+    class CountingNet(base):
+        """A network whose every loss evaluation is reported to ``progress``.
+
+        A class attribute, not an instance one: the gradient check works on float64 copies
+        of the net (``astype``), and those must report to the same place.
+        """
+
+        progress: Any = None
+
+        def loss(self, x: Any, t: Any, *args: Any, **kwargs: Any) -> float:
+            if CountingNet.progress is not None:
+                CountingNet.progress.tick()
+            return super().loss(x, t, *args, **kwargs)
+
+    return CountingNet
+
+
+class _Progress:
+    """Progress of the numerical gradients: they take two loss evaluations per parameter,
+    which for a large net is hours. States the estimate up front, then a line every
+    :data:`PROGRESS_SECONDS` with the share done and the time left."""
+
+    def __init__(self, net: Any, x: Any, t: Any, force: bool) -> None:
+        import time
+
+        import numpy as np
+
+        from scratchdl.cli._resources import format_duration
+        from scratchdl.errors import ConfigError
+
+        self._clock = time.perf_counter
+        self._format = format_duration
+        net64 = net.astype(np.float64)
+        x64 = np.asarray(x, dtype=np.float64)
+        start = self._clock()
+        runs = 0
+        while runs < 3 or (self._clock() - start < 0.05 and runs < 100):
+            super(type(net64), net64).loss(x64, t)
+            runs += 1
+        self.per_eval = (self._clock() - start) / runs
+        self.per_phase = 2 * sum(int(p.size) for p in net.params.values())
+        phases = 2 if getattr(net, "activation", "relu") == "relu" else 1
+        total = phases * self.per_phase * self.per_eval
+        self.name: str | None = None
+        if total > 10:
+            print(
+                f"gradcheck: about {phases * self.per_phase:,} loss evaluations of "
+                f"{self.per_eval * 1e3:.3g} ms each: estimated duration {format_duration(total)}",
+                flush=True,
+            )
+        if total > MAX_HOURS * 3600 and not force:
+            raise ConfigError(
+                f"gradcheck would take about {format_duration(total)} ({phases * self.per_phase:,} "
+                "loss evaluations): use a smaller --input-size or --hidden, or pass --force to "
+                "run it anyway"
+            )
+
+    def phase(self, name: str | None) -> None:
+        self.name = name
+        self.done = 0
+        self.started = self.last = self._clock()
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.name is None:
+            return
+        now = self._clock()
+        if now - self.last < PROGRESS_SECONDS:
+            return
+        self.last = now
+        share = min(self.done / self.per_phase, 1.0)
+        left = (now - self.started) / max(share, 1e-9) * (1 - share)
+        print(
+            f"gradcheck: {self.name}: {self.done:,} of {self.per_phase:,} loss evaluations "
+            f"({share:.0%}), about {self._format(left)} left",
+            flush=True,
+        )

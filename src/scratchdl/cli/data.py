@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from scratchdl._text import human_size
 from scratchdl.choices import DATASETS
 from scratchdl.cli._options import add_data_dir
 
@@ -21,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions = parser.add_subparsers(
         dest="data_command", metavar="ACTION", parser_class=type(parser)
     )
-    actions.required = True
+    # Not required: a bare ``scratchdl data`` prints this help (see _handle).
+    parser.set_defaults(data_parser=parser)
 
     def data_dir(p: argparse.ArgumentParser) -> None:
         add_data_dir(p)
@@ -40,45 +43,74 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--dataset", choices=DATASETS, default="mnist")
     data_dir(imp)
 
-    info = actions.add_parser("info", help="where data lives and what is there")
+    info = actions.add_parser("info", help="where data lives, what is there and its size")
     data_dir(info)
+
+    clean = actions.add_parser(
+        "clean",
+        help="remove cached files (downloads and processed copies) to free space",
+        description="Remove what scratchdl keeps of a dataset: from the user cache the "
+        "downloaded IDX files and the processed copies made for fast loading; from a data "
+        "folder you chose (--data-dir / SCRATCHDL_DATA_DIR) only the processed copies, never "
+        "your IDX files. Everything removed is rebuilt or downloaded again on the next load.",
+    )
+    clean.add_argument("--dataset", choices=(*DATASETS, "all"), default="all")
+    clean.add_argument(
+        "--keep-downloads",
+        action="store_true",
+        help="keep the downloaded IDX files (about 11 MB for MNIST); remove only the processed "
+        "copies",
+    )
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    data_dir(clean)
 
     parser.set_defaults(func=_handle)
 
 
 def _handle(args: argparse.Namespace) -> int:
-    handler = {"fetch": _fetch, "verify": _verify, "import": _import, "info": _info}
+    if args.data_command is None:
+        args.data_parser.print_help()
+        return 2
+    handler = {
+        "fetch": _fetch,
+        "verify": _verify,
+        "import": _import,
+        "info": _info,
+        "clean": _clean,
+    }
     return handler[args.data_command](args)
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A rich table on a terminal; otherwise plain aligned columns under a header line (for
-    pipes and logs)."""
+    """A rich table on a terminal wide enough for it; otherwise plain aligned columns under a
+    header line (pipes, logs). A terminal too narrow for the columns gets one block per row
+    instead, each value on its own line: a path is never folded into pieces."""
+    lines = [list(header), *([str(c) for c in row] for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=title)
-        for name in header:
-            table.add_column(name, overflow="fold")
-        for row in rows:
-            table.add_row(*row)
-        Console().print(table)
-        return
+        console = Console()
+        # A rich table draws "| " before and " |" after each cell, sharing the borders.
+        if sum(widths) + 3 * len(widths) + 1 <= console.width:
+            table = Table(title=title)
+            for name in header:
+                table.add_column(name, no_wrap=True)
+            for row in rows:
+                table.add_row(*row)
+            console.print(table)
+            return
+        if len(header) > 2 and sum(widths) + 2 * len(widths) > console.width:
+            print(title)
+            for row in lines[1:]:
+                print("  " + "  ".join(row[:2]))
+                for name, value in zip(header[2:], row[2:], strict=True):
+                    print(f"    {name}: {value}")
+            return
     print(title)
-    lines = [list(header), *([str(c) for c in row] for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     for line in lines:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -115,6 +147,22 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _listing(paths: Sequence[Path]) -> None:
+    """Files with their sizes, grouped by folder: ``    in FOLDER`` then ``  size  name``, so
+    lines stay short in an 80-column terminal and each folder and name is whole."""
+    by_folder: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_folder.setdefault(path.parent, []).append(path)
+    for folder, files in by_folder.items():
+        print(f"    in {folder}/")
+        for path in files:
+            try:
+                size = human_size(path.stat().st_size)
+            except OSError:
+                size = "?"
+            print(f"    {size:>9}  {path.name}")
+
+
 def _info(args: argparse.Namespace) -> int:
     from scratchdl.data import ENV_VAR, describe, user_cache_root
 
@@ -127,29 +175,64 @@ def _info(args: argparse.Namespace) -> int:
         (
             "3. user cache",
             f"{user_cache_root()} "
-            + (f"($XDG_CACHE_HOME={xdg})" if xdg else "(~/.cache; set XDG_CACHE_HOME to move it)"),
+            + ("(from $XDG_CACHE_HOME)" if xdg else "(~/.cache; set XDG_CACHE_HOME to move it)"),
         ),
     ]
     _table("where data is looked for, in order", ("rule", "value"), order)
-    rows = []
+    # Plain lines, not a table: a path in a narrow table cell is folded into pieces.
     for info in infos:
         loc = info.location
-        present = sum(p is not None for p in info.files.values())
-        caches = ", ".join(f"{p.name} ({_human(p.stat().st_size)})" for p in info.caches)
-        rows.append(
-            (
-                info.spec.name,
-                f"{loc.root} (from {loc.origin})",
-                " ; ".join(str(d) for d in loc.search_dirs),
-                str(loc.write_dir or "(nothing writable)"),
-                f"{present}/4 present",
-                caches or "none",
-            )
+        present = [p for p in info.files.values() if p is not None]
+        total = sum(p.stat().st_size for p in (*present, *info.caches))
+        origin = {"argument": "--data-dir", "environment": f"${ENV_VAR}"}.get(
+            loc.origin, "the user cache"
         )
-    _table(
-        "datasets",
-        ("dataset", "data folder", "searched", "writes to", "IDX files", "processed cache"),
-        rows,
+        print(f"\n{info.spec.name} ({info.spec.title}): data folder from {origin}")
+        print(f"  data folder:  {loc.root}")
+        for i, folder in enumerate(loc.search_dirs):
+            print(f"  {'searched:' if i == 0 else '':<13} {folder}")
+        print(f"  writes to:    {loc.write_dir or '(nothing writable)'}")
+        hint = "" if len(present) == 4 else f"; `scratchdl data fetch {info.spec.name}` gets them"
+        print(f"  IDX files: {len(present)}/4 present{hint}")
+        _listing(present)
+        if info.caches:
+            print("  processed copies for fast loading (rebuilt when removed):")
+            _listing(info.caches)
+        print(f"  {info.spec.name} in all: {human_size(total)}")
+    print(
+        f"\nuser cache {cache_root}: {human_size(cache_size)} (`scratchdl data clean` removes it)"
     )
-    print(f"user cache {cache_root}: {_human(cache_size)}")
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from scratchdl.data import clean
+
+    done = clean(
+        None if args.dataset == "all" else args.dataset,
+        data_dir=args.data_dir,
+        keep_downloads=args.keep_downloads,
+        dry_run=args.dry_run,
+    )
+    verb = "would remove" if args.dry_run else "removed"
+    if done.removed:
+        print(f"{verb}:")
+        for path, size in done.removed:
+            # Whole paths, one a line: the record of what is gone.
+            print(f"    {human_size(size):>9}  {path}")
+        files = f"{len(done.removed)} file{'s' if len(done.removed) != 1 else ''}"
+        if args.dry_run:
+            print(f"would remove {files}, {human_size(done.freed)}")
+        else:
+            print(
+                f"removed {files}, {human_size(done.freed)} freed; the next load rebuilds what "
+                "it needs (and downloads again what was downloaded)"
+            )
+    else:
+        which = "any dataset" if args.dataset == "all" else args.dataset
+        print(f"nothing to remove: no cached files of {which}")
+    if done.kept:
+        print("kept (your own data folder, not a cache):")
+        for path in done.kept:
+            print(f"    {path}")
     return 0

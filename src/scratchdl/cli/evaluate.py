@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,21 +29,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_dir(ev)
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    ev.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the memory estimate exceeds what the machine has available",
+    )
     ev.set_defaults(func=_evaluate)
 
     pr = subparsers.add_parser(
         "predict",
-        help="predict the digit in PNG images",
+        help="predict the digit in images (photos, drawings, screenshots)",
         description=(
-            "Predict the class of each image. Any grayscale or RGB image is converted like "
-            "MNIST: a dark-on-light image is inverted to white on black, the digit is scaled "
-            "into a 20x20 box and centred by its centre of mass in 28x28 pixels (a 28x28 image "
-            "is used as it is)."
+            "Predict the digit in each image. Any PNG, JPEG, ... (grey, colour, transparent, "
+            "16-bit, any size) is converted like MNIST: the background (light or dark, even "
+            "or not) is removed, the contrast stretched, the digit cropped, its longer side "
+            "scaled to 20 pixels and centred by its centre of mass in 28x28 (an image that is "
+            "already 28x28 is only cleaned). See what the network sees with --show-input."
         ),
     )
     pr.add_argument("model", help="model file written by 'scratchdl train' (model.npz)")
-    pr.add_argument("images", nargs="+", metavar="IMAGE", help="PNG (or other) image files")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     pr.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    pr.add_argument(
+        "--show-input",
+        metavar="DIR",
+        help="write the 28x28 image the network sees for each IMAGE to DIR (as NAME.png)",
+    )
     pr.set_defaults(func=_predict)
 
 
@@ -65,6 +75,26 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return flat.reshape(n_classes, n_classes)
 
 
+def _check_memory(net: Any, dataset: str, force: bool) -> None:
+    """Refuse, before loading the data, a model whose evaluation cannot fit in memory."""
+    from scratchdl.cli._resources import BASELINE_BYTES, DATASET_SHAPES, check_memory
+    from scratchdl.train import EVAL_BATCH
+
+    _, n_test, features, _ = DATASET_SHAPES.get(dataset, DATASET_SHAPES["mnist"])
+    params = list(net.params.values())
+    rows = min(EVAL_BATCH, n_test)
+    # Each layer's output for one chunk of rows, about three arrays of it alive at once.
+    widths = sum(int(p.shape[-1]) for p in params if p.ndim == 2)
+    itemsize = params[0].dtype.itemsize if params else 4
+    parts = {
+        "model": sum(p.nbytes for p in params),
+        "data": n_test * features * 4,
+        "activations": 3 * rows * widths * itemsize,
+        "interpreter": BASELINE_BYTES,
+    }
+    check_memory("evaluate", sum(parts.values()), parts, "evaluate on a larger machine", force)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
@@ -72,6 +102,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     net = load_model(args.model)
     dataset = args.dataset or net.metadata.get("dataset") or "mnist"
+    _check_memory(net, dataset, args.force)
     _, (x_test, t_test) = load_mnist(
         normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
     )
@@ -116,130 +147,53 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def image_to_mnist(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image and convert it like MNIST: (784,) float32 in [0, 1], white digit on black.
-
-    Colour is turned to grayscale; transparency is laid over white. A light background (the
-    border's median above mid-grey) means a dark digit, which is inverted. Unless the image is
-    already 28x28, the digit's bounding box is scaled to fit 20x20 and placed so its centre of
-    mass is at the centre of a 28x28 image, as MNIST was made.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from scratchdl.errors import DataError
-
-    path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img.load()
-            a = _grayscale(img)
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist: give the path of an image file") from None
-    except Image.DecompressionBombError:
-        raise DataError(
-            f"{path} has too many pixels to be read safely: give a smaller image of the digit"
-        ) from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"{path} is not an image Pillow can read ({exc}): give a PNG") from None
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if np.median(border) > 127:
-        a = 255.0 - a
-    if a.shape != (28, 28):
-        a = _fit_digit(a)
-    return (a / np.float32(255)).astype(np.float32).reshape(784)
-
-
-def _grayscale(img: Any) -> np.ndarray:
-    """Pixel intensities of a Pillow image on a 0..255 scale, float32 (H, W).
-
-    Transparency is laid over white. 16-bit and 32-bit images are scaled by their bit depth
-    rather than clipped at 255, which would turn any 16-bit image white.
-    """
-    from PIL import Image
-
-    if img.mode.startswith("I") or img.mode == "F":
-        a = np.asarray(img, dtype=np.float64)
-        if img.mode.startswith("I;16") or (img.mode == "I" and img.format == "PNG"):
-            full = 65535.0  # a PNG has no 32-bit gray: mode "I" is a 16-bit one (older Pillow)
-        else:
-            top = float(a.max(initial=0))
-            full = 1.0 if top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
-        gray = np.clip(a, 0, full) * (255 / full)
-        key = img.info.get("transparency")
-        if isinstance(key, (int, float)) and not isinstance(key, bool):
-            gray[a == key] = 255.0  # the transparent gray level, laid over white
-        return gray.astype(np.float32)
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    return np.asarray(img.convert("L"), dtype=np.float32)
-
-
-def _fit_digit(a: np.ndarray) -> np.ndarray:
-    from PIL import Image
-
-    mask = a > 0.2 * a.max() if a.max() > 0 else np.zeros(a.shape, dtype=bool)
-    if not mask.any():  # blank image: just shrink it
-        small = Image.fromarray(a.astype(np.uint8)).resize((28, 28), Image.LANCZOS)
-        return np.asarray(small, dtype=np.float32)
-    rows, cols = np.nonzero(mask)
-    crop = a[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = crop.shape
-    scale = 20.0 / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
-    digit = Image.fromarray(np.clip(crop, 0, 255).astype(np.uint8)).resize(
-        (new_w, new_h), Image.LANCZOS
-    )
-    d = np.asarray(digit, dtype=np.float32)
-    canvas = np.zeros((28, 28), dtype=np.float32)
-    total = d.sum()
-    cy = (np.arange(new_h) @ d.sum(axis=1)) / total if total else new_h / 2
-    cx = (np.arange(new_w) @ d.sum(axis=0)) / total if total else new_w / 2
-    top = int(np.clip(round(14 - cy), 0, 28 - new_h))
-    left = int(np.clip(round(14 - cx), 0, 28 - new_w))
-    canvas[top : top + new_h, left : left + new_w] = d
-    return canvas
-
-
 def _predict(args: argparse.Namespace) -> int:
-    from scratchdl.errors import ScratchdlError, ShapeError
-    from scratchdl.functions import softmax
+    from scratchdl.errors import ScratchdlError
+    from scratchdl.images import check_digit_model, digit_probabilities, image_to_mnist
     from scratchdl.io import load_model
 
     net = load_model(args.model)
-    if net.input_size != 784 or net.output_size != 10:
-        raise ShapeError(
-            f"{args.model} maps {net.input_size} inputs to {net.output_size} classes, not 28x28 images to "
-            "10 digits: give a model trained on MNIST"
-        )
+    check_digit_model(net, str(args.model))
     failed = 0
+    shown: set[str] = set()
     for path in args.images:
         try:
             x = image_to_mnist(path)
         except ScratchdlError as exc:
             # One bad file must not cost the answers for the others.
-            print(f"scratchdl predict: error: {exc}", file=sys.stderr)
+            message = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+            print(f"scratchdl predict: error: {message}", file=sys.stderr)
             failed += 1
             continue
-        p = softmax(net.predict(x.astype(net.dtype)[None]))[0]
+        if args.show_input:
+            _write_input(x, Path(args.show_input), Path(path).stem, shown)
+        p = digit_probabilities(net, x)
         digit = int(p.argmax())
-        blank = float(x.max() - x.min()) < 0.1  # nothing drawn: the answer means nothing
-        if blank:
-            print(
-                f"scratchdl predict: warning: {path} looks blank (no stroke found)", file=sys.stderr
-            )
         if args.json:
             row = {
                 "image": path,
                 "prediction": digit,
                 "probabilities": [round(float(v), 6) for v in p],
             }
-            if blank:
-                row["blank"] = True
             print(json.dumps(row))
         else:
             ranked = " ".join(f"{k}:{p[k]:.3f}" for k in range(p.shape[0]))
             print(f"{path}: {digit} ({p[digit]:.1%})   {ranked}")
     # Like a command that partly failed: the good answers are printed, the status says so.
     return 2 if failed else 0
+
+
+def _write_input(x: np.ndarray, folder: Path, stem: str, taken: set[str]) -> None:
+    """Save the network's input as a 28x28 8-bit PNG named after the image (made unique)."""
+    from PIL import Image
+
+    from scratchdl._fs import atomic_path
+
+    name, k = f"{stem}.png", 1
+    while name in taken:
+        k += 1
+        name = f"{stem}-{k}.png"
+    taken.add(name)
+    pixels = np.clip(np.floor(x * 255 + 0.5), 0, 255).astype(np.uint8)
+    with atomic_path(folder / name, suffix=".png") as tmp:
+        Image.fromarray(pixels).save(tmp)

@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "descent, printing train "
             "and test accuracy every epoch. The defaults reproduce the book's ch. 5 run: 784-50-10 "
             "ReLU, SGD with lr 0.1, batches of 100, 10,000 iterations. Ctrl-C, or the end "
-            "of the --max-seconds budget, saves a checkpoint; continue with --resume."
+            "of the --max-seconds budget, saves the model so far and a checkpoint; continue "
+            "with --resume. A finished run in --out is replaced only with --force."
         ),
     )
     p.add_argument("--dataset", choices=DATASETS, help="dataset (default: mnist)")
@@ -137,6 +138,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="continue the run in --out that Ctrl-C or --max-seconds stopped, from its checkpoint",
     )
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the finished or unfinished run in --out; also run when the memory "
+        "estimate exceeds what the machine has available",
+    )
+    p.add_argument(
         "--quiet",
         "-q",
         action="store_true",
@@ -146,32 +153,78 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config_from_args(args: argparse.Namespace) -> Any:
+    """The settings of a new run from the flags (None with ``--resume``: the checkpoint's)."""
     from scratchdl.errors import ConfigError
-    from scratchdl.train import TrainConfig, checkpoint_config
+    from scratchdl.train import TrainConfig
 
     given = {
         name: getattr(args, name) for name in _TRAINING_OPTIONS if getattr(args, name) is not None
     }
-    out = Path(args.out)
     if args.resume:
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise ConfigError(
-                f"--resume continues the run in {out} with its own settings: drop {flags}"
+                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
             )
-        config = checkpoint_config(out)
-        config.max_seconds = args.max_seconds
-        return config
-    from scratchdl.train import CHECKPOINT_NAME
-
-    if (out / CHECKPOINT_NAME).exists():
-        raise ConfigError(
-            f"{out} holds an unfinished run ({CHECKPOINT_NAME}): continue it with --resume, "
-            "or choose another --out"
-        )
+        return None
     if "hidden" in given:
         given["hidden"] = tuple(given["hidden"])
     return TrainConfig(**given, max_seconds=args.max_seconds).validate()
+
+
+def _check_folder(folder: Any, args: argparse.Namespace) -> str:
+    """Refuse a run folder that holds what this command must not replace; return its state."""
+    from scratchdl.cli._runfolder import RunFolderError
+
+    out, state = args.out, folder.state()
+    if state == "foreign":
+        names = [n for n in folder.contents() if not n.startswith(".")][:5]
+        raise RunFolderError(
+            f"--out {out} holds files that are not a scratchdl run ({', '.join(names)}): "
+            "train writes a whole folder, so choose a new or empty --out"
+        )
+    if args.resume:
+        if state != "unfinished":
+            what = "a finished run" if state == "finished" else "no run"
+            raise RunFolderError(
+                f"nothing to resume: no checkpoint at {Path(out) / 'checkpoint.npz'} ({out} "
+                f"holds {what}); start a new run without --resume"
+            )
+        return state
+    if state == "unfinished" and not args.force:
+        raise RunFolderError(
+            f"{out} holds an unfinished run (checkpoint.npz): continue it with --resume, "
+            "replace it with --force, or choose another --out"
+        )
+    if state == "partial" and not args.force:
+        names = ", ".join(n for n in folder.contents() if not n.startswith("."))
+        raise RunFolderError(
+            f"{out} holds part of a run ({names}, no model.npz): pass --force to replace it, "
+            "or choose another --out"
+        )
+    if state == "finished" and not args.force:
+        raise RunFolderError(
+            f"{out} holds a finished run (model.npz): pass --force to replace it, or choose "
+            "another --out"
+        )
+    return state
+
+
+def _resume_config(out: Path, max_seconds: float | None) -> Any:
+    """The settings of the run whose checkpoint is in ``out``; a damaged one says how to
+    start over."""
+    from scratchdl.errors import ModelFileError
+    from scratchdl.train import checkpoint_config
+
+    try:
+        config = checkpoint_config(out)
+    except (ModelFileError, ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(
+            f"cannot resume: {exc}; to start the run over, run scratchdl train --out {out} "
+            "--force (with the run's settings)"
+        ) from None
+    config.max_seconds = max_seconds
+    return config
 
 
 def _check_out(out: Path) -> None:
@@ -185,6 +238,39 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
+    real, cwd = Path(os.path.realpath(out)), Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        raise ConfigError(
+            f"--out {out} is the current folder (or holds it): a run folder is replaced as a "
+            "whole, so give a folder of its own, e.g. --out run"
+        )
+    parent = real.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"--out {out}: its parent folder {parent} is not writable (a run is written beside "
+            "its folder, then swapped in); choose another --out"
+        )
+
+
+def _check_memory(config: Any, force: bool) -> None:
+    """Refuse, before loading anything, a network too large for this machine's memory."""
+    import numpy as np
+
+    from scratchdl.cli._resources import DATASET_SHAPES, check_memory, train_estimate
+    from scratchdl.train import EVAL_BATCH
+
+    if getattr(config, "model", "mlp") != "mlp":
+        return  # only fully connected nets have an estimate so far
+    n_train, n_test, features, classes = DATASET_SHAPES[config.dataset]
+    estimate, parts = train_estimate(
+        [features, *config.hidden, classes],
+        np.dtype(config.dtype).itemsize,
+        config.batch_size,
+        min(EVAL_BATCH, n_train),
+        n_train + n_test,
+        config.optimizer,
+    )
+    check_memory("train", estimate, parts, "use a smaller --hidden or --batch-size", force)
 
 
 class _EpochTable:
@@ -214,11 +300,16 @@ class _EpochTable:
         pass
 
     def on_epoch(self, trainer: Any, record: Any) -> None:
+        from scratchdl._text import epochs_done
+
         def fmt(v: float | None, spec: str) -> str:
             return "-" if v is None else format(v, spec)
 
+        # Epochs done, not the epoch the record falls in: 10,000 updates of 600 per epoch
+        # are 16.67 epochs (a final partial epoch), not 17.
+        done = epochs_done(record.iteration, trainer.iter_per_epoch)
         self._print(
-            f"{record.epoch:>5} {record.iteration:>6} {record.train_acc:>9.4f} "
+            f"{done:>5} {record.iteration:>6} {record.train_acc:>9.4f} "
             f"{fmt(record.test_acc, '>8.4f'):>8} {record.train_loss:>10.4f} "
             f"{fmt(record.test_loss, '>9.4f'):>9} {record.elapsed:>6.1f}s"
         )
@@ -228,6 +319,23 @@ class _EpochTable:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from scratchdl.cli._runfolder import run_folder
+
+    config = _config_from_args(args)
+    out = Path(args.out)
+    _check_out(out)
+    with run_folder(out) as folder:
+        state = _check_folder(folder, args)
+        if args.resume:
+            config = _resume_config(out, args.max_seconds)
+            folder.link_checkpoint()
+        _check_memory(config, args.force)
+        return _train_in(folder, state, config, args)
+
+
+def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) -> int:
+    """Train into ``folder``'s staging area, then swap the complete results into place."""
+    from scratchdl.cli._runfolder import sigint_held
     from scratchdl.errors import DivergenceError
     from scratchdl.io import save_model
     from scratchdl.plots.curves import save_training_curves
@@ -240,9 +348,7 @@ def _train(args: argparse.Namespace) -> int:
     )
     from scratchdl.train.progress import RichProgress
 
-    config = _config_from_args(args)
-    out = Path(args.out)
-    _check_out(out)
+    out, staging = Path(args.out), folder.staging
     # The command line switches on what the library leaves off: Ctrl-C stops cleanly (and
     # keeps a checkpoint), one BLAS thread per step, evaluation on a second thread.
     callbacks: list[Any] = [StopOnCtrlC(), BlasThreads(1)]
@@ -251,24 +357,31 @@ def _train(args: argparse.Namespace) -> int:
         progress = RichProgress()
         callbacks += [_EpochTable(progress), progress]
         print(f"training {config.describe()}", flush=True)
+    if os.environ.get("SCRATCHDL_FAULT_POINT") == "training":
+        callbacks.append(_PauseWhileTraining())
     evaluator = BackgroundEvaluation() if (os.cpu_count() or 1) > 1 else None
-    net, history = train(
-        config,
-        data_dir=args.data_dir,
-        checkpoint_dir=out,
-        resume=args.resume,
-        callbacks=callbacks,
-        evaluator=evaluator,
-    )
-    history_path = history.save(out / "history.json")
-    if history.stop_reason == "interrupted":
-        print(
-            f"interrupted after {history.iterations} of {history.total_iters} iterations; "
-            f"saved {out / 'checkpoint.npz'} and {history_path}; continue with: "
-            f"scratchdl train --out {out} --resume",
-            file=sys.stderr,
+    try:
+        net, history = train(
+            config,
+            data_dir=args.data_dir,
+            checkpoint_dir=staging,
+            resume=args.resume,
+            callbacks=callbacks,
+            evaluator=evaluator,
         )
-        return 130
+    except OSError as exc:  # the checkpoint of a stopped run could not be written
+        if exc.filename and Path(exc.filename).parent == staging:
+            raise _write_error(exc, out) from None
+        raise
+    interrupted = history.stop_reason == "interrupted"
+    diverged = history.stop_reason == "diverged"
+    if diverged and state != "empty":
+        # The previous run (or this run's own checkpoint) is better than weights that diverged.
+        kept = {
+            "finished": "its previous run",
+            "unfinished": "the checkpoint it resumed from" if args.resume else "its unfinished run",
+        }.get(state, "its previous files")
+        raise DivergenceError(f"{history.message}; {out} keeps {kept}, nothing was replaced")
     last = history.last
     final = history.info.get("final") or {}
     metadata = {
@@ -279,10 +392,24 @@ def _train(args: argparse.Namespace) -> int:
         # On the full test set, also when the per-epoch records used --eval-samples.
         "test_acc": final.get("test_acc", None if last is None else last.test_acc),
     }
-    model_path = save_model(net, out / "model.npz", metadata=metadata)
-    curves_path = save_training_curves(history, out / "curves.png", title=config.describe())
-    wrote = f"wrote {model_path}, {history_path}, {curves_path}"
-    if history.stop_reason == "diverged":
+    with sigint_held() as held:
+        try:
+            history.save(staging / "history.json")
+            save_model(net, staging / "model.npz", metadata=metadata)
+            save_training_curves(history, staging / "curves.png", title=config.describe())
+            folder.commit()
+        except OSError as exc:
+            raise _write_error(exc, out) from None
+    wrote = f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
+    if interrupted:
+        print(
+            f"interrupted after {history.iterations} of {history.total_iters} iterations"
+            f"{' (' + history.message + ')' if history.message else ''}; {wrote} and "
+            f"{out / CHECKPOINT_NAME}; continue with: scratchdl train --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    if diverged:
         raise DivergenceError(f"{history.message}; {wrote}")
     note = f" ({history.message})" if history.message else ""
     print(f"{history.summary()}{note}; {wrote}")
@@ -301,4 +428,38 @@ def _train(args: argparse.Namespace) -> int:
             f"the run is unfinished; {out / CHECKPOINT_NAME} keeps its state: continue with "
             f"scratchdl train --out {out} --resume [--max-seconds S]"
         )
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
     return 0
+
+
+def _write_error(exc: OSError, out: Path) -> Exception:
+    """A failed write (full disk, ...) as one line naming the file in ``out``."""
+    from scratchdl.cli._runfolder import RunFolderError
+
+    name = Path(exc.filename).name if exc.filename else "the results"
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return RunFolderError(
+        f"cannot write {out / name}: {reason}; {out} keeps its previous contents (free some "
+        "space, or choose another --out)"
+    )
+
+
+class _PauseWhileTraining:
+    """Test hook (``SCRATCHDL_FAULT_POINT=training``): pause at the third iteration."""
+
+    def on_train_begin(self, trainer: Any) -> None:
+        pass
+
+    def on_iteration(self, trainer: Any, loss: float) -> None:
+        if trainer.iteration == 3:
+            from scratchdl._fs import fault_point
+
+            fault_point("training")
+
+    def on_epoch(self, trainer: Any, record: Any) -> None:
+        pass
+
+    def on_train_end(self, trainer: Any, history: Any) -> None:
+        pass

@@ -17,7 +17,7 @@ from scratchdl.data.datasets import (
     get_dataset,
 )
 from scratchdl.data.download import Downloader
-from scratchdl.data.manage import FileStatus, check, describe, import_files
+from scratchdl.data.manage import Cleaned, FileStatus, check, clean, describe, import_files
 from scratchdl.data.mnist import fetch, load_fashion_mnist, load_mnist, to_one_hot
 from scratchdl.data.paths import ENV_VAR, locate, user_cache_root
 
@@ -32,7 +32,9 @@ __all__ = [
     "Downloader",
     "FallbackSource",
     "FileStatus",
+    "Cleaned",
     "check",
+    "clean",
     "describe",
     "fetch",
     "get_dataset",

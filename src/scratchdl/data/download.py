@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from scratchdl import __version__
 from scratchdl._fs import atomic_path, atomic_write_bytes
+from scratchdl._text import human_size
 from scratchdl.data.datasets import FILENAMES, DatasetSpec
 from scratchdl.data.verify import verify_bytes
 from scratchdl.errors import DataError, DownloadError
@@ -101,6 +102,15 @@ class Reporter:
             yield lambda n: progress.advance(task, n)
 
 
+def _names(mirrors: Sequence[str]) -> dict[str, str]:
+    """How notes name each mirror: its host, or host and path where two share a host."""
+    hosts = [urlsplit(m).netloc or m for m in mirrors]
+    return {
+        m: h if hosts.count(h) == 1 else h + urlsplit(m).path.rstrip("/")
+        for m, h in zip(mirrors, hosts, strict=True)
+    }
+
+
 def _describe(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     if isinstance(reason, BaseException):
@@ -110,7 +120,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, socket.gaierror):
-        return f"host not found ({exc.strerror or exc})"
+        return "host not found"  # the resolver's wording ("Name or service not known") adds nothing
     text = str(exc) or type(exc).__name__
     return text
 
@@ -193,24 +203,59 @@ class Downloader:
         mirrors = list(self.mirrors if self.mirrors is not None else spec.mirrors)
         dead: set[str] = set()
         stored: dict[str, Path] = {}
+        used: dict[str, int] = {}  # source -> files it supplied, for the closing line
         dest_dir.mkdir(parents=True, exist_ok=True)
+        fallback = spec.fallback if self.use_fallback else None
+        last_resort = f"the {fallback.label}" if fallback else None
+        name = _names(mirrors)
+        first = name[mirrors[0]] if mirrors else last_resort
+        if first is not None:
+            reporter.note(
+                f"{spec.title}: downloading {len(kinds)} file{'s' if len(kinds) != 1 else ''}, "
+                f"trying {first}"
+            )
         for kind in kinds:
             filename = f"{FILENAMES[kind]}.gz"
-            for base in mirrors:
+            for i, base in enumerate(mirrors):
                 if base in dead:
                     continue
                 url = base if base.endswith("/") else base + "/"
                 url += filename
-                path = self._try_mirror(spec, kind, url, base, dest_dir / filename, reporter, dead)
+                after = [m for m in mirrors[i + 1 :] if m not in dead]
+                following = name[after[0]] if after else last_resort
+                path = self._try_mirror(
+                    spec,
+                    kind,
+                    url,
+                    base,
+                    name[base],
+                    dest_dir / filename,
+                    reporter,
+                    dead,
+                    following,
+                )
                 if path is not None:
                     stored[kind] = path
+                    used[name[base]] = used.get(name[base], 0) + 1
                     break
         missing = [k for k in kinds if k not in stored]
-        if missing and self.use_fallback and spec.fallback is not None:
-            stored.update(self._try_fallback(spec, dest_dir, missing, reporter))
+        if missing and fallback is not None:
+            got = self._try_fallback(spec, dest_dir, missing, reporter)
+            stored.update(got)
+            if got:
+                used[str(last_resort)] = len(got)
             missing = [k for k in kinds if k not in stored]
         if missing:
             raise DownloadError(self._message(spec, missing, mirrors))
+        if stored:
+            sources = " and ".join(
+                f"{n} from {source}" if len(used) > 1 else f"from {source}"
+                for source, n in used.items()
+            )
+            reporter.note(
+                f"{spec.title}: {len(stored)} file{'s' if len(stored) != 1 else ''} downloaded "
+                f"{sources}, verified, in {dest_dir}"
+            )
         return stored
 
     def _error(self, source: str, text: str) -> None:
@@ -224,11 +269,13 @@ class Downloader:
         kind: str,
         url: str,
         base: str,
+        host: str,
         dest: Path,
         reporter: Reporter,
         dead: set[str],
+        following: str | None,
     ) -> Path | None:
-        host = urlsplit(url).netloc or base
+        then = f", trying {following}" if following else ""
         for attempt in range(self.retries + 1):
             try:
                 with atomic_path(dest) as tmp:
@@ -236,23 +283,26 @@ class Downloader:
                     verify_bytes(
                         tmp.read_bytes(), kind, spec, name=url, fix="Trying the next source."
                     )
-                reporter.note(f"downloaded and verified {dest.name} from {host}")
+                    size = tmp.stat().st_size
+                reporter.note(f"  {host}: {dest.name} ({human_size(size)}) verified")
                 return dest
             except _UnreachableError as exc:
                 dead.add(base)
                 self._error(base, f"{exc}")
-                reporter.note(f"{host}: {exc}; trying the next source")
+                reporter.note(f"  {host} ... unreachable ({exc}){then}")
                 return None
             except (_PermanentError, DataError) as exc:
                 text = str(exc).removesuffix(" Trying the next source.")
                 self._error(base, f"{dest.name}: {text}")
-                reporter.note(f"{host}: {dest.name}: {text}; trying the next source")
+                reporter.note(f"  {host}: {dest.name}: {text}{then}")
                 return None
             except _TransientError as exc:
                 self._error(base, f"{dest.name}: {exc}")
                 if attempt < self.retries:
-                    reporter.note(f"{host}: {exc}; retrying")
+                    reporter.note(f"  {host}: {dest.name}: {exc}, retrying")
                     time.sleep(0.5 * (attempt + 1))
+                else:
+                    reporter.note(f"  {host}: {dest.name}: {exc}{then}")
         return None
 
     def _try_fallback(
@@ -260,10 +310,6 @@ class Downloader:
     ) -> dict[str, Path]:
         source = spec.fallback
         assert source is not None
-        reporter.note(
-            f"every mirror failed for {len(missing)} {spec.title} file(s); "
-            f"trying the {source.label}"
-        )
         stored: dict[str, Path] = {}
         try:
             with tempfile.TemporaryDirectory(prefix="scratchdl-fetch-") as tmp:
@@ -278,9 +324,11 @@ class Downloader:
                     atomic_write_bytes(path, got[kind])
                     stored[kind] = path
         except Exception as exc:  # noqa: BLE001 - a last resort: report whatever went wrong
-            self._error(source.label, str(exc).strip() or type(exc).__name__)
+            text = str(exc).strip() or type(exc).__name__
+            self._error(source.label, text)
+            reporter.note(f"  {source.label} ... failed ({text})")
             return stored
-        reporter.note(f"verified {len(stored)} {spec.title} file(s) from the {source.label}")
+        reporter.note(f"  {source.label}: {len(stored)} file(s) verified")
         return stored
 
     def _message(self, spec: DatasetSpec, missing: Sequence[str], mirrors: Sequence[str]) -> str:

@@ -235,25 +235,100 @@ class DatasetInfo:
     caches: list[Path]
 
 
+def _derived(folder: Path | None, spec: DatasetSpec) -> list[Path]:
+    """What loading wrote into ``folder`` (see scratchdl.data.cache): the processed ``.npz``,
+    its float32 copies with their CRC files, and the memo of the sources' hashes."""
+    if folder is None or not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for pattern in (f"{spec.name}-*.npz", f"{spec.name}-*.npy", f"{spec.name}-*.crc32")
+        for p in folder.glob(pattern)
+        if p.is_file()
+    ) + [p for p in (folder / f"{spec.name}-sources.json",) if p.is_file()]
+
+
 def describe(data_dir: PathLike | None = None) -> tuple[Path, int, list[DatasetInfo]]:
     """The user cache root, its size in bytes, and per-dataset locations and contents."""
     infos = []
     for spec in datasets.DATASETS.values():
         location = locate(spec, data_dir, purpose="info")
         files = {kind: find_file(location, FILENAMES[kind]) for kind in KINDS}
-        # The processed cache and its float32 copies (see scratchdl.data.cache).
-        caches = (
-            sorted(
-                p
-                for pattern in ("npz", "npy")
-                for p in location.write_dir.glob(f"{spec.name}-*.{pattern}")
-            )
-            if (location.write_dir and location.write_dir.is_dir())
-            else []
-        )
-        infos.append(DatasetInfo(spec, location, files, caches))
+        infos.append(DatasetInfo(spec, location, files, _derived(location.write_dir, spec)))
     root = user_cache_root()
     return root, _size(root), infos
 
 
-__all__ = ["DatasetInfo", "FileStatus", "check", "describe", "import_files"]
+@dataclass(frozen=True)
+class Cleaned:
+    """What :func:`clean` removed (or would remove) and what it left on purpose.
+
+    Attributes
+    ----------
+    removed : list of (Path, int)
+        Each file removed with its size in bytes.
+    kept : list of Path
+        IDX files left in a data folder the person chose (their own files, not a cache).
+    """
+
+    removed: list[tuple[Path, int]]
+    kept: list[Path]
+
+    @property
+    def freed(self) -> int:
+        """Bytes freed."""
+        return sum(size for _, size in self.removed)
+
+
+def clean(
+    dataset: str | DatasetSpec | None = None,
+    *,
+    data_dir: PathLike | None = None,
+    keep_downloads: bool = False,
+    dry_run: bool = False,
+) -> Cleaned:
+    """Remove what scratchdl keeps of a dataset (every dataset when ``dataset`` is None).
+
+    From the user cache: the downloaded IDX files (unless ``keep_downloads``), the checksum
+    record and everything loading derived from them (processed ``.npz``, float32 copies). From
+    a data folder given by ``data_dir`` or ``SCRATCHDL_DATA_DIR``: only what loading derived;
+    the IDX files there are the person's own and are kept (listed in ``kept``). Whatever is
+    removed is rebuilt, or downloaded again, on the next load.
+    """
+    specs = list(datasets.DATASETS.values()) if dataset is None else [get_dataset(dataset)]
+    removed: list[tuple[Path, int]] = []
+    kept: list[Path] = []
+    idx_names = {n for name in FILENAMES.values() for n in (name, name + ".gz")}
+    for spec in specs:
+        cache_dir = user_cache_root() / spec.name
+        targets = _derived(cache_dir, spec)
+        if not keep_downloads and cache_dir.is_dir():
+            targets += sorted(
+                p
+                for p in cache_dir.iterdir()
+                if p.is_file() and (p.name in idx_names or p.name == verify.RECORD_NAME)
+            )
+        location = locate(spec, data_dir, purpose="info")
+        if location.explicit:
+            if location.write_dir != cache_dir:
+                targets += _derived(location.write_dir, spec)
+            kept += [
+                p
+                for kind in KINDS
+                if (p := find_file(location, FILENAMES[kind])) is not None and p.parent != cache_dir
+            ]
+        for path in targets:
+            try:
+                size = path.stat().st_size
+                if not dry_run:
+                    path.unlink()
+            except FileNotFoundError:
+                continue  # another process removed it first
+            removed.append((path, size))
+        if not dry_run:
+            with contextlib.suppress(OSError):
+                cache_dir.rmdir()  # only when empty
+    return Cleaned(removed, kept)
+
+
+__all__ = ["Cleaned", "DatasetInfo", "FileStatus", "check", "clean", "describe", "import_files"]

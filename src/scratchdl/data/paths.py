@@ -16,6 +16,7 @@ download or import into it (``purpose="write"``), which creates it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -108,6 +109,15 @@ def _check_root(spec: DatasetSpec, origin: str, root: Path, purpose: Purpose) ->
     if purpose == "info":
         return
     env = origin == "environment"
+    try:
+        os.stat(root)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            named = f"{ENV_VAR}={root}" if env else f"data folder {root}"
+            raise DataError(
+                f"{named} is a loop of symbolic links that never reaches a folder. Fix: point "
+                f"the link at a real folder (ls -l {root}), or pass another folder."
+            ) from None
     if root.exists() and not root.is_dir():
         hint = f" (perhaps {root.parent})" if root.parent.is_dir() else ""
         if env:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl._text import over_seeds, plural_epochs
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import check_positive, train_settings
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
@@ -283,7 +284,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "time_ratio": best_ep["seconds"] / fast_ep["seconds"],
     }
     tie_ep = _tie_note(ep, best_ep, f["equal_epochs"])
-    head = f"- **Equal epochs ({sig(f['epochs'])} epochs):** "
+    head = f"- **Equal epochs ({plural_epochs(sig(f['epochs']))}):** "
     if best_ep["batch"] == fast_ep["batch"]:
         lines.append(
             head + f"batch {best_ep['batch']} was both the most accurate "
@@ -315,9 +316,9 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     tie = _tie_note(tm, best_tm, f["equal_time"])
     lines.append(
         f"- **Equal time ({sig(f['budget_seconds'])} s of training):** batch {best_tm['batch']} "
-        f"reached {pm(_stat(best_tm))} ({sig(best_tm['epochs'])} epochs, "
+        f"reached {pm(_stat(best_tm))} ({plural_epochs(sig(best_tm['epochs']))}, "
         f"{sig(best_tm['updates'])} updates in that time); batch {worst_tm['batch']} reached "
-        f"{pm(_stat(worst_tm))} ({sig(worst_tm['epochs'])} epochs, "
+        f"{pm(_stat(worst_tm))} ({plural_epochs(sig(worst_tm['epochs']))}, "
         f"{sig(worst_tm['updates'])} updates)." + tie
     )
     diverged = [s for s in speed if s["diverged"]]
@@ -404,7 +405,7 @@ def _summarize_one(
         "",
         f"- Speed: {sig(s['ms_per_update'])} ms per update, {sig(s['s_per_epoch'])} s per epoch "
         f"({sig(s['samples_per_s'])} samples/s).",
-        f"- Test accuracy after {sig(f['epochs'])} epochs: {pm(_stat(row['epochs']))}; after "
+        f"- Test accuracy after {plural_epochs(sig(f['epochs']))}: {pm(_stat(row['epochs']))}; after "
         f"{f['updates']} updates: {pm(_stat(row['updates']))}; after "
         f"{sig(f['budget_seconds'])} s of training: {pm(_stat(row['time']))}.",
     ]
@@ -491,7 +492,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         save_figure(
             plot_panels(
                 acc_panels,
-                f"Accuracy against batch size (mean ± std over {len(opts['seeds'])} seeds)",
+                f"Accuracy against batch size ({over_seeds(len(opts['seeds']))})",
             ),
             out / FIGURES[0],
         )

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl._text import over_seeds, plural_epochs
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.batch_size import mean_curve
 from scratchdl.experiments.config import Variant, check_positive, train_settings
@@ -294,7 +295,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         f"{res.data.get('n_test')} test images), {opts['optimizer']} with lr {sig(opts['lr'])}, "
         f"batch {opts['batch_size']}, "
         + (
-            f"{sig(opts['epochs_at_end'])} epochs"
+            plural_epochs(sig(opts["epochs_at_end"]))
             if opts["epochs_at_end"]
             else f"{opts['iters']} updates"
         )
@@ -470,7 +471,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
                 else "width (units per hidden layer)",
                 ylabel="depth (hidden layers)",
                 colorbar_label="test accuracy",
-                suptitle=f"Test accuracy by depth and width (mean ± std over {len(opts['seeds'])} seeds)",
+                suptitle=f"Test accuracy by depth and width ({over_seeds(len(opts['seeds']))})",
             ),
             out / FIGURES[0],
         )

@@ -35,6 +35,9 @@ import math
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -391,7 +394,12 @@ def _run_pool(
     ctx = multiprocessing.get_context("spawn")
     workers = min(jobs, len(todo))
     # Ctrl-C reaches every process of the terminal's group: only the parent handles it.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
     try:
         # Every worker is spawned during these submits, so all of them see the variables.
         with single_thread_blas_env():
@@ -411,8 +419,38 @@ def _run_pool(
     pool.shutdown(wait=True)
 
 
-def _ignore_sigint() -> None:
+#: Seconds between a worker's checks that its sweep (parent process) is still alive.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Set up a sweep worker: it ignores Ctrl-C and never outlives its parent.
+
+    Ctrl-C reaches every process of the terminal's group, and only the parent handles it.
+    When the parent dies however it dies (SIGKILL included, which runs no cleanup), the worker
+    must not train on for minutes: on Linux the kernel sends it SIGKILL at once
+    (``PR_SET_PDEATHSIG``); everywhere, a daemon thread sees it re-parented and exits.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="scratchdl-parent-watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent_pid:
+            os._exit(1)
 
 
 def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int, draw: bool) -> None:

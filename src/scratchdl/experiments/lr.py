@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from scratchdl._text import over_seeds, plural_epochs
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.batch_size import mean_curve
 from scratchdl.experiments.config import check_positive, train_settings
@@ -149,7 +150,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "chance": opts["chance"],
     }
     length = (
-        f"{sig(opts['epochs_at_end'])} epochs"
+        plural_epochs(sig(opts["epochs_at_end"]))
         if opts["epochs_at_end"]
         else f"{opts['iters']} updates"
     )
@@ -294,7 +295,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             plot_panels(
                 panels,
                 "Accuracy and loss against learning rate "
-                f"(mean ± std over {len(res.options['seeds'])} seeds)",
+                f"({over_seeds(len(res.options['seeds']))})",
             ),
             out / FIGURES[0],
         )

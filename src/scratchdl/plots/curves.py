@@ -30,8 +30,27 @@ def plot_training_curves(history: History, title: str | None = None) -> Figure:
     if not np.all(np.isnan(test)):
         ax_acc.plot(epochs, test, "s--", label="test", color="#d95f02", markersize=4)
     ax_acc.set(xlabel="epochs", ylabel="accuracy", ylim=(0, 1), title="Accuracy per epoch")
-    # Whole epochs on the axis (a final partial epoch still sits at its fraction).
+    # From the start of training (epoch 0) to the last record, in whole epochs (a final
+    # partial epoch still sits at its fraction): one epoch is one point at x=1 on 0..1, not
+    # a point on an axis from 0.945 to 1.050.
+    if epochs.size:
+        ax_acc.set_xlim(0, max(1.0, float(epochs.max())) * 1.04)
     ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if epochs.size == 1:  # a single point says its values in words
+        for value, name, color, dy in (
+            (history.train_acc[0], "train", "#1f5fa8", -14),
+            (test[0], "test", "#d95f02", 8),
+        ):
+            if value is not None and np.isfinite(value):
+                ax_acc.annotate(
+                    f"{name} {value:.4f}",
+                    (epochs[0], value),
+                    xytext=(-8, dy),
+                    textcoords="offset points",
+                    ha="right",
+                    color=color,
+                    fontsize=9,
+                )
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(loc="lower right")
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from scratchdl.plots import new_figure
+from scratchdl.plots.axes import single_value_limits, tidy_log_axis
 
 #: viridis with missing cells (no result) in light grey.
 _CMAP = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
@@ -67,16 +70,25 @@ def _clean(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
 
 
 def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = None) -> Figure:
-    """Side-by-side panels of lines (with error bars where given)."""
+    """Side-by-side panels of lines (with error bars where given).
+
+    Axes are fitted to the data (one value gets a close axis with one tick, never a decade),
+    log axes carry plain labels (0.001, 200,000) at the swept values where there are few, and
+    no legend sits on the lines: panels that show the same lines share one legend below them,
+    others get theirs below their own axes.
+    """
     ncols = ncols or len(panels)
     nrows = -(-len(panels) // ncols)
     fig = new_figure(5.2 * ncols, 4.2 * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, panel in zip(axes, panels, strict=False):
+        xs, ys = [], []
         for s in panel.series:
             x, y, err = _clean(s)
             if x.size == 0:
                 continue
+            xs.append(x)
+            ys += [y] if err is None else [y - err, y + err]
             if err is not None:
                 ax.errorbar(x, y, yerr=err, fmt=s.style, capsize=4, label=s.label, markersize=5)
             else:
@@ -87,18 +99,70 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
             ax.set_xscale("log")
         if panel.logy:
             ax.set_yscale("log")
-        if panel.integer_x:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _fit_axes(ax, panel, np.concatenate(xs) if xs else None, ys)
         ax.set_title(panel.title)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
         ax.grid(True, which="major", alpha=0.3)
-        if any(s.label for s in panel.series):
-            ax.legend(fontsize=8)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
+    _legends(fig, axes[: len(panels)], panels)
     fig.suptitle(suptitle)
     return fig
+
+
+def _fit_axes(ax: Axes, panel: Panel, x: np.ndarray | None, ys: list[np.ndarray]) -> None:
+    """Limits and ticks that the data warrants (see :func:`plot_panels`)."""
+    if x is None:
+        return
+    distinct_x = np.unique(x)
+    if distinct_x.size == 1:
+        ax.set_xlim(
+            single_value_limits(float(distinct_x[0]), log=panel.logx, integer=panel.integer_x)
+        )
+        ax.set_xticks([float(distinct_x[0])])
+    elif panel.integer_x:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if panel.logx:
+        tidy_log_axis(ax, "x", at=distinct_x)
+    y = np.concatenate(ys) if ys else np.array([])
+    y = y[np.isfinite(y) & ((y > 0) if panel.logy else True)]
+    if y.size and np.ptp(y) == 0 and panel.hline is None:
+        ax.set_ylim(single_value_limits(float(y[0]), log=panel.logy))
+    if panel.logy:
+        tidy_log_axis(ax, "y")
+
+
+def _legends(fig: Figure, axes: Sequence[Axes], panels: Sequence[Panel]) -> None:
+    """One legend below all panels when they show the same lines, else one below each."""
+    labelled = [[s.label for s in p.series if s.label] for p in panels]
+    if not any(labelled):
+        return
+    if len(panels) > 1 and all(lab == labelled[0] for lab in labelled):
+        found: dict[str, Any] = {}
+        for ax in axes:
+            for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                found.setdefault(label, h)
+        # The lines in the order given, then reference lines such as "chance".
+        order = [*labelled[0], *(label for label in found if label not in labelled[0])]
+        handles = {label: found[label] for label in order if label in found}
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside lower center",
+            ncols=len(handles) if len(handles) <= 6 else -(-len(handles) // 2),
+            fontsize=8,
+        )
+        return
+    for ax, labels in zip(axes, labelled, strict=True):
+        if labels:
+            n = len(ax.get_legend_handles_labels()[1])
+            ax.legend(
+                fontsize=8,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.16),
+                ncols=min(n, 3),
+            )
 
 
 def plot_heatmaps(
@@ -119,17 +183,19 @@ def plot_heatmaps(
     NaN cells (no result) are drawn grey.
     """
     n = len(grids)
-    fig = new_figure(1.2 + 1.25 * len(col_labels) * n + 1.2, 1.6 + 0.8 * len(row_labels))
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    # At least 2.2 inches a panel: one column still fits its title and tick labels.
+    panel_width = max(1.25 * len(col_labels), 2.2)
+    fig = new_figure(1.2 + panel_width * n + 1.2, 1.6 + 0.8 * len(row_labels))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)[0]
     image = None
-    for ax, (title, grid) in zip(axes, grids.items(), strict=True):
+    for k, (ax, (title, grid)) in enumerate(zip(axes, grids.items(), strict=True)):
         grid = np.asarray(grid, dtype=float)
         masked = np.ma.masked_invalid(grid)
         image = ax.imshow(masked, cmap=_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
         ax.set_xticks(range(len(col_labels)), labels=list(col_labels))
         ax.set_yticks(range(len(row_labels)), labels=list(row_labels))
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
+        if k == 0:  # the panels share their axes: one y label, one x label below all
+            ax.set_ylabel(ylabel)
         ax.set_title(title)
         for i in range(grid.shape[0]):
             for j in range(grid.shape[1]):
@@ -147,5 +213,6 @@ def plot_heatmaps(
                 )
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
+    fig.supxlabel(xlabel)
     fig.suptitle(suptitle)
     return fig

@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from scratchdl.nets import evaluate
 from scratchdl.optimizers import get_optimizer
 from scratchdl.train.history import EpochRecord, History
 from scratchdl.train.trainer import Callback
@@ -143,7 +142,7 @@ class Trainer(_Trainer):
         """Run every epoch, then report the accuracy on the whole test set (the book's
         ``train``); returns the :class:`~scratchdl.train.History` as well."""
         history = self.fit()
-        test_acc = evaluate(self.net, self.x_test, self.t_test)[0]
+        test_acc = self.net.accuracy(self.x_test, self.t_test)  # the net's own chunking
         if self.verbose:
             print("=============== Final Test Accuracy ===============")
             print("test acc:" + str(test_acc))

@@ -8,6 +8,7 @@ the history. Arrays and JSON only: loading one never runs code.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scratchdl._fs import atomic_path
+from scratchdl._npz import inspect_npz
 from scratchdl.errors import ModelFileError, ShapeError
 from scratchdl.nets import layer_rng_states, layer_state, set_layer_rng_states, set_layer_state
 from scratchdl.train.history import History
@@ -152,12 +154,16 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"no checkpoint at {path}: there is nothing to resume")
+    # Headers first: a truncated, forged or oversized file is refused before any allocation.
+    inspect_npz(path, what="scratchdl checkpoint")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
-    except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path} is not a readable scratchdl checkpoint: {exc}") from None
+    except (OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(
+            f"{path} is not a readable scratchdl checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     if (
         not isinstance(meta, dict)
         or meta.get("format") != CHECKPOINT_FORMAT
@@ -173,6 +179,25 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
             f"{path} is damaged: its record lacks {', '.join(missing)}; delete it and start the "
             "run again"
         )
+    kinds = {
+        "iteration": int,
+        "pos": int,
+        "good_iteration": int,
+        "rng": dict,
+        "optimizer": dict,
+        "trainer": dict,
+        "last_record_elapsed": (int, float),
+    }
+    wrong = [
+        k for k, kind in kinds.items() if not isinstance(meta[k], kind) or isinstance(meta[k], bool)
+    ]
+    if wrong:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record has {', '.join(wrong)} of the wrong type"
+        )
+    for name, value in arrays.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise ModelFileError(f"{path} is damaged: array {name} holds NaN or infinity")
     return arrays, meta
 
 

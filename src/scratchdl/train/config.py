@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scratchdl._text import plural_epochs
 from scratchdl.choices import (
     ACTIVATIONS,
     DATASETS,
@@ -231,7 +232,7 @@ class TrainConfig:
 
     def describe(self) -> str:
         """One line such as ``784-50-10 relu, sgd lr=0.1, batch 100, 10000 iters``."""
-        length = f"{self.epochs} epochs" if self.epochs is not None else f"{self.iters} iters"
+        length = plural_epochs(self.epochs) if self.epochs is not None else f"{self.iters} iters"
         hidden = "-".join(str(h) for h in self.hidden)
         model = "" if self.model == "mlp" else f"{self.model}, "
         extras = ("batchnorm, " if self.batchnorm else "") + (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from scratchdl._text import epochs_done
 from scratchdl.train.trainer import Callback
 
 if TYPE_CHECKING:
@@ -78,8 +79,9 @@ class RichProgress(Callback):
 
     @staticmethod
     def _epoch(trainer: Trainer) -> str:
-        epochs = -(-trainer.total_iters // trainer.iter_per_epoch)  # the last may be partial
-        return f"{min(trainer.iteration // trainer.iter_per_epoch + 1, epochs)}/{epochs}"
+        # Epochs done of the run's length: "3.45/16.67", never a rounded-up 17.
+        done = epochs_done(trainer.iteration, trainer.iter_per_epoch)
+        return f"{done}/{epochs_done(trainer.total_iters, trainer.iter_per_epoch)}"
 
     def on_iteration(self, trainer: Trainer, loss: float) -> None:
         if self._progress is not None and trainer.iteration % self.every == 0:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from scratchdl._fs import fault_point
 from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.nets import Net, evaluate
@@ -209,25 +210,43 @@ def train(
         }
     )
     history = trainer.fit()
-    if ckpt_path is not None:
+    if ckpt_path is not None and history.stop_reason in RESUMABLE:
         # First of all, so a second Ctrl-C during the evaluation below cannot lose the run.
-        if history.stop_reason in RESUMABLE:
-            save_checkpoint(trainer, ckpt_path)
-            history.info["checkpoint"] = str(ckpt_path)
-        else:
-            # The run is over: an older checkpoint of it would only invite a wrong resume.
-            with contextlib.suppress(FileNotFoundError):
-                ckpt_path.unlink()
+        save_checkpoint(trainer, ckpt_path)
+        history.info["checkpoint"] = str(ckpt_path)
     if (
         config.eval_samples is not None
         and history.last is not None
         and history.stop_reason != "interrupted"
     ):
-        # The records used samples; the numbers quoted for the final weights use every image.
-        final: dict[str, Any] = {"n_train": int(x_train.shape[0]), "n_test": 0, "test_acc": None}
-        final["train_acc"], final["train_loss"] = evaluate(net, trainer.x_train, trainer.t_train)
-        if trainer.x_test is not None:
-            final["n_test"] = int(trainer.x_test.shape[0])
-            final["test_acc"], final["test_loss"] = evaluate(net, trainer.x_test, trainer.t_test)
-        history.info["final"] = final
+        try:
+            fault_point("final-evaluation")
+            history.info["final"] = _final_evaluation(net, trainer)
+        except KeyboardInterrupt:
+            # Ctrl-C here must not lose a finished run: keep it resumable (a resumed run
+            # has no iterations left and goes straight to this evaluation).
+            history.stop_reason = "interrupted"
+            history.message = "interrupted during the final evaluation"
+            if ckpt_path is not None:
+                save_checkpoint(trainer, ckpt_path)
+                history.info["checkpoint"] = str(ckpt_path)
+            return net, history
+    if ckpt_path is not None and history.stop_reason not in RESUMABLE:
+        # The run is over (and evaluated): its checkpoint would only invite a wrong resume.
+        with contextlib.suppress(FileNotFoundError):
+            ckpt_path.unlink()
     return net, history
+
+
+def _final_evaluation(net: Net, trainer: Trainer) -> dict[str, Any]:
+    """The final weights on the full sets (the records used ``eval_samples`` samples)."""
+    final: dict[str, Any] = {
+        "n_train": int(trainer.x_train.shape[0]),
+        "n_test": 0,
+        "test_acc": None,
+    }
+    final["train_acc"], final["train_loss"] = evaluate(net, trainer.x_train, trainer.t_train)
+    if trainer.x_test is not None:
+        final["n_test"] = int(trainer.x_test.shape[0])
+        final["test_acc"], final["test_loss"] = evaluate(net, trainer.x_test, trainer.t_test)
+    return final

@@ -1,0 +1,134 @@
+"""Korean text in figures: find a font with Hangul, or say in one line how to get one.
+
+Matplotlib's default font (DejaVu Sans) has no Hangul: a Korean title comes out as empty
+boxes with a "Glyph ... missing" warning. :func:`use_korean_font` looks for an installed font
+that has Hangul (NanumGothic, Noto Sans CJK KR, Malgun Gothic, AppleGothic, ... or whatever
+``fc-list :lang=ko`` reports), registers it with matplotlib (its font cache may predate the
+font: no kernel restart needed) and makes it the first sans-serif font. Without one it prints
+one line saying how to install one, and :func:`ko` then gives the English label instead.
+
+It changes matplotlib's settings for the whole process, so nothing calls it for you: a notebook
+or script that wants Korean labels calls it once.
+
+>>> from scratchdl.plots.korean import use_korean_font, ko
+>>> use_korean_font()                                      # doctest: +SKIP
+'NanumGothic'
+>>> ax.set_title(ko("활성화 함수", "activation functions"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from typing import TextIO
+
+import matplotlib
+from matplotlib import font_manager
+
+__all__ = ["INSTALL_HINT", "find_hangul_font", "ko", "use_korean_font"]
+
+#: Families known to carry Hangul, best first (Linux, Windows, macOS).
+PREFERRED = (
+    "NanumGothic",
+    "NanumBarunGothic",
+    "Noto Sans CJK KR",
+    "Noto Sans KR",
+    "Malgun Gothic",
+    "AppleGothic",
+    "Apple SD Gothic Neo",
+    "UnDotum",
+    "Baekmuk Gulim",
+)
+
+#: The one line printed when no font has Hangul (Korean, for the readers who need it).
+INSTALL_HINT = (
+    "한글 글꼴이 없어 그림 글자는 영어로 표시합니다 (no Hangul font: English labels). "
+    "설치/install: apt-get install fonts-nanum (Colab: !apt-get -qq install fonts-nanum)"
+)
+
+_HANGUL = ord("한")
+_active: str | None = None
+
+
+def _has_hangul(path: str) -> bool:
+    try:
+        from matplotlib.ft2font import FT2Font
+
+        return _HANGUL in FT2Font(path).get_charmap()
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _fc_list_files() -> list[str]:
+    """Font files fontconfig says cover Korean (empty where fc-list is missing)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return []
+    try:
+        done = subprocess.run(
+            [fc_list, ":lang=ko", "file"], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    files = [line.split(":")[0].strip() for line in done.stdout.splitlines() if line.strip()]
+    return sorted(f for f in files if f.lower().endswith((".ttf", ".otf", ".ttc")))
+
+
+def _candidates() -> list[tuple[str, str]]:
+    """(family, file) of fonts that may have Hangul: matplotlib's own list first, then the
+    files fontconfig reports (a font installed after matplotlib built its cache)."""
+    known = [(f.name, f.fname) for f in font_manager.fontManager.ttflist]
+    extra = []
+    for path in _fc_list_files():
+        if not any(path == fname for _, fname in known):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+            extra.append((font_manager.FontProperties(fname=path).get_name(), path))
+    return known + extra
+
+
+def find_hangul_font() -> str | None:
+    """The family name of an installed font with Hangul glyphs, or None.
+
+    Families of :data:`PREFERRED` come first, in that order; then any other font whose
+    character map has Hangul.
+    """
+    candidates = _candidates()
+    by_name: dict[str, list[str]] = {}
+    for name, path in candidates:
+        by_name.setdefault(name, []).append(path)
+    for name in PREFERRED:
+        if any(_has_hangul(p) for p in by_name.get(name, [])):
+            return name
+    for name, paths in by_name.items():
+        if any(_has_hangul(p) for p in paths):
+            return name
+    return None
+
+
+def use_korean_font(*, stream: TextIO | None = None) -> str | None:
+    """Make matplotlib draw Hangul with an installed font; return its family name.
+
+    Without such a font, print :data:`INSTALL_HINT` (one line, to ``stream``, default
+    stdout) and return None; :func:`ko` then returns the English labels.
+    """
+    global _active
+    name = find_hangul_font()
+    _active = name
+    if name is None:
+        print(INSTALL_HINT, file=stream or sys.stdout)
+        return None
+    rc = matplotlib.rcParams
+    rc["font.family"] = "sans-serif"
+    rc["font.sans-serif"] = [name, *(f for f in rc["font.sans-serif"] if f != name)]
+    # Many Korean fonts lack U+2212 MINUS SIGN: draw tick labels with "-" instead of boxes.
+    rc["axes.unicode_minus"] = False
+    return name
+
+
+def ko(korean: str, english: str) -> str:
+    """``korean`` when :func:`use_korean_font` found a font, else ``english``."""
+    return korean if _active is not None else english

@@ -1,0 +1,145 @@
+"""Helpers of tests/test_faults.py: run ``scratchdl`` in a child process on synthetic data,
+pause it at a named point (``SCRATCHDL_FAULT_POINT``), signal it, and describe a run folder.
+
+The child is ``python tests/_fault_helpers.py ARGS...``: it replaces the MNIST loader by
+synthetic data (so nothing needs ../shared) and runs ``scratchdl.cli.main(ARGS)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MPL_DIR = Path(tempfile.gettempdir()) / f"scratchdl-fault-tests-mpl-{os.getuid()}"
+
+#: A small run: 20 iterations of a 784-8-10 net on 400 synthetic images, well under a second.
+SMALL = ["--iters", "20", "--batch-size", "20", "--hidden", "8", "--init", "he", "--quiet"]
+
+
+def synthetic(seed: int = 0, n_train: int = 400, n_test: int = 100):
+    """Ten 'digits': each class lights up its own 7x7 patch of a 28x28 image, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n: int):
+        t = rng.integers(0, 10, size=n)
+        x = rng.uniform(0, 0.3, size=(n, 28, 28)).astype(np.float32)
+        for i, k in enumerate(t):
+            r, c = divmod(int(k), 4)
+            x[i, 7 * r : 7 * r + 7, 7 * c : 7 * c + 7] += 0.7
+        return x.reshape(n, 784), t.astype(np.int64)
+
+    return make(n_train), make(n_test)
+
+
+def patch_data() -> None:
+    """Make ``scratchdl.data.load_mnist`` return the synthetic data."""
+    import scratchdl.data
+
+    data = synthetic()
+
+    def load_mnist(normalize=True, flatten=True, one_hot_label=False, **kwargs):
+        return data
+
+    scratchdl.data.load_mnist = load_mnist
+
+
+def env_for(tmp: Path, point: str | None = None, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("SCRATCHDL_FAULT_POINT", None)
+    env.update(MPLBACKEND="Agg", XDG_CACHE_HOME=str(tmp / "xdg"), PYTHONDONTWRITEBYTECODE="1")
+    # One matplotlib font cache for all the children (building it takes seconds).
+    env["MPLCONFIGDIR"] = str(MPL_DIR)
+    if point is not None:
+        env["SCRATCHDL_FAULT_POINT"] = point
+        env["SCRATCHDL_FAULT_READY"] = str(tmp / f"ready-{point.replace(':', '-')}")
+    env.update(extra)
+    return env
+
+
+def command(*argv: str) -> list[str]:
+    return [sys.executable, str(HERE / "_fault_helpers.py"), *argv]
+
+
+def run(tmp: Path, *argv: str, preexec=None, **extra: str) -> subprocess.CompletedProcess:
+    """Run ``scratchdl ARGV`` to the end in a child process."""
+    return subprocess.run(
+        command(*argv),
+        env=env_for(tmp, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=preexec,
+    )
+
+
+class Paused:
+    """A child ``scratchdl`` process paused at ``point``."""
+
+    def __init__(self, tmp: Path, point: str, *argv: str, **extra: str) -> None:
+        env = env_for(tmp, point, **extra)
+        self.ready = Path(env["SCRATCHDL_FAULT_READY"])
+        self.ready.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            command(*argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        end = time.monotonic() + timeout
+        while not self.ready.exists():
+            if self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                raise AssertionError(f"ended before the point: {self.proc.returncode}\n{out}{err}")
+            if time.monotonic() > end:
+                self.proc.kill()
+                raise AssertionError("the point was never reached")
+            time.sleep(0.02)
+
+    def signal(self, sig: int) -> tuple[int, str, str]:
+        self.wait_ready()
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, out, err
+
+
+def kill_at(tmp: Path, point: str, *argv: str, **extra: str) -> tuple[int, str, str]:
+    return Paused(tmp, point, *argv, **extra).signal(signal.SIGKILL)
+
+
+def interrupt_at(tmp: Path, point: str, *argv: str, **extra: str) -> tuple[int, str, str]:
+    return Paused(tmp, point, *argv, **extra).signal(signal.SIGINT)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """``{name: sha256}`` of the files in ``folder`` (hidden ones included)."""
+    if not folder.exists():
+        return {}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()
+    }
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden staging folders, locks and temporary files beside or inside ``folder``."""
+    beside = [p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}.")]
+    inside = [p.name for p in folder.iterdir() if ".tmp." in p.name] if folder.exists() else []
+    return sorted(beside + inside)
+
+
+if __name__ == "__main__":
+    patch_data()
+    if os.environ.get("FAULT_NO_EXCHANGE"):
+        import scratchdl.cli._runfolder as runfolder
+
+        runfolder._EXCHANGE = None  # the portable swap: two renames
+    from scratchdl.cli import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,96 @@
+"""The chapter notebooks: committed without outputs, one per chapter in each language, and each
+runs from top to bottom in a fresh kernel and shows its figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+LANGUAGES = ("en", "ko")
+ALL = sorted(NOTEBOOKS.glob("*/*.ipynb"))
+#: Seconds a cell may run (the longest, a 10,000-step training loop, takes seconds).
+CELL_TIMEOUT = 300
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.stem}"
+
+
+def test_every_chapter_has_a_notebook_in_each_language():
+    names = {lang: sorted(p.name for p in (NOTEBOOKS / lang).glob("*.ipynb")) for lang in LANGUAGES}
+    assert names["en"], "no notebooks found"
+    assert names["en"] == names["ko"], f"en and ko differ: {names}"
+    for chapter in ("ch02", "ch03", "ch04", "ch05"):
+        assert any(n.startswith(chapter) for n in names["en"]), chapter
+    assert sorted(p.parent.name for p in ALL) == sorted(LANGUAGES * len(names["en"]))
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_committed_without_outputs(path):
+    for i, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"cell {i} has outputs: clear them before committing"
+            assert cell["execution_count"] is None, f"cell {i} has an execution count"
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_first_cell_installs_only_where_missing(path):
+    cells = [c for c in _load(path)["cells"] if c["cell_type"] == "code"]
+    first = "".join(cells[0]["source"])
+    assert 'importlib.util.find_spec("scratchdl") is None' in first
+    assert "pip" in first and "install" in first
+
+
+def _needs_mnist(path: Path) -> bool:
+    return "load_mnist" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_notebook_runs_and_shows_its_figures(path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    if _needs_mnist(path) and not os.environ.get("SCRATCHDL_DATA_DIR"):
+        pytest.skip("needs MNIST: set SCRATCHDL_DATA_DIR (tests never download)")
+    # One BLAS thread in the kernel: on a busy 2-core machine (CI, shared developers) OpenBLAS's
+    # spinning threads made the 10,000-step loops 20x slower.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, "1")
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        # The notebook's own folder, as Jupyter runs it (the install cell looks upwards there).
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.monotonic()
+    client.execute()  # raises CellExecutionError naming the cell on any error
+    elapsed = time.monotonic() - start
+    print(f"{_id(path)}: {elapsed:.1f} s")
+    figures = 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        outputs = cell.outputs
+        images = [o for o in outputs if "image/png" in o.get("data", {})]
+        figures += len(images)
+        source = cell.source
+        last = source.strip().splitlines()[-1]
+        draws = "plt.show()" in source or last == "fig" or last.startswith("plot_")
+        if draws:
+            assert images, f"cell {i} draws a figure but shows none:\n{source}"
+        stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+        assert "missing from font" not in stderr, f"cell {i}: a glyph is missing:\n{stderr}"
+        assert "Traceback" not in stderr and "Warning" not in stderr, stderr
+    assert figures >= 2
