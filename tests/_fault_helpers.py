@@ -135,6 +135,9 @@ def leftovers(folder: Path) -> list[str]:
 
 
 if __name__ == "__main__":
+    # Ctrl-C as at a terminal, even when this test run was started with SIGINT ignored (a
+    # background job of a non-interactive shell), which a child would otherwise inherit.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     patch_data()
     if os.environ.get("FAULT_NO_EXCHANGE"):
         import scratchdl.cli._runfolder as runfolder
