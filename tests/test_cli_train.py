@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import scratchdl.data
+from _fault_helpers import synthetic
 from scratchdl.cli import main
 from scratchdl.cli.evaluate import confusion_matrix
 from scratchdl.errors import ConfigError
@@ -22,19 +23,7 @@ from scratchdl.train import History, Trainer
 SMALL = ["--iters", "120", "--batch-size", "20", "--hidden", "16", "--init", "he", "--quiet"]
 
 
-def _synthetic(seed=0, n_train=400, n_test=100):
-    """Ten 'digits': each class lights up its own 7x7 patch of a 28x28 image, plus noise."""
-    rng = np.random.default_rng(seed)
-
-    def make(n):
-        t = rng.integers(0, 10, size=n)
-        x = rng.uniform(0, 0.3, size=(n, 28, 28)).astype(np.float32)
-        for i, k in enumerate(t):
-            r, c = divmod(int(k), 4)
-            x[i, 7 * r : 7 * r + 7, 7 * c : 7 * c + 7] += 0.7
-        return x.reshape(n, 784), t.astype(np.int64)
-
-    return make(n_train), make(n_test)
+_synthetic = synthetic  # the fault tests' ten-patch digits
 
 
 @pytest.fixture
