@@ -70,6 +70,7 @@ __all__ = [
     "SimpleNet",
     "TwoLayerNet",
     "evaluate",
+    "predict_in_chunks",
     "init_std",
     "layer_rng_states",
     "layer_state",
@@ -96,6 +97,18 @@ def _check_dtype(dtype: DTypeLike) -> np.dtype:
     if dt not in (np.float32, np.float64):
         raise ConfigError(f"network dtype must be float32 or float64, got {dt}")
     return dt
+
+
+def predict_in_chunks(
+    net: Net, x: NDArray, batch_size: int = EVAL_BATCH
+) -> Iterator[tuple[int, NDArray]]:
+    """``(start, net.predict(x[start : start + batch_size]))`` for each chunk of ``x``: the one
+    chunking rule of :func:`evaluate` and ``scratchdl evaluate``. A network with an
+    ``eval_batch_size`` attribute (the CNNs, whose activations are large per sample) caps it.
+    """
+    batch_size = min(batch_size, getattr(net, "eval_batch_size", batch_size))
+    for start in range(0, x.shape[0], batch_size):
+        yield start, net.predict(x[start : start + batch_size])
 
 
 def evaluate(
@@ -126,13 +139,10 @@ def evaluate(
     n = x.shape[0]
     if n == 0:
         raise ShapeError("cannot evaluate on an empty set: give at least one sample")
-    # A network whose activations are large per sample (the CNNs) sets a smaller chunk.
-    batch_size = min(batch_size, getattr(net, "eval_batch_size", batch_size))
     correct = 0
     loss_sum = 0.0
-    for start in range(0, n, batch_size):
-        scores = net.predict(x[start : start + batch_size])
-        labels, onehot = split_labels(t[start : start + batch_size], scores.shape)
+    for start, scores in predict_in_chunks(net, x, batch_size):
+        labels, onehot = split_labels(t[start : start + scores.shape[0]], scores.shape)
         log_y = log_softmax(scores)
         if labels is None:
             labels = onehot.argmax(axis=1)

@@ -58,14 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=_predict)
 
 
-def predict_labels(net: Any, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-    """Predicted classes of ``x`` (N, D), in the same batches as training's evaluation."""
-    from scratchdl.train import EVAL_BATCH
+def predict_labels(net: Any, x: np.ndarray) -> np.ndarray:
+    """Predicted classes of ``x`` (N, D), in the chunks of :func:`scratchdl.nets.evaluate`."""
+    from scratchdl.nets import predict_in_chunks
 
-    batch_size = batch_size or getattr(net, "eval_batch_size", EVAL_BATCH)
     out = np.empty(x.shape[0], dtype=np.intp)
-    for start in range(0, x.shape[0], batch_size):
-        out[start : start + batch_size] = net.predict(x[start : start + batch_size]).argmax(axis=1)
+    for start, scores in predict_in_chunks(net, x):
+        out[start : start + scores.shape[0]] = scores.argmax(axis=1)
     return out
 
 
