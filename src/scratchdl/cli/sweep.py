@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import Any
 
@@ -17,6 +18,10 @@ from scratchdl.cli._options import add_data_dir
 _COMMON_HELP = {
     "seeds": "comma-separated seeds; accuracy is reported as mean ± std over them",
     "jobs": "worker processes, each with one BLAS thread (default: 1)",
+    "executor": "where the trials run: 'local' (--jobs processes here) or dask://HOST:PORT, "
+    'a Dask scheduler whose workers run them (pip install "scratchdl[dask]"; start it with '
+    "'dask scheduler' and workers with 'dask worker HOST:8786 --nthreads 1'; failed trials "
+    "are retried, then named, and a re-run runs just those; see the README) (default: local)",
     "out": "output folder; finished trials found there are not re-run",
 }
 
@@ -29,6 +34,7 @@ def _add_common(p: argparse.ArgumentParser, *, seeds: str, default_out: str) -> 
     length.add_argument("--iters", type=int, help="train each run for this many updates instead")
     p.add_argument("--seeds", default=seeds, help=_COMMON_HELP["seeds"] + f" (default: {seeds})")
     p.add_argument("--jobs", type=int, default=1, help=_COMMON_HELP["jobs"])
+    p.add_argument("--executor", default="local", metavar="WHERE", help=_COMMON_HELP["executor"])
     p.add_argument(
         "--out", default=default_out, help=_COMMON_HELP["out"] + f" (default: {default_out})"
     )
@@ -269,12 +275,14 @@ def _run(args: argparse.Namespace) -> int:
     from scratchdl.experiments.config import check_positive
     from scratchdl.experiments.data import MnistSource
     from scratchdl.experiments.engine import describe_data, load_source, run_sweep
+    from scratchdl.experiments.executors import TrialsFailedError
 
     check_positive(args.jobs, "--jobs", integer=True)
     opts, build = args.options(args)
     # Plan once against a stand-in data description: every option is checked (lr, values,
     # variants, optimizer, ...) before MNIST is loaded, so a typo fails in milliseconds.
     build(opts, {"name": "check", "n_train": 2**62, "n_test": 1, "features": 784, "classes": 10})
+    where = _where(args)  # an unreachable scheduler fails here, before MNIST is loaded, too
     source = MnistSource(
         args.dataset, args.data_dir if args.data_dir is None else os.fspath(args.data_dir)
     )
@@ -282,12 +290,34 @@ def _run(args: argparse.Namespace) -> int:
     sweep = build(opts, describe_data(source, data))
     printer = _RowPrinter(sweep, len(sweep.trials))
     printer.console.print(
-        f"[bold]sweep {sweep.name}[/]: {len(sweep.trials)} runs, {args.jobs} job(s) -> {args.out}"
+        f"[bold]sweep {sweep.name}[/]: {len(sweep.trials)} runs, {where} -> {args.out}"
     )
     start = time.perf_counter()
-    run_sweep(sweep, args.out, source=source, data=data, jobs=args.jobs, on_trial=printer)
+    try:
+        run_sweep(
+            sweep,
+            args.out,
+            source=source,
+            data=data,
+            jobs=args.jobs,
+            on_trial=printer,
+            executor=args.executor,
+        )
+    except TrialsFailedError as exc:  # the sweep ran, some trials failed: not a usage error
+        print(f"scratchdl sweep: error: {exc}", file=sys.stderr)
+        return 1
     printer.console.print(
         f"done in {time.perf_counter() - start:.1f} s; wrote {args.out}/results.json, "
         f"results.csv, summary.md and the figures"
     )
     return 0
+
+
+def _where(args: argparse.Namespace) -> str:
+    """Where the trials will run, for the first line: '2 job(s)' or the Dask cluster."""
+    from scratchdl.experiments.executors import DaskCluster, parse_executor
+
+    if parse_executor(args.executor, "--executor") is None:
+        return f"{args.jobs} job(s)"
+    with DaskCluster(args.executor, "--executor") as cluster:
+        return cluster.describe()

@@ -320,6 +320,7 @@ def run_sweep(
     jobs: int = 1,
     on_trial: Callable[[dict[str, Any], bool], None] | None = None,
     figures: bool = True,
+    executor: Any = "local",
 ) -> SweepResults:
     """Run every trial of ``sweep`` that has no stored result, then write the outputs.
 
@@ -338,6 +339,11 @@ def run_sweep(
         ``on_trial(result, cached)`` after each trial (for the live table).
     figures : bool
         Draw the PNG figures (False skips them, e.g. in tests of the engine alone).
+    executor : str or DaskCluster
+        ``"local"`` (``jobs`` processes here) or ``"dask://HOST:PORT"``, a Dask scheduler to
+        send the trials to, or a connected :class:`~.executors.DaskCluster` (``jobs`` is then
+        unused). Trials that fail there raise :class:`~.executors.TrialsFailedError` after the
+        others finished.
 
     Returns
     -------
@@ -345,6 +351,10 @@ def run_sweep(
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
         raise ConfigError(f"jobs must be a whole number >= 0, got {jobs!r}")
+    if executor != "local":
+        from scratchdl.experiments import executors
+
+        cluster = executors.DaskCluster(executor) if isinstance(executor, str) else executor
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
@@ -373,7 +383,12 @@ def run_sweep(
         if on_trial:
             on_trial(row, False)
 
-    if todo and jobs == 0:
+    if todo and executor != "local":
+        with contextlib.ExitStack() as stack:
+            if cluster is not executor:  # connected here: closed here
+                stack.enter_context(cluster)
+            cluster.run(todo, source, finish)
+    elif todo and jobs == 0:
         for spec in todo:
             finish(run_trial(spec, data))
     elif todo:

@@ -1,0 +1,264 @@
+"""Run a sweep's trials on a Dask cluster: ``--executor dask://HOST:PORT``.
+
+:func:`~scratchdl.experiments.engine.run_sweep` hands the trials that have no stored result to
+:meth:`DaskCluster.run`, which submits each one through Dask's ``concurrent.futures`` executor
+(``Client.get_executor``). The task is the engine's own worker function, so a trial's result is
+the same wherever it ran, and the engine writes each result to ``trials/<key>.json`` the moment
+it arrives: resume, results, summaries and figures are those of a local run.
+
+Failures are never dropped. A trial whose task raises is run again up to :data:`RETRIES` times
+(on any worker); a worker that dies mid-trial has its trials moved to live workers by the
+scheduler (until ``distributed.scheduler.allowed-failures`` workers have died running the same
+trial: then Dask gives up with ``KilledWorker``). A trial that still fails is reported at once
+(:class:`TrialFailedWarning`) while the others go on, and :class:`TrialsFailedError` names them
+all at the end; re-running the same sweep runs just those. Ctrl-C cancels every trial not yet
+finished (a worker completes the trial it is on and throws the result away).
+
+Workers need ``pip install "scratchdl[dask]"`` (the same scratchdl version) and the data: a
+source travels as a small description (:class:`~.data.MnistSource` is a name and a folder) and
+each worker loads it itself, once, from ``--data-dir`` on a shared path or its own cache.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import socket
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from scratchdl.errors import ConfigError, ScratchdlError
+from scratchdl.experiments.data import DataSource
+from scratchdl.experiments.trial import TrialSpec
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "DEFAULT_PORT",
+    "LOCAL",
+    "RETRIES",
+    "DaskCluster",
+    "TrialFailedWarning",
+    "TrialsFailedError",
+    "parse_executor",
+]
+
+LOCAL = "local"
+#: The port ``dask scheduler`` listens on unless told otherwise.
+DEFAULT_PORT = 8786
+#: Seconds to wait for the scheduler before saying it cannot be reached.
+CONNECT_TIMEOUT = 10.0
+#: Extra runs of a trial whose task raised, before it counts as failed.
+RETRIES = 2
+_FORMS = "'local' or dask://HOST:PORT, a Dask scheduler's address such as dask://127.0.0.1:8786"
+_INSTALL = 'pip install "scratchdl[dask]"'
+_START = (
+    "start one with `dask scheduler --port {port}` and workers with "
+    "`dask worker {host}:{port} --nthreads 1`"
+)
+
+
+class TrialFailedWarning(UserWarning):
+    """A trial failed on the cluster after its retries; the sweep goes on without it."""
+
+
+class TrialsFailedError(ScratchdlError):
+    """Some trials failed on the cluster; the finished ones are stored, a re-run resumes.
+
+    ``failures`` lists ``(spec, message)`` pairs.
+    """
+
+    def __init__(self, failures: Sequence[tuple[TrialSpec, str]], total: int) -> None:
+        self.failures = list(failures)
+        named = "; ".join(f"{_name(s)}: {m}" for s, m in self.failures[:3])
+        more = f"; and {len(self.failures) - 3} more" if len(self.failures) > 3 else ""
+        super().__init__(
+            f"{len(self.failures)} of the {total} trials run on the cluster failed "
+            f"({named}{more}); the finished trials are saved: run the same sweep again into "
+            "the same folder to run just the failed ones"
+        )
+
+
+def _name(spec: TrialSpec) -> str:
+    return f"'{spec.group}' seed {spec.seed}"
+
+
+def parse_executor(text: str, name: str = "executor") -> str | None:
+    """The scheduler address ``tcp://HOST:PORT`` of ``dask://HOST[:PORT]``, None for 'local'.
+
+    ``name`` is how the error names the setting (``--executor`` on the command line).
+    """
+    if not isinstance(text, str):
+        raise ConfigError(f"{name} must be {_FORMS}, got {text!r}")
+    if text.strip() == LOCAL:
+        return None
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme != "dask"
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise ConfigError(f"{name} must be {_FORMS}, got {text!r}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"tcp://{host}:{port or DEFAULT_PORT}"
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            f"the Dask executor needs Dask's 'distributed' package, which is not installed: "
+            f"{_INSTALL}"
+        ) from None
+    return distributed
+
+
+class DaskCluster:
+    """A connection to a Dask scheduler that runs a sweep's trials (a context manager).
+
+    Parameters
+    ----------
+    executor : str
+        ``dask://HOST:PORT`` (see :func:`parse_executor`).
+    name : str
+        How errors name the setting.
+    """
+
+    def __init__(self, executor: str, name: str = "executor") -> None:
+        address = parse_executor(executor, name)
+        if address is None:
+            raise ConfigError(f"{name} 'local' runs on this machine, not on a Dask cluster")
+        self.address = address
+        self._distributed = _import_distributed()
+        self.client: Any = None
+
+    def connect(self) -> DaskCluster:
+        """Connect to the scheduler, or raise ConfigError after :data:`CONNECT_TIMEOUT` s."""
+        if self.client is None:
+            try:
+                self.client = self._distributed.Client(
+                    self.address, timeout=CONNECT_TIMEOUT, set_as_default=False
+                )
+            except (OSError, TimeoutError) as exc:
+                host, _, port = self.address.removeprefix("tcp://").rpartition(":")
+                raise ConfigError(
+                    f"no Dask scheduler answered at {self.address} within "
+                    f"{CONNECT_TIMEOUT:g} s ({_one_line(exc)}): "
+                    + _START.format(host=host, port=port)
+                ) from None
+        return self
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def __enter__(self) -> DaskCluster:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        """'Dask scheduler tcp://...: 2 workers, 2 threads' (as the sweep's first line says)."""
+        nthreads = self.connect().client.nthreads()
+        workers = len(nthreads)
+        text = (
+            f"Dask scheduler {self.address}: {workers} worker{'s' * (workers != 1)}, "
+            f"{sum(nthreads.values())} threads"
+        )
+        return text + (" (the trials wait until a worker joins)" if not workers else "")
+
+    def run(
+        self,
+        todo: Sequence[TrialSpec],
+        source: DataSource,
+        finish: Callable[[dict[str, Any]], None],
+    ) -> None:
+        """Run ``todo`` on the cluster, calling ``finish(result)`` as each trial ends.
+
+        Raises
+        ------
+        TrialsFailedError
+            After every other trial ended, if some failed.
+        """
+        pool = self.connect().client.get_executor(retries=RETRIES, pure=False)
+        futures = {pool.submit(_dask_trial, spec, source): spec for spec in todo}
+        failures: list[tuple[TrialSpec, str]] = []
+        try:
+            for future in cf.as_completed(futures):
+                spec = futures[future]
+                try:
+                    row = future.result()
+                except cf.CancelledError:
+                    message = "cancelled by the scheduler (was it restarted?)"
+                except Exception as exc:
+                    message = _failure(exc)
+                else:
+                    finish(row)
+                    continue
+                failures.append((spec, message))
+                warnings.warn(
+                    f"trial {_name(spec)} failed on the cluster: {message}",
+                    TrialFailedWarning,
+                    stacklevel=2,
+                )
+        except BaseException:
+            # Ctrl-C or a failure here: finished trials are on disk; cancel the rest.
+            pool.shutdown(wait=False)
+            raise
+        if failures:
+            raise TrialsFailedError(failures, len(todo))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _failure(exc: BaseException) -> str:
+    if type(exc).__name__ == "KilledWorker":
+        return "every worker that ran it died (KilledWorker; see the workers' logs: out of memory?)"
+    return f"{_one_line(exc)} (failed {RETRIES + 1} times)"
+
+
+def _dask_trial(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
+    """The task a Dask worker runs: the engine's worker function, with one BLAS thread."""
+    from distributed import get_worker
+
+    from scratchdl.experiments import engine
+
+    threads = _one_blas_thread()
+    row = engine._worker(spec, source)
+    # Where it ran; ``blas_threads`` (from engine._worker) are the variables the worker was
+    # started with, ``blas_thread_count`` what its BLAS really used.
+    row["process"].update(
+        host=socket.gethostname(), worker=get_worker().address, blas_thread_count=threads
+    )
+    return row
+
+
+def _one_blas_thread() -> int | None:
+    """Limit this worker process's BLAS to one thread, for good; return the count now.
+
+    A local sweep worker gets one BLAS thread from its environment. A Dask worker may run
+    several trials at once on its threads: each would otherwise start as many BLAS threads as
+    there are cores (the nanny sets ``OPENBLAS_NUM_THREADS=1``, ``--no-nanny`` does not). The
+    count is not restored after the trial: with two trials on two threads, one restoring it
+    would undo the other's.
+    """
+    from scratchdl.train import _blas
+
+    funcs = _blas._openblas()
+    if funcs is not None and funcs[0]() != 1:
+        funcs[1](1)
+    return _blas.blas_thread_count()
