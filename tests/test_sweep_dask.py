@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ import pytest
 from scratchdl.cli import main
 from scratchdl.errors import ConfigError
 from scratchdl.experiments import executors, lr
+from scratchdl.experiments.data import ArraySource
 from scratchdl.experiments.engine import run_sweep
 from scratchdl.experiments.executors import (
     TrialFailedWarning,
@@ -51,8 +53,12 @@ class Cluster:
         self.file = folder / "scheduler.json"
         self.procs: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
-        # The workers start with two BLAS threads: the task must bring them down to one.
+        # The workers start with two BLAS threads: the task must bring them down to one. They
+        # can import this module (FlakySource).
         self.env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "PYTHONDONTWRITEBYTECODE": "1"}
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         self.client = None
 
     def _start(self, name: str, *argv: str) -> subprocess.Popen:
@@ -228,6 +234,33 @@ def test_cli_sweep_on_dask_equals_local(dask_url, tmp_path, capsys):
 
 
 # -- failures: retried, reported by name, the rest goes on -------------------------------------
+_FLAKY_FAILED: list[int] = []
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FlakySource(ArraySource):
+    """Its first load in each process fails (a disk hiccup): only a retry saves that trial."""
+
+    def load(self):
+        if not _FLAKY_FAILED:
+            _FLAKY_FAILED.append(os.getpid())
+            raise OSError("the disk hiccuped")
+        return super().load()
+
+
+@needs_dask
+@pytest.mark.slow
+def test_a_trial_that_fails_once_is_retried(dask_url, src, local, tmp_path):
+    flaky = FlakySource(src.data, name="blobs")
+    assert flaky.ident == src.ident  # the same trials as the local run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TrialFailedWarning)
+        res = run_sweep(
+            plan(src), tmp_path, source=flaky, data=src.load(), executor=dask_url, figures=False
+        )
+    assert same_results(res, local[0])
+
+
 @needs_dask
 @pytest.mark.slow
 def test_failing_trial_is_named_and_the_others_finish(dask_url, src, local, tmp_path):
@@ -241,11 +274,13 @@ def test_failing_trial_is_named_and_the_others_finish(dask_url, src, local, tmp_
     assert message.startswith("1 of the 6 trials run on the cluster failed")
     assert f"'{bad.group}' seed {bad.seed}: ConfigError: unknown optimizer 'nope'" in message
     assert "failed 3 times" in message and "run the same sweep again" in message
-    assert [str(w.message) for w in warned] == [
+    (warning,) = [str(w.message) for w in warned]
+    assert warning.startswith(
         f"trial '{bad.group}' seed {bad.seed} failed on the cluster: ConfigError: unknown "
-        "optimizer 'nope': use one of sgd, momentum, nesterov, adagrad, rmsprop, adam (failed "
-        "3 times)"
-    ]
+        "optimizer 'nope': use one of sgd, momentum, nesterov, adagrad, rmsprop, adam [on "
+        f"{socket.gethostname()}, worker tcp://127.0.0.1:"
+    )
+    assert warning.endswith("] (failed 3 times)") and warning.split(": ", 1)[1] in message
     assert exc.value.failures[0][0] == bad
     assert len(list((tmp_path / "trials").glob("*.json"))) == 5
     # Fixed and re-run: only the failed trial runs.

@@ -40,6 +40,7 @@ __all__ = [
     "DaskCluster",
     "TrialFailedWarning",
     "TrialsFailedError",
+    "WorkerTrialError",
     "parse_executor",
 ]
 
@@ -70,13 +71,27 @@ class TrialsFailedError(ScratchdlError):
 
     def __init__(self, failures: Sequence[tuple[TrialSpec, str]], total: int) -> None:
         self.failures = list(failures)
-        named = "; ".join(f"{_name(s)}: {m}" for s, m in self.failures[:3])
-        more = f"; and {len(self.failures) - 3} more" if len(self.failures) > 3 else ""
+        # Trials that failed alike (a worker without the data fails them all) are named once.
+        alike: dict[str, list[str]] = {}
+        for spec, message in self.failures:
+            alike.setdefault(message, []).append(_name(spec))
+        parts = [
+            ", ".join(names[:3])
+            + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            + f": {message}"
+            for message, names in list(alike.items())[:3]
+        ]
+        if len(alike) > 3:
+            parts.append(f"{len(alike) - 3} other errors")
         super().__init__(
             f"{len(self.failures)} of the {total} trials run on the cluster failed "
-            f"({named}{more}); the finished trials are saved: run the same sweep again into "
-            "the same folder to run just the failed ones"
+            f"({'; '.join(parts)}); the finished trials are saved: run the same sweep again "
+            "into the same folder to run just the failed ones"
         )
+
+
+class WorkerTrialError(ScratchdlError):
+    """A trial's error as its worker saw it, with the worker's name (the task raises this)."""
 
 
 def _name(spec: TrialSpec) -> str:
@@ -174,7 +189,7 @@ class DaskCluster:
         workers = len(nthreads)
         text = (
             f"Dask scheduler {self.address}: {workers} worker{'s' * (workers != 1)}, "
-            f"{sum(nthreads.values())} threads"
+            f"{sum(nthreads.values())} thread{'s' * (sum(nthreads.values()) != 1)}"
         )
         return text + (" (the trials wait until a worker joins)" if not workers else "")
 
@@ -226,6 +241,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _failure(exc: BaseException) -> str:
+    if isinstance(exc, WorkerTrialError):
+        return f"{exc} (failed {RETRIES + 1} times)"
     if type(exc).__name__ == "KilledWorker":
         return "every worker that ran it died (KilledWorker; see the workers' logs: out of memory?)"
     return f"{_one_line(exc)} (failed {RETRIES + 1} times)"
@@ -238,12 +255,17 @@ def _dask_trial(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
     from scratchdl.experiments import engine
 
     threads = _one_blas_thread()
-    row = engine._worker(spec, source)
-    # Where it ran; ``blas_threads`` (from engine._worker) are the variables the worker was
-    # started with, ``blas_thread_count`` what its BLAS really used.
-    row["process"].update(
-        host=socket.gethostname(), worker=get_worker().address, blas_thread_count=threads
-    )
+    where = {"host": socket.gethostname(), "worker": get_worker().address}
+    try:
+        row = engine._worker(spec, source)
+    except Exception as exc:
+        # Which machine failed matters on a cluster (one without the data, say).
+        raise WorkerTrialError(
+            f"{_one_line(exc)} [on {where['host']}, worker {where['worker']}]"
+        ) from exc
+    # ``blas_threads`` (from engine._worker) are the variables the worker was started with,
+    # ``blas_thread_count`` what its BLAS really used.
+    row["process"].update(where, blas_thread_count=threads)
     return row
 
 
