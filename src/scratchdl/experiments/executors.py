@@ -22,6 +22,7 @@ each worker loads it itself, once, from ``--data-dir`` on a shared path or its o
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import socket
 import warnings
 from collections.abc import Callable, Sequence
@@ -174,8 +175,17 @@ class DaskCluster:
 
     def close(self) -> None:
         if self.client is not None:
-            self.client.close()
-            self.client = None
+            # After the scheduler went away, closing cancels the client's reconnection
+            # attempts, which Dask logs as an error with a traceback; the sweep has already
+            # said what happened.
+            log = logging.getLogger("distributed.client")
+            level = log.level
+            log.setLevel(logging.CRITICAL)
+            try:
+                self.client.close()
+            finally:
+                log.setLevel(level)
+                self.client = None
 
     def __enter__(self) -> DaskCluster:
         return self.connect()
@@ -215,7 +225,7 @@ class DaskCluster:
                 try:
                     row = future.result()
                 except cf.CancelledError:
-                    message = "cancelled by the scheduler (was it restarted?)"
+                    message = f"lost: the scheduler at {self.address} went away or was restarted"
                 except Exception as exc:
                     message = _failure(exc)
                 else:
