@@ -7,7 +7,9 @@ and the parent's MNIST load included) into a fresh ``--out``:
 - ``dask``: ``--executor dask://127.0.0.1:PORT`` on a scheduler and ``--workers`` workers
   (``dask worker --nthreads 1``, with their nanny, as the README starts them) that were started
   for this run and have not loaded MNIST yet (starting them is not timed);
-- ``dask warm``: the same command again on the same workers, which keep MNIST loaded.
+- ``dask warm``: the same command again on the same workers, which keep MNIST loaded;
+- ``dask 1x2``: one worker with ``--nthreads 2`` (fresh, like ``dask``): two trials at a time
+  in one process.
 
 Rounds are interleaved (every other round in reverse order); the script prints every time, the
 best and the median, their ratios to ``jobs 1``, the load average, and checks that every run
@@ -19,6 +21,7 @@ gave the same trial results (timings apart). Needs ``pip install "scratchdl[dask
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -43,8 +46,8 @@ def strip(obj):
 
 
 class Cluster:
-    def __init__(self, folder: Path, workers: int, env: dict[str, str]) -> None:
-        self.folder, self.n, self.env = folder, workers, env
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
         self.scheduler = self._start("scheduler", "--host=127.0.0.1", "--port=0", "--no-dashboard")
         self.workers: list[subprocess.Popen] = []
         deadline = time.monotonic() + 60
@@ -68,8 +71,8 @@ class Cluster:
             start_new_session=True,
         )
 
-    def restart_workers(self) -> None:
-        """Fresh workers (nothing loaded yet), registered before this returns."""
+    def restart_workers(self, n: int, nthreads: int = 1) -> None:
+        """``n`` fresh workers (nothing loaded yet), registered before this returns."""
         from distributed import Client
 
         self._kill(self.workers)
@@ -77,17 +80,15 @@ class Cluster:
             while client.nthreads():
                 time.sleep(0.1)
             self.workers = [
-                self._start("worker", "--nthreads=1", "--no-dashboard") for _ in range(self.n)
+                self._start("worker", f"--nthreads={nthreads}", "--no-dashboard") for _ in range(n)
             ]
-            client.wait_for_workers(self.n, timeout=60)
+            client.wait_for_workers(n, timeout=60)
 
     @staticmethod
     def _kill(procs: list[subprocess.Popen]) -> None:
         for proc in procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait()
 
     def stop(self) -> None:
@@ -108,24 +109,26 @@ def timed(argv: list[str], out: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="workers of 'dask' (default: 2)")
     parser.add_argument("--data-dir", default=os.environ.get("SCRATCHDL_DATA_DIR"))
     args = parser.parse_args()
     if not args.data_dir:
         sys.exit("give --data-dir or set SCRATCHDL_DATA_DIR (the workers read MNIST there)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-dask-"))
     env = {**os.environ, "SCRATCHDL_DATA_DIR": args.data_dir, "MPLBACKEND": "Agg"}
-    cluster = Cluster(tmp, args.workers, env)
+    cluster = Cluster(tmp, env)
     url = cluster.address.replace("tcp://", "dask://")
-    times: dict[str, list[float]] = {"jobs 1": [], "jobs 2": [], "dask": [], "dask warm": []}
+    names = ["jobs 1", "jobs 2", "dask", "dask warm", "dask 1x2"]
+    times: dict[str, list[float]] = {name: [] for name in names}
     print(f"sweep: scratchdl {' '.join(SWEEP)}; load average before {os.getloadavg()}")
     try:
         for r in range(args.rounds):
-            order = ["jobs 1", "jobs 2", "dask"]
+            order = ["jobs 1", "jobs 2", "dask", "dask 1x2"]
             for name in order if r % 2 == 0 else order[::-1]:
-                if name == "dask":
-                    cluster.restart_workers()
-                    for label in ("dask", "dask warm"):
+                if name.startswith("dask"):
+                    two_threads = name == "dask 1x2"
+                    cluster.restart_workers(1 if two_threads else args.workers, 1 + two_threads)
+                    for label in [name] if two_threads else ["dask", "dask warm"]:
                         out = tmp / f"{label.replace(' ', '-')}-{r}"
                         times[label].append(timed([*SWEEP, "--executor", url], out, env))
                 else:
