@@ -215,8 +215,9 @@ def test_the_warning_says_what_the_loss_did(loss, expected, blames_settings, cap
     [
         (["--batch-size", "0"], "batch size must be a positive integer, got 0"),
         (["--lr", "-1"], "learning rate must be a positive number, got -1.0"),
-        (["--hidden", "0"], "hidden layer sizes must be positive integers, got [0]"),
-        (["--hidden", "50", "--hidden", "-3"], "hidden layer sizes must be positive integers"),
+        (["--hidden", "0"], "--hidden values must be >= 1, got 0"),
+        (["--hidden", "50,x"], "--hidden: 'x' is not valid"),
+        (["--hidden", "50", "--hidden", "-3"], "--hidden values must be >= 1, got -3"),
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--resume"], "no checkpoint at"),
         (

@@ -147,9 +147,9 @@ def test_text_helpers():
 
 
 def test_one_epoch_sweep_summary_says_epoch(tmp_path):
+    from _sweep_helpers import blobs, info
     from scratchdl.experiments import lr
     from scratchdl.experiments.engine import run_sweep
-    from _sweep_helpers import blobs, info
 
     source = blobs()
     opts = lr.Options(values=(0.1,), epochs=1, seeds=(0,), hidden=(16,), eval_samples=100)

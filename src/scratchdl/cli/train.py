@@ -70,10 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     p.add_argument(
         "--hidden",
-        type=int,
         action="append",
-        metavar="N",
-        help="width of a hidden layer; repeat for depth (default: one layer of 50; 100 for cnn)",
+        metavar="N[,N...]",
+        help="hidden layer widths, as in the sweeps: --hidden 100,100 (or repeated: "
+        "--hidden 100 --hidden 100) for depth (default: one layer of 50; 100 for cnn)",
     )
     p.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
     p.add_argument(
@@ -168,7 +168,11 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             )
         return None
     if "hidden" in given:
-        given["hidden"] = tuple(given["hidden"])
+        from scratchdl.experiments.config import parse_int_list
+
+        given["hidden"] = tuple(
+            h for text in given["hidden"] for h in parse_int_list(text, "--hidden")
+        )
     return TrainConfig(**given, max_seconds=args.max_seconds).validate()
 
 
@@ -439,6 +443,7 @@ def _warn_if_not_learned(history: Any, config: Any, n_classes: int) -> None:
         1 / n_classes,
         budget,
         more="try more epochs (--epochs)",
+        epochs=history.iterations / max(history.iter_per_epoch, 1),
     )
     if verdict.kind == "learned":
         return

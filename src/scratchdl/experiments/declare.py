@@ -455,6 +455,7 @@ def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
         float(res.options["chance"]),
         res.options["budget"]["text"],
         more="try more epochs (--epochs)",
+        epochs=group_metric(group, "final.epochs"),
     )
 
 
