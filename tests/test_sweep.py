@@ -7,49 +7,25 @@ import json
 import math
 import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _sweep_helpers import assert_summary_numbers_in_results, blobs, info, strip_timing
 from scratchdl.cli import main
 from scratchdl.errors import ConfigError
 from scratchdl.experiments import batch_size, depth_width, lr
 from scratchdl.experiments.config import Variant, parse_int_list, parse_variants
-from scratchdl.experiments.data import ArraySource, Dataset
-from scratchdl.experiments.engine import describe_data, run_sweep
-from scratchdl.experiments.trial import TIMING_DEPENDENT, TrialSpec, run_trial
+from scratchdl.experiments.data import ArraySource
+from scratchdl.experiments.declare import verdict
+from scratchdl.experiments.engine import run_sweep
+from scratchdl.experiments.trial import TrialSpec, run_trial
 from scratchdl.nets import MultiLayerNet
-
-
-def blobs(seed: int = 0, n_train: int = 400, n_test: int = 200, d: int = 16) -> ArraySource:
-    """Ten Gaussian clusters: learnable in a few epochs, tiny enough for fast tests."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0, 1, (10, d))
-
-    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
-        t = rng.integers(0, 10, n)
-        return (centers[t] + rng.normal(0, 0.8, (n, d))).astype(np.float32), t
-
-    return ArraySource(Dataset(*make(n_train), *make(n_test)), name="blobs")
 
 
 @pytest.fixture(scope="module")
 def src() -> ArraySource:
     return blobs()
-
-
-def info(source: ArraySource) -> dict:
-    return describe_data(source, source.load())
-
-
-def strip_timing(obj):
-    """A trial result without the fields that depend on the machine's speed."""
-    if isinstance(obj, dict):
-        return {k: strip_timing(v) for k, v in obj.items() if k not in TIMING_DEPENDENT}
-    if isinstance(obj, list):
-        return [strip_timing(v) for v in obj]
-    return obj
 
 
 def small_batch_sweep(source: ArraySource, **kw):
@@ -103,7 +79,7 @@ def test_trial_is_deterministic_given_its_seed(src):
 
 def test_divergence_is_recorded_not_raised(src):
     spec = lr.build(
-        lr.LrOptions(values=(1e4,), iters=30, seeds=(0,), hidden=(16,), eval_samples=50), info(src)
+        lr.Options(values=(1e4,), iters=30, seeds=(0,), hidden=(16,), eval_samples=50), info(src)
     ).trials[0]
     row = run_trial(spec, src.load())
     assert row["status"] == "diverged"
@@ -228,34 +204,6 @@ def test_interrupted_parallel_sweep_stops_its_workers_and_keeps_finished_trials(
 
 
 # -- summaries: every number comes from results.json ------------------------------------------
-NUMBER = re.compile(r"(?<![\w.:])\d+(?:\.\d+)?(?!\w)")
-
-
-def numeric_leaves(obj) -> list[float]:
-    if isinstance(obj, bool):
-        return []
-    if isinstance(obj, (int, float)):
-        return [float(obj)]
-    if isinstance(obj, dict):
-        return [x for v in obj.values() for x in numeric_leaves(v)]
-    if isinstance(obj, list):
-        return [x for v in obj for x in numeric_leaves(v)]
-    return []
-
-
-def assert_summary_numbers_in_results(out: Path) -> None:
-    text = (out / "summary.md").read_text()
-    data = json.loads((out / "results.json").read_text())
-    # Only what the summary claims to quote: its findings, the options and the data set.
-    leaves = numeric_leaves([data["findings"], data["options"], data["data"]])
-    found = NUMBER.findall(text)
-    assert len(found) > 10
-    for s in found:
-        decimals = len(s.split(".")[1]) if "." in s else 0
-        tol = 0.5 * 10**-decimals + 1e-9
-        assert any(abs(abs(v) - float(s)) <= tol for v in leaves), f"{s} not in results.json"
-
-
 @pytest.mark.slow
 def test_batch_size_summary_matches_results(src, tmp_path):
     run_sweep(small_batch_sweep(src, budget_seconds=0.02), tmp_path, source=src, jobs=0)
@@ -387,25 +335,27 @@ def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
 
 @pytest.mark.slow
 def test_lr_sweep_summary(src, tmp_path):
-    opts = lr.LrOptions(
+    opts = lr.Options(
         values=(1e-4, 0.1, 1e4),
         epochs=3,
         seeds=(0, 1),
         hidden=(16,),
+        init="he",
         eval_samples=100,
-        curve_points=5,
+        curve_points=12,
     )
-    run_sweep(lr.build(opts, info(src)), tmp_path, source=src, jobs=0)
-    data = json.loads((tmp_path / "results.json").read_text())
-    f = data["findings"]
-    assert f["best"]["lr"] == 0.1
-    assert [r["diverged"] for r in f["rows"]] == [0, 0, 2]
-    assert f["smallest"]["loss_drop"] < 0.1 < f["best"]["loss_drop"]
+    res = run_sweep(lr.build(opts, info(src)), tmp_path, source=src, jobs=0)
+    kinds = {g["group"]: verdict(res, g).kind for g in res.groups}
+    # The smallest rate's loss still falls, slowly: "not learned yet", never "did not train".
+    assert kinds == {"lr 0.0001": "learning", "lr 0.1": "learned", "lr 10000": "diverged"}
+    assert [g["diverged"] for g in res.groups] == [0, 0, 2]
     assert_summary_numbers_in_results(tmp_path)
     text = (tmp_path / "summary.md").read_text()
-    assert "diverged" in text and "Smallest: lr 0.0001" in text
-    assert "n/a" not in text
-    assert f"lr 0.1 reached {f['best']['acc']:.3f} ± {f['best']['std']:.3f} test accuracy" in text
+    best = res.group("lr 0.1")["metrics"]["final.test_acc"]
+    assert f"Best in 3 epochs: lr 0.1 reached {best['mean']:.3f} ± {best['std']:.3f}" in text
+    assert "lr 0.0001 had not learned yet in 3 epochs, loss still falling: try more" in text
+    assert "lr 10000 diverged in 3 epochs" in text
+    assert "did not train" not in text
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -457,7 +407,7 @@ def test_batch_size_rejects_bad_options(src, kw, message):
         (["sweep", "lr", "--values", "0.1,-1"], "positive finite"),
         (["sweep", "depth-width", "--variants", "tanh+he"], "relu+he"),
         (["sweep", "depth-width", "--jobs", "-1"], "--jobs"),
-        (["sweep", "lr", "--optimizer", "nope"], "unknown optimizer"),
+        (["sweep", "lr", "--optimizer", "nope"], "--optimizer must be one of sgd"),
     ],
 )
 def test_cli_reports_one_readable_error(argv, message, capsys, tmp_path):
@@ -494,7 +444,8 @@ def test_cli_lr_sweep_on_mnist(tmp_path, capsys):
     assert main(argv) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["data"]["n_train"] == 60000 and data["data"]["n_test"] == 10000
-    assert data["findings"]["best"]["lr"] == 0.1 and data["findings"]["best"]["acc"] > 0.5
+    best = data["findings"]["said"][1]["values"]  # "Best in 40 updates: lr 0.1 reached ..."
+    assert best["lr"] == 0.1 and best["acc"]["mean"] > 0.3
     assert_summary_numbers_in_results(out)
     assert main(argv) == 0  # resumed: nothing re-run
     assert capsys.readouterr().out.count("(cached)") == 2

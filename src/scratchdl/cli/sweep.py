@@ -1,4 +1,4 @@
-"""``scratchdl sweep batch-size | depth-width | lr``: settle a question by running code.
+"""``scratchdl sweep NAME``: settle a question by running code.
 
 Every sweep writes ``results.json``, ``results.csv``, PNG figures and ``summary.md`` into
 ``--out``, prints a table row per finished trial, runs trials in ``--jobs`` worker processes and
@@ -139,22 +139,48 @@ def register(sub: argparse._SubParsersAction) -> None:
     _add_common(d, seeds="0,1", default_out="sweep-depth-width")
     d.set_defaults(func=_run, options=_depth_width)
 
-    r = kinds.add_parser(
-        "lr",
-        help="accuracy and loss against the learning rate",
-        description="Too large diverges, too small barely moves: measured.",
+    for module in _declared():
+        _register_declared(kinds, module)
+
+
+#: The sweeps declared with :mod:`scratchdl.experiments.declare`, in the order ``--help`` lists
+#: them: each module has NAME, HELP, QUESTION, BUDGET, Options and build.
+DECLARED = ("lr",)
+
+
+def _declared() -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(f"scratchdl.experiments.{m}") for m in DECLARED]
+
+
+def _register_declared(kinds: argparse._SubParsersAction, module: Any) -> None:
+    from scratchdl.experiments.declare import add_flags
+
+    p = kinds.add_parser(
+        module.NAME,
+        help=module.HELP,
+        description=module.QUESTION,
     )
-    r.add_argument(
-        "--values",
-        default="0.001,0.01,0.1,1,10",
-        help="learning rates (default: 0.001,0.01,0.1,1,10)",
+    add_flags(p, module.Options, defaults_note=module.BUDGET.text)
+    _add_engine_flags(p, default_out=f"sweep-{module.NAME}")
+    p.set_defaults(func=_run, options=lambda args: _declared_options(module, args))
+
+
+def _declared_options(module: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    from scratchdl.experiments.declare import options_from_args
+
+    return options_from_args(module.Options, args), module.build
+
+
+def _add_engine_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
+    """Where the trials run and where the results go (every sweep has these)."""
+    p.add_argument("--jobs", type=int, default=1, help=_COMMON_HELP["jobs"])
+    p.add_argument(
+        "--out", default=default_out, help=_COMMON_HELP["out"] + f" (default: {default_out})"
     )
-    r.add_argument("--batch-size", type=int, default=100, help="mini-batch size (default: 100)")
-    r.add_argument("--hidden", default="50", help="hidden layer sizes (default: 50)")
-    r.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    r.add_argument("--init", default="he", help="he, xavier or a std such as 0.01 (default: he)")
-    _add_common(r, seeds="0,1,2", default_out="sweep-lr")
-    r.set_defaults(func=_run, options=_lr)
+    p.add_argument("--dataset", default="mnist", help="mnist or fashion (default: mnist)")
+    add_data_dir(p)
 
 
 def _common(args: argparse.Namespace) -> dict[str, Any]:
@@ -213,21 +239,6 @@ def _depth_width(args: argparse.Namespace) -> tuple[Any, Any]:
         **_common(args),
     )
     return opts, depth_width.build
-
-
-def _lr(args: argparse.Namespace) -> tuple[Any, Any]:
-    from scratchdl.experiments import lr
-    from scratchdl.experiments.config import parse_float_list, parse_int_list
-
-    opts = lr.LrOptions(
-        values=parse_float_list(args.values, "--values"),
-        batch_size=args.batch_size,
-        hidden=parse_int_list(args.hidden, "--hidden"),
-        activation=args.activation,
-        init=_init(args.init),
-        **_common(args),
-    )
-    return opts, lr.build
 
 
 class _RowPrinter:

@@ -15,6 +15,7 @@ __all__ = [
     "Variant",
     "check_positive",
     "parse_float_list",
+    "parse_init",
     "parse_int_list",
     "parse_variants",
     "train_settings",
@@ -68,7 +69,7 @@ def check_positive(value: float | None, option: str, *, integer: bool = False) -
         raise ConfigError(f"{option} must be positive, got {value}")
 
 
-def _parse_init(text: str) -> float | str:
+def parse_init(text: str) -> float | str:
     if text.lower() in INITS:
         return text.lower()
     try:
@@ -105,7 +106,7 @@ def parse_variants(text: str, option: str = "--variants") -> tuple[Variant, ...]
             raise ConfigError(
                 f"{option}: {part!r} must look like 'relu+he', 'sigmoid+xavier' or 'sigmoid+0.01'"
             )
-        out.append(Variant(act.lower(), _parse_init(init)))
+        out.append(Variant(act.lower(), parse_init(init)))
     return tuple(out)
 
 
@@ -120,6 +121,8 @@ def train_settings(
     weight_decay: float = 0.0,
     dtype: str = "float32",
     sampling: str = "shuffle",
+    batchnorm: bool = False,
+    dropout: float = 0.0,
 ) -> dict[str, Any]:
     """The training settings of one trial, checked by :meth:`TrainConfig.validate`.
 
@@ -129,7 +132,7 @@ def train_settings(
     from scratchdl.train import TrainConfig
 
     if isinstance(init, str):
-        init = _parse_init(init)
+        init = parse_init(init)
     config = TrainConfig(
         hidden=tuple(hidden),
         activation=activation,
@@ -140,7 +143,12 @@ def train_settings(
         weight_decay=weight_decay,
         dtype=dtype,
         sampling=sampling,
+        batchnorm=batchnorm,
+        dropout=dropout,
     ).validate()
+    extend = {"batchnorm": True} if config.batchnorm else {}
+    if config.dropout:
+        extend["dropout"] = float(config.dropout)
     return {
         "hidden": list(config.hidden),
         "activation": config.activation,
@@ -151,4 +159,6 @@ def train_settings(
         "weight_decay": float(config.weight_decay),
         "dtype": config.dtype,
         "sampling": config.sampling,
+        # Only when set, so the trial keys of plain nets stay as they were.
+        **extend,
     }

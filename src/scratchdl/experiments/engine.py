@@ -79,8 +79,10 @@ TIMING_METRICS = (
 CHECKPOINT_METRICS = (
     "train_acc",
     "test_acc",
+    "val_acc",
     "train_loss",
     "test_loss",
+    "val_loss",
     "gap",
     "updates",
     "epochs",
@@ -110,6 +112,7 @@ class SweepResults:
     trials: list[dict[str, Any]]
     groups: list[dict[str, Any]]
     data: Mapping[str, Any] = field(default_factory=dict)
+    question: str = ""
 
     def group(self, name: str) -> dict[str, Any]:
         for g in self.groups:
@@ -160,9 +163,11 @@ def _get(row: Mapping[str, Any], path: str) -> Any:
 
 
 def _metric_paths(row: Mapping[str, Any]) -> list[str]:
-    paths = [f"{name}.{m}" for name in sorted(row.get("results", {})) for m in CHECKPOINT_METRICS]
+    # A trial measures on the test set or on a validation split, never both.
+    names = [m for m in CHECKPOINT_METRICS if m in row.get("final", {})]
+    paths = [f"{name}.{m}" for name in sorted(row.get("results", {})) for m in names]
     paths = ["results." + p for p in paths]
-    paths += [f"final.{m}" for m in CHECKPOINT_METRICS]
+    paths += [f"final.{m}" for m in names]
     return paths + list(TIMING_METRICS) + ["params"]
 
 
@@ -395,7 +400,9 @@ def run_sweep(
         _run_pool(todo, source, jobs, finish)
 
     trials = [done[k] for k in keys]
-    results = SweepResults(sweep.name, dict(sweep.options), trials, aggregate(trials), data_info)
+    results = SweepResults(
+        sweep.name, dict(sweep.options), trials, aggregate(trials), data_info, sweep.question
+    )
     _write_outputs(sweep, results, out, jobs, figures)
     return results
 

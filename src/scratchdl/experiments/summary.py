@@ -8,10 +8,12 @@ traced to a stored value (``tests/test_sweep_summary.py`` checks exactly that).
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, is_dataclass
 from typing import Any
 
-__all__ = ["acc", "group_metric", "pm", "ratio", "sig", "words_list"]
+__all__ = ["Summary", "acc", "group_metric", "pm", "ratio", "sig", "words_list"]
 
 
 def sig(value: float, digits: int = 3) -> str:
@@ -57,3 +59,85 @@ def group_metric(group: Mapping[str, Any], path: str, field: str = "mean") -> fl
     """One aggregate number of a group, e.g. ``group_metric(g, "final.test_acc")``."""
     stat = group["metrics"].get(path)
     return None if stat is None else stat.get(field)
+
+
+class _Formatter(string.Formatter):
+    """``{name:spec}`` with the specs of :class:`Summary`; plain floats get 3 significant
+    figures."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is None:
+            return "n/a"
+        if format_spec == "acc":
+            return acc(value)
+        if format_spec == "pm":
+            return pm(value)
+        if format_spec == "loss":
+            return sig(value, 4)
+        if format_spec == "x":
+            return ratio(value)
+        if format_spec == "sig" or (format_spec == "" and isinstance(value, float)):
+            return sig(value)
+        if format_spec == "list":
+            return words_list([str(v) for v in value])
+        return super().format_field(value, format_spec)
+
+
+_FORMAT = _Formatter()
+
+
+class Summary:
+    """A ``summary.md`` written as plain sentences filled from named numbers.
+
+    Each sentence is a template (``"lr {lr} reached {acc:pm} in {budget}"``) and the values
+    that fill it; both are kept, in order, in the findings stored in ``results.json``
+    (``findings["said"]``), so every number in the text can be traced to a stored value.
+    ``{budget}`` is filled in every sentence: the budget the sweep measured under.
+
+    Format specs: ``acc`` (3 decimals), ``pm`` (a seed aggregate as mean ± std), ``sig``
+    (3 significant figures, the default for floats), ``loss`` (4 significant figures: losses
+    near 2.30 differ in the third), ``x`` (a ratio such as 4.1), ``list``
+    ("a, b and c"); ints and strings print as they are.
+    """
+
+    def __init__(self, res: Any, title: str) -> None:
+        self.res = res
+        self.budget = res.options["budget"]["text"]
+        self.findings: dict[str, Any] = {"budget": res.options["budget"], "said": []}
+        self.lines = [f"# {title}", "", f"**Question:** {res.question}", ""]
+
+    def _fill(self, template: str, values: dict[str, Any]) -> str:
+        values = {"budget": self.budget, **values}
+        stored = {k: asdict(v) if is_dataclass(v) else v for k, v in values.items()}
+        self.findings["said"].append({"template": template, "values": stored})
+        return _FORMAT.format(template, **values)
+
+    def heading(self, title: str) -> None:
+        self.lines += ["", f"## {title}", ""]
+
+    def say(self, template: str, **values: Any) -> None:
+        """A paragraph."""
+        self.lines += [self._fill(template, values), ""]
+
+    def bullet(self, template: str, **values: Any) -> None:
+        """A list item."""
+        self.lines.append("- " + self._fill(template, values))
+
+    def table(self, header: Sequence[str], row: str, rows: Sequence[dict[str, Any]]) -> None:
+        """A markdown table: ``row`` is the template of one row's cells, ``"{a} | {b:acc}"``."""
+        self.lines += [
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---:|" * len(header),
+            *("| " + self._fill(row, dict(r)) + " |" for r in rows),
+            "",
+        ]
+
+    def done(self, figures: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+        """The markdown text and the findings."""
+        if figures:
+            self.lines += ["", "Figures: " + ", ".join(f"`{n}`" for n in figures)]
+        text = "\n".join(self.lines).rstrip() + "\n"
+        while "\n\n\n" in text:
+            text = text.replace("\n\n\n", "\n\n")
+        return text, self.findings

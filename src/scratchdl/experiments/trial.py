@@ -15,6 +15,7 @@ never penalises a configuration that is evaluated more often.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -27,12 +28,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
-from scratchdl.layers import Affine, Relu, Sigmoid
-from scratchdl.nets import MultiLayerNet, Net
+from scratchdl.layers import Sigmoid
+from scratchdl.nets import ACTIVATION_LAYERS, Net
 from scratchdl.nets import evaluate as net_evaluate
-from scratchdl.train import Callback, Evaluator, Trainer, make_optimizer
+from scratchdl.train import Callback, Evaluator, TrainConfig, Trainer, make_optimizer
 
 __all__ = [
     "CHECKPOINT_KINDS",
@@ -45,10 +47,12 @@ __all__ = [
 ]
 
 #: Bumped when the meaning of a stored trial changes, so old results are not reused (2: trials
-#: run through the Trainer, whose 'shuffle' drops each epoch's remainder).
-TRIAL_FORMAT = 2
-#: A checkpoint is reached when samples seen, updates made or training seconds hit a target.
-CHECKPOINT_KINDS = ("samples", "updates", "seconds")
+#: run through the Trainer, whose 'shuffle' drops each epoch's remainder; 3: the network is
+#: built as ``scratchdl train`` builds it, data subsets, validation splits, histograms).
+TRIAL_FORMAT = 3
+#: A checkpoint is reached when epochs (as the Trainer counts them), samples seen, updates made
+#: or training seconds hit a target.
+CHECKPOINT_KINDS = ("epochs", "samples", "updates", "seconds")
 #: Result fields that depend on the machine's speed; everything else is a function of the
 #: trial spec (the ``--jobs`` determinism test compares results without these).
 TIMING_DEPENDENT = frozenset(
@@ -79,6 +83,11 @@ class TrialSpec:
         ``eval_samples`` (learning-curve subsample), ``curve_points``, ``layer_stats`` (bool).
     data : str
         Identity of the data set (part of the key).
+    subset : mapping
+        Which data the trial sees: ``train_samples`` keeps the first N training examples (the
+        book's ``x_train[:300]``); ``validation`` (a fraction) holds that share of them out,
+        after one shuffle by ``split_seed`` (default 0, the same for every trial), as the
+        held-out set instead of the test set, which the trial then never touches (ch. 6.5).
     """
 
     sweep: str
@@ -89,6 +98,7 @@ class TrialSpec:
     seed: int
     evaluation: Mapping[str, Any] = field(default_factory=dict)
     data: str = "mnist"
+    subset: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -100,6 +110,7 @@ class TrialSpec:
             "seed": int(self.seed),
             "evaluation": dict(self.evaluation),
             "data": self.data,
+            "subset": dict(self.subset),
         }
         text = json.dumps(payload, sort_keys=True, default=_json_default)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -115,6 +126,7 @@ class TrialSpec:
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
             "evaluation": dict(self.evaluation),
             "data": self.data,
+            "subset": dict(self.subset),
         }
 
 
@@ -139,7 +151,23 @@ def evaluate(net: Net, x: NDArray, t: NDArray) -> tuple[float, float | None]:
     return acc, _finite(loss)
 
 
-def layer_statistics(net: MultiLayerNet, x: NDArray, t: NDArray) -> dict[str, list[float | None]]:
+#: Activation histograms (ch. 6.2.2): 30 bins over [0, 1], as the book draws them.
+HIST_BINS = 30
+HIST_RANGE = (0.0, 1.0)
+
+
+def _hidden_outputs(net: Net, x: NDArray) -> list[tuple[Any, NDArray]]:
+    """``(layer, output)`` of every hidden activation layer for ``x``, in inference mode."""
+    outputs = []
+    h = x
+    for layer in net.layers.values():
+        h = layer.forward(h, False) if layer.train_flg_aware else layer.forward(h)
+        if isinstance(layer, tuple(ACTIVATION_LAYERS.values())):
+            outputs.append((layer, h))
+    return outputs
+
+
+def layer_statistics(net: Net, x: NDArray, t: NDArray) -> dict[str, list[Any]]:
     """Per-layer activation statistics and weight-gradient sizes on one fixed batch.
 
     Returns
@@ -147,38 +175,42 @@ def layer_statistics(net: MultiLayerNet, x: NDArray, t: NDArray) -> dict[str, li
     dict
         ``act_mean``, ``act_std``: mean and std of each hidden layer's output;
         ``inactive``: fraction of units that pass (almost) no gradient, i.e. ReLU outputs at 0
-        or sigmoid outputs below 0.01 or above 0.99; ``grad_rms``: root-mean-square of
-        ``dL/dW`` for every weight matrix ``W1 ... W{L+1}`` (the vanishing-gradient signal).
+        or sigmoid outputs below 0.01 or above 0.99; ``hist``: each hidden layer's histogram
+        of outputs, the fraction of them in each of :data:`HIST_BINS` bins over
+        :data:`HIST_RANGE` (outputs outside the range are in no bin, as in the book's
+        figure); ``grad_rms``: root-mean-square of ``dL/dW`` for every weight matrix
+        ``W1 ... W{L+1}`` (the vanishing-gradient signal).
     """
-    act_mean: list[float | None] = []
-    act_std: list[float | None] = []
-    inactive: list[float | None] = []
-    h = x
+    net = copy.deepcopy(net)  # a training-mode pass moves BatchNorm's running averages
+    stats: dict[str, list[Any]] = {"act_mean": [], "act_std": [], "inactive": [], "hist": []}
     with np.errstate(all="ignore"):
-        for layer in net.layers.values():
-            h = layer.forward(h)
-            if isinstance(layer, Relu):
-                inactive.append(float(np.mean(h <= 0)))
-            elif isinstance(layer, Sigmoid):
-                inactive.append(float(np.mean((h < 0.01) | (h > 0.99))))
-            else:
-                continue
-            act_mean.append(_finite(float(np.mean(h, dtype=np.float64))))
-            act_std.append(_finite(float(np.std(h, dtype=np.float64))))
+        for layer, h in _hidden_outputs(net, x):
+            # A saturated sigmoid passes almost no gradient; a ReLU at 0 passes none.
+            stuck = (h < 0.01) | (h > 0.99) if isinstance(layer, Sigmoid) else h <= 0
+            counts, _ = np.histogram(h, bins=HIST_BINS, range=HIST_RANGE)
+            stats["inactive"].append(float(np.mean(stuck)))
+            stats["act_mean"].append(_finite(float(np.mean(h, dtype=np.float64))))
+            stats["act_std"].append(_finite(float(np.std(h, dtype=np.float64))))
+            stats["hist"].append([round(float(c) / h.size, 6) for c in counts])
         grads = net.gradient(x, t)
-        grad_rms = [
+        n_weights = sum(1 for name in net.params if name.startswith("W"))
+        stats["grad_rms"] = [
             _finite(float(np.sqrt(np.mean(np.square(grads[f"W{i}"], dtype=np.float64)))))
-            for i in range(1, sum(isinstance(la, Affine) for la in net.layers.values()) + 1)
+            for i in range(1, n_weights + 1)
         ]
-    return {"act_mean": act_mean, "act_std": act_std, "inactive": inactive, "grad_rms": grad_rms}
+    return stats
 
 
-def _reached(target: Mapping[str, float], samples: int, updates: int, seconds: float) -> bool:
-    now = {"samples": samples, "updates": updates, "seconds": seconds}
-    return any(now[kind] >= value for kind, value in target.items())
+def _reached(target: Mapping[str, float], now: Mapping[str, float]) -> bool:
+    return any(now[kind] >= value - 1e-9 for kind, value in target.items())
 
 
-def _nominal_samples(spec: TrialSpec) -> int:
+def iter_per_epoch(n_train: int, batch_size: int) -> int:
+    """Updates in one epoch, as the Trainer counts them (the remainder batch is dropped)."""
+    return max(n_train // batch_size, 1)
+
+
+def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     """Length of the run in samples as far as it is known in advance (for curve spacing)."""
     b = int(spec.train["batch_size"])
     lengths = [int(b) * 10]
@@ -187,6 +219,8 @@ def _nominal_samples(spec: TrialSpec) -> int:
             lengths.append(int(target["samples"]))
         if "updates" in target:
             lengths.append(int(target["updates"]) * b)
+        if "epochs" in target:
+            lengths.append(round(target["epochs"] * iter_per_epoch(n_train, b)) * b)
     return max(lengths)
 
 
@@ -200,11 +234,19 @@ class _NoRecords(Evaluator):
 class _TrialRecorder(Callback):
     """Keeps the training clock, draws the learning curve and stops at the last checkpoint."""
 
-    def __init__(self, spec: TrialSpec, data: tuple[NDArray, ...], idx: tuple[NDArray, ...]):
+    def __init__(
+        self,
+        spec: TrialSpec,
+        data: tuple[NDArray, ...],
+        idx: tuple[NDArray, ...],
+        heldout: str = "test",
+    ):
         self.x_train, self.t_train, self.x_test, self.t_test = data
+        self.heldout = heldout  # "val" when the held-out set is a validation split
         self.tr_idx, self.te_idx = idx
         self.n_train = self.x_train.shape[0]
         self.batch = int(spec.train["batch_size"])
+        self.iter_per_epoch = iter_per_epoch(self.n_train, self.batch)
         self.pending = dict(spec.checkpoints)
         self.results: dict[str, dict[str, Any]] = {}
         self.clock = 0.0  # training seconds only; see the module docstring
@@ -220,14 +262,16 @@ class _TrialRecorder(Callback):
                 "seconds",
                 "train_acc",
                 "train_loss",
-                "test_acc",
-                "test_loss",
+                f"{heldout}_acc",
+                f"{heldout}_loss",
                 "batch_loss",
             )
         }
         self.batch_losses: list[float] = []
         self.step = max(
-            1, _nominal_samples(spec) // max(1, int(spec.evaluation.get("curve_points", 20)))
+            1,
+            _nominal_samples(spec, self.n_train)
+            // max(1, int(spec.evaluation.get("curve_points", 20))),
         )
         self.next_curve = self.step
         self._resumed = 0.0
@@ -244,12 +288,12 @@ class _TrialRecorder(Callback):
         for k, v in (
             ("updates", self.updates),
             ("samples", self.samples),
-            ("epochs", self.samples / self.n_train),
+            ("epochs", self.updates / self.iter_per_epoch),
             ("seconds", self.clock),
             ("train_acc", tr_acc),
             ("train_loss", tr_loss),
-            ("test_acc", te_acc),
-            ("test_loss", te_loss),
+            (f"{self.heldout}_acc", te_acc),
+            (f"{self.heldout}_loss", te_loss),
         ):
             self.curve[k].append(v)
         losses = self.batch_losses
@@ -263,12 +307,12 @@ class _TrialRecorder(Callback):
         return {
             "updates": self.updates,
             "samples": self.samples,
-            "epochs": self.samples / self.n_train,
+            "epochs": self.updates / self.iter_per_epoch,
             "seconds": self.clock,
             "train_acc": tr_acc,
             "train_loss": tr_loss,
-            "test_acc": te_acc,
-            "test_loss": te_loss,
+            f"{self.heldout}_acc": te_acc,
+            f"{self.heldout}_loss": te_loss,
             "gap": tr_acc - te_acc,
         }
 
@@ -281,11 +325,13 @@ class _TrialRecorder(Callback):
         self.updates += 1
         self.samples += self.batch
         self.batch_losses.append(loss)
-        reached = [
-            name
-            for name, target in self.pending.items()
-            if _reached(target, self.samples, self.updates, self.clock)
-        ]
+        now = {
+            "epochs": self.updates / self.iter_per_epoch,
+            "samples": self.samples,
+            "updates": self.updates,
+            "seconds": self.clock,
+        }
+        reached = [name for name, target in self.pending.items() if _reached(target, now)]
         for name in reached:
             self.results[name] = {**self.snapshot(trainer.net), "reached": True}
             del self.pending[name]
@@ -310,11 +356,44 @@ class _TrialRecorder(Callback):
         self.eval_seconds += time.perf_counter() - start
 
 
+def _trial_data(spec: TrialSpec, data: Dataset) -> tuple[tuple[NDArray, ...], str]:
+    """``(x_train, t_train, x_heldout, t_heldout)`` as ``spec.subset`` says, and the held-out
+    set's name: ``"test"``, or ``"val"`` for a validation split (then the test set is unused)."""
+    dtype = np.dtype(spec.train.get("dtype", "float32"))
+    x_train, t_train = data.x_train, np.asarray(data.t_train)
+    sub = spec.subset
+    n = sub.get("train_samples")
+    if n is not None:
+        if not 1 <= int(n) <= x_train.shape[0]:
+            raise ConfigError(
+                f"train_samples must be between 1 and the {x_train.shape[0]} training "
+                f"examples, got {n}"
+            )
+        x_train, t_train = x_train[: int(n)], t_train[: int(n)]
+    x_train = np.asarray(x_train, dtype=dtype)
+    share = sub.get("validation")
+    if not share:
+        x_test = np.asarray(data.x_test, dtype=dtype)
+        return (x_train, t_train, x_test, np.asarray(data.t_test)), "test"
+    n_val = int(x_train.shape[0] * float(share))
+    if not 1 <= n_val < x_train.shape[0]:
+        raise ConfigError(
+            f"validation share {share} of {x_train.shape[0]} examples leaves no validation or "
+            "no training examples"
+        )
+    # The book shuffles once, then holds out the first share (ch. 6.5.1).
+    order = np.random.default_rng(int(sub.get("split_seed", 0))).permutation(x_train.shape[0])
+    val, tr = order[:n_val], order[n_val:]
+    return (x_train[tr], t_train[tr], x_train[val], t_train[val]), "val"
+
+
 def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     """Train one network as ``spec`` says and return its measurements (JSON-ready).
 
-    The random streams for initial weights, mini-batches and evaluation subsamples are all
-    derived from ``spec.seed``, so a trial gives the same metrics in any process. A trial that
+    The network, optimizer and mini-batches are those of ``scratchdl train`` with the same
+    settings and ``--seed``: the random streams for the initial weights and the mini-batches
+    are the first two children of ``SeedSequence(seed)``, as there, and a third one draws the
+    evaluation subsamples. A trial gives the same metrics in any process. A trial that
     diverges reaches none of its remaining checkpoints; its losses are None (not finite) and
     its accuracies are those of the weights the Trainer restored (the initial ones).
     """
@@ -324,23 +403,12 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
             raise ConfigError(
                 f"checkpoint {name!r} needs a positive samples/updates/seconds target"
             )
-    dtype = np.dtype(tr.get("dtype", "float32"))
-    x_train = np.asarray(data.x_train, dtype=dtype)
-    x_test = np.asarray(data.x_test, dtype=dtype)
-    t_train, t_test = np.asarray(data.t_train), np.asarray(data.t_test)
+    (x_train, t_train, x_test, t_test), heldout = _trial_data(spec, data)
     n_train = x_train.shape[0]
 
     init_seq, batch_seq, eval_seq = np.random.SeedSequence(int(spec.seed)).spawn(3)
-    net = MultiLayerNet(
-        x_train.shape[1],
-        list(tr["hidden"]),
-        data.n_classes,
-        activation=tr["activation"],
-        weight_init_std=tr["init"],
-        weight_decay_lambda=float(tr.get("weight_decay", 0.0)),
-        dtype=dtype,
-        rng=np.random.default_rng(init_seq),
-    )
+    config = TrainConfig(**{k: (tuple(v) if k == "hidden" else v) for k, v in tr.items()})
+    net = build_model(config, x_train.shape[1], data.n_classes, np.random.default_rng(init_seq))
     ev = spec.evaluation
     eval_rng = np.random.default_rng(eval_seq)
     m = int(ev.get("eval_samples", 2000))
@@ -348,7 +416,9 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     tr_idx = np.sort(eval_rng.choice(n_train, min(m, n_train), replace=False))
     te_idx = np.sort(eval_rng.choice(x_test.shape[0], min(m, x_test.shape[0]), replace=False))
     stats_idx = tr_idx[: min(1000, tr_idx.size)]
-    recorder = _TrialRecorder(spec, (x_train, t_train, x_test, t_test), (tr_idx, te_idx))
+    recorder = _TrialRecorder(
+        spec, (x_train, t_train, x_test, t_test), (tr_idx, te_idx), heldout=heldout
+    )
     trainer = Trainer(
         net,
         x_train,
@@ -374,7 +444,7 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     final = max(recorder.results.values(), key=lambda r: (r["updates"], r["seconds"]))
     n_params = int(sum(p.size for p in net.params.values()))
     updates, samples, clock = recorder.updates, recorder.samples, recorder.clock
-    epochs_done = samples / n_train
+    epochs_done = updates / recorder.iter_per_epoch
     return {
         **spec.to_dict(),
         "status": "diverged" if history.stop_reason == "diverged" else "completed",

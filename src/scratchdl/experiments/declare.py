@@ -1,0 +1,470 @@
+"""The parts a sweep is declared with: its options (which are its CLI flags), its budget, its
+groups of trials, and the helpers its summary and figures use.
+
+A sweep module reads top to bottom as the question, the grid, the answer::
+
+    QUESTION = "Which learning rate trains this net ...?"
+
+    @dataclass(frozen=True)
+    class Options(NetOptions):
+        values: tuple[float, ...] = option((0.001, 0.01, 0.1, 1.0, 10.0), "learning rates")
+
+    def build(opts, data):
+        groups = [Group(f"lr {lr:g}", {"lr": lr}, opts.train(lr=lr)) for lr in opts.values]
+        return declare(NAME, QUESTION, opts, data, groups, opts.budget(BUDGET), summarize, plot)
+
+    def summarize(res):
+        s = Summary(res)
+        s.say("In {budget}, lr {lr} reached {acc:pm}.", lr=..., acc=...)
+        return s.done()
+
+:func:`add_flags` turns the ``Options`` dataclass into argparse flags (a field ``batch_size``
+is ``--batch-size``, its default and help come from :func:`option`), so the CLI and the Python
+API cannot drift apart, and the network's defaults are those of ``scratchdl train``
+(:class:`NetOptions`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scratchdl._text import plural_epochs
+from scratchdl.choices import MODEL_DEFAULTS
+from scratchdl.errors import ConfigError
+from scratchdl.experiments.config import (
+    parse_float_list,
+    parse_init,
+    parse_int_list,
+    train_settings,
+)
+from scratchdl.experiments.engine import Column, Sweep, SweepResults
+from scratchdl.experiments.summary import acc, group_metric, sig
+from scratchdl.experiments.trial import TrialSpec, iter_per_epoch
+from scratchdl.plots.sweeps import Series
+from scratchdl.train.config import DEFAULT_LR, TrainConfig
+from scratchdl.train.verdict import Verdict, learning_verdict, noise_comparison
+
+__all__ = [
+    "Budget",
+    "CommonOptions",
+    "Group",
+    "NetOptions",
+    "add_flags",
+    "declare",
+    "group_curves",
+    "heldout",
+    "mean_curve",
+    "noise",
+    "option",
+    "options_from_args",
+    "verdict",
+]
+
+_TRAIN = TrainConfig()
+_MLP = MODEL_DEFAULTS["mlp"]
+
+
+def option(default: Any, help: str, *, choices: Sequence[str] | None = None, flag: bool = True):
+    """A field of a sweep's options: its default, its ``--help`` text, its choices.
+
+    ``flag=False`` keeps it out of the command line (set from Python only).
+    """
+    meta = {"help": help, "choices": tuple(choices) if choices else None, "flag": flag}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long each trial trains: ``epochs`` (as the Trainer counts them) or ``updates``."""
+
+    epochs: float | None = None
+    updates: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.epochs is None) == (self.updates is None):
+            raise ConfigError("a budget is epochs or updates: give exactly one")
+
+    @property
+    def checkpoint(self) -> dict[str, float]:
+        return {"epochs": self.epochs} if self.epochs is not None else {"updates": self.updates}
+
+    @property
+    def text(self) -> str:
+        """``"2 epochs"``, ``"1 epoch"``, ``"2000 updates"``: what follows "in"."""
+        if self.epochs is not None:
+            return plural_epochs(sig(self.epochs))
+        return f"{self.updates} update" + ("" if self.updates == 1 else "s")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "updates": self.updates, "text": self.text}
+
+
+@dataclass(frozen=True)
+class CommonOptions:
+    """Options every sweep has: the budget, the seeds, and how finely to measure."""
+
+    epochs: float | None = option(None, "train each run for this many epochs")
+    iters: int | None = option(None, "train each run for this many updates instead")
+    seeds: tuple[int, ...] = option(
+        (0, 1, 2), "seeds; accuracy is reported as mean ± std over them"
+    )
+    eval_samples: int = option(
+        2000,
+        "training/held-out images per learning-curve point; checkpoints always use the full sets",
+    )
+    curve_points: int = option(20, "points on each learning curve")
+    dtype: str = option("float32", "network dtype", choices=("float32", "float64"), flag=False)
+
+    def budget(self, default: Budget) -> Budget:
+        """The budget ``--epochs``/``--iters`` ask for, else the sweep's ``default``."""
+        if self.epochs is not None and self.iters is not None:
+            raise ConfigError("give --epochs or --iters, not both")
+        if self.epochs is not None:
+            _positive(self.epochs, "--epochs")
+            return Budget(epochs=float(self.epochs))
+        if self.iters is not None:
+            _positive(self.iters, "--iters", integer=True)
+            return Budget(updates=int(self.iters))
+        return default
+
+    def check(self) -> None:
+        """Checks that need no data (the plan's own checks follow in :func:`declare`)."""
+        if not self.seeds:
+            raise ConfigError("--seeds needs at least one seed")
+        _positive(self.eval_samples, "--eval-samples", integer=True)
+        _positive(self.curve_points, "--curve-points", integer=True)
+
+
+@dataclass(frozen=True)
+class NetOptions(CommonOptions):
+    """The network and optimizer, with the defaults of ``scratchdl train`` (ch. 5.7.4)."""
+
+    hidden: tuple[int, ...] = option(tuple(_MLP["hidden"]), "hidden layer sizes")
+    activation: str = option(_TRAIN.activation, "hidden activation", choices=("relu", "sigmoid"))
+    init: float | str = option(_MLP["init"], "initial weights: he, xavier or a std such as 0.01")
+    optimizer: str = option(
+        _MLP["optimizer"],
+        "sgd, momentum, nesterov, adagrad, rmsprop or adam",
+        choices=tuple(DEFAULT_LR),
+    )
+    lr: float | None = option(None, "learning rate (default: the optimizer's, 0.1 for sgd)")
+    batch_size: int = option(_TRAIN.batch_size, "mini-batch size")
+    weight_decay: float = option(_TRAIN.weight_decay, "L2 penalty λ")
+    sampling: str = option(
+        _TRAIN.sampling,
+        "mini-batches: shuffle (each epoch a permutation) or replacement (the book's ch. 6)",
+        choices=("shuffle", "replacement"),
+    )
+
+    def train(self, **changes: Any) -> dict[str, Any]:
+        """The training settings of a trial: these options with ``changes`` applied, checked
+        as ``scratchdl train`` checks them."""
+        base = {
+            "hidden": self.hidden,
+            "activation": self.activation,
+            "init": self.init,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+            "dtype": self.dtype,
+            "sampling": self.sampling,
+        }
+        base.update(changes)
+        if base["lr"] is None:
+            base["lr"] = DEFAULT_LR[str(base["optimizer"]).lower()]
+        return train_settings(**base)
+
+
+def _positive(value: float, name: str, *, integer: bool = False) -> None:
+    if isinstance(value, bool) or (integer and int(value) != value):
+        raise ConfigError(f"{name} must be a whole number, got {value}")
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be positive, got {value}")
+
+
+@dataclass(frozen=True)
+class Group:
+    """One configuration of a sweep: its label, its coordinates, its training settings."""
+
+    name: str
+    tags: dict[str, Any]
+    train: dict[str, Any]
+
+
+def default_columns(heldout: str = "test") -> tuple[Column, ...]:
+    """The live table: final training loss, held-out accuracy, status."""
+
+    def loss(r: dict[str, Any]) -> str:
+        value = r["final"].get("train_loss")
+        return "-" if value is None else sig(value)
+
+    return (
+        Column("train loss", loss),
+        Column(f"{heldout} acc", lambda r: acc(r["final"].get(f"{heldout}_acc"))),
+        Column("status", lambda r: r["status"], justify="left"),
+    )
+
+
+def declare(
+    name: str,
+    question: str,
+    opts: CommonOptions,
+    data: dict[str, Any],
+    groups: Sequence[Group],
+    budget: Budget,
+    summarize: Callable[[SweepResults], tuple[str, dict[str, Any]]],
+    plot: Callable[[SweepResults, Path], list[Path]],
+    *,
+    extra_checkpoints: dict[str, dict[str, float]] | None = None,
+    subset: dict[str, Any] | None = None,
+    layer_stats: bool = False,
+    columns: Sequence[Column] | None = None,
+) -> Sweep:
+    """A sweep: every group trained once per seed for ``budget``.
+
+    Parameters
+    ----------
+    name, question : str
+    opts : CommonOptions
+        Recorded in ``results.json`` with the budget, the data the trials see and chance level.
+    data : dict
+        The data set's description (``name``, ``n_train``, ``classes``).
+    groups : sequence of Group
+    budget : Budget
+        The ``final`` checkpoint, where every trial stops.
+    summarize, plot : callable
+        See :class:`~scratchdl.experiments.engine.Sweep`.
+    extra_checkpoints : dict, optional
+        Named checkpoints besides ``final`` (a trial trains until all are reached: name them
+        in the summary when they can outlast the budget).
+    subset : dict, optional
+        The data each trial sees (:attr:`TrialSpec.subset`).
+    layer_stats : bool
+        Record per-layer statistics and activation histograms at the start and the end.
+    columns : sequence of Column, optional
+        The live table (default: :func:`default_columns`).
+    """
+    opts.check()
+    if not groups:
+        raise ConfigError(f"the {name} sweep has nothing to run: give at least one value")
+    subset = dict(subset or {})
+    n_train = int(subset.get("train_samples") or data["n_train"])
+    if subset.get("validation"):
+        n_train -= int(n_train * float(subset["validation"]))
+    for g in groups:
+        if g.train["batch_size"] > n_train:
+            raise ConfigError(
+                f"batch size {g.train['batch_size']} is larger than the {n_train} training examples"
+            )
+    names = [g.name for g in groups]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"the {name} sweep lists a value twice")
+    checkpoints = {"final": budget.checkpoint, **(extra_checkpoints or {})}
+    evaluation = {
+        "eval_samples": int(opts.eval_samples),
+        "curve_points": int(opts.curve_points),
+        "layer_stats": bool(layer_stats),
+    }
+    trials = [
+        TrialSpec(
+            sweep=name,
+            group=g.name,
+            tags=g.tags,
+            train=g.train,
+            checkpoints=checkpoints,
+            seed=int(seed),
+            evaluation=evaluation,
+            data=str(data["name"]),
+            subset=subset,
+        )
+        for g in groups
+        for seed in opts.seeds
+    ]
+    heldout = "val" if subset.get("validation") else "test"
+    options = {
+        **asdict(opts),
+        "budget": budget.to_dict(),
+        "checkpoints": checkpoints,
+        "subset": subset,
+        "n_train": n_train,
+        "heldout": heldout,
+        "chance": 1.0 / int(data["classes"]),
+    }
+    return Sweep(
+        name=name,
+        question=question,
+        trials=trials,
+        options=options,
+        columns=tuple(columns or default_columns(heldout)),
+        summarize=summarize,
+        plot=plot,
+    )
+
+
+def epochs_of(updates: int, n_train: int, batch_size: int) -> float:
+    """Epochs that ``updates`` updates make, as the Trainer counts them."""
+    return updates / iter_per_epoch(n_train, batch_size)
+
+
+# -- curves ------------------------------------------------------------------------------------
+def mean_curve(
+    trials: Sequence[dict[str, Any]], x_key: str, y_key: str
+) -> tuple[list[float], list[float | None]]:
+    """Seed-averaged curve: points are matched by index (same spec, same evaluation steps);
+    seeds that stopped early (diverged) only contribute to the points they reached."""
+    curves = [t["curve"] for t in trials]
+    n = max(len(c[x_key]) for c in curves)
+    xs, ys = [], []
+    for i in range(n):
+        pts = [c for c in curves if i < len(c[x_key])]
+        xs.append(float(np.mean([c[x_key][i] for c in pts])))
+        vals = [c[y_key][i] for c in pts if c[y_key][i] is not None]
+        ys.append(float(np.mean(vals)) if vals else None)
+    return xs, ys
+
+
+def by_group(res: SweepResults) -> dict[str, list[dict[str, Any]]]:
+    """The trials of each group, in plan order."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for t in res.trials:
+        out.setdefault(t["group"], []).append(t)
+    return out
+
+
+def group_curves(
+    res: SweepResults, x_key: str, y_key: str, *, style: str = "-", skip_first: bool = False
+) -> list[Series]:
+    """One seed-averaged learning curve per group (``skip_first`` drops the point at 0, which
+    a log axis cannot show)."""
+    series = []
+    for name, trials in by_group(res).items():
+        xs, ys = mean_curve(trials, x_key, y_key)
+        if skip_first:
+            xs, ys = xs[1:], ys[1:]
+        series.append(Series(name, xs, ys, style=style))
+    return series
+
+
+# -- the command line --------------------------------------------------------------------------
+def _field_type(tp: Any) -> tuple[Any, bool]:
+    """``(base type, optional)`` of a dataclass field annotation such as ``float | None``."""
+    args = typing.get_args(tp)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if len(rest) == 1 else str), len(rest) < len(args)
+    return tp, False
+
+
+def _flag_text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str = "") -> None:
+    """One ``--flag`` per field of the ``options`` dataclass, with its default and help."""
+    hints = typing.get_type_hints(options)
+    own = options.__dict__.get("__annotations__", {})
+    # The sweep's own options first: they are its question.
+    fields = sorted(dataclasses.fields(options), key=lambda f: f.name not in own)
+    for f in fields:
+        if not f.metadata.get("flag", True):
+            continue
+        tp, _ = _field_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        help_text = f.metadata.get("help", "")
+        if f.name == "epochs" and defaults_note:
+            help_text += f" (default: {defaults_note})"
+        elif default is not None and tp is not bool:
+            help_text += f" (default: {_flag_text(default)})"
+        if tp is bool:
+            parser.add_argument(flag, action="store_true", help=help_text)
+        else:
+            parser.add_argument(flag, default=None, metavar=f.name.upper(), help=help_text)
+
+
+def _convert(text: str, tp: Any, flag: str, choices: Sequence[str] | None) -> Any:
+    if typing.get_origin(tp) is tuple:
+        (item,) = {a for a in typing.get_args(tp) if a is not Ellipsis}
+        if item is int:
+            return parse_int_list(text, flag, minimum=0 if flag == "--seeds" else 1)
+        if item is float:
+            return parse_float_list(text, flag)
+        return tuple(p.strip() for p in text.split(",") if p.strip())
+    if choices and text.lower() not in choices:
+        raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {text!r}")
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{flag} must be a whole number, got {text!r}") from None
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{flag} must be a number, got {text!r}") from None
+    if flag == "--init":
+        return parse_init(text)
+    return text.lower() if choices else text
+
+
+def options_from_args(options: type, args: argparse.Namespace) -> Any:
+    """The ``options`` dataclass from parsed flags (unset flags keep the defaults)."""
+    hints = typing.get_type_hints(options)
+    values = {}
+    for f in dataclasses.fields(options):
+        if not f.metadata.get("flag", True):
+            continue
+        raw = getattr(args, f.name, None)
+        if raw is None or raw is False:
+            continue
+        tp, _ = _field_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        values[f.name] = raw if tp is bool else _convert(raw, tp, flag, f.metadata.get("choices"))
+    return options(**values)
+
+
+# -- what the numbers support saying (scratchdl.train.verdict) --------------------------------
+def heldout(res: SweepResults) -> str:
+    """``"test"``, or ``"val"`` when the trials held out a validation split."""
+    return str(res.options.get("heldout", "test"))
+
+
+def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
+    """What ``group``'s runs support saying, from its final held-out accuracy (mean over
+    seeds) and its seed-averaged training-loss curve (fixed subsample, so no sampling noise)."""
+    _, losses = mean_curve(by_group(res)[group["group"]], "updates", "train_loss")
+    if group["diverged"]:
+        losses = [*losses, None]
+    return learning_verdict(
+        group_metric(group, f"final.{heldout(res)}_acc"),
+        losses,
+        float(res.options["chance"]),
+        res.options["budget"]["text"],
+        more="try more epochs (--epochs)",
+        epochs=group_metric(group, "final.epochs"),
+    )
+
+
+def noise(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
+    """How group ``a``'s ``path`` compares with ``b``'s against the seed noise, as a phrase:
+    ``"more than the seed noise"``, ``"within the seed noise"`` or, with one seed,
+    ``"one seed only, so the seed noise is unknown"``."""
+    verdict = noise_comparison(a["metrics"][path], b["metrics"][path])
+    return {
+        "one seed": "one seed only, so the seed noise is unknown",
+        "within noise": "within the seed noise",
+    }.get(verdict, "more than the seed noise")
