@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from _sweep_helpers import blobs, info, strip_timing
 from scratchdl.cli import main
 from scratchdl.errors import ConfigError
 from scratchdl.experiments import executors, lr
@@ -35,7 +36,6 @@ from scratchdl.experiments.executors import (
 )
 from scratchdl.experiments.trial import TrialSpec
 from scratchdl.train._blas import blas_thread_count
-from test_sweep import blobs, info, strip_timing
 
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(
@@ -162,7 +162,7 @@ def src():
 
 def plan(source, epochs: float = 200):
     """Six trials of about half a second each on this machine."""
-    opts = lr.LrOptions(
+    opts = lr.Options(
         values=(0.01, 0.1, 1.0), epochs=epochs, seeds=(0, 1), hidden=(128,), eval_samples=100
     )
     return lr.build(opts, info(source))

@@ -176,6 +176,7 @@ def _declared_options(module: Any, args: argparse.Namespace) -> tuple[Any, Any]:
 def _add_engine_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
     """Where the trials run and where the results go (every sweep has these)."""
     p.add_argument("--jobs", type=int, default=1, help=_COMMON_HELP["jobs"])
+    p.add_argument("--executor", default="local", metavar="WHERE", help=_COMMON_HELP["executor"])
     p.add_argument(
         "--out", default=default_out, help=_COMMON_HELP["out"] + f" (default: {default_out})"
     )
