@@ -23,6 +23,8 @@ limited to one thread (``OPENBLAS_NUM_THREADS`` and friends are set in the paren
 while the workers start, before they import NumPy), so ``--jobs 2`` on two cores does not run
 four threads, and per-update timings are comparable whatever ``--jobs`` is. ``jobs=0`` runs in
 the calling process (for debugging and tests).
+With ``executor="dask://HOST:PORT"`` the trials run on a Dask cluster instead, through the same
+worker function (:mod:`~scratchdl.experiments.executors`).
 """
 
 from __future__ import annotations

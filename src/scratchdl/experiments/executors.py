@@ -254,7 +254,15 @@ def _failure(exc: BaseException) -> str:
     if isinstance(exc, WorkerTrialError):
         return f"{exc} (failed {RETRIES + 1} times)"
     if type(exc).__name__ == "KilledWorker":
-        return "every worker that ran it died (KilledWorker; see the workers' logs: out of memory?)"
+        deaths = getattr(exc, "allowed_failures", 0) + 1
+        return (
+            f"{deaths} workers died while running it (Dask's KilledWorker; out of memory? see "
+            "the workers' logs)"
+        )
+    if isinstance(exc, ImportError):  # the task could not even be unpacked on the worker
+        return (
+            f"{_one_line(exc)} on a worker: install the same scratchdl on every worker ({_INSTALL})"
+        )
     return f"{_one_line(exc)} (failed {RETRIES + 1} times)"
 
 
