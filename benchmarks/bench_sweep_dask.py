@@ -1,7 +1,7 @@
 """Wall time of one sweep run locally with 1 and 2 processes, and through Dask with 2 workers.
 
-Each contender is the whole ``scratchdl sweep lr ...`` command in a subprocess (Python start
-and the parent's MNIST load included) into a fresh ``--out``:
+Each contender is the whole ``scratchdl sweep lr --epochs 1 --seeds 0,1`` command (10 trials)
+in a subprocess (Python start and the parent's MNIST load included) into a fresh ``--out``:
 
 - ``jobs 1`` / ``jobs 2``: ``--jobs 1`` / ``--jobs 2`` (the local process pool);
 - ``dask``: ``--executor dask://127.0.0.1:PORT`` on a scheduler and ``--workers`` workers
@@ -16,6 +16,7 @@ best and the median, their ratios to ``jobs 1``, the load average, and checks th
 gave the same trial results (timings apart). Needs ``pip install "scratchdl[dask]"`` and MNIST::
 
     SCRATCHDL_DATA_DIR=/path/to/mnist python benchmarks/bench_sweep_dask.py --rounds 3
+    python benchmarks/bench_sweep_dask.py --data-dir /path/to/mnist --epochs 5   # longer trials
 """
 
 from __future__ import annotations
@@ -33,8 +34,6 @@ import time
 from pathlib import Path
 
 from scratchdl.experiments.trial import TIMING_DEPENDENT
-
-SWEEP = ["sweep", "lr", "--epochs", "1", "--seeds", "0,1"]
 
 
 def strip(obj):
@@ -111,7 +110,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="workers of 'dask' (default: 2)")
     parser.add_argument("--data-dir", default=os.environ.get("SCRATCHDL_DATA_DIR"))
+    parser.add_argument("--epochs", default="1", help="of each trial (default: 1)")
+    parser.add_argument("--seeds", default="0,1", help="of the lr sweep (default: 0,1)")
     args = parser.parse_args()
+    sweep = ["sweep", "lr", "--epochs", args.epochs, "--seeds", args.seeds]
     if not args.data_dir:
         sys.exit("give --data-dir or set SCRATCHDL_DATA_DIR (the workers read MNIST there)")
     tmp = Path(tempfile.mkdtemp(prefix="bench-sweep-dask-"))
@@ -120,7 +122,7 @@ def main() -> None:
     url = cluster.address.replace("tcp://", "dask://")
     names = ["jobs 1", "jobs 2", "dask", "dask warm", "dask 1x2"]
     times: dict[str, list[float]] = {name: [] for name in names}
-    print(f"sweep: scratchdl {' '.join(SWEEP)}; load average before {os.getloadavg()}")
+    print(f"sweep: scratchdl {' '.join(sweep)}; load average before {os.getloadavg()}")
     try:
         for r in range(args.rounds):
             order = ["jobs 1", "jobs 2", "dask", "dask 1x2"]
@@ -130,11 +132,11 @@ def main() -> None:
                     cluster.restart_workers(1 if two_threads else args.workers, 1 + two_threads)
                     for label in [name] if two_threads else ["dask", "dask warm"]:
                         out = tmp / f"{label.replace(' ', '-')}-{r}"
-                        times[label].append(timed([*SWEEP, "--executor", url], out, env))
+                        times[label].append(timed([*sweep, "--executor", url], out, env))
                 else:
                     out = tmp / f"{name.replace(' ', '')}-{r}"
                     jobs = name.split()[1]
-                    times[name].append(timed([*SWEEP, "--jobs", jobs], out, env))
+                    times[name].append(timed([*sweep, "--jobs", jobs], out, env))
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()))
     finally:
         cluster.stop()
