@@ -54,8 +54,10 @@ class Cluster:
         self.procs: list[subprocess.Popen] = []
         self.workers: list[subprocess.Popen] = []
         # The workers start with two BLAS threads: the task must bring them down to one. They
-        # can import this module (FlakySource).
+        # get the malloc setting a nanny gives (the task undoes its cost), and can import this
+        # module (FlakySource).
         self.env = {**os.environ, "OPENBLAS_NUM_THREADS": "2", "PYTHONDONTWRITEBYTECODE": "1"}
+        self.env["MALLOC_TRIM_THRESHOLD_"] = "65536"
         self.env["PYTHONPATH"] = os.pathsep.join(
             [str(Path(__file__).parent), *filter(None, [os.environ.get("PYTHONPATH")])]
         )

@@ -22,8 +22,11 @@ each worker loads it itself, once, from ``--data-dir`` on a shared path or its o
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import logging
+import os
 import socket
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -273,6 +276,7 @@ def _dask_trial(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
     from scratchdl.experiments import engine
 
     threads = _one_blas_thread()
+    _numpy_friendly_malloc()
     where = {"host": socket.gethostname(), "worker": get_worker().address}
     try:
         row = engine._worker(spec, source)
@@ -285,6 +289,31 @@ def _dask_trial(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
     # ``blas_thread_count`` what its BLAS really used.
     row["process"].update(where, blas_thread_count=threads)
     return row
+
+
+#: glibc's ``mallopt`` parameters, and the thresholds its dynamic rule reaches for big arrays.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD, _TRIM_THRESHOLD = 32 * 2**20, 64 * 2**20
+
+
+def _numpy_friendly_malloc() -> None:
+    """Undo the cost of the Dask nanny's ``MALLOC_TRIM_THRESHOLD_`` for training (Linux).
+
+    The nanny starts its worker with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand freed memory back
+    to the system). Any such setting also turns off glibc's rule that raises the mmap threshold
+    as big blocks are freed, so every array over 128 KiB (a batch of 100 images is 313 KB) is
+    mapped and unmapped afresh: a 5-epoch MNIST trial trained 1.6 to 1.8 times slower. Setting
+    the thresholds to where that rule ends up makes it as fast as in a local worker. Only done
+    when the variable is set; like the BLAS count, it stays for the worker's life.
+    """
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ or not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def _one_blas_thread() -> int | None:
