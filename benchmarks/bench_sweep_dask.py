@@ -1,6 +1,6 @@
 """Wall time of one sweep run locally with 1 and 2 processes, and through Dask with 2 workers.
 
-Each contender is the whole ``scratchdl sweep lr --epochs 1 --seeds 0,1`` command (10 trials)
+Each contender is the whole ``scratchdl sweep lr --epochs E --seeds 0,1`` command (10 trials)
 in a subprocess (Python start and the parent's MNIST load included) into a fresh ``--out``:
 
 - ``jobs 1`` / ``jobs 2``: ``--jobs 1`` / ``--jobs 2`` (the local process pool);
