@@ -227,6 +227,7 @@ def declare(
     plot: Callable[[SweepResults, Path], list[Path]],
     *,
     extra_checkpoints: dict[str, dict[str, float]] | None = None,
+    beyond_budget: str = "",
     subset: dict[str, Any] | None = None,
     layer_stats: bool = False,
     columns: Sequence[Column] | None = None,
@@ -248,6 +249,10 @@ def declare(
     extra_checkpoints : dict, optional
         Named checkpoints besides ``final`` (a trial trains until all are reached: name them
         in the summary when they can outlast the budget).
+    beyond_budget : str
+        When an extra checkpoint can outlast the budget, what it adds, as a clause ("runs
+        also train until 3 s of training for the equal-time comparison"): recorded in the
+        options and printed on the sweep's first line.
     subset : dict, optional
         The data each trial sees (:attr:`TrialSpec.subset`).
     layer_stats : bool
@@ -296,6 +301,7 @@ def declare(
         **asdict(opts),
         "budget": budget.to_dict(),
         "checkpoints": checkpoints,
+        "beyond_budget": beyond_budget,
         "subset": subset,
         "n_train": n_train,
         "heldout": heldout,
@@ -388,10 +394,14 @@ def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str
         help_text = f.metadata.get("help", "")
         if f.name == "epochs" and defaults_note:
             help_text += f" (default: {defaults_note})"
-        elif default is not None and tp is not bool:
+        elif tp is bool:
+            help_text += f" (default: {'on' if default else 'off'})"
+        elif default is not None:
             help_text += f" (default: {_flag_text(default)})"
-        if tp is bool:
-            parser.add_argument(flag, action="store_true", help=help_text)
+        if tp is bool:  # --flag / --no-flag; None when neither is given
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         else:
             parser.add_argument(flag, default=None, metavar=f.name.upper(), help=help_text)
 
@@ -429,7 +439,7 @@ def options_from_args(options: type, args: argparse.Namespace) -> Any:
         if not f.metadata.get("flag", True):
             continue
         raw = getattr(args, f.name, None)
-        if raw is None or raw is False:
+        if raw is None:
             continue
         tp, _ = _field_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
@@ -444,17 +454,28 @@ def heldout(res: SweepResults) -> str:
 
 
 def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
-    """What ``group``'s runs support saying, from its final held-out accuracy (mean over
-    seeds) and its seed-averaged training-loss curve (fixed subsample, so no sampling noise)."""
-    _, losses = mean_curve(by_group(res)[group["group"]], "updates", "train_loss")
+    """What ``group``'s runs support saying at the budget (the ``final`` checkpoint), from
+    their held-out accuracy there (mean over seeds) and two seed-averaged loss curves up to
+    it: the training loss on the curve's fixed subsample, and the mean mini-batch loss between
+    curve points. The second averages over hundreds of updates, so it shows the slow fall of a
+    net on a plateau (ch. 6.2) that each update's jitter hides in the first; the loss is
+    "still falling" when either curve says so."""
+    trials = by_group(res)[group["group"]]
+    stop = max(t["results"]["final"]["updates"] for t in trials)
+    curves = []
+    for key in ("train_loss", "batch_loss"):
+        xs, ys = mean_curve(trials, "updates", key)
+        curves.append([y for x, y in zip(xs, ys, strict=True) if x <= stop])
+    del curves[1][0]  # no mini-batch loss at 0 updates: none was drawn yet
     if group["diverged"]:
-        losses = [*losses, None]
+        curves[0].append(None)
     return learning_verdict(
-        group_metric(group, f"final.{heldout(res)}_acc"),
-        losses,
+        group_metric(group, f"results.final.{heldout(res)}_acc"),
+        curves[0],
         float(res.options["chance"]),
         res.options["budget"]["text"],
         more="try more epochs (--epochs)",
+        also=curves[1:],
     )
 
 

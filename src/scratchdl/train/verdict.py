@@ -30,38 +30,61 @@ __all__ = [
 #: A net "has not learned" while its accuracy is at most this many times chance (1.5 × 0.1 on
 #: MNIST): better than a guess by a few points only.
 FAIL_FACTOR = 1.5
-#: The loss is "still falling" when its last quarter is below the quarter before by more than
-#: this share (and, for noisy mini-batch losses, by more than twice their standard error).
+#: The loss is "still falling" when the straight line fitted to the last half of its curve
+#: falls, over that half, by more than this share of the loss (and by more than twice the
+#: standard error of the fitted slope, which is what mini-batch noise looks like).
 MIN_FALL = 1e-4
+#: A loss "went up" when the last half of its curve is above its start by more than this share.
+MIN_RISE = 0.01
+
+
+def _finite(losses: Sequence[float | None]) -> list[float] | None:
+    values = [None if v is None else float(v) for v in losses]
+    return None if any(v is None or not math.isfinite(v) for v in values) else values
 
 
 def loss_trend(losses: Sequence[float | None]) -> str:
     """``"falling"``, ``"flat"`` or ``"diverged"``: how a loss curve ended.
 
-    Compares the mean of the last quarter of the points with the mean of the quarter before
-    it. The loss is falling when the later mean is lower by more than :data:`MIN_FALL` of the
-    earlier one and by more than twice the standard error of the difference (the spread of
-    the points within each quarter, which is what mini-batch noise looks like). A non-finite
-    (None, NaN, inf) point means the run diverged. Fewer than 4 points: ``"falling"`` unless
-    the last is no lower than the first (too little to call a plateau).
+    Fits a straight line (least squares) to the last half of the points. The loss is falling
+    when the line falls, across that half, by more than :data:`MIN_FALL` of the loss and its
+    slope is below zero by more than twice its standard error (from the scatter of the points
+    about the line). Using the whole last half, not just its two ends, is what lets a slow,
+    steady fall on a plateau (a deep sigmoid net in its first epochs, ch. 6.2) show through
+    the noise of each point. A non-finite (None, NaN, inf) point means the run diverged.
+    Fewer than 4 points: ``"falling"`` unless the last is no lower than the first (too little
+    to call a plateau).
     """
-    values = [None if v is None else float(v) for v in losses]
-    if any(v is None or not math.isfinite(v) for v in values):
+    values = _finite(losses)
+    if values is None:
         return "diverged"
     if len(values) < 2:
         return "falling"
     if len(values) < 4:
         return "falling" if values[-1] < values[0] * (1 - MIN_FALL) else "flat"
-    k = len(values) // 4
-    before, last = values[-2 * k : -k], values[-k:]
-    m_before, m_last = sum(before) / k, sum(last) / k
-    noise = 0.0
-    if k > 1:
-        var = sum((v - m_before) ** 2 for v in before) + sum((v - m_last) ** 2 for v in last)
-        var /= 2 * (k - 1)
-        noise = 2 * math.sqrt(2 * var / k)
-    fall = m_before - m_last
-    return "falling" if fall > MIN_FALL * abs(m_before) and fall > noise else "flat"
+    y = values[len(values) // 2 :]
+    n = len(y)
+    x = [i - (n - 1) / 2 for i in range(n)]
+    sxx = sum(xi * xi for xi in x)
+    mean = sum(y) / n
+    slope = sum(xi * (yi - mean) for xi, yi in zip(x, y, strict=True)) / sxx
+    scatter = sum((yi - mean - slope * xi) ** 2 for xi, yi in zip(x, y, strict=True))
+    stderr = math.sqrt(scatter / (n - 2) / sxx) if n > 2 else 0.0
+    fall = -slope * (n - 1)
+    return "falling" if fall > MIN_FALL * abs(mean) and -slope > 2 * stderr else "flat"
+
+
+def _went_up(losses: Sequence[float | None]) -> bool:
+    """The last half of the curve sits above its first point by more than :data:`MIN_RISE`
+    of it and more than twice its spread (a plateau jittering about its start, a few
+    thousandths above ln(10), has not "gone up")."""
+    values = [float(v) for v in losses if v is not None]
+    if len(values) < 2:
+        return False
+    tail = values[len(values) // 2 :]
+    mean = sum(tail) / len(tail)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in tail) / max(len(tail) - 1, 1))
+    return mean - values[0] > max(2 * spread, MIN_RISE * abs(values[0]))
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,7 @@ def learning_verdict(
     chance: float,
     budget: str,
     more: str = "try more epochs",
+    also: Sequence[Sequence[float | None]] = (),
 ) -> Verdict:
     """Classify a run from its final accuracy and its loss curve, with the phrase to print.
 
@@ -102,20 +126,25 @@ def learning_verdict(
         What the run was given, as it should read after "in": ``"2 epochs"``, ``"2000 updates"``.
     more : str
         The advice when the loss is still falling (``train`` names its flag here).
+    also : sequence of sequences
+        Other measurements of the same run's loss (such as mean mini-batch losses): the loss
+        is still falling when ``losses`` or any of these is (only ``losses`` decides
+        divergence and "went up").
 
     Returns
     -------
     Verdict
     """
     trend = loss_trend(losses)
+    if trend == "flat" and any(loss_trend(other) == "falling" for other in also):
+        trend = "falling"
     if trend == "diverged":
         return Verdict("diverged", f"diverged in {budget} (its loss became infinite or NaN)")
     if accuracy is not None and accuracy > FAIL_FACTOR * chance:
         return Verdict("learned", f"learned in {budget}")
     if trend == "falling":
         return Verdict("learning", f"had not learned yet in {budget}, loss still falling: {more}")
-    finite = [float(v) for v in losses if v is not None]
-    if len(finite) >= 2 and finite[-1] > finite[0]:
+    if _went_up(losses):
         return Verdict("stalled", f"did not train in {budget}: its loss went up")
     return Verdict("stalled", f"did not train in {budget}: its loss stopped falling")
 
