@@ -52,7 +52,9 @@ class Options(NetOptions):
     budget_seconds: float = option(
         3.0, "equal-time checkpoint, seconds of training: runs done sooner train on until it"
     )
-    lr: float | None = option(None, "learning rate at --lr-reference (default: 0.1 for sgd)")
+    lr: float | None = option(
+        None, "learning rate at --lr-reference (default: the optimizer's, 0.1 for sgd)"
+    )
     lr_scaling: str = option("none", "scale lr with batch / --lr-reference", choices=LR_SCALINGS)
     lr_reference: int = option(100, "batch size at which lr is --lr")
     batch_size: int = option(100, "set by --values", flag=False)
@@ -100,9 +102,9 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
 
 COLUMNS = (
     Column("lr", lambda r: sig(r["train"]["lr"])),
-    *(Column(c, lambda r, c=c: acc(r["results"][c]["test_acc"])) for c in CHECKS),
+    *(Column(f"acc@{c}", lambda r, c=c: acc(r["results"][c]["test_acc"])) for c in CHECKS),
     Column("ms/update", lambda r: sig(1e3 * (r["timing"]["seconds_per_update"] or 0))),
-    Column("epochs", lambda r: sig(r["epochs"])),
+    Column("epochs run", lambda r: sig(r["epochs"])),
     Column("status", lambda r: r["status"], justify="left"),
 )
 
@@ -118,6 +120,7 @@ def _row(g: dict[str, Any]) -> dict[str, Any]:
         "s_epoch": m["timing.seconds_per_epoch"],
         "trained": m["final.epochs"]["mean"],
         "longer": m["final.updates"]["mean"] > m["results.final.updates"]["mean"],
+        "more_updates": m["results.updates.updates"]["mean"] > m["results.final.updates"]["mean"],
         **{c: m[f"results.{c}.test_acc"] for c in CHECKS},
     }
 
@@ -143,8 +146,10 @@ def _best(rows: list[dict[str, Any]], key: str, lowest: bool = False) -> dict[st
 
 def _noise(b: dict[str, Any]) -> str:
     """What the seed noise lets the summary say of the runner-up (one seed: said once)."""
-    if b["one_seed"] or b["next"] is None:
+    if b["next"] is None:
         return "."
+    if b["one_seed"]:
+        return "; the next was batch {next} ({next_value:pm}), and with one seed whether they differ is unknown."
     if b["tied"]:
         return (
             "; {tied:list} " + ("is" if len(b["tied"]) == 1 else "are") + " within the seed noise."
@@ -174,11 +179,16 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     )
     longer = [r for r in rows if r["longer"]]
     s.say(
-        "Besides the budget of {budget}, runs trained on until every checkpoint below was "
-        "reached ({seconds} s of training for equal time, {updates} updates for equal "
-        "updates): {trained:list}."
+        "Besides the budget of {budget}, runs trained on until {seconds} s of training for the "
+        "equal-time comparison"
+        + (
+            " and {updates} updates for the equal-updates one"
+            if any(r["more_updates"] for r in rows)
+            else ""
+        )
+        + ": {trained:list}."
         if longer
-        else "Every run reached every checkpoint below within its {budget}.",
+        else "Every run reached all three checkpoints below within its {budget}.",
         trained=[f"batch {r['batch']} trained {plural_epochs(sig(r['trained']))}" for r in longer],
         trained_epochs=[r["trained"] for r in longer],
         **marks,
@@ -240,8 +250,9 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         if len(set(picks.values())) == 1 and not best["time"]["tied"]
         else '"It depends" is really "it depends on what you hold fixed": the highest test '
         "accuracy in {budget} went to {at_epochs}, in {updates} updates to {at_updates}, in "
-        "{seconds} s of training to {at_time}. When compute time is what you pay for, that is "
-        "the right size for this net on this machine.",
+        "{seconds} s of training to {at_time}. When compute time is what you pay for, the "
+        "equal-time comparison is the one that matters: on this machine it points to "
+        "{at_time}.",
         batch=best["time"]["batch"],
         **{f"at_{c}": p for c, p in picks.items()},
         **marks,

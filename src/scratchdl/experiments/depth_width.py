@@ -232,32 +232,27 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         factor=FAIL_FACTOR,
     )
     s.heading(f"Does a deep net learn in {s.budget}?")
-    late: dict[str, list[str]] = {}  # verdict kind -> variants whose deepest nets all had it
+    late = []  # variants whose deepest nets all failed to learn while shallower ones learned
     for v in variants:
         vc = [c for c in cells if c["variant"] == v]
         best = max(vc, key=lambda c: c["acc"]["mean"] or 0.0)
         deep = next(c for c in vc if c["depth"] == deepest and c["column"] == widest)
         learned = [c for c in vc if c["verdict"].kind == "learned"]
         s.bullet(
-            "**{variant}** learned in {budget} "
-            + (
-                "at every depth and width"
+            (
+                "**{variant}** learned in {budget} at every depth and width; its"
                 if len(learned) == len(vc)
-                else "at {where:list}"
+                else "**{variant}** learned in {budget} at {where:list}; its"
                 if learned
-                else "at no depth"
+                else "**{variant}**: no net learned in {budget}; the"
             )
-            + "; its highest test accuracy was {acc:pm}, at depth {depth} × width {width}."
+            + " highest test accuracy was {acc:pm}, at depth {depth} × width {width}."
             + (
                 ""
                 if deep["ratio"] is None
-                else " At initialisation the gradient reaching the "
-                "first weight layer of its depth-{deep_depth} × width-{deep_width} net was "
-                + (
-                    "{ratio:sig}× smaller than at the last one."
-                    if deep["ratio"] >= 1
-                    else "{inverse:sig}× larger than at the last one."
-                )
+                else " At initialisation, in its depth-{deep_depth} × width-{deep_width} net, "
+                "the gradient at the last weight layer was {ratio:sig}× that at the first (RMS "
+                "over a fixed batch)."
             ),
             variant=v,
             where=_where(learned, len(columns)),
@@ -265,7 +260,6 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             deep_depth=deepest,
             deep_width=deep["width"],
             ratio=deep["ratio"],
-            inverse=1 / deep["ratio"] if deep["ratio"] else None,
         )
         for kind in ("stalled", "learning", "diverged"):
             them = [c for c in vc if c["verdict"].kind == kind]
@@ -274,34 +268,21 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
                 s.bullet(
                     "At {where:list}, {variant} " + them[0]["verdict"].phrase + " (test accuracy "
                     "{acc:pm} at depth {depth} × width {width}, chance {chance:acc}; mean "
-                    "mini-batch loss {first:loss} -> {last:loss}).",
+                    "mini-batch loss {first:loss} -> {last:loss})."
+                    + (
+                        " A loss that stopped falling may still be a plateau that a longer run "
+                        "leaves: deep sigmoid nets can sit on one for epochs (ch. {chapter})."
+                        if kind == "stalled"
+                        else ""
+                    ),
                     where=_where(them, len(columns)),
                     variant=v,
                     chance=o["chance"],
+                    chapter=6.2,
                     **{k: worst[k] for k in ("acc", "depth", "width", "first", "last")},
                 )
-        kinds = {c["verdict"].kind for c in vc if c["depth"] == deepest}
-        if len(kinds) == 1 and len(depths) > 1 and any(c["depth"] < deepest for c in learned):
-            late.setdefault(kinds.pop(), []).append(v)
-    if late.get("stalled") or late.get("learning"):
-        s.bullet(
-            "So depth has a cost width does not: in {budget}, the depth-{deepest} "
-            + " and ".join(
-                f"{{{k}:list}} nets {what}"
-                for k, what in (
-                    ("stalled", "did not train (loss stopped falling)"),
-                    (
-                        "learning",
-                        "had not learned yet (loss still falling: more epochs may fix that)",
-                    ),
-                )
-                if late.get(k)
-            )
-            + " while shallower ones learned.",
-            deepest=deepest,
-            stalled=late.get("stalled", []),
-            learning=late.get("learning", []),
-        )
+        if learned and all(c["depth"] < deepest for c in learned):
+            late.append(v)
 
     main = max(
         variants, key=lambda v: np.mean([c["acc"]["mean"] or 0 for c in cells if c["variant"] == v])
@@ -341,7 +322,18 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         (name, b["acc"]["mean"] - a["acc"]["mean"], noise_comparison(b["acc"], a["acc"]))
         for name, a, b in pairs
     ]
-    s.say(_answer(changes, o["match_params"]), **{n: change for n, change, _ in changes})
+    s.say(
+        "For {variant}: " + _answer(changes, o["match_params"]),
+        variant=main,
+        **{n: change for n, change, _ in changes},
+    )
+    if late:
+        s.say(
+            "Depth also has a cost width does not: in {budget}, no depth-{deepest} {late:list} "
+            "net learned, while shallower ones did (see above whether their loss had stopped or was still falling).",
+            deepest=deepest,
+            late=late,
+        )
     return s.done(FIGURES)
 
 
