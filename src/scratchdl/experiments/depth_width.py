@@ -171,26 +171,22 @@ def _where(cells: list[dict[str, Any]], n_columns: int) -> list[str]:
 
 def _answer(changes: list[tuple[str, float, str]], match_params: bool) -> str:
     """The answer's template from ``(name, change in test accuracy, noise_comparison)`` of
-    "deepening" and/or "widening"; ``{budget}`` and ``{<name>}`` (the change) are filled in."""
+    "deepening" and/or "widening"; ``{budget}`` and ``{<name>}`` (the change) are filled in.
+    Help or harm is claimed only beyond the seed noise."""
     if not changes:
         return "One depth and one width: nothing to compare; give two or more --depths or --widths."
-    said = {
-        "larger": "more than the seed noise",
-        "smaller": "more than the seed noise",
-        "within noise": "within the seed noise",
-        "one seed": "one seed only, so the seed noise is unknown",
-    }
-    clauses = [f"{n} changed test accuracy by {{{n}:+.3f}} ({said[k]})" for n, _, k in changes]
-    helped = [n for n, _, k in changes if k == "larger"]
-    hurt = [n for n, _, k in changes if k == "smaller"]
-    if match_params:
-        lead = "At about the same number of parameters, in {budget} the deep-narrow net " + (
-            "beat the shallow-wide one"
-            if helped
-            else "fell behind the shallow-wide one"
-            if hurt
-            else "and the shallow-wide one could not be told apart"
-        )
+    said = {"within noise": "within the seed noise", "one seed": "one seed only: noise unknown"}
+    clauses = [
+        f"{n} changed test accuracy by {{{n}:+.3f}} ({said.get(k, 'more than the seed noise')})"
+        for n, _, k in changes
+    ]
+    kinds = {n: k for n, _, k in changes}
+    helped = [n for n, k in kinds.items() if k == "larger"]
+    if match_params and "deepening" in kinds:
+        lead = "At about the same number of parameters, in {budget} the deep-narrow net " + {
+            "larger": "beat the shallow-wide one",
+            "smaller": "fell behind the shallow-wide one",
+        }.get(kinds["deepening"], "and the shallow-wide one could not be told apart")
     elif len(changes) == 1:
         lead = f"Only {changes[0][0]} was tried, in {{budget}}"
     elif helped:
@@ -199,9 +195,9 @@ def _answer(changes: list[tuple[str, float, str]], match_params: bool) -> str:
             if len(helped) == 2
             else f"In {{budget}}, only {helped[0]} helped"
         )
-    elif hurt:
+    elif "smaller" in kinds.values():
         lead = "Neither helped in {budget}"
-    elif changes[0][2] == "one seed":
+    elif "one seed" in kinds.values():
         lead = "In {budget}, with one seed per net neither change can be told from noise"
     else:
         lead = "In {budget}, neither changed test accuracy by more than the seed noise"
@@ -268,7 +264,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
                 s.bullet(
                     "At {where:list}, {variant} " + them[0]["verdict"].phrase + " (test accuracy "
                     "{acc:pm} at depth {depth} × width {width}, chance {chance:acc}; mean "
-                    "mini-batch loss {first:loss} -> {last:loss})."
+                    "mini-batch loss {first:.3f} -> {last:.3f})."
                     + (
                         " A loss that stopped falling may still be a plateau that a longer run "
                         "leaves: deep sigmoid nets can sit on one for epochs (ch. {chapter})."
@@ -330,7 +326,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     if late:
         s.say(
             "Depth also has a cost width does not: in {budget}, no depth-{deepest} {late:list} "
-            "net learned, while shallower ones did (see above whether their loss had stopped or was still falling).",
+            "net learned, while shallower ones did (see above whether their loss had stopped "
+            "or was still falling).",
             deepest=deepest,
             late=late,
         )
