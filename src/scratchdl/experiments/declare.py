@@ -454,7 +454,10 @@ def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
         losses,
         float(res.options["chance"]),
         res.options["budget"]["text"],
-        more="try more epochs (--epochs)",
+        # The advice names the flag that set the budget: more updates for an updates budget.
+        more="try more updates (--iters)"
+        if res.options["budget"].get("updates") is not None
+        else "try more epochs (--epochs)",
     )
 
 

@@ -24,9 +24,11 @@ from scratchdl.plots.axes import single_value_limits, tidy_log_axis
 _CMAP = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
 
 __all__ = [
+    "HistRow",
     "Panel",
     "Series",
     "plot_heatmaps",
+    "plot_histogram_grid",
     "plot_panels",
 ]
 
@@ -214,5 +216,58 @@ def plot_heatmaps(
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
     fig.supxlabel(xlabel)
+    fig.suptitle(suptitle)
+    return fig
+
+
+@dataclass
+class HistRow:
+    """One row of :func:`plot_histogram_grid`: a label and one histogram (bin heights) per
+    column, with an optional note printed in each panel."""
+
+    label: str
+    heights: Sequence[Sequence[float]]
+    notes: Sequence[str] | None = None
+
+
+def plot_histogram_grid(
+    rows: Sequence[HistRow],
+    edges: Sequence[float],
+    *,
+    col_titles: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    suptitle: str,
+) -> Figure:
+    """Histograms already counted (``heights`` per bin between ``edges``), one row per entry
+    of ``rows`` and one column per histogram, sharing the y axis within a row (the layout of
+    the book's ch. 6.2.2 activation figures)."""
+    ncols = max(len(r.heights) for r in rows)
+    fig = new_figure(2.5 * ncols + 1.2, 1.9 * len(rows) + 1.0)
+    axes = fig.subplots(len(rows), ncols, squeeze=False, sharey="row", sharex=True)
+    edges = np.asarray(edges, dtype=float)
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r, c]
+            if c >= len(row.heights):
+                ax.set_visible(False)
+                continue
+            ax.stairs(np.asarray(row.heights[c], dtype=float), edges, fill=True, color="#1f5fa8")
+            ax.set_xlim(edges[0], edges[-1])
+            if row.notes is not None:
+                ax.text(
+                    0.97,
+                    0.93,
+                    row.notes[c],
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=8,
+                )
+            if r == 0 and c < len(col_titles):
+                ax.set_title(col_titles[c])
+            if r == len(rows) - 1:
+                ax.set_xlabel(xlabel)
+        axes[r, 0].set_ylabel(f"{row.label}\n{ylabel}", fontsize=9)
     fig.suptitle(suptitle)
     return fig
