@@ -57,13 +57,14 @@ def test_optimizer_sweep_finds_sgd_slowest(src, tmp_path):
     )
     assert_summary_numbers_in_results(tmp_path)
     text = (tmp_path / "summary.md").read_text()
-    assert "highest: SGD" in text
+    assert "Highest: SGD" in text
     assert text.count("in 150 updates") + text.count("after 150 updates") >= 4
     assert "< SGD ('<': lower by more than the seed noise" in text
     assert (
-        "The book finds SGD slowest (ch. 6.1.8): confirmed in 150 updates; SGD's training loss "
-        "was higher than that of each of" in text
+        "The book finds SGD slowest (ch. 6.1.8), confirmed in 150 updates at these learning "
+        "rates: SGD's training loss was higher than that of Momentum and Adam" in text
     )
+    assert "Lowest mean training loss after 150 updates: " in text
     assert (tmp_path / "optimizer_curves.png").stat().st_size > 10_000
     # The book's loss curve: seed-averaged mini-batch losses at every curve point.
     curve = res.trials[0]["curve"]
@@ -79,6 +80,7 @@ def test_optimizer_sweep_one_seed_and_one_rate(src, tmp_path):
     findings = text.split("## Findings")[1]
     assert "more than the seed noise" not in findings and "confirmed" not in findings
     assert "one seed only, so the seed noise is unknown" in text
+    assert "not testable against the seed noise with one seed in 150 updates" in text
     assert_summary_numbers_in_results(tmp_path)
 
 

@@ -16,21 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scratchdl._text import plural
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
     Group,
     NetOptions,
-    by_group,
     declare,
     group_curves,
-    mean_curve,
     noise,
     option,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
-from scratchdl.experiments.summary import Summary
+from scratchdl.experiments.summary import Summary, words_list
 from scratchdl.optimizers import OPTIMIZERS
 from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, plot_panels
@@ -90,40 +89,47 @@ def _mean(row: dict[str, Any]) -> float:
     return float("inf") if row["loss"]["mean"] is None else row["loss"]["mean"]
 
 
+def _than(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """How ``a``'s loss compares with ``b``'s: "lower than", "higher than" (beyond the seed
+    noise), "within the seed noise of", or with one seed "(one seed) lower than"."""
+    found = noise_comparison(a["loss"], b["loss"])
+    if found == "one seed":
+        return "(one seed) " + ("lower than" if _mean(a) < _mean(b) else "higher than")
+    return {"smaller": "lower than", "larger": "higher than"}.get(found, "within the seed noise of")
+
+
 def _ranking(rows: list[dict[str, Any]]) -> str:
     """``"Adam ≈ AdaGrad < Momentum"``: lowest loss first; ``<`` more than the seed noise."""
     text = rows[0]["name"]
     for before, row in zip(rows, rows[1:], strict=False):
-        apart = noise_comparison(row["loss"], before["loss"]) in ("larger", "smaller")
-        text += (" < " if apart else " ≈ ") + row["name"]
+        text += (" < " if _than(before, row) == "lower than" else " ≈ ") + row["name"]
     return text
 
 
 def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
-    """Lowest and highest loss, the ranking against the noise, accuracies, the book's claim."""
-    rows = []
-    for g in res.groups:
-        _, curve = mean_curve(by_group(res)[g["group"]], "updates", "train_loss")
-        rows.append(
-            {
-                "name": g["group"],
-                "lr": g["tags"]["lr"],
-                "loss": g["metrics"][LOSS],
-                "acc": g["metrics"]["final.test_acc"],
-                "start": curve[0],
-                "verdict": verdict(res, g),
-                "group": g,
-            }
-        )
+    """Lowest and highest loss, the ranking against the noise, accuracies, the book's claims."""
+    rows = [
+        {
+            "name": g["group"],
+            "lr": g["tags"]["lr"],
+            "loss": g["metrics"][LOSS],
+            "acc": g["metrics"]["final.test_acc"],
+            "verdict": verdict(res, g),
+            "group": g,
+        }
+        for g in res.groups
+    ]
     rows.sort(key=_mean)
     o = res.options
+    one_seed = len(o["seeds"]) < 2
     s = Summary(res, "Optimizers (ch. 6.1.8)")
     s.say(
         "Setup: hidden layers {hidden} ({layers} hidden layers; the book's code has {book} of "
-        "{book_width}, which its text calls a {book_depth}-layer net), {activation} with init {init}, batch {batch} "
-        "drawn {sampling}, {budget} per run, {seeds} seed(s) per optimizer, learning rates as in "
-        "the table ({lr_note}). Training loss on the full training set after the last update, "
-        "test accuracy on the full test set (mean ± std over seeds).",
+        "{book_width}, which its text calls a {book_depth}-layer net), {activation} with init "
+        "{init}, batch {batch} drawn {sampling}, {budget} per run, {seeds} seed(s) per "
+        "optimizer, learning rates as in the table ({lr_note}). Training loss on the full "
+        "training set after the last update, test accuracy on the full test set (mean ± std "
+        "over seeds).",
         hidden="-".join(map(str, o["hidden"])),
         layers=len(o["hidden"]),
         book=4,
@@ -139,14 +145,17 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.heading("Findings")
     best, worst = rows[0], rows[-1]
     s.bullet(
-        "Lowest training loss after {budget}: {best} ({best_loss:losspm}); highest: {worst} "
-        "({worst_loss:losspm}).",
+        "Lowest mean training loss after {budget}: {best} ({best_loss:losspm})"
+        + ("; {than} {second} ({second_loss:losspm})" if len(rows) > 1 else "")
+        + ". Highest: {worst} ({worst_loss:losspm}).",
         best=best["name"],
         best_loss=best["loss"],
+        than=_than(best, rows[1]) if len(rows) > 1 else "",
+        second=rows[1]["name"] if len(rows) > 1 else "",
+        second_loss=rows[1]["loss"] if len(rows) > 1 else None,
         worst=worst["name"],
         worst_loss=worst["loss"],
     )
-    one_seed = len(o["seeds"]) < 2
     s.bullet(
         "Ranking by training loss after {budget}, lowest first: {ranking} "
         + (
@@ -156,15 +165,6 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         ),
         ranking=_ranking(rows) if not one_seed else ", ".join(r["name"] for r in rows),
     )
-    for before, row in zip(rows, rows[1:], strict=False):
-        s.bullet(
-            "After {budget}, {a} ({a_loss:losspm}) against {b} ({b_loss:losspm}): the gap is {noise}.",
-            a=before["name"],
-            a_loss=before["loss"],
-            b=row["name"],
-            b_loss=row["loss"],
-            noise=noise(before["group"], row["group"], LOSS),
-        )
     by_acc = sorted(rows, key=lambda r: -(r["acc"]["mean"] or 0.0))
     s.bullet(
         "Test accuracy after {budget}: highest {top} ({top_acc:pm}), lowest {low} "
@@ -182,52 +182,54 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
                 name=r["name"],
                 acc=r["acc"],
             )
-    _book_claim(s, rows, one_seed)
+    _book_claims(s, {r["name"]: r for r in rows})
     s.heading("All optimizers")
     s.table(
-        ["optimizer", "lr", "training loss at start -> after " + s.budget, "test accuracy"],
-        "{name} | {lr} | {start:loss} -> {loss:losspm} | {acc:pm}",
-        [{k: r[k] for k in ("name", "lr", "start", "loss", "acc")} for r in rows],
+        ["optimizer", "lr", "training loss after " + s.budget, "test accuracy"],
+        "{name} | {lr} | {loss:losspm} | {acc:pm}",
+        [{k: r[k] for k in ("name", "lr", "loss", "acc")} for r in rows],
     )
     return s.done(FIGURES)
 
 
-def _book_claim(s: Summary, rows: list[dict[str, Any]], one_seed: bool) -> None:
-    """The book: SGD learns slowest; AdaGrad, Adam and Momentum (and the rest) faster."""
-    sgd = next((r for r in rows if r["name"] == "SGD"), None)
-    others = [r for r in rows if r is not sgd]
-    if sgd is None or not others:
-        return
-    sgd_higher = [r["name"] for r in others if _mean(r) < _mean(sgd)]
-    if one_seed:
+def _book_claims(s: Summary, rows: dict[str, dict[str, Any]]) -> None:
+    """The book (ch. 6.1.8): SGD learns slowest; AdaGrad a little faster than Adam, Momentum."""
+    sgd = rows.get("SGD")
+    others = [r for r in rows.values() if r is not sgd]
+    if sgd is not None and others:
+        compared = {r["name"]: _than(sgd, r) for r in others}
+        higher = [k for k, v in compared.items() if v.endswith("higher than")]
+        if any(v.startswith("(one seed)") for v in compared.values()):
+            word = "not testable against the seed noise with one seed"
+        elif all(v == "higher than" for v in compared.values()):
+            word = "confirmed"
+        elif any(v.endswith("lower than") for v in compared.values()):
+            word = "not confirmed"
+        else:
+            word = "not shown by these runs" if higher == [] else "only partly shown"
+        relations: dict[str, list[str]] = {}
+        for name, relation in compared.items():
+            relations.setdefault(relation, []).append(name)
         s.bullet(
-            "The book finds SGD slowest (ch. 6.1.8). After {budget} SGD's training loss was "
-            "higher than that of {lower:list} and not of {rest:list}; one seed only, so this "
-            "cannot be told from the seed noise.",
-            lower=sgd_higher or ["none"],
-            rest=[r["name"] for r in others if r["name"] not in sgd_higher] or ["any"],
+            "The book finds SGD slowest (ch. 6.1.8), {word} in {budget} at these learning rates: "
+            "SGD's training loss "
+            "was {comparisons:list}"
+            + (
+                "."
+                if word.startswith("not testable")
+                else " ('higher'/'lower': by more than the seed noise)."
+            ),
+            word=word,
+            comparisons=[f"{k} that of {words_list(v)}" for k, v in relations.items()],
         )
-        return
-    apart = [r["name"] for r in others if noise_comparison(sgd["loss"], r["loss"]) == "larger"]
-    beats = [r["name"] for r in others if noise_comparison(sgd["loss"], r["loss"]) == "smaller"]
-    tied = [r["name"] for r in others if r["name"] not in apart + beats]
-    if len(apart) == len(others):
-        template = (
-            "The book finds SGD slowest (ch. 6.1.8): confirmed in {budget}; SGD's training "
-            "loss was higher than that of each of {apart:list} by more than the seed noise."
+    if all(k in rows for k in ("AdaGrad", "Adam", "Momentum")):
+        s.bullet(
+            "The book sees AdaGrad a little faster than Adam and Momentum (ch. 6.1.8); after "
+            "{budget}, AdaGrad's training loss was {vs_adam} Adam's and {vs_momentum} "
+            "Momentum's.",
+            vs_adam=_than(rows["AdaGrad"], rows["Adam"]),
+            vs_momentum=_than(rows["AdaGrad"], rows["Momentum"]),
         )
-    elif beats:
-        template = (
-            "The book finds SGD slowest (ch. 6.1.8): not so in {budget}; {beats:list} ended "
-            "with a higher training loss than SGD, by more than the seed noise."
-        )
-    else:
-        template = (
-            "The book finds SGD slowest (ch. 6.1.8): only partly in {budget}; SGD's training "
-            "loss was higher than that of {apart:list} by more than the seed noise, but within "
-            "the noise of {tied:list}."
-        )
-    s.bullet(template, apart=apart or ["none"], beats=beats, tied=tied)
 
 
 def plot(res: SweepResults, out: Path) -> list[Path]:
@@ -249,5 +251,5 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             hline=(res.options["chance"], "chance"),
         ),
     ]
-    title = f"Optimizers on {res.data.get('name', 'the data')} (mean over {n_seeds} seed(s))"
+    title = f"Optimizers, {res.options['budget']['text']} (mean over {plural(n_seeds, 'seed')})"
     return [save_figure(plot_panels(panels, title), out / FIGURES[0])]
