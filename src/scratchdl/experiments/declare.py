@@ -458,6 +458,7 @@ def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
         more="try more updates (--iters)"
         if res.options["budget"].get("updates") is not None
         else "try more epochs (--epochs)",
+        epochs=group_metric(group, "final.epochs"),
     )
 
 
