@@ -96,13 +96,17 @@ def test_init_sweep_verdicts_and_activation_statistics(src, tmp_path):
     )
     res = run_sweep(init.build(opts, info(src)), tmp_path, source=src, jobs=0)
     kinds = {g["group"]: verdict(res, g).kind for g in res.groups}
-    # Known in advance: a deep sigmoid net with std 0.01 sits on its plateau at lr 0.01 (its
-    # gradients reach W1 a billion times smaller), while He-initialised ReLU learns.
+    # Known in advance: a deep sigmoid net with std 0.01 sits on its plateau at lr 0.01 (the
+    # gradient reaching W1 is vanishingly small), while He-initialised ReLU learns.
+    for t in res.trials:
+        if t["group"] == "sigmoid+0.01":
+            grad = t["layer_stats"]["init"]["grad_rms"]
+            assert grad[0] < 1e-4 * grad[-1]
     assert kinds["relu+he"] == "learned"
     assert kinds["sigmoid+0.01"] == "stalled" and kinds["relu+0.01"] in ("learning", "stalled")
     assert_summary_numbers_in_results(tmp_path)
     text = (tmp_path / "summary.md").read_text()
-    assert "relu+he learned in 300 updates: test accuracy" in text
+    assert "relu+he learned in 300 updates (test accuracy" in text
     assert "sigmoid+0.01 did not train in 300 updates: its loss stopped falling" in text
     start = text.split("## What the activations show")[1]
     line = {name: next(x for x in start.splitlines() if f", {name}:" in x) for name in kinds}
@@ -196,3 +200,32 @@ def test_cli_init_sweep_on_mnist(tmp_path):
     assert all(b < a / 5 for a, b in zip(small, small[1:], strict=False))  # vanishing
     assert all(len(h) == HIST_BINS for h in stats["relu+he"]["hist"])
     assert_summary_numbers_in_results(out)
+
+
+# -- what these sweeps added to the framework ------------------------------------------------------
+def test_summary_specs_for_layer_lists_and_small_losses():
+    from scratchdl.experiments.summary import _FORMAT
+
+    assert _FORMAT.format("{s:sigs}", s=[0.0536, 0.000274, 1.94e-05, None]) == (
+        "0.0536, 0.000274, 0.0000194, n/a"
+    )
+    # Losses near 0 keep their digits where pm's 3 decimals would print 0.001 ± 0.000.
+    stat = {"mean": 0.0012346, "std": 0.000321, "n": 3}
+    assert _FORMAT.format("{x:losspm}", x=stat) == "0.001235 ± 0.00032"
+    assert _FORMAT.format("{x:losspm}", x={**stat, "n": 1}) == "0.001235"
+
+
+def test_verdict_advice_names_the_flag_of_the_budget():
+    from scratchdl.experiments.engine import SweepResults
+
+    curve = {"updates": list(range(12)), "train_loss": [2.3 - 0.01 * i for i in range(12)]}
+    group = {"group": "g", "diverged": 0, "metrics": {"final.test_acc": {"mean": 0.1, "n": 1}}}
+    for budget, flag in (
+        ({"updates": 50, "text": "50 updates"}, "--iters"),
+        ({"epochs": 2.0, "updates": None, "text": "2 epochs"}, "--epochs"),
+    ):
+        res = SweepResults(
+            "x", {"budget": budget, "chance": 0.1}, [{"group": "g", "curve": curve}], [group]
+        )
+        found = verdict(res, group)
+        assert found.kind == "learning" and found.phrase.endswith(f"({flag})")

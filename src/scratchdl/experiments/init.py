@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl._text import plural
 from scratchdl.experiments.config import parse_variants
 from scratchdl.experiments.declare import (
     Budget,
@@ -45,7 +46,7 @@ from scratchdl.experiments.engine import Sweep, SweepResults
 from scratchdl.experiments.summary import Summary
 from scratchdl.experiments.trial import HIST_BINS, HIST_RANGE
 from scratchdl.plots import save_figure
-from scratchdl.plots.sweeps import HistRow, Panel, plot_histogram_grid, plot_panels
+from scratchdl.plots.sweeps import HistRow, Panel, Series, plot_histogram_grid, plot_panels
 
 NAME = "init"
 HELP = "initial weights std 0.01, Xavier, He with sigmoid and ReLU (ch. 6.2)"
@@ -55,6 +56,13 @@ FIGURES = ("init_curves.png", "init_histograms.png", "init_histograms_trained.pn
 #: Outer bins of the histogram on each side: outputs within 0.1 of 0 or 1, where the sigmoid's
 #: slope y(1 - y) is under 0.09 (0.25 at y = 0.5): the gradient vanishes there (ch. 6.2.2).
 EDGE_BINS = 3
+#: The verdict kinds (scratchdl.train.verdict) in words.
+KIND_WORDS = {
+    "learned": "learned",
+    "learning": "had not learned yet",
+    "stalled": "did not train",
+    "diverged": "diverged",
+}
 VARIANTS = ("relu+0.01", "relu+xavier", "relu+he", "sigmoid+1", "sigmoid+0.01", "sigmoid+xavier")
 
 
@@ -175,8 +183,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.heading("Which initial weights trained")
     for r in rows:
         s.bullet(
-            "{name} " + r["verdict"].phrase + ": test accuracy {acc:pm} (chance {chance:acc}), "
-            "training loss {start:loss} -> {end:loss}.",
+            "{name} " + r["verdict"].phrase + " (test accuracy {acc:pm}, chance {chance:acc}; "
+            "training loss {start:loss} -> {end:loss}).",
             name=r["name"],
             acc=r["acc"],
             chance=o["chance"],
@@ -194,6 +202,13 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             second=second["name"],
             second_loss=second["loss"],
             noise=noise(best["group"], second["group"], "final.train_loss"),
+        )
+    _book_claims(s, {r["name"]: r for r in rows})
+    if any(r["kind"] == "stalled" for r in rows):
+        s.say(
+            "'Did not train' means the training loss of the last quarter of the {budget} was no "
+            "lower than that of the quarter before; a deep net's plateau can still end later, "
+            "which only a longer run (--iters) shows."
         )
     s.heading("What the activations show")
     n_layers = len(o["hidden"])
@@ -233,6 +248,23 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     return s.done(FIGURES)
 
 
+def _book_claims(s: Summary, rows: dict[str, dict[str, Any]]) -> None:
+    """The book (ch. 6.2.4, figure 6-15): with ReLU, std 0.01 does not learn; He beats Xavier."""
+    if not all(k in rows for k in ("relu+0.01", "relu+xavier", "relu+he")):
+        return
+    he, xavier = rows["relu+he"], rows["relu+xavier"]
+    s.bullet(
+        "The book (ch. 6.2.4) finds that with ReLU std 0.01 does not learn at all and He "
+        "learns faster than Xavier. Here, in {budget}: relu+0.01 "
+        + KIND_WORDS[rows["relu+0.01"]["kind"]]
+        + " (verdict above); relu+he reached a full-training-set loss of {he:losspm} against "
+        "{xavier:losspm} for relu+xavier, a gap {noise}.",
+        he=he["loss"],
+        xavier=xavier["loss"],
+        noise=noise(he["group"], xavier["group"], "final.train_loss"),
+    )
+
+
 def _hist_rows(res: SweepResults, when: str) -> list[HistRow]:
     """Seed-averaged histograms; for ReLU the exact zeros leave the first bin (noted)."""
     rows = []
@@ -251,6 +283,14 @@ def _hist_rows(res: SweepResults, when: str) -> list[HistRow]:
     return rows
 
 
+def _curves(res: SweepResults, y_key: str) -> list[Series]:
+    """Seed-averaged curves, sigmoid dashed: flat runs at chance lie on top of each other."""
+    return [
+        Series(c.label, c.x, c.y, style="--" if c.label.startswith("sigmoid") else "-")
+        for c in group_curves(res, "updates", y_key, skip_first=y_key == "batch_loss")
+    ]
+
+
 def plot(res: SweepResults, out: Path) -> list[Path]:
     """Learning curves; activation histograms at initialisation and after training."""
     curves = [
@@ -258,27 +298,28 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             "Training loss (the book's figure 6-15)",
             "updates",
             "mini-batch loss, mean since the last point",
-            group_curves(res, "updates", "batch_loss", skip_first=True),
+            _curves(res, "batch_loss"),
+            ylim=(0, 2.5),  # the book's figure; an untrained net sits at ln 10 = 2.3
         ),
         Panel(
             "Test accuracy",
             "updates",
             f"test accuracy ({res.options['eval_samples']} test images)",
-            group_curves(res, "updates", "test_acc"),
+            _curves(res, "test_acc"),
             hline=(res.options["chance"], "chance"),
         ),
     ]
-    n_seeds = len(res.options["seeds"])
+    seeds, budget = plural(len(res.options["seeds"]), "seed"), res.options["budget"]["text"]
     paths = [
         save_figure(
-            plot_panels(curves, f"Initial weights (mean over {n_seeds} seed(s))"), out / FIGURES[0]
+            plot_panels(curves, f"Initial weights, {budget} (mean over {seeds})"), out / FIGURES[0]
         )
     ]
     edges = np.linspace(*HIST_RANGE, HIST_BINS + 1)
     hidden = res.options["hidden"]
     for when, name, title in (
         ("init", FIGURES[1], "at initialisation"),
-        ("final", FIGURES[2], f"after {res.options['budget']['text']}"),
+        ("final", FIGURES[2], f"after {budget}"),
     ):
         fig = plot_histogram_grid(
             _hist_rows(res, when),
@@ -287,7 +328,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             xlabel="output",
             ylabel="share per bin",
             suptitle=f"Hidden-layer outputs {title} (the book's figures 6-10 to 6-14; "
-            f"{HIST_BINS} bins over [0, 1], mean over {n_seeds} seed(s))",
+            f"{HIST_BINS} bins over [0, 1], mean over {seeds})",
         )
         paths.append(save_figure(fig, out / name))
     return paths

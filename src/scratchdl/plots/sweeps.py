@@ -59,6 +59,7 @@ class Panel:
     logy: bool = False
     hline: tuple[float, str] | None = None  # (y, label), e.g. chance level
     integer_x: bool = False  # depths and layer numbers: no 1.5 ticks
+    ylim: tuple[float, float] | None = None  # a fixed y range, as a book figure has
 
 
 def _clean(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -102,6 +103,8 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
         if panel.logy:
             ax.set_yscale("log")
         _fit_axes(ax, panel, np.concatenate(xs) if xs else None, ys)
+        if panel.ylim is not None:
+            ax.set_ylim(panel.ylim)
         ax.set_title(panel.title)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
