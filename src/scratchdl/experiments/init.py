@@ -71,8 +71,8 @@ class Options(NetOptions):
     """The activation+init pairs, on the book's ch. 6.2.4 network, optimizer and batches."""
 
     variants: tuple[str, ...] = option(VARIANTS, "activation+init pairs such as relu+he")
-    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes (the book's)")
-    lr: float | None = option(0.01, "learning rate (the book's SGD 0.01)")
+    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes")
+    lr: float | None = option(0.01, "learning rate (the book's for ch. 6.2.4)")
     batch_size: int = option(128, "mini-batch size")
     sampling: str = option(
         "replacement",
@@ -139,8 +139,9 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     o = res.options
     s = Summary(res, "Initial weights (ch. 6.2)")
     s.say(
-        "Setup: hidden layers {hidden} (the book's code has {book} of {book_width}, which its text calls a "
-        "{book_depth}-layer net), {optimizer} lr {lr}, batch {batch} drawn {sampling}, {budget} "
+        "Setup: hidden layers {hidden} (the book's code has {book} of {book_width}, which its "
+        "text calls a {book_depth}-layer net), {optimizer} lr {lr}, batch {batch} drawn "
+        "{sampling}, {budget} "
         "per run, {seeds} seed(s) per variant. Test accuracy on the full test set and training "
         "loss on the learning curve's fixed training subsample (mean ± std over seeds); "
         "activation statistics of each hidden layer on {images} fixed training images (mean "
@@ -174,7 +175,6 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
                 "start": losses[0],
                 "end": None if g["diverged"] else losses[-1],
                 "verdict": verdict(res, g),
-                "kind": verdict(res, g).kind,
                 "stats": stats,
                 "grad": (grad[0], grad[-1]),
                 "group": g,
@@ -204,7 +204,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             noise=noise(best["group"], second["group"], "final.train_loss"),
         )
     _book_claims(s, {r["name"]: r for r in rows})
-    if any(r["kind"] == "stalled" for r in rows):
+    if any(r["verdict"].kind == "stalled" for r in rows):
         s.say(
             "'Did not train' means the training loss of the last quarter of the {budget} was no "
             "lower than that of the quarter before; a deep net's plateau can still end later, "
@@ -218,12 +218,14 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         s.bullet(
             "At initialisation (update 0), {name}: output std of hidden layers 1-{n} {stds:sigs}; "
             + phrase
-            + "; weight-gradient RMS {g_first:sig} for W1, {g_last:sig} for W{n_w}.",
+            + "; weight-gradient RMS {g_first:sig} for W1, {g_last:sig} for W{n_w} (W1's "
+            "{g_share:sig} times W{n_w}'s).",
             name=r["name"],
             n=n_layers,
             stds=start["act_std"],
             g_first=r["grad"][0],
             g_last=r["grad"][1],
+            g_share=r["grad"][0] / r["grad"][1] if r["grad"][1] else None,
             n_w=n_layers + 1,
             **values,
         )
@@ -241,7 +243,10 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         ["variant", "activation", "init", "test accuracy", "training loss", "in " + s.budget],
         "{name} | {activation} | {init} | {acc:pm} | {start:loss} -> {end:loss} | {kind}",
         [
-            {k: r[k] for k in ("name", "activation", "init", "acc", "start", "end", "kind")}
+            {
+                **{k: r[k] for k in ("name", "activation", "init", "acc", "start", "end")},
+                "kind": r["verdict"].kind,
+            }
             for r in rows
         ],
     )
@@ -256,7 +261,7 @@ def _book_claims(s: Summary, rows: dict[str, dict[str, Any]]) -> None:
     s.bullet(
         "The book (ch. 6.2.4) finds that with ReLU std 0.01 does not learn at all and He "
         "learns faster than Xavier. Here, in {budget}: relu+0.01 "
-        + KIND_WORDS[rows["relu+0.01"]["kind"]]
+        + KIND_WORDS[rows["relu+0.01"]["verdict"].kind]
         + " (verdict above); relu+he reached a full-training-set loss of {he:losspm} against "
         "{xavier:losspm} for relu+xavier, a gap {noise}.",
         he=he["loss"],

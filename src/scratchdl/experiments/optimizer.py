@@ -56,7 +56,7 @@ class Options(NetOptions):
         ("sgd", "momentum", "adagrad", "rmsprop", "adam", "nesterov"), "optimizers to compare"
     )
     lr: float | None = option(None, "one learning rate for all (default: each one's book rate)")
-    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes (the book's)")
+    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes")
     init: float | str = option("he", "initial weights: he, xavier or a std such as 0.01")
     batch_size: int = option(128, "mini-batch size")
     sampling: str = option(
