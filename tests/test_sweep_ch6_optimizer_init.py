@@ -84,6 +84,16 @@ def test_optimizer_sweep_one_seed_and_one_rate(src, tmp_path):
     assert_summary_numbers_in_results(tmp_path)
 
 
+def test_optimizer_sweep_leaves_diverged_runs_out_of_the_ranking(src, tmp_path):
+    res = run_optimizers(src, tmp_path, lr=1e6, iters=60)
+    assert {g["group"]: g["diverged"] for g in res.groups} == {"SGD": 2, "Momentum": 2, "Adam": 0}
+    text = (tmp_path / "summary.md").read_text()
+    assert "Not ranked, diverged in 60 updates: SGD and Momentum." in text
+    assert "SGD diverged in 60 updates" in text and "Momentum diverged in 60 updates" in text
+    assert "The book finds SGD slowest" not in text  # a diverged SGD says nothing about speed
+    assert_summary_numbers_in_results(tmp_path, minimum=5)
+
+
 # -- sweep init --------------------------------------------------------------------------------
 def test_init_sweep_verdicts_and_activation_statistics(src, tmp_path):
     opts = init.Options(
@@ -106,7 +116,7 @@ def test_init_sweep_verdicts_and_activation_statistics(src, tmp_path):
     assert kinds["sigmoid+0.01"] == "stalled" and kinds["relu+0.01"] in ("learning", "stalled")
     assert_summary_numbers_in_results(tmp_path)
     text = (tmp_path / "summary.md").read_text()
-    assert "relu+he learned in 300 updates (test accuracy" in text
+    assert "relu+he learned in 300 updates; test accuracy" in text
     assert "sigmoid+0.01 did not train in 300 updates: its loss stopped falling" in text
     start = text.split("## What the activations show")[1]
     line = {name: next(x for x in start.splitlines() if f", {name}:" in x) for name in kinds}

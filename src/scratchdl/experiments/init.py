@@ -183,8 +183,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.heading("Which initial weights trained")
     for r in rows:
         s.bullet(
-            "{name} " + r["verdict"].phrase + " (test accuracy {acc:pm}, chance {chance:acc}; "
-            "training loss {start:loss} -> {end:loss}).",
+            "{name} " + r["verdict"].phrase + "; test accuracy {acc:pm} (chance {chance:acc}), "
+            "training loss {start:loss} -> {end:loss}.",
             name=r["name"],
             acc=r["acc"],
             chance=o["chance"],

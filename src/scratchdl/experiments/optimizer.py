@@ -143,28 +143,33 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         lr_note="--lr for all" if o["lr"] is not None else "each optimizer's book rate",
     )
     s.heading("Findings")
-    best, worst = rows[0], rows[-1]
-    s.bullet(
-        "Lowest mean training loss after {budget}: {best} ({best_loss:losspm})"
-        + ("; {than} {second} ({second_loss:losspm})" if len(rows) > 1 else "")
-        + ". Highest: {worst} ({worst_loss:losspm}).",
-        best=best["name"],
-        best_loss=best["loss"],
-        than=_than(best, rows[1]) if len(rows) > 1 else "",
-        second=rows[1]["name"] if len(rows) > 1 else "",
-        second_loss=rows[1]["loss"] if len(rows) > 1 else None,
-        worst=worst["name"],
-        worst_loss=worst["loss"],
-    )
-    s.bullet(
-        "Ranking by training loss after {budget}, lowest first: {ranking} "
-        + (
-            "(one seed only, so the seed noise is unknown and the order may change with it)."
-            if one_seed
-            else "('<': lower by more than the seed noise, '≈': within it; neighbours compared)."
-        ),
-        ranking=_ranking(rows) if not one_seed else ", ".join(r["name"] for r in rows),
-    )
+    # A diverged run has no loss to rank: its verdict below says what happened.
+    ranked = [r for r in rows if not r["group"]["diverged"]]
+    diverged = [r["name"] for r in rows if r["group"]["diverged"]]
+    if len(ranked) > 1:
+        s.bullet(
+            "Lowest mean training loss after {budget}: {best} ({best_loss:losspm}); {than} "
+            "{second} ({second_loss:losspm}). Highest: {worst} ({worst_loss:losspm}).",
+            best=ranked[0]["name"],
+            best_loss=ranked[0]["loss"],
+            than=_than(ranked[0], ranked[1]),
+            second=ranked[1]["name"],
+            second_loss=ranked[1]["loss"],
+            worst=ranked[-1]["name"],
+            worst_loss=ranked[-1]["loss"],
+        )
+        s.bullet(
+            "Ranking by training loss after {budget}, lowest first: {ranking} "
+            + (
+                "(one seed only, so the seed noise is unknown and the order may change with it)"
+                if one_seed
+                else "('<': lower by more than the seed noise, '≈': within it; neighbours compared)"
+            )
+            + ".",
+            ranking=", ".join(r["name"] for r in ranked) if one_seed else _ranking(ranked),
+        )
+    if diverged:
+        s.bullet("Not ranked, diverged in {budget}: {diverged:list}.", diverged=diverged)
     by_acc = sorted(rows, key=lambda r: -(r["acc"]["mean"] or 0.0))
     s.bullet(
         "Test accuracy after {budget}: highest {top} ({top_acc:pm}), lowest {low} "
@@ -178,11 +183,11 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     for r in rows:
         if r["verdict"].kind != "learned":
             s.bullet(
-                "{name} " + r["verdict"].phrase + " (test accuracy {acc:pm}).",
+                "{name} " + r["verdict"].phrase + "; test accuracy {acc:pm}.",
                 name=r["name"],
                 acc=r["acc"],
             )
-    _book_claims(s, {r["name"]: r for r in rows})
+    _book_claims(s, {r["name"]: r for r in ranked})
     s.heading("All optimizers")
     s.table(
         ["optimizer", "lr", "training loss after " + s.budget, "test accuracy"],
