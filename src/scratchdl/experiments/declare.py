@@ -61,6 +61,7 @@ __all__ = [
     "NetOptions",
     "add_flags",
     "declare",
+    "gap",
     "group_curves",
     "heldout",
     "mean_curve",
@@ -471,3 +472,10 @@ def noise(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
         "one seed": "one seed only, so the seed noise is unknown",
         "within noise": "within the seed noise",
     }.get(verdict, "more than the seed noise")
+
+
+def gap(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
+    """:func:`noise` as a clause: ``"the gap is more than the seed noise"``, ``"the gap is
+    within the seed noise"`` or ``"one seed only, so the seed noise is unknown"``."""
+    phrase = noise(a, b, path)
+    return phrase if phrase.startswith("one seed") else "the gap is " + phrase

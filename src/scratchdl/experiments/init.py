@@ -36,9 +36,9 @@ from scratchdl.experiments.declare import (
     NetOptions,
     by_group,
     declare,
+    gap,
     group_curves,
     mean_curve,
-    noise,
     option,
     verdict,
 )
@@ -196,12 +196,12 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         best, second = ranked[0], ranked[1]
         s.bullet(
             "Lowest full-training-set loss after {budget}: {best} ({best_loss:losspm}), then "
-            "{second} ({second_loss:losspm}); the gap is {noise}.",
+            "{second} ({second_loss:losspm}); {gap}.",
             best=best["name"],
             best_loss=best["loss"],
             second=second["name"],
             second_loss=second["loss"],
-            noise=noise(best["group"], second["group"], "final.train_loss"),
+            gap=gap(best["group"], second["group"], "final.train_loss"),
         )
     _book_claims(s, {r["name"]: r for r in rows})
     if any(r["verdict"].kind == "stalled" for r in rows):
@@ -263,10 +263,10 @@ def _book_claims(s: Summary, rows: dict[str, dict[str, Any]]) -> None:
         "learns faster than Xavier. Here, in {budget}: relu+0.01 "
         + KIND_WORDS[rows["relu+0.01"]["verdict"].kind]
         + " (verdict above); relu+he reached a full-training-set loss of {he:losspm} against "
-        "{xavier:losspm} for relu+xavier, a gap {noise}.",
+        "{xavier:losspm} for relu+xavier; {gap}.",
         he=he["loss"],
         xavier=xavier["loss"],
-        noise=noise(he["group"], xavier["group"], "final.train_loss"),
+        gap=gap(he["group"], xavier["group"], "final.train_loss"),
     )
 
 

@@ -23,8 +23,8 @@ from scratchdl.experiments.declare import (
     Group,
     NetOptions,
     declare,
+    gap,
     group_curves,
-    noise,
     option,
     verdict,
 )
@@ -173,12 +173,12 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     by_acc = sorted(rows, key=lambda r: -(r["acc"]["mean"] or 0.0))
     s.bullet(
         "Test accuracy after {budget}: highest {top} ({top_acc:pm}), lowest {low} "
-        "({low_acc:pm}); the gap is {noise}.",
+        "({low_acc:pm}); {gap}.",
         top=by_acc[0]["name"],
         top_acc=by_acc[0]["acc"],
         low=by_acc[-1]["name"],
         low_acc=by_acc[-1]["acc"],
-        noise=noise(by_acc[0]["group"], by_acc[-1]["group"], "final.test_acc"),
+        gap=gap(by_acc[0]["group"], by_acc[-1]["group"], "final.test_acc"),
     )
     for r in rows:
         if r["verdict"].kind != "learned":
