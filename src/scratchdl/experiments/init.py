@@ -191,7 +191,10 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             start=r["start"],
             end=r["end"],
         )
-    ranked = sorted(rows, key=lambda r: _or_inf(r["loss"]["mean"]))
+    # A run that diverged has no loss to rank (its verdict says so).
+    ranked = sorted(
+        (r for r in rows if not r["group"]["diverged"]), key=lambda r: _or_inf(r["loss"]["mean"])
+    )
     if len(ranked) > 1:
         best, second = ranked[0], ranked[1]
         s.bullet(
