@@ -15,6 +15,7 @@ import pytest
 from scratchdl.train.verdict import (
     FAIL_FACTOR,
     MIN_FALL,
+    MIN_POINTS,
     learning_verdict,
     loss_trend,
     noise_comparison,
@@ -96,7 +97,7 @@ def test_a_slow_steady_fall_is_falling():
 def test_a_fall_that_ended_is_flat():
     # Fast at first, then a plateau with small noise: the loss stopped falling.
     rng = np.random.default_rng(0)
-    curve = [2.3 - 1.5 * (1 - math.exp(-i / 2)) + rng.normal(0, 0.01) for i in range(20)]
+    curve = [2.3 - 1.5 * (1 - math.exp(-i / 2)) + rng.normal(0, 0.002) for i in range(20)]
     assert loss_trend(curve) == "flat"
 
 
@@ -112,14 +113,24 @@ def test_noisy_falling_minibatch_losses_are_falling():
 
 
 def test_noisy_flat_minibatch_losses_are_flat():
-    assert loss_trend(minibatch_losses(0.0, seed=0)) == "flat"
-    # The noise test is two standard errors: pure noise is rarely taken for a fall.
-    called = [loss_trend(minibatch_losses(0.0, seed)) for seed in range(100)]
+    assert loss_trend(minibatch_losses(0.0, seed=0, sd=0.02)) == "flat"
+    # Two standard errors: pure noise is rarely taken for a fall.
+    called = [loss_trend(minibatch_losses(0.0, seed, sd=0.02)) for seed in range(100)]
     assert called.count("falling") <= 8
 
 
-def test_a_rising_loss_is_not_falling():
-    assert loss_trend([2.0 + 0.01 * i for i in range(20)]) == "flat"
+def test_losses_too_noisy_to_tell_are_unclear_not_flat():
+    # Noise of 0.1 per batch hides any change below 1% of the loss: no "did not train".
+    losses = minibatch_losses(0.0, seed=0, sd=0.1)
+    assert loss_trend(losses) == "unclear"
+    v = learning_verdict(0.11, losses, CHANCE, "2 epochs")
+    assert v.kind == "learning" and "too short to tell whether its loss is still falling" in (
+        v.phrase
+    )
+
+
+def test_a_rising_loss_is_rising():
+    assert loss_trend([2.0 + 0.01 * i for i in range(20)]) == "rising"
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), None])
@@ -127,10 +138,11 @@ def test_a_non_finite_loss_diverged(bad):
     assert loss_trend([2.3, 2.1, 1.9, bad]) == "diverged"
 
 
-def test_short_curves():
-    assert loss_trend([]) == "falling"  # nothing to call a plateau
-    assert loss_trend([2.3, 2.0]) == "falling"
-    assert loss_trend([2.3, 2.3, 2.3]) == "flat"
+def test_short_curves_are_unclear():
+    # Fewer than MIN_POINTS points cannot show the noise, so nothing is called a plateau.
+    for short in ([], [2.3, 2.0], [2.3] * (MIN_POINTS - 1)):
+        assert loss_trend(short) == "unclear"
+    assert loss_trend([2.3] * MIN_POINTS) == "flat"
 
 
 # -- learning_verdict ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: The sweeps declared with :mod:`scratchdl.experiments.declare`, in the order ``--help`` lists
 #: them: each module has NAME, HELP, QUESTION, BUDGET, Options and build.
-DECLARED = ("batch_size", "depth_width", "lr")
+DECLARED = ("batch_size", "depth_width", "lr", "optimizer", "init")
 
 
 def _declared() -> list[Any]:

@@ -61,6 +61,7 @@ __all__ = [
     "NetOptions",
     "add_flags",
     "declare",
+    "gap",
     "group_curves",
     "heldout",
     "mean_curve",
@@ -459,22 +460,36 @@ def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
     it: the training loss on the curve's fixed subsample, and the mean mini-batch loss between
     curve points. The second averages over hundreds of updates, so it shows the slow fall of a
     net on a plateau (ch. 6.2) that each update's jitter hides in the first; the loss is
-    "still falling" when either curve says so."""
+    "still falling" when either curve says so. Checkpoints after the budget (a sweep's
+    ``extra_checkpoints``) do not count."""
     trials = by_group(res)[group["group"]]
-    stop = max(t["results"]["final"]["updates"] for t in trials)
+    at_budget = [t.get("results", {}).get("final", {}) for t in trials]
+    stop = max((r.get("updates", math.inf) for r in at_budget), default=math.inf)
     curves = []
     for key in ("train_loss", "batch_loss"):
-        xs, ys = mean_curve(trials, "updates", key)
-        curves.append([y for x, y in zip(xs, ys, strict=True) if x <= stop])
-    del curves[1][0]  # no mini-batch loss at 0 updates: none was drawn yet
-    if group["diverged"]:
-        curves[0].append(None)
+        if all(key in t["curve"] for t in trials):
+            xs, ys = mean_curve(trials, "updates", key)
+            curves.append([y for x, y in zip(xs, ys, strict=True) if x <= stop])
+    curves[1:] = [c[1:] for c in curves[1:]]  # no mini-batch loss at 0 updates
+    if any(r.get("reached") is False for r in at_budget) or (
+        group["diverged"] and not any(at_budget)
+    ):
+        curves[0].append(None)  # diverged before the budget
+
+    def metric(name: str) -> float | None:  # at the budget, else where the runs ended
+        found = group_metric(group, f"results.final.{name}")
+        return found if found is not None else group_metric(group, f"final.{name}")
+
     return learning_verdict(
-        group_metric(group, f"results.final.{heldout(res)}_acc"),
+        metric(f"{heldout(res)}_acc"),
         curves[0],
         float(res.options["chance"]),
         res.options["budget"]["text"],
-        more="try more epochs (--epochs)",
+        # The advice names the flag that set the budget: more updates for an updates budget.
+        more="try more updates (--iters)"
+        if res.options["budget"].get("updates") is not None
+        else "try more epochs (--epochs)",
+        epochs=metric("epochs"),
         also=curves[1:],
     )
 
@@ -488,3 +503,10 @@ def noise(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
         "one seed": "one seed only, so the seed noise is unknown",
         "within noise": "within the seed noise",
     }.get(verdict, "more than the seed noise")
+
+
+def gap(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
+    """:func:`noise` as a clause: ``"the gap is more than the seed noise"``, ``"the gap is
+    within the seed noise"`` or ``"one seed only, so the seed noise is unknown"``."""
+    phrase = noise(a, b, path)
+    return phrase if phrase.startswith("one seed") else "the gap is " + phrase

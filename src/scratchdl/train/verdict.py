@@ -20,7 +20,10 @@ from typing import Any
 
 __all__ = [
     "FAIL_FACTOR",
+    "FLAT_TOLERANCE",
     "MIN_FALL",
+    "MIN_RISE",
+    "MIN_POINTS",
     "Verdict",
     "learning_verdict",
     "loss_trend",
@@ -30,69 +33,90 @@ __all__ = [
 #: A net "has not learned" while its accuracy is at most this many times chance (1.5 × 0.1 on
 #: MNIST): better than a guess by a few points only.
 FAIL_FACTOR = 1.5
-#: The loss is "still falling" when the straight line fitted to the last half of its curve
-#: falls, over that half, by more than this share of the loss (and by more than twice the
-#: standard error of the fitted slope, which is what mini-batch noise looks like).
+#: The loss is "still falling" when its last quarter is below the quarter before by more than
+#: this share (and, for noisy mini-batch losses, by more than twice their standard error).
 MIN_FALL = 1e-4
-#: A loss "went up" when the last half of its curve is above its start by more than this share.
-MIN_RISE = 0.01
-
-
-def _finite(losses: Sequence[float | None]) -> list[float] | None:
-    values = [None if v is None else float(v) for v in losses]
-    return None if any(v is None or not math.isfinite(v) for v in values) else values
+#: The loss is "flat" only when the noise is small enough to see a change of this share.
+FLAT_TOLERANCE = 0.01
+#: The loss "went up" when its last quarter is above its start by more than this share.
+MIN_RISE = 0.05
+#: Fewer loss points than this cannot show a trend (two per quarter, to measure the noise).
+MIN_POINTS = 8
 
 
 def loss_trend(losses: Sequence[float | None]) -> str:
-    """``"falling"``, ``"flat"`` or ``"diverged"``: how a loss curve ended.
+    """How a loss curve ended: ``"falling"``, ``"flat"``, ``"rising"``, ``"unclear"`` or
+    ``"diverged"``.
 
-    Fits a straight line (least squares) to the last half of the points. The loss is falling
-    when the line falls, across that half, by more than :data:`MIN_FALL` of the loss and its
-    slope is below zero by more than twice its standard error (from the scatter of the points
-    about the line). Using the whole last half, not just its two ends, is what lets a slow,
-    steady fall on a plateau (a deep sigmoid net in its first epochs, ch. 6.2) show through
-    the noise of each point. A non-finite (None, NaN, inf) point means the run diverged.
-    Fewer than 4 points: ``"falling"`` unless the last is no lower than the first (too little
-    to call a plateau).
+    Compares the mean of the last quarter of the points with the start (well above it:
+    *rising*, see :data:`MIN_RISE`) and with the mean of the quarter before it; a fall those
+    two quarters miss still counts when a straight line through the last half falls steadily
+    (:func:`_steady_fall`). ``noise`` is twice the standard error of that difference, from the spread of the points
+    within each quarter (what mini-batch noise looks like; near 0 for a curve measured on fixed
+    images). The loss is *falling* (or *rising*) when the change is larger than both
+    :data:`MIN_FALL` of the loss and the noise; *flat* when it is not and the noise is small
+    enough to tell (below :data:`FLAT_TOLERANCE` of the loss); otherwise the run was too short
+    or too noisy to say: *unclear*. A non-finite point (None, NaN, inf) means it diverged.
     """
-    values = _finite(losses)
-    if values is None:
+    values = [None if v is None else float(v) for v in losses]
+    if any(v is None or not math.isfinite(v) for v in values):
         return "diverged"
-    if len(values) < 2:
+    if len(values) < MIN_POINTS:
+        return "unclear"
+    k = len(values) // 4
+    before, last = values[-2 * k : -k], values[-k:]
+    m_before, m_last = _mean(before), _mean(last)
+    # Well above where it started (the first loss, or the first quarter's median if lower: a
+    # run that blew up at once has a huge first-quarter mean): it went up.
+    start = min(values[0], sorted(values[:k])[k // 2])
+    if m_last - start > max(MIN_RISE * abs(start), _noise(last, last)):
+        return "rising"
+    noise = _noise(before, last)
+    change, scale = m_last - m_before, abs(m_before)
+    if abs(change) > MIN_FALL * scale and abs(change) > noise:
+        return "falling" if change < 0 else "rising"
+    if _steady_fall(values[len(values) // 2 :]):
         return "falling"
-    if len(values) < 4:
-        return "falling" if values[-1] < values[0] * (1 - MIN_FALL) else "flat"
-    y = values[len(values) // 2 :]
-    n = len(y)
-    x = [i - (n - 1) / 2 for i in range(n)]
-    sxx = sum(xi * xi for xi in x)
-    mean = sum(y) / n
-    slope = sum(xi * (yi - mean) for xi, yi in zip(x, y, strict=True)) / sxx
-    scatter = sum((yi - mean - slope * xi) ** 2 for xi, yi in zip(x, y, strict=True))
-    stderr = math.sqrt(scatter / (n - 2) / sxx) if n > 2 else 0.0
-    fall = -slope * (n - 1)
-    return "falling" if fall > MIN_FALL * abs(mean) and -slope > 2 * stderr else "flat"
+    return "flat" if noise <= FLAT_TOLERANCE * scale else "unclear"
 
 
-def _went_up(losses: Sequence[float | None]) -> bool:
-    """The last half of the curve sits above its first point by more than :data:`MIN_RISE`
-    of it and more than twice its spread (a plateau jittering about its start, a few
-    thousandths above ln(10), has not "gone up")."""
-    values = [float(v) for v in losses if v is not None]
-    if len(values) < 2:
+def _steady_fall(values: Sequence[float]) -> bool:
+    """A least-squares line through ``values`` falls, across them, by more than
+    :data:`MIN_FALL` of the loss, with a slope below zero by more than twice its standard
+    error. Every point counts, not just two quarter means, so a slow, steady fall on a plateau
+    (a deep sigmoid net in its first epochs, ch. 6.2) shows through each point's noise."""
+    n = len(values)
+    if n < 3:
         return False
-    tail = values[len(values) // 2 :]
-    mean = sum(tail) / len(tail)
-    spread = math.sqrt(sum((v - mean) ** 2 for v in tail) / max(len(tail) - 1, 1))
-    return mean - values[0] > max(2 * spread, MIN_RISE * abs(values[0]))
+    x = [i - (n - 1) / 2 for i in range(n)]
+    sxx, mean = sum(xi * xi for xi in x), _mean(values)
+    slope = sum(xi * (v - mean) for xi, v in zip(x, values, strict=True)) / sxx
+    scatter = sum((v - mean - slope * xi) ** 2 for xi, v in zip(x, values, strict=True))
+    stderr = math.sqrt(scatter / (n - 2) / sxx)
+    return -slope * (n - 1) > MIN_FALL * abs(mean) and -slope > 2 * stderr
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _noise(a: Sequence[float], b: Sequence[float]) -> float:
+    """Twice the standard error of ``mean(b) - mean(a)`` (two samples of the same size)."""
+    k = len(a)
+    if k < 2:
+        return 0.0
+    ma, mb = _mean(a), _mean(b)
+    var = (sum((v - ma) ** 2 for v in a) + sum((v - mb) ** 2 for v in b)) / (2 * (k - 1))
+    return 2 * math.sqrt(2 * var / k)
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What a run supports saying: ``kind`` and a phrase that completes "the net ...".
 
-    ``kind`` is ``"learned"``, ``"learning"`` (not yet: loss still falling), ``"stalled"``
-    (did not train: loss stopped falling) or ``"diverged"``.
+    ``kind`` is ``"learned"``, ``"learning"`` (not yet: loss still falling, or too short a
+    run to tell), ``"stalled"`` (did not train: loss stopped falling or went up) or
+    ``"diverged"``.
     """
 
     kind: str
@@ -110,6 +134,7 @@ def learning_verdict(
     chance: float,
     budget: str,
     more: str = "try more epochs",
+    epochs: float | None = None,
     also: Sequence[Sequence[float | None]] = (),
 ) -> Verdict:
     """Classify a run from its final accuracy and its loss curve, with the phrase to print.
@@ -126,25 +151,36 @@ def learning_verdict(
         What the run was given, as it should read after "in": ``"2 epochs"``, ``"2000 updates"``.
     more : str
         The advice when the loss is still falling (``train`` names its flag here).
+    epochs : float, optional
+        Epochs the run trained. Less than one epoch is too short to call a flat loss
+        "did not train": the book's nets sit on a plateau for the first hundreds of updates.
     also : sequence of sequences
-        Other measurements of the same run's loss (such as mean mini-batch losses): the loss
-        is still falling when ``losses`` or any of these is (only ``losses`` decides
-        divergence and "went up").
+        Other measurements of the same run's loss, such as the mean mini-batch loss between
+        curve points: the loss is still falling when ``losses`` or any of these is. Only
+        ``losses`` decides divergence, "went up" and "unclear".
 
     Returns
     -------
     Verdict
     """
     trend = loss_trend(losses)
-    if trend == "flat" and any(loss_trend(other) == "falling" for other in also):
+    if trend in ("flat", "unclear") and any(loss_trend(other) == "falling" for other in also):
         trend = "falling"
+    if trend == "flat" and epochs is not None and epochs < 1:
+        trend = "unclear"
     if trend == "diverged":
         return Verdict("diverged", f"diverged in {budget} (its loss became infinite or NaN)")
     if accuracy is not None and accuracy > FAIL_FACTOR * chance:
         return Verdict("learned", f"learned in {budget}")
     if trend == "falling":
         return Verdict("learning", f"had not learned yet in {budget}, loss still falling: {more}")
-    if _went_up(losses):
+    if trend == "unclear":
+        return Verdict(
+            "learning",
+            f"had not learned yet in {budget}, too short to tell whether its loss is still "
+            f"falling: {more}",
+        )
+    if trend == "rising":
         return Verdict("stalled", f"did not train in {budget}: its loss went up")
     return Verdict("stalled", f"did not train in {budget}: its loss stopped falling")
 
