@@ -210,16 +210,19 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             "{ratio:x}× longer).",
             **{**fast, "value": fast["value"]["mean"], "last_value": fast["last_value"]["mean"]},
         )
-    s.heading("Accuracy: three fair comparisons")
+    ranked = [r for r, g in zip(rows, res.groups, strict=True) if not g["diverged"]]
+    left_out = " (batch sizes that diverged left out)" if len(ranked) < len(rows) else ""
+    s.heading("Accuracy: three fair comparisons" + left_out)
+    marks["at_epochs"] = plural_epochs(sig(marks["epochs"]))
     where = {
         "epochs": "{budget}, the budget"
         if o["budget"]["epochs"]
-        else "{epochs} epochs; budget {budget}",
+        else "{at_epochs}; budget {budget}",
         "updates": "{updates} updates; budget {budget}",
         "time": "{seconds} s of training; budget {budget}",
     }
-    best = {c: _best(rows, c) for c in CHECKS}
-    for c, title in CHECKS.items():
+    best = {c: _best(ranked, c) for c in CHECKS} if len(ranked) > 1 else {}
+    for c, title in CHECKS.items() if best else ():
         s.bullet(
             f"**{title.capitalize()}** ({where[c]}): batch {{batch}} reached the highest mean "
             "test accuracy, {value:pm}" + _noise(best[c]),
@@ -230,31 +233,40 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         v = verdict(res, g)
         if v.kind != "learned":
             s.bullet(
-                "Batch {batch} (lr {lr}) " + v.phrase + " (test accuracy {epochs:pm}, chance "
-                "{chance:acc}"
-                + ("; {diverged} of {seeds} seeds diverged)." if g["diverged"] else ")."),
+                "Batch {batch} (lr {lr}) " + v.phrase + "; test accuracy {epochs:pm} (chance "
+                "{chance:acc})"
+                + ("; {diverged} of {seeds} seeds diverged" if g["diverged"] else "")
+                + (
+                    ""
+                    if v.kind == "diverged" or not g["diverged"]
+                    else " after the budget, training on to a later checkpoint"
+                )
+                + ".",
                 **r,
                 chance=o["chance"],
                 diverged=g["diverged"],
                 seeds=len(g["seeds"]),
             )
     s.heading("Answer")
+    if not best:
+        s.say("Fewer than two batch sizes trained without diverging in {budget}: nothing to rank.")
+        return s.done(FIGURES)
     picks = {
         c: f"batch {b['batch']}"
         + (f" (or {words_list(b['tied'])}, within the seed noise)" if b["tied"] else "")
         for c, b in best.items()
     }
     s.say(
-        "Batch {batch} reached the highest test accuracy whichever way you count: in {budget}, "
-        "in {updates} updates and in {seconds} s of training."
+        "Batch {batch} reached the highest test accuracy whichever way you count: at "
+        "{at_epochs}, at {updates} updates and at {seconds} s of training (budget {budget})."
         if len(set(picks.values())) == 1 and not best["time"]["tied"]
         else '"It depends" is really "it depends on what you hold fixed": the highest test '
-        "accuracy in {budget} went to {at_epochs}, in {updates} updates to {at_updates}, in "
-        "{seconds} s of training to {at_time}. When compute time is what you pay for, the "
-        "equal-time comparison is the one that matters: on this machine it points to "
-        "{at_time}.",
+        "accuracy at equal epochs ({at_epochs}, budget {budget}) went to {at_epochs_pick}, at "
+        "equal updates ({updates}) to {at_updates_pick}, at equal time ({seconds} s of "
+        "training) to {at_time_pick}. When compute time is what you pay for, the equal-time "
+        "comparison is the one that matters: on this machine it points to {at_time_pick}.",
         batch=best["time"]["batch"],
-        **{f"at_{c}": p for c, p in picks.items()},
+        **{f"at_{c}_pick": p for c, p in picks.items()},
         **marks,
     )
     if best["time"]["one_seed"]:
