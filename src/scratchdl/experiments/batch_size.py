@@ -207,7 +207,14 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         s.bullet(
             f"Per {what} (runs of {{budget}} or more), batch {{batch}} was the fastest "
             f"({{value:sig}} {unit}) and batch {{last}} the slowest ({{last_value:sig}} {unit}, "
-            "{ratio:x}× longer).",
+            "{ratio:x}× longer)"
+            + (
+                "; {tied:list} "
+                + ("is" if len(fast["tied"]) == 1 else "are")
+                + " within the seed noise of the fastest."
+                if fast["tied"]
+                else "."
+            ),
             **{**fast, "value": fast["value"]["mean"], "last_value": fast["last_value"]["mean"]},
         )
     ranked = [r for r, g in zip(rows, res.groups, strict=True) if not g["diverged"]]
@@ -261,7 +268,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "{at_epochs}, at {updates} updates and at {seconds} s of training (budget {budget})."
         if len(set(picks.values())) == 1 and not best["time"]["tied"]
         else '"It depends" is really "it depends on what you hold fixed": the highest test '
-        "accuracy at equal epochs ({at_epochs}, budget {budget}) went to {at_epochs_pick}, at "
+        "accuracy at equal epochs (" + where["epochs"] + ") went to {at_epochs_pick}, at "
         "equal updates ({updates}) to {at_updates_pick}, at equal time ({seconds} s of "
         "training) to {at_time_pick}. When compute time is what you pay for, the equal-time "
         "comparison is the one that matters: on this machine it points to {at_time_pick}.",

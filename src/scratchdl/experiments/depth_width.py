@@ -262,9 +262,9 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             if them:
                 worst = max(them, key=lambda c: (c["depth"], c["width"]))
                 s.bullet(
-                    "At {where:list}, {variant} " + them[0]["verdict"].phrase + " (test accuracy "
-                    "{acc:pm} at depth {depth} × width {width}, chance {chance:acc}; mean "
-                    "mini-batch loss {first:.3f} -> {last:.3f})."
+                    "At {where:list}, {variant} " + them[0]["verdict"].phrase + "; test accuracy "
+                    "{acc:pm} at depth {depth} × width {width} (chance {chance:acc}), mean "
+                    "mini-batch loss {first:.3f} -> {last:.3f}."
                     + (
                         " A loss that stopped falling may still be a plateau that a longer run "
                         "leaves: deep sigmoid nets can sit on one for epochs (ch. {chapter})."
