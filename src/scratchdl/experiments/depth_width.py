@@ -1,4 +1,4 @@
-"""``scratchdl sweep depth-width``: what depth does, compared with width (ch. 5.7, 6.2).
+"""``scratchdl sweep depth-width``: what depth does, compared with width (ch. 6.2, 8.1.5).
 
 A grid of depths (hidden layers) × widths (units per hidden layer) for each activation+init
 *variant*. The optimizer, batch size and learning rate are ``scratchdl train``'s (SGD, 100,
