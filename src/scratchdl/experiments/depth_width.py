@@ -257,26 +257,30 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             deep_width=deep["width"],
             ratio=deep["ratio"],
         )
-        for kind in ("stalled", "learning", "diverged"):
-            them = [c for c in vc if c["verdict"].kind == kind]
-            if them:
-                worst = max(them, key=lambda c: (c["depth"], c["width"]))
-                s.bullet(
-                    "At {where:list}, {variant} " + them[0]["verdict"].phrase + "; test accuracy "
-                    "{acc:pm} at depth {depth} × width {width} (chance {chance:acc}), mean "
-                    "mini-batch loss {first:.3f} -> {last:.3f}."
-                    + (
-                        " A loss that stopped falling may still be a plateau that a longer run "
-                        "leaves: deep sigmoid nets can sit on one for epochs (ch. {chapter})."
-                        if kind == "stalled"
-                        else ""
-                    ),
-                    where=_where(them, len(columns)),
-                    variant=v,
-                    chance=o["chance"],
-                    chapter=6.2,
-                    **{k: worst[k] for k in ("acc", "depth", "width", "first", "last")},
-                )
+        # One bullet per thing said ("did not train ... stopped falling", "had not learned
+        # yet ..."), naming the nets it is said of and quoting the deepest, widest of them.
+        for phrase in dict.fromkeys(c["verdict"].phrase for c in vc if c not in learned):
+            them = [c for c in vc if c["verdict"].phrase == phrase]
+            diverged = them[0]["verdict"].kind == "diverged"
+            s.bullet(
+                "At {where:list}, {variant} " + phrase + "; test accuracy {acc:pm} at depth "
+                "{depth} × width {width} (chance {chance:acc})"
+                + ("." if diverged else ", mean mini-batch loss {first:.3f} -> {last:.3f}.")
+                + (
+                    " A loss that stopped falling may still be a plateau that a longer run "
+                    "leaves: deep sigmoid nets can sit on one for epochs (ch. {chapter})."
+                    if "stopped falling" in phrase
+                    else ""
+                ),
+                where=_where(them, len(columns)),
+                variant=v,
+                chance=o["chance"],
+                chapter=6.2,
+                **{
+                    k: max(them, key=lambda c: (c["depth"], c["width"]))[k]
+                    for k in ("acc", "depth", "width", "first", "last")
+                },
+            )
         if learned and all(c["depth"] < deepest for c in learned):
             late.append(v)
 
