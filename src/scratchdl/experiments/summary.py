@@ -79,7 +79,7 @@ class _Formatter(string.Formatter):
         if format_spec == "sig" or (format_spec == "" and isinstance(value, float)):
             return sig(value)
         if format_spec == "list":
-            return words_list([str(v) for v in value])
+            return words_list([sig(v) if isinstance(v, float) else str(v) for v in value])
         return super().format_field(value, format_spec)
 
 

@@ -57,6 +57,7 @@ class Panel:
     logy: bool = False
     hline: tuple[float, str] | None = None  # (y, label), e.g. chance level
     integer_x: bool = False  # depths and layer numbers: no 1.5 ticks
+    ylim: tuple[float, float] | None = None  # fixed y range, e.g. (0, 1) for accuracies
 
 
 def _clean(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -131,6 +132,8 @@ def _fit_axes(ax: Axes, panel: Panel, x: np.ndarray | None, ys: list[np.ndarray]
         ax.set_ylim(single_value_limits(float(y[0]), log=panel.logy))
     if panel.logy:
         tidy_log_axis(ax, "y")
+    if panel.ylim is not None:
+        ax.set_ylim(panel.ylim)
 
 
 def _legends(fig: Figure, axes: Sequence[Axes], panels: Sequence[Panel]) -> None:
