@@ -291,9 +291,10 @@ def _run(args: argparse.Namespace) -> int:
     )
     data = load_source(source)
     sweep = build(opts, describe_data(source, data))
-    printer = _RowPrinter(sweep, len(sweep.trials))
+    total = len(sweep.trials) + sweep.then_trials
+    printer = _RowPrinter(sweep, total)
     printer.console.print(
-        f"[bold]sweep {sweep.name}[/]: {len(sweep.trials)} runs, {args.jobs} job(s) -> {args.out}"
+        f"[bold]sweep {sweep.name}[/]: {total} runs, {args.jobs} job(s) -> {args.out}"
     )
     start = time.perf_counter()
     run_sweep(sweep, args.out, source=source, data=data, jobs=args.jobs, on_trial=printer)

@@ -122,7 +122,15 @@ def _row(res: SweepResults, scale: float) -> dict[str, Any]:
         "early": _compare(*metric["results.early.train_acc"]),
         "bn_verdict": verdict(res, bn),
         "plain_verdict": verdict(res, plain),
+        "bn_fall": _fall(res, bn),
+        "plain_fall": _fall(res, plain),
     }
+
+
+def _fall(res: SweepResults, group: dict[str, Any]) -> float | None:
+    """How much the seed-averaged training loss fell over the run (None if it diverged)."""
+    _, losses = mean_curve(by_group(res)[group["group"]], "updates", "train_loss")
+    return None if group["diverged"] or None in losses else losses[0] - losses[-1]
 
 
 def _scales(rows: list[dict[str, Any]], key: str, value: str) -> list[float]:
@@ -155,15 +163,19 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     by = " (one seed, so the seed noise is unknown: compared by mean)"
     by = by if len(o["seeds"]) < 2 else " by more than the seed noise"
     better = _scales(rows, "final", "larger")
+    worse, within = _scales(rows, "final", "smaller"), _scales(rows, "final", "within noise")
     s.bullet(
         "In {budget}, BN ended with a higher training accuracy than without" + by + " at "
-        "{better} of the {n} scales (W = {scales:list}), lower at {worse}, within the noise at "
-        "{within}.",
+        "{better} of the {n} scales"
+        + (", lower at {worse} (W = {worse_scales:list})" if worse else "")
+        + (", within the noise at {within} (W = {within_scales:list})" if within else "")
+        + ".",
         better=len(better),
         n=n,
-        scales=better or ["none"],
-        worse=len(_scales(rows, "final", "smaller")),
-        within=len(_scales(rows, "final", "within noise")),
+        worse=len(worse),
+        worse_scales=worse,
+        within=len(within),
+        within_scales=within,
     )
     s.bullet(
         "After {early} (a quarter of the budget of {budget}), BN was ahead" + by + " at "
@@ -185,14 +197,28 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             high=max(finals),
         )
     for key, label in (("bn_verdict", "With BN"), ("plain_verdict", "Without BN")):
-        phrases: dict[str, list[float]] = {}
+        phrases: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             if r[key].kind != "learned":
-                phrases.setdefault(r[key].phrase, []).append(r["scale"])
+                phrases.setdefault(r[key].phrase, []).append(r)
         if not phrases:
             s.bullet(label + ", every scale learned in {budget}.")
-        for phrase, scales in phrases.items():
-            s.bullet(label + ", W = {scales:list}: " + phrase + ".", scales=scales)
+        for phrase, failed in phrases.items():
+            # How far "still falling" went: a net that only learns its output bias creeps.
+            falls = [r[key.replace("verdict", "fall")] for r in failed]
+            s.bullet(
+                label
+                + ", W = {scales:list}: "
+                + phrase
+                + (
+                    ""
+                    if None in falls
+                    else "; over the run the training loss fell by at most {fall:sig}"
+                )
+                + ".",
+                scales=[r["scale"] for r in failed],
+                fall=None if None in falls else max(falls),
+            )
     s.heading("The book's claim")
     learned = {
         k: sum(r[k].kind == "learned" for r in rows) for k in ("bn_verdict", "plain_verdict")
@@ -256,13 +282,15 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             xs, ys = mean_curve(trials[_name(w, bn)], "epochs", "train_acc")
             lines.append(Series(label, xs, ys, style=style))
         last_row = i >= len(scales) - ncols
+        diverged = res.group(_name(w, False))["diverged"]
         grid.append(
             Panel(
-                f"W = {w:.3g}",
+                f"W = {w:.3g}" + (" (no BN diverged)" if diverged else ""),
                 "epochs" if last_row else "",
                 "train acc" if i % ncols == 0 else "",
                 lines,
                 ylim=(0, 1),
+                integer_x=True,
             )
         )
     spread = over_seeds(len(res.options["seeds"]))
