@@ -41,7 +41,9 @@ def test_batchnorm_rescues_a_tiny_initial_scale(src, tmp_path):
     text = (tmp_path / "summary.md").read_text()
     assert "by more than the seed noise at 2 of the 2 scales" in text
     assert "With BN, every scale learned in 8 epochs." in text
-    assert "After 2 epochs (a quarter of the budget of 8 epochs)" in text
+    assert (
+        "After 2 epochs (a quarter of 8 epochs), BN was ahead by more than the seed noise" in text
+    )
     # One curve point per epoch, on every one of the 300 training images.
     trial = res.trials[0]
     assert trial["curve"]["epochs"] == [float(e) for e in range(9)]

@@ -10,21 +10,19 @@ the scale, with and without BN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scratchdl._text import over_seeds
-from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
     Group,
     NetOptions,
     by_group,
     declare,
-    epoch_points,
     mean_curve,
     option,
     verdict,
@@ -62,23 +60,14 @@ def _name(scale: float, bn: bool) -> str:
 
 
 def build(opts: Options, data: dict[str, Any]) -> Sweep:
-    if not 1 <= opts.train_samples <= data["n_train"]:
-        raise ConfigError(
-            f"--train-samples must be between 1 and the {data['n_train']} training images, "
-            f"got {opts.train_samples}"
-        )
-    budget = opts.budget(BUDGET)
-    points = opts.curve_points or epoch_points(budget, opts.train_samples, opts.batch_size)
-    opts = replace(opts, curve_points=points)
     groups = [
         Group(_name(w, bn), {"scale": w, "batchnorm": bn}, opts.train(init=w, batchnorm=bn))
         for w in opts.scales
         for bn in (True, False)
     ]
-    # BN's "faster" is judged a quarter of the way in: inside the budget, so nothing extra.
-    early = {
-        k: (v / 4 if k == "epochs" else max(1, int(v) // 4)) for k, v in budget.checkpoint.items()
-    }
+    budget = opts.budget(BUDGET)
+    # "Faster" is judged a quarter of the way in: inside the budget, so nothing extra to name.
+    early = {k: v / 4 if k == "epochs" else max(1, v // 4) for k, v in budget.checkpoint.items()}
     return declare(
         NAME,
         QUESTION,
@@ -93,63 +82,34 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
     )
 
 
-#: How BN's accuracy compares with the plain net's at one scale, as the table says it.
-COMPARE = {"larger": "ahead", "smaller": "behind", "within noise": "within noise"}
-
-
-def _compare(bn: dict[str, Any], plain: dict[str, Any]) -> str:
-    """``noise_comparison``; with one seed (noise unknown) the means decide, as the summary
-    then says."""
+def _ahead(res: SweepResults, scale: float, path: str) -> str:
+    """BN against no BN at ``scale``: ahead, behind or within noise (one seed: by mean)."""
+    bn, plain = (res.group(_name(scale, b))["metrics"][path] for b in (True, False))
     result = noise_comparison(bn, plain)
     if result == "one seed":
-        return "larger" if bn["mean"] > plain["mean"] else "smaller"
-    return result
-
-
-def _row(res: SweepResults, scale: float) -> dict[str, Any]:
-    bn, plain = res.group(_name(scale, True)), res.group(_name(scale, False))
-    metric = {
-        k: (bn["metrics"][k], plain["metrics"][k])
-        for k in ("final.train_acc", "final.test_acc", "results.early.train_acc")
-    }
-    return {
-        "scale": scale,
-        "bn": metric["final.train_acc"][0],
-        "plain": metric["final.train_acc"][1],
-        "bn_test": metric["final.test_acc"][0],
-        "plain_test": metric["final.test_acc"][1],
-        "final": _compare(*metric["final.train_acc"]),
-        "early": _compare(*metric["results.early.train_acc"]),
-        "bn_verdict": verdict(res, bn),
-        "plain_verdict": verdict(res, plain),
-        "bn_fall": _fall(res, bn),
-        "plain_fall": _fall(res, plain),
-    }
+        result = "larger" if bn["mean"] > plain["mean"] else "smaller"
+    return {"larger": "ahead", "smaller": "behind"}.get(result, result)
 
 
 def _fall(res: SweepResults, group: dict[str, Any]) -> float | None:
-    """How much the seed-averaged training loss fell over the run (None if it diverged)."""
+    """How far the seed-averaged training loss fell over the run (None if it diverged)."""
     _, losses = mean_curve(by_group(res)[group["group"]], "updates", "train_loss")
-    return None if group["diverged"] or None in losses else losses[0] - losses[-1]
-
-
-def _scales(rows: list[dict[str, Any]], key: str, value: str) -> list[float]:
-    return [r["scale"] for r in rows if r[key] == value]
+    return None if None in losses else losses[0] - losses[-1]
 
 
 def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
-    """BN ahead/behind per scale against the seed noise; failures; spread over the scales."""
-    o = res.options
-    rows = [_row(res, w) for w in o["scales"]]
-    n = len(rows)
+    """BN ahead/behind per scale against the seed noise; how each failure failed."""
+    o, scales, n = res.options, res.options["scales"], len(res.options["scales"])
     early = Budget(**o["checkpoints"]["early"]).text
+    final = {w: _ahead(res, w, "final.train_acc") for w in scales}
+    first = {w: _ahead(res, w, "results.early.train_acc") for w in scales}
+    by = " by more than the seed noise" if len(o["seeds"]) > 1 else " (one seed: by mean)"
     s = Summary(res, "Batch Normalization against the initial weight scale")
     s.say(
         "Setup: {hidden} hidden units, {activation}, SGD lr {lr}, batch {batch} ({sampling}), "
-        "on the first {n_train} training images, {budget} per run, {seeds} seed(s) per run, "
-        "with and without BatchNorm at {n} initial weight scales W (the std of every weight "
-        "matrix). Training accuracy on all {n_train} training images, as the book plots it; "
-        "mean ± std over seeds.",
+        "on the first {n_train} training images, {budget} per run, {seeds} seed(s), with and "
+        "without BatchNorm at {n} initial weight scales W (the std of every weight matrix). "
+        "Training accuracy on all {n_train} training images, as the book plots it.",
         hidden="-".join(map(str, o["hidden"])),
         activation=o["activation"],
         lr=o["lr"],
@@ -160,88 +120,80 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         n=n,
     )
     s.heading("Findings")
-    by = " (one seed, so the seed noise is unknown: compared by mean)"
-    by = by if len(o["seeds"]) < 2 else " by more than the seed noise"
-    better = _scales(rows, "final", "larger")
-    worse, within = _scales(rows, "final", "smaller"), _scales(rows, "final", "within noise")
+    count = {k: [w for w in scales if final[w] == k] for k in ("ahead", "behind", "within noise")}
+    behind, within = count["behind"], count["within noise"]
     s.bullet(
         "In {budget}, BN ended with a higher training accuracy than without" + by + " at "
-        "{better} of the {n} scales"
-        + (", lower at {worse} (W = {worse_scales:list})" if worse else "")
-        + (", within the noise at {within} (W = {within_scales:list})" if within else "")
+        "{ahead} of the {n} scales"
+        + (", lower at {behind} (W = {behind_w:list})" if behind else "")
+        + (", within the noise at {within} (W = {within_w:list})" if within else "")
         + ".",
-        better=len(better),
+        ahead=len(count["ahead"]),
         n=n,
-        worse=len(worse),
-        worse_scales=worse,
+        behind=len(behind),
+        behind_w=behind,
         within=len(within),
-        within_scales=within,
+        within_w=within,
     )
+    early_ahead = sum(v == "ahead" for v in first.values())
     s.bullet(
-        "After {early} (a quarter of the budget of {budget}), BN was ahead" + by + " at "
-        "{ahead} of the {n} scales and behind at {behind}.",
+        "After {early} (a quarter of {budget}), BN was ahead" + by + " at {ahead} of the {n} "
+        "scales and behind at {behind}.",
         early=early,
-        ahead=len(_scales(rows, "early", "larger")),
-        behind=len(_scales(rows, "early", "smaller")),
+        ahead=early_ahead,
         n=n,
+        behind=sum(v == "behind" for v in first.values()),
     )
-    spread = {}
-    for key, label in (("bn", "with BN"), ("plain", "without BN")):
-        finals = [r[key]["mean"] for r in rows]
-        spread[key] = max(finals) - min(finals)
+    learned = {}
+    for bn, label in ((True, "With BN"), (False, "Without BN")):
+        groups = [res.group(_name(w, bn)) for w in scales]
+        finals = [group_metric(g, "final.train_acc") for g in groups]
         s.bullet(
-            "In {budget}, " + label + ", the final training accuracy over the {n} scales ranged "
-            "from {low:acc} to {high:acc}.",
+            "In {budget}, "
+            + label[0].lower()
+            + label[1:]
+            + ", the final training accuracy over the {n} "
+            "scales ranged from {low:acc} to {high:acc}.",
             n=n,
             low=min(finals),
             high=max(finals),
         )
-    for key, label in (("bn_verdict", "With BN"), ("plain_verdict", "Without BN")):
-        phrases: dict[str, list[dict[str, Any]]] = {}
-        for r in rows:
-            if r[key].kind != "learned":
-                phrases.setdefault(r[key].phrase, []).append(r)
-        if not phrases:
+        failed: dict[str, list[dict[str, Any]]] = {}
+        for g in groups:
+            v = verdict(res, g)
+            if v.kind != "learned":
+                failed.setdefault(v.phrase, []).append(g)
+        learned[bn] = n - sum(map(len, failed.values()))
+        if not failed:
             s.bullet(label + ", every scale learned in {budget}.")
-        for phrase, failed in phrases.items():
+        for phrase, gs in failed.items():
             # How far "still falling" went: a net that only learns its output bias creeps.
-            falls = [r[key.replace("verdict", "fall")] for r in failed]
+            falls = [_fall(res, g) for g in gs]
+            fell = "" if None in falls else "; its training loss fell by at most {fall:sig}"
             s.bullet(
-                label
-                + ", W = {scales:list}: "
-                + phrase
-                + (
-                    ""
-                    if None in falls
-                    else "; over the run the training loss fell by at most {fall:sig}"
-                )
-                + ".",
-                scales=[r["scale"] for r in failed],
+                label + ", W = {scales:list}: " + phrase + fell + ".",
+                scales=[g["tags"]["scale"] for g in gs],
                 fall=None if None in falls else max(falls),
             )
     s.heading("The book's claim")
-    learned = {
-        k: sum(r[k].kind == "learned" for r in rows) for k in ("bn_verdict", "plain_verdict")
-    }
-    ahead = len(_scales(rows, "early", "larger"))
-    if len(better) == n and ahead == n and learned["bn_verdict"] == n:
+    if len(count["ahead"]) == n and early_ahead == n and learned[True] == n:
         answer = "the numbers agree with the claim at every scale tried."
-    elif better:
+    elif count["ahead"]:
         answer = "the numbers support it only at the scales where BN was ahead."
     else:
         answer = "the numbers do not support it here."
     s.say(
         "BN learns faster and depends less on the initial weight scale. Measured in {budget} on "
         "{n_train} images: with BN the net learned at {bn_learned} of {n} scales, without at "
-        "{plain_learned}; BN ended ahead" + by + " at {better} and was ahead after {early} at "
-        "{ahead}: " + answer,
+        "{plain_learned}; BN ended ahead" + by + " at {ahead} and was ahead after {early} at "
+        "{early_ahead}: " + answer,
         n_train=o["n_train"],
-        bn_learned=learned["bn_verdict"],
-        plain_learned=learned["plain_verdict"],
+        bn_learned=learned[True],
+        plain_learned=learned[False],
         n=n,
-        better=len(better),
+        ahead=len(count["ahead"]),
         early=early,
-        ahead=ahead,
+        early_ahead=early_ahead,
     )
     s.heading("Every scale")
     s.table(
@@ -255,56 +207,50 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             "BN in " + s.budget,
             "no BN in " + s.budget,
         ],
-        "{scale} | {bn:pm} | {plain:pm} | {final} | {bn_test:pm} | {plain_test:pm} | {bk} | {pk}",
-        [
-            {
-                **{k: r[k] for k in ("scale", "bn", "plain", "bn_test", "plain_test")},
-                "final": COMPARE[r["final"]],
-                "bk": r["bn_verdict"].kind,
-                "pk": r["plain_verdict"].kind,
-            }
-            for r in rows
-        ],
+        "{w} | {bn:pm} | {plain:pm} | {ahead} | {bn_test:pm} | {plain_test:pm} | {bk} | {pk}",
+        [{"w": w, "ahead": final[w], **_cells(res, w)} for w in scales],
     )
     return s.done(FIGURES)
 
 
+def _cells(res: SweepResults, scale: float) -> dict[str, Any]:
+    bn, plain = res.group(_name(scale, True)), res.group(_name(scale, False))
+    return {
+        "bn": bn["metrics"]["final.train_acc"],
+        "plain": plain["metrics"]["final.train_acc"],
+        "bn_test": bn["metrics"]["final.test_acc"],
+        "plain_test": plain["metrics"]["final.test_acc"],
+        "bk": verdict(res, bn).kind,
+        "pk": verdict(res, plain).kind,
+    }
+
+
 def plot(res: SweepResults, out: Path) -> list[Path]:
-    """The book's 4x4 grid of training accuracy per epoch; final accuracy against the scale."""
-    trials = by_group(res)
-    scales = res.options["scales"]
-    chance = (res.options["chance"], "chance")
-    ncols = 4 if len(scales) >= 4 else len(scales)
+    """The book's 4x4 grid of training accuracy per epoch; accuracy against the scale."""
+    trials, scales = by_group(res), res.options["scales"]
+    ncols = min(4, len(scales))
     grid = []
     for i, w in enumerate(scales):
-        lines = []
-        for bn, label, style in ((True, "with BN", "-"), (False, "without BN", "--")):
-            xs, ys = mean_curve(trials[_name(w, bn)], "epochs", "train_acc")
-            lines.append(Series(label, xs, ys, style=style))
-        last_row = i >= len(scales) - ncols
-        diverged = res.group(_name(w, False))["diverged"]
+        lines = [
+            Series(label, *mean_curve(trials[_name(w, bn)], "epochs", "train_acc"), style=style)
+            for bn, label, style in ((True, "with BN", "-"), (False, "without BN", "--"))
+        ]
+        diverged = " (no BN diverged)" if res.group(_name(w, False))["diverged"] else ""
+        xlabel = "epochs" if i >= len(scales) - ncols else ""
+        ylabel = "train acc" if i % ncols == 0 else ""
         grid.append(
-            Panel(
-                f"W = {w:.3g}" + (" (no BN diverged)" if diverged else ""),
-                "epochs" if last_row else "",
-                "train acc" if i % ncols == 0 else "",
-                lines,
-                ylim=(0, 1),
-                integer_x=True,
-            )
+            Panel(f"W = {w:.3g}{diverged}", xlabel, ylabel, lines, ylim=(0, 1), integer_x=True)
         )
-    spread = over_seeds(len(res.options["seeds"]))
-    early = Budget(**res.options["checkpoints"]["early"]).text
 
     def series(path: str, bn: bool, label: str) -> Series:
         groups = [res.group(_name(w, bn)) for w in scales]
-        return Series(
-            label,
-            scales,
-            [group_metric(g, path) for g in groups],
-            [group_metric(g, path, "std") for g in groups],
-        )
+        ys = [group_metric(g, path) for g in groups]
+        return Series(label, scales, ys, [group_metric(g, path, "std") for g in groups])
 
+    checkpoints = (
+        (Budget(**res.options["checkpoints"]["early"]).text, "results.early.train_acc"),
+        (res.options["budget"]["text"], "final.train_acc"),
+    )
     summary = [
         Panel(
             f"After {title}",
@@ -312,21 +258,15 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             "training accuracy",
             [series(path, True, "with BN"), series(path, False, "without BN")],
             logx=True,
-            hline=chance,
+            hline=(res.options["chance"], "chance"),
             ylim=(0, 1),
         )
-        for title, path in (
-            (early, "results.early.train_acc"),
-            (res.options["budget"]["text"], "final.train_acc"),
-        )
+        for title, path in checkpoints
     ]
+    spread = over_seeds(len(res.options["seeds"]))
+    grid_title = "Training accuracy with and without BatchNorm (mean over seeds)"
     return [
-        save_figure(
-            plot_panels(
-                grid, "Training accuracy with and without BatchNorm (mean over seeds)", ncols=ncols
-            ),
-            out / FIGURES[0],
-        ),
+        save_figure(plot_panels(grid, grid_title, ncols=ncols), out / FIGURES[0]),
         save_figure(
             plot_panels(summary, f"Training accuracy against the initial scale ({spread})"),
             out / FIGURES[1],

@@ -143,7 +143,8 @@ class CommonOptions:
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")
         _positive(self.eval_samples, "--eval-samples", integer=True)
-        _positive(self.curve_points, "--curve-points", integer=True)
+        if self.curve_points is not None:  # None: one point per epoch (see declare)
+            _positive(self.curve_points, "--curve-points", integer=True)
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,9 @@ def declare(
 ) -> Sweep:
     """A sweep: every group trained once per seed for ``budget``.
 
+    ``opts.curve_points`` None (a sweep may default to it) draws one point per epoch of the
+    first group's batch size, as the book's ch. 6 figures.
+
     Parameters
     ----------
     name, question : str
@@ -250,7 +254,7 @@ def declare(
         Named checkpoints besides ``final`` (a trial trains until all are reached: name them
         in the summary when they can outlast the budget).
     subset : dict, optional
-        The data each trial sees (:attr:`TrialSpec.subset`).
+        The data each trial sees (:attr:`TrialSpec.subset`), checked against ``data``.
     layer_stats : bool
         Record per-layer statistics and activation histograms at the start and the end.
     columns : sequence of Column, optional
@@ -260,8 +264,17 @@ def declare(
     if not groups:
         raise ConfigError(f"the {name} sweep has nothing to run: give at least one value")
     subset = dict(subset or {})
-    n_train = int(subset.get("train_samples") or data["n_train"])
-    if subset.get("validation"):
+    n_train = int(subset.get("train_samples", data["n_train"]))
+    if not 1 <= n_train <= data["n_train"]:
+        raise ConfigError(
+            f"--train-samples must be between 1 and the {data['n_train']} training examples, "
+            f"got {n_train}"
+        )
+    if subset.get("validation") is not None:
+        if not 0 < float(subset["validation"]) < 1:
+            raise ConfigError(
+                f"--validation must be between 0 and 1 (exclusive), got {subset['validation']}"
+            )
         n_train -= int(n_train * float(subset["validation"]))
     for g in groups:
         if g.train["batch_size"] > n_train:
@@ -272,9 +285,10 @@ def declare(
     if len(set(names)) != len(names):
         raise ConfigError(f"the {name} sweep lists a value twice")
     checkpoints = {"final": budget.checkpoint, **(extra_checkpoints or {})}
+    points = opts.curve_points or epoch_points(budget, n_train, groups[0].train["batch_size"])
     evaluation = {
         "eval_samples": int(opts.eval_samples),
-        "curve_points": int(opts.curve_points),
+        "curve_points": int(points),
         "layer_stats": bool(layer_stats),
     }
     trials = [
@@ -295,6 +309,7 @@ def declare(
     heldout = "val" if subset.get("validation") else "test"
     options = {
         **asdict(opts),
+        "curve_points": int(points),
         "budget": budget.to_dict(),
         "checkpoints": checkpoints,
         "subset": subset,

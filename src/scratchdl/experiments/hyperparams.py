@@ -28,7 +28,6 @@ from scratchdl.experiments.declare import (
     by_group,
     declare,
     default_columns,
-    epoch_points,
     mean_curve,
     option,
     verdict,
@@ -89,21 +88,10 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
     for flag, value in (("--trials", opts.trials), ("--top", opts.top), ("--region", opts.region)):
         if value < 1:
             raise ConfigError(f"{flag} must be at least 1, got {value}")
-    if not 1 <= opts.train_samples <= data["n_train"]:
-        raise ConfigError(
-            f"--train-samples must be between 1 and {data['n_train']}, got {opts.train_samples}"
-        )
-    if not 0 < opts.validation < 1:
-        raise ConfigError(
-            f"--validation must be between 0 and 1 (exclusive), got {opts.validation:g}"
-        )
     budget = opts.budget(BUDGET)
     if opts.rerun_epochs is not None and not opts.rerun_epochs > 0:
         raise ConfigError(f"--rerun-epochs must be positive, got {opts.rerun_epochs:g}")
     rerun = budget if opts.rerun_epochs is None else Budget(epochs=float(opts.rerun_epochs))
-    n_fit = opts.train_samples - int(opts.train_samples * opts.validation)
-    points = opts.curve_points or epoch_points(budget, n_fit, opts.batch_size)
-    opts = replace(opts, curve_points=points)
     groups = [
         Group(
             f"draw {i + 1}",

@@ -11,7 +11,7 @@ each regulariser shrank it by more than the seed noise, and what it cost in test
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from scratchdl.experiments.declare import (
     NetOptions,
     by_group,
     declare,
-    epoch_points,
     mean_curve,
     option,
     verdict,
@@ -63,18 +62,10 @@ class Options(NetOptions):
 
 
 def build(opts: Options, data: dict[str, Any]) -> Sweep:
-    if not 1 <= opts.train_samples <= data["n_train"]:
-        raise ConfigError(
-            f"--train-samples must be between 1 and the {data['n_train']} training images, "
-            f"got {opts.train_samples}"
-        )
     if not opts.weight_decay > 0:
         raise ConfigError(f"--weight-decay must be positive, got {opts.weight_decay:g}")
     if not 0 < opts.dropout < 1:
         raise ConfigError(f"--dropout must be between 0 and 1 (exclusive), got {opts.dropout:g}")
-    budget = opts.budget(BUDGET)
-    points = opts.curve_points or epoch_points(budget, opts.train_samples, opts.batch_size)
-    opts = replace(opts, curve_points=points)
     groups = [
         Group("no regularisation", {"regulariser": "none"}, opts.train(weight_decay=0.0)),
         Group(
@@ -94,7 +85,7 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
         opts,
         data,
         groups,
-        budget,
+        opts.budget(BUDGET),
         summarize,
         plot,
         subset={"train_samples": opts.train_samples},
