@@ -8,7 +8,7 @@ with one seed by default (every draw then starts from the same weights and batch
 differ only in lr and weight decay). The draws come from ``--draw-seed`` and are recorded.
 
 Then, a second stage (:attr:`Sweep.then`): the best draw's lr and weight decay are trained on the
-full training set for the same budget and measured once on the test set.
+full training set for the same budget (or `--rerun-epochs`) and measured on the test set.
 """
 
 from __future__ import annotations

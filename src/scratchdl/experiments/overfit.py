@@ -31,7 +31,7 @@ from scratchdl.experiments.engine import Sweep, SweepResults
 from scratchdl.experiments.summary import Summary
 from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, Series, plot_panels
-from scratchdl.train.verdict import noise_comparison
+from scratchdl.train.verdict import loss_trend, noise_comparison
 
 NAME = "overfit"
 HELP = "train/test gap on 300 images: none vs weight decay vs Dropout"
@@ -153,10 +153,25 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             base_test=base["metrics"]["final.test_acc"],
             test=g["metrics"]["final.test_acc"],
         )
+    trials = by_group(res)
     for g in res.groups:
         v = verdict(res, g)
         if v.kind != "learned":
             s.bullet("The " + g["group"] + " group " + v.phrase + ".")
+            continue
+        # A gap measured while the net still fits its training set is not the final gap.
+        # Rising: beyond the curve's own noise, and by at least a point over the last quarter.
+        _, accs = mean_curve(trials[g["group"]], "epochs", "train_acc")
+        before = accs[-(len(accs) // 4) - 1]
+        if None in accs or loss_trend([-a for a in accs]) != "falling" or accs[-1] - before < 0.01:
+            continue
+        s.bullet(
+            "The training accuracy of " + g["group"] + " was still rising at the end of {budget} "
+            "({before:acc} at three quarters of the run, {end:acc} at the end): its gap and test "
+            "accuracy are those of an unfinished run; try more epochs (--epochs).",
+            before=before,
+            end=accs[-1],
+        )
     return s.done(FIGURES)
 
 
