@@ -112,7 +112,7 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
         plot,
         subset={"train_samples": opts.train_samples, "validation": opts.validation},
         columns=(
-            Column("lr", lambda r: sig(r["train"]["lr"])),
+            Column("learning rate", lambda r: sig(r["train"]["lr"])),
             Column("weight decay", lambda r: sig(r["train"]["weight_decay"])),
             loss,
             # The search's trials measure on the validation split, the re-run on the test set.
@@ -220,13 +220,49 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         wd_span=_span(wds),
         wd_all=_span(o["weight_decay_range"]),
     )
+    for name, flag, values, (low, high) in (
+        ("lr", "--lr-range", lrs, o["lr_range"]),
+        ("weight decay", "--weight-decay-range", wds, o["weight_decay_range"]),
+    ):
+        if _span(values) >= _span([low, high]) / 2:
+            s.bullet(
+                "The best {k} spread over {span:sig} of the {all:sig} decades of " + name + ": "
+                "in {budget} the search did not narrow it down.",
+                k=len(top),
+                span=_span(values),
+                all=_span([low, high]),
+            )
+            continue
+        # A narrow best region in the outer tenth of the range: the optimum may lie beyond.
+        tenth = 10 ** (0.1 * _span([low, high]))
+        for edge, side, near in (
+            (high, "upper", max(values) * tenth >= high),
+            (low, "lower", min(values) <= low * tenth),
+        ):
+            if near:
+                s.bullet(
+                    "The best {k} reach within a tenth of the searched decades of the "
+                    + side
+                    + " end of the "
+                    + name
+                    + " range, {edge}: the best "
+                    + name
+                    + " may lie "
+                    "beyond it; widen " + flag + ".",
+                    k=len(top),
+                    edge=edge,
+                )
+    ties = sum(
+        group_metric(g, "final.val_acc") == group_metric(best, "final.val_acc") for g in ranked
+    )
     if one_seed:
         s.bullet(
             "One seed per draw, so the seed noise is unknown, and on {n_val} validation images "
-            "one image is {step:acc} of accuracy: draws a few images apart are not ranked "
-            "beyond doubt in {budget}.",
+            "one image is {step:acc} of accuracy: draws a few images apart ({ties} share the "
+            "best accuracy) are not ranked beyond doubt in {budget}.",
             n_val=n_val,
             step=1 / n_val,
+            ties=ties,
         )
     kinds: dict[str, list[dict[str, Any]]] = {}
     for g in ranked:
@@ -234,7 +270,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     for phrase, groups in kinds.items():
         rates = [g["tags"]["lr"] for g in groups]
         s.bullet(
-            "{count} of {draws} draws (lr {lr_lo} to {lr_hi}) " + phrase + ".",
+            "{count} of {draws} draws (lr {lr_lo} to {lr_hi}): each " + phrase + ".",
             count=len(groups),
             draws=n_draws,
             lr_lo=min(rates),
