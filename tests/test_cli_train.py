@@ -19,6 +19,7 @@ from scratchdl.cli import main
 from scratchdl.cli.evaluate import confusion_matrix
 from scratchdl.errors import ConfigError
 from scratchdl.train import History, Trainer
+from scratchdl.train.history import EpochRecord
 
 SMALL = ["--iters", "120", "--batch-size", "20", "--hidden", "16", "--init", "he", "--quiet"]
 
@@ -167,9 +168,46 @@ def test_a_run_that_learns_nothing_is_flagged(tmp_path, capsys, fake_mnist):
     h = History.load(tmp_path / "big" / "history.json")
     # Finite all the way (saturated units), so not caught as divergence.
     assert h.stop_reason == "completed" and code == 0 and h.last.train_acc <= 0.15
-    assert "warning: the network did not learn" in err and "learning rate (1e+06)" in err
+    assert "warning: the network did not train in " in err and "learning rate (1e+06)" in err
     code, _, err = run(capsys, "train", "--out", str(tmp_path / "ok"), *SMALL)
-    assert code == 0 and "did not learn" not in err
+    assert code == 0 and "warning" not in err
+
+
+def _history(loss: list[float], train_acc: float) -> History:
+    h = History(loss=loss, iter_per_epoch=len(loss), iterations=len(loss))
+    h.records.append(EpochRecord(1, len(loss), train_acc, loss[-1], None, None, 1.0, 1.0))
+    return h
+
+
+@pytest.mark.parametrize(
+    "loss, expected, blames_settings",
+    [
+        # Still falling (a plateau being left, as deep sigmoid nets do): not yet, not failed.
+        (
+            list(np.linspace(2.30, 2.20, 600)),
+            "had not learned yet in 1 epoch, loss still falling: try more epochs (--epochs)",
+            False,
+        ),
+        # Flat at ln(10) with mini-batch noise: stopped.
+        (
+            list(2.30 + 0.05 * np.random.default_rng(0).standard_normal(600)),
+            "did not train in 1 epoch: its loss stopped falling",
+            True,
+        ),
+        # Rising.
+        (list(np.linspace(2.30, 9.0, 600)), "did not train in 1 epoch: its loss went up", True),
+    ],
+)
+def test_the_warning_says_what_the_loss_did(loss, expected, blames_settings, capsys):
+    from scratchdl.cli.train import _warn_if_not_learned
+    from scratchdl.train import TrainConfig
+
+    _warn_if_not_learned(_history(loss, 0.11), TrainConfig(epochs=1), 10)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"the network {expected} (train accuracy 0.110" in err
+    assert ("learning rate (0.1) may be" in err) == blames_settings
+    _warn_if_not_learned(_history(loss, 0.5), TrainConfig(epochs=1), 10)
+    assert capsys.readouterr().err == ""  # it learned: nothing to say
 
 
 @pytest.mark.parametrize(
@@ -177,8 +215,9 @@ def test_a_run_that_learns_nothing_is_flagged(tmp_path, capsys, fake_mnist):
     [
         (["--batch-size", "0"], "batch size must be a positive integer, got 0"),
         (["--lr", "-1"], "learning rate must be a positive number, got -1.0"),
-        (["--hidden", "0"], "hidden layer sizes must be positive integers, got [0]"),
-        (["--hidden", "50", "--hidden", "-3"], "hidden layer sizes must be positive integers"),
+        (["--hidden", "0"], "--hidden values must be >= 1, got 0"),
+        (["--hidden", "50,x"], "--hidden: 'x' is not valid"),
+        (["--hidden", "50", "--hidden", "-3"], "--hidden values must be >= 1, got -3"),
         (["--epochs", "0"], "epochs must be a positive integer"),
         (["--resume"], "no checkpoint at"),
         (

@@ -147,12 +147,12 @@ def test_text_helpers():
 
 
 def test_one_epoch_sweep_summary_says_epoch(tmp_path):
+    from _sweep_helpers import blobs, info
     from scratchdl.experiments import lr
     from scratchdl.experiments.engine import run_sweep
-    from test_sweep import blobs, info
 
     source = blobs()
-    opts = lr.LrOptions(values=(0.1,), epochs=1, seeds=(0,), hidden=(16,), eval_samples=100)
+    opts = lr.Options(values=(0.1,), epochs=1, seeds=(0,), hidden=(16,), eval_samples=100)
     run_sweep(lr.build(opts, info(source)), tmp_path, source=source, jobs=0)
     summary = (tmp_path / "summary.md").read_text()
     assert "1 epoch" in summary and "1 epochs" not in summary

@@ -342,7 +342,7 @@ def test_lr_sweep_summary(src, tmp_path):
         hidden=(16,),
         init="he",
         eval_samples=100,
-        curve_points=5,
+        curve_points=12,
     )
     res = run_sweep(lr.build(opts, info(src)), tmp_path, source=src, jobs=0)
     kinds = {g["group"]: verdict(res, g).kind for g in res.groups}

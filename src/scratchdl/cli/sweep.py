@@ -139,7 +139,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: The sweeps declared with :mod:`scratchdl.experiments.declare`, in the order ``--help`` lists
 #: them: each module has NAME, HELP, QUESTION, BUDGET, Options and build.
-DECLARED = ("lr", "batchnorm", "overfit", "hyperparams")
+DECLARED = ("lr", "optimizer", "init", "batchnorm", "overfit", "hyperparams")
 
 
 def _declared() -> list[Any]:

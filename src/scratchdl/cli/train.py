@@ -70,10 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     p.add_argument(
         "--hidden",
-        type=int,
         action="append",
-        metavar="N",
-        help="width of a hidden layer; repeat for depth (default: one layer of 50; 100 for cnn)",
+        metavar="N[,N...]",
+        help="hidden layer widths, as in the sweeps: --hidden 100,100 (or repeated: "
+        "--hidden 100 --hidden 100) for depth (default: one layer of 50; 100 for cnn)",
     )
     p.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
     p.add_argument(
@@ -168,7 +168,11 @@ def _config_from_args(args: argparse.Namespace) -> Any:
             )
         return None
     if "hidden" in given:
-        given["hidden"] = tuple(given["hidden"])
+        from scratchdl.experiments.config import parse_int_list
+
+        given["hidden"] = tuple(
+            h for text in given["hidden"] for h in parse_int_list(text, "--hidden")
+        )
     return TrainConfig(**given, max_seconds=args.max_seconds).validate()
 
 
@@ -413,16 +417,8 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         raise DivergenceError(f"{history.message}; {wrote}")
     note = f" ({history.message})" if history.message else ""
     print(f"{history.summary()}{note}; {wrote}")
-    n_classes = net.output_size
-    if last is not None and last.train_acc <= 1.5 / n_classes:
-        # Finite but useless (e.g. --lr 1e6 saturates every unit): say so, not just "done".
-        print(
-            f"scratchdl train: warning: the network did not learn (train accuracy "
-            f"{last.train_acc:.3f}, chance {1 / n_classes:.3f}); the learning rate "
-            f"({config.lr:g}) may be far too large or too small, or the initial weights "
-            f"({config.init}) badly scaled",
-            file=sys.stderr,
-        )
+    if last is not None:
+        _warn_if_not_learned(history, config, net.output_size)
     if history.stop_reason == "time_limit":
         print(
             f"the run is unfinished; {out / CHECKPOINT_NAME} keeps its state: continue with "
@@ -432,6 +428,36 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         print("interrupted while saving: the results above were saved completely", file=sys.stderr)
         return 130
     return 0
+
+
+def _warn_if_not_learned(history: Any, config: Any, n_classes: int) -> None:
+    """A finite run that ended near chance: say whether it stopped learning or had not learned
+    yet (loss still falling), with the budget it had (:mod:`scratchdl.train.verdict`)."""
+    from scratchdl._text import epochs_done, plural_epochs
+    from scratchdl.train.verdict import learning_verdict
+
+    budget = plural_epochs(epochs_done(history.iterations, history.iter_per_epoch))
+    verdict = learning_verdict(
+        history.last.train_acc,
+        history.loss,
+        1 / n_classes,
+        budget,
+        more="try more epochs (--epochs)",
+        epochs=history.iterations / max(history.iter_per_epoch, 1),
+    )
+    if verdict.kind == "learned":
+        return
+    text = (
+        f"scratchdl train: warning: the network {verdict.phrase} (train accuracy "
+        f"{history.last.train_acc:.3f}, chance {1 / n_classes:.3f})"
+    )
+    if verdict.failed:
+        # Only a run that stopped learning points at its settings.
+        text += (
+            f"; the learning rate ({config.lr:g}) may be far too large or too small, or the "
+            f"initial weights ({config.init}) badly scaled"
+        )
+    print(text, file=sys.stderr)
 
 
 def _write_error(exc: OSError, out: Path) -> Exception:

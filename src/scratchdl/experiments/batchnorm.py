@@ -175,7 +175,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
                 scales=[g["tags"]["scale"] for g in gs],
                 fall=None if None in falls else max(falls),
             )
-    s.heading("The book's claim")
+    s.heading("The book's claim (ch. 6.3.2)")
     if len(count["ahead"]) == n and early_ahead == n and learned[True] == n:
         answer = "the numbers agree with the claim at every scale tried."
     elif count["ahead"]:

@@ -62,6 +62,7 @@ __all__ = [
     "add_flags",
     "declare",
     "epoch_points",
+    "gap",
     "group_curves",
     "heldout",
     "mean_curve",
@@ -479,7 +480,11 @@ def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
         losses,
         float(res.options["chance"]),
         res.options["budget"]["text"],
-        more="try more epochs (--epochs)",
+        # The advice names the flag that set the budget: more updates for an updates budget.
+        more="try more updates (--iters)"
+        if res.options["budget"].get("updates") is not None
+        else "try more epochs (--epochs)",
+        epochs=group_metric(group, "final.epochs"),
     )
 
 
@@ -492,3 +497,10 @@ def noise(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
         "one seed": "one seed only, so the seed noise is unknown",
         "within noise": "within the seed noise",
     }.get(verdict, "more than the seed noise")
+
+
+def gap(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
+    """:func:`noise` as a clause: ``"the gap is more than the seed noise"``, ``"the gap is
+    within the seed noise"`` or ``"one seed only, so the seed noise is unknown"``."""
+    phrase = noise(a, b, path)
+    return phrase if phrase.startswith("one seed") else "the gap is " + phrase

@@ -25,9 +25,11 @@ from scratchdl.plots.axes import single_value_limits, tidy_log_axis
 _CMAP = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
 
 __all__ = [
+    "HistRow",
     "Panel",
     "Series",
     "plot_heatmaps",
+    "plot_histogram_grid",
     "plot_panels",
     "plot_scatter",
 ]
@@ -59,7 +61,7 @@ class Panel:
     logy: bool = False
     hline: tuple[float, str] | None = None  # (y, label), e.g. chance level
     integer_x: bool = False  # depths and layer numbers: no 1.5 ticks
-    ylim: tuple[float, float] | None = None  # fixed y range, e.g. (0, 1) for accuracies
+    ylim: tuple[float, float] | None = None  # a fixed y range, as a book figure has
 
 
 def _clean(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -103,6 +105,8 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
         if panel.logy:
             ax.set_yscale("log")
         _fit_axes(ax, panel, np.concatenate(xs) if xs else None, ys)
+        if panel.ylim is not None:
+            ax.set_ylim(panel.ylim)
         ax.set_title(panel.title)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
@@ -134,8 +138,6 @@ def _fit_axes(ax: Axes, panel: Panel, x: np.ndarray | None, ys: list[np.ndarray]
         ax.set_ylim(single_value_limits(float(y[0]), log=panel.logy))
     if panel.logy:
         tidy_log_axis(ax, "y")
-    if panel.ylim is not None:
-        ax.set_ylim(panel.ylim)
 
 
 def _legends(fig: Figure, axes: Sequence[Axes], panels: Sequence[Panel]) -> None:
@@ -285,4 +287,57 @@ def plot_scatter(
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
+    return fig
+
+
+@dataclass
+class HistRow:
+    """One row of :func:`plot_histogram_grid`: a label and one histogram (bin heights) per
+    column, with an optional note printed in each panel."""
+
+    label: str
+    heights: Sequence[Sequence[float]]
+    notes: Sequence[str] | None = None
+
+
+def plot_histogram_grid(
+    rows: Sequence[HistRow],
+    edges: Sequence[float],
+    *,
+    col_titles: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    suptitle: str,
+) -> Figure:
+    """Histograms already counted (``heights`` per bin between ``edges``), one row per entry
+    of ``rows`` and one column per histogram, sharing the y axis within a row (the layout of
+    the book's ch. 6.2.2 activation figures)."""
+    ncols = max(len(r.heights) for r in rows)
+    fig = new_figure(2.5 * ncols + 1.2, 1.9 * len(rows) + 1.0)
+    axes = fig.subplots(len(rows), ncols, squeeze=False, sharey="row", sharex=True)
+    edges = np.asarray(edges, dtype=float)
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r, c]
+            if c >= len(row.heights):
+                ax.set_visible(False)
+                continue
+            ax.stairs(np.asarray(row.heights[c], dtype=float), edges, fill=True, color="#1f5fa8")
+            ax.set_xlim(edges[0], edges[-1])
+            if row.notes is not None:
+                ax.text(
+                    0.97,
+                    0.93,
+                    row.notes[c],
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=8,
+                )
+            if r == 0 and c < len(col_titles):
+                ax.set_title(col_titles[c])
+            if r == len(rows) - 1:
+                ax.set_xlabel(xlabel)
+        axes[r, 0].set_ylabel(f"{row.label}\n{ylabel}", fontsize=9)
+    fig.suptitle(suptitle)
     return fig

@@ -20,7 +20,10 @@ from typing import Any
 
 __all__ = [
     "FAIL_FACTOR",
+    "FLAT_TOLERANCE",
     "MIN_FALL",
+    "MIN_RISE",
+    "MIN_POINTS",
     "Verdict",
     "learning_verdict",
     "loss_trend",
@@ -33,43 +36,67 @@ FAIL_FACTOR = 1.5
 #: The loss is "still falling" when its last quarter is below the quarter before by more than
 #: this share (and, for noisy mini-batch losses, by more than twice their standard error).
 MIN_FALL = 1e-4
+#: The loss is "flat" only when the noise is small enough to see a change of this share.
+FLAT_TOLERANCE = 0.01
+#: The loss "went up" when its last quarter is above its start by more than this share.
+MIN_RISE = 0.05
+#: Fewer loss points than this cannot show a trend (two per quarter, to measure the noise).
+MIN_POINTS = 8
 
 
 def loss_trend(losses: Sequence[float | None]) -> str:
-    """``"falling"``, ``"flat"`` or ``"diverged"``: how a loss curve ended.
+    """How a loss curve ended: ``"falling"``, ``"flat"``, ``"rising"``, ``"unclear"`` or
+    ``"diverged"``.
 
-    Compares the mean of the last quarter of the points with the mean of the quarter before
-    it. The loss is falling when the later mean is lower by more than :data:`MIN_FALL` of the
-    earlier one and by more than twice the standard error of the difference (the spread of
-    the points within each quarter, which is what mini-batch noise looks like). A non-finite
-    (None, NaN, inf) point means the run diverged. Fewer than 4 points: ``"falling"`` unless
-    the last is no lower than the first (too little to call a plateau).
+    Compares the mean of the last quarter of the points with the start (well above it:
+    *rising*, see :data:`MIN_RISE`) and with the mean of the quarter before it. ``noise`` is twice the standard error of that difference, from the spread of the points
+    within each quarter (what mini-batch noise looks like; near 0 for a curve measured on fixed
+    images). The loss is *falling* (or *rising*) when the change is larger than both
+    :data:`MIN_FALL` of the loss and the noise; *flat* when it is not and the noise is small
+    enough to tell (below :data:`FLAT_TOLERANCE` of the loss); otherwise the run was too short
+    or too noisy to say: *unclear*. A non-finite point (None, NaN, inf) means it diverged.
     """
     values = [None if v is None else float(v) for v in losses]
     if any(v is None or not math.isfinite(v) for v in values):
         return "diverged"
-    if len(values) < 2:
-        return "falling"
-    if len(values) < 4:
-        return "falling" if values[-1] < values[0] * (1 - MIN_FALL) else "flat"
+    if len(values) < MIN_POINTS:
+        return "unclear"
     k = len(values) // 4
     before, last = values[-2 * k : -k], values[-k:]
-    m_before, m_last = sum(before) / k, sum(last) / k
-    noise = 0.0
-    if k > 1:
-        var = sum((v - m_before) ** 2 for v in before) + sum((v - m_last) ** 2 for v in last)
-        var /= 2 * (k - 1)
-        noise = 2 * math.sqrt(2 * var / k)
-    fall = m_before - m_last
-    return "falling" if fall > MIN_FALL * abs(m_before) and fall > noise else "flat"
+    m_before, m_last = _mean(before), _mean(last)
+    # Well above where it started (the first loss, or the first quarter's median if lower: a
+    # run that blew up at once has a huge first-quarter mean): it went up.
+    start = min(values[0], sorted(values[:k])[k // 2])
+    if m_last - start > max(MIN_RISE * abs(start), _noise(last, last)):
+        return "rising"
+    noise = _noise(before, last)
+    change, scale = m_last - m_before, abs(m_before)
+    if abs(change) > MIN_FALL * scale and abs(change) > noise:
+        return "falling" if change < 0 else "rising"
+    return "flat" if noise <= FLAT_TOLERANCE * scale else "unclear"
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _noise(a: Sequence[float], b: Sequence[float]) -> float:
+    """Twice the standard error of ``mean(b) - mean(a)`` (two samples of the same size)."""
+    k = len(a)
+    if k < 2:
+        return 0.0
+    ma, mb = _mean(a), _mean(b)
+    var = (sum((v - ma) ** 2 for v in a) + sum((v - mb) ** 2 for v in b)) / (2 * (k - 1))
+    return 2 * math.sqrt(2 * var / k)
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What a run supports saying: ``kind`` and a phrase that completes "the net ...".
 
-    ``kind`` is ``"learned"``, ``"learning"`` (not yet: loss still falling), ``"stalled"``
-    (did not train: loss stopped falling) or ``"diverged"``.
+    ``kind`` is ``"learned"``, ``"learning"`` (not yet: loss still falling, or too short a
+    run to tell), ``"stalled"`` (did not train: loss stopped falling or went up) or
+    ``"diverged"``.
     """
 
     kind: str
@@ -87,6 +114,7 @@ def learning_verdict(
     chance: float,
     budget: str,
     more: str = "try more epochs",
+    epochs: float | None = None,
 ) -> Verdict:
     """Classify a run from its final accuracy and its loss curve, with the phrase to print.
 
@@ -102,20 +130,30 @@ def learning_verdict(
         What the run was given, as it should read after "in": ``"2 epochs"``, ``"2000 updates"``.
     more : str
         The advice when the loss is still falling (``train`` names its flag here).
+    epochs : float, optional
+        Epochs the run trained. Less than one epoch is too short to call a flat loss
+        "did not train": the book's nets sit on a plateau for the first hundreds of updates.
 
     Returns
     -------
     Verdict
     """
     trend = loss_trend(losses)
+    if trend == "flat" and epochs is not None and epochs < 1:
+        trend = "unclear"
     if trend == "diverged":
         return Verdict("diverged", f"diverged in {budget} (its loss became infinite or NaN)")
     if accuracy is not None and accuracy > FAIL_FACTOR * chance:
         return Verdict("learned", f"learned in {budget}")
     if trend == "falling":
         return Verdict("learning", f"had not learned yet in {budget}, loss still falling: {more}")
-    finite = [float(v) for v in losses if v is not None]
-    if len(finite) >= 2 and finite[-1] > finite[0]:
+    if trend == "unclear":
+        return Verdict(
+            "learning",
+            f"had not learned yet in {budget}, too short to tell whether its loss is still "
+            f"falling: {more}",
+        )
+    if trend == "rising":
         return Verdict("stalled", f"did not train in {budget}: its loss went up")
     return Verdict("stalled", f"did not train in {budget}: its loss stopped falling")
 
