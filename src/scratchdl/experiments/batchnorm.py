@@ -45,7 +45,9 @@ BOOK_SCALES = tuple(float(w) for w in np.logspace(0, -4, 16))
 class Options(NetOptions):
     """The book's setting of ch. 6.3.2; ``scales`` replaces ``--init``."""
 
-    scales: tuple[float, ...] = option(BOOK_SCALES, "initial weight stds (the book: 1 to 1e-4)")
+    scales: tuple[float, ...] = option(
+        BOOK_SCALES, "initial weight stds (the book's: 16 log-spaced from 1 to 0.0001)"
+    )
     train_samples: int = option(1000, "train on the first N training images")
     hidden: tuple[int, ...] = option((100,) * 5, "hidden layer sizes")
     lr: float | None = option(0.01, "learning rate")

@@ -53,7 +53,7 @@ class Options(NetOptions):
     lr_range: tuple[float, ...] = option((1e-6, 1e-2), "lr drawn log-uniformly in LOW,HIGH")
     weight_decay_range: tuple[float, ...] = option((1e-8, 1e-4), "weight decay, the same way")
     draw_seed: int = option(0, "seed of the random draws (the same seed draws the same values)")
-    top: int = option(20, "best draws whose learning curves are drawn (the book: 20)")
+    top: int = option(20, "best draws whose learning curves are drawn, as the book's figure")
     region: int = option(10, "best draws whose lr and weight-decay ranges the summary states")
     rerun_epochs: float | None = option(None, "epochs of the full-set re-run (default: --epochs)")
     no_rerun: bool = option(False, "skip the re-run of the best draw on the full training set")
@@ -61,7 +61,9 @@ class Options(NetOptions):
     validation: float = option(0.2, "share of them held out for validation")
     seeds: tuple[int, ...] = option((0,), "seeds per draw (one: draws differ only in lr, wd)")
     hidden: tuple[int, ...] = option((100,) * 6, "hidden layer sizes")
-    init: float | str = option("he", "initial weights (the book's MultiLayerNet: he)")
+    init: float | str = option(
+        "he", "initial weights: he (the book's), xavier or a std such as 0.01"
+    )
     sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
     curve_points: int | None = option(None, "points on each learning curve (default: 1 an epoch)")
     lr: float | None = option(None, "drawn", flag=False)

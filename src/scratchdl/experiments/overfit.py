@@ -54,7 +54,9 @@ class Options(NetOptions):
     dropout: float = option(0.2, "dropout ratio of the Dropout group")
     train_samples: int = option(300, "train on the first N training images")
     hidden: tuple[int, ...] = option((100,) * 6, "hidden layer sizes")
-    init: float | str = option("he", "initial weights (the book's MultiLayerNet: he)")
+    init: float | str = option(
+        "he", "initial weights: he (the book's), xavier or a std such as 0.01"
+    )
     lr: float | None = option(0.01, "learning rate")
     sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
     eval_samples: int = option(10000, "images per learning-curve point (>= the sets: all)")
