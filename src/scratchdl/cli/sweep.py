@@ -293,9 +293,10 @@ def _run(args: argparse.Namespace) -> int:
     sweep = build(opts, describe_data(source, data))
     total = len(sweep.trials) + sweep.then_trials
     printer = _RowPrinter(sweep, total)
-    printer.console.print(
-        f"[bold]sweep {sweep.name}[/]: {total} runs, {args.jobs} job(s) -> {args.out}"
-    )
+    runs = f"{len(sweep.trials)} runs"
+    if sweep.then_trials:  # a second stage planned from the first's results
+        runs += f" + {sweep.then_trials} in a second stage"
+    printer.console.print(f"[bold]sweep {sweep.name}[/]: {runs}, {args.jobs} job(s) -> {args.out}")
     start = time.perf_counter()
     run_sweep(sweep, args.out, source=source, data=data, jobs=args.jobs, on_trial=printer)
     printer.console.print(

@@ -42,7 +42,7 @@ HELP = "random search of learning rate and weight decay on a validation split"
 QUESTION = "Which learning rates and weight decays train this net best, judged on validation data?"
 BUDGET = Budget(epochs=50)
 FIGURES = ("hyperparams_search.png", "hyperparams_top.png")
-RERUN = "full set"  # the second stage's group
+RERUN = "rerun"  # the second stage's group: the best draw on the full training set
 
 
 @dataclass(frozen=True)
