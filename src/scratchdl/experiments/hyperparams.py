@@ -243,7 +243,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         ):
             if near:
                 s.bullet(
-                    "The best {k} reach within a tenth of the searched decades of the "
+                    "In {budget}, the best {k} reach within a tenth of the searched decades of the "
                     + side
                     + " end of the "
                     + name
