@@ -29,6 +29,7 @@ from scratchdl.experiments.declare import (
     declare,
     default_columns,
     mean_curve,
+    noise,
     option,
     verdict,
 )
@@ -42,6 +43,7 @@ HELP = "random search of learning rate and weight decay on a validation split"
 QUESTION = "Which learning rates and weight decays train this net best, judged on validation data?"
 BUDGET = Budget(epochs=50)
 FIGURES = ("hyperparams_search.png", "hyperparams_top.png")
+VAL = "final.val_acc"
 RERUN = "rerun"  # the second stage's group: the best draw on the full training set
 
 
@@ -265,6 +267,14 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             n_val=n_val,
             step=1 / n_val,
             ties=ties,
+        )
+    elif len(ranked) > 1:
+        s.bullet(
+            "In {budget}, the best draw against the second best: "
+            + noise(best, ranked[1], VAL)
+            + " ({best_val:pm} against {second_val:pm}).",
+            best_val=best["metrics"][VAL],
+            second_val=ranked[1]["metrics"][VAL],
         )
     kinds: dict[str, list[dict[str, Any]]] = {}
     for g in ranked:
