@@ -108,12 +108,13 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     by = " by more than the seed noise" if len(o["seeds"]) > 1 else " (one seed: by mean)"
     s = Summary(res, "Batch Normalization against the initial weight scale")
     s.say(
-        "Setup: {hidden} hidden units, {activation}, SGD lr {lr}, batch {batch} ({sampling}), "
+        "Setup: {hidden} hidden units, {activation}, {optimizer} lr {lr}, batch {batch} ({sampling}), "
         "on the first {n_train} training images, {budget} per run, {seeds} seed(s), with and "
         "without BatchNorm at {n} initial weight scales W (the std of every weight matrix). "
         "Training accuracy on all {n_train} training images, as the book plots it.",
         hidden="-".join(map(str, o["hidden"])),
         activation=o["activation"],
+        optimizer=o["optimizer"],
         lr=o["lr"],
         batch=o["batch_size"],
         sampling=o["sampling"],

@@ -167,7 +167,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.say(
         "Setup: {draws} random draws (draw seed {draw_seed}) of lr log-uniform between {lr_lo} "
         "and {lr_hi} and weight decay between {wd_lo} and {wd_hi}. Each trains {hidden} hidden "
-        "units, {activation}, init {init}, SGD, batch {batch} ({sampling}) for {budget} on "
+        "units, {activation}, init {init}, {optimizer}, batch {batch} ({sampling}) for {budget} on "
         "{n_fit} of the first {n_search} training images and is measured on the other {n_val}, "
         "a validation split: the search never touches the test set. {seeds} seed(s) per draw"
         + (
@@ -184,6 +184,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         wd_hi=o["weight_decay_range"][1],
         hidden="-".join(map(str, o["hidden"])),
         activation=o["activation"],
+        optimizer=o["optimizer"],
         init=o["init"],
         batch=o["batch_size"],
         sampling=o["sampling"],

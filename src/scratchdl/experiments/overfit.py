@@ -99,7 +99,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     o = res.options
     s = Summary(res, "Overfitting, weight decay and Dropout")
     s.say(
-        "Setup: {hidden} hidden units, {activation}, init {init}, SGD lr {lr}, batch {batch} "
+        "Setup: {hidden} hidden units, {activation}, init {init}, {optimizer} lr {lr}, batch {batch} "
         "({sampling}), on the first {n_train} training images, {seeds} seed(s) per group. "
         "Every group trains for {budget} (the book runs {book_wd} epochs for weight decay and "
         "{book_do} for Dropout; one budget keeps the comparison fair: more epochs would favour "
@@ -107,6 +107,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "test set of {n_test}; gap = train - test, mean ± std over seeds.",
         hidden="-".join(map(str, o["hidden"])),
         activation=o["activation"],
+        optimizer=o["optimizer"],
         init=o["init"],
         lr=o["lr"],
         batch=o["batch_size"],
