@@ -36,7 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 #: The sweeps declared with :mod:`scratchdl.experiments.declare`, in the order ``--help`` lists
 #: them: each module has NAME, HELP, QUESTION, BUDGET, Options and build.
-DECLARED = ("batch_size", "depth_width", "lr", "optimizer", "init")
+DECLARED = (
+    "batch_size",
+    "depth_width",
+    "lr",
+    "optimizer",
+    "init",
+    "batchnorm",
+    "overfit",
+    "hyperparams",
+)
 
 
 def _declared() -> list[Any]:
@@ -130,12 +139,18 @@ def _run(args: argparse.Namespace) -> int:
     )
     data = load_source(source)
     sweep = build(opts, describe_data(source, data))
-    printer = _RowPrinter(sweep, len(sweep.trials))
+    total = len(sweep.trials) + sweep.then_trials
+    printer = _RowPrinter(sweep, total)
+    runs = f"{len(sweep.trials)} runs"
+    budget = sweep.options.get("budget", {}).get("text")
+    if budget:
+        runs += f" of {budget}"
+    if sweep.then_trials:  # a second stage planned from the first's results
+        runs += f" + {sweep.then_trials} in a second stage"
     # A checkpoint that can outlast the budget is named before anything runs.
     beyond = sweep.options.get("beyond_budget")
     printer.console.print(
-        f"[bold]sweep {sweep.name}[/]: {len(sweep.trials)} runs of "
-        f"{sweep.options['budget']['text']}, {args.jobs} job(s) -> {args.out}"
+        f"[bold]sweep {sweep.name}[/]: {runs}, {args.jobs} job(s) -> {args.out}"
         + (f"; {beyond}" if beyond else "")
     )
     start = time.perf_counter()

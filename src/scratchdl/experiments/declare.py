@@ -61,6 +61,7 @@ __all__ = [
     "NetOptions",
     "add_flags",
     "declare",
+    "epoch_points",
     "gap",
     "group_curves",
     "heldout",
@@ -143,7 +144,8 @@ class CommonOptions:
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")
         _positive(self.eval_samples, "--eval-samples", integer=True)
-        _positive(self.curve_points, "--curve-points", integer=True)
+        if self.curve_points is not None:  # None: one point per epoch (see declare)
+            _positive(self.curve_points, "--curve-points", integer=True)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,9 @@ def declare(
 ) -> Sweep:
     """A sweep: every group trained once per seed for ``budget``.
 
+    ``opts.curve_points`` None (a sweep may default to it) draws one point per epoch of the
+    first group's batch size, as the book's ch. 6 figures.
+
     Parameters
     ----------
     name, question : str
@@ -255,7 +260,7 @@ def declare(
         also train until 3 s of training for the equal-time comparison"): recorded in the
         options and printed on the sweep's first line.
     subset : dict, optional
-        The data each trial sees (:attr:`TrialSpec.subset`).
+        The data each trial sees (:attr:`TrialSpec.subset`), checked against ``data``.
     layer_stats : bool
         Record per-layer statistics and activation histograms at the start and the end.
     columns : sequence of Column, optional
@@ -265,8 +270,17 @@ def declare(
     if not groups:
         raise ConfigError(f"the {name} sweep has nothing to run: give at least one value")
     subset = dict(subset or {})
-    n_train = int(subset.get("train_samples") or data["n_train"])
-    if subset.get("validation"):
+    n_train = int(subset.get("train_samples", data["n_train"]))
+    if not 1 <= n_train <= data["n_train"]:
+        raise ConfigError(
+            f"--train-samples must be between 1 and the {data['n_train']} training examples, "
+            f"got {n_train}"
+        )
+    if subset.get("validation") is not None:
+        if not 0 < float(subset["validation"]) < 1:
+            raise ConfigError(
+                f"--validation must be between 0 and 1 (exclusive), got {subset['validation']}"
+            )
         n_train -= int(n_train * float(subset["validation"]))
     for g in groups:
         if g.train["batch_size"] > n_train:
@@ -277,9 +291,10 @@ def declare(
     if len(set(names)) != len(names):
         raise ConfigError(f"the {name} sweep lists a value twice")
     checkpoints = {"final": budget.checkpoint, **(extra_checkpoints or {})}
+    points = opts.curve_points or epoch_points(budget, n_train, groups[0].train["batch_size"])
     evaluation = {
         "eval_samples": int(opts.eval_samples),
-        "curve_points": int(opts.curve_points),
+        "curve_points": int(points),
         "layer_stats": bool(layer_stats),
     }
     trials = [
@@ -300,6 +315,7 @@ def declare(
     heldout = "val" if subset.get("validation") else "test"
     options = {
         **asdict(opts),
+        "curve_points": int(points),
         "budget": budget.to_dict(),
         "checkpoints": checkpoints,
         "beyond_budget": beyond_budget,
@@ -322,6 +338,15 @@ def declare(
 def epochs_of(updates: int, n_train: int, batch_size: int) -> float:
     """Epochs that ``updates`` updates make, as the Trainer counts them."""
     return updates / iter_per_epoch(n_train, batch_size)
+
+
+def epoch_points(budget: Budget, n_train: int, batch_size: int) -> int:
+    """Learning-curve points for one point per epoch of ``budget`` (at least one): the book
+    plots its ch. 6 curves per epoch."""
+    epochs = budget.epochs
+    if epochs is None:
+        epochs = epochs_of(int(budget.updates or 0), n_train, batch_size)
+    return max(1, round(epochs))
 
 
 # -- curves ------------------------------------------------------------------------------------

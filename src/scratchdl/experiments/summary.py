@@ -84,7 +84,7 @@ class _Formatter(string.Formatter):
         if format_spec == "sig" or (format_spec == "" and isinstance(value, float)):
             return sig(value)
         if format_spec == "list":
-            return words_list([str(v) for v in value])
+            return words_list([sig(v) if isinstance(v, float) else str(v) for v in value])
         if format_spec == "sigs":  # numbers such as per-layer statistics: "0.5, 0.25, 0.1"
             return ", ".join("n/a" if v is None else sig(v) for v in value)
         return super().format_field(value, format_spec)
@@ -105,7 +105,7 @@ class Summary:
     (3 significant figures, the default for floats), ``loss`` (4 significant figures: losses
     near 2.30 differ in the third), ``losspm`` (a seed aggregate of losses: mean to 4 and std
     to 2 significant figures, readable near 0), ``x`` (a ratio such as 4.1), ``list``
-    ("a, b and c"), ``sigs`` (numbers, each as ``sig``: "0.5, 0.25, 0.1"); ints and strings
+    ("a, b and c"; floats as ``sig``), ``sigs`` (numbers, each as ``sig``: "0.5, 0.25, 0.1"); ints and strings
     print as they are.
     """
 

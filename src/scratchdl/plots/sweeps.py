@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -30,6 +31,7 @@ __all__ = [
     "plot_heatmaps",
     "plot_histogram_grid",
     "plot_panels",
+    "plot_scatter",
 ]
 
 
@@ -220,6 +222,71 @@ def plot_heatmaps(
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
     fig.supxlabel(xlabel)
     fig.suptitle(suptitle)
+    return fig
+
+
+def plot_scatter(
+    x: Sequence[float],
+    y: Sequence[float],
+    values: Sequence[float | None],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    colorbar_label: str,
+    logx: bool = False,
+    logy: bool = False,
+    box: tuple[float, float, float, float] | None = None,
+    box_label: str = "",
+    star: tuple[float, float, str] | None = None,
+) -> Figure:
+    """Points at ``(x, y)`` coloured by ``values`` (None: grey), e.g. a random search's draws
+    coloured by accuracy; ``box`` = ``(x0, x1, y0, y1)`` outlines a region, ``star`` =
+    ``(x, y, label)`` marks one point."""
+    fig = new_figure(7.0, 5.6)
+    ax = fig.subplots()
+    c = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    missing = ~np.isfinite(c)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if missing.any():
+        ax.scatter(xs[missing], ys[missing], c="lightgrey", s=28, label="no result")
+    image = ax.scatter(xs[~missing], ys[~missing], c=c[~missing], cmap=_CMAP, s=36, vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label=colorbar_label)
+    if box is not None:
+        x0, x1, y0, y1 = box
+        ax.add_patch(
+            matplotlib.patches.Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                fill=False,
+                edgecolor="red",
+                linewidth=1.5,
+                linestyle="--",
+                label=box_label,
+            )
+        )
+    if star is not None:
+        ax.plot(
+            [star[0]],
+            [star[1]],
+            marker="*",
+            color="red",
+            markersize=16,
+            linestyle="",
+            markeredgecolor="black",
+            label=star[2],
+        )
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
     return fig
 
 
