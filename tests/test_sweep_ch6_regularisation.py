@@ -165,7 +165,7 @@ def test_an_interrupted_second_stage_keeps_the_first(src, tmp_path):
 
 def test_hyperparams_without_rerun(src, tmp_path):
     res = run_sweep(
-        hyperparams.build(hyper_opts(no_rerun=True), info(src)), tmp_path, source=src, jobs=0
+        hyperparams.build(hyper_opts(rerun=False), info(src)), tmp_path, source=src, jobs=0
     )
     assert all(t["group"] != hyperparams.RERUN for t in res.trials)
     assert "Not run (--no-rerun)." in (tmp_path / "summary.md").read_text()
@@ -238,7 +238,7 @@ def test_hyperparams_on_mnist(tmp_path):
 
 
 def test_hyperparams_with_seeds_judges_the_winner_against_the_noise(src, tmp_path):
-    opts = hyper_opts(trials=6, seeds=(0, 1), no_rerun=True)
+    opts = hyper_opts(trials=6, seeds=(0, 1), rerun=False)
     res = run_sweep(hyperparams.build(opts, info(src)), tmp_path, source=src, jobs=0)
     assert_summary_numbers_in_results(tmp_path)
     text = (tmp_path / "summary.md").read_text()

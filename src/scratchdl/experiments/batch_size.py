@@ -33,7 +33,7 @@ from scratchdl.plots.sweeps import Panel, Series, plot_panels
 from scratchdl.train.verdict import noise_comparison
 
 NAME = "batch-size"
-HELP = "speed and accuracy against mini-batch size"
+HELP = "speed and accuracy against mini-batch size (ch. 4.2, 6)"
 QUESTION = "How does mini-batch size affect speed and accuracy, and what size is right?"
 BUDGET = Budget(epochs=2)
 FIGURES = ("batch_accuracy.png", "batch_time.png", "batch_curves.png")

@@ -34,7 +34,7 @@ from scratchdl.plots.sweeps import Panel, Series, plot_panels
 from scratchdl.train.verdict import noise_comparison
 
 NAME = "batchnorm"
-HELP = "with and without BatchNorm across initial weight scales"
+HELP = "with and without BatchNorm across 16 initial weight scales (ch. 6.3.2)"
 QUESTION = "Does Batch Normalization train faster and depend less on the initial weight scale?"
 BUDGET = Budget(epochs=20)
 FIGURES = ("batchnorm_grid.png", "batchnorm_scale.png")

@@ -408,9 +408,14 @@ def _flag_text(value: Any) -> str:
 def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str = "") -> None:
     """One ``--flag`` per field of the ``options`` dataclass, with its default and help."""
     hints = typing.get_type_hints(options)
-    own = options.__dict__.get("__annotations__", {})
-    # The sweep's own options first: they are its question.
-    fields = sorted(dataclasses.fields(options), key=lambda f: f.name not in own)
+    inherited = {
+        f.name
+        for base in options.__mro__[1:]
+        if dataclasses.is_dataclass(base)
+        for f in dataclasses.fields(base)
+    }
+    # The sweep's own options first (they are its question), then the shared ones.
+    fields = sorted(dataclasses.fields(options), key=lambda f: f.name in inherited)
     for f in fields:
         if not f.metadata.get("flag", True):
             continue

@@ -44,7 +44,7 @@ from scratchdl.plots.sweeps import Panel, Series, plot_heatmaps, plot_panels
 from scratchdl.train.verdict import FAIL_FACTOR, noise_comparison
 
 NAME = "depth-width"
-HELP = "accuracy, gap and time over depth x width"
+HELP = "accuracy, gap and time over depth x width (ch. 6.2, 8.1)"
 QUESTION = "What does depth do, compared with width?"
 BUDGET = Budget(epochs=2)
 FIGURES = (

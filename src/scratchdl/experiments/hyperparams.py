@@ -39,7 +39,7 @@ from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, Series, plot_panels, plot_scatter
 
 NAME = "hyperparams"
-HELP = "random search of learning rate and weight decay on a validation split"
+HELP = "random search of lr and weight decay on a validation split (ch. 6.5)"
 QUESTION = "Which learning rates and weight decays train this net best, judged on validation data?"
 BUDGET = Budget(epochs=50)
 FIGURES = ("hyperparams_search.png", "hyperparams_top.png")
@@ -58,7 +58,9 @@ class Options(NetOptions):
     top: int = option(20, "best draws whose learning curves are drawn, as the book's figure")
     region: int = option(10, "best draws whose lr and weight-decay ranges the summary states")
     rerun_epochs: float | None = option(None, "epochs of the full-set re-run (default: --epochs)")
-    no_rerun: bool = option(False, "skip the re-run of the best draw on the full training set")
+    rerun: bool = option(
+        True, "re-run the best draw on the full training set (--no-rerun skips it)"
+    )
     train_samples: int = option(500, "search on the first N training images")
     validation: float = option(0.2, "share of them held out for validation")
     seeds: tuple[int, ...] = option((0,), "seeds per draw (one: draws differ only in lr, wd)")
@@ -126,9 +128,9 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
             status,
         ),
     )
-    options = {**search.options, "rerun": None if opts.no_rerun else rerun.to_dict()}
+    options = {**search.options, "rerun": rerun.to_dict() if opts.rerun else None}
     search = replace(search, options=options)
-    if opts.no_rerun:
+    if not opts.rerun:
         return search
 
     def then(res: SweepResults) -> list[Any]:

@@ -31,7 +31,7 @@ from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, Series, plot_panels
 
 NAME = "lr"
-HELP = "accuracy and loss against the learning rate"
+HELP = "accuracy and loss against the learning rate (ch. 4.4)"
 QUESTION = "Which learning rate trains this net, and what happens when it is too large or small?"
 BUDGET = Budget(epochs=2)
 FIGURES = ("lr_accuracy.png", "lr_curves.png")
