@@ -34,24 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         _register_declared(kinds, module)
 
 
-#: The sweeps declared with :mod:`scratchdl.experiments.declare`, in the order ``--help`` lists
-#: them: each module has NAME, HELP, QUESTION, BUDGET, Options and build.
-DECLARED = (
-    "batch_size",
-    "depth_width",
-    "lr",
-    "optimizer",
-    "init",
-    "batchnorm",
-    "overfit",
-    "hyperparams",
-)
-
-
 def _declared() -> list[Any]:
     import importlib
 
-    return [importlib.import_module(f"scratchdl.experiments.{m}") for m in DECLARED]
+    from scratchdl.experiments import SWEEPS
+
+    return [importlib.import_module(f"scratchdl.experiments.{m}") for m in SWEEPS]
 
 
 def _register_declared(kinds: argparse._SubParsersAction, module: Any) -> None:

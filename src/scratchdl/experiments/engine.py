@@ -114,6 +114,8 @@ class SweepResults:
     groups: list[dict[str, Any]]
     data: Mapping[str, Any] = field(default_factory=dict)
     question: str = ""
+    #: The text of ``summary.md`` once written.
+    summary: str = ""
 
     def group(self, name: str) -> dict[str, Any]:
         for g in self.groups:
@@ -490,6 +492,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int, draw: bool) -> None:
     text, findings = sweep.summarize(results)
+    results.summary = text
     out.mkdir(parents=True, exist_ok=True)
     figures = sweep.plot(results, out) if draw else []
     payload = {
