@@ -4,6 +4,7 @@ install one and the labels fall back to English."""
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 
 import matplotlib
@@ -19,16 +20,27 @@ def _restore_rc():
     korean._active = None
 
 
-def _draw(title: str) -> list[str]:
+def _draw(title: str, log: bool = False) -> list[str]:
     """Render a figure titled ``title``; return the warnings matplotlib gave."""
     fig = new_figure(3, 2)
     ax = fig.subplots()
-    ax.plot([-1, 1], [-1, 1])
+    if log:  # tick labels such as 10^-6 are drawn by mathtext, with U+2212 for the minus
+        ax.loglog([1e-6, 1e-2], [1e-8, 1e-4])
+    else:
+        ax.plot([-1, 1], [-1, 1])
     ax.set_title(title)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig.savefig(io.BytesIO(), format="png")
-    return [str(w.message) for w in caught]
+    logged: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: logged.append(record.getMessage())  # mathtext logs, not warns
+    logger = logging.getLogger("matplotlib")
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fig.savefig(io.BytesIO(), format="png")
+    finally:
+        logger.removeHandler(handler)
+    return [str(w.message) for w in caught] + logged
 
 
 def test_default_font_has_no_hangul():
@@ -43,7 +55,9 @@ def test_found_font_renders_hangul(capsys):
     assert name is not None and capsys.readouterr().out == ""
     assert korean.ko("활성화 함수", "activation functions") == "활성화 함수"
     assert matplotlib.rcParams["font.sans-serif"][0] == name
+    assert matplotlib.rcParams["font.family"] == ["DejaVu Sans", name]
     assert _draw(korean.ko("활성화 함수", "activation functions") + " -1") == []
+    assert _draw("학습률", log=True) == []
 
 
 def test_no_font_prints_one_line_and_uses_english(monkeypatch, capsys):

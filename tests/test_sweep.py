@@ -29,17 +29,19 @@ def src() -> ArraySource:
 
 
 def small_batch_sweep(source: ArraySource, **kw):
+    # He init: these tests are about the engine, and the blobs learn in few updates with it.
     opts = dict(
         values=(10, 50),
         epochs=2,
         seeds=(0, 1),
         budget_seconds=1e-6,
         hidden=(16,),
+        init="he",
         eval_samples=100,
         curve_points=5,
     )
     opts.update(kw)
-    return batch_size.build(batch_size.BatchSizeOptions(**opts), info(source))
+    return batch_size.build(batch_size.Options(**opts), info(source))
 
 
 # -- trials ------------------------------------------------------------------------------------
@@ -59,7 +61,9 @@ def test_trial_checkpoints_are_where_the_plan_says(src):
     spec = next(t for t in sweep.trials if t.train["batch_size"] == 10)
     row = run_trial(spec, src.load())
     res = row["results"]
+    # --epochs 2 is 2 epochs as the Trainer counts them (400 // 10 updates each): the budget.
     assert res["epochs"]["samples"] == 800 and res["epochs"]["epochs"] == 2.0
+    assert res["final"]["updates"] == res["epochs"]["updates"] == 80
     assert res["updates"]["updates"] == sweep.options["checkpoints"]["updates"]["updates"] == 16
     assert res["time"]["seconds"] >= 0.05
     assert row["final"]["updates"] == max(r["updates"] for r in res.values())
@@ -163,7 +167,9 @@ def test_unreadable_trial_file_is_rerun(src, tmp_path):
 
 @pytest.mark.slow
 def test_jobs_two_gives_the_same_results_as_jobs_one(src, tmp_path):
-    sweep = small_batch_sweep(src)  # budget 1e-6 s: the time checkpoint is update 1 for all
+    # Budget 1e-6 s: the time checkpoint is update 1 for all. 200 epochs: each trial lasts long
+    # enough (about a second) for the second worker to have started before the first is done.
+    sweep = small_batch_sweep(src, epochs=200)
     one = run_sweep(sweep, tmp_path / "one", source=src, jobs=1, figures=False)
     two = run_sweep(sweep, tmp_path / "two", source=src, jobs=2, figures=False)
     assert [strip_timing(t) for t in one.trials] == [strip_timing(t) for t in two.trials]
@@ -211,7 +217,7 @@ def test_batch_size_summary_matches_results(src, tmp_path):
     text = (tmp_path / "summary.md").read_text()
     data = json.loads((tmp_path / "results.json").read_text())
     # Recompute each table row's accuracies from the raw per-seed trials.
-    rows = re.findall(r"^\| (\d+) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (.+) \|$", text, re.M)
+    rows = re.findall(r"^\| (\d+) \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| (.+) \|$", text, re.M)
     assert [int(b) for b, _ in rows] == [10, 50]
     for b, cells in rows:
         for check, cell in zip(batch_size.CHECKS, cells.split(" | "), strict=True):
@@ -224,55 +230,110 @@ def test_batch_size_summary_matches_results(src, tmp_path):
             assert mean == pytest.approx(np.mean(vals), abs=5e-4)
             assert std == pytest.approx(np.std(vals, ddof=1), abs=5e-4)
     assert "Equal epochs" in text and "Equal updates" in text and "Equal time" in text
-    assert "no measure of noise" not in text
+    assert "seed noise is unknown" not in text
+    # Every claim of a winner says what the seed noise allows.
+    for line in text.splitlines():
+        if "reached the highest mean test accuracy" in line:
+            assert "seed noise" in line
+
+
+def test_batch_size_names_the_checkpoint_that_outlasts_the_budget(src, tmp_path):
+    # 0.05 s of training takes the blobs (400 examples) many epochs past the 2-epoch budget.
+    res = run_sweep(
+        small_batch_sweep(src, budget_seconds=0.05), tmp_path, source=src, jobs=0, figures=False
+    )
+    assert res.options["beyond_budget"] == (
+        "runs also train until 0.05 s of training (equal time), past their budget of 2 epochs "
+        "if they finish it sooner"
+    )
+    for t in res.trials:  # the budget checkpoint is the budget, whatever came after it
+        assert t["results"]["final"]["epochs"] == 2.0 and t["epochs"] > 2.0
+    said = json.loads((tmp_path / "results.json").read_text())["findings"]["said"]
+    extra = said[1]["values"]
+    assert said[1]["template"].startswith("Besides the budget of {budget}, runs trained on until")
+    assert extra["seconds"] == 0.05 and extra["trained_epochs"] == [
+        res.group(f"batch {b}")["metrics"]["final.epochs"]["mean"] for b in (10, 50)
+    ]
+    text = (tmp_path / "summary.md").read_text()
+    assert "Besides the budget of 2 epochs, runs trained on until 0.05 s of training" in text
+    assert_summary_numbers_in_results(tmp_path)
 
 
 def test_one_seed_batch_summary_warns_that_noise_is_unknown(src, tmp_path):
     run_sweep(small_batch_sweep(src, seeds=(0,)), tmp_path, source=src, jobs=0, figures=False)
     text = (tmp_path / "summary.md").read_text()
-    assert "With one seed per batch size there is no measure of noise" in text
+    assert "With one seed per batch size the seed noise is unknown" in text
+    assert "within the seed noise" not in text and "more than the seed noise" not in text
+
+
+def test_batch_size_uses_the_network_of_scratchdl_train(src):
+    sweep = batch_size.build(batch_size.Options(values=(10,), seeds=(0,)), info(src))
+    train = sweep.trials[0].train
+    assert (train["hidden"], train["activation"], train["init"]) == ([50], "relu", 0.01)
+    assert (train["optimizer"], train["lr"], train["sampling"]) == ("sgd", 0.1, "shuffle")
+    assert sweep.options["budget"]["text"] == "2 epochs"
+    assert sweep.trials[0].checkpoints["final"] == {"epochs": 2.0}
+
+
+def depth_width_run(src, tmp_path, **kw):
+    opts = dict(seeds=(0, 1), batch_size=20, eval_samples=100, curve_points=10)
+    opts.update(kw)
+    return run_sweep(
+        depth_width.build(depth_width.Options(**opts), info(src)), tmp_path, source=src, jobs=0
+    )
 
 
 @pytest.mark.slow
 def test_depth_width_shows_failure_and_fix(src, tmp_path):
-    opts = depth_width.DepthWidthOptions(
-        depths=(1, 4),
-        widths=(16,),
-        epochs=6,
-        seeds=(0, 1),
-        batch_size=20,
-        eval_samples=100,
-        curve_points=5,
-    )
-    sweep = depth_width.build(opts, info(src))
-    assert len(sweep.trials) == 3 * 2 * 2
-    run_sweep(sweep, tmp_path, source=src, jobs=0)
-    data = json.loads((tmp_path / "results.json").read_text())
-    v = data["findings"]["variants"]
-    assert 4 in v["sigmoid+0.01"]["failed_depths"]
-    assert v["relu+he"]["failed_depths"] == []
-    deep_relu = v["relu+he"]["deepest_best"]["acc"]
-    deep_sig = v["sigmoid+0.01"]["deepest_best"]["acc"]
-    assert deep_relu > 0.6 > 0.2 > deep_sig
+    res = depth_width_run(src, tmp_path, depths=(1, 4), widths=(16,), epochs=6)
+    assert len(res.trials) == 3 * 2 * 2
+    cells = {(c["variant"], c["depth"]): c for c in depth_width._cells(res)}
+    assert cells["relu+he", 4]["verdict"].kind == "learned"
+    assert cells["relu+he", 4]["acc"]["mean"] > 0.6
+    for variant in ("sigmoid+0.01", "sigmoid+xavier"):
+        assert cells[variant, 4]["verdict"].kind != "learned"
+        assert cells[variant, 4]["acc"]["mean"] < 0.2
     # The vanishing gradient, measured: W1's gradient is far smaller than the last layer's.
-    assert v["sigmoid+0.01"]["grad_ratio_at_init"] > 100
+    assert cells["sigmoid+0.01", 4]["ratio"] > 100 > 10 > cells["relu+he", 4]["ratio"]
     assert_summary_numbers_in_results(tmp_path)
-    assert "did not train" in (tmp_path / "summary.md").read_text()
+    text = (tmp_path / "summary.md").read_text()
+    assert "**relu+he** learned in 6 epochs at every depth and width" in text
+    assert "no depth-4 sigmoid+xavier net learned, while shallower ones did" in text
     assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(depth_width.FIGURES)
+
+
+@pytest.mark.slow
+def test_depth_width_says_not_yet_while_the_loss_still_falls(src, tmp_path):
+    # The issue's case on synthetic data: a deep sigmoid+Xavier net at chance whose loss is
+    # still falling "had not learned yet", never "did not train"; a longer run shows it learns.
+    grid = dict(depths=(4,), widths=(16,), variants=("sigmoid+xavier",))
+    res = depth_width_run(src, tmp_path / "short", epochs=60, **grid)
+    (cell,) = depth_width._cells(res)
+    assert cell["acc"]["mean"] < 0.15 and cell["verdict"].kind == "learning"
+    assert cell["last"] < cell["first"]
+    text = (tmp_path / "short" / "summary.md").read_text()
+    assert (
+        "At depth 4, sigmoid+xavier had not learned yet in 60 epochs, loss still falling: "
+        "try more epochs (--epochs)"
+    ) in text
+    assert "did not train" not in text.split("## Does a deep net learn")[1]  # only defined
+    assert_summary_numbers_in_results(tmp_path / "short")
+    (longer,) = depth_width._cells(depth_width_run(src, tmp_path / "long", epochs=150, **grid))
+    assert longer["verdict"].kind == "learned" and longer["acc"]["mean"] > 0.2
 
 
 @pytest.mark.parametrize(
     ("depths", "widths", "claim"),
     [
-        ((1,), (8, 32), "Only widening was tried (one depth): it changed test accuracy by"),
-        ((1, 2), (16,), "Only deepening was tried (one width): it changed test accuracy by"),
-        ((2,), (16,), "One depth and one width: there is nothing to compare"),
+        ((1,), (8, 32), "For relu+he: Only widening was tried, in 1 epoch: widening changed"),
+        ((1, 2), (16,), "For relu+he: Only deepening was tried, in 1 epoch: deepening changed"),
+        ((2,), (16,), "For relu+he: One depth and one width: nothing to compare"),
     ],
 )
 def test_depth_width_answer_never_compares_what_was_not_varied(
     src, tmp_path, depths, widths, claim
 ):
-    opts = depth_width.DepthWidthOptions(
+    opts = depth_width.Options(
         depths=depths,
         widths=widths,
         epochs=1,
@@ -280,41 +341,78 @@ def test_depth_width_answer_never_compares_what_was_not_varied(
         batch_size=20,
         eval_samples=50,
         curve_points=3,
-        variants=(Variant("relu", "he"),),
+        variants=("relu+he",),
     )
     run_sweep(depth_width.build(opts, info(src)), tmp_path, source=src, jobs=0, figures=False)
-    answer = (tmp_path / "summary.md").read_text().split("## Answer")[1]
+    text = (tmp_path / "summary.md").read_text()
+    answer = text.split("## Answer")[1]
     assert claim in answer
-    assert "bought more" not in answer
-    assert ("Deeper, same width" in (tmp_path / "summary.md").read_text()) == (len(depths) > 1)
-    found = json.loads((tmp_path / "results.json").read_text())["findings"]["depth_vs_width"]
-    assert (found["depth_gain"] is None) == (len(depths) == 1)
-    assert (found["width_gain"] is None) == (len(widths) == 1)
+    assert "Both helped" not in answer and "Neither" not in answer
+    assert ("Deeper, at" in text) == (len(depths) > 1)
+    assert ("Wider, at" in text) == (len(widths) > 1)
+    said = json.loads((tmp_path / "results.json").read_text())["findings"]["said"]
+    values = next(x["values"] for x in said if x["template"].startswith("For {variant}"))
+    assert ("deepening" in values) == (len(depths) > 1)
+    assert ("widening" in values) == (len(widths) > 1)
 
 
 @pytest.mark.parametrize(
-    ("tried", "match", "expected"),
+    ("changes", "match", "expected"),
     [
-        # A big loss from depth is not depth "buying more" than a small gain from width.
+        # A change is called help or harm only beyond the seed noise.
         (
-            [("deepening", -0.05), ("widening", 0.01)],
+            [("deepening", -0.05, "smaller"), ("widening", 0.01, "larger")],
             False,
-            "Here width bought more: deepening changed test accuracy by -0.050, widening by +0.010",
+            "In {budget}, only widening helped: deepening changed test accuracy by "
+            "{deepening:+.3f} (more than the seed noise) and widening changed test accuracy by "
+            "{widening:+.3f} (more than the seed noise).",
         ),
-        ([("deepening", 0.02), ("widening", 0.01)], False, "Here depth bought more"),
-        ([("deepening", -0.02), ("widening", -0.01)], False, "Neither helped here"),
-        ([("deepening", -0.02), ("widening", 0.0)], True, "the deep-narrow net did not beat"),
+        ([("deepening", 0.02, "larger"), ("widening", 0.01, "larger")], False, "Both helped"),
+        ([("deepening", -0.02, "smaller"), ("widening", -0.01, "smaller")], False, "Neither"),
         (
-            [("deepening", 0.03)],
-            True,
-            "the deep-narrow net beat the shallow-wide one (test accuracy +0.030)",
+            [("deepening", 0.004, "within noise"), ("widening", -0.003, "within noise")],
+            False,
+            "In {budget}, neither changed test accuracy by more than the seed noise: deepening "
+            "changed test accuracy by {deepening:+.3f} (within the seed noise)",
         ),
+        (
+            [("deepening", 0.04, "one seed"), ("widening", 0.03, "one seed")],
+            False,
+            "with one seed per net neither change can be told from noise",
+        ),
+        ([("deepening", -0.02, "smaller")], True, "the deep-narrow net fell behind"),
+        ([("deepening", 0.03, "larger")], True, "the deep-narrow net beat the shallow-wide one"),
+        ([("deepening", 0.01, "within noise")], True, "could not be told apart"),
     ],
 )
-def test_depth_width_answer_compares_signed_gains(tried, match, expected):
-    text, quoted = depth_width._answer(tried, match)
-    assert expected in text
-    assert quoted == ([tried[0][1]] if match else [g for _, g in tried])
+def test_depth_width_answer_claims_only_beyond_the_seed_noise(changes, match, expected):
+    assert expected in depth_width._answer(changes, match)
+
+
+@pytest.mark.slow
+def test_depth_width_matched_params_and_no_layer_stats(src, tmp_path):
+    res = depth_width_run(
+        src,
+        tmp_path,
+        depths=(1, 3),
+        widths=(32,),
+        epochs=1,
+        seeds=(0,),
+        variants=("relu+he",),
+        match_params=True,
+        layer_stats=False,
+    )
+    target = depth_width.param_count(16, 1, 32, 10)
+    widths = {g["tags"]["depth"]: g["tags"]["width"] for g in res.groups}
+    assert widths == {1: 32, 3: depth_width.matched_width(target, 16, 3, 10)}
+    for g in res.groups:  # every column is the same parameter budget
+        assert g["tags"]["column"] == f"~{target} params"
+        assert abs(g["tags"]["params"] - target) < 0.1 * target
+    assert all(t["layer_stats"] is None for t in res.trials)
+    assert "depth_width_layers.png" not in {p.name for p in tmp_path.glob("*.png")}
+    text = (tmp_path / "summary.md").read_text()
+    assert f"Deeper, at ~{target} params" in text and "At about the same number of" in text
+    assert_summary_numbers_in_results(tmp_path)
 
 
 def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
@@ -326,11 +424,11 @@ def test_single_batch_size_summary_draws_no_comparison(src, tmp_path):
         figures=False,
     )
     text = (tmp_path / "summary.md").read_text()
-    assert "## Batch 50" in text and "ms per update" in text
+    assert "Batch 50 took" in text and "ms per update" in text
     assert "Only one batch size was run, so there is nothing to compare" in text
     assert "fastest" not in text and "slowest" not in text
     assert "± 0.000" not in text  # one seed has a mean, not a spread
-    assert_summary_numbers_in_results(tmp_path)
+    assert_summary_numbers_in_results(tmp_path, minimum=5)
 
 
 @pytest.mark.slow
@@ -450,3 +548,92 @@ def test_cli_lr_sweep_on_mnist(tmp_path, capsys):
     assert main(argv) == 0  # resumed: nothing re-run
     assert capsys.readouterr().out.count("(cached)") == 2
     assert math.isfinite(data["trials"][0]["final"]["train_loss"])
+
+
+@pytest.mark.parametrize(
+    ("sweep", "flags"),
+    [
+        (
+            "batch-size",
+            ["--values", "--updates", "--budget-seconds", "--lr-scaling", "--lr-reference"],
+        ),
+        (
+            "depth-width",
+            ["--depths", "--widths", "--variants", "--match-params", "--no-layer-stats"],
+        ),
+    ],
+)
+def test_sweep_flags_come_from_the_options(sweep, flags, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", sweep, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert exc.value.code == 0
+    assert "--epochs EPOCHS train each run for this many epochs (default: 2 epochs)" in text
+    for flag in [*flags, "--iters", "--seeds", "--optimizer", "--jobs", "--out", "--data-dir"]:
+        assert flag in text
+    # Each sweep sets these itself: the batch sizes are --values, the nets --depths/--widths.
+    own = ["--batch-size"] if sweep == "batch-size" else ["--hidden", "--activation", "--init"]
+    assert not [flag for flag in own if f"{flag} " in text]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="SCRATCHDL_DATA_DIR unset")
+def test_cli_depth_width_on_mnist_says_not_yet_for_a_falling_loss(tmp_path):
+    # The issue's example: sigmoid+Xavier 4x64 is at chance after 2 epochs (it reaches 0.53 in
+    # 8) and its loss is still falling: "had not learned yet", not "did not train".
+    out = tmp_path / "dw"
+    argv = ["sweep", "depth-width", "--variants", "sigmoid+xavier", "--depths", "4"]
+    argv += ["--widths", "64", "--epochs", "2", "--seeds", "0,1", "--out", str(out)]
+    assert main(argv) == 0
+    text = (out / "summary.md").read_text()
+    findings = text.split("## Does a deep net learn")[1]
+    assert "At depth 4, sigmoid+xavier had not learned yet in 2 epochs, loss still falling" in (
+        findings
+    )
+    assert "did not train" not in findings
+    assert_summary_numbers_in_results(out)
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(depth_width.FIGURES)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("SCRATCHDL_DATA_DIR"), reason="SCRATCHDL_DATA_DIR unset")
+def test_cli_batch_size_on_mnist_names_its_extra_checkpoint(tmp_path, capsys):
+    out = tmp_path / "bs"
+    argv = ["sweep", "batch-size", "--values", "100,1000", "--epochs", "0.2", "--seeds", "0"]
+    argv += ["--budget-seconds", "0.5", "--eval-samples", "200", "--out", str(out)]
+    assert main(argv) == 0
+    printed = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert printed.startswith(
+        f"sweep batch-size: 2 runs of 0.2 epochs, 1 job(s) -> {out}; runs also train until "
+        "0.5 s of training (equal time), past their budget of 0.2 epochs if they finish it sooner"
+    )
+    data = json.loads((out / "results.json").read_text())
+    for t in data["trials"]:  # 0.2 epochs as the Trainer counts them: 600 // batch per epoch
+        assert t["results"]["final"]["updates"] == math.ceil(
+            0.2 * (60000 // t["train"]["batch_size"])
+        )
+    assert "Besides the budget of 0.2 epochs, runs trained on until 0.5 s" in (
+        (out / "summary.md").read_text()
+    )
+    assert_summary_numbers_in_results(out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        ([], {"layer_stats": True, "match_params": False, "seeds": (0, 1)}),
+        (["--no-layer-stats", "--match-params"], {"layer_stats": False, "match_params": True}),
+        (
+            ["--layer-stats", "--variants", "relu+he"],
+            {"layer_stats": True, "variants": ("relu+he",)},
+        ),
+        (["--depths", "1,3", "--epochs", "0.5"], {"depths": (1, 3), "epochs": 0.5}),
+    ],
+)
+def test_depth_width_flags_parse_into_its_options(argv, expected):
+    from scratchdl.cli import build_parser
+
+    args = build_parser().parse_args(["sweep", "depth-width", *argv])
+    opts, build = args.options(args)
+    assert build is depth_width.build
+    assert {k: getattr(opts, k) for k in expected} == expected

@@ -228,7 +228,7 @@ def test_cli_sweep_on_dask_equals_local(dask_url, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "dask"), "--executor", dask_url]) == 0
     out = capsys.readouterr().out
     address = dask_url.replace("dask://", "tcp://")
-    assert f"2 runs, Dask scheduler {address}: 2 workers, 2 threads" in out
+    assert f"2 runs of 40 updates, Dask scheduler {address}: 2 workers, 2 threads -> " in out
     assert "1/2" in out and "2/2" in out
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("local", "dask"))
     assert [strip_timing(t) for t in a["trials"]] == [strip_timing(t) for t in b["trials"]]

@@ -182,3 +182,17 @@ def test_validation_split_never_touches_the_test_set(src):
     assert "test_acc" not in row["final"] and 0 <= row["final"]["val_acc"] <= 1
     assert row["updates"] == 2 * (240 // 100)
     assert np.isfinite(row["final"]["val_loss"])
+
+
+def test_run_a_sweep_by_name_from_python(src, tmp_path):
+    from scratchdl.experiments import SWEEPS, get_sweep, run
+
+    res = run("lr", tmp_path, jobs=0, source=src, values=(0.1,), seeds=(0,), epochs=1)
+    assert res.summary == (tmp_path / "summary.md").read_text()
+    assert "Best in 1 epoch: lr 0.1 reached" in res.summary
+    assert get_sweep("batch-size") is get_sweep("batch_size")
+    for name in SWEEPS:  # every listed sweep is declared: the CLI builds its flags from these
+        module = get_sweep(name)
+        assert {"NAME", "HELP", "QUESTION", "BUDGET", "Options", "build"} <= set(vars(module))
+    with pytest.raises(ConfigError, match="unknown sweep 'width': use one of batch-size"):
+        get_sweep("width")

@@ -61,6 +61,8 @@ __all__ = [
     "NetOptions",
     "add_flags",
     "declare",
+    "epoch_points",
+    "gap",
     "group_curves",
     "heldout",
     "mean_curve",
@@ -142,7 +144,8 @@ class CommonOptions:
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")
         _positive(self.eval_samples, "--eval-samples", integer=True)
-        _positive(self.curve_points, "--curve-points", integer=True)
+        if self.curve_points is not None:  # None: one point per epoch (see declare)
+            _positive(self.curve_points, "--curve-points", integer=True)
 
 
 @dataclass(frozen=True)
@@ -227,11 +230,15 @@ def declare(
     plot: Callable[[SweepResults, Path], list[Path]],
     *,
     extra_checkpoints: dict[str, dict[str, float]] | None = None,
+    beyond_budget: str = "",
     subset: dict[str, Any] | None = None,
     layer_stats: bool = False,
     columns: Sequence[Column] | None = None,
 ) -> Sweep:
     """A sweep: every group trained once per seed for ``budget``.
+
+    ``opts.curve_points`` None (a sweep may default to it) draws one point per epoch of the
+    first group's batch size, as the book's ch. 6 figures.
 
     Parameters
     ----------
@@ -248,8 +255,12 @@ def declare(
     extra_checkpoints : dict, optional
         Named checkpoints besides ``final`` (a trial trains until all are reached: name them
         in the summary when they can outlast the budget).
+    beyond_budget : str
+        When an extra checkpoint can outlast the budget, what it adds, as a clause ("runs
+        also train until 3 s of training for the equal-time comparison"): recorded in the
+        options and printed on the sweep's first line.
     subset : dict, optional
-        The data each trial sees (:attr:`TrialSpec.subset`).
+        The data each trial sees (:attr:`TrialSpec.subset`), checked against ``data``.
     layer_stats : bool
         Record per-layer statistics and activation histograms at the start and the end.
     columns : sequence of Column, optional
@@ -259,8 +270,17 @@ def declare(
     if not groups:
         raise ConfigError(f"the {name} sweep has nothing to run: give at least one value")
     subset = dict(subset or {})
-    n_train = int(subset.get("train_samples") or data["n_train"])
-    if subset.get("validation"):
+    n_train = int(subset.get("train_samples", data["n_train"]))
+    if not 1 <= n_train <= data["n_train"]:
+        raise ConfigError(
+            f"--train-samples must be between 1 and the {data['n_train']} training examples, "
+            f"got {n_train}"
+        )
+    if subset.get("validation") is not None:
+        if not 0 < float(subset["validation"]) < 1:
+            raise ConfigError(
+                f"--validation must be between 0 and 1 (exclusive), got {subset['validation']}"
+            )
         n_train -= int(n_train * float(subset["validation"]))
     for g in groups:
         if g.train["batch_size"] > n_train:
@@ -271,9 +291,10 @@ def declare(
     if len(set(names)) != len(names):
         raise ConfigError(f"the {name} sweep lists a value twice")
     checkpoints = {"final": budget.checkpoint, **(extra_checkpoints or {})}
+    points = opts.curve_points or epoch_points(budget, n_train, groups[0].train["batch_size"])
     evaluation = {
         "eval_samples": int(opts.eval_samples),
-        "curve_points": int(opts.curve_points),
+        "curve_points": int(points),
         "layer_stats": bool(layer_stats),
     }
     trials = [
@@ -294,8 +315,10 @@ def declare(
     heldout = "val" if subset.get("validation") else "test"
     options = {
         **asdict(opts),
+        "curve_points": int(points),
         "budget": budget.to_dict(),
         "checkpoints": checkpoints,
+        "beyond_budget": beyond_budget,
         "subset": subset,
         "n_train": n_train,
         "heldout": heldout,
@@ -315,6 +338,15 @@ def declare(
 def epochs_of(updates: int, n_train: int, batch_size: int) -> float:
     """Epochs that ``updates`` updates make, as the Trainer counts them."""
     return updates / iter_per_epoch(n_train, batch_size)
+
+
+def epoch_points(budget: Budget, n_train: int, batch_size: int) -> int:
+    """Learning-curve points for one point per epoch of ``budget`` (at least one): the book
+    plots its ch. 6 curves per epoch."""
+    epochs = budget.epochs
+    if epochs is None:
+        epochs = epochs_of(int(budget.updates or 0), n_train, batch_size)
+    return max(1, round(epochs))
 
 
 # -- curves ------------------------------------------------------------------------------------
@@ -376,9 +408,14 @@ def _flag_text(value: Any) -> str:
 def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str = "") -> None:
     """One ``--flag`` per field of the ``options`` dataclass, with its default and help."""
     hints = typing.get_type_hints(options)
-    own = options.__dict__.get("__annotations__", {})
-    # The sweep's own options first: they are its question.
-    fields = sorted(dataclasses.fields(options), key=lambda f: f.name not in own)
+    inherited = {
+        f.name
+        for base in options.__mro__[1:]
+        if dataclasses.is_dataclass(base)
+        for f in dataclasses.fields(base)
+    }
+    # The sweep's own options first (they are its question), then the shared ones.
+    fields = sorted(dataclasses.fields(options), key=lambda f: f.name in inherited)
     for f in fields:
         if not f.metadata.get("flag", True):
             continue
@@ -388,10 +425,14 @@ def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str
         help_text = f.metadata.get("help", "")
         if f.name == "epochs" and defaults_note:
             help_text += f" (default: {defaults_note})"
-        elif default is not None and tp is not bool:
+        elif tp is bool:
+            help_text += f" (default: {'on' if default else 'off'})"
+        elif default is not None:
             help_text += f" (default: {_flag_text(default)})"
-        if tp is bool:
-            parser.add_argument(flag, action="store_true", help=help_text)
+        if tp is bool:  # --flag / --no-flag; None when neither is given
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         else:
             parser.add_argument(flag, default=None, metavar=f.name.upper(), help=help_text)
 
@@ -429,7 +470,7 @@ def options_from_args(options: type, args: argparse.Namespace) -> Any:
         if not f.metadata.get("flag", True):
             continue
         raw = getattr(args, f.name, None)
-        if raw is None or raw is False:
+        if raw is None:
             continue
         tp, _ = _field_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
@@ -444,18 +485,42 @@ def heldout(res: SweepResults) -> str:
 
 
 def verdict(res: SweepResults, group: dict[str, Any]) -> Verdict:
-    """What ``group``'s runs support saying, from its final held-out accuracy (mean over
-    seeds) and its seed-averaged training-loss curve (fixed subsample, so no sampling noise)."""
-    _, losses = mean_curve(by_group(res)[group["group"]], "updates", "train_loss")
-    if group["diverged"]:
-        losses = [*losses, None]
+    """What ``group``'s runs support saying at the budget (the ``final`` checkpoint), from
+    their held-out accuracy there (mean over seeds) and two seed-averaged loss curves up to
+    it: the training loss on the curve's fixed subsample, and the mean mini-batch loss between
+    curve points. The second averages over hundreds of updates, so it shows the slow fall of a
+    net on a plateau (ch. 6.2) that each update's jitter hides in the first; the loss is
+    "still falling" when either curve says so. Checkpoints after the budget (a sweep's
+    ``extra_checkpoints``) do not count."""
+    trials = by_group(res)[group["group"]]
+    at_budget = [t.get("results", {}).get("final", {}) for t in trials]
+    stop = max((r.get("updates", math.inf) for r in at_budget), default=math.inf)
+    curves = []
+    for key in ("train_loss", "batch_loss"):
+        if all(key in t["curve"] for t in trials):
+            xs, ys = mean_curve(trials, "updates", key)
+            curves.append([y for x, y in zip(xs, ys, strict=True) if x <= stop])
+    curves[1:] = [c[1:] for c in curves[1:]]  # no mini-batch loss at 0 updates
+    if any(r.get("reached") is False for r in at_budget) or (
+        group["diverged"] and not any(at_budget)
+    ):
+        curves[0].append(None)  # diverged before the budget
+
+    def metric(name: str) -> float | None:  # at the budget, else where the runs ended
+        found = group_metric(group, f"results.final.{name}")
+        return found if found is not None else group_metric(group, f"final.{name}")
+
     return learning_verdict(
-        group_metric(group, f"final.{heldout(res)}_acc"),
-        losses,
+        metric(f"{heldout(res)}_acc"),
+        curves[0],
         float(res.options["chance"]),
         res.options["budget"]["text"],
-        more="try more epochs (--epochs)",
-        epochs=group_metric(group, "final.epochs"),
+        # The advice names the flag that set the budget: more updates for an updates budget.
+        more="try more updates (--iters)"
+        if res.options["budget"].get("updates") is not None
+        else "try more epochs (--epochs)",
+        epochs=metric("epochs"),
+        also=curves[1:],
     )
 
 
@@ -468,3 +533,10 @@ def noise(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
         "one seed": "one seed only, so the seed noise is unknown",
         "within noise": "within the seed noise",
     }.get(verdict, "more than the seed noise")
+
+
+def gap(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
+    """:func:`noise` as a clause: ``"the gap is more than the seed noise"``, ``"the gap is
+    within the seed noise"`` or ``"one seed only, so the seed noise is unknown"``."""
+    phrase = noise(a, b, path)
+    return phrase if phrase.startswith("one seed") else "the gap is " + phrase

@@ -1,40 +1,52 @@
-"""``scratchdl sweep depth-width``: what depth does, compared with width.
+"""``scratchdl sweep depth-width``: what depth does, compared with width (ch. 6.2, 8.1.5).
 
 A grid of depths (hidden layers) × widths (units per hidden layer) for each activation+init
-*variant*. The default variants are the book's ``sigmoid+0.01`` (ch. 6.2) (which fails to train once the
-net is deep), ``sigmoid+xavier`` and ``relu+he`` (the two fixes), so the default command shows
-both the failure and the fix. ``--match-params`` replaces the widths by parameter budgets: for
-each budget (the size of the shallowest net at each ``--widths`` value) every depth gets the
-width that gives about that many parameters, comparing deep-narrow with shallow-wide.
+*variant*. The optimizer, batch size and learning rate are ``scratchdl train``'s (SGD, 100,
+0.1); the activation and initial weights come from ``--variants`` instead of train's relu+0.01,
+because the question needs the book's deep sigmoid+0.01 net (ch. 6.2), which is slow to start
+or fails, beside its two fixes, sigmoid+xavier and relu+he. ``--match-params`` turns each width
+into a parameter budget (the shallowest net's size): deeper nets get narrower, so deep-narrow
+meets shallow-wide at equal size. Each trial also records per-layer activation and gradient
+statistics at initialisation and after training (the vanishing-gradient figure).
 
-Every trial also records per-layer activation statistics and weight-gradient sizes on a fixed
-batch, at initialisation and after training (the vanishing-gradient figure).
+The summary says of each net that it learned, did not train (its loss stopped falling) or had
+not learned yet (still falling: more epochs), always "in" the budget, and calls a change in
+accuracy real only when it is larger than the seed noise.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scratchdl._text import over_seeds, plural_epochs
+from scratchdl._text import over_seeds
 from scratchdl.errors import ConfigError
-from scratchdl.experiments.batch_size import mean_curve
-from scratchdl.experiments.config import Variant, check_positive, train_settings
+from scratchdl.experiments.config import parse_variants
+from scratchdl.experiments.declare import (
+    Budget,
+    Group,
+    NetOptions,
+    by_group,
+    declare,
+    mean_curve,
+    noise,
+    option,
+    verdict,
+)
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
-from scratchdl.experiments.summary import acc, group_metric, pm, sig, words_list
-from scratchdl.experiments.trial import TrialSpec
+from scratchdl.experiments.summary import Summary, acc, group_metric, sig
 from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, Series, plot_heatmaps, plot_panels
+from scratchdl.train.verdict import FAIL_FACTOR, noise_comparison
 
-__all__ = ["DEFAULT_VARIANTS", "DepthWidthOptions", "build", "matched_width", "param_count"]
-
+NAME = "depth-width"
+HELP = "accuracy, gap and time over depth x width (ch. 6.2, 8.1)"
 QUESTION = "What does depth do, compared with width?"
-DEFAULT_VARIANTS = (Variant("sigmoid", 0.01), Variant("sigmoid", "xavier"), Variant("relu", "he"))
+BUDGET = Budget(epochs=2)
 FIGURES = (
     "depth_width_heatmap.png",
     "depth_width_lines.png",
@@ -44,25 +56,26 @@ FIGURES = (
 
 
 @dataclass(frozen=True)
-class DepthWidthOptions:
-    """Options of the depth × width sweep (the CLI flags, with the same defaults)."""
+class Options(NetOptions):
+    """The grid and the variants; optimizer, batch and lr are ``scratchdl train``'s."""
 
-    depths: tuple[int, ...] = (1, 2, 4)
-    widths: tuple[int, ...] = (16, 64, 256)
-    variants: tuple[Variant, ...] = DEFAULT_VARIANTS
-    match_params: bool = False
-    epochs: float | None = None  # default 2 when neither epochs nor iters is given
-    iters: int | None = None
-    lr: float = 0.1
-    batch_size: int = 100
-    optimizer: str = "sgd"
-    weight_decay: float = 0.0
-    seeds: tuple[int, ...] = (0, 1)
-    sampling: str = "shuffle"
-    dtype: str = "float32"
-    eval_samples: int = 2000
-    curve_points: int = 20
-    layer_stats: bool = True
+    depths: tuple[int, ...] = option((1, 2, 4), "hidden-layer counts")
+    widths: tuple[int, ...] = option((16, 64, 256), "units per hidden layer")
+    variants: tuple[str, ...] = option(
+        ("sigmoid+0.01", "sigmoid+xavier", "relu+he"),
+        "activation+init pairs (not train's relu+0.01: the book's failing deep sigmoid+0.01 "
+        "beside its two fixes, ch. 6.2)",
+    )
+    match_params: bool = option(
+        False,
+        "equal parameter counts per column: each --widths value sets the shallowest "
+        "net's size, deeper nets get narrower",
+    )
+    layer_stats: bool = option(True, "per-layer activation and gradient statistics")
+    seeds: tuple[int, ...] = option((0, 1), "seeds; accuracy is reported as mean ± std over them")
+    hidden: tuple[int, ...] = option((), "set by --depths and --widths", flag=False)
+    activation: str = option("relu", "set by --variants", flag=False)
+    init: float | str = option(0.01, "set by --variants", flag=False)
 
 
 def param_count(n_in: int, depth: int, width: int, n_out: int) -> int:
@@ -78,104 +91,33 @@ def matched_width(target: int, n_in: int, depth: int, n_out: int) -> int:
     return min(candidates, key=lambda x: (abs(param_count(n_in, depth, x, n_out) - target), x))
 
 
-def build(opts: DepthWidthOptions, data: dict[str, Any]) -> Sweep:
-    """The depth × width plan for a data set described by ``data``."""
-    if opts.epochs is not None and opts.iters is not None:
-        raise ConfigError("give --epochs or --iters, not both")
-    check_positive(opts.epochs, "--epochs")
-    check_positive(opts.iters, "--iters", integer=True)
-    check_positive(opts.eval_samples, "--eval-samples", integer=True)
-    for name, values in (
-        ("--depths", opts.depths),
-        ("--widths", opts.widths),
-        ("--variants", opts.variants),
-        ("--seeds", opts.seeds),
-    ):
+def build(opts: Options, data: dict[str, Any]) -> Sweep:
+    for flag, values in (("--depths", opts.depths), ("--widths", opts.widths)):
         if not values:
-            raise ConfigError(f"{name} needs at least one value")
-    if opts.batch_size > data["n_train"]:
-        raise ConfigError(
-            f"batch size {opts.batch_size} is larger than the {data['n_train']} training examples"
+            raise ConfigError(f"{flag} needs at least one value")
+    variants = parse_variants(",".join(opts.variants))
+    n_in, n_out, depths = int(data["features"]), int(data["classes"]), sorted(opts.depths)
+    columns = {}  # column label -> {depth: width}
+    for w in sorted(opts.widths):
+        target = param_count(n_in, depths[0], w, n_out)
+        columns[f"~{target} params" if opts.match_params else f"width {w}"] = {
+            d: matched_width(target, n_in, d, n_out) if opts.match_params else w for d in depths
+        }
+    groups = [
+        Group(
+            f"{v.label}, depth {d} x width {ws[d]}",
+            {"variant": v.label, "depth": d, "width": ws[d], "column": col}
+            | {"params": param_count(n_in, d, ws[d], n_out)},
+            opts.train(hidden=[ws[d]] * d, activation=v.activation, init=v.init),
         )
-    n_in, n_out = int(data["features"]), int(data["classes"])
-    if opts.iters is not None:
-        stop = {"final": {"updates": int(opts.iters)}}
-    else:
-        epochs = opts.epochs if opts.epochs is not None else 2.0
-        stop = {"final": {"samples": max(1, round(epochs * data["n_train"]))}}
-    evaluation = {
-        "eval_samples": int(opts.eval_samples),
-        "curve_points": int(opts.curve_points),
-        "layer_stats": bool(opts.layer_stats),
-    }
-    depths, widths = sorted(opts.depths), sorted(opts.widths)
-    columns = []  # (column label, {depth: width}, target params or None)
-    for w in widths:
-        if opts.match_params:
-            target = param_count(n_in, depths[0], w, n_out)
-            columns.append(
-                (
-                    f"~{target} params",
-                    {d: matched_width(target, n_in, d, n_out) for d in depths},
-                    target,
-                )
-            )
-        else:
-            columns.append((f"width {w}", {d: w for d in depths}, None))
-    trials = []
-    for v in opts.variants:
-        for d in depths:
-            for label, width_of, target in columns:
-                w = width_of[d]
-                settings = train_settings(
-                    hidden=[w] * d,
-                    activation=v.activation,
-                    init=v.init,
-                    optimizer=opts.optimizer,
-                    lr=opts.lr,
-                    batch_size=opts.batch_size,
-                    weight_decay=opts.weight_decay,
-                    dtype=opts.dtype,
-                    sampling=opts.sampling,
-                )
-                tags = {
-                    "variant": v.label,
-                    "depth": d,
-                    "width": w,
-                    "column": label,
-                    "params": param_count(n_in, d, w, n_out),
-                    "target_params": target,
-                }
-                for seed in opts.seeds:
-                    trials.append(
-                        TrialSpec(
-                            sweep="depth-width",
-                            group=f"{v.label}, depth {d} x width {w}",
-                            tags=tags,
-                            train=settings,
-                            checkpoints=stop,
-                            seed=int(seed),
-                            evaluation=evaluation,
-                            data=str(data["name"]),
-                        )
-                    )
-    options = {
-        **asdict(opts),
-        "variants": [v.label for v in opts.variants],
-        "depths": depths,
-        "widths": widths,
-        "columns": [c[0] for c in columns],
-        "epochs_at_end": (stop["final"].get("samples", 0) / data["n_train"]) or None,
-        "chance": 1.0 / n_out,
-    }
-    return Sweep(
-        name="depth-width",
-        question=QUESTION,
-        trials=trials,
-        options=options,
+        for v in variants
+        for d in depths
+        for col, ws in columns.items()
+    ]
+    return declare(
+        *(NAME, QUESTION, opts, data, groups, opts.budget(BUDGET), summarize, plot),
+        layer_stats=opts.layer_stats,
         columns=COLUMNS,
-        summarize=summarize,
-        plot=plot,
     )
 
 
@@ -183,446 +125,339 @@ COLUMNS = (
     Column("params", lambda r: str(r["params"])),
     Column("train acc", lambda r: acc(r["final"]["train_acc"])),
     Column("test acc", lambda r: acc(r["final"]["test_acc"])),
-    Column("gap", lambda r: acc(r["final"]["gap"])),
-    Column("s/epoch", lambda r: sig(r["timing"]["seconds_per_epoch"])),
+    Column("s/epoch", lambda r: sig(r["timing"]["seconds_per_epoch"] or 0)),
     Column("status", lambda r: r["status"], justify="left"),
 )
 
 
-# -- summary -----------------------------------------------------------------------------------
-def _cell(g: dict[str, Any]) -> dict[str, Any]:
-    t = g["tags"]
-    return {
-        "variant": t["variant"],
-        "depth": t["depth"],
-        "width": t["width"],
-        "column": t["column"],
-        "params": t["params"],
-        "acc": group_metric(g, "final.test_acc"),
-        "std": group_metric(g, "final.test_acc", "std"),
-        "train_acc": group_metric(g, "final.train_acc"),
-        "gap": group_metric(g, "final.gap"),
-        "s_per_epoch": group_metric(g, "timing.seconds_per_epoch"),
-        "n": len(g["seeds"]),
-    }
-
-
-def _pm(c: dict[str, Any]) -> str:
-    return pm({"mean": c["acc"], "std": c["std"], "n": c["n"]})
-
-
-def _answer(tried: Sequence[tuple[str, float]], match_params: bool) -> tuple[str, list[float]]:
-    """The verdict on depth against width, and the accuracy changes it quotes.
-
-    ``tried`` holds ``("deepening", gain)`` and/or ``("widening", gain)``, only for what the grid
-    varied (two or more depths, two or more widths); gains are signed changes in test accuracy.
-    """
-    gains = dict(tried)
-    if not gains:
-        return (
-            "One depth and one width: there is nothing to compare; give two or more "
-            "--depths or --widths"
-        ), []
-    if match_params and "deepening" in gains:
-        d_gain = gains["deepening"]
-        return (
-            f"At about the same number of parameters, the deep-narrow net "
-            f"{'beat' if d_gain > 0 else 'did not beat'} the shallow-wide one "
-            f"(test accuracy {_signed(d_gain)})"
-        ), [d_gain]
-    if len(gains) == 1:
-        ((name, gain),) = gains.items()
-        return (
-            f"Only {name} was tried (one {'width' if name == 'deepening' else 'depth'}): "
-            f"it changed test accuracy by {_signed(gain)}"
-        ), [gain]
-    d_gain, w_gain = gains["deepening"], gains["widening"]
-    if max(d_gain, w_gain) <= 0:
-        text = (
-            f"Neither helped here: deepening changed test accuracy by {_signed(d_gain)}, "
-            f"widening by {_signed(w_gain)}"
+def _cells(res: SweepResults) -> list[dict[str, Any]]:
+    """Each cell's named numbers and what its runs support saying (:func:`verdict`)."""
+    cells = []
+    for g in res.groups:
+        trials = by_group(res)[g["group"]]
+        losses = [v for v in mean_curve(trials, "updates", "batch_loss")[1] if v is not None]
+        ratios = [  # RMS(dL/dW_last) / RMS(dL/dW1) at initialisation: the vanishing gradient
+            t["layer_stats"]["init"]["grad_rms"][-1] / t["layer_stats"]["init"]["grad_rms"][0]
+            for t in trials
+            if t.get("layer_stats") and all(t["layer_stats"]["init"]["grad_rms"])
+        ]
+        cells.append(
+            {
+                **g["tags"],
+                "g": g,
+                "acc": g["metrics"]["final.test_acc"],
+                "gap": group_metric(g, "final.gap"),
+                "s_epoch": group_metric(g, "timing.seconds_per_epoch"),
+                "verdict": verdict(res, g),
+                "first": losses[0] if losses else None,
+                "last": losses[-1] if losses else None,
+                "ratio": float(np.mean(ratios)) if ratios else None,
+            }
         )
+    return cells
+
+
+def _where(cells: list[dict[str, Any]], n_columns: int) -> list[str]:
+    """``["depth 2", "depth 4 × width 16"]``: whole rows of the grid by their depth."""
+    depths = sorted({c["depth"] for c in cells})
+    rows = [[c for c in cells if c["depth"] == d] for d in depths]
+    return [
+        f"depth {r[0]['depth']}"
+        if len(r) == n_columns
+        else f"depth {r[0]['depth']} × width " + ", ".join(str(c["width"]) for c in r)
+        for r in rows
+    ]
+
+
+def _answer(changes: list[tuple[str, float, str]], match_params: bool) -> str:
+    """The answer's template from ``(name, change in test accuracy, noise_comparison)`` of
+    "deepening" and/or "widening"; ``{budget}`` and ``{<name>}`` (the change) are filled in.
+    Help or harm is claimed only beyond the seed noise."""
+    if not changes:
+        return "One depth and one width: nothing to compare; give two or more --depths or --widths."
+    said = {"within noise": "within the seed noise", "one seed": "one seed only: noise unknown"}
+    clauses = [
+        f"{n} changed test accuracy by {{{n}:+.3f}} ({said.get(k, 'more than the seed noise')})"
+        for n, _, k in changes
+    ]
+    kinds = {n: k for n, _, k in changes}
+    helped = [n for n, k in kinds.items() if k == "larger"]
+    if match_params and "deepening" in kinds:
+        lead = "At about the same number of parameters, in {budget} the deep-narrow net " + {
+            "larger": "beat the shallow-wide one",
+            "smaller": "fell behind the shallow-wide one",
+        }.get(kinds["deepening"], "and the shallow-wide one could not be told apart")
+    elif len(changes) == 1:
+        lead = f"Only {changes[0][0]} was tried, in {{budget}}"
+    elif helped:
+        lead = (
+            "Both helped in {budget}"
+            if len(helped) == 2
+            else f"In {{budget}}, only {helped[0]} helped"
+        )
+    elif "smaller" in kinds.values():
+        lead = "Neither helped in {budget}"
+    elif "one seed" in kinds.values():
+        lead = "In {budget}, with one seed per net neither change can be told from noise"
     else:
-        text = (
-            f"Here {'depth' if d_gain > w_gain else 'width'} bought more: deepening "
-            f"changed test accuracy by {_signed(d_gain)}, widening by {_signed(w_gain)}"
-        )
-    return text, [d_gain, w_gain]
-
-
-def _signed(gain: float) -> str:
-    """An accuracy change with its sign: ``+0.012``, ``-0.003``."""
-    return f"{gain:+.3f}"
-
-
-def _grad_ratio(trials: Sequence[dict[str, Any]], cell: dict[str, Any]) -> float | None:
-    """Mean over seeds of RMS(dL/dW_last) / RMS(dL/dW1) at initialisation for one cell."""
-    ratios = []
-    for t in trials:
-        tg = t["tags"]
-        stats = t.get("layer_stats") or {}
-        if (tg["variant"], tg["depth"], tg["width"]) != (
-            cell["variant"],
-            cell["depth"],
-            cell["width"],
-        ) or "init" not in stats:
-            continue
-        g = stats["init"]["grad_rms"]
-        if g[0] and g[-1]:
-            ratios.append(g[-1] / g[0])
-    return float(np.mean(ratios)) if ratios else None
+        lead = "In {budget}, neither changed test accuracy by more than the seed noise"
+    return lead + ": " + " and ".join(clauses) + "."
 
 
 def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
-    """Failure and fix of deep nets per variant, then depth against width."""
-    opts = res.options
-    cells = [_cell(g) for g in res.groups]
-    chance = opts["chance"]
-    depths, cols = opts["depths"], opts["columns"]
-    f: dict[str, Any] = {
-        "chance": chance,
-        "threshold": 2 * chance,
-        "cells": cells,
-        "seeds": len(opts["seeds"]),
-        "variants": {},
-    }
-    lines = [
-        "# Depth against width",
-        "",
-        f"**Question:** {QUESTION}",
-        "",
-        f"Setup: {res.data.get('name')} ({res.data.get('n_train')} training / "
-        f"{res.data.get('n_test')} test images), {opts['optimizer']} with lr {sig(opts['lr'])}, "
-        f"batch {opts['batch_size']}, "
-        + (
-            plural_epochs(sig(opts["epochs_at_end"]))
-            if opts["epochs_at_end"]
-            else f"{opts['iters']} updates"
-        )
-        + f", {len(opts['seeds'])} seed(s) per cell. Accuracy is on the full test set, mean ± "
-        f'std over seeds; a net "did not train" when its test accuracy stayed below '
-        f"{acc(2 * chance)} (twice chance, {acc(chance)}).",
-        "",
-        "## Does a deep net train at all?",
-        "",
-    ]
-    deepest = depths[-1]
-    for variant in opts["variants"]:
-        vc = [c for c in cells if c["variant"] == variant]
-        failed = [c for c in vc if c["acc"] is not None and c["acc"] < 2 * chance]
-        fail_depths = sorted({c["depth"] for c in failed})
-        deep = max((c for c in vc if c["depth"] == deepest), key=lambda c: c["acc"] or 0.0)
-        ok = [c for c in vc if c not in failed]
-        best = max(ok, key=lambda c: c["acc"]) if ok else None
-        ratio_g = _grad_ratio(res.trials, deep)
-        f["variants"][variant] = {
-            "failed_depths": fail_depths,
-            "deepest_best": deep,
-            "best": best,
-            "grad_ratio_at_init": ratio_g,
-        }
-        if not failed:
-            text = (
-                f"- **{variant}** trained at every depth; at depth {deepest} it reached "
-                f"{_pm(deep)} (depth {deepest} x width {deep['width']})."
-            )
-        elif len(failed) == len(vc):
-            text = (
-                f"- **{variant}** did not train at any depth: the best test accuracy was "
-                f"{_pm(deep)}."
-            )
-        else:
-            text = (
-                f"- **{variant}** did not train at depth{'s' if len(fail_depths) > 1 else ''} "
-                f"{words_list(map(str, fail_depths))}"
-                f" (best test accuracy there {_pm(max(failed, key=lambda c: c['acc']))}), "
-                f"while its best net (depth {best['depth']} x width {best['width']}) "
-                f"reached {_pm(best)}."
-            )
-        if ratio_g is not None:
-            text += (
-                f" At initialisation the gradient reaching the first weight layer was "
-                f"{sig(ratio_g)}× smaller than at the last one (depth {deepest}, width "
-                f"{deep['width']})."
-                if ratio_g >= 1
-                else f" At initialisation the first layer's gradient was {sig(1 / ratio_g)}× "
-                f"larger than the last one's (depth {deepest}, width {deep['width']})."
-            )
-            f["variants"][variant]["inverse_grad_ratio"] = 1 / ratio_g if ratio_g else None
-        lines.append(text)
-    broken = [v for v, r in f["variants"].items() if deepest in r["failed_depths"]]
-    fixed = [v for v, r in f["variants"].items() if not r["failed_depths"]]
-    if broken and fixed:
-        f["sigmoid_max_slope"] = 0.25  # max of s'(x) = s(x)(1 - s(x)), at x = 0
-        lines.append(
-            f"- So at depth {deepest}, {words_list(broken)} "
-            f"{'fail' if len(broken) > 1 else 'fails'} and "
-            f"{words_list(fixed)} fixes it: the initialisation scale (and ReLU, whose "
-            f"gradient does not shrink by sigmoid's factor ≤ {f['sigmoid_max_slope']} per layer) "
-            "decides "
-            "whether the gradient survives the trip back through the layers."
-        )
-
-    # Depth against width for the variant with the best mean accuracy over the grid.
-    def mean_acc(v: str) -> float:
-        return float(np.mean([c["acc"] or 0.0 for c in cells if c["variant"] == v]))
-
-    main = max(opts["variants"], key=mean_acc)
-    vc = {(c["depth"], c["column"]): c for c in cells if c["variant"] == main}
-    best = max(vc.values(), key=lambda c: c["acc"] or 0.0)
-    widest, narrowest = cols[-1], cols[0]
-    shallow_deep = (vc[(depths[0], widest)], vc[(deepest, widest)])
-    narrow_wide = (vc[(depths[0], narrowest)], vc[(depths[0], widest)])
-    d_gain = (shallow_deep[1]["acc"] or 0) - (shallow_deep[0]["acc"] or 0)
-    w_gain = (narrow_wide[1]["acc"] or 0) - (narrow_wide[0]["acc"] or 0)
-    gaps = [c for c in vc.values() if c["gap"] is not None]
-    big_gap = max(gaps, key=lambda c: c["gap"])
-    # What the grid did not vary was not measured: None, not a gain of 0.
-    deep_varied, wide_varied = len(depths) > 1, len(cols) > 1
-    f["depth_vs_width"] = {
-        "variant": main,
-        "best": best,
-        "deeper": shallow_deep if deep_varied else None,
-        "wider": narrow_wide if wide_varied else None,
-        "depth_gain": d_gain if deep_varied else None,
-        "width_gain": w_gain if wide_varied else None,
-        "largest_gap": big_gap,
-    }
-    mode = "parameter budget" if opts["match_params"] else "width"
-    lines += ["", f"## Depth against width ({main})", ""]
-    a, b = shallow_deep
-    if deep_varied:
-        lines.append(
-            f"- Deeper, same {mode} ({widest}): depth {a['depth']} -> {b['depth']} changed test "
-            f"accuracy {_pm(a)} -> {_pm(b)}, parameters {a['params']} -> {b['params']}, time per "
-            f"epoch {sig(a['s_per_epoch'])} s -> {sig(b['s_per_epoch'])} s."
-        )
-    if wide_varied:
-        a, b = narrow_wide
-        lines.append(
-            f"- Wider, depth {a['depth']}: {narrowest} -> {widest} changed test accuracy "
-            f"{_pm(a)} -> {_pm(b)}, parameters {a['params']} -> {b['params']}, time per epoch "
-            f"{sig(a['s_per_epoch'])} s -> {sig(b['s_per_epoch'])} s."
-        )
-    lines.append(
-        f"- Best: depth {best['depth']} x width {best['width']} ({best['params']} parameters), "
-        f"{_pm(best)}. Largest generalisation gap (train - test accuracy): {acc(big_gap['gap'])}"
-        f" at depth {big_gap['depth']} x width {big_gap['width']}."
+    """Does each variant's deep net learn in the budget; then depth against width."""
+    o, s, cells = res.options, Summary(res, "Depth against width"), _cells(res)
+    variants = list(dict.fromkeys(c["variant"] for c in cells))
+    depths = sorted({c["depth"] for c in cells})
+    columns = list(dict.fromkeys(c["column"] for c in cells))
+    deepest, widest = depths[-1], columns[-1]
+    s.say(
+        "Setup: {variants:list} nets with {depths:list} hidden layers × {columns:list}, "
+        "{optimizer} with lr {lr}, batch {batch}, {budget} per net, {seeds} seed(s) per net; "
+        "test accuracy on the full test set (mean ± std over seeds). A net *learned* when its "
+        "test accuracy is above {bar:acc} ({factor}× chance); if not, it *did not train* when "
+        "its loss had stopped falling and *had not learned yet* when the loss was still falling.",
+        variants=variants,
+        depths=depths,
+        columns=columns,
+        optimizer=o["optimizer"],
+        lr=cells[0]["g"]["train"]["lr"],
+        batch=o["batch_size"],
+        seeds=len(o["seeds"]),
+        bar=FAIL_FACTOR * o["chance"],
+        factor=FAIL_FACTOR,
     )
-    noise = max(c["std"] or 0.0 for c in vc.values())
-    f["depth_vs_width"]["noise"] = noise
-    lines += ["", "## Answer", ""]
-    tried = [
-        (name, gain)
-        for name, gain, varied in (
-            ("deepening", d_gain, deep_varied),
-            ("widening", w_gain, wide_varied),
-        )
-        if varied
-    ]
-    answer, quoted = _answer(tried, opts["match_params"])
-    if quoted:
-        small = max(abs(gain) for gain in quoted) <= 2 * noise
-        answer += (
-            f" ({main}, seed std up to {acc(noise)}"
-            + ("; differences this small are noise" if small else "")
-            + ")"
-        )
-    answer += "."
-    if broken and deep_varied:
-        answer += (
-            f" Depth also has a cost width does not: with {words_list(broken)} the deep "
-            "nets did not train at all."
-        )
-    lines += [answer, "", "Figures: " + ", ".join(f"`{n}`" for n in FIGURES), ""]
-    return "\n".join(lines), f
-
-
-# -- figures -----------------------------------------------------------------------------------
-def plot(res: SweepResults, out: Path) -> list[Path]:
-    """Heatmap per variant, metrics against depth, learning curves and per-layer statistics."""
-    opts = res.options
-    cells = [_cell(g) for g in res.groups]
-    depths, cols = opts["depths"], opts["columns"]
-    grids, notes = {}, {}
-    for v in opts["variants"]:
-        grid = np.full((len(depths), len(cols)), np.nan)
-        ann = [["" for _ in cols] for _ in depths]
-        for c in cells:
-            if c["variant"] != v or c["acc"] is None:
-                continue
-            i, j = depths.index(c["depth"]), cols.index(c["column"])
-            grid[i, j] = c["acc"]
-            ann[i][j] = (
-                f"{c['acc']:.3f}\n±{c['std']:.3f}\nw={c['width']}"
-                if opts["match_params"]
-                else f"{c['acc']:.3f}\n±{c['std']:.3f}"
+    s.heading(f"Does a deep net learn in {s.budget}?")
+    late = []  # variants whose deepest nets all failed to learn while shallower ones learned
+    for v in variants:
+        vc = [c for c in cells if c["variant"] == v]
+        best = max(vc, key=lambda c: c["acc"]["mean"] or 0.0)
+        deep = next(c for c in vc if c["depth"] == deepest and c["column"] == widest)
+        learned = [c for c in vc if c["verdict"].kind == "learned"]
+        s.bullet(
+            (
+                "**{variant}** learned in {budget} at every depth and width; its"
+                if len(learned) == len(vc)
+                else "**{variant}** learned in {budget} at {where:list}; its"
+                if learned
+                else "**{variant}**: no net learned in {budget}; the"
             )
-        grids[v], notes[v] = grid, ann
-    paths = [
-        save_figure(
-            plot_heatmaps(
-                grids,
-                notes,
-                row_labels=[str(d) for d in depths],
-                col_labels=cols,
-                xlabel="parameter budget"
-                if opts["match_params"]
-                else "width (units per hidden layer)",
-                ylabel="depth (hidden layers)",
-                colorbar_label="test accuracy",
-                suptitle=f"Test accuracy by depth and width ({over_seeds(len(opts['seeds']))})",
+            + " highest test accuracy was {acc:pm}, at depth {depth} × width {width}."
+            + (
+                ""
+                if deep["ratio"] is None
+                else " At initialisation, in its depth-{deep_depth} × width-{deep_width} net, "
+                "the gradient at the last weight layer was {ratio:sig}× that at the first (RMS "
+                "over a fixed batch)."
             ),
-            out / FIGURES[0],
+            variant=v,
+            where=_where(learned, len(columns)),
+            **{k: best[k] for k in ("depth", "width", "acc")},
+            deep_depth=deepest,
+            deep_width=deep["width"],
+            ratio=deep["ratio"],
         )
-    ]
-
-    def line(v: str, col: str, key: str, scale: float = 1.0) -> Series:
-        sel = sorted(
-            (c for c in cells if c["variant"] == v and c["column"] == col), key=lambda c: c["depth"]
-        )
-        groups = {g["group"]: g for g in res.groups}
-        stds = [
-            group_metric(
-                groups[f"{v}, depth {c['depth']} x width {c['width']}"],
-                {
-                    "acc": "final.test_acc",
-                    "gap": "final.gap",
-                    "s_per_epoch": "timing.seconds_per_epoch",
-                }[key],
-                "std",
+        # One bullet per thing said ("did not train ... stopped falling", "had not learned
+        # yet ..."), naming the nets it is said of and quoting the deepest, widest of them.
+        for phrase in dict.fromkeys(c["verdict"].phrase for c in vc if c not in learned):
+            them = [c for c in vc if c["verdict"].phrase == phrase]
+            diverged = them[0]["verdict"].kind == "diverged"
+            s.bullet(
+                "At {where:list}, {variant} " + phrase + "; test accuracy {acc:pm} at depth "
+                "{depth} × width {width} (chance {chance:acc})"
+                + ("." if diverged else ", mean mini-batch loss {first:.3f} -> {last:.3f}.")
+                + (
+                    " A loss that stopped falling may still be a plateau that a longer run "
+                    "leaves: deep sigmoid nets can sit on one for epochs (ch. {chapter})."
+                    if "stopped falling" in phrase
+                    else ""
+                ),
+                where=_where(them, len(columns)),
+                variant=v,
+                chance=o["chance"],
+                chapter=6.2,
+                **{
+                    k: max(them, key=lambda c: (c["depth"], c["width"]))[k]
+                    for k in ("acc", "depth", "width", "first", "last")
+                },
             )
-            for c in sel
-        ]
+        if learned and all(c["depth"] < deepest for c in learned):
+            late.append(v)
+
+    main = max(
+        variants, key=lambda v: np.mean([c["acc"]["mean"] or 0 for c in cells if c["variant"] == v])
+    )
+    grid = {(c["depth"], c["column"]): c for c in cells if c["variant"] == main}
+    s.heading(f"Depth against width ({main})")
+    pairs = []
+    if len(depths) > 1:
+        pairs.append(("deepening", grid[depths[0], widest], grid[deepest, widest]))
+    if len(columns) > 1:
+        pairs.append(("widening", grid[depths[0], columns[0]], grid[depths[0], widest]))
+    keys = {"d": "depth", "w": "width", "p": "params", "t": "s_epoch", "acc": "acc"}
+    for name, a, b in pairs:
+        s.bullet(
+            ("Deeper, at {col}" if name == "deepening" else "Wider, at depth {d0}")
+            + ": in {budget}, depth {d0} × width {w0} -> depth {d1} × width {w1} changed test "
+            "accuracy {acc0:pm} -> {acc1:pm} ({noise}), parameters {p0} -> {p1}, time per "
+            "epoch {t0} s -> {t1} s.",
+            col=widest,
+            **{f"{k}0": a[key] for k, key in keys.items()},
+            **{f"{k}1": b[key] for k, key in keys.items()},
+            noise=noise(b["g"], a["g"], "final.test_acc"),
+        )
+    best = max(grid.values(), key=lambda c: c["acc"]["mean"] or 0.0)
+    gapped = max(grid.values(), key=lambda c: c["gap"] or 0.0)
+    s.bullet(
+        "Highest mean test accuracy in {budget}: depth {depth} × width {width} ({params} "
+        "parameters), {acc:pm}. Largest generalisation gap (train - test accuracy): {gap:acc} "
+        "at depth {gap_depth} × width {gap_width}.",
+        **{k: best[k] for k in ("depth", "width", "params", "acc")},
+        gap=gapped["gap"],
+        gap_depth=gapped["depth"],
+        gap_width=gapped["width"],
+    )
+    s.heading("Answer")
+    changes = [
+        (name, b["acc"]["mean"] - a["acc"]["mean"], noise_comparison(b["acc"], a["acc"]))
+        for name, a, b in pairs
+    ]
+    s.say(
+        "For {variant}: " + _answer(changes, o["match_params"]),
+        variant=main,
+        **{n: change for n, change, _ in changes},
+    )
+    if late:
+        s.say(
+            "Depth also has a cost width does not: in {budget}, no depth-{deepest} {late:list} "
+            "net learned, while shallower ones did (see above whether their loss had stopped "
+            "or was still falling).",
+            deepest=deepest,
+            late=late,
+        )
+    return s.done(FIGURES)
+
+
+def plot(res: SweepResults, out: Path) -> list[Path]:
+    """Heatmaps, metrics against depth, learning curves by depth, per-layer statistics."""
+    cells, o = _cells(res), res.options
+    variants = list(dict.fromkeys(c["variant"] for c in cells))
+    depths = sorted({c["depth"] for c in cells})
+    columns = list(dict.fromkeys(c["column"] for c in cells))
+    grids = {v: np.full((len(depths), len(columns)), np.nan) for v in variants}
+    notes = {v: [[""] * len(columns) for _ in depths] for v in variants}
+    for c in cells:
+        if c["acc"]["mean"] is not None:
+            i, j = depths.index(c["depth"]), columns.index(c["column"])
+            grids[c["variant"]][i, j] = c["acc"]["mean"]
+            notes[c["variant"]][i][j] = f"{c['acc']['mean']:.3f}\n±{c['acc']['std']:.3f}" + (
+                f"\nw={c['width']}" if o["match_params"] else ""
+            )
+    spread = over_seeds(len(o["seeds"]))
+    heatmap = plot_heatmaps(
+        grids,
+        notes,
+        row_labels=[str(d) for d in depths],
+        col_labels=columns,
+        xlabel="parameter budget" if o["match_params"] else "width (units per hidden layer)",
+        ylabel="depth (hidden layers)",
+        colorbar_label="test accuracy",
+        suptitle=f"Test accuracy by depth and width after {o['budget']['text']} ({spread})",
+    )
+
+    def line(v: str, col: str, path: str) -> Series:
+        row = sorted(
+            (c for c in cells if (c["variant"], c["column"]) == (v, col)), key=lambda c: c["depth"]
+        )
+        stats = [c["g"]["metrics"][path] for c in row]
         return Series(
             f"{v}, {col}",
-            [c["depth"] for c in sel],
-            [None if c[key] is None else c[key] * scale for c in sel],
-            [None if s is None else s * scale for s in stds],
+            [c["depth"] for c in row],
+            [m["mean"] for m in stats],
+            [m["std"] for m in stats],
         )
 
-    combos = [(v, col) for v in opts["variants"] for col in cols]
-    panels = [
+    chance = (o["chance"], "chance")
+    lines = [
         Panel(
-            "Test accuracy",
+            title,
             "depth (hidden layers)",
-            "test accuracy",
-            [line(v, c, "acc") for v, c in combos],
-            hline=(opts["chance"], "chance"),
-        ),
-        Panel(
-            "Generalisation gap",
-            "depth (hidden layers)",
-            "train - test accuracy",
-            [line(v, c, "gap") for v, c in combos],
-        ),
-        Panel(
-            "Training time",
-            "depth (hidden layers)",
-            "seconds per epoch",
-            [line(v, c, "s_per_epoch") for v, c in combos],
-        ),
+            ylabel,
+            [line(v, col, path) for v in variants for col in columns],
+            hline=hl,
+            integer_x=True,
+        )
+        for title, ylabel, path, hl in (
+            ("Test accuracy", "test accuracy", "final.test_acc", chance),
+            ("Generalisation gap", "train - test accuracy", "final.gap", None),
+            ("Training time", "seconds per epoch", "timing.seconds_per_epoch", None),
+        )
     ]
-    for p in panels:
-        p.integer_x = True
-        for s in p.series:
-            s.style = "-o"
-    paths.append(
-        save_figure(
-            plot_panels(panels, "Accuracy, gap and time against depth (mean ± std over seeds)"),
-            out / FIGURES[1],
+    widest = columns[-1]
+    curves = [
+        Panel(
+            f"{v}, {widest}",
+            "epochs",
+            "test accuracy (eval subsample)",
+            [
+                Series(
+                    f"depth {c['depth']}",
+                    *mean_curve(by_group(res)[c["g"]["group"]], "epochs", "test_acc"),
+                    style="-",
+                )
+                for c in cells
+                if (c["variant"], c["column"]) == (v, widest)
+            ],
+            hline=chance,
         )
-    )
-
-    widest = cols[-1]
-    curve_panels = []
-    for v in opts["variants"]:
-        series = []
-        for d in depths:
-            trials = [
-                t
-                for t in res.trials
-                if t["tags"]["variant"] == v
-                and t["tags"]["depth"] == d
-                and t["tags"]["column"] == widest
-            ]
-            if trials:
-                xs, ys = mean_curve(trials, "epochs", "test_acc")
-                series.append(Series(f"depth {d}", xs, ys, style="-"))
-        curve_panels.append(
-            Panel(
-                f"{v}, {widest}",
-                "epochs",
-                "test accuracy (eval subsample)",
-                series,
-                hline=(opts["chance"], "chance"),
+        for v in variants
+    ]
+    figures = [
+        heatmap,
+        plot_panels(lines, f"Accuracy, gap and time against depth ({spread})"),
+        plot_panels(curves, "Learning curves by depth (mean over seeds)"),
+    ]
+    layers = _layers(res, [c for c in cells if c["depth"] == depths[-1] and c["column"] == widest])
+    if layers:
+        figures.append(
+            plot_panels(
+                layers,
+                f"Vanishing gradients: depth {depths[-1]}, {widest} (fixed batch of 1000 "
+                "training images, mean over seeds)",
             )
         )
-    paths.append(
-        save_figure(
-            plot_panels(curve_panels, "Learning curves by depth (mean over seeds)"),
-            out / FIGURES[2],
-        )
-    )
-    layer_fig = _layers_figure(res, depths[-1], widest)
-    if layer_fig is not None:
-        paths.append(save_figure(layer_fig, out / FIGURES[3]))
-    return paths
+    return [save_figure(f, out / name) for f, name in zip(figures, FIGURES, strict=False)]
 
 
-def _layers_figure(res: SweepResults, depth: int, column: str) -> Any:
+def _layers(res: SweepResults, cells: list[dict[str, Any]]) -> list[Panel]:
+    """Gradient size per weight layer and activation spread per hidden layer, before and
+    after training, for each variant's deepest, widest net."""
     grad, act = [], []
-    for v in res.options["variants"]:
-        trials = [
-            t
-            for t in res.trials
-            if t["tags"]["variant"] == v
-            and t["tags"]["depth"] == depth
-            and t["tags"]["column"] == column
-            and t.get("layer_stats")
-        ]
-        if not trials:
-            continue
-        for when, style in (("init", "--o"), ("final", "-o")):
-            g = np.array(
-                [
-                    [np.nan if x is None else x for x in t["layer_stats"][when]["grad_rms"]]
-                    for t in trials
-                ]
-            )
-            a = np.array(
-                [
-                    [np.nan if x is None else x for x in t["layer_stats"][when]["act_std"]]
-                    for t in trials
-                ]
-            )
-            label = f"{v}, {'at init' if when == 'init' else 'trained'}"
-            grad.append(
-                Series(
-                    label, list(range(1, g.shape[1] + 1)), list(np.nanmean(g, axis=0)), style=style
+    for c in cells:
+        trials = [t for t in by_group(res)[c["g"]["group"]] if t.get("layer_stats")]
+        for when, style in (("init", "--o"), ("final", "-o")) if trials else ():
+            label = f"{c['variant']}, {'at init' if when == 'init' else 'trained'}"
+            for key, into in (("grad_rms", grad), ("act_std", act)):
+                values = np.array(
+                    [
+                        [np.nan if x is None else x for x in t["layer_stats"][when][key]]
+                        for t in trials
+                    ]
                 )
-            )
-            act.append(
-                Series(
-                    label, list(range(1, a.shape[1] + 1)), list(np.nanmean(a, axis=0)), style=style
-                )
-            )
+                mean = np.nanmean(values, axis=0)
+                into.append(Series(label, list(range(1, len(mean) + 1)), list(mean), style=style))
     if not grad:
-        return None
-    panels = [
+        return []
+    return [
         Panel(
             "Gradient size per layer",
             "weight layer (1 = next to the input)",
             "RMS of dLoss/dW (log scale)",
             grad,
             logy=True,
+            integer_x=True,
         ),
-        Panel("Activation spread per layer", "hidden layer", "std of activations", act),
+        Panel(
+            "Activation spread per layer", "hidden layer", "std of activations", act, integer_x=True
+        ),
     ]
-    for p in panels:
-        p.integer_x = True
-    return plot_panels(
-        panels,
-        f"Vanishing gradients: depth {depth}, {column} "
-        "(fixed batch of 1000 training images, mean over seeds)",
-    )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -115,6 +116,8 @@ class SweepResults:
     groups: list[dict[str, Any]]
     data: Mapping[str, Any] = field(default_factory=dict)
     question: str = ""
+    #: The text of ``summary.md`` once written.
+    summary: str = ""
 
     def group(self, name: str) -> dict[str, Any]:
         for g in self.groups:
@@ -143,6 +146,13 @@ class Sweep:
         from ``findings`` (stored in ``results.json``) or from the aggregates.
     plot : callable
         ``plot(results, out_dir) -> list of written PNG paths``.
+    then : callable, optional
+        A second stage: ``then(results of trials) -> more trials``, whose settings come from the
+        first stage's results (e.g. re-running a search's best values on the full data). The
+        engine runs ``trials``, writes their outputs, then runs the trials ``then`` returns;
+        ``results.json`` holds both stages, and resuming re-runs neither stage's finished trials.
+    then_trials : int
+        How many trials ``then`` adds (for progress counts).
     """
 
     name: str
@@ -152,6 +162,8 @@ class Sweep:
     columns: Sequence[Column]
     summarize: Callable[[SweepResults], tuple[str, dict[str, Any]]]
     plot: Callable[[SweepResults, Path], list[Path]]
+    then: Callable[[SweepResults], Sequence[TrialSpec]] | None = None
+    then_trials: int = 0
 
 
 # -- aggregation -------------------------------------------------------------------------------
@@ -365,6 +377,31 @@ def run_sweep(
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
+    if sweep.then is not None:
+        # The first stage is a sweep of its own (outputs written: an interrupted second stage
+        # leaves them); then the whole plan runs, finding the first stage's trials on disk.
+        if data is None:
+            data = load_source(source)
+        first = dataclasses.replace(sweep, then=None, then_trials=0)
+        stage1 = run_sweep(
+            first,
+            out,
+            source=source,
+            data=data,
+            jobs=jobs,
+            on_trial=on_trial,
+            figures=False,
+            executor=executor,
+        )
+        shown = {s.key for s in first.trials}
+        sweep = dataclasses.replace(first, trials=[*first.trials, *sweep.then(stage1)])
+        if on_trial is not None:
+            report = on_trial
+
+            def on_trial(row: dict[str, Any], cached: bool) -> None:
+                if row["key"] not in shown:
+                    report(row, cached)
+
     keys = [s.key for s in sweep.trials]
     if len(set(keys)) != len(keys):
         raise ConfigError("the sweep lists the same trial twice: check for repeated values")
@@ -479,6 +516,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int, draw: bool) -> None:
     text, findings = sweep.summarize(results)
+    results.summary = text
     out.mkdir(parents=True, exist_ok=True)
     figures = sweep.plot(results, out) if draw else []
     payload = {

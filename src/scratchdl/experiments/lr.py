@@ -19,6 +19,7 @@ from scratchdl.experiments.declare import (
     NetOptions,
     by_group,
     declare,
+    gap,
     group_curves,
     mean_curve,
     option,
@@ -30,7 +31,7 @@ from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, Series, plot_panels
 
 NAME = "lr"
-HELP = "accuracy and loss against the learning rate"
+HELP = "accuracy and loss against the learning rate (ch. 4.4)"
 QUESTION = "Which learning rate trains this net, and what happens when it is too large or small?"
 BUDGET = Budget(epochs=2)
 FIGURES = ("lr_accuracy.png", "lr_curves.png")
@@ -90,6 +91,17 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "{end:loss}).",
         **{k: best[k] for k in ("lr", "acc", "start", "end")},
     )
+    ranked = sorted(rows, key=lambda r: -1 if r["acc"]["mean"] is None else r["acc"]["mean"])
+    if len(ranked) > 1 and ranked[-2]["acc"]["mean"] is not None:
+        second = ranked[-2]
+        groups = {g["tags"]["lr"]: g for g in res.groups}
+        s.bullet(
+            "Runner-up in {budget}: lr {lr} with {acc:pm}; "
+            + gap(groups[best["lr"]], groups[second["lr"]], "final.test_acc")
+            + ".",
+            lr=second["lr"],
+            acc=second["acc"],
+        )
     for r in rows:
         v = r["verdict"]
         if r is best or v.kind == "learned":

@@ -33,13 +33,16 @@ def acc(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def pm(stat: Mapping[str, Any]) -> str:
-    """``mean ± std`` of an aggregate (3 decimals), just the mean for one seed."""
+def pm(stat: Mapping[str, Any], sig_digits: int | None = None) -> str:
+    """``mean ± std`` of an aggregate (3 decimals, or ``sig_digits`` significant figures for
+    the mean and 2 for the std), just the mean for one seed."""
     if stat.get("mean") is None:
         return "n/a"
+    fmt = acc if sig_digits is None else (lambda v: sig(v, sig_digits))
     if stat.get("n", 0) < 2:
-        return acc(stat["mean"])
-    return f"{acc(stat['mean'])} ± {acc(stat['std'])}"
+        return fmt(stat["mean"])
+    std = acc(stat["std"]) if sig_digits is None else sig(stat["std"], 2)
+    return f"{fmt(stat['mean'])} ± {std}"
 
 
 def ratio(value: float) -> str:
@@ -74,12 +77,16 @@ class _Formatter(string.Formatter):
             return pm(value)
         if format_spec == "loss":
             return sig(value, 4)
+        if format_spec == "losspm":  # a seed aggregate of losses, which may be near 0
+            return pm(value, sig_digits=4)
         if format_spec == "x":
             return ratio(value)
         if format_spec == "sig" or (format_spec == "" and isinstance(value, float)):
             return sig(value)
         if format_spec == "list":
-            return words_list([str(v) for v in value])
+            return words_list([sig(v) if isinstance(v, float) else str(v) for v in value])
+        if format_spec == "sigs":  # numbers such as per-layer statistics: "0.5, 0.25, 0.1"
+            return ", ".join("n/a" if v is None else sig(v) for v in value)
         return super().format_field(value, format_spec)
 
 
@@ -96,8 +103,10 @@ class Summary:
 
     Format specs: ``acc`` (3 decimals), ``pm`` (a seed aggregate as mean ± std), ``sig``
     (3 significant figures, the default for floats), ``loss`` (4 significant figures: losses
-    near 2.30 differ in the third), ``x`` (a ratio such as 4.1), ``list``
-    ("a, b and c"); ints and strings print as they are.
+    near 2.30 differ in the third), ``losspm`` (a seed aggregate of losses: mean to 4 and std
+    to 2 significant figures, readable near 0), ``x`` (a ratio such as 4.1), ``list``
+    ("a, b and c"; floats as ``sig``), ``sigs`` (numbers, each as ``sig``: "0.5, 0.25, 0.1"); ints and strings
+    print as they are.
     """
 
     def __init__(self, res: Any, title: str) -> None:

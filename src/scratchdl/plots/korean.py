@@ -122,9 +122,11 @@ def use_korean_font(*, stream: TextIO | None = None) -> str | None:
         print(INSTALL_HINT, file=stream or sys.stdout)
         return None
     rc = matplotlib.rcParams
-    rc["font.family"] = "sans-serif"
+    # DejaVu Sans first, the Hangul font as the fallback for the glyphs it lacks: many Korean
+    # fonts lack U+2212 MINUS SIGN, which log-axis labels such as 10^-6 draw through mathtext
+    # whatever axes.unicode_minus says.
+    rc["font.family"] = ["DejaVu Sans", name]
     rc["font.sans-serif"] = [name, *(f for f in rc["font.sans-serif"] if f != name)]
-    # Many Korean fonts lack U+2212 MINUS SIGN: draw tick labels with "-" instead of boxes.
     rc["axes.unicode_minus"] = False
     return name
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -24,10 +25,13 @@ from scratchdl.plots.axes import single_value_limits, tidy_log_axis
 _CMAP = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
 
 __all__ = [
+    "HistRow",
     "Panel",
     "Series",
     "plot_heatmaps",
+    "plot_histogram_grid",
     "plot_panels",
+    "plot_scatter",
 ]
 
 
@@ -57,6 +61,7 @@ class Panel:
     logy: bool = False
     hline: tuple[float, str] | None = None  # (y, label), e.g. chance level
     integer_x: bool = False  # depths and layer numbers: no 1.5 ticks
+    ylim: tuple[float, float] | None = None  # a fixed y range, as a book figure has
 
 
 def _clean(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -100,6 +105,8 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
         if panel.logy:
             ax.set_yscale("log")
         _fit_axes(ax, panel, np.concatenate(xs) if xs else None, ys)
+        if panel.ylim is not None:
+            ax.set_ylim(panel.ylim)
         ax.set_title(panel.title)
         ax.set_xlabel(panel.xlabel)
         ax.set_ylabel(panel.ylabel)
@@ -214,5 +221,123 @@ def plot_heatmaps(
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
     fig.supxlabel(xlabel)
+    fig.suptitle(suptitle)
+    return fig
+
+
+def plot_scatter(
+    x: Sequence[float],
+    y: Sequence[float],
+    values: Sequence[float | None],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    colorbar_label: str,
+    logx: bool = False,
+    logy: bool = False,
+    box: tuple[float, float, float, float] | None = None,
+    box_label: str = "",
+    star: tuple[float, float, str] | None = None,
+) -> Figure:
+    """Points at ``(x, y)`` coloured by ``values`` (None: grey), e.g. a random search's draws
+    coloured by accuracy; ``box`` = ``(x0, x1, y0, y1)`` outlines a region, ``star`` =
+    ``(x, y, label)`` marks one point."""
+    fig = new_figure(7.0, 5.6)
+    ax = fig.subplots()
+    c = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    missing = ~np.isfinite(c)
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if missing.any():
+        ax.scatter(xs[missing], ys[missing], c="lightgrey", s=28, label="no result")
+    image = ax.scatter(xs[~missing], ys[~missing], c=c[~missing], cmap=_CMAP, s=36, vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, label=colorbar_label)
+    if box is not None:
+        x0, x1, y0, y1 = box
+        ax.add_patch(
+            matplotlib.patches.Rectangle(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                fill=False,
+                edgecolor="red",
+                linewidth=1.5,
+                linestyle="--",
+                label=box_label,
+            )
+        )
+    if star is not None:
+        ax.plot(
+            [star[0]],
+            [star[1]],
+            marker="*",
+            color="red",
+            markersize=16,
+            linestyle="",
+            markeredgecolor="black",
+            label=star[2],
+        )
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
+    return fig
+
+
+@dataclass
+class HistRow:
+    """One row of :func:`plot_histogram_grid`: a label and one histogram (bin heights) per
+    column, with an optional note printed in each panel."""
+
+    label: str
+    heights: Sequence[Sequence[float]]
+    notes: Sequence[str] | None = None
+
+
+def plot_histogram_grid(
+    rows: Sequence[HistRow],
+    edges: Sequence[float],
+    *,
+    col_titles: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    suptitle: str,
+) -> Figure:
+    """Histograms already counted (``heights`` per bin between ``edges``), one row per entry
+    of ``rows`` and one column per histogram, sharing the y axis within a row (the layout of
+    the book's ch. 6.2.2 activation figures)."""
+    ncols = max(len(r.heights) for r in rows)
+    fig = new_figure(2.5 * ncols + 1.2, 1.9 * len(rows) + 1.0)
+    axes = fig.subplots(len(rows), ncols, squeeze=False, sharey="row", sharex=True)
+    edges = np.asarray(edges, dtype=float)
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r, c]
+            if c >= len(row.heights):
+                ax.set_visible(False)
+                continue
+            ax.stairs(np.asarray(row.heights[c], dtype=float), edges, fill=True, color="#1f5fa8")
+            ax.set_xlim(edges[0], edges[-1])
+            if row.notes is not None:
+                ax.text(
+                    0.97,
+                    0.93,
+                    row.notes[c],
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=8,
+                )
+            if r == 0 and c < len(col_titles):
+                ax.set_title(col_titles[c])
+            if r == len(rows) - 1:
+                ax.set_xlabel(xlabel)
+        axes[r, 0].set_ylabel(f"{row.label}\n{ylabel}", fontsize=9)
     fig.suptitle(suptitle)
     return fig

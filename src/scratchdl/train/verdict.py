@@ -49,7 +49,9 @@ def loss_trend(losses: Sequence[float | None]) -> str:
     ``"diverged"``.
 
     Compares the mean of the last quarter of the points with the start (well above it:
-    *rising*, see :data:`MIN_RISE`) and with the mean of the quarter before it. ``noise`` is twice the standard error of that difference, from the spread of the points
+    *rising*, see :data:`MIN_RISE`) and with the mean of the quarter before it; a fall those
+    two quarters miss still counts when a straight line through the last half falls steadily
+    (:func:`_steady_fall`). ``noise`` is twice the standard error of that difference, from the spread of the points
     within each quarter (what mini-batch noise looks like; near 0 for a curve measured on fixed
     images). The loss is *falling* (or *rising*) when the change is larger than both
     :data:`MIN_FALL` of the loss and the noise; *flat* when it is not and the noise is small
@@ -73,7 +75,25 @@ def loss_trend(losses: Sequence[float | None]) -> str:
     change, scale = m_last - m_before, abs(m_before)
     if abs(change) > MIN_FALL * scale and abs(change) > noise:
         return "falling" if change < 0 else "rising"
+    if _steady_fall(values[len(values) // 2 :]):
+        return "falling"
     return "flat" if noise <= FLAT_TOLERANCE * scale else "unclear"
+
+
+def _steady_fall(values: Sequence[float]) -> bool:
+    """A least-squares line through ``values`` falls, across them, by more than
+    :data:`MIN_FALL` of the loss, with a slope below zero by more than twice its standard
+    error. Every point counts, not just two quarter means, so a slow, steady fall on a plateau
+    (a deep sigmoid net in its first epochs, ch. 6.2) shows through each point's noise."""
+    n = len(values)
+    if n < 3:
+        return False
+    x = [i - (n - 1) / 2 for i in range(n)]
+    sxx, mean = sum(xi * xi for xi in x), _mean(values)
+    slope = sum(xi * (v - mean) for xi, v in zip(x, values, strict=True)) / sxx
+    scatter = sum((v - mean - slope * xi) ** 2 for xi, v in zip(x, values, strict=True))
+    stderr = math.sqrt(scatter / (n - 2) / sxx)
+    return -slope * (n - 1) > MIN_FALL * abs(mean) and -slope > 2 * stderr
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -115,6 +135,7 @@ def learning_verdict(
     budget: str,
     more: str = "try more epochs",
     epochs: float | None = None,
+    also: Sequence[Sequence[float | None]] = (),
 ) -> Verdict:
     """Classify a run from its final accuracy and its loss curve, with the phrase to print.
 
@@ -133,12 +154,18 @@ def learning_verdict(
     epochs : float, optional
         Epochs the run trained. Less than one epoch is too short to call a flat loss
         "did not train": the book's nets sit on a plateau for the first hundreds of updates.
+    also : sequence of sequences
+        Other measurements of the same run's loss, such as the mean mini-batch loss between
+        curve points: the loss is still falling when ``losses`` or any of these is. Only
+        ``losses`` decides divergence, "went up" and "unclear".
 
     Returns
     -------
     Verdict
     """
     trend = loss_trend(losses)
+    if trend in ("flat", "unclear") and any(loss_trend(other) == "falling" for other in also):
+        trend = "falling"
     if trend == "flat" and epochs is not None and epochs < 1:
         trend = "unclear"
     if trend == "diverged":
