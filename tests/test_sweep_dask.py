@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from _sweep_helpers import blobs, info, strip_timing
+from scratchdl import experiments
 from scratchdl.cli import main
 from scratchdl.errors import ConfigError
 from scratchdl.experiments import executors, lr
@@ -233,6 +234,20 @@ def test_cli_sweep_on_dask_equals_local(dask_url, tmp_path, capsys):
     a, b = (json.loads((tmp_path / d / "results.json").read_text()) for d in ("local", "dask"))
     assert [strip_timing(t) for t in a["trials"]] == [strip_timing(t) for t in b["trials"]]
     assert (tmp_path / "local/summary.md").read_text() == (tmp_path / "dask/summary.md").read_text()
+
+
+@needs_dask
+@pytest.mark.slow
+def test_both_stages_of_a_two_stage_sweep_run_on_the_cluster(dask_url, src, tmp_path):
+    # hyperparams: a random search, then the best draw re-run, planned from the search.
+    small = dict(train_samples=200, trials=4, epochs=2, hidden=(16,), top=2, region=2)
+    small.update(lr_range=(1e-3, 1.0), eval_samples=100)
+    here = experiments.run("hyperparams", tmp_path / "here", source=src, jobs=0, **small)
+    there = experiments.run(
+        "hyperparams", tmp_path / "there", source=src, executor=dask_url, **small
+    )
+    assert len(there.trials) == 5 and same_results(here, there)
+    assert all("worker" in t["process"] for t in there.trials)
 
 
 # -- failures: retried, reported by name, the rest goes on -------------------------------------
