@@ -288,7 +288,8 @@ def describe_data(source: DataSource, data: Dataset) -> dict[str, Any]:
 
 #: The data of a sweep worker process: loaded by its first trial, reused by the next ones
 #: (loading MNIST takes up to a second; a sweep runs dozens of trials). Filled only in the
-#: processes :func:`_run_pool` spawns, which end with the sweep; the parent never touches it.
+#: processes :func:`_run_pool` spawns, which end with the sweep, and in Dask workers, which keep
+#: it for the next sweep (one data set at a time); the parent never touches it.
 _WORKER_DATA: dict[str, Dataset] = {}
 
 
