@@ -23,7 +23,15 @@ from typing import Any
 from scratchdl._text import over_seeds, plural_epochs
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import check_positive
-from scratchdl.experiments.declare import Budget, Group, NetOptions, declare, option, verdict
+from scratchdl.experiments.declare import (
+    Budget,
+    Group,
+    NetOptions,
+    declare,
+    option,
+    setup_values,
+    verdict,
+)
 from scratchdl.experiments.declare import group_curves as curves
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import Summary, acc, group_metric, sig, words_list
@@ -170,12 +178,9 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "{lr}" + scaled + "; {budget} per run, {seeds} seed(s) per batch size. Test accuracy "
         "on the full test set (mean ± std over seeds); times count training only (evaluation "
         "excluded), one BLAS thread per run, on this machine.",
-        hidden="-".join(map(str, o["hidden"])),
-        **{k: o[k] for k in ("activation", "init", "optimizer")},
-        lr=o["lr"],
         reference=o["lr_reference"],
         scaling=o["lr_scaling"],
-        seeds=len(o["seeds"]),
+        **setup_values(o),
     )
     longer = [r for r in rows if r["longer"]]
     s.say(

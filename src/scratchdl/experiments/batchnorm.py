@@ -25,6 +25,7 @@ from scratchdl.experiments.declare import (
     declare,
     mean_curve,
     option,
+    setup_values,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -112,15 +113,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "on the first {n_train} training images, {budget} per run, {seeds} seed(s), with and "
         "without BatchNorm at {n} initial weight scales W (the std of every weight matrix). "
         "Training accuracy on all {n_train} training images, as the book plots it.",
-        hidden="-".join(map(str, o["hidden"])),
-        activation=o["activation"],
-        optimizer=o["optimizer"],
-        lr=o["lr"],
-        batch=o["batch_size"],
-        sampling=o["sampling"],
-        n_train=o["n_train"],
-        seeds=len(o["seeds"]),
         n=n,
+        **setup_values(o),
     )
     s.heading("Findings")
     count = {k: [w for w in scales if final[w] == k] for k in ("ahead", "behind", "within noise")}

@@ -540,3 +540,22 @@ def gap(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
     within the seed noise"`` or ``"one seed only, so the seed noise is unknown"``."""
     phrase = noise(a, b, path)
     return phrase if phrase.startswith("one seed") else "the gap is " + phrase
+
+
+def setup_values(options: dict[str, Any]) -> dict[str, Any]:
+    """The named values a summary's "Setup:" sentence takes from a sweep's options: ``hidden``
+    ("100-100"), ``activation``, ``init``, ``optimizer``, ``lr``, ``batch``, ``sampling``,
+    ``drawn`` ("drawn with replacement"), ``seeds`` (how many) and ``n_train``."""
+    o = options
+    return {
+        "hidden": "-".join(map(str, o["hidden"])),
+        "activation": o.get("activation"),
+        "init": o.get("init"),
+        "optimizer": o.get("optimizer"),
+        "lr": o.get("lr"),
+        "batch": o.get("batch_size"),
+        "sampling": o.get("sampling"),
+        "drawn": "drawn with replacement" if o.get("sampling") == "replacement" else "shuffled",
+        "seeds": len(o["seeds"]),
+        "n_train": o.get("n_train"),
+    }

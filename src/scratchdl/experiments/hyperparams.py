@@ -31,6 +31,7 @@ from scratchdl.experiments.declare import (
     mean_curve,
     noise,
     option,
+    setup_values,
     verdict,
 )
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
@@ -184,16 +185,10 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         lr_hi=o["lr_range"][1],
         wd_lo=o["weight_decay_range"][0],
         wd_hi=o["weight_decay_range"][1],
-        hidden="-".join(map(str, o["hidden"])),
-        activation=o["activation"],
-        optimizer=o["optimizer"],
-        init=o["init"],
-        batch=o["batch_size"],
-        sampling=o["sampling"],
         n_fit=o["n_train"],
         n_search=o["subset"]["train_samples"],
         n_val=n_val,
-        seeds=len(o["seeds"]),
+        **setup_values(o),
     )
     s.heading("Findings")
     best = ranked[0]

@@ -40,6 +40,7 @@ from scratchdl.experiments.declare import (
     group_curves,
     mean_curve,
     option,
+    setup_values,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -140,22 +141,16 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s = Summary(res, "Initial weights (ch. 6.2)")
     s.say(
         "Setup: hidden layers {hidden} (the book's code has {book} of {book_width}, which its "
-        "text calls a {book_depth}-layer net), {optimizer} lr {lr}, batch {batch} drawn "
-        "{sampling}, {budget} "
+        "text calls a {book_depth}-layer net), {optimizer} lr {lr}, batch {batch} {drawn}, {budget} "
         "per run, {seeds} seed(s) per variant. Test accuracy on the full test set and training "
         "loss on the learning curve's fixed training subsample (mean ± std over seeds); "
         "activation statistics of each hidden layer on {images} fixed training images (mean "
         "over seeds).",
-        hidden="-".join(map(str, o["hidden"])),
         book=4,
         book_width=100,
         book_depth=5,
-        optimizer=o["optimizer"],
-        lr=o["lr"],
-        batch=o["batch_size"],
-        sampling="with replacement" if o["sampling"] == "replacement" else "by shuffling",
-        seeds=len(o["seeds"]),
         images=min(1000, o["eval_samples"], o["n_train"]),
+        **setup_values(o),
     )
     rows = []
     for g in res.groups:

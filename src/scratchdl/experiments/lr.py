@@ -23,6 +23,7 @@ from scratchdl.experiments.declare import (
     group_curves,
     mean_curve,
     option,
+    setup_values,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -74,12 +75,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "Setup: {hidden} hidden units, {activation} with init {init}, {optimizer}, batch "
         "{batch}, {budget} per run, {seeds} seed(s) per rate. Accuracy on the full test set "
         "(mean ± std over seeds); training loss on the learning curve's fixed training subsample.",
-        hidden="-".join(map(str, o["hidden"])),
-        activation=o["activation"],
-        init=o["init"],
-        optimizer=o["optimizer"],
-        batch=o["batch_size"],
-        seeds=len(o["seeds"]),
+        **setup_values(o),
     )
     s.heading("Findings")
     if best["verdict"].kind != "learned":

@@ -26,6 +26,7 @@ from scratchdl.experiments.declare import (
     gap,
     group_curves,
     option,
+    setup_values,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -126,21 +127,16 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.say(
         "Setup: hidden layers {hidden} ({layers} hidden layers; the book's code has {book} of "
         "{book_width}, which its text calls a {book_depth}-layer net), {activation} with init "
-        "{init}, batch {batch} drawn {sampling}, {budget} per run, {seeds} seed(s) per "
+        "{init}, batch {batch} {drawn}, {budget} per run, {seeds} seed(s) per "
         "optimizer, learning rates as in the table ({lr_note}). Training loss on the full "
         "training set after the last update, test accuracy on the full test set (mean ± std "
         "over seeds).",
-        hidden="-".join(map(str, o["hidden"])),
         layers=len(o["hidden"]),
         book=4,
         book_width=100,
         book_depth=5,
-        activation=o["activation"],
-        init=o["init"],
-        batch=o["batch_size"],
-        sampling="with replacement" if o["sampling"] == "replacement" else "by shuffling",
-        seeds=len(o["seeds"]),
         lr_note="--lr for all" if o["lr"] is not None else "each optimizer's book rate",
+        **setup_values(o),
     )
     s.heading("Findings")
     # A diverged run has no loss to rank: its verdict below says what happened.

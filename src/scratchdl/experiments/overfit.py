@@ -25,6 +25,7 @@ from scratchdl.experiments.declare import (
     declare,
     mean_curve,
     option,
+    setup_values,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -105,18 +106,10 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "{book_do} for Dropout; one budget keeps the comparison fair: more epochs would favour "
         "whichever group gets them). Accuracy on all {n_train} training images and the full "
         "test set of {n_test}; gap = train - test, mean ± std over seeds.",
-        hidden="-".join(map(str, o["hidden"])),
-        activation=o["activation"],
-        optimizer=o["optimizer"],
-        init=o["init"],
-        lr=o["lr"],
-        batch=o["batch_size"],
-        sampling=o["sampling"],
-        n_train=o["n_train"],
         n_test=res.data["n_test"],
-        seeds=len(o["seeds"]),
         book_wd=BOOK_EPOCHS["weight decay"],
         book_do=BOOK_EPOCHS["dropout"],
+        **setup_values(o),
     )
     s.heading("Findings")
     base, *regularised = res.groups
