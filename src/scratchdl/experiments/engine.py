@@ -443,7 +443,9 @@ def run_sweep(
     results = SweepResults(
         sweep.name, dict(sweep.options), trials, aggregate(trials), data_info, sweep.question
     )
-    _write_outputs(sweep, results, out, jobs, figures)
+    # Where this run's trials ran: "local" with --jobs, or the Dask scheduler's address.
+    where = executor if isinstance(executor, str) else getattr(executor, "address", "dask")
+    _write_outputs(sweep, results, out, {"jobs": jobs, "executor": where}, figures)
     return results
 
 
@@ -515,7 +517,9 @@ def _watch_parent(parent_pid: int) -> None:
             os._exit(1)
 
 
-def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int, draw: bool) -> None:
+def _write_outputs(
+    sweep: Sweep, results: SweepResults, out: Path, ran: dict[str, Any], draw: bool
+) -> None:
     text, findings = sweep.summarize(results)
     results.summary = text
     out.mkdir(parents=True, exist_ok=True)
@@ -526,7 +530,7 @@ def _write_outputs(sweep: Sweep, results: SweepResults, out: Path, jobs: int, dr
         "question": sweep.question,
         "options": dict(sweep.options),
         "data": dict(results.data),
-        "jobs": jobs,
+        **ran,
         "findings": findings,
         "groups": results.groups,
         "figures": [p.name for p in figures],
