@@ -55,6 +55,7 @@ from scratchdl.train.config import DEFAULT_LR, TrainConfig
 from scratchdl.train.verdict import Verdict, learning_verdict, noise_comparison
 
 __all__ = [
+    "BookCh6Options",
     "Budget",
     "CommonOptions",
     "Group",
@@ -187,6 +188,23 @@ class NetOptions(CommonOptions):
         if base["lr"] is None:
             base["lr"] = DEFAULT_LR[str(base["optimizer"]).lower()]
         return train_settings(**base)
+
+
+@dataclass(frozen=True)
+class BookCh6Options(NetOptions):
+    """The setting of the book's ch. 6.1.8 and 6.2.4 MNIST comparisons: 4 hidden layers of 100
+    (the book's text calls it a 5-layer net), He weights, batches of 128 drawn with replacement,
+    a curve point every 20 of the 2000 updates."""
+
+    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes")
+    init: float | str = option("he", "initial weights: he, xavier or a std such as 0.01")
+    batch_size: int = option(128, "mini-batch size")
+    sampling: str = option(
+        "replacement",
+        "mini-batches: replacement (the book's) or shuffle",
+        choices=("shuffle", "replacement"),
+    )
+    curve_points: int = option(100, "points on each learning curve")
 
 
 def _positive(value: float, name: str, *, integer: bool = False) -> None:

@@ -31,9 +31,9 @@ import numpy as np
 from scratchdl._text import plural
 from scratchdl.experiments.config import parse_variants
 from scratchdl.experiments.declare import (
+    BookCh6Options,
     Budget,
     Group,
-    NetOptions,
     by_group,
     declare,
     gap,
@@ -68,19 +68,11 @@ VARIANTS = ("relu+0.01", "relu+xavier", "relu+he", "sigmoid+1", "sigmoid+0.01", 
 
 
 @dataclass(frozen=True)
-class Options(NetOptions):
+class Options(BookCh6Options):
     """The activation+init pairs, on the book's ch. 6.2.4 network, optimizer and batches."""
 
     variants: tuple[str, ...] = option(VARIANTS, "activation+init pairs such as relu+he")
-    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes")
     lr: float | None = option(0.01, "learning rate (the book's for ch. 6.2.4)")
-    batch_size: int = option(128, "mini-batch size")
-    sampling: str = option(
-        "replacement",
-        "mini-batches: replacement (the book's) or shuffle",
-        choices=("shuffle", "replacement"),
-    )
-    curve_points: int = option(100, "points on each learning curve")
     activation: str = option("relu", "set by --variants", flag=False)
     init: float | str = option("he", "set by --variants", flag=False)
 

@@ -19,9 +19,9 @@ from typing import Any
 from scratchdl._text import plural
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
+    BookCh6Options,
     Budget,
     Group,
-    NetOptions,
     declare,
     gap,
     group_curves,
@@ -50,22 +50,13 @@ BOOK_LR = {name: cls().lr for name, cls in OPTIMIZERS.items()}
 
 
 @dataclass(frozen=True)
-class Options(NetOptions):
+class Options(BookCh6Options):
     """The optimizers to compare, on the book's ch. 6.1.8 network and batches."""
 
     optimizers: tuple[str, ...] = option(
         ("sgd", "momentum", "adagrad", "rmsprop", "adam", "nesterov"), "optimizers to compare"
     )
     lr: float | None = option(None, "one learning rate for all (default: each one's book rate)")
-    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes")
-    init: float | str = option("he", "initial weights: he, xavier or a std such as 0.01")
-    batch_size: int = option(128, "mini-batch size")
-    sampling: str = option(
-        "replacement",
-        "mini-batches: replacement (the book's) or shuffle",
-        choices=("shuffle", "replacement"),
-    )
-    curve_points: int = option(100, "points on each learning curve")
     optimizer: str = option("sgd", "set by --optimizers", flag=False)
 
 
