@@ -158,9 +158,11 @@ def test_weight_init_compare_with_fewer_iterations(tmp_path):
     )
     last = re.findall(r"std=0.01:(\S+)\nXavier:(\S+)\nHe:(\S+)", out)[-1]
     std001, xavier, he = (float(v) for v in last)
-    # Measured: 2.30 (std 0.01) and 1.28 (Xavier) at iteration 400; He falls fastest in the book.
-    assert std001 > 2.2 and xavier < 2.0 and he < 1.5
-    assert max(xavier, he) < std001 - 0.5
+    # The script's nets draw their weights unseeded, and it prints one mini-batch's loss, so
+    # these vary from run to run. Measured over 8 runs at iteration 400: std 0.01 2.2998 every
+    # time, Xavier 1.09 to 1.84, He 0.34 to 0.43. (Asserting Xavier < 1.80 failed 1 run in 8.)
+    assert std001 > 2.2 and xavier < std001 - 0.2 and he < 1.0
+    assert he < xavier  # He falls fastest, as in the book's figure 6-15
 
 
 @pytest.mark.slow
