@@ -8,6 +8,7 @@ skips trials already finished in ``--out`` (see :mod:`scratchdl.experiments.engi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -120,16 +121,25 @@ class _RowPrinter:
 
 def _run(args: argparse.Namespace) -> int:
     from scratchdl.experiments.config import check_positive
-    from scratchdl.experiments.data import MnistSource
-    from scratchdl.experiments.engine import describe_data, load_source, run_sweep
-    from scratchdl.experiments.executors import TrialsFailedError
 
     check_positive(args.jobs, "--jobs", integer=True)
     opts, build = args.options(args)
     # Plan once against a stand-in data description: every option is checked (lr, values,
     # variants, optimizer, ...) before MNIST is loaded, so a typo fails in milliseconds.
     build(opts, {"name": "check", "n_train": 2**62, "n_test": 1, "features": 784, "classes": 10})
-    where = _where(args)  # an unreachable scheduler fails here, before MNIST is loaded, too
+    with contextlib.ExitStack() as stack:
+        # One connection for the whole command; an unreachable scheduler fails here, before
+        # MNIST is loaded.
+        executor = _connect(args, stack)
+        return _run_sweep(args, opts, build, executor)
+
+
+def _run_sweep(args: argparse.Namespace, opts: Any, build: Any, executor: Any) -> int:
+    from scratchdl.experiments.data import MnistSource
+    from scratchdl.experiments.engine import describe_data, load_source, run_sweep
+    from scratchdl.experiments.executors import TrialsFailedError
+
+    where = f"{args.jobs} job(s)" if executor == "local" else executor.describe()
     source = MnistSource(
         args.dataset, args.data_dir if args.data_dir is None else os.fspath(args.data_dir)
     )
@@ -158,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
             data=data,
             jobs=args.jobs,
             on_trial=printer,
-            executor=args.executor,
+            executor=executor,
         )
     except TrialsFailedError as exc:  # the sweep ran, some trials failed: not a usage error
         print(f"scratchdl sweep: error: {exc}", file=sys.stderr)
@@ -170,11 +180,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _where(args: argparse.Namespace) -> str:
-    """Where the trials will run, for the first line: '2 job(s)' or the Dask cluster."""
+def _connect(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:
+    """``"local"``, or the Dask cluster of ``--executor``, connected for the block."""
     from scratchdl.experiments.executors import DaskCluster, parse_executor
 
     if parse_executor(args.executor, "--executor") is None:
-        return f"{args.jobs} job(s)"
-    with DaskCluster(args.executor, "--executor") as cluster:
-        return cluster.describe()
+        return "local"
+    return stack.enter_context(DaskCluster(args.executor, "--executor"))

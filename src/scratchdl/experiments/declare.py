@@ -42,6 +42,7 @@ from scratchdl._text import plural_epochs
 from scratchdl.choices import MODEL_DEFAULTS
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import (
+    check_positive,
     parse_float_list,
     parse_init,
     parse_int_list,
@@ -133,10 +134,10 @@ class CommonOptions:
         if self.epochs is not None and self.iters is not None:
             raise ConfigError("give --epochs or --iters, not both")
         if self.epochs is not None:
-            _positive(self.epochs, "--epochs")
+            check_positive(self.epochs, "--epochs")
             return Budget(epochs=float(self.epochs))
         if self.iters is not None:
-            _positive(self.iters, "--iters", integer=True)
+            check_positive(self.iters, "--iters", integer=True)
             return Budget(updates=int(self.iters))
         return default
 
@@ -144,9 +145,9 @@ class CommonOptions:
         """Checks that need no data (the plan's own checks follow in :func:`declare`)."""
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")
-        _positive(self.eval_samples, "--eval-samples", integer=True)
+        check_positive(self.eval_samples, "--eval-samples", integer=True)
         if self.curve_points is not None:  # None: one point per epoch (see declare)
-            _positive(self.curve_points, "--curve-points", integer=True)
+            check_positive(self.curve_points, "--curve-points", integer=True)
 
 
 @dataclass(frozen=True)
@@ -205,13 +206,6 @@ class BookCh6Options(NetOptions):
         choices=("shuffle", "replacement"),
     )
     curve_points: int = option(100, "points on each learning curve")
-
-
-def _positive(value: float, name: str, *, integer: bool = False) -> None:
-    if isinstance(value, bool) or (integer and int(value) != value):
-        raise ConfigError(f"{name} must be a whole number, got {value}")
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{name} must be positive, got {value}")
 
 
 @dataclass(frozen=True)
