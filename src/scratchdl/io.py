@@ -34,8 +34,6 @@ from scratchdl.nets import (
     SimpleConvNet,
     SimpleNet,
     TwoLayerNet,
-    layer_state,
-    set_layer_state,
 )
 
 __all__ = [
@@ -102,11 +100,11 @@ def save_model(
         blob = json.dumps(record).encode("utf-8")
     except TypeError as exc:
         raise ConfigError(f"model metadata must be JSON-serialisable: {exc}") from None
+    state = net.state_dict()
     arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
-    for key, value in net.params.items():
-        arrays[_PARAM_PREFIX + key] = value
-    for key, value in layer_state(net).items():  # BatchNormalization's running statistics
-        arrays[_STATE_PREFIX + key] = value
+    arrays |= {_PARAM_PREFIX + k: v for k, v in state["params"].items()}
+    # BatchNormalization's running statistics; a model file keeps no generators.
+    arrays |= {_STATE_PREFIX + k: v for k, v in state["layers"].items()}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -239,10 +237,11 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
                         f"architecture needs {net.params[key].dtype}{net.params[key].shape}"
                     )
                 net.params[key] = value
-            for key in layer_state(net):
+            for key in net.state_dict()["layers"]:
                 if _STATE_PREFIX + key not in files:
                     raise ModelFileError(f"{path} is damaged: layer state {key} is missing")
-            set_layer_state(net, {k: npz[_STATE_PREFIX + k] for k in layer_state(net)})
+            layers = {k[len(_STATE_PREFIX) :]: npz[k] for k in files if k.startswith(_STATE_PREFIX)}
+            net.load_state_dict({"params": dict(net.params), "layers": layers})
     except ModelFileError:
         raise
     except (

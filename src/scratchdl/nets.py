@@ -72,10 +72,6 @@ __all__ = [
     "evaluate",
     "predict_in_chunks",
     "init_std",
-    "layer_rng_states",
-    "layer_state",
-    "set_layer_rng_states",
-    "set_layer_state",
 ]
 
 #: Hidden activations by name, the book's ``activation_layer`` of ``MultiLayerNet`` (ch. 6.2).
@@ -279,6 +275,77 @@ class Net:
             key: numerical_gradient(loss_W, net64.params[key], h=h).astype(self.dtype, copy=False)
             for key in net64.params
         }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the network computes with, as copies (later training changes nothing).
+
+        ``{'params': {'W1': ...}, 'layers': {'BatchNorm1/running_mean': ...}, 'rngs':
+        {'Dropout1': ...}}``: the parameters, the arrays a layer keeps besides them (the
+        running statistics of BatchNormalization, ch. 6.3, listed in its ``state_names``) and
+        the states of the layers' own generators (Dropout masks, ch. 6.4.3), so that a copy
+        predicts, and trains on, exactly as this network would.
+        """
+        layers = getattr(self, "layers", {})
+        return {
+            "params": {k: np.array(v, copy=True) for k, v in self.params.items()},
+            "layers": {
+                f"{name}/{attr}": np.array(getattr(layer, attr), copy=True)
+                for name, layer in layers.items()
+                for attr in getattr(layer, "state_names", ())
+            },
+            "rngs": {
+                name: layer.rng.bit_generator.state
+                for name, layer in layers.items()
+                if isinstance(getattr(layer, "rng", None), np.random.Generator)
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy a :meth:`state_dict` into this network, in place (arrays in its dtype).
+
+        Every parameter and layer array must be there with its shape; ``'rngs'`` may be left
+        out (or hold only some layers), which leaves those generators as they are. Nothing
+        changes unless all of it fits.
+
+        Raises
+        ------
+        ShapeError
+            If an array is missing, extra or of another shape.
+        """
+        layers = getattr(self, "layers", {})
+        targets = {f"params/{k}": (self.params, k) for k in self.params}
+        for name, layer in layers.items():
+            for attr in getattr(layer, "state_names", ()):
+                targets[f"layers/{name}/{attr}"] = (layer, attr)
+        given = {
+            f"{section}/{k}": v
+            for section in ("params", "layers")
+            for k, v in state.get(section, {}).items()
+        }
+        missing, extra = sorted(set(targets) - set(given)), sorted(set(given) - set(targets))
+        if missing or extra:
+            problem = f"lacks {', '.join(missing)}" if missing else f"has {', '.join(extra)}"
+            raise ShapeError(
+                f"the state {problem}, which {type(self).__name__} {self!r} "
+                f"{'needs' if missing else 'does not have'}"
+            )
+        rngs = state.get("rngs", {})
+        unknown = sorted(name for name in rngs if not hasattr(layers.get(name), "rng"))
+        if unknown:
+            raise ShapeError(f"the state has generators for {unknown}, which are no Dropout layers")
+        arrays = {}
+        for key, (owner, attr) in targets.items():
+            current = owner[attr] if owner is self.params else getattr(owner, attr)
+            value = np.asarray(given[key])
+            if value.shape != current.shape:
+                raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
+            arrays[key] = (current, value)
+        for current, value in arrays.values():
+            np.copyto(current, value, casting="same_kind")
+        for name, rng_state in rngs.items():
+            bit_generator = getattr(np.random, rng_state["bit_generator"])()
+            bit_generator.state = rng_state
+            layers[name].rng = np.random.Generator(bit_generator)
 
     def copy(self) -> Net:
         """An independent deep copy (parameters and all)."""
@@ -1059,56 +1126,3 @@ class DeepConvNet(ConvNet):
             f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
             f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
         )
-
-
-# -- state beside the parameters: saved in model files and checkpoints -------------------------
-
-
-def layer_state(net: Net) -> dict[str, NDArray]:
-    """Arrays a network needs besides ``params``, keyed ``'<layer>/<attribute>'``.
-
-    These are the test-time statistics of BatchNormalization (``running_mean``,
-    ``running_var``): not trained by gradients, but part of the model. A layer lists them in
-    ``state_names``.
-    """
-    return {
-        f"{name}/{attr}": getattr(layer, attr)
-        for name, layer in getattr(net, "layers", {}).items()
-        for attr in getattr(layer, "state_names", ())
-    }
-
-
-def set_layer_state(net: Net, state: dict[str, NDArray]) -> None:
-    """Put arrays from :func:`layer_state` back (copies, in the network's dtype).
-
-    Raises
-    ------
-    ShapeError
-        If a key is missing or an array has another shape.
-    """
-    for key, current in layer_state(net).items():
-        if key not in state:
-            raise ShapeError(f"the saved state has no {key}")
-        value = np.asarray(state[key])
-        if value.shape != current.shape:
-            raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
-        name, attr = key.split("/")
-        setattr(net.layers[name], attr, np.array(value, dtype=current.dtype, copy=True))
-
-
-def layer_rng_states(net: Net) -> dict[str, dict[str, Any]]:
-    """The states of the layers' own generators (Dropout masks), keyed by layer name: a
-    checkpoint keeps them so that a resumed run draws the masks the uninterrupted one would."""
-    return {
-        name: layer.rng.bit_generator.state
-        for name, layer in getattr(net, "layers", {}).items()
-        if isinstance(getattr(layer, "rng", None), np.random.Generator)
-    }
-
-
-def set_layer_rng_states(net: Net, states: dict[str, dict[str, Any]]) -> None:
-    """Restore :func:`layer_rng_states` (each layer gets a generator of its own)."""
-    for name, state in states.items():
-        bit_generator = getattr(np.random, state["bit_generator"])()
-        bit_generator.state = state
-        net.layers[name].rng = np.random.Generator(bit_generator)
