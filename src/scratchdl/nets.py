@@ -59,6 +59,7 @@ from scratchdl.util import conv_output_size
 __all__ = [
     "ACTIVATION_LAYERS",
     "EVAL_BATCH",
+    "NET_CLASSES",
     "LayerNet",
     "MultiLayerNet",
     "MultiLayerNetExtend",
@@ -527,8 +528,11 @@ class TwoLayerNet(LayerNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
-        return _mlp_config(self)
+        """The constructor's keyword arguments (but ``rng``): ``TwoLayerNet(**net.config())``
+        has this network's shape."""
+        config = _mlp_config(self)
+        config["hidden_size"] = config.pop("hidden_size_list")[0]
+        return config
 
     def __repr__(self) -> str:
         return _mlp_repr(self)
@@ -592,7 +596,8 @@ class MultiLayerNet(LayerNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``MultiLayerNet(**net.config())``
+        has this network's shape."""
         return _mlp_config(self)
 
     def __repr__(self) -> str:
@@ -632,7 +637,6 @@ def _init_weight(
 
 def _mlp_config(net: TwoLayerNet | MultiLayerNet) -> dict[str, Any]:
     return {
-        "class": type(net).__name__,
         "input_size": int(net.input_size),
         "hidden_size_list": [int(s) for s in net.hidden_size_list],
         "output_size": int(net.output_size),
@@ -732,7 +736,8 @@ class MultiLayerNetExtend(LayerNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``cls(**net.config())`` has this
+        network's shape."""
         return {
             **_mlp_config(self),
             "use_dropout": self.use_dropout,
@@ -783,6 +788,10 @@ class SimpleNet(Net):
             raise ShapeError(f"SimpleNet weights must have shape (2, 3), got {W.shape}")
         self.W = W
         self._bind({"W": (self, "W")})
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's keyword arguments but ``W`` (a parameter) and ``rng``."""
+        return {"dtype": self.dtype.name}
 
     def __repr__(self) -> str:
         return f"SimpleNet(2-3, {self.dtype.name})"
@@ -972,9 +981,9 @@ class SimpleConvNet(ConvNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``cls(**net.config())`` has this
+        network's shape."""
         return {
-            "class": type(self).__name__,
             "input_dim": list(self.input_dim),
             "conv_param": dict(self.conv_param),
             "hidden_size": self.hidden_size,
@@ -1108,9 +1117,9 @@ class DeepConvNet(ConvNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``cls(**net.config())`` has this
+        network's shape."""
         return {
-            "class": type(self).__name__,
             "input_dim": list(self.input_dim),
             **{f"conv_param_{i + 1}": dict(p) for i, p in enumerate(self.conv_params)},
             "hidden_size": self.hidden_size,
@@ -1126,3 +1135,18 @@ class DeepConvNet(ConvNet):
             f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
             f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
         )
+
+
+#: The networks a model file can hold, by class name: :func:`scratchdl.io.load_model` builds
+#: ``NET_CLASSES[name](**config)`` from a file's record.
+NET_CLASSES: dict[str, type[Net]] = {
+    cls.__name__: cls
+    for cls in (
+        TwoLayerNet,
+        MultiLayerNet,
+        MultiLayerNetExtend,
+        SimpleNet,
+        SimpleConvNet,
+        DeepConvNet,
+    )
+}
