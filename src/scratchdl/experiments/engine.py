@@ -50,7 +50,9 @@ from typing import Any
 from scratchdl._fs import atomic_write_text
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset, DataSource, MnistSource
+from scratchdl.experiments.executors import DaskCluster, worker_trial
 from scratchdl.experiments.trial import TrialSpec, run_trial
+from scratchdl.train._blas import BLAS_THREAD_VARS
 
 __all__ = [
     "BLAS_THREAD_VARS",
@@ -65,13 +67,6 @@ __all__ = [
 ]
 
 RESULTS_FORMAT = 1
-BLAS_THREAD_VARS = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-)
 #: Scalar per-trial metrics, by dotted path into a trial result, written to CSV and aggregated.
 TIMING_METRICS = (
     "timing.seconds_per_update",
@@ -286,30 +281,6 @@ def describe_data(source: DataSource, data: Dataset) -> dict[str, Any]:
     }
 
 
-#: The data of a sweep worker process: loaded by its first trial, reused by the next ones
-#: (loading MNIST takes up to a second; a sweep runs dozens of trials). Filled only in the
-#: processes :func:`_run_pool` spawns, which end with the sweep, and in Dask workers, which keep
-#: it for the next sweep (one data set at a time); the parent never touches it.
-_WORKER_DATA: dict[str, Dataset] = {}
-
-
-def _worker(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
-    data = _WORKER_DATA.get(source.ident)
-    loaded = data is None
-    if loaded:
-        _WORKER_DATA.clear()
-        data = _WORKER_DATA[source.ident] = source.load()
-    row = run_trial(spec, data)
-    # Recorded so a user (and the tests) can see the worker really ran single-threaded, and
-    # loaded the data only for its first trial.
-    row["process"] = {
-        "pid": os.getpid(),
-        "loaded_data": loaded,
-        "blas_threads": {k: os.environ.get(k) for k in BLAS_THREAD_VARS[:3]},
-    }
-    return row
-
-
 def _trial_path(out_dir: Path, key: str) -> Path:
     return out_dir / "trials" / f"{key}.json"
 
@@ -372,9 +343,7 @@ def run_sweep(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
         raise ConfigError(f"jobs must be a whole number >= 0, got {jobs!r}")
     if executor != "local":
-        from scratchdl.experiments import executors
-
-        cluster = executors.DaskCluster(executor) if isinstance(executor, str) else executor
+        cluster = DaskCluster(executor) if isinstance(executor, str) else executor
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
@@ -467,7 +436,7 @@ def _run_pool(
     try:
         # Every worker is spawned during these submits, so all of them see the variables.
         with single_thread_blas_env():
-            futures: set[Future] = {pool.submit(_worker, spec, source) for spec in todo}
+            futures: set[Future] = {pool.submit(worker_trial, spec, source) for spec in todo}
         while futures:
             finished, futures = wait(futures, return_when=FIRST_COMPLETED)
             for fut in finished:

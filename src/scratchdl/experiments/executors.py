@@ -33,8 +33,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scratchdl.errors import ConfigError, ScratchdlError
-from scratchdl.experiments.data import DataSource
-from scratchdl.experiments.trial import TrialSpec
+from scratchdl.experiments.data import Dataset, DataSource
+from scratchdl.experiments.trial import TrialSpec, run_trial
+from scratchdl.train._blas import BLAS_THREAD_VARS
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -269,23 +270,46 @@ def _failure(exc: BaseException) -> str:
     return f"{_one_line(exc)} (failed {RETRIES + 1} times)"
 
 
+#: The data of a sweep worker process: loaded by its first trial, reused by the next ones
+#: (loading MNIST takes up to a second; a sweep runs dozens of trials). Filled only in the
+#: processes :func:`_run_pool` spawns, which end with the sweep, and in Dask workers, which keep
+#: it for the next sweep (one data set at a time); the parent never touches it.
+_WORKER_DATA: dict[str, Dataset] = {}
+
+
+def worker_trial(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
+    """Run one trial in a sweep's worker process (a local pool's or a Dask worker's)."""
+    data = _WORKER_DATA.get(source.ident)
+    loaded = data is None
+    if loaded:
+        _WORKER_DATA.clear()
+        data = _WORKER_DATA[source.ident] = source.load()
+    row = run_trial(spec, data)
+    # Recorded so a user (and the tests) can see the worker really ran single-threaded, and
+    # loaded the data only for its first trial.
+    row["process"] = {
+        "pid": os.getpid(),
+        "loaded_data": loaded,
+        "blas_threads": {k: os.environ.get(k) for k in BLAS_THREAD_VARS[:3]},
+    }
+    return row
+
+
 def _dask_trial(spec: TrialSpec, source: DataSource) -> dict[str, Any]:
     """The task a Dask worker runs: the engine's worker function, with one BLAS thread."""
     from distributed import get_worker
-
-    from scratchdl.experiments import engine
 
     threads = _one_blas_thread()
     _numpy_friendly_malloc()
     where = {"host": socket.gethostname(), "worker": get_worker().address}
     try:
-        row = engine._worker(spec, source)
+        row = worker_trial(spec, source)
     except Exception as exc:
         # Which machine failed matters on a cluster (one without the data, say).
         raise WorkerTrialError(
             f"{_one_line(exc)} [on {where['host']}, worker {where['worker']}]"
         ) from exc
-    # ``blas_threads`` (from engine._worker) are the variables the worker was started with,
+    # ``blas_threads`` (from worker_trial) are the variables the worker was started with,
     # ``blas_thread_count`` what its BLAS really used.
     row["process"].update(where, blas_thread_count=threads)
     return row

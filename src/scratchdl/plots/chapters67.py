@@ -25,8 +25,7 @@ from scratchdl.errors import ShapeError
 from scratchdl.functions import relu, sigmoid
 from scratchdl.nets import init_std
 from scratchdl.optimizers import SGD, AdaGrad, Adam, Momentum, Optimizer
-from scratchdl.plots import new_figure
-from scratchdl.plots.notes import _styled
+from scratchdl.plots import new_figure, styled
 
 __all__ = [
     "OPTIMIZER_PATH_SETTINGS",
@@ -74,7 +73,7 @@ def optimizer_paths(start: Sequence[float] = (-7.0, 2.0), steps: int = 30) -> di
     return paths
 
 
-@_styled
+@styled
 def plot_optimizer_paths(start: Sequence[float] = (-7.0, 2.0), steps: int = 30) -> Figure:
     """Four panels: the path of SGD (lr 0.95), Momentum (0.1), AdaGrad (1.5) and Adam (0.3)
     over the contours of ``x²/20 + y²`` from ``start`` (ch. 6.1.7, figure 6-8)."""
@@ -151,7 +150,7 @@ def weight_init_activations(
     return outputs
 
 
-@_styled
+@styled
 def plot_weight_init_histograms(seed: int = 0) -> Figure:
     """Histograms of each hidden layer's activations, one row per initialisation (ch. 6.2).
 
@@ -242,7 +241,7 @@ def _filter_grid(fig: Figure, spec, W: NDArray, cols: int, title: str) -> None: 
             ax.imshow(W[i, 0], cmap="gray_r", interpolation="nearest")
 
 
-@_styled
+@styled
 def plot_conv_filters(W_before: NDArray, W_after: NDArray, note: str = "") -> Figure:
     """First-layer filters ``W1`` (FN, C, FH, FW) before and after training (ch. 7.6.1).
 
@@ -262,7 +261,7 @@ def plot_conv_filters(W_before: NDArray, W_after: NDArray, note: str = "") -> Fi
     return fig
 
 
-@_styled
+@styled
 def plot_convolved_digit(
     image: NDArray, filters: NDArray, label: int | None = None, titles: Sequence[str] = ()
 ) -> Figure:

@@ -13,14 +13,12 @@ the data cannot be loaded they are skipped with a reason and the math figures ar
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
@@ -30,7 +28,8 @@ from scratchdl.errors import ConfigError, ModelFileError, ScratchdlError
 from scratchdl.functions import relu, sigmoid, softmax, step_function
 from scratchdl.gradient import gradient_descent, numerical_diff, numerical_gradient
 from scratchdl.perceptron import AND, NAND, OR, TRUTH_TABLE_INPUTS, XOR, Perceptron
-from scratchdl.plots import new_figure, save_figure
+from scratchdl.plots import new_figure, save_figure, styled
+from scratchdl.plots.chapters67 import plot_optimizer_paths, plot_weight_init_histograms
 
 if TYPE_CHECKING:
     from scratchdl.nets import Net
@@ -55,18 +54,6 @@ __all__ = [
     "write_figures",
 ]
 
-#: Applied to every figure through ``rc_context``: legible on a laptop screen and in a report.
-STYLE = {
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "legend.fontsize": 10,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "figure.titlesize": 14,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-}
 IMAGE_SIDE = 28  # MNIST digits are 28 x 28
 
 # Two-class colours for the perceptron plots: output 0 (light orange), output 1 (light blue).
@@ -74,24 +61,10 @@ _REGION_CMAP = ListedColormap(["#fde0c5", "#c6dbef"])
 _CLASS_COLORS = ("#d95f02", "#1f5fa8")
 
 
-_F = TypeVar("_F", bound=Callable[..., Figure])
-
-
-def _styled(builder: _F) -> _F:
-    """Build the figure under :data:`STYLE` without changing matplotlib's global settings."""
-
-    @functools.wraps(builder)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with matplotlib.rc_context(STYLE):
-            return builder(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
 # -- chapter 3: activations and softmax ---------------------------------------------------------
 
 
-@_styled
+@styled
 def plot_activations() -> Figure:
     """Step, sigmoid and ReLU on [-5, 5], one panel each (figures 3-6, 3-7 and 3-9)."""
     x = np.linspace(-5.0, 5.0, 1001)
@@ -112,7 +85,7 @@ def plot_activations() -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_softmax(scores: Sequence[float] = (0.3, 2.9, 4.0)) -> Figure:
     """Softmax of a score vector (bars) and the probabilities as one score varies."""
     scores_arr = np.asarray(scores, dtype=np.float64)
@@ -201,7 +174,7 @@ def _setup_gate_axes(ax: Any, title: str) -> None:
     ax.grid(False)
 
 
-@_styled
+@styled
 def plot_logic_gates() -> Figure:
     """AND, NAND and OR: each perceptron's line ``w·x + b = 0`` splits the plane in two."""
     fig = new_figure(14.5, 5)
@@ -219,7 +192,7 @@ def plot_logic_gates() -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_xor() -> Figure:
     """XOR: no single line separates its outputs, but two layers carve out a band."""
     fig = new_figure(12, 5.4)
@@ -270,7 +243,7 @@ def _function_2(x: NDArray) -> float:
     return float(np.sum(x**2))
 
 
-@_styled
+@styled
 def plot_numerical_diff(points: Sequence[float] = (5.0, 10.0)) -> Figure:
     """f(x) = 0.01x² + 0.1x on [0, 20] with tangents whose slopes come from numerical_diff."""
     x = np.linspace(0.0, 20.0, 400)
@@ -302,7 +275,7 @@ def plot_numerical_diff(points: Sequence[float] = (5.0, 10.0)) -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_surface() -> Figure:
     """The 3-D surface of f(x0, x1) = x0² + x1² (figure 4-8)."""
     g = np.linspace(-3.0, 3.0, 61)
@@ -315,7 +288,7 @@ def plot_surface() -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_gradient_field() -> Figure:
     """Negative gradients of x0² + x1² from numerical_gradient on a grid (figure 4-9)."""
     g = np.arange(-2.0, 2.5, 0.25)
@@ -346,7 +319,7 @@ def plot_gradient_field() -> Figure:
     return fig
 
 
-@_styled
+@styled
 def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 100) -> Figure:
     """Gradient-descent paths from ``init`` for lr 0.1 (good), 10 (too big) and 1e-10 (too small).
 
@@ -413,18 +386,6 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
     return fig
 
 
-def _optimizer_paths() -> Figure:
-    from scratchdl.plots.chapters67 import plot_optimizer_paths  # imports this module
-
-    return plot_optimizer_paths()
-
-
-def _weight_init_histograms() -> Figure:
-    from scratchdl.plots.chapters67 import plot_weight_init_histograms
-
-    return plot_weight_init_histograms()
-
-
 MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("activations", plot_activations),
     ("softmax", plot_softmax),
@@ -434,8 +395,8 @@ MATH_FIGURES: tuple[tuple[str, Callable[[], Figure]], ...] = (
     ("surface", plot_surface),
     ("gradient_field", plot_gradient_field),
     ("gradient_descent", plot_gradient_descent),
-    ("optimizer_paths", _optimizer_paths),
-    ("weight_init_histograms", _weight_init_histograms),
+    ("optimizer_paths", plot_optimizer_paths),
+    ("weight_init_histograms", plot_weight_init_histograms),
 )
 """Figures that need no data: ``(file stem, builder)`` in the book's order."""
 
@@ -502,7 +463,7 @@ def _image_grid(
     return fig
 
 
-@_styled
+@styled
 def plot_mnist_samples(
     x: NDArray, t: NDArray, count: int = 32, rng: np.random.Generator | int | None = 0
 ) -> Figure:
@@ -534,7 +495,7 @@ def _check_first_layer(net: Net) -> NDArray:
     return W1
 
 
-@_styled
+@styled
 def plot_first_layer_weights(net: Net, count: int = 50) -> Figure:
     """The first ``count`` columns of ``W1`` shown as 28 × 28 images (red +, blue -)."""
     W1 = _check_first_layer(net)
@@ -551,7 +512,7 @@ def plot_first_layer_weights(net: Net, count: int = 50) -> Figure:
     )
 
 
-@_styled
+@styled
 def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Figure:
     """The first ``count`` test digits the network gets wrong, with true and predicted labels."""
     images, labels = _as_images(x), _labels(t)

@@ -23,8 +23,17 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["blas_thread_count", "blas_threads"]
+__all__ = ["BLAS_THREAD_VARS", "blas_thread_count", "blas_threads"]
 
+#: The environment variables that set a BLAS's thread count when it starts (a sweep's worker
+#: processes get 1 in each).
+BLAS_THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 _SET_NAMES = (
     "scipy_openblas_set_num_threads64_",
     "scipy_openblas_set_num_threads",

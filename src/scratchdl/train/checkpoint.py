@@ -11,7 +11,7 @@ import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,8 +20,14 @@ from scratchdl._fs import atomic_path
 from scratchdl._npz import inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 
-if TYPE_CHECKING:
-    from scratchdl.train.trainer import Trainer
+
+class _Stateful(Protocol):
+    """A :class:`~scratchdl.train.Trainer`, as far as a checkpoint needs one."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
 
 __all__ = ["config_differences", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
@@ -30,7 +36,7 @@ CHECKPOINT_VERSION = 1
 _META_KEY = "__checkpoint__"
 
 
-def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
+def save_checkpoint(trainer: _Stateful, path: str | Path) -> Path:
     """Write :meth:`Trainer.state_dict <scratchdl.train.Trainer.state_dict>` to ``path`` (a
     ``.npz``), atomically: everything needed to continue this run.
 
@@ -69,7 +75,7 @@ def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
+def load_checkpoint(trainer: _Stateful, path: str | Path) -> None:
     """Restore the state saved by :meth:`save_checkpoint` into this Trainer.
 
     The Trainer must have been built like the one that saved it (same network shape,

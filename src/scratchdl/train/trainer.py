@@ -41,6 +41,7 @@ from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import split_labels
 from scratchdl.nets import EVAL_BATCH, evaluate
 from scratchdl.optimizers import SGD, Optimizer
+from scratchdl.train import checkpoint
 from scratchdl.train.history import EpochRecord, History, finite_or_none
 
 __all__ = ["Callback", "Evaluator", "Sampler", "Trainer"]
@@ -396,15 +397,11 @@ class Trainer:
 
     def save_checkpoint(self, path: Any) -> Any:
         """:func:`scratchdl.train.checkpoint.save_checkpoint` of this Trainer."""
-        from scratchdl.train.checkpoint import save_checkpoint
-
-        return save_checkpoint(self, path)
+        return checkpoint.save_checkpoint(self, path)
 
     def load_checkpoint(self, path: Any) -> None:
         """:func:`scratchdl.train.checkpoint.load_checkpoint` into this Trainer."""
-        from scratchdl.train.checkpoint import load_checkpoint
-
-        load_checkpoint(self, path)
+        checkpoint.load_checkpoint(self, path)
 
     def elapsed(self) -> float:
         """Seconds since the run started (across resumes)."""
