@@ -1,8 +1,10 @@
-"""Helpers of tests/test_faults.py: run ``scratchdl`` in a child process on synthetic data,
-pause it at a named point (``SCRATCHDL_FAULT_POINT``), signal it, and describe a run folder.
+"""Helpers of the fault tests: run ``scratchdl`` in a child process on synthetic data, pause
+it at a named point, signal it, and describe a run folder.
 
 The child is ``python tests/_fault_helpers.py ARGS...``: it replaces the MNIST loader by
-synthetic data (so nothing needs ../shared) and runs ``scratchdl.cli.main(ARGS)``.
+synthetic data (so nothing needs ../shared), patches scratchdl to pause at the point named by
+``$FAULT_POINT`` (:func:`install_fault_point`; scratchdl itself has no such hook), and runs
+``scratchdl.cli.main(ARGS)``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -54,13 +57,13 @@ def patch_data() -> None:
 
 def env_for(tmp: Path, point: str | None = None, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.pop("SCRATCHDL_FAULT_POINT", None)
+    env.pop("FAULT_POINT", None)
     env.update(MPLBACKEND="Agg", XDG_CACHE_HOME=str(tmp / "xdg"), PYTHONDONTWRITEBYTECODE="1")
     # One matplotlib font cache for all the children (building it takes seconds).
     env["MPLCONFIGDIR"] = str(MPL_DIR)
     if point is not None:
-        env["SCRATCHDL_FAULT_POINT"] = point
-        env["SCRATCHDL_FAULT_READY"] = str(tmp / f"ready-{point.replace(':', '-')}")
+        env["FAULT_POINT"] = point
+        env["FAULT_READY"] = str(tmp / f"ready-{point.replace(':', '-')}")
     env.update(extra)
     return env
 
@@ -86,7 +89,7 @@ class Paused:
 
     def __init__(self, tmp: Path, point: str, *argv: str, **extra: str) -> None:
         env = env_for(tmp, point, **extra)
-        self.ready = Path(env["SCRATCHDL_FAULT_READY"])
+        self.ready = Path(env["FAULT_READY"])
         self.ready.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             command(*argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -134,6 +137,96 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(beside + inside)
 
 
+def pause() -> None:
+    """Pause here (in the child): create ``$FAULT_READY`` (so the test knows the point is
+    reached) and sleep up to 60 s or until a Ctrl-C, which then has its usual effect here."""
+    woke: list[int] = []
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: object) -> None:
+            woke.append(signum)  # stop waiting, then do what Ctrl-C does here
+            if callable(previous):
+                previous(signum, frame)
+
+        signal.signal(signal.SIGINT, handler)
+    Path(os.environ["FAULT_READY"]).write_text(str(os.getpid()), encoding="ascii")
+    try:
+        for _ in range(600):
+            if woke:
+                break
+            time.sleep(0.1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def install_fault_point(point: str) -> None:
+    """Patch scratchdl (in the child) to :func:`pause` at ``point``:
+
+    * ``training``: after the third update of ``Trainer.fit``;
+    * ``final-evaluation``: before ``train``'s final evaluation on the whole sets;
+    * ``write:NAME``: when an atomic write of ``NAME`` is complete, before it replaces the file;
+    * ``commit``: before the staged run folder takes the place of the run folder;
+    * ``swap``: between the two renames of the portable swap (the old folder moved aside).
+    """
+    import scratchdl.cli._runfolder as runfolder
+    import scratchdl.train.run as run
+    from scratchdl.train import Callback, Trainer
+
+    if point == "training":
+
+        class PauseAtThree(Callback):
+            def on_iteration(self, trainer, loss):
+                if trainer.iteration == 3:
+                    pause()
+
+        fit = Trainer.fit
+
+        def fit_with_pause(self):
+            self.callbacks.append(PauseAtThree())
+            return fit(self)
+
+        Trainer.fit = fit_with_pause
+    elif point == "final-evaluation":
+        final = run._final_evaluation
+
+        def final_after_pause(*args, **kwargs):
+            pause()
+            return final(*args, **kwargs)
+
+        run._final_evaluation = final_after_pause
+    elif point.startswith("write:"):
+        replace = os.replace
+
+        def replace_after_pause(src, dst, *args, **kwargs):
+            if Path(dst).name == point[len("write:") :]:
+                pause()
+            return replace(src, dst, *args, **kwargs)
+
+        os.replace = replace_after_pause
+    elif point == "commit":
+        commit = runfolder.RunFolder.commit
+
+        def commit_after_pause(self):
+            pause()
+            return commit(self)
+
+        runfolder.RunFolder.commit = commit_after_pause
+    elif point == "swap":
+        rename = os.rename
+
+        def rename_then_pause(src, dst, *args, **kwargs):
+            rename(src, dst, *args, **kwargs)
+            if ".old." in Path(dst).name:  # the run folder moved aside (RunFolder.swapped_out)
+                pause()
+
+        os.rename = rename_then_pause
+    else:
+        raise ValueError(f"unknown fault point {point!r}")
+
+
 if __name__ == "__main__":
     # Ctrl-C as at a terminal, even when this test run was started with SIGINT ignored (a
     # background job of a non-interactive shell), which a child would otherwise inherit.
@@ -143,6 +236,8 @@ if __name__ == "__main__":
         import scratchdl.cli._runfolder as runfolder
 
         runfolder._EXCHANGE = None  # the portable swap: two renames
+    if os.environ.get("FAULT_POINT"):
+        install_fault_point(os.environ["FAULT_POINT"])
     from scratchdl.cli import main
 
     sys.exit(main(sys.argv[1:]))

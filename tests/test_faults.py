@@ -4,7 +4,7 @@ the documented limit.
 
 Categories (the ids in brackets are the test names' prefixes):
 
-- [sigint]  Ctrl-C at named points of ``train`` (child process paused by SCRATCHDL_FAULT_POINT)
+- [sigint]  Ctrl-C at named points of ``train`` (child process paused by the test runner)
 - [sigkill] SIGKILL at the same points, on a new folder and over a finished run
 - [lock]    two ``train`` processes on one folder
 - [disk]    a full disk: RLIMIT_FSIZE in a child, ENOSPC monkeypatched in process
@@ -891,19 +891,23 @@ def test_a_killed_write_leaves_a_temporary_file_that_the_next_write_removes(tmp_
     code = textwrap.dedent(
         """
         import sys
+        sys.path.insert(0, sys.argv[2])
+        import _fault_helpers
         from scratchdl._fs import atomic_path
+        _fault_helpers.install_fault_point("write:x.bin")
         with atomic_path(sys.argv[1]) as tmp:
             tmp.write_bytes(b"half")
         """
     )
     env = fh.env_for(tmp_path, "write:x.bin")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "x.bin")], env=env)
-    ready = Path(env["SCRATCHDL_FAULT_READY"])
+    argv = [sys.executable, "-c", code, str(tmp_path / "x.bin"), str(fh.HERE)]
+    proc = subprocess.Popen(argv, env=env)
+    ready = Path(env["FAULT_READY"])
     for _ in range(300):
         if ready.exists():
             break
         time.sleep(0.05)
-    # the hook inside atomic_path itself pauses at "write:x.bin" before the rename
+    # atomic_path pauses (patched) at "write:x.bin" before the rename
     proc.kill()
     proc.wait()
     temps = [p for p in tmp_path.iterdir() if p.name.startswith(".x.bin.tmp.")]

@@ -50,7 +50,6 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        fault_point(f"write:{path.name}")
         # mkstemp makes the file private (0600); results and caches are ordinary files.
         os.chmod(tmp_path, 0o644)
         os.replace(tmp_path, path)
@@ -64,49 +63,6 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = ".tmp") -> Iterator[
             # A failed write (full disk, file size limit) names the file asked for.
             raise _about(exc, path) from None
         raise
-
-
-#: Environment variable naming a point where the process pauses (tests/test_faults.py).
-FAULT_POINT_ENV = "SCRATCHDL_FAULT_POINT"
-
-
-def fault_point(name: str) -> None:
-    """Pause here when ``$SCRATCHDL_FAULT_POINT`` names this point: a test hook.
-
-    The fault tests send SIGINT or SIGKILL at precise moments (in the middle of writing
-    ``model.npz``, during the final evaluation, ...). When the variable equals ``name``, this
-    creates the file ``$SCRATCHDL_FAULT_READY`` (so the test knows the point is reached) and
-    sleeps up to 60 s or until a Ctrl-C, which then has its usual effect at this point.
-    Unset, it costs one dictionary lookup.
-    """
-    if os.environ.get(FAULT_POINT_ENV) != name:
-        return
-    import signal
-    import threading
-    import time
-
-    woke: list[int] = []
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.getsignal(signal.SIGINT)
-
-        def handler(signum: int, frame: object) -> None:
-            woke.append(signum)  # stop waiting, then do what Ctrl-C does here
-            if callable(previous):
-                previous(signum, frame)
-
-        signal.signal(signal.SIGINT, handler)
-    ready = os.environ.get("SCRATCHDL_FAULT_READY")
-    if ready:
-        Path(ready).write_text(str(os.getpid()), encoding="ascii")
-    try:
-        for _ in range(600):
-            if woke:
-                break
-            time.sleep(0.1)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
 
 
 #: Our temporary names: ``.<name>.tmp.<pid>.<8 characters of mkstemp><suffix>``.

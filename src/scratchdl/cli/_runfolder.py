@@ -32,7 +32,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from scratchdl._fs import fault_point
 from scratchdl.errors import ConfigError
 
 #: The files a run writes; anything else in a run folder is not ours.
@@ -227,7 +226,6 @@ class RunFolder:
     def commit(self) -> None:
         """Put the staged folder in the place of the run folder, in one step."""
         _fsync_tree(self.staging)
-        fault_point("commit")
         if not self.real.exists():
             os.rename(self.staging, self.real)
         elif _EXCHANGE is not None and _EXCHANGE(str(self.staging), str(self.real)):
@@ -235,7 +233,6 @@ class RunFolder:
             pass
         else:
             os.rename(self.real, self.swapped_out)
-            fault_point("swap")
             os.rename(self.staging, self.real)
         _fsync_dir(self.parent)
 

@@ -361,8 +361,6 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         progress = RichProgress()
         callbacks += [_EpochTable(progress), progress]
         print(f"training {config.describe()}", flush=True)
-    if os.environ.get("SCRATCHDL_FAULT_POINT") == "training":
-        callbacks.append(_PauseWhileTraining())
     evaluator = BackgroundEvaluation() if (os.cpu_count() or 1) > 1 else None
     try:
         net, history = train(
@@ -470,22 +468,3 @@ def _write_error(exc: OSError, out: Path) -> Exception:
         f"cannot write {out / name}: {reason}; {out} keeps its previous contents (free some "
         "space, or choose another --out)"
     )
-
-
-class _PauseWhileTraining:
-    """Test hook (``SCRATCHDL_FAULT_POINT=training``): pause at the third iteration."""
-
-    def on_train_begin(self, trainer: Any) -> None:
-        pass
-
-    def on_iteration(self, trainer: Any, loss: float) -> None:
-        if trainer.iteration == 3:
-            from scratchdl._fs import fault_point
-
-            fault_point("training")
-
-    def on_epoch(self, trainer: Any, record: Any) -> None:
-        pass
-
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass

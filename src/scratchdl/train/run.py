@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from scratchdl._fs import fault_point
 from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.nets import Net, evaluate
@@ -220,7 +219,6 @@ def train(
         and history.stop_reason != "interrupted"
     ):
         try:
-            fault_point("final-evaluation")
             history.info["final"] = _final_evaluation(net, trainer)
         except KeyboardInterrupt:
             # Ctrl-C here must not lose a finished run: keep it resumable (a resumed run
