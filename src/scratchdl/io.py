@@ -144,23 +144,6 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
         more than ``max_bytes``, disagrees with its own record, or holds NaN or infinite weights.
     """
     path = Path(path)
-    if path.is_dir():
-        inside = path / "model.npz"
-        hint = f"give {inside}" if inside.is_file() else "give the model file inside it"
-        raise ModelFileError(f"{path} is a folder, not a model file: {hint}")
-    if not path.is_file():
-        raise ModelFileError(
-            f"model file {path} does not exist: check the path, or train one first ('scratchdl train' writes run/model.npz)"
-        )
-    hint = f"{path} is not a scratchdl model"
-    if path.suffix == ".pkl":
-        hint += " (for the book's .pkl weights use 'scratchdl import-weights' or load_book_weights)"
-    if not zipfile.is_zipfile(path):
-        # Checked first: np.load would otherwise try to unpickle it and suggest doing so unsafely.
-        raise ModelFileError(
-            f"{hint}: it is not a .npz archive (damaged, truncated or another kind of file); "
-            "save the model again with save_model or 'scratchdl train'"
-        )
     record, _ = check_model_file(path, max_bytes)
     net = _build(record["arch"], path)
     try:
@@ -306,6 +289,23 @@ def check_model_file(
     ModelFileError
     """
     path = Path(path)
+    if path.is_dir():
+        inside = path / "model.npz"
+        hint = f"give {inside}" if inside.is_file() else "give the model file inside it"
+        raise ModelFileError(f"{path} is a folder, not a model file: {hint}")
+    if not path.is_file():
+        raise ModelFileError(
+            f"model file {path} does not exist: check the path, or train one first ('scratchdl train' writes run/model.npz)"
+        )
+    hint = f"{path} is not a scratchdl model"
+    if path.suffix == ".pkl":
+        hint += " (for the book's .pkl weights use 'scratchdl import-weights' or load_book_weights)"
+    if not zipfile.is_zipfile(path):
+        # Checked first: np.load would otherwise try to unpickle it and suggest doing so unsafely.
+        raise ModelFileError(
+            f"{hint}: it is not a .npz archive (damaged, truncated or another kind of file); "
+            "save the model again with save_model or 'scratchdl train'"
+        )
     arrays = inspect_npz(path, max_bytes, what="scratchdl model file")
     info = arrays.get(_RECORD_KEY)
     if info is None:

@@ -20,6 +20,12 @@ from scratchdl._fs import atomic_path
 from scratchdl._npz import inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 
+__all__ = ["config_differences", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
+
+CHECKPOINT_FORMAT = "scratchdl-checkpoint"
+CHECKPOINT_VERSION = 1
+_META_KEY = "__checkpoint__"
+
 
 class _Stateful(Protocol):
     """A :class:`~scratchdl.train.Trainer`, as far as a checkpoint needs one."""
@@ -27,13 +33,6 @@ class _Stateful(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
-
-
-__all__ = ["config_differences", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
-
-CHECKPOINT_FORMAT = "scratchdl-checkpoint"
-CHECKPOINT_VERSION = 1
-_META_KEY = "__checkpoint__"
 
 
 def save_checkpoint(trainer: _Stateful, path: str | Path) -> Path:
