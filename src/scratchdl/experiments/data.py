@@ -57,7 +57,7 @@ class MnistSource(DataSource):
         return self.dataset
 
     def load(self) -> Dataset:
-        # Not memoised here: a sweep worker keeps what it loaded (executors.worker_trial), and nothing
+        # Not memoised here: a sweep worker keeps what it loaded (worker_trial), and nothing
         # else should hold 200 MB for the life of the process.
         return self.prepare(download=False)
 

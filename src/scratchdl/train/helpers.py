@@ -115,10 +115,10 @@ class BackgroundEvaluation(Evaluator):
 
     The copy gets the whole network state (:meth:`Net.state_dict
     <scratchdl.nets.Net.state_dict>`: weights, BatchNorm's running statistics, Dropout's
-    generators), so the numbers are those of evaluating in place; records are appended in order, as soon as
-    they are ready (checked after every step), at most one evaluation is in flight. The last
-    record of the run has nothing to overlap with: it runs in the foreground with
-    ``final_blas_threads`` (default: the count BLAS had when this object was made). The
+    generators), so the numbers are those of evaluating in place; records are appended in
+    order, as soon as they are ready (checked after every step), at most one evaluation is in
+    flight. The last record of the run has nothing to overlap with: it runs in the foreground
+    with ``final_blas_threads`` (default: the count BLAS had when this object was made). The
     worker thread lives only while ``fit`` runs.
     """
 
