@@ -327,8 +327,7 @@ class Net:
         if missing or extra:
             problem = f"lacks {', '.join(missing)}" if missing else f"has {', '.join(extra)}"
             raise ShapeError(
-                f"the state {problem}, which {type(self).__name__} {self!r} "
-                f"{'needs' if missing else 'does not have'}"
+                f"the state {problem}, which {self!r} {'needs' if missing else 'does not have'}"
             )
         rngs = state.get("rngs", {})
         unknown = sorted(name for name in rngs if not hasattr(layers.get(name), "rng"))
