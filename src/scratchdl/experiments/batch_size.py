@@ -94,7 +94,7 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
     if updates > made:
         beyond += f" and {updates} updates (equal updates)"
     beyond += f", past their budget of {budget.text} if they finish it sooner"
-    opts = replace(opts, lr=opts.train()["lr"])  # recorded: the lr at --lr-reference
+    opts = replace(opts, lr=opts.train().lr)  # recorded: the lr at --lr-reference
     groups = []
     for b in values:
         lr = scaled_lr(opts.lr, b, opts.lr_scaling, opts.lr_reference)

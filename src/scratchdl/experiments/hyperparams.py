@@ -32,6 +32,7 @@ from scratchdl.experiments.declare import (
     noise,
     option,
     setup_values,
+    train_option,
     verdict,
 )
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
@@ -65,11 +66,9 @@ class Options(NetOptions):
     train_samples: int = option(500, "search on the first N training images")
     validation: float = option(0.2, "share of them held out for validation")
     seeds: tuple[int, ...] = option((0,), "seeds per draw (one: draws differ only in lr, wd)")
-    hidden: tuple[int, ...] = option((100,) * 6, "hidden layer sizes")
-    init: float | str = option(
-        "he", "initial weights: he (the book's), xavier or a std such as 0.01"
-    )
-    sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
+    hidden: tuple[int, ...] = train_option("hidden", (100,) * 6)
+    init: float | str = train_option("init", "he")
+    sampling: str = train_option("sampling", "replacement")
     curve_points: int | None = option(None, "points on each learning curve (default: 1 an epoch)")
     lr: float | None = option(None, "drawn", flag=False)
     weight_decay: float = option(0.0, "drawn", flag=False)

@@ -26,6 +26,7 @@ from scratchdl.experiments.declare import (
     mean_curve,
     option,
     setup_values,
+    train_option,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -54,12 +55,10 @@ class Options(NetOptions):
     weight_decay: float = option(0.1, "L2 penalty λ of the weight-decay group")
     dropout: float = option(0.2, "dropout ratio of the Dropout group")
     train_samples: int = option(300, "train on the first N training images")
-    hidden: tuple[int, ...] = option((100,) * 6, "hidden layer sizes")
-    init: float | str = option(
-        "he", "initial weights: he (the book's), xavier or a std such as 0.01"
-    )
-    lr: float | None = option(0.01, "learning rate")
-    sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
+    hidden: tuple[int, ...] = train_option("hidden", (100,) * 6)
+    init: float | str = train_option("init", "he")
+    lr: float | None = train_option("lr", 0.01)
+    sampling: str = train_option("sampling", "replacement")
     eval_samples: int = option(10000, "images per learning-curve point (>= the sets: all)")
     curve_points: int | None = option(None, "points on each learning curve (default: 1 an epoch)")
 

@@ -42,6 +42,7 @@ __all__ = [
     "TRIAL_FORMAT",
     "TrialSpec",
     "evaluate",
+    "train_record",
     "layer_statistics",
     "run_trial",
 ]
@@ -72,9 +73,10 @@ class TrialSpec:
         Human label of its configuration (``"batch 100"``); seeds of one group are aggregated.
     tags : mapping
         The sweep's coordinates for this trial (``{"batch_size": 100}``), for tables and plots.
-    train : mapping
-        Training settings: ``hidden``, ``activation``, ``init``, ``optimizer``, ``lr``,
-        ``batch_size``, ``weight_decay``, ``dtype``, ``sampling``.
+    train : TrainConfig
+        The network, optimizer and batches (its length, seed and evaluation settings are the
+        trial's own: ``checkpoints``, ``seed``, ``evaluation``); stored and keyed as
+        :func:`train_record`.
     checkpoints : mapping
         ``name -> {kind: target}`` with kind in :data:`CHECKPOINT_KINDS`. The trial trains until
         every checkpoint is reached (or the loss diverges).
@@ -93,7 +95,7 @@ class TrialSpec:
     sweep: str
     group: str
     tags: Mapping[str, Any]
-    train: Mapping[str, Any]
+    train: TrainConfig
     checkpoints: Mapping[str, Mapping[str, float]]
     seed: int
     evaluation: Mapping[str, Any] = field(default_factory=dict)
@@ -105,7 +107,7 @@ class TrialSpec:
         """Stable name of this trial: a hash of everything that affects its metrics."""
         payload = {
             "format": TRIAL_FORMAT,
-            "train": dict(self.train),
+            "train": train_record(self.train),
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
             "seed": int(self.seed),
             "evaluation": dict(self.evaluation),
@@ -122,12 +124,39 @@ class TrialSpec:
             "group": self.group,
             "tags": dict(self.tags),
             "seed": int(self.seed),
-            "train": dict(self.train),
+            "train": train_record(self.train),
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
             "evaluation": dict(self.evaluation),
             "data": self.data,
             "subset": dict(self.subset),
         }
+
+
+#: The settings of a trial's record and key (``batchnorm`` and ``dropout`` join them only when
+#: set, so the keys of plain nets stay as they were).
+TRIAL_SETTINGS = (
+    "hidden",
+    "activation",
+    "init",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "dtype",
+    "sampling",
+)
+
+
+def train_record(config: TrainConfig) -> dict[str, Any]:
+    """The settings of ``config`` a trial is keyed by and records (JSON-safe)."""
+    record = {name: getattr(config, name) for name in TRIAL_SETTINGS}
+    record.update(hidden=list(config.hidden), lr=float(config.lr))
+    record["weight_decay"] = float(config.weight_decay)
+    if config.batchnorm:
+        record["batchnorm"] = True
+    if config.dropout:
+        record["dropout"] = float(config.dropout)
+    return record
 
 
 def _json_default(obj: Any) -> Any:
@@ -212,7 +241,7 @@ def iter_per_epoch(n_train: int, batch_size: int) -> int:
 
 def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     """Length of the run in samples as far as it is known in advance (for curve spacing)."""
-    b = int(spec.train["batch_size"])
+    b = spec.train.batch_size
     lengths = [int(b) * 10]
     for target in spec.checkpoints.values():
         if "samples" in target:
@@ -245,7 +274,7 @@ class _TrialRecorder(Callback):
         self.heldout = heldout  # "val" when the held-out set is a validation split
         self.tr_idx, self.te_idx = idx
         self.n_train = self.x_train.shape[0]
-        self.batch = int(spec.train["batch_size"])
+        self.batch = spec.train.batch_size
         self.iter_per_epoch = iter_per_epoch(self.n_train, self.batch)
         self.pending = dict(spec.checkpoints)
         self.results: dict[str, dict[str, Any]] = {}
@@ -359,7 +388,7 @@ class _TrialRecorder(Callback):
 def _trial_data(spec: TrialSpec, data: Dataset) -> tuple[tuple[NDArray, ...], str]:
     """``(x_train, t_train, x_heldout, t_heldout)`` as ``spec.subset`` says, and the held-out
     set's name: ``"test"``, or ``"val"`` for a validation split (then the test set is unused)."""
-    dtype = np.dtype(spec.train.get("dtype", "float32"))
+    dtype = np.dtype(spec.train.dtype)
     x_train, t_train = data.x_train, np.asarray(data.t_train)
     sub = spec.subset
     n = sub.get("train_samples")
@@ -397,7 +426,7 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     diverges reaches none of its remaining checkpoints; its losses are None (not finite) and
     its accuracies are those of the weights the Trainer restored (the initial ones).
     """
-    tr = spec.train
+    config = spec.train
     for name, target in spec.checkpoints.items():
         if not target or any(k not in CHECKPOINT_KINDS or not v > 0 for k, v in target.items()):
             raise ConfigError(
@@ -407,7 +436,6 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     n_train = x_train.shape[0]
 
     init_seq, batch_seq, eval_seq = np.random.SeedSequence(int(spec.seed)).spawn(3)
-    config = TrainConfig(**{k: (tuple(v) if k == "hidden" else v) for k, v in tr.items()})
     net = build_model(config, x_train.shape[1], data.n_classes, np.random.default_rng(init_seq))
     ev = spec.evaluation
     eval_rng = np.random.default_rng(eval_seq)
@@ -423,10 +451,10 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         net,
         x_train,
         t_train,
-        optimizer=make_optimizer(tr["optimizer"], float(tr["lr"])),
-        batch_size=int(tr["batch_size"]),
+        optimizer=make_optimizer(config.optimizer, config.lr),
+        batch_size=config.batch_size,
         iters=sys.maxsize,  # until the recorder has reached every checkpoint
-        sampling=tr.get("sampling", "shuffle"),
+        sampling=config.sampling,
         rng=np.random.default_rng(batch_seq),
         callbacks=[recorder],
         evaluator=_NoRecords(),
