@@ -171,7 +171,7 @@ def test_build_rejects_unknown_optimizer():
         (["init", "--variants", "tanh+he"], "relu+he"),
         (["init", "--variants", "relu+huge"], "init must be 'he', 'xavier'"),
         (["init", "--hidden", "100,0"], "--hidden"),
-        (["init", "--curve-points", "0"], "--curve-points must be positive"),
+        (["init", "--curve-points", "0"], "--curve-points must be a positive integer"),
     ],
 )
 def test_cli_reports_one_readable_error(argv, message, capsys, tmp_path):

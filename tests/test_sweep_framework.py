@@ -73,7 +73,7 @@ def test_budget_means_what_the_options_say():
     assert NetOptions().budget(Budget(epochs=2)) == Budget(epochs=2)
     with pytest.raises(ConfigError, match="--epochs or --iters, not both"):
         NetOptions(epochs=1, iters=3).budget(Budget(epochs=2))
-    with pytest.raises(ConfigError, match="--epochs must be positive"):
+    with pytest.raises(ConfigError, match="--epochs must be a positive number"):
         NetOptions(epochs=0).budget(Budget(epochs=2))
 
 

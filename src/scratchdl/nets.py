@@ -28,12 +28,20 @@ from __future__ import annotations
 import copy
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from scratchdl.checks import (
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive_int,
+    check_probability,
+)
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import (
     cross_entropy_error,
@@ -212,8 +220,9 @@ class Net:
     output_size: int
     #: The loss computed by the forward pass of the latest :meth:`gradient` call.
     last_loss: float | None = None
-    #: Filled by :func:`scratchdl.io.load_model` from the file's record (dataset, config...).
-    metadata: dict[str, Any]
+    #: The file's record (dataset, config...), set by :func:`scratchdl.io.load_model`; a new
+    #: network has none (a read-only empty mapping).
+    metadata: Mapping[str, Any] = MappingProxyType({})
 
     def _bind(self, owners: dict[str, tuple[Any, str]]) -> None:
         """Make ``self.params`` the live view of ``{key: (owner, attribute)}``."""
@@ -447,7 +456,6 @@ class TwoLayerNet(LayerNet):
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         rng = _resolve_rng(rng)
         W1 = _init_weight(rng, weight_init_std, input_size, hidden_size, self.dtype)
         W2 = _init_weight(rng, weight_init_std, hidden_size, output_size, self.dtype)
@@ -512,7 +520,6 @@ class MultiLayerNet(LayerNet):
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         rng = _resolve_rng(rng)
 
         self.layers = OrderedDict()
@@ -536,19 +543,8 @@ def _check_sizes(sizes: list[Any], activation: str, weight_decay_lambda: float) 
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
             raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
-    if activation not in ACTIVATION_LAYERS:
-        raise ConfigError(
-            f"unknown activation {activation!r}: use one of {sorted(ACTIVATION_LAYERS)}"
-        )
-    if (
-        isinstance(weight_decay_lambda, bool)
-        or not isinstance(weight_decay_lambda, (int, float, np.integer, np.floating))
-        or not np.isfinite(weight_decay_lambda)
-        or weight_decay_lambda < 0
-    ):
-        raise ConfigError(
-            f"weight_decay_lambda must be a finite number >= 0, got {weight_decay_lambda!r}"
-        )
+    check_choice(activation, tuple(ACTIVATION_LAYERS), "activation")
+    check_non_negative(weight_decay_lambda, "weight_decay_lambda")
 
 
 def _init_weight(
@@ -639,12 +635,10 @@ class MultiLayerNetExtend(LayerNet):
         self.output_size = int(output_size)
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
-        self.use_dropout, self.dropout_ration = bool(use_dropout), float(dropout_ration)
-        if not 0.0 <= self.dropout_ration < 1.0:
-            raise ConfigError(f"dropout_ration must be in [0, 1), got {dropout_ration!r}")
+        self.use_dropout = bool(use_dropout)
+        self.dropout_ration = check_probability(dropout_ration, "dropout_ration")
         self.use_batchnorm = bool(use_batchnorm)
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         rng = _resolve_rng(rng)
 
         self.layers = OrderedDict()
@@ -708,7 +702,6 @@ class SimpleNet(Net):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         if W is None:
             W = _resolve_rng(rng).standard_normal((2, 3))
         W = np.array(real_array(W), dtype=self.dtype, copy=True)
@@ -792,17 +785,9 @@ def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -
             )
         conv.update(conv_param)
     for key, value in conv.items():
-        low = 0 if key == "pad" else 1
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ConfigError(f"conv_param[{key!r}] must be an integer >= {low}, got {value!r}")
-    return {k: int(v) for k, v in conv.items()}
-
-
-def _decay(weight_decay_lambda: float) -> float:
-    value = float(weight_decay_lambda)
-    if not np.isfinite(value) or value < 0:
-        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda!r}")
-    return value
+        check = check_non_negative_int if key == "pad" else check_positive_int
+        conv[key] = check(value, f"conv_param[{key!r}]")
+    return conv
 
 
 def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
@@ -854,19 +839,15 @@ class SimpleConvNet(ConvNet):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
-        self.weight_decay_lambda = _decay(weight_decay_lambda)
+        self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
         self.conv_param = _conv_settings(
             conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
         )
-        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        self.hidden_size = int(hidden_size)
-        self.output_size = int(output_size)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.output_size = check_positive_int(output_size, "output_size")
         self.input_size = C * H * W
         self.weight_init_std = weight_init_std
         self.dtype = _check_dtype(dtype)
-        self.metadata: dict[str, Any] = {}
         gen = _resolve_rng(rng)
         fn, fs = self.conv_param["filter_num"], self.conv_param["filter_size"]
         stride, pad = self.conv_param["stride"], self.conv_param["pad"]
@@ -987,20 +968,16 @@ class DeepConvNet(ConvNet):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
-        self.weight_decay_lambda = _decay(weight_decay_lambda)
+        self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         self.conv_params = [
             _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
         ]
-        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        self.hidden_size = int(hidden_size)
-        self.output_size = int(output_size)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.output_size = check_positive_int(output_size, "output_size")
         self.dropout_ratio = float(dropout_ratio)
         self.input_size = C * H * W
         self.dtype = _check_dtype(dtype)
-        self.metadata: dict[str, Any] = {}
         gen = _resolve_rng(rng)
 
         def he(shape: tuple[int, ...], fan_in: int) -> NDArray:

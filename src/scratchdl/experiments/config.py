@@ -13,7 +13,6 @@ from scratchdl.errors import ConfigError
 __all__ = [
     "ACTIVATIONS",
     "Variant",
-    "check_positive",
     "parse_float_list",
     "parse_init",
     "parse_int_list",
@@ -56,16 +55,6 @@ def parse_float_list(text: str, option: str) -> tuple[float, ...]:
     if bad:
         raise ConfigError(f"{option} values must be positive finite numbers, got {bad[0]}")
     return values
-
-
-def check_positive(value: float | None, option: str, *, integer: bool = False) -> None:
-    """Raise ConfigError unless ``value`` is None or a positive (whole) number."""
-    if value is None:
-        return
-    if integer and (isinstance(value, bool) or int(value) != value):
-        raise ConfigError(f"{option} must be a whole number, got {value}")
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{option} must be positive, got {value}")
 
 
 def parse_init(text: str) -> float | str:

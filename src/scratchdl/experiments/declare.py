@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 
 from scratchdl._text import plural, plural_epochs
+from scratchdl.checks import check_positive, check_positive_int
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import (
-    check_positive,
     parse_float_list,
     parse_init,
     parse_int_list,
@@ -145,20 +145,18 @@ class CommonOptions:
         if self.epochs is not None and self.iters is not None:
             raise ConfigError("give --epochs or --iters, not both")
         if self.epochs is not None:
-            check_positive(self.epochs, "--epochs")
-            return Budget(epochs=float(self.epochs))
+            return Budget(epochs=check_positive(self.epochs, "--epochs"))
         if self.iters is not None:
-            check_positive(self.iters, "--iters", integer=True)
-            return Budget(updates=int(self.iters))
+            return Budget(updates=check_positive_int(self.iters, "--iters"))
         return default
 
     def check(self) -> None:
         """Checks that need no data (the plan's own checks follow in :func:`declare`)."""
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")
-        check_positive(self.eval_samples, "--eval-samples", integer=True)
+        check_positive_int(self.eval_samples, "--eval-samples")
         if self.curve_points is not None:  # None: one point per epoch (see declare)
-            check_positive(self.curve_points, "--curve-points", integer=True)
+            check_positive_int(self.curve_points, "--curve-points")
 
 
 def train_option(name: str, default: Any = dataclasses.MISSING, *, flag: bool = True) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from scratchdl._text import plural
+from scratchdl.checks import check_positive
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
@@ -96,8 +97,8 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
         if value < 1:
             raise ConfigError(f"{flag} must be at least 1, got {value}")
     budget = opts.budget(BUDGET)
-    if opts.rerun_epochs is not None and not opts.rerun_epochs > 0:
-        raise ConfigError(f"--rerun-epochs must be positive, got {opts.rerun_epochs:g}")
+    if opts.rerun_epochs is not None:
+        check_positive(opts.rerun_epochs, "--rerun-epochs")
     rerun = budget if opts.rerun_epochs is None else Budget(epochs=float(opts.rerun_epochs))
     groups = [
         Group(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scratchdl._text import mean_over
+from scratchdl.checks import check_positive
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
@@ -64,8 +65,7 @@ class Options(NetOptions):
 
 
 def build(opts: Options, data: dict[str, Any]) -> Sweep:
-    if not opts.weight_decay > 0:
-        raise ConfigError(f"--weight-decay must be positive, got {opts.weight_decay:g}")
+    check_positive(opts.weight_decay, "--weight-decay")
     if not 0 < opts.dropout < 1:
         raise ConfigError(f"--dropout must be between 0 and 1 (exclusive), got {opts.dropout:g}")
     groups = [
