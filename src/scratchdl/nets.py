@@ -399,13 +399,18 @@ class LayerNet(Net):
         if single:
             t = np.asarray(t)[np.newaxis]
         y = self.predict(x, train_flg)
+        return self.lastLayer.forward(y, t) + self.weight_decay()
+
+    def weight_decay(self) -> float:
+        """The L2 penalty ``0.5 * lambda * Σ ||W||²`` over the weights ``W1, W2, ...``
+        (ch. 6.4.1); 0 without ``weight_decay_lambda``."""
         weight_decay = 0.0
         if self.weight_decay_lambda:
             for key in self.params:
                 if key.startswith("W"):
                     W = self.params[key]
                     weight_decay += 0.5 * self.weight_decay_lambda * float(np.sum(W * W))
-        return self.lastLayer.forward(y, t) + weight_decay
+        return weight_decay
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
         """Gradient of :meth:`loss` for every parameter by backpropagation (ch. 5.7.2).
@@ -432,7 +437,8 @@ class LayerNet(Net):
 class TwoLayerNet(LayerNet):
     """The book's two-layer net (ch. 5.7.2): Affine1 - Relu1 - Affine2, SoftmaxWithLoss.
 
-    ``predict``, ``loss`` and ``gradient`` are :class:`LayerNet`'s, just above. Parameters
+    ``predict``, ``loss`` and ``gradient`` are written out here as in the book (the deeper
+    nets share :class:`LayerNet`'s loops, which do the same for any layers). Parameters
     ``W1, b1, W2, b2``, initial weights ``weight_init_std * N(0, 1)``, biases 0.
     ``activation='sigmoid'`` gives the ch. 4.5 variant (its layer is ``'Sigmoid1'``).
     ``rng`` (a Generator or a seed) draws the weights; ``dtype`` is float32 or float64.
@@ -466,6 +472,41 @@ class TwoLayerNet(LayerNet):
         self.layers["Affine2"] = Affine(W2, np.zeros(output_size, dtype=self.dtype))
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
+
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:
+        """Scores before softmax, (N, C); (C,) for one sample (D,)."""
+        x, single = self._as_batch(x)
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x[0] if single else x
+
+    def loss(self, x: ArrayLike, t: ArrayLike, train_flg: bool = False) -> float:
+        """Cross-entropy of softmax(predict(x)) against ``t``, plus :meth:`weight_decay`."""
+        x, single = self._as_batch(x)
+        if single:
+            t = np.asarray(t)[np.newaxis]
+        y = self.predict(x)
+        return self.lastLayer.forward(y, t) + self.weight_decay()
+
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
+        """``{'W1': dL/dW1, ...}`` by backpropagation; the loss is kept in ``last_loss``."""
+        # forward
+        self.last_loss = self.loss(x, t)
+
+        # backward
+        dout = 1
+        dout = self.lastLayer.backward(dout)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+
+        # collect
+        grads = {}
+        grads["W1"], grads["b1"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
+        grads["W2"], grads["b2"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
+        if self.weight_decay_lambda:  # d/dW of the penalty (ch. 6.4.1)
+            grads["W1"] = grads["W1"] + self.weight_decay_lambda * self.params["W1"]
+            grads["W2"] = grads["W2"] + self.weight_decay_lambda * self.params["W2"]
+        return grads
 
     def config(self) -> dict[str, Any]:
         """The architecture record: enough to rebuild this network's shape."""
