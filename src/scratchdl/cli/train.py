@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from scratchdl.cli._options import add_data_dir
+from scratchdl.train import Callback, TrainConfig
+from scratchdl.train.config import flag_help
 
 #: Flags that set a run's settings; --resume takes the checkpoint's instead (--max-seconds is
 #: each session's own).
@@ -33,9 +35,6 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
     """One flag per :class:`~scratchdl.train.TrainConfig` field, with its help, choices and
     type; the settings not given stay None, so that TrainConfig resolves their defaults."""
     import typing
-
-    from scratchdl.train import TrainConfig
-    from scratchdl.train.config import flag_help
 
     hints = typing.get_type_hints(TrainConfig)
     length = p.add_mutually_exclusive_group()
@@ -101,7 +100,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config_from_args(args: argparse.Namespace) -> Any:
     """The settings of a new run from the flags (None with ``--resume``: the checkpoint's)."""
     from scratchdl.errors import ConfigError
-    from scratchdl.train import TrainConfig
 
     given = {
         f.name: getattr(args, f.name)
@@ -225,7 +223,7 @@ def _check_memory(config: Any, force: bool) -> None:
     check_memory("train", estimate, parts, "use a smaller --hidden or --batch-size", force)
 
 
-class _EpochTable:
+class _EpochTable(Callback):
     """Callback printing one row per evaluation record (through the progress bar if any)."""
 
     HEADER = (
@@ -248,9 +246,6 @@ class _EpochTable:
             self._print(self.HEADER)
             self.printed_header = True
 
-    def on_iteration(self, trainer: Any, loss: float) -> None:
-        pass
-
     def on_epoch(self, trainer: Any, record: Any) -> None:
         from scratchdl._text import epochs_done
 
@@ -265,9 +260,6 @@ class _EpochTable:
             f"{fmt(record.test_acc, '>8.4f'):>8} {record.train_loss:>10.4f} "
             f"{fmt(record.test_loss, '>9.4f'):>9} {record.elapsed:>6.1f}s"
         )
-
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass
 
 
 def _train(args: argparse.Namespace) -> int:

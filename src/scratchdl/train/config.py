@@ -89,16 +89,14 @@ def _check_hidden(hidden: Any, name: str) -> None:
 
 
 def _check_init(init: Any, name: str) -> None:
-    if isinstance(init, str) and init in INITS:
+    if init in INITS:
         return
-    if (
-        isinstance(init, str)
-        or not (
-            isinstance(init, (int, float)) and not isinstance(init, bool) and math.isfinite(init)
-        )
-        or init <= 0
-    ):
-        raise ConfigError(f"init must be a positive number, 'he' or 'xavier', got {init!r}")
+    try:
+        check_positive(init, name)
+    except ConfigError:
+        raise ConfigError(
+            f"init must be a positive number, 'he' or 'xavier', got {init!r}"
+        ) from None
 
 
 def _check_bool(value: Any, name: str) -> None:
@@ -126,50 +124,30 @@ class TrainConfig:
     784-50-10 ReLU net, weights ``0.01 * N(0, 1)``, SGD with lr 0.1, batches of 100,
     10,000 iterations, train and test accuracy every 600 iterations.
 
+    Each field's metadata (:func:`setting`) holds its ``--help`` text, choices and check; the
+    flags of ``scratchdl train`` and the sweeps are made from them. More on some of them:
+
     Attributes
     ----------
-    dataset : {'mnist', 'fashion'}
-    model : str
-        A model kind of :data:`scratchdl.choices.MODELS`: ``'mlp'``, ``'cnn'`` (the book's
-        SimpleConvNet, ch. 7.5) or ``'deep-cnn'`` (DeepConvNet, ch. 8.1).
-    hidden : tuple of int or None
-        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet. None takes the model's
-        default (:data:`scratchdl.choices.MODEL_DEFAULTS`: 50 for the MLP and DeepConvNet,
-        100 for SimpleConvNet).
-    activation : {'relu', 'sigmoid'}
-    init : float or {'he', 'xavier'} or None
-        Standard deviation of the initial weights; None takes the model's default: 0.01 for
-        the MLP (the book's ch. 5), He for the CNNs (``scratchdl train --model cnn`` reaches
-        0.979 after one epoch with He, 0.962 with the book's 0.01).
-    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'} or None
-        None takes the model's default: SGD for the MLP, Adam for the CNNs (as the book).
+    hidden, init, optimizer : None for the model's default
+        (:data:`scratchdl.choices.MODEL_DEFAULTS`): 50 hidden units for the MLP and
+        DeepConvNet, 100 for SimpleConvNet; init 0.01 for the MLP (the book's ch. 5), He for the
+        CNNs (``--model cnn`` reaches 0.979 after one epoch with He, 0.962 with 0.01); SGD for
+        the MLP, Adam for the CNNs (as the book).
     lr : float or None
-        Learning rate; None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the
-        book's ch. 5.7.4; the book's defaults for the others, e.g. 0.001 for Adam).
-    batch_size : int
+        None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the book's ch. 5.7.4;
+        the book's defaults for the others, e.g. 0.001 for Adam).
     epochs, iters : int or None
         Length of the run; exactly one is set. Giving ``epochs`` drops the default ``iters``.
-    weight_decay : float
-        L2 penalty ``lambda`` (0 = none).
-    seed : int
-        Seeds the initial weights and the mini-batch sampling.
     eval_samples : int or None
         Evaluate each epoch on this many random train and test samples (None = full sets);
         :func:`~scratchdl.train.train` still measures the final weights on the full sets
         (``history.info["final"]``).
-    sampling : {'shuffle', 'replacement'}
-        'shuffle': every epoch is a fresh permutation (default); 'replacement': each batch is
-        ``batch_size`` indices drawn with replacement, the book's ``np.random.choice`` loop.
     max_seconds : float or None
         Wall-clock budget of each session (a resumed run gets a fresh one); the run stops after
-        the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
-        so that it can be resumed.
-    dtype : {'float32', 'float64'}
-    batchnorm : bool
-        MLP only: batch normalisation after every hidden Affine layer (ch. 6.3), through
-        :class:`~scratchdl.nets.MultiLayerNetExtend`.
-    dropout : float
-        MLP only: dropout ratio after every hidden activation (ch. 6.4.3); 0 means none.
+        the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint.
+    batchnorm, dropout
+        MLP only, through :class:`~scratchdl.nets.MultiLayerNetExtend` (ch. 6.3, 6.4.3).
     """
 
     dataset: str = setting("mnist", "dataset", choices=DATASETS)
