@@ -57,6 +57,26 @@ def test_trial_key_depends_on_what_changes_the_result(src):
     assert len({t.key for t in sweep.trials}) == len(sweep.trials)
 
 
+def test_trial_keys_and_records_stay_those_of_stored_results():
+    # A stored trial is reused when its key matches: the keys (and the settings a trial
+    # records) of the default plans must not change when the code that builds them does.
+    data = {"name": "mnist", "n_train": 60000, "classes": 10, "features": 784}
+    a = lr.build(lr.Options(), data).trials[0]
+    assert a.key == "05e668439727804d"
+    assert a.to_dict()["train"] == {
+        "hidden": [50],
+        "activation": "relu",
+        "init": 0.01,
+        "optimizer": "sgd",
+        "lr": 0.001,
+        "batch_size": 100,
+        "weight_decay": 0.0,
+        "dtype": "float32",
+        "sampling": "shuffle",
+    }
+    assert depth_width.build(depth_width.Options(), data).trials[0].key == "ca5638f4f1d27490"
+
+
 def test_trial_checkpoints_are_where_the_plan_says(src):
     sweep = small_batch_sweep(src, budget_seconds=0.05)
     spec = next(t for t in sweep.trials if t.train.batch_size == 10)
