@@ -19,16 +19,13 @@ _SESSION_OPTIONS = ("max_seconds",)
 
 
 def _init_value(text: str) -> float | str:
-    from scratchdl.choices import INITS
+    from scratchdl.errors import ConfigError
+    from scratchdl.experiments.config import parse_init
 
-    if text.lower() in INITS:
-        return text.lower()
     try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number or one of {', '.join(INITS)}, got {text!r}"
-        ) from None
+        return parse_init(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:

@@ -32,7 +32,7 @@ from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Sigmoid
 from scratchdl.nets import ACTIVATION_LAYERS, Net, evaluate
-from scratchdl.train import Callback, Evaluator, TrainConfig, Trainer, make_optimizer
+from scratchdl.train import Evaluator, TrainConfig, Trainer, make_optimizer
 from scratchdl.train.history import finite_or_none
 
 __all__ = [
@@ -238,15 +238,9 @@ def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     return max(lengths)
 
 
-class _NoRecords(Evaluator):
-    """A trial measures at its own checkpoints: no per-epoch records."""
-
-    def record(self, trainer: Trainer) -> None:
-        pass
-
-
-class _TrialRecorder(Callback):
-    """Keeps the training clock, draws the learning curve and stops at the last checkpoint.
+class _TrialRecorder(Evaluator):
+    """The trial's evaluator: keeps the training clock, draws the learning curve and stops at
+    the last checkpoint (no per-epoch records: the trial measures at its own points).
 
     ``full`` and ``curve`` are ``(x_train, t_train, x_heldout, t_heldout)``: the checkpoints
     measure on the first, the learning-curve points on the second (fixed subsamples).
@@ -268,6 +262,9 @@ class _TrialRecorder(Callback):
         )
         self.next_curve = self.step
         self._resumed = 0.0
+
+    def record(self, trainer: Trainer) -> None:
+        pass
 
     def measure(self, trainer: Trainer, sets: tuple) -> dict[str, Any]:
         """Where the run is, and the accuracy and loss of its weights on ``sets``."""
@@ -411,8 +408,7 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         iters=sys.maxsize,  # until the recorder has reached every checkpoint
         sampling=config.sampling,
         rng=np.random.default_rng(batch_seq),
-        callbacks=[recorder],
-        evaluator=_NoRecords(),
+        evaluator=recorder,
     )
 
     wall_start = time.perf_counter()
