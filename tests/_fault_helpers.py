@@ -10,6 +10,8 @@ synthetic data (so nothing needs ../shared), patches scratchdl to pause at the p
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +228,99 @@ def install_fault_point(point: str) -> None:
         os.rename = rename_then_pause
     else:
         raise ValueError(f"unknown fault point {point!r}")
+
+
+# -- what the fault tests check ---------------------------------------------------------------
+
+#: The files of a finished run folder, and of one that can be resumed.
+RUN_FILES = {"model.npz", "history.json", "curves.png"}
+RESUMABLE_FILES = RUN_FILES | {"checkpoint.npz"}
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from scratchdl.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str, code: int, *fragments: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("scratchdl "), err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def no_traceback(*texts: str) -> None:
+    for text in texts:
+        assert "Traceback" not in text, text
+
+
+def assert_loads(folder: Path) -> None:
+    """The folder's model loads and evaluates (in process, on the synthetic data)."""
+    from scratchdl.io import load_model
+    from scratchdl.nets import evaluate
+
+    net = load_model(folder / "model.npz")
+    (_, _), (x_test, t_test) = synthetic()
+    acc, loss = evaluate(net, x_test, t_test)
+    assert 0.0 <= acc <= 1.0 and np.isfinite(loss)
+
+
+def evaluates(tmp_path: Path, folder: Path) -> None:
+    """``scratchdl evaluate DIR/model.npz`` works (child process, synthetic test set)."""
+    r = run(tmp_path, "evaluate", str(folder / "model.npz"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert 0.0 <= json.loads(r.stdout)["accuracy"] <= 1.0
+
+
+def history_of(folder: Path) -> dict:
+    return json.loads((folder / "history.json").read_text(encoding="utf-8"))
+
+
+def finished_run(tmp_path: Path, name: str = "run") -> Path:
+    """A finished run made in a child process, as a user would have it."""
+    out = tmp_path / name
+    r = run(tmp_path, "train", "--out", str(out), "--seed", "1", *SMALL)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def _saved_model(tmp_path: Path, **kw) -> Path:
+    from scratchdl.io import save_model
+    from scratchdl.nets import TwoLayerNet
+
+    path = tmp_path / "model.npz"
+    save_model(TwoLayerNet(6, 4, 3, rng=0, **kw), path)
+    return path
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _write_members(path: Path, members: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def _forged_header(shape, dtype="<f8") -> bytes:
+    header = {"descr": dtype, "fortran_order": False, "shape": shape}
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue() + b"\0" * 64  # a few bytes of "data"
 
 
 if __name__ == "__main__":

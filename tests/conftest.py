@@ -1,6 +1,8 @@
 """Shared test setup: headless plotting and no writes to the user's real cache."""
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,25 @@ def default_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("default-model")
     assert main(["train", "--out", str(out), "--quiet"]) == 0
     return out / "model.npz"
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    """Synthetic data for in-process commands, and curves.png written (atomically, as the real
+    one) without drawing: matplotlib takes half a second a figure. The child-process tests
+    draw real curves."""
+    import scratchdl.data
+    import scratchdl.plots.curves
+    from _fault_helpers import synthetic
+    from scratchdl._fs import atomic_path
+
+    data = synthetic()
+    monkeypatch.setattr(scratchdl.data, "load_mnist", lambda *a, **k: data)
+
+    def save_training_curves(history, path, title=None):
+        with atomic_path(path, suffix=".png") as tmp:
+            tmp.write_bytes(b"\x89PNG\r\n\x1a\n" + json.dumps(history.to_dict()).encode())
+        return Path(path)
+
+    monkeypatch.setattr(scratchdl.plots.curves, "save_training_curves", save_training_curves)
+    return data

@@ -8,7 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from scratchdl.errors import ShapeError
+from scratchdl.errors import (
+    InputTypeError,
+    ScratchdlError,
+    ShapeError,
+)
 from scratchdl.functions import (
     cross_entropy_error,
     identity_function,
@@ -167,3 +171,44 @@ def test_log_softmax_loss_finite_for_extreme_logits(x, data):
         assert np.isfinite(loss) and loss >= 0
         assert np.all(np.isfinite(log_softmax(x)))
         assert np.isfinite(cross_entropy_error(softmax(x), t))
+
+
+# -- bad inputs ------------------------------------------------------------------------------------
+
+
+def _softmax(x):
+    from scratchdl.functions import softmax
+
+    return softmax(x)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda: _softmax(np.array([])), ShapeError, "at least one class score"),
+        (lambda: _softmax(np.zeros((3, 0))), ShapeError, "at least one class score"),
+        (lambda: _softmax(np.float64(1.0)), ShapeError, "at least one class score"),
+        (lambda: _softmax(["1", "2"]), InputTypeError, "real numbers"),
+        (lambda: _softmax([1 + 2j, 1]), InputTypeError, "complex numbers"),
+        (lambda: _softmax([[1, 2], [3]]), InputTypeError, "real numbers"),
+        (lambda: _softmax(object()), InputTypeError, "dtype object"),
+    ],
+    ids=["empty", "no-classes", "scalar", "strings", "complex", "ragged", "object"],
+)
+def test_softmax_refuses_meaningless_input(call, error, fragment):
+    with pytest.raises(error, match=fragment.replace("(", r"\(")) as info:
+        call()
+    assert isinstance(info.value, ScratchdlError)
+
+
+def test_softmax_of_infinite_scores_is_nan_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(_softmax([-np.inf, 0.0, 0.0]), [0.0, 0.5, 0.5])
+        y = _softmax(np.array([[1.0, np.inf], [0.0, 0.0]], dtype=np.float32))
+        assert y.dtype == np.float32
+        assert np.isnan(y[0]).all() and (y[1] == 0.5).all()
+        assert np.isnan(_softmax([[-np.inf, -np.inf]])).all()
+        assert np.isnan(_softmax([np.nan, 1.0])).all()  # a diverged net shows as NaN

@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from scratchdl.errors import ShapeError
+from scratchdl.errors import (
+    ConfigError,
+    ShapeError,
+)
 from scratchdl.gradient import gradient_descent, numerical_diff, numerical_gradient
 
 
@@ -92,3 +95,15 @@ def test_gradient_descent_history_and_learning_rates():
     assert np.abs(big).max() > 1e10  # too large: diverges
     tiny = gradient_descent(function_2, np.array([-3.0, 4.0]), lr=1e-10, step_num=100)
     np.testing.assert_allclose(tiny, [-3.0, 4.0], atol=1e-6)  # too small: barely moves
+
+
+# -- bad inputs ------------------------------------------------------------------------------------
+
+
+def test_numerical_gradient_and_diff_refuse_a_zero_step():
+    from scratchdl.gradient import numerical_diff, numerical_gradient
+
+    with pytest.raises(ConfigError, match="h must be"):
+        numerical_gradient(lambda x: float(np.sum(x)), np.ones(3), h=0)
+    with pytest.raises(ConfigError, match="h must be"):
+        numerical_diff(lambda x: x * x, 1.0, h=0.0)

@@ -5,11 +5,21 @@ import io
 import json
 import os
 import pickle
-import zipfile
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _fault_helpers import (
+    _forged_header,
+    _members,
+    _npy,
+    _saved_model,
+    _write_members,
+    cli,
+    one_line_error,
+)
 from scratchdl.cli import main
 from scratchdl.errors import ModelFileError
 from scratchdl.io import load_book_weights, load_model, read_book_pickle, save_model
@@ -112,14 +122,9 @@ def test_damaged_and_foreign_files_get_clear_errors(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model(tmp_path / "missing.npz")
     # A parameter with the wrong shape is caught, not loaded.
-    with zipfile.ZipFile(path) as z:
-        members = {n: z.read(n) for n in z.namelist()}
-    buf = io.BytesIO()
-    np.save(buf, np.zeros((2, 2), np.float32))
-    members["param/W1.npy"] = buf.getvalue()
-    with zipfile.ZipFile(tmp_path / "shape.npz", "w") as z:
-        for name, blob in members.items():
-            z.writestr(name, blob)
+    members = _members(path)
+    members["param/W1.npy"] = _npy(np.zeros((2, 2), np.float32))
+    _write_members(tmp_path / "shape.npz", members)
     with pytest.raises(ModelFileError, match="W1"):
         load_model(tmp_path / "shape.npz")
 
@@ -334,3 +339,202 @@ def test_files_written_before_still_load(tmp_path):
         back = load_model(_write_v1(tmp_path / f"{name}.npz", arch, net))
         assert type(back) is type(net) and back.config() == net.config()
         np.testing.assert_array_equal(back.predict(x), net.predict(x))
+
+
+# -- forged and damaged model files (header limit, record types, shapes, NaN, pickles) -------------
+
+
+def _with_record(path: Path, edit) -> Path:
+    members = _members(path)
+    record = json.loads(np.load(io.BytesIO(members["__scratchdl__.npy"])).tobytes())
+    edit(record)
+    blob = np.frombuffer(json.dumps(record).encode(), dtype=np.uint8)
+    members["__scratchdl__.npy"] = _npy(blob)
+    _write_members(path, members)
+    return path
+
+
+def _load_refused(path: Path, *fragments: str, **kw) -> str:
+    from scratchdl.io import load_model
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as info:
+            load_model(path, **kw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(info.value)
+    assert "allow_pickle" not in message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert peak < 50 * 2**20, f"allocated {peak} bytes before refusing"
+    return message
+
+
+def test_model_header_claiming_74_gib_is_refused_before_allocation(tmp_path):
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["param/W1.npy"] = _forged_header((100000, 100000))
+    _write_members(path, members)
+    assert path.stat().st_size < 4000
+    _load_refused(path, "74.5 GiB", "above the limit of 1 GiB", "SCRATCHDL_MAX_MODEL_BYTES")
+
+
+def test_model_header_larger_than_its_data_is_refused_even_under_a_raised_limit(tmp_path):
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["param/W1.npy"] = _forged_header((6, 4000))
+    _write_members(path, members)
+    _load_refused(path, "damaged or forged", "declares", max_bytes=2**40)
+
+
+def test_the_limit_can_be_raised_by_parameter_and_environment(tmp_path, monkeypatch):
+    from scratchdl.io import load_model
+
+    path = _saved_model(tmp_path)
+    _load_refused(path, "above the limit", max_bytes=100)
+    monkeypatch.setenv("SCRATCHDL_MAX_MODEL_BYTES", "100")
+    _load_refused(path, "above the limit")
+    monkeypatch.setenv("SCRATCHDL_MAX_MODEL_BYTES", "1e6")
+    assert load_model(path).params["W1"].shape == (6, 4)
+    monkeypatch.setenv("SCRATCHDL_MAX_MODEL_BYTES", "lots")
+    _load_refused(path, "SCRATCHDL_MAX_MODEL_BYTES='lots' is not a positive number")
+
+
+def test_record_claiming_a_hidden_size_of_1e9_is_refused_before_building(tmp_path):
+    def huge(r):
+        r["arch"]["hidden_size"] = 10**9
+
+    def other(r):
+        r["arch"]["hidden_size"] = 5
+
+    _load_refused(
+        _with_record(_saved_model(tmp_path), huge),
+        "arch.hidden_size = 1000000000, more than the 43 parameter values",
+    )
+    _load_refused(
+        _with_record(_saved_model(tmp_path), other),
+        "parameter W1 has shape (6, 4), its record's architecture needs (6, 5)",
+    )
+
+
+def test_any_size_in_a_record_above_the_values_held_is_refused_before_building(tmp_path):
+    def edit(r):
+        r["arch"]["class"] = "SomeConvNet"  # an architecture without a shape rule here
+        r["arch"]["conv_param"] = {"filter_num": 10**9}
+
+    _load_refused(
+        _with_record(_saved_model(tmp_path), edit),
+        "arch.conv_param.filter_num = 1000000000, more than the 43 parameter values",
+    )
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda r: r.update(arch="x"), "arch = 'x'"),
+        (lambda r: r.update(format_version="2"), "format_version = '2'"),
+        (lambda r: r.update(format_version=2), "newer scratchdl"),
+        (lambda r: r["arch"].update(weight_decay_lambda="0.1"), "weight_decay_lambda = '0.1'"),
+        (lambda r: r["arch"].update(weight_decay_lambda=-1), "weight_decay_lambda = -1"),
+        (lambda r: r["arch"].update(input_size=True), "input_size = True"),
+        (lambda r: r["arch"].update(hidden_size="4"), "hidden_size = '4'"),
+        (lambda r: r["arch"].update(dtype="float16"), "arch.dtype = 'float16'"),
+        (lambda r: r["arch"].update({"class": 7}), "arch.class = 7"),
+        (lambda r: r["arch"].update({"class": "Evil"}), "unknown network class 'Evil'"),
+        (lambda r: r.update(params="W1"), "params = 'W1'"),
+        (lambda r: r.update(params=["W1", "b1", "W2"]), "lists parameters"),
+        (lambda r: r.update(metadata=[1]), "metadata = [1]"),
+        (lambda r: r.update(format="pickle"), "not a scratchdl-model record"),
+    ],
+    ids=[
+        "arch-str",
+        "version-str",
+        "version-newer",
+        "decay-str",
+        "decay-negative",
+        "size-bool",
+        "hidden-str",
+        "dtype",
+        "class-int",
+        "class-unknown",
+        "params-str",
+        "params-missing",
+        "metadata-list",
+        "format",
+    ],
+)
+def test_record_with_wrong_types_is_refused(tmp_path, edit, fragment):
+    _load_refused(_with_record(_saved_model(tmp_path), edit), fragment)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_model_with_non_finite_weights_is_refused(tmp_path, bad):
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    W = np.load(io.BytesIO(members["param/W2.npy"]))
+    W[1, 1] = bad
+    members["param/W2.npy"] = _npy(W)
+    _write_members(path, members)
+    _load_refused(path, "NaN or infinite values in parameter W2")
+
+
+def test_model_with_an_object_array_is_refused_without_pickle_advice(tmp_path):
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["param/W1.npy"] = _npy(np.array([object()] * 24, dtype=object).reshape(6, 4))
+    _write_members(path, members)
+    _load_refused(path, "holds Python objects", "may be malicious")
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (lambda b: b[: len(b) // 2], "not a .npz archive"),
+        (lambda b: b"", "not a .npz archive"),
+        (lambda b: b"\x00" * 500, "not a .npz archive"),
+        (lambda b: b"PK\x03\x04" + b"\xff" * 200, "not a .npz archive"),
+    ],
+    ids=["truncated", "empty", "zeros", "bad-zip"],
+)
+def test_damaged_model_file_is_one_clear_error(tmp_path, damage, fragment):
+    path = _saved_model(tmp_path)
+    path.write_bytes(damage(path.read_bytes()))
+    _load_refused(path, fragment)
+
+
+def test_model_with_a_wrong_dtype_or_foreign_member_is_refused(tmp_path):
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["param/b1.npy"] = _npy(np.zeros(4, dtype=np.int64))
+    _write_members(path, members)
+    _load_refused(path, "parameter b1 is int64, its record says float32")
+    members = _members(_saved_model(tmp_path))
+    members["readme.txt"] = b"hello"
+    _write_members(path, members)
+    _load_refused(path, "member 'readme.txt' is not a .npy array")
+
+
+def test_model_members_besides_parameters_and_layer_state_are_refused(tmp_path):
+    from scratchdl.io import check_model_file
+
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["state/BatchNorm1/running_mean.npy"] = _npy(np.zeros(4, dtype=np.float32))
+    _write_members(path, members)
+    record, arrays = check_model_file(path)  # layer state (BatchNorm statistics) is allowed
+    assert "state/BatchNorm1/running_mean" in arrays
+    assert record["params"] == ["W1", "b1", "W2", "b2"]
+    members["extra.npy"] = _npy(np.zeros(3))
+    _write_members(path, members)
+    _load_refused(path, "it holds extra, which no scratchdl model has")
+
+
+def test_evaluate_of_a_forged_model_is_one_line(tmp_path, capsys, fake_data):
+    path = _saved_model(tmp_path)
+    members = _members(path)
+    members["param/W1.npy"] = _forged_header((100000, 100000))
+    _write_members(path, members)
+    code, _, err = cli(capsys, "evaluate", str(path))
+    one_line_error(err, code, "refused to load", "74.5 GiB")

@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from scratchdl.errors import ShapeError, StateError
+from scratchdl.errors import (
+    InputTypeError,
+    ShapeError,
+    StateError,
+)
 from scratchdl.gradient import numerical_gradient
 from scratchdl.layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, Softmax, SoftmaxWithLoss
 
@@ -208,3 +212,39 @@ def test_apple_orange_graph_numbers():
     assert dorange == pytest.approx(3.3)
     assert dorange_num == pytest.approx(165)
     assert dtax == pytest.approx(650)
+
+
+# -- bad inputs ------------------------------------------------------------------------------------
+
+
+def _cee(y, t):
+    from scratchdl.functions import cross_entropy_error
+
+    return cross_entropy_error(y, t)
+
+
+def _layer(name, *args):
+    import scratchdl.layers
+
+    return getattr(scratchdl.layers, name)(*args)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda: _cee(np.zeros((0, 3)), np.zeros(0, int)), ShapeError, "empty batch"),
+        (lambda: _layer("SoftmaxWithLoss").forward(np.zeros((0, 3)), np.zeros(0, int)),
+         ShapeError, "empty batch"),
+        (lambda: _layer("Affine", np.ones((2, 2)), np.zeros(2)).forward(np.array([["a", "b"]])),
+         InputTypeError, "real numbers"),
+        (lambda: _layer("Relu").forward(np.array([1j])), InputTypeError, "complex"),
+    ],
+    ids=["cee-empty", "softmax-with-loss-empty", "affine-str", "relu-complex"],
+)  # fmt: skip
+def test_losses_and_layers_refuse_meaningless_input(call, error, fragment):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on the way to our error
+        with pytest.raises(error, match=fragment):
+            call()

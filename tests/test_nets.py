@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from scratchdl.errors import ConfigError, ShapeError
+from scratchdl.errors import (
+    ConfigError,
+    InputTypeError,
+    ScratchdlError,
+    ShapeError,
+)
 from scratchdl.gradient import gradient_check
 from scratchdl.layers import Affine, Layer, Relu, SoftmaxWithLoss
 from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet, evaluate, init_std
@@ -379,3 +384,79 @@ def test_parameter_numbers_come_from_layer_names_or_an_explicit_map(rng):
     assert net.params["W2"] is net.layers["Affine1"].W
     x, t = rng.random((3, 4)), np.array([0, 1, 1])
     assert max(gradient_check(net, x, t).values()) < 1e-7
+
+
+# -- bad inputs ------------------------------------------------------------------------------------
+
+
+def _net():
+    from scratchdl.nets import TwoLayerNet
+
+    return TwoLayerNet(4, 3, 2, rng=0)
+
+
+def _gradient_check(*args, **kw):
+    from scratchdl.gradient import gradient_check
+
+    return gradient_check(*args, **kw)
+
+
+def _set_param(value):
+    net = _net()
+    net.params["W1"] = value
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"),
+    [
+        (lambda: _net().predict(np.array([["a"] * 4])), InputTypeError, "real numbers"),
+        (lambda: _net().predict(np.ones((1, 4)) * 1j), InputTypeError, "complex"),
+        (lambda: _net().loss(np.array([["a"] * 4]), [0]), InputTypeError, "real numbers"),
+        (
+            lambda: _gradient_check(object(), np.ones((1, 4)), [0]),
+            InputTypeError,
+            "needs a scratchdl network",
+        ),
+        (lambda: _gradient_check(_net(), np.ones((1, 4)), [0], h=0), ConfigError, "h must be"),
+        (lambda: _gradient_check(_net(), np.ones((1, 4)), [0], h=np.nan), ConfigError, "h must be"),
+        (lambda: _gradient_check(_net(), np.ones((1, 4)), [0], h=-1e-4), ConfigError, "h must be"),
+        (lambda: _gradient_check(_net(), [["x"] * 4], [0]), InputTypeError, "real numbers"),
+        (lambda: _set_param(np.ones((4, 3)) * 1j), InputTypeError, "complex"),
+        (lambda: _set_param(np.full((4, 3), "w")), InputTypeError, "real numbers"),
+    ],
+    ids=[
+        "predict-str",
+        "predict-complex",
+        "loss-str",
+        "gradcheck-object",
+        "h-zero",
+        "h-nan",
+        "h-negative",
+        "gradcheck-str",
+        "param-complex",
+        "param-str",
+    ],
+)
+def test_networks_and_gradient_check_refuse_bad_input(call, error, fragment):
+    with pytest.raises(error, match=fragment) as info:
+        call()
+    assert isinstance(info.value, ScratchdlError)
+
+
+@pytest.mark.parametrize("decay", [float("nan"), float("inf"), -0.1, "0.1", None, True])
+def test_weight_decay_must_be_a_finite_number(decay):
+    from scratchdl.nets import MultiLayerNet, TwoLayerNet
+
+    for make in (
+        lambda: TwoLayerNet(4, 3, 2, weight_decay_lambda=decay),
+        lambda: MultiLayerNet(4, [3], 2, weight_decay_lambda=decay),
+    ):
+        with pytest.raises(ConfigError, match="weight_decay_lambda must be a finite number"):
+            make()
+
+
+def test_simple_net_refuses_complex_weights():
+    from scratchdl.nets import SimpleNet
+
+    with pytest.raises(InputTypeError, match="complex"):
+        SimpleNet(W=np.ones((2, 3)) * 1j)

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,3 +201,119 @@ def test_run_a_sweep_by_name_from_python(src, tmp_path):
         assert {"NAME", "HELP", "QUESTION", "BUDGET", "Options", "build"} <= set(vars(module))
     with pytest.raises(ConfigError, match="unknown sweep 'width': use one of batch-size"):
         get_sweep("width")
+
+
+# -- sweep workers never outlive their sweep -------------------------------------------------------
+
+
+_PARENT = textwrap.dedent(
+    """
+    import multiprocessing, os, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from scratchdl.experiments import engine
+
+    def init_watchdog_only(parent):
+        import threading
+        threading.Thread(target=engine._watch_parent, args=(parent,), daemon=True).start()
+
+    if __name__ == "__main__":
+        init = engine._worker_init if sys.argv[1] == "full" else init_watchdog_only
+        pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=init, initargs=(os.getpid(),))
+        futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+        time.sleep(3)
+        print(" ".join(str(p) for p in pool._processes), flush=True)
+        time.sleep(120)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("mode", ["full", "watchdog"])
+def test_sweep_workers_exit_within_seconds_of_a_sigkilled_parent(tmp_path, mode):
+    script = tmp_path / "parent.py"
+    script.write_text(_PARENT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), mode], stdout=subprocess.PIPE, text=True
+    )
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)
+
+
+_SWEEP_PARENT = textwrap.dedent(
+    """
+    import sys
+
+    if __name__ == "__main__":
+        sys.path.insert(0, sys.argv[2])
+        from test_sweep import blobs, small_batch_sweep
+        from scratchdl.experiments.engine import run_sweep
+
+        src = blobs()
+        sweep = small_batch_sweep(src, epochs=100000, budget_seconds=1000.0)
+        run_sweep(sweep, sys.argv[1], source=src, jobs=2, figures=False)
+    """
+)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().split(")")[-1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_sigkilled_sweep_takes_its_workers_along(tmp_path):
+    script = tmp_path / "sweep_parent.py"
+    script.write_text(_SWEEP_PARENT)
+    here = str(Path(__file__).resolve().parent)
+    parent = subprocess.Popen([sys.executable, str(script), str(tmp_path / "sweep"), here])
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline:
+        # the spawn start method adds one resource tracker besides the two workers
+        workers = [p for p in _children(parent.pid) if _alive(p)]
+        if len(workers) >= 3:
+            break
+        time.sleep(0.2)
+    assert len(workers) >= 3, workers
+    time.sleep(1)  # the workers are training now
+    assert parent.poll() is None and all(_alive(p) for p in workers)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers)
+
+
+def test_the_sweep_pool_uses_the_worker_guard():
+    import inspect
+
+    from scratchdl.experiments import engine
+
+    source = inspect.getsource(engine._run_pool)
+    assert "initializer=_worker_init" in source and "initargs=(os.getpid(),)" in source

@@ -8,10 +8,22 @@ import json
 import os
 import signal
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import _fault_helpers as fh
+from _fault_helpers import (
+    RUN_FILES,
+    SMALL,
+    _forged_header,
+    _members,
+    _npy,
+    _write_members,
+    cli,
+    one_line_error,
+)
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.nets import MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from scratchdl.optimizers import SGD, Adam
@@ -674,3 +686,69 @@ def test_a_model_kind_is_one_entry_in_choices(monkeypatch):
     net, h = train(small_config(model="tiny"), data=DATA)
     assert isinstance(net, MultiLayerNet) and net.hidden_size_list == [4]
     assert h.config["model"] == "tiny" and h.stop_reason == "completed"
+
+
+# -- damaged and forged checkpoints ----------------------------------------------------------------
+
+
+def _unfinished(tmp_path, capsys) -> Path:
+    out = tmp_path / "run"
+    assert cli(capsys, "train", "--out", str(out), "--max-seconds", "1e-9", *SMALL)[0] == 0
+    return out
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        (lambda b: b[: len(b) // 2], "checkpoint.npz"),
+        (lambda b: b"", "checkpoint.npz"),
+        (lambda b: b"garbage" * 10, "checkpoint.npz"),
+    ],
+    ids=["truncated", "empty", "garbage"],
+)
+def test_damaged_checkpoint_says_how_to_start_over(tmp_path, capsys, fake_data, damage, fragment):
+    out = _unfinished(tmp_path, capsys)
+    ckpt = out / "checkpoint.npz"
+    ckpt.write_bytes(damage(ckpt.read_bytes()))
+    code, _, err = cli(capsys, "train", "--out", str(out), "--resume")
+    one_line_error(err, code, str(ckpt), f"scratchdl train --out {out} --force")
+    # ... and that way out works.
+    assert cli(capsys, "train", "--out", str(out), "--force", *SMALL)[0] == 0
+    assert set(fh.snapshot(out)) == RUN_FILES
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda m: m.update(iteration="x"), "iteration"),
+        (lambda m: m.update(rng=[1]), "rng"),
+        (lambda m: m.pop("history"), "lacks history"),
+        (lambda m: m.update(format_version=99), "this version can read"),
+    ],
+    ids=["iteration-str", "rng-list", "no-history", "newer"],
+)
+def test_forged_checkpoint_record_is_refused(tmp_path, capsys, fake_data, edit, fragment):
+    out = _unfinished(tmp_path, capsys)
+    ckpt = out / "checkpoint.npz"
+    members = _members(ckpt)
+    meta = json.loads(np.load(io.BytesIO(members["__checkpoint__.npy"])).tobytes())
+    edit(meta)
+    members["__checkpoint__.npy"] = _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
+    _write_members(ckpt, members)
+    code, _, err = cli(capsys, "train", "--out", str(out), "--resume")
+    one_line_error(err, code, fragment, "--force")
+
+
+def test_checkpoint_with_a_pickle_or_huge_header_is_refused(tmp_path, capsys, fake_data):
+    out = _unfinished(tmp_path, capsys)
+    ckpt = out / "checkpoint.npz"
+    members = _members(ckpt)
+    members["perm.npy"] = _npy(np.array([object()], dtype=object))
+    _write_members(ckpt, members)
+    code, _, err = cli(capsys, "train", "--out", str(out), "--resume")
+    one_line_error(err, code, "holds Python objects")
+    assert "allow_pickle" not in err
+    members["perm.npy"] = _forged_header((10**12,))
+    _write_members(ckpt, members)
+    code, _, err = cli(capsys, "train", "--out", str(out), "--resume")
+    one_line_error(err, code, "above the limit")
