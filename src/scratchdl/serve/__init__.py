@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from scratchdl.errors import ConfigError, DataError, ModelFileError, ScratchdlError
-from scratchdl.images import BlankImageError
+from scratchdl.images import BlankImageError, ImageBusyError, PixelBudget
 
 __all__ = [
     "MAX_BODY",
@@ -49,6 +49,12 @@ __all__ = [
 
 MAX_BODY = 8 * 1024 * 1024  #: largest request body, bytes (a phone photo, base64-encoded)
 MAX_PIXELS = 40_000_000  #: largest image, pixels (a 40-megapixel photo)
+#: Pixels decoded at once by all requests together (about 20 bytes each at the peak of
+#: decoding and converting, so about 0.8 GB), and images at once; a request that finds no room
+#: within BUSY_WAIT seconds gets 503.
+PIXEL_BUDGET = 40_000_000
+IMAGES_AT_ONCE = 4
+BUSY_WAIT = 10.0
 #: Files of the page, by URL path; nothing else is served.
 ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -95,16 +101,22 @@ def load_any_model(path: str | Path) -> Any:
     return load_model(path)
 
 
-def predict_image(net: Any, data: bytes, lock: threading.Lock | None = None) -> dict[str, Any]:
+def predict_image(
+    net: Any,
+    data: bytes,
+    lock: threading.Lock | None = None,
+    budget: PixelBudget | None = None,
+) -> dict[str, Any]:
     """What ``POST /predict`` answers for the image file ``data``: prediction, probabilities
     and the 28x28 input, as JSON-ready Python values.
 
     ``lock`` serialises the network: its layers keep their last input for ``backward``, so two
-    threads must not run ``predict`` at the same time.
+    threads must not run ``predict`` at the same time. ``budget`` bounds the pixels decoded at
+    once by all threads (see :class:`scratchdl.images.PixelBudget`).
     """
     from scratchdl.images import digit_probabilities, image_to_mnist
 
-    x = image_to_mnist(data, max_pixels=MAX_PIXELS)
+    x = image_to_mnist(data, max_pixels=MAX_PIXELS, budget=budget)
     with lock or contextlib.nullcontext():
         p = digit_probabilities(net, x)
     return {
@@ -117,9 +129,12 @@ def predict_image(net: Any, data: bytes, lock: threading.Lock | None = None) -> 
 class _ClientError(Exception):
     """A bad request: answered with ``status`` and a JSON error, never a traceback."""
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    def __init__(
+        self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
 
 
 def _decode_json_image(body: bytes) -> bytes:
@@ -155,8 +170,16 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -173,11 +196,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
+    def _json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        self._send(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
 
-    def _error(self, status: HTTPStatus, message: str) -> None:
-        self._json(status, {"error": message})
+    def _error(
+        self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self._json(status, {"error": message}, headers)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if self.server.verbose:
@@ -198,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command == "POST":
                 # The body may be unread: it must not be taken for the next request.
                 self.close_connection = True
-            self._error(exc.status, str(exc))
+            self._error(exc.status, str(exc), exc.headers)
         except (ConnectionError, TimeoutError):
             self.close_connection = True  # the client went away; nothing to answer
         except Exception as exc:  # noqa: BLE001 - the server must keep serving
@@ -281,18 +308,23 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Content-Type {kind or '(none)'} is not understood: send application/json "
                 "or the image file itself (image/png, image/jpeg, ...)",
             )
-        with self.server.slots:
-            try:
-                answer = predict_image(self.server.net, data, self.server.net_lock)
-            except DataError as exc:
-                status = (
-                    HTTPStatus.UNPROCESSABLE_ENTITY
-                    if isinstance(exc, BlankImageError)
-                    else HTTPStatus.BAD_REQUEST
-                )
-                raise _ClientError(status, str(exc)) from None
-            except ScratchdlError as exc:
-                raise _ClientError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        try:
+            answer = predict_image(self.server.net, data, self.server.net_lock, self.server.budget)
+        except ImageBusyError:
+            raise _ClientError(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "the server is busy reading other images: try again in a few seconds",
+                {"Retry-After": "2"},
+            ) from None
+        except DataError as exc:
+            status = (
+                HTTPStatus.UNPROCESSABLE_ENTITY
+                if isinstance(exc, BlankImageError)
+                else HTTPStatus.BAD_REQUEST
+            )
+            raise _ClientError(status, str(exc)) from None
+        except ScratchdlError as exc:
+            raise _ClientError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         self._json(HTTPStatus.OK, answer)
 
     def _refuse_body(self, length: int) -> None:
@@ -344,7 +376,8 @@ class DigitServer(ThreadingHTTPServer):
             raise ConfigError(f"max_body must be positive, got {max_body}")
         self.net = net
         self.net_lock = threading.Lock()
-        self.slots = threading.BoundedSemaphore(4)  # images being preprocessed at once
+        # Images being decoded at once, and their pixels, across all request threads.
+        self.budget = PixelBudget(PIXEL_BUDGET, IMAGES_AT_ONCE, BUSY_WAIT)
         self.max_body = max_body
         self.verbose = verbose
         self.info = {"model": name, "network": repr(net), "mode": "server"}
