@@ -119,6 +119,11 @@ def predict_image(
     x = image_to_mnist(data, max_pixels=MAX_PIXELS, budget=budget)
     with lock or contextlib.nullcontext():
         p = digit_probabilities(net, x)
+    if not np.isfinite(p).all():
+        raise NonFiniteOutputError(
+            "the model's output is not a number (NaN or infinite) for this image: its weights "
+            "overflow; retrain the model or import its weights again"
+        )
     return {
         "prediction": int(p.argmax()),
         "probabilities": [round(float(v), 6) for v in p],
@@ -137,10 +142,28 @@ class _ClientError(Exception):
         self.headers = headers or {}
 
 
+#: Control characters (C0, DEL, C1) as ``\\xNN``: what a client sends must not drive the
+#: operator's terminal through the server's log.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def _escape(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+class NonFiniteOutputError(ScratchdlError):
+    """The network gave NaN or infinite scores: there is no answer to send."""
+
+
 def _decode_json_image(body: bytes) -> bytes:
     try:
         request = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise _ClientError(
+            HTTPStatus.BAD_REQUEST,
+            'the JSON is nested too deeply to read: send {"image": "..."}',
+        ) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise _ClientError(
             HTTPStatus.BAD_REQUEST, f'the body is not valid JSON ({exc}): send {{"image": "..."}}'
         ) from None
@@ -199,7 +222,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(
         self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), "application/json", headers)
+        # allow_nan=False: NaN and Infinity are not JSON; predict_image never returns them.
+        body = json.dumps(payload, allow_nan=False).encode("utf-8")
+        self._send(status, body, "application/json", headers)
 
     def _error(
         self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
@@ -208,10 +233,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if self.server.verbose:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+            sys.stderr.write(_escape(f"{self.address_string()} {format % args}") + "\n")
 
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
-        sys.stderr.write(f"scratchdl serve: {format % args}\n")
+        sys.stderr.write(_escape(f"scratchdl serve: {format % args}") + "\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unknown method, bad request line, headers too long) as
+        JSON like ours, instead of its HTML page."""
+        status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else None
+        phrase = status.phrase if status else "error"
+        self.log_error("code %d, message %s", code, message or phrase)
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # A garbled request line: answer with a status line and headers all the same.
+            self.request_version = "HTTP/1.0"
+        headers = None
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            text = (
+                f"the method {self.command} is not supported: use GET for the page and "
+                "POST /predict"
+            )
+            headers = {"Allow": "GET, HEAD, POST"}
+        else:
+            text = f"{phrase.lower()}: {message or explain or phrase}"
+        self._error(code, _escape(text), headers)
 
     def _guarded(self, work: Callable[[], None]) -> None:
         try:
@@ -259,7 +305,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed(self) -> None:
         self.close_connection = True
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use GET for the page and POST /predict")
+        self._error(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            f"{self.command} is not allowed: use GET for the page and POST /predict",
+            {"Allow": "GET, HEAD, POST"},
+        )
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
@@ -268,6 +318,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/info":
             self._json(HTTPStatus.OK, self.server.info)
             return
+        if path == "/predict":
+            raise _ClientError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command} /predict is not allowed: POST the image to /predict",
+                {"Allow": "POST"},
+            )
         if path not in ASSETS:
             raise _ClientError(HTTPStatus.NOT_FOUND, f"{path} is not here: open / for the page")
         name, content_type = ASSETS[path]
@@ -279,6 +335,12 @@ class _Handler(BaseHTTPRequestHandler):
         length_text = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding"):
             raise _ClientError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
+        if path in ASSETS or path == "/info":
+            raise _ClientError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"POST {path} is not allowed: GET it, or POST the image to /predict",
+                {"Allow": "GET, HEAD"},
+            )
         if path != "/predict":
             raise _ClientError(HTTPStatus.NOT_FOUND, f"{path} is not here: POST to /predict")
         try:
@@ -323,6 +385,9 @@ class _Handler(BaseHTTPRequestHandler):
                 else HTTPStatus.BAD_REQUEST
             )
             raise _ClientError(status, str(exc)) from None
+        except NonFiniteOutputError as exc:
+            self.log_error("%s", exc)
+            raise _ClientError(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc)) from None
         except ScratchdlError as exc:
             raise _ClientError(HTTPStatus.BAD_REQUEST, str(exc)) from None
         self._json(HTTPStatus.OK, answer)
@@ -337,6 +402,20 @@ class _Handler(BaseHTTPRequestHandler):
                 if not chunk:
                     break
                 left -= len(chunk)
+
+
+def _check_finite(net: Any, name: str) -> None:
+    """Refuse a network with NaN or infinite weights: it could only answer NaN."""
+    from scratchdl.nets import layer_state
+
+    arrays = {**(getattr(net, "params", None) or {}), **layer_state(net)}
+    for key, value in arrays.items():
+        a = np.asarray(value)
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            raise ModelFileError(
+                f"{name} holds NaN or infinite values in {key}: it cannot be served; retrain it "
+                "or import its weights again"
+            )
 
 
 class DigitServer(ThreadingHTTPServer):
@@ -371,6 +450,7 @@ class DigitServer(ThreadingHTTPServer):
     ) -> None:
         from scratchdl.images import check_digit_model
 
+        _check_finite(net, name)
         check_digit_model(net, name)
         if max_body <= 0:
             raise ConfigError(f"max_body must be positive, got {max_body}")
@@ -395,7 +475,8 @@ class DigitServer(ThreadingHTTPServer):
         # One line, never a traceback: a client that vanishes mid-request is not our fault.
         exc = sys.exc_info()[1]
         if not isinstance(exc, (ConnectionError, TimeoutError)):
-            sys.stderr.write(f"scratchdl serve: error with {client_address[0]}: {exc!r}\n")
+            sys.stderr.write(_escape(f"scratchdl serve: error with {client_address[0]}: {exc!r}"))
+            sys.stderr.write("\n")
 
     @property
     def url(self) -> str:
