@@ -92,10 +92,14 @@ def find_model(folder: str | Path = ".") -> Path:
 
 
 def load_any_model(path: str | Path) -> Any:
-    """A scratchdl model file, or the book's pickled weights (``sample_weight.pkl``)."""
+    """What every command that uses a model accepts: a scratchdl model file (``model.npz``), a
+    run folder (its newest ``model.npz``, as :func:`find_model` finds it), or the book's pickled
+    weights (``sample_weight.pkl``, ``params.pkl``, ``deep_convnet_params.pkl``)."""
     from scratchdl.io import load_book_weights, load_model
 
     path = Path(path)
+    if path.is_dir():
+        path = find_model(path)
     if path.suffix == ".pkl" and path.is_file():
         return load_book_weights(path)
     return load_model(path)
@@ -406,9 +410,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _check_finite(net: Any, name: str) -> None:
     """Refuse a network with NaN or infinite weights: it could only answer NaN."""
-    from scratchdl.nets import layer_state
-
-    arrays = {**(getattr(net, "params", None) or {}), **layer_state(net)}
+    arrays = dict(getattr(net, "params", None) or {})
+    for layer_name, layer in (getattr(net, "layers", None) or {}).items():
+        for attr in getattr(layer, "state_names", ()):  # BatchNorm's running statistics
+            arrays[f"{layer_name}/{attr}"] = getattr(layer, attr)
     for key, value in arrays.items():
         a = np.asarray(value)
         if a.dtype.kind in "fc" and not np.isfinite(a).all():
