@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from scratchdl.errors import ModelFileError
-from scratchdl.nets import TwoLayerNet
+from scratchdl.nets import MultiLayerNetExtend, TwoLayerNet
 from scratchdl.serve import DigitServer
 
 
@@ -191,6 +191,10 @@ def test_a_model_with_non_finite_weights_is_refused_at_startup(tmp_path, net):
     bad.params["b2"][3] = np.nan
     with pytest.raises(ModelFileError, match="holds NaN or infinite values in b2"):
         DigitServer(bad, "127.0.0.1", 0, name="bad.npz")
+    normed = MultiLayerNetExtend(784, [8], 10, use_batchnorm=True, rng=0)
+    normed.layers["BatchNorm1"].running_var[2] = np.inf  # a statistic, not a parameter
+    with pytest.raises(ModelFileError, match="in BatchNorm1/running_var: it cannot be served"):
+        DigitServer(normed, "127.0.0.1", 0, name="bn.npz")
     weights = {k: v.copy() for k, v in net.params.items()}
     weights["W1"][0, 0] = np.inf
     pkl = tmp_path / "weights.pkl"
