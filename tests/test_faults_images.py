@@ -305,6 +305,17 @@ def test_the_server_decodes_a_bounded_number_of_pixels_at_once(net):
             status, answer = _post(srv, data)
         assert status == 503 and "busy" in answer["error"] and answer["_retry_after"] == "2"
         assert _post(srv, data)[0] == 200
+        # Bodies are bounded too: with every body slot taken, the next upload is not read.
+        taken = 0
+        while srv.bodies.acquire(blocking=False):
+            taken += 1
+        try:
+            status, answer = _post(srv, data)
+        finally:
+            for _ in range(taken):
+                srv.bodies.release()
+        assert taken == 8 and status == 503 and "busy" in answer["error"]
+        assert _post(srv, data)[0] == 200
     finally:
         srv.shutdown()
         srv.server_close()

@@ -55,6 +55,14 @@ MAX_PIXELS = 40_000_000  #: largest image, pixels (a 40-megapixel photo)
 PIXEL_BUDGET = 40_000_000
 IMAGES_AT_ONCE = 4
 BUSY_WAIT = 10.0
+#: Request bodies held at once (each up to MAX_BODY, plus its decoded copy), from the moment
+#: they are read until they are answered; others wait BUSY_WAIT seconds, then get 503.
+BODIES_AT_ONCE = 8
+_BUSY = (
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    "the server is busy reading other images: try again in a few seconds",
+    {"Retry-After": "2"},
+)
 #: Files of the page, by URL path; nothing else is served.
 ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -360,6 +368,18 @@ class _Handler(BaseHTTPRequestHandler):
                 f"the body has {length:,} bytes, more than the {self.server.max_body:,} allowed: "
                 "send a smaller image (a photo cropped to the digit)",
             )
+        # Bodies held at once (each up to max_body, and a decoded copy): bounded like images.
+        if not self.server.bodies.acquire(timeout=self.server.budget.wait):
+            self._refuse_body(length)
+            raise _ClientError(*_BUSY)
+        try:
+            answer = self._answer(length)
+        finally:
+            self.server.bodies.release()
+        self._json(HTTPStatus.OK, answer)
+
+    def _answer(self, length: int) -> dict[str, Any]:
+        """Read the body of ``length`` bytes and answer it (the JSON-ready dict)."""
         body = self.rfile.read(length)
         if len(body) < length:
             raise _ClientError(HTTPStatus.BAD_REQUEST, "the body ended before its Content-Length")
@@ -377,11 +397,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             answer = predict_image(self.server.net, data, self.server.net_lock, self.server.budget)
         except ImageBusyError:
-            raise _ClientError(
-                HTTPStatus.SERVICE_UNAVAILABLE,
-                "the server is busy reading other images: try again in a few seconds",
-                {"Retry-After": "2"},
-            ) from None
+            raise _ClientError(*_BUSY) from None
         except DataError as exc:
             status = (
                 HTTPStatus.UNPROCESSABLE_ENTITY
@@ -394,7 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ClientError(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc)) from None
         except ScratchdlError as exc:
             raise _ClientError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        self._json(HTTPStatus.OK, answer)
+        return answer
 
     def _refuse_body(self, length: int) -> None:
         """Read and drop a body a little over the limit, so the client, still sending, gets
@@ -463,6 +479,7 @@ class DigitServer(ThreadingHTTPServer):
         self.net_lock = threading.Lock()
         # Images being decoded at once, and their pixels, across all request threads.
         self.budget = PixelBudget(PIXEL_BUDGET, IMAGES_AT_ONCE, BUSY_WAIT)
+        self.bodies = threading.BoundedSemaphore(BODIES_AT_ONCE)
         self.max_body = max_body
         self.verbose = verbose
         self.info = {"model": name, "network": repr(net), "mode": "server"}
