@@ -220,3 +220,12 @@ def test_import_weights_replaces_a_file_only_with_force(tmp_path, capsys):
     assert load_model(out).params["W2"].shape == (8, 10)
     assert main(["import-weights", str(path), str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_fifo_is_not_a_regular_file_and_nothing_waits(tmp_path):
+    fifo = tmp_path / "weights.pkl"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelFileError, match="weights.pkl is not a regular file"):
+        read_book_pickle(fifo)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        read_book_pickle(tmp_path / "none.pkl")

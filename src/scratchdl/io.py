@@ -660,6 +660,8 @@ def read_book_pickle(
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
     if not path.is_file():
+        if path.exists():  # a pipe, socket or device: reading it could block or never end
+            raise ModelFileError(f"{path} is not a regular file: give the .pkl weight file")
         raise ModelFileError(f"weight file {path} does not exist: check the path")
     if zipfile.is_zipfile(path):
         raise ModelFileError(
