@@ -253,8 +253,10 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """http.server's own refusals (unknown method, bad request line, headers too long) as
         JSON like ours, instead of its HTML page."""
-        status = HTTPStatus(code) if code in HTTPStatus._value2member_map_ else None
-        phrase = status.phrase if status else "error"
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "error"
         self.log_error("code %d, message %s", code, message or phrase)
         self.close_connection = True
         if self.request_version == "HTTP/0.9":
