@@ -252,3 +252,24 @@ def test_the_default_deadline_holds_in_a_real_process_and_a_real_scheduler_still
     finally:
         os.killpg(scheduler.pid, signal.SIGKILL)
         scheduler.wait(timeout=30)
+
+
+def test_a_name_lookup_is_held_to_the_deadline_too(capsys, tmp_path, short_deadline, monkeypatch):
+    endpoint = _Endpoint(_closing)
+    try:  # a name that resolves still works (here: to a port that is no scheduler)
+        line, _ = _cli_error(capsys, tmp_path, f"dask://localhost:{endpoint.port}")
+        assert "closed the connection without a word" in line
+    finally:
+        endpoint.close()
+    real = socket.getaddrinfo
+
+    def slow(host, *args, **kwargs):
+        if host == "slow.example":
+            time.sleep(30)  # a name server that does not answer
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    line, took = _cli_error(capsys, tmp_path, "dask://slow.example:8786")
+    assert "no Dask scheduler answered at tcp://slow.example:8786 within 1.5 s" in line
+    assert "looking up slow.example took longer than the deadline" in line
+    assert took < DEADLINE + 1.5

@@ -29,6 +29,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -268,9 +269,8 @@ def _probe(address: str, deadline: float) -> None:
     host, port = host.strip("[]"), int(port_text)
     start = _START.format(host=host, port=port)
     try:
-        sock = socket.create_connection(
-            (host, port), timeout=max(deadline - time.monotonic(), 0.01)
-        )
+        ip = _resolve(host, port, deadline)
+        sock = socket.create_connection((ip, port), timeout=max(deadline - time.monotonic(), 0.01))
     except OSError as exc:  # refused, unreachable, unknown host, timed out
         raise ConfigError(
             f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT:g} s "
@@ -317,6 +317,27 @@ def _probe(address: str, deadline: float) -> None:
             f"{address} {_kind(data)}, not a Dask scheduler: give the scheduler's port "
             f"({DEFAULT_PORT} unless started with --port; 8787 is its dashboard)"
         )
+
+
+def _resolve(host: str, port: int, deadline: float) -> str:
+    """The first address of ``host``, looked up in a thread so that a slow name server is held
+    to ``deadline`` too (``getaddrinfo`` itself has no timeout)."""
+    found: list[Any] = []
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+        except OSError as exc:
+            found.append(exc)
+
+    thread = threading.Thread(target=look_up, name="scratchdl-resolve", daemon=True)
+    thread.start()
+    thread.join(max(deadline - time.monotonic(), 0))
+    if not found:
+        raise TimeoutError(f"looking up {host} took longer than the deadline")
+    if isinstance(found[0], OSError):
+        raise found[0]
+    return found[0]
 
 
 def _handshake(data: bytes) -> str:
