@@ -320,3 +320,21 @@ def test_the_server_decodes_a_bounded_number_of_pixels_at_once(net):
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+def test_a_binary_stream_that_cannot_seek_is_read_too():
+    class Stream(io.RawIOBase):
+        def __init__(self, data):
+            self.inner = io.BytesIO(data)
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            return self.inner.readinto(b)
+
+    png = _encoded(Image.fromarray(_ring()), "PNG")
+    assert not Stream(png).seekable()
+    assert np.array_equal(image_to_mnist(Stream(png)), image_to_mnist(png))
+    with pytest.raises(DataError, match="is a PostScript/EPS file"):
+        image_to_mnist(Stream(b"%!PS-Adobe-3.0 EPSF-3.0\n"))

@@ -203,7 +203,10 @@ def _open_source(source: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[st
             raise DataError("the file is empty (0 bytes): give a PNG or JPEG image")
         return "the file", io.BytesIO(source), True
     if not isinstance(source, (str, os.PathLike)):
-        return str(getattr(source, "name", "the file")), source, False
+        name = str(getattr(source, "name", "the file"))
+        if not (hasattr(source, "seekable") and source.seekable()):
+            return name, io.BytesIO(source.read()), True  # a pipe or socket: its bytes
+        return name, source, False
     path = Path(source)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
@@ -298,7 +301,7 @@ def _read(
         with img:
             if limit is not None and img.width * img.height > limit:
                 raise DataError(too_big)
-            if img.format == "JPEG" and max(img.size) > 2 * WORK_SIZE:
+            if img.format in ("JPEG", "MPO") and max(img.size) > 2 * WORK_SIZE:
                 img.draft("L", (WORK_SIZE, WORK_SIZE))  # decode a big photo at 1/2..1/8 scale
             pixels = img.width * img.height
             with budget.hold(pixels) if budget is not None else contextlib.nullcontext():
