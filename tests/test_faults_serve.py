@@ -172,14 +172,15 @@ def test_http_servers_own_refusals_are_json_too(server, raw, status):
 
 
 # -- answers that are not numbers ----------------------------------------------------------------
-def test_a_network_answering_nan_gets_a_500_json_error_never_nan(net, capsys):
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_a_network_answering_nan_gets_a_500_json_error_never_nan(net, capsys, bad):
     class Overflowing:
-        """Passes the startup checks, then answers NaN for a real image (as a network whose
-        weights overflow does)."""
+        """Passes the startup checks, then answers NaN (or only -inf, which has no softmax)
+        for a real image, as a network whose weights overflow does."""
 
         def predict(self, x):
             y = net.predict(x)
-            return y if not x.any() else np.full_like(y, np.nan)
+            return y if not x.any() else np.full_like(y, bad)
 
     with _Running(Overflowing()) as srv:
         status, _, body = _raw(srv, _post("/predict", _digit_png(), "image/png"))

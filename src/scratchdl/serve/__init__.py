@@ -34,7 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl.errors import ConfigError, DataError, ModelFileError, ScratchdlError
+from scratchdl.errors import (
+    ConfigError,
+    DataError,
+    ModelFileError,
+    ScratchdlError,
+    ShapeError,
+)
 from scratchdl.images import BlankImageError, ImageBusyError, PixelBudget
 
 __all__ = [
@@ -130,7 +136,10 @@ def predict_image(
 
     x = image_to_mnist(data, max_pixels=MAX_PIXELS, budget=budget)
     with lock or contextlib.nullcontext():
-        p = digit_probabilities(net, x)
+        try:
+            p = digit_probabilities(net, x)
+        except ShapeError:  # softmax of scores that are all -inf: no probabilities either
+            p = np.full(10, np.nan)
     if not np.isfinite(p).all():
         raise NonFiniteOutputError(
             "the model's output is not a number (NaN or infinite) for this image: its weights "
