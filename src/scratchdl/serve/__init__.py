@@ -34,13 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl.errors import (
-    ConfigError,
-    DataError,
-    ModelFileError,
-    ScratchdlError,
-    ShapeError,
-)
+from scratchdl.checks import check_positive_int
+from scratchdl.errors import DataError, ModelFileError, ScratchdlError, ShapeError
 from scratchdl.images import BlankImageError, ImageBusyError, PixelBudget
 
 __all__ = [
@@ -484,8 +479,7 @@ class DigitServer(ThreadingHTTPServer):
 
         _check_finite(net, name)
         check_digit_model(net, name)
-        if max_body <= 0:
-            raise ConfigError(f"max_body must be positive, got {max_body}")
+        check_positive_int(max_body, "max_body")
         self.net = net
         self.net_lock = threading.Lock()
         # Images being decoded at once, and their pixels, across all request threads.
