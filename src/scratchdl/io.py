@@ -169,6 +169,7 @@ def _build(arch: dict[str, Any]) -> Net:
             hidden_size=arch["hidden_size"],
             output_size=arch["output_size"],
             dropout_ratio=arch.get("dropout_ratio", 0.5),
+            weight_init_std=arch.get("weight_init_std", "he"),
             weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
             dtype=dtype,
         )

@@ -258,22 +258,9 @@ def _check_out(out: Path) -> None:
 
 def _check_memory(config: Any, force: bool) -> None:
     """Refuse, before loading anything, a network too large for this machine's memory."""
-    import numpy as np
+    from scratchdl.cli._resources import check_memory, train_estimate_for
 
-    from scratchdl.cli._resources import DATASET_SHAPES, check_memory, train_estimate
-    from scratchdl.train import EVAL_BATCH
-
-    if getattr(config, "model", "mlp") != "mlp":
-        return  # only fully connected nets have an estimate so far
-    n_train, n_test, features, classes = DATASET_SHAPES[config.dataset]
-    estimate, parts = train_estimate(
-        [features, *config.hidden, classes],
-        np.dtype(config.dtype).itemsize,
-        config.batch_size,
-        min(EVAL_BATCH, n_train),
-        n_train + n_test,
-        config.optimizer,
-    )
+    estimate, parts = train_estimate_for(config)
     check_memory("train", estimate, parts, "use a smaller --hidden or --batch-size", force)
 
 

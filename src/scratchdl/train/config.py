@@ -204,6 +204,12 @@ class TrainConfig:
             and 0 <= self.dropout < 1
         ):
             raise ConfigError(f"dropout must be a ratio in [0, 1), got {self.dropout!r}")
+        if self.batchnorm and self.batch_size < 2:
+            raise ConfigError(
+                f"batchnorm needs a batch size of at least 2, got {self.batch_size}: it "
+                "normalises each feature with the batch's own mean and variance, and one "
+                "sample normalises to 0 (nothing would be learned)"
+            )
         if self.model != "mlp" and (self.batchnorm or self.dropout):
             raise ConfigError(
                 f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "
