@@ -492,6 +492,11 @@ class Convolution(Layer):
                 "Convolution needs W of shape (FN, C, FH, FW) and b of shape (FN,), got "
                 f"{W.shape} and {b.shape}"
             )
+        if 0 in W.shape:
+            raise ShapeError(
+                f"Convolution needs at least one filter, one channel and a filter of at least "
+                f"1x1, got W of shape {W.shape}"
+            )
         conv_output_size(W.shape[2], W.shape[2], stride, pad)  # validates stride and pad
         self.W = W
         self.b = b

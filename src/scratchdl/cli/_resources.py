@@ -126,6 +126,11 @@ def _activation_plan(plan: _Plan, d: int, f: int, activation: str) -> None:
     plan.layer(kept, d * f * 2 + kept, d * f * 2)
 
 
+#: Network classes whose architecture record :func:`network_plan` reads.
+KNOWN_CLASSES = ("TwoLayerNet", "MultiLayerNet", "MultiLayerNetExtend", "SimpleConvNet")
+KNOWN_CLASSES += ("DeepConvNet",)
+
+
 def network_plan(arch: dict[str, Any], itemsize: int) -> _Plan:
     """The per-sample memory plan of the network an architecture record describes."""
     f = itemsize
@@ -292,9 +297,22 @@ def evaluate_estimate(net: Any, n_samples: int) -> tuple[int, dict[str, int]]:
     """:func:`network_estimate` of evaluating the loaded ``net`` on ``n_samples`` images."""
     from scratchdl.nets import EVAL_BATCH
 
-    arch = net.config()
     rows = min(EVAL_BATCH, getattr(net, "eval_batch_size", EVAL_BATCH), max(n_samples, 1))
-    return network_estimate(arch, net.dtype.itemsize, 1, rows, n_samples, None)
+    arch = net.config() if hasattr(net, "config") else {}
+    if arch.get("class") in KNOWN_CLASSES:
+        return network_estimate(arch, net.dtype.itemsize, 1, rows, n_samples, None)
+    # Another network (the book's SimpleNet): its parameters, and each weight's output width
+    # for a few arrays per row.
+    params = list(net.params.values())
+    itemsize = params[0].dtype.itemsize if params else 4
+    widths = sum(int(p.shape[-1]) for p in params if p.ndim == 2)
+    parts = {
+        "parameters": sum(p.nbytes for p in params),
+        "data": n_samples * int(getattr(net, "input_size", 0)) * itemsize,
+        "activations": 3 * rows * widths * itemsize,
+        "interpreter": BASELINE_BYTES,
+    }
+    return sum(parts.values()), parts
 
 
 def train_estimate(
