@@ -78,7 +78,8 @@ def _add_engine_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace another sweep's results in --out (its results, figures and trials)",
+        help="replace another sweep's results in --out (its results, figures and trials); "
+        "also run when the memory estimate exceeds what the machine has available",
     )
     add_data_dir(p)
 
@@ -151,6 +152,8 @@ def _run_sweep(args: argparse.Namespace, opts: Any, build: Any, executor: Any) -
     )
     data = load_source(source)
     sweep = build(opts, describe_data(source, data))
+    if executor == "local":  # a Dask cluster's workers have their own memory
+        _check_memory(sweep, describe_data(source, data), args)
     total = len(sweep.trials) + sweep.then_trials
     printer = _RowPrinter(sweep, total)
     runs = f"{len(sweep.trials)} runs"
@@ -184,6 +187,16 @@ def _run_sweep(args: argparse.Namespace, opts: Any, build: Any, executor: Any) -
         f"results.csv, summary.md and the figures"
     )
     return 0
+
+
+def _check_memory(sweep: Any, data: dict[str, Any], args: argparse.Namespace) -> None:
+    """Refuse a sweep whose --jobs workers cannot fit in this machine's memory."""
+    from scratchdl.cli._resources import check_memory, sweep_estimate
+
+    workers = max(min(args.jobs, len(sweep.trials)), 1)
+    estimate, parts = sweep_estimate([t.train for t in sweep.trials], data, workers)
+    fix = "use fewer --jobs or smaller networks or batches"
+    check_memory(f"sweep {sweep.name}", estimate, parts, fix, args.force)
 
 
 #: What a sweep writes into --out; figures are the ``*.png`` files beside them.
