@@ -103,8 +103,9 @@ def _one(args: argparse.Namespace, model: str, batch: int) -> int:
         argv += ["--eval-samples", str(args.eval_samples), "--data-dir", args.data_dir]
         argv += ["--out", str(Path(tmp) / "run"), "--quiet"]
         peak, seconds, _ = measure(argv, env)
+    mib = 2**20
     print(
-        f"{model:<9} {batch:>5} {iters:>5} {format_bytes(estimate):>10} {format_bytes(peak):>10} "
+        f"{model:<9} {batch:>5} {iters:>5} {estimate / mib:>6.0f} MiB {peak / mib:>6.0f} MiB "
         f"{estimate / peak:>8.2f} {seconds:>6.0f}s",
         flush=True,
     )

@@ -48,7 +48,7 @@ def one_line_error(err: str, code: int, *fragments: str) -> str:
 def test_the_estimate_reads_the_real_networks_architecture(config):
     net = build_model(config.validate(), 784, 10, 0)
     arch = res.architecture(config)
-    real = net.config()
+    real = {"class": type(net).__name__, **net.config()}
     for key, value in arch.items():
         if key in real:
             assert real[key] == value, key
