@@ -1,10 +1,11 @@
 """Up-front resource checks for the commands: refuse a run that cannot fit, before it starts.
 
 ``train --hidden 100000`` would otherwise allocate for minutes and then die with a
-MemoryError (or take the machine into swap). The estimates count the arrays a run holds at its
-peak: the data, the parameters with their gradients, optimizer state and saved copies, and the
-activations of the largest forward pass (an evaluation chunk). They are estimates, stated as
-such; ``--force`` runs anyway.
+MemoryError (or take the machine into swap). One estimate serves every command and model kind
+(:func:`network_estimate`, from the network's architecture record, the batch size and the
+dataset size): the data, the parameters with their gradients, optimizer state and saved copies,
+and the activations at the peak of a training step (or of an evaluation chunk). They are
+estimates, stated as such; ``--force`` runs anyway.
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ def mlp_parameter_count(sizes: Sequence[int]) -> int:
 
 # -- the one estimate: a network's architecture record -> bytes ---------------------------------
 #
-# A network is described by its architecture record (what model files store: the class name and ``net.config()``;
-# :func:`architecture` makes it from a ``TrainConfig`` without building anything). Walking its
-# layers gives, per sample, the bytes each layer keeps from forward for backward (the im2col
-# column matrix, ReLU masks, pooling's winners, Affine's input), the largest short-lived arrays
-# of one layer's forward or backward (its output, dout and dx, the column gradient), and the
-# parameter count. Floats take ``itemsize`` bytes, masks and winner indices one.
+# A network is described by its architecture record (what model files store: the class name
+# and ``net.config()``; :func:`architecture` makes it from a ``TrainConfig`` without building
+# anything). Walking its layers gives, per sample, the bytes each layer keeps from forward for
+# backward (the im2col column matrix, ReLU masks, pooling's winners, Affine's input), the
+# largest short-lived arrays of one layer's forward or backward (its output, dout and dx, the
+# column gradient), and the parameter count. Floats take ``itemsize`` bytes, masks and winner
+# indices one. The layers' own code may change (faster paths); the benchmark
+# ``benchmarks/bench_memory.py`` says whether the plan still holds within 30%.
 
 
 class _Plan:
