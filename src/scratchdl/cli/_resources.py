@@ -183,12 +183,13 @@ def network_plan(arch: dict[str, Any], itemsize: int) -> _Plan:
 def training_activations(plan: _Plan, batch_size: int) -> int:
     """Bytes of activations live at the peak of a training step of ``batch_size`` rows.
 
-    Twice the caches: a layer drops its previous step's cache only when it stores the new
-    one, and backward's gradients stay alive beside them (measured with tracemalloc for both
-    CNNs: the caches once plus the largest transient fell 30-35% short); then the largest
-    transient of one layer.
+    The caches one and a half times: a layer drops its previous step's cache only when it
+    stores the new one, so part of both are alive during the forward pass; then the largest
+    transient of one layer. (Calibrated on the peak resident memory of ``scratchdl train``
+    for both CNNs at batches 100 and 1000, ``benchmarks/bench_memory.py``: the caches once
+    fell up to 21% short of it, twice went 27% over.)
     """
-    return batch_size * (2 * plan.keep_train + plan.peak_train)
+    return batch_size * (3 * plan.keep_train // 2 + plan.peak_train)
 
 
 def architecture(config: Any, input_size: int = 784, n_classes: int = 10) -> dict[str, Any]:
@@ -278,9 +279,9 @@ def network_estimate(
         copies = 4 + OPTIMIZER_STATES.get(optimizer, 2)
         training = training_activations(plan, batch_size) + batch_size * features * f
         if background_evaluation:
-            # The evaluation copy holds the weights and, at first, the training caches.
+            # A copy of the network is evaluated in chunks on the second thread meanwhile.
             copies += 1
-            training += max(evaluating, batch_size * plan.keep_train)
+            training += evaluating
         else:
             training = max(training, evaluating)
         parts["parameters"] = plan.params * f * copies
