@@ -320,18 +320,23 @@ def _eval_batch(arch: dict[str, Any]) -> int:
 
 
 def sweep_estimate(
-    trials: Sequence[dict[str, Any]], data: dict[str, int], workers: int
+    trials: Sequence[Any], data: dict[str, int], workers: int
 ) -> tuple[int, dict[str, int]]:
     """Peak bytes of a sweep: the parent holding the data, and ``workers`` processes each
-    holding the data and training the largest of ``trials`` (their ``train`` settings)."""
+    holding the data and training the largest of ``trials`` (their ``train`` settings: a
+    ``TrainConfig`` or a dict of its fields)."""
     from scratchdl.train import TrainConfig
 
     n_train, n_test = int(data["n_train"]), int(data["n_test"])
     features, classes = int(data["features"]), int(data["classes"])
     largest: tuple[int, dict[str, int]] = (0, {})
     for train in trials:
-        settings = {k: (tuple(v) if k == "hidden" else v) for k, v in train.items()}
-        config = TrainConfig(**settings)
+        if isinstance(train, TrainConfig):
+            config = train
+        else:
+            config = TrainConfig(
+                **{k: (tuple(v) if k == "hidden" else v) for k, v in train.items()}
+            )
         arch = architecture(config, features, classes)
         one = network_estimate(
             arch,
