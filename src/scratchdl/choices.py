@@ -117,13 +117,14 @@ def _cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator)
 
 
 def _deep_cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
-    """The book's DeepConvNet (ch. 8.1): six 3x3 convolutions, He initialisation (``init``
-    does not apply), dropout 0.5."""
+    """The book's DeepConvNet (ch. 8.1): six 3x3 convolutions, dropout 0.5, initial weights
+    of scale ``init`` (the book's He by default)."""
     _conv_checks(config, "deep-cnn")
     return DeepConvNet(
         _image_dim(input_size),
         hidden_size=config.hidden[0],
         output_size=n_classes,
+        weight_init_std=config.init,
         weight_decay_lambda=config.weight_decay,
         dtype=config.dtype,
         rng=rng,

@@ -169,7 +169,8 @@ class Affine(Layer):
     def forward(self, x: NDArray) -> NDArray:
         x = real_array(x)  # strings or complex numbers are an error of ours, not NumPy's
         self.original_x_shape = x.shape
-        x2 = x.reshape(x.shape[0], -1) if x.ndim != 2 else x
+        # The feature count spelled out, not -1: NumPy cannot infer it for an empty batch.
+        x2 = x.reshape(x.shape[0], int(np.prod(x.shape[1:]))) if x.ndim != 2 else x
         if x2.shape[1] != self.W.shape[0]:
             raise ShapeError(
                 f"Affine expects {self.W.shape[0]} input features per sample, got input of shape "
@@ -413,6 +414,16 @@ class BatchNormalization(Layer):
         x2, axes = self._layout(x)
         shape = lambda a: self._per_feature(a, x2.ndim)  # noqa: E731
         if train_flg:
+            m = x2.size // max(self.gamma.shape[0], 1)  # values per feature (or channel)
+            if m < 2:
+                # Checked before the running statistics move: an empty batch would make them
+                # NaN for good, and one value per feature normalises to 0 (nothing to learn).
+                per = "per channel (N*H*W)" if x2.ndim == 4 else "per feature (N)"
+                raise ShapeError(
+                    f"BatchNormalization in training needs at least 2 values {per} to take "
+                    f"batch statistics, got input of shape {x.shape}: give a batch of 2 or "
+                    "more samples, or call forward with train_flg=False"
+                )
             mu = x2.mean(axis=axes)
             xc = x2 - shape(mu)
             var = np.mean(xc * xc, axis=axes)
@@ -476,6 +487,11 @@ class Convolution(Layer):
             raise ShapeError(
                 "Convolution needs W of shape (FN, C, FH, FW) and b of shape (FN,), got "
                 f"{W.shape} and {b.shape}"
+            )
+        if 0 in W.shape:
+            raise ShapeError(
+                f"Convolution needs at least one filter, one channel and a filter of at least "
+                f"1x1, got W of shape {W.shape}"
             )
         conv_output_size(W.shape[2], W.shape[2], stride, pad)  # validates stride and pad
         self.W = W

@@ -1054,11 +1054,15 @@ class DeepConvNet(ConvNet):
     dropout_ratio : float
         Both Dropout layers (the book: 0.5); test-time scaling as the book (see
         :class:`~scratchdl.layers.Dropout`).
+    weight_init_std : float or {'he', 'xavier'}
+        Initial weights are ``std * N(0, 1)``; the book's DeepConvNet always uses He
+        (``sqrt(2 / fan_in)``, the default here); a number or ``'xavier'`` is honoured so
+        that ``scratchdl train --model deep-cnn --init`` does what it says.
     weight_decay_lambda : float
         L2 penalty on every ``W`` (filters included), ch. 6.4.1; the book's run uses none.
     dtype : float32 or float64
     rng : numpy.random.Generator or int seed, optional
-        Source of the initial weights (He: ``sqrt(2 / fan_in)``) and of the dropout masks.
+        Source of the initial weights and of the dropout masks.
 
     Layers ``Conv1, Relu1, Conv2, Relu2, Pool1, ..., Conv6, Relu6, Pool3, Affine1, Relu7,
     Dropout1, Affine2, Dropout2`` (the book keeps them in a list). Parameters ``W1..W6``/
@@ -1079,12 +1083,15 @@ class DeepConvNet(ConvNet):
         output_size: int = 10,
         *,
         dropout_ratio: float = 0.5,
+        weight_init_std: float | str = "he",
         weight_decay_lambda: float = 0.0,
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
         self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
+        init_std(weight_init_std, 1)  # a bad value fails here, before anything is drawn
+        self.weight_init_std = weight_init_std
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         self.conv_params = [
             _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
@@ -1097,7 +1104,9 @@ class DeepConvNet(ConvNet):
         gen = _resolve_rng(rng)
 
         def he(shape: tuple[int, ...], fan_in: int) -> NDArray:
-            return (np.sqrt(2.0 / fan_in) * gen.standard_normal(shape)).astype(self.dtype)
+            # The book's He scale sqrt(2 / fan_in) unless weight_init_std says otherwise.
+            std = init_std(weight_init_std, fan_in)
+            return (std * gen.standard_normal(shape)).astype(self.dtype)
 
         def zeros(n: int) -> NDArray:
             return np.zeros(n, dtype=self.dtype)
@@ -1142,6 +1151,7 @@ class DeepConvNet(ConvNet):
             "hidden_size": self.hidden_size,
             "output_size": self.output_size,
             "dropout_ratio": self.dropout_ratio,
+            "weight_init_std": self.weight_init_std,
             "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }

@@ -100,7 +100,17 @@ def _gradcheck(args: argparse.Namespace) -> int:
         if value < low:
             raise ConfigError(f"{name} must be an integer of at least {low}, got {value}")
     sizes = [args.input_size, *hidden, args.classes]
-    estimate, parts = gradcheck_estimate(sizes, args.samples)
+    if args.model == "mlp":
+        arch = {
+            "class": "MultiLayerNet",
+            "input_size": args.input_size,
+            "hidden_size_list": hidden,
+            "output_size": args.classes,
+            "activation": args.activation,
+        }
+    else:
+        arch = _small_cnn_arch(args.model, hidden[0], args.classes)
+    estimate, parts = gradcheck_estimate(arch, args.samples)
     check_memory("gradcheck", estimate, parts, "use a smaller --input-size or --hidden", args.force)
     rng = np.random.default_rng(args.seed)
     if args.model == "mlp":
@@ -157,6 +167,38 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _small_cnn_arch(model: str, hidden: int, classes: int) -> dict[str, Any]:
+    """The architecture record of :func:`_small_cnn`'s network, for the memory estimate."""
+    from scratchdl.nets import DEEP_CONV_PARAMS
+
+    if model == "cnn":
+        return {
+            "class": "SimpleConvNet",
+            "input_dim": list(_SMALL_CNN_DIM),
+            "conv_param": dict(_SMALL_CNN_CONV),
+            "hidden_size": hidden,
+            "output_size": classes,
+        }
+    convs = {
+        f"conv_param_{i + 1}": {**p, "filter_num": n}
+        for i, (p, n) in enumerate(zip(DEEP_CONV_PARAMS, _SMALL_DEEP_FILTERS, strict=True))
+    }
+    return {
+        "class": "DeepConvNet",
+        "input_dim": list(_SMALL_DEEP_DIM),
+        **convs,
+        "hidden_size": hidden,
+        "output_size": classes,
+    }
+
+
+_SMALL_CNN_DIM, _SMALL_CNN_CONV = (
+    (2, 7, 7),
+    {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
+)
+_SMALL_DEEP_DIM, _SMALL_DEEP_FILTERS = (1, 8, 8), (2, 3, 2, 3, 2, 2)
+
+
 def _small_cnn(model: str, hidden: int, classes: int, rng: Any) -> Any:
     """A CNN small enough for central differences, with biases away from 0: DeepConvNet's
     pad-2 convolution has outputs that see only padding, whose ReLU input is the bias, and a
@@ -164,13 +206,12 @@ def _small_cnn(model: str, hidden: int, classes: int, rng: Any) -> Any:
     from scratchdl.nets import DeepConvNet, SimpleConvNet
 
     if model == "cnn":
-        conv = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
         cnn = _counting_net_class(SimpleConvNet)
-        net = cnn((2, 7, 7), conv, hidden, classes, weight_init_std=0.5, rng=rng)
+        net = cnn(_SMALL_CNN_DIM, _SMALL_CNN_CONV, hidden, classes, weight_init_std=0.5, rng=rng)
     else:
-        small = [{"filter_num": n} for n in (2, 3, 2, 3, 2, 2)]
+        small = [{"filter_num": n} for n in _SMALL_DEEP_FILTERS]
         cnn = _counting_net_class(DeepConvNet)
-        net = cnn((1, 8, 8), *small, hidden_size=hidden, output_size=classes, rng=rng)
+        net = cnn(_SMALL_DEEP_DIM, *small, hidden_size=hidden, output_size=classes, rng=rng)
         for layer in net.layers.values():
             if hasattr(layer, "dropout_ratio"):
                 layer.dropout_ratio = 0.0  # random masks per forward pass defeat the check

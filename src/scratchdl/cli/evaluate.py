@@ -83,22 +83,11 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
 
 def _check_memory(net: Any, dataset: str, force: bool) -> None:
     """Refuse, before loading the data, a model whose evaluation cannot fit in memory."""
-    from scratchdl.cli._resources import BASELINE_BYTES, DATASET_SHAPES, check_memory
-    from scratchdl.train import EVAL_BATCH
+    from scratchdl.cli._resources import DATASET_SHAPES, check_memory, evaluate_estimate
 
-    _, n_test, features, _ = DATASET_SHAPES.get(dataset, DATASET_SHAPES["mnist"])
-    params = list(net.params.values())
-    rows = min(EVAL_BATCH, n_test)
-    # Each layer's output for one chunk of rows, about three arrays of it alive at once.
-    widths = sum(int(p.shape[-1]) for p in params if p.ndim == 2)
-    itemsize = params[0].dtype.itemsize if params else 4
-    parts = {
-        "model": sum(p.nbytes for p in params),
-        "data": n_test * features * 4,
-        "activations": 3 * rows * widths * itemsize,
-        "interpreter": BASELINE_BYTES,
-    }
-    check_memory("evaluate", sum(parts.values()), parts, "evaluate on a larger machine", force)
+    _, n_test, _, _ = DATASET_SHAPES.get(dataset, DATASET_SHAPES["mnist"])
+    estimate, parts = evaluate_estimate(net, n_test)
+    check_memory("evaluate", estimate, parts, "evaluate on a larger machine", force)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

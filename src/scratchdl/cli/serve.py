@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free)")
     p.add_argument("--verbose", action="store_true", help="log every request")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="serve even when the memory estimate exceeds what the machine has available",
+    )
     p.set_defaults(func=_serve)
 
     e = sub.add_parser(
@@ -55,6 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
     net = load_any_model(path)
+    _check_memory(net, args.force)
     try:
         server = DigitServer(net, args.host, args.port, name=str(path), verbose=args.verbose)
     except OSError as exc:
@@ -71,6 +77,15 @@ def _serve(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("stopped")
     return 0
+
+
+def _check_memory(net: object, force: bool) -> None:
+    """Refuse a model whose forward pass on one image (the server runs one at a time) cannot
+    fit in this machine's memory."""
+    from scratchdl.cli._resources import check_memory, evaluate_estimate
+
+    estimate, parts = evaluate_estimate(net, 1)
+    check_memory("serve", estimate, parts, "serve it on a larger machine", force)
 
 
 def _export_web(args: argparse.Namespace) -> int:

@@ -75,6 +75,12 @@ def _add_engine_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
         "--out", default=default_out, help=_COMMON_HELP["out"] + f" (default: {default_out})"
     )
     p.add_argument("--dataset", default="mnist", help="mnist or fashion (default: mnist)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace another sweep's results in --out (its results, figures and trials); "
+        "also run when the memory estimate exceeds what the machine has available",
+    )
     add_data_dir(p)
 
 
@@ -128,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
     # Plan once against a stand-in data description: every option is checked (lr, values,
     # variants, optimizer, ...) before MNIST is loaded, so a typo fails in milliseconds.
     build(opts, {"name": "check", "n_train": 2**62, "n_test": 1, "features": 784, "classes": 10})
+    _check_folder(args.out, args.sweep, args.force)
     with contextlib.ExitStack() as stack:
         # One connection for the whole command; an unreachable scheduler fails here, before
         # MNIST is loaded.
@@ -146,6 +153,8 @@ def _run_sweep(args: argparse.Namespace, opts: Any, build: Any, executor: Any) -
     )
     data = load_source(source)
     sweep = build(opts, describe_data(source, data))
+    if executor == "local":  # a Dask cluster's workers have their own memory
+        _check_memory(sweep, describe_data(source, data), args)
     total = len(sweep.trials) + sweep.then_trials
     printer = _RowPrinter(sweep, total)
     runs = f"{len(sweep.trials)} runs"
@@ -179,6 +188,77 @@ def _run_sweep(args: argparse.Namespace, opts: Any, build: Any, executor: Any) -
         f"results.csv, summary.md and the figures"
     )
     return 0
+
+
+def _check_memory(sweep: Any, data: dict[str, Any], args: argparse.Namespace) -> None:
+    """Refuse a sweep whose --jobs workers cannot fit in this machine's memory."""
+    from scratchdl.cli._resources import check_memory, sweep_estimate
+
+    workers = max(min(args.jobs, len(sweep.trials)), 1)
+    estimate, parts = sweep_estimate([t.train for t in sweep.trials], data, workers)
+    fix = "use fewer --jobs or smaller networks or batches"
+    check_memory(f"sweep {sweep.name}", estimate, parts, fix, args.force)
+
+
+#: What a sweep writes into --out; figures are the ``*.png`` files beside them.
+SWEEP_FILES = ("results.json", "results.csv", "summary.md", "trials")
+
+
+def _folder_sweeps(out: Any) -> tuple[list[str], set[str]]:
+    """The files of ``out`` that are not a sweep's, and the names of the sweeps it holds
+    (from results.json and the trial files; ``"?"`` for one that cannot be read)."""
+    import json
+    from pathlib import Path
+
+    out = Path(out)
+    try:
+        names = sorted(n for n in os.listdir(out) if not n.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return [], set()
+    foreign = [n for n in names if n not in SWEEP_FILES and not n.endswith(".png")]
+    found: set[str] = set()
+    files = [out / "results.json"] if "results.json" in names else []
+    if (out / "trials").is_dir():
+        files += sorted((out / "trials").glob("*.json"))
+    for path in files:
+        try:
+            found.add(str(json.loads(path.read_text(encoding="utf-8"))["sweep"]))
+        except (OSError, ValueError, TypeError, KeyError):
+            found.add("?")  # damaged: whose it is cannot be told
+    if not found and any(n != "trials" for n in names if n in SWEEP_FILES or n.endswith(".png")):
+        found.add("?")  # results.csv, summary.md or figures without results.json or trials
+    return foreign, found
+
+
+def _check_folder(out: Any, name: str, force: bool) -> None:
+    """Refuse an --out that holds another sweep (unless ``force``: then its files are removed)
+    or files that are not a sweep's; this sweep's own earlier run is resumed."""
+    import shutil
+    from pathlib import Path
+
+    from scratchdl.cli._runfolder import RunFolderError
+
+    foreign, found = _folder_sweeps(out)
+    if foreign:
+        raise RunFolderError(
+            f"--out {out} holds files that are not a scratchdl sweep ({', '.join(foreign[:5])}): "
+            "a sweep writes a whole folder, so choose a new or empty --out"
+        )
+    others = sorted(found - {name})
+    if not others:
+        return
+    what = ", ".join("a damaged sweep" if o == "?" else f"sweep {o}" for o in others)
+    if not force:
+        raise RunFolderError(
+            f"{out} holds the results of another sweep ({what}): pass --force to replace "
+            "them, or choose another --out"
+        )
+    folder = Path(out)
+    for entry in folder.iterdir():
+        if entry.name == "trials" and entry.is_dir():
+            shutil.rmtree(entry)
+        elif entry.name in SWEEP_FILES or entry.name.endswith(".png"):
+            entry.unlink()
 
 
 def _connect(args: argparse.Namespace, stack: contextlib.ExitStack) -> Any:

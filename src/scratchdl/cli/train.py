@@ -201,22 +201,9 @@ def _check_out(out: Path) -> None:
 
 def _check_memory(config: Any, force: bool) -> None:
     """Refuse, before loading anything, a network too large for this machine's memory."""
-    import numpy as np
+    from scratchdl.cli._resources import check_memory, train_estimate_for
 
-    from scratchdl.cli._resources import DATASET_SHAPES, check_memory, train_estimate
-    from scratchdl.train import EVAL_BATCH
-
-    if getattr(config, "model", "mlp") != "mlp":
-        return  # only fully connected nets have an estimate so far
-    n_train, n_test, features, classes = DATASET_SHAPES[config.dataset]
-    estimate, parts = train_estimate(
-        [features, *config.hidden, classes],
-        np.dtype(config.dtype).itemsize,
-        config.batch_size,
-        min(EVAL_BATCH, n_train),
-        n_train + n_test,
-        config.optimizer,
-    )
+    estimate, parts = train_estimate_for(config)
     check_memory("train", estimate, parts, "use a smaller --hidden or --batch-size", force)
 
 
@@ -328,14 +315,18 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         "train_config": config.to_dict(),
         "iterations": history.iterations,
         "stop_reason": history.stop_reason,
-        # On the full test set, also when the per-epoch records used --eval-samples.
+        # On the full test set, also when the per-epoch records used --eval-samples (unless
+        # the time budget ended first: then on the images it measured, test_n says how many).
         "test_acc": final.get("test_acc", None if last is None else last.test_acc),
+        "test_n": final.get("n_test", _record_test_rows(history, config)),
     }
     with sigint_held() as held:
         try:
             history.save(staging / "history.json")
             save_model(net, staging / "model.npz", metadata=metadata)
-            save_training_curves(history, staging / "curves.png", title=config.describe())
+            save_training_curves(
+                history, staging / "curves.png", title=_curves_title(config, history)
+            )
             folder.commit()
         except OSError as exc:
             raise _write_error(exc, out) from None
@@ -352,6 +343,7 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         raise DivergenceError(f"{history.message}; {wrote}")
     note = f" ({history.message})" if history.message else ""
     print(f"{history.summary()}{note}; {wrote}")
+    _say_what_was_evaluated(history, config, out)
     if last is not None:
         _warn_if_not_learned(history, config, net.output_size)
     if history.stop_reason == "time_limit":
@@ -363,6 +355,55 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
         print("interrupted while saving: the results above were saved completely", file=sys.stderr)
         return 130
     return 0
+
+
+def _record_test_rows(history: Any, config: Any) -> int | None:
+    """Test images the last record was measured on."""
+    n_test = history.info.get("n_test") or 0
+    cut = history.info.get("cut_record")
+    sizes = [n_test]
+    if config.eval_samples:
+        sizes.append(config.eval_samples)
+    if cut:
+        sizes.append(cut["samples"])
+    return min(sizes) if n_test else None
+
+
+def _curves_title(config: Any, history: Any) -> str:
+    """The run's settings, with the length it actually trained when it stopped early."""
+    from scratchdl._text import epochs_done, plural_epochs
+
+    title = config.describe()
+    if history.iterations < history.total_iters:
+        done = plural_epochs(epochs_done(history.iterations, history.iter_per_epoch))
+        title += f"; trained {done} ({history.iterations} iters), stopped: {history.stop_reason}"
+    return title
+
+
+def _say_what_was_evaluated(history: Any, config: Any, out: Path) -> None:
+    """One line when the time budget cut or skipped the final evaluation."""
+    if history.stop_reason == "interrupted" or history.info.get("n_test", 0) == 0:
+        return
+    full = f"scratchdl evaluate {out / 'model.npz'} measures the full test set"
+    cut = history.info.get("cut_record")
+    if cut:
+        print(
+            f"the last record was measured on {cut['samples']} samples of each set, not the "
+            f"full sets, to stay within --max-seconds; {full}"
+        )
+    final = history.info.get("final")
+    if config.eval_samples is None or config.eval_samples >= history.info["n_test"]:
+        return
+    if final is None and config.max_seconds is not None:
+        print(
+            "the final evaluation on the full test set was skipped: the --max-seconds budget "
+            f"was used up; {full}"
+        )
+    elif final and final.get("n_test", 0) < final.get("of_test", 0):
+        print(
+            f"the final evaluation stopped at the --max-seconds budget after "
+            f"{final['n_test']} of the {final['of_test']} test images; {full}"
+        )
 
 
 def _warn_if_not_learned(history: Any, config: Any, n_classes: int) -> None:

@@ -293,9 +293,33 @@ def _load_finished(path: Path, spec: TrialSpec) -> dict[str, Any] | None:
         return None
     if not isinstance(row, dict) or row.get("key") != spec.key or "final" not in row:
         return None
-    # The label and tags may be renamed without re-running: take them from the plan.
-    row.update(sweep=spec.sweep, group=spec.group, tags=dict(spec.tags))
+    if row.get("status") not in ("completed", "diverged") or not _measured(
+        {k: v for k, v in row.items() if k not in _PLANNED and k != "status"}
+    ):
+        return None  # an edited or damaged file: its numbers cannot be trusted
+    # The plan's own fields (the key is their hash), with labels and tags that may be renamed
+    # without re-running.
+    row.update(spec.to_dict())
     return row
+
+
+#: Fields of a stored trial that come from its plan (:meth:`TrialSpec.to_dict`).
+_PLANNED = ("key", "sweep", "group", "tags", "seed", "train", "checkpoints", "evaluation")
+_PLANNED += ("data", "subset")
+
+
+def _measured(value: Any) -> bool:
+    """Whether a stored trial's measurements are all numbers (finite), booleans or None, in
+    dicts and lists: a text where a number belongs means the file was edited or damaged."""
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, (int, float)):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_measured(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_measured(v) for v in value)
+    return False
 
 
 def _dump(obj: Any) -> str:

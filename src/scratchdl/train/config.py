@@ -274,6 +274,12 @@ class TrainConfig:
                 "give exactly one of epochs and iters, got "
                 f"epochs={self.epochs} and iters={self.iters}"
             )
+        if self.batchnorm and self.batch_size < 2:
+            raise ConfigError(
+                f"batchnorm needs a batch size of at least 2, got {self.batch_size}: it "
+                "normalises each feature with the batch's own mean and variance, and one "
+                "sample normalises to 0 (nothing would be learned)"
+            )
         if self.model != "mlp" and (self.batchnorm or self.dropout):
             raise ConfigError(
                 f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "

@@ -189,11 +189,19 @@ class History:
         if last is None:
             return f"no evaluation after {self.iterations} iterations ({self.stop_reason})"
         final = self.info.get("final")
-        if final:
+        if final and "n_train" in final:  # a history of an older version: full sets
             test = final.get("test_acc")
             sets = f"{final['n_test']} test, " if final.get("n_test") else ""
             where = f" (full sets: {sets}{final['n_train']} train images)"
             train_acc = final["train_acc"]
+        elif final:
+            test, train_acc = final.get("test_acc"), final["train_acc"]
+            n, of = final["n_test"], final.get("of_test", final["n_test"])
+            tested = f"the full test set of {n}" if n == of else f"{n} of the {of} test"
+            where = (
+                f" (test: {tested} images; train: {final['n_train_sample']} sampled, "
+                "--eval-samples)"
+            )
         else:
             test, where, train_acc = last.test_acc, "", last.train_acc
         test_text = "n/a" if test is None else f"{test:.4f}"

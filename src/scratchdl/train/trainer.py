@@ -28,9 +28,10 @@ Nothing here installs a signal handler, changes the BLAS thread count or starts 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -289,6 +290,7 @@ class Trainer:
 
     def _begin(self) -> None:
         self.history.stop_reason, self.history.message = None, ""
+        self.history.info.pop("cut_record", None)  # said of an earlier session's last record
         self._stop = None
         # Time spent in earlier sessions counts towards elapsed.
         self._t0 = time.perf_counter() - self.history.elapsed
@@ -298,9 +300,11 @@ class Trainer:
     def _finish(self) -> None:
         """Complete the records and say why the run stopped."""
         history = self.history
-        if self._stop is not None and self._stop[2] and self._last_recorded() != self.iteration:
-            self.evaluator.record(self)  # a stop that asked for a record of where it stopped
-        self.evaluator.finish(self)  # every run ends with its records complete
+        record = self._stop[2] if self._stop is not None else False
+        with self._evaluation_cut(record):
+            if record and self._last_recorded() != self.iteration:
+                self.evaluator.record(self)  # a stop that asked for a record of where it stopped
+            self.evaluator.finish(self)  # every run ends with its records complete
         if self._stop is None:
             history.stop_reason, history.message = "completed", ""
         else:
@@ -311,12 +315,14 @@ class Trainer:
             )
 
     def request_stop(
-        self, reason: str = "interrupted", message: str | None = None, record: bool = False
+        self, reason: str = "interrupted", message: str | None = None, record: bool | int = False
     ) -> None:
         """Stop :meth:`fit` after the current step (the first request wins).
 
         ``record`` asks for a final record of the weights where the run stopped (the time
-        budget does; Ctrl-C does not, to stop at once).
+        budget does; Ctrl-C does not, to stop at once). A number asks for it on at most that
+        many samples of each set (a random subset, for this record only):
+        ``history.info["cut_record"]`` then says so.
         """
         if self._stop is None:
             self._stop = (reason, message, record)
@@ -488,6 +494,36 @@ class Trainer:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _evaluation_cut(self, record: bool | int) -> Iterator[None]:
+        """For a stop's record of at most ``record`` samples: smaller evaluation sets while
+        the block runs (the checkpoint keeps the run's own)."""
+        if isinstance(record, bool) or not isinstance(record, int):
+            yield
+            return
+        saved = self.eval_train_idx, self.eval_test_idx
+        rng = np.random.default_rng(self.iteration)
+        n_train = self.x_train.shape[0] if saved[0] is None else saved[0].shape[0]
+        cut = False
+        if n_train > record:
+            cut = True
+            self.eval_train_idx = self._eval_subset(rng, self.x_train.shape[0], record)
+            if saved[0] is not None:
+                self.eval_train_idx = np.sort(rng.choice(saved[0], record, replace=False))
+        if self.x_test is not None:
+            n_test = self.x_test.shape[0] if saved[1] is None else saved[1].shape[0]
+            if n_test > record:
+                cut = True
+                self.eval_test_idx = self._eval_subset(rng, self.x_test.shape[0], record)
+                if saved[1] is not None:
+                    self.eval_test_idx = np.sort(rng.choice(saved[1], record, replace=False))
+        if cut:
+            self.history.info["cut_record"] = {"iteration": self.iteration, "samples": record}
+        try:
+            yield
+        finally:
+            self.eval_train_idx, self.eval_test_idx = saved
+
     @staticmethod
     def _snapshot(net: Any) -> dict[str, dict[str, NDArray]]:
         """The parameters and layer arrays of ``net``: the network a divergence goes back to
