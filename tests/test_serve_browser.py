@@ -190,8 +190,8 @@ def test_exported_page_computes_what_numpy_computes(exported, default_model, mni
             prob_diff.append(float(np.abs(np.asarray(theirs["probabilities"]) - p).max()))
             # The forward pass alone, on the very same input.
             js_p = driver.execute_script(
-                "const m = ScratchdlMnist.loadModel(window.SCRATCHDL_MODEL);"
-                "return ScratchdlMnist.forward(m, arguments[0]);",
+                "const m = ScratchdlNet.loadModel(window.SCRATCHDL_MODEL);"
+                "return ScratchdlNet.forward(m, arguments[0]);",
                 ours.ravel().tolist(),
             )
             forward_diff.append(float(np.abs(np.asarray(js_p) - p).max()))

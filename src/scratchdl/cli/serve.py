@@ -35,15 +35,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser(
         "export-web",
-        help="write the draw-a-digit page as static files that run an MLP in the browser",
+        help="write the draw-a-digit page as static files that run the network in the browser",
         description=(
             "Write a page that runs the same preprocessing and the network's forward pass in "
             "the browser's JavaScript: no server needed, open index.html or put the folder on "
-            "any static host. MLP models (ReLU or sigmoid) only; the weights are float32."
+            "any static host. MLPs, SimpleConvNet and DeepConvNet (our model.npz files and the "
+            "book's params.pkl, deep_convnet_params.pkl); the weights are float32. The page "
+            "shows the network's test accuracy: the one its file records, else measured on "
+            "MNIST's test set if it is on this computer. DIR must be new, empty or an earlier "
+            "export."
         ),
     )
-    e.add_argument("model", help="model file (model.npz, or the book's sample_weight.pkl)")
+    e.add_argument(
+        "model",
+        help="model file (model.npz, or the book's sample_weight.pkl, params.pkl, "
+        "deep_convnet_params.pkl)",
+    )
     e.add_argument("--out", required=True, metavar="DIR", help="folder to write the page to")
+    e.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a folder that holds other files (files of the page's names replaced)",
+    )
     e.set_defaults(func=_export_web)
 
 
@@ -55,8 +68,11 @@ def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
     net = load_any_model(path)
+    about = _about(net, "served")
     try:
-        server = DigitServer(net, args.host, args.port, name=str(path), verbose=args.verbose)
+        server = DigitServer(
+            net, args.host, args.port, name=str(path), verbose=args.verbose, about=about
+        )
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}): "
@@ -73,13 +89,37 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _about(net: object, when: str) -> dict:
+    """The page's facts about ``net``, its test accuracy measured when it records none."""
+    import sys
+    import time
+
+    from scratchdl.serve.about import model_about
+
+    about = model_about(net, measure=False)
+    if about["test_acc"] is None:
+        start = time.perf_counter()
+        about = model_about(net, measure=True, when=when)
+        if about["test_acc"] is not None:
+            print(
+                f"test accuracy {about['test_acc']:.4f} on MNIST's 10,000 test images "
+                f"(measured in {time.perf_counter() - start:.1f} s; the model file records none)",
+                file=sys.stderr,
+            )
+    return about
+
+
 def _export_web(args: argparse.Namespace) -> int:
     from scratchdl.serve import load_any_model
-    from scratchdl.serve.export import export_web
+    from scratchdl.serve.export import check_export_folder, export_web, web_model
 
     net = load_any_model(args.model)
     out = Path(args.out)
-    sizes = export_web(net, out, name=Path(args.model).name)
+    name = Path(args.model).name
+    # Refuse a layer, a weight or a folder before the test accuracy is measured.
+    web_model(net, name, about={})
+    check_export_folder(out, args.force)
+    sizes = export_web(net, out, name=name, about=_about(net, "exported"), force=args.force)
     total = sum(sizes.values())
     print(
         f"wrote {out}/index.html and its files ({total / 1024:.0f} KiB; the weights, model.js, "

@@ -5,7 +5,8 @@
 the ten probabilities and the 28x28 image it was given, live. The page asks ``POST /predict``,
 which runs :func:`scratchdl.images.image_to_mnist` and the network in Python, so it works with
 every model kind. ``export-web`` writes the same page as static files that run the same
-preprocessing (``static/mnist.js``) and an MLP's forward pass in the browser, for any static host.
+preprocessing (``static/mnist.js``) and the network's forward pass (``static/net.js``: MLPs and
+the CNNs) in the browser, for any static host.
 
 The JSON API (also usable with ``curl``)::
 
@@ -322,6 +323,9 @@ class DigitServer(ThreadingHTTPServer):
         Largest request body in bytes.
     verbose : bool
         Log every request to standard error (errors are always logged).
+    about : dict, optional
+        What the page says about the network (:func:`scratchdl.serve.about.model_about`;
+        default: from the model's record, without measuring).
     """
 
     daemon_threads = True
@@ -336,8 +340,10 @@ class DigitServer(ThreadingHTTPServer):
         name: str = "model",
         max_body: int = MAX_BODY,
         verbose: bool = False,
+        about: dict[str, Any] | None = None,
     ) -> None:
         from scratchdl.images import check_digit_model
+        from scratchdl.serve.about import model_about
 
         check_digit_model(net, name)
         if max_body <= 0:
@@ -347,7 +353,13 @@ class DigitServer(ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(4)  # images being preprocessed at once
         self.max_body = max_body
         self.verbose = verbose
-        self.info = {"model": name, "network": repr(net), "mode": "server"}
+        self.info = {
+            "model": name,
+            "network": repr(net),
+            "mode": "server",
+            # Class, layers and test accuracy, as the exported page shows them.
+            "about": about if about is not None else model_about(net),
+        }
         page = page_file("index.html").replace(_PAGE_MARK, "")
         self.assets = {"index.html": page.encode("utf-8")}
         for name_ in ("app.js", "mnist.js", "style.css"):

@@ -1,11 +1,13 @@
 // scratchdl's digit page: draw or upload, see the prediction, the ten probabilities and the
 // 28x28 input. Served by `scratchdl serve` it asks POST /predict; exported by
-// `scratchdl export-web` (window.SCRATCHDL_MODEL set by model.js) it computes in the browser.
+// `scratchdl export-web` (window.SCRATCHDL_MODEL set by model.js) it computes in the browser
+// (net.js).
 "use strict";
 
 (function () {
   const M = window.ScratchdlMnist;
-  const local = window.SCRATCHDL_MODEL ? M.loadModel(window.SCRATCHDL_MODEL) : null;
+  const N = window.ScratchdlNet;
+  const local = window.SCRATCHDL_MODEL ? N.loadModel(window.SCRATCHDL_MODEL) : null;
   const pad = document.getElementById("pad");
   const ctx = pad.getContext("2d", { willReadFrequently: true });
   const seen = document.getElementById("seen");
@@ -66,7 +68,7 @@
   // -- computing an answer ------------------------------------------------------------------
   function computeLocally(gray) {
     const x = M.toMnist(gray);
-    const p = local ? M.forward(local, x) : null;
+    const p = N.forward(local, x);
     const input = [];
     for (let i = 0; i < 28; i++) input.push(Array.from(x.subarray(i * 28, i * 28 + 28)));
     let best = 0;
@@ -246,11 +248,24 @@
   };
   clearPad();
   const modelLabel = document.getElementById("model");
+  const aboutLabel = document.getElementById("about");
+  // What the network is and how well it reads MNIST's test digits, from model.js or /info.
+  function describe(about) {
+    if (!about || !about.network) return "";
+    const acc = typeof about.test_acc === "number"
+      ? "test accuracy " + (100 * about.test_acc).toFixed(2) + "% (" + about.test_acc_note + ")"
+      : "test accuracy " + (about.test_acc_note || "not measured");
+    const count = typeof about.parameters === "number" ? about.parameters.toLocaleString("en") + " parameters: " : "";
+    return about.network + ", " + count + about.summary + ". " + acc[0].toUpperCase() + acc.slice(1) + ".";
+  }
   if (local) {
-    modelLabel.textContent = "Model: " + local.name + " (running in this page, no server)";
+    const about = window.SCRATCHDL_MODEL;
+    modelLabel.textContent = "Model: " + about.name + " (running in this page, no server)";
+    aboutLabel.textContent = describe(about);
   } else {
     fetch("info").then(function (r) { return r.json(); }).then(function (info) {
       modelLabel.textContent = "Model: " + info.model + " (" + info.network + ")";
+      aboutLabel.textContent = describe(info.about);
     }).catch(function () { modelLabel.textContent = "Model: (the server did not answer)"; });
   }
 })();
