@@ -62,12 +62,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from scratchdl.errors import ConfigError
+    from scratchdl.images import check_digit_model
     from scratchdl.serve import DigitServer, find_model, load_any_model
 
     path = Path(args.model) if args.model else find_model(".")
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
     net = load_any_model(path)
+    check_digit_model(net, str(path))
     about = _about(net, "served")
     try:
         server = DigitServer(

@@ -102,9 +102,12 @@ def web_model(net: Any, name: str = "model", about: dict[str, Any] | None = None
     ------
     ConfigError
         If ``net`` has a layer the page cannot run (BatchNormalization, ...).
+    ShapeError
+        If ``net`` does not map 28x28 images to 10 digits.
     ModelFileError
         If a weight is NaN or infinite.
     """
+    from scratchdl.images import check_digit_model
     from scratchdl.serve.about import model_about
 
     layers = getattr(net, "layers", None)
@@ -116,6 +119,7 @@ def web_model(net: Any, name: str = "model", about: dict[str, Any] | None = None
         layer_spec, arrays = _layer_spec(str(key), layer, name)
         spec.append(layer_spec)
         chunks += [a.tobytes() for a in arrays]
+    check_digit_model(net, name)
     blob = b"".join(chunks)
     input_dim = getattr(net, "input_dim", None)
     shape = [int(n) for n in input_dim] if input_dim else [int(net.input_size)]
