@@ -134,6 +134,10 @@ def test_served_page_reads_drawn_digits_and_a_photo(server, photo_file, tmp_path
         driver.get(server.url)
         model = driver.find_element(By.ID, "model")
         WebDriverWait(driver, 30).until(lambda d: "Model: model.npz" in model.text)
+        # The network and the test accuracy its file records, as the exported page says them.
+        about = driver.find_element(By.ID, "about").text
+        assert "Net, " in about and "affine 10" in about, about
+        assert "(recorded when the model was trained, on the mnist test set)" in about, about
         _draw_digits(driver, tmp_path, "serve")
         _upload(driver, photo_file, tmp_path, "serve")
         assert console_errors(driver) == []
@@ -154,6 +158,7 @@ def test_exported_page_reads_drawn_digits_and_a_photo_without_a_server(
     with chromium(tmp_path / "profile") as driver:
         driver.get((exported / "index.html").as_uri())
         assert "no server" in driver.find_element(By.ID, "model").text
+        assert "recorded when the model was trained" in driver.find_element(By.ID, "about").text
         _draw_digits(driver, tmp_path, "export")
         _upload(driver, photo_file, tmp_path, "export")
         assert console_errors(driver) == []
