@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl._text import plural
+from scratchdl._text import mean_over
 from scratchdl.experiments.config import parse_variants
 from scratchdl.experiments.declare import (
     BookCh6Options,
@@ -134,7 +134,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.say(
         "Setup: hidden layers {hidden} (the book's code has {book} of {book_width}, which its "
         "text calls a {book_depth}-layer net), {optimizer} lr {lr}, batch {batch} {drawn}, {budget} "
-        "per run, {seeds} seed(s) per variant. Test accuracy on the full test set and training "
+        "per run, {seeds} per variant. Test accuracy on the full test set and training "
         "loss on the learning curve's fixed training subsample (mean ± std over seeds); "
         "activation statistics of each hidden layer on {images} fixed training images (mean "
         "over seeds).",
@@ -304,11 +304,9 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             hline=(res.options["chance"], "chance"),
         ),
     ]
-    seeds, budget = plural(len(res.options["seeds"]), "seed"), res.options["budget"]["text"]
+    seeds, budget = mean_over(len(res.options["seeds"])), res.options["budget"]["text"]
     paths = [
-        save_figure(
-            plot_panels(curves, f"Initial weights, {budget} (mean over {seeds})"), out / FIGURES[0]
-        )
+        save_figure(plot_panels(curves, f"Initial weights, {budget} ({seeds})"), out / FIGURES[0])
     ]
     edges = np.linspace(*HIST_RANGE, HIST_BINS + 1)
     hidden = res.options["hidden"]
@@ -323,7 +321,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             xlabel="output",
             ylabel="share per bin",
             suptitle=f"Hidden-layer outputs {title} (the book's figures 6-10 to 6-14; "
-            f"{HIST_BINS} bins over [0, 1], mean over {seeds})",
+            f"{HIST_BINS} bins over [0, 1], {seeds})",
         )
         paths.append(save_figure(fig, out / name))
     return paths
