@@ -297,3 +297,10 @@ def test_a_network_for_other_images_is_refused(tmp_path):
     with pytest.raises(ShapeError, match="not 28x28 images to 10 digits"):
         export_web(net, tmp_path / "site", name="small.npz")
     assert not (tmp_path / "site").exists()
+
+
+def test_a_run_folder_is_exported_with_its_name(simple, tmp_path):
+    (tmp_path / "runA").mkdir()
+    save_model(simple, tmp_path / "runA" / "model.npz")
+    assert main(["export-web", str(tmp_path / "runA"), "--out", str(tmp_path / "site")]) == 0
+    assert _model_js(tmp_path / "site")["name"] == "runA/model.npz"

@@ -112,12 +112,15 @@ def _about(net: object, when: str) -> dict:
 
 
 def _export_web(args: argparse.Namespace) -> int:
-    from scratchdl.serve import load_any_model
+    from scratchdl.serve import find_model, load_any_model
     from scratchdl.serve.export import check_export_folder, export_web, web_model
 
-    net = load_any_model(args.model)
+    model = Path(args.model)
+    if model.is_dir():  # a run folder: its newest model.npz, named with the folder
+        model = find_model(model)
+    net = load_any_model(model)
     out = Path(args.out)
-    name = Path(args.model).name
+    name = model.name if model.name != "model.npz" else f"{model.parent.name}/{model.name}"
     # Refuse a layer, a weight or a folder before the test accuracy is measured.
     web_model(net, name, about={})
     check_export_folder(out, args.force)
