@@ -243,7 +243,7 @@ def test_a_folder_of_other_files_is_refused_unless_forced(simple, tmp_path):
 
 
 def test_the_command_refuses_in_one_line_and_writes_with_force(simple, tmp_path, capsys):
-    model = save_model(simple, tmp_path / "m.npz")
+    model = save_model(simple, tmp_path / "m.npz", metadata={"test_acc": 0.5})
     out = tmp_path / "mysite"
     out.mkdir()
     (out / "index.html").write_text("mine")
@@ -301,6 +301,23 @@ def test_a_network_for_other_images_is_refused(tmp_path):
 
 def test_a_run_folder_is_exported_with_its_name(simple, tmp_path):
     (tmp_path / "runA").mkdir()
-    save_model(simple, tmp_path / "runA" / "model.npz")
+    save_model(simple, tmp_path / "runA" / "model.npz", metadata={"test_acc": 0.5})
     assert main(["export-web", str(tmp_path / "runA"), "--out", str(tmp_path / "site")]) == 0
     assert _model_js(tmp_path / "site")["name"] == "runA/model.npz"
+
+
+def test_a_link_to_an_empty_folder_stays_a_link(simple, tmp_path):
+    (tmp_path / "target").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "target")
+    export_web(simple, tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "target" / "model.js").is_file()
+
+
+def test_the_command_says_when_it_cannot_measure_the_accuracy(
+    simple, tmp_path, capsys, isolated_cache
+):
+    model = save_model(simple, tmp_path / "m.npz")
+    assert main(["export-web", str(model), "--out", str(tmp_path / "site")]) == 0
+    err = capsys.readouterr().err
+    assert "measuring it on MNIST's test set" in err and "not measured" in err
+    assert _model_js(tmp_path / "site")["test_acc_note"].startswith("not measured")

@@ -270,7 +270,7 @@ def export_web(
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; a page is not
         for filename, data in files.items():
             (staging / filename).write_bytes(data)
-        if state in ("new", "empty"):
+        if state in ("new", "empty") and not out.is_symlink():
             try:
                 os.replace(staging, out)  # an empty folder is replaced in one step (POSIX)
                 state = "swapped"
