@@ -2,8 +2,8 @@
 
 Networks: the book's ``params.pkl`` (SimpleConvNet) and ``deep_convnet_params.pkl``
 (DeepConvNet) when found beside ``SCRATCHDL_BOOK_WEIGHTS``, else randomly initialised nets of
-both kinds; always a SimpleConvNet with a strided, padded convolution and overlapping, padded
-pooling windows (the book's nets have neither). Digits: 100 MNIST test digits when
+both kinds; always two SimpleConvNets with strided, padded convolutions (5x5 and 3x3) and one
+with overlapping, padded pooling windows (the book's nets have neither). Digits: 100 MNIST test digits when
 ``SCRATCHDL_DATA_DIR`` is set, else 100 deterministic synthetic ones. Needs chromium,
 chromium-driver and selenium; skipped otherwise.
 """
@@ -59,6 +59,13 @@ def _nets() -> dict[str, object]:
     if "deep_convnet_params.pkl" not in nets:
         nets["random DeepConvNet"] = DeepConvNet(rng=2)
     nets["strided SimpleConvNet"] = _odd_net()
+    # 3x3 filters take net.js's written-out path; here with stride 2 and pad 1 (28 -> 14).
+    nets["strided 3x3 SimpleConvNet"] = SimpleConvNet(
+        conv_param={"filter_num": 5, "filter_size": 3, "pad": 1, "stride": 2},
+        hidden_size=16,
+        weight_init_std="he",
+        rng=4,
+    )
     return nets
 
 
