@@ -321,3 +321,41 @@ def test_the_command_says_when_it_cannot_measure_the_accuracy(
     err = capsys.readouterr().err
     assert "measuring it on MNIST's test set" in err and "not measured" in err
     assert _model_js(tmp_path / "site")["test_acc_note"].startswith("not measured")
+
+
+@pytest.mark.slow
+def test_killed_or_interrupted_exports_leave_a_folder_the_next_export_repairs(
+    simple, deep, tmp_path
+):
+    """Real child processes, paused at the export's fault points and signalled."""
+    import signal
+
+    from _fault_helpers import interrupt_at, kill_at, leftovers, run, snapshot
+
+    first = save_model(simple, tmp_path / "simple.npz", metadata={"test_acc": 0.5})
+    second = save_model(deep, tmp_path / "deep.npz", metadata={"test_acc": 0.5})
+    out = tmp_path / "site"
+    assert run(tmp_path, "export-web", str(first), "--out", str(out)).returncode == 0
+    before = snapshot(out)
+    argv = ("export-web", str(second), "--out", str(out))
+
+    # Killed with every file staged: the earlier export untouched, the staging folder left.
+    code, _, _ = kill_at(tmp_path, "export-web:staged", *argv)
+    assert code == -signal.SIGKILL and snapshot(out) == before
+    assert len(leftovers(out)) == 1
+    # Ctrl-C at the same point: nothing changed, nothing left (the dead one's folder too).
+    code, _, err = interrupt_at(tmp_path, "export-web:staged", *argv)
+    assert code == 130 and "Traceback" not in err
+    assert snapshot(out) == before and leftovers(out) == []
+    # Killed among the renames (model.js and the manifest come after app.js): the old
+    # manifest stays, so the folder is still recognised as our export.
+    code, _, _ = kill_at(tmp_path, "export-web:app.js", *argv)
+    assert code == -signal.SIGKILL
+    now = snapshot(out)
+    assert now[MANIFEST] == before[MANIFEST] and now["model.js"] == before["model.js"]
+    result = run(tmp_path, *argv)
+    assert result.returncode == 0, result.stderr
+    assert leftovers(out) == [] and _model_js(out)["network"] == "DeepConvNet"
+    manifest = json.loads((out / MANIFEST).read_text())
+    for name, entry in manifest["files"].items():
+        assert snapshot(out)[name] == entry["sha256"], name

@@ -97,7 +97,7 @@ def _about(net: object, when: str) -> dict:
     import sys
     import time
 
-    from scratchdl.serve.about import model_about
+    from scratchdl.serve.about import NOT_MEASURED, model_about
 
     about = model_about(net, measure=False)
     if about["test_acc"] is None:
@@ -110,10 +110,10 @@ def _about(net: object, when: str) -> dict:
         about = model_about(net, measure=True, when=when)
         took = time.perf_counter() - start
         if about["test_acc"] is None:
-            print(
-                f"test accuracy {about['test_acc_note']}: 'scratchdl data fetch' gets it",
-                file=sys.stderr,
+            fix = (
+                ": 'scratchdl data fetch' gets it" if about["test_acc_note"] == NOT_MEASURED else ""
             )
+            print(f"test accuracy {about['test_acc_note']}{fix}", file=sys.stderr)
         else:
             print(
                 f"test accuracy {about['test_acc']:.4f} on MNIST's 10,000 test images "

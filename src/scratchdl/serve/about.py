@@ -15,7 +15,7 @@ import numpy as np
 
 from scratchdl.errors import DataError
 
-__all__ = ["describe_layers", "model_about", "measure_test_accuracy"]
+__all__ = ["NOT_MEASURED", "describe_layers", "measure_test_accuracy", "model_about"]
 
 NOT_MEASURED = "not measured (no MNIST test set on this computer)"
 

@@ -11,7 +11,9 @@ that compresses gives most of it back.
 Folder rules (no user file is replaced without ``force``): the page is written only into a new
 folder, an empty one or an earlier export of ours. It is first written to a hidden staging
 folder beside ``out``; a new or empty ``out`` is then replaced by it in one rename, an earlier
-export gets each file by an atomic rename, the manifest last.
+export gets each file by an atomic rename, the manifest last (Ctrl-C waits for the renames). A
+process killed before leaves its staging folder, removed by the next export into ``out``;
+killed among the renames, ``out`` keeps its old manifest and is still recognised as ours.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from scratchdl import __version__
-from scratchdl._fs import _process_alive, ensure_dir
+from scratchdl._fs import _process_alive, ensure_dir, fault_point
+from scratchdl.cli._runfolder import sigint_held
 from scratchdl.errors import ConfigError, ModelFileError
 
 __all__ = [
@@ -270,15 +273,19 @@ def export_web(
         os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; a page is not
         for filename, data in files.items():
             (staging / filename).write_bytes(data)
-        if state in ("new", "empty") and not out.is_symlink():
-            try:
-                os.replace(staging, out)  # an empty folder is replaced in one step (POSIX)
-                state = "swapped"
-            except OSError:
-                ensure_dir(out)
-        if state != "swapped":
-            for filename in files:  # each file atomically, the manifest last
-                os.replace(staging / filename, out / filename)
+        fault_point("export-web:staged")
+        # Ctrl-C waits for the renames (milliseconds): the folder is then the new export whole.
+        with sigint_held():
+            if state in ("new", "empty") and not out.is_symlink():
+                try:
+                    os.replace(staging, out)  # an empty folder is replaced in one step (POSIX)
+                    state = "swapped"
+                except OSError:
+                    ensure_dir(out)
+            if state != "swapped":
+                for filename in files:  # each file atomically, the manifest last
+                    fault_point(f"export-web:{filename}")
+                    os.replace(staging / filename, out / filename)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {filename: len(data) for filename, data in files.items()}

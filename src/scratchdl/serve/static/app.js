@@ -266,7 +266,7 @@
       ? "test accuracy " + (100 * about.test_acc).toFixed(2) + "% (" + about.test_acc_note + ")"
       : "test accuracy " + (about.test_acc_note || "not measured");
     const count = typeof about.parameters === "number" ? about.parameters.toLocaleString("en") + " parameters: " : "";
-    return about.network + ", " + count + about.summary + ". " + acc[0].toUpperCase() + acc.slice(1) + ".";
+    return about.network + ", " + acc + ". " + count + about.summary + ".";
   }
   if (local) {
     const about = window.SCRATCHDL_MODEL;
