@@ -6,8 +6,8 @@
 //
 // Speed: every buffer is allocated once, when the model is loaded. A convolution runs over the
 // output positions and sums filter x input through a precomputed list of offsets into the
-// zero-padded input (3x3 filters: the nine offsets written out): no im2col matrix, no bounds
-// checks in the inner loop.
+// zero-padded input (3x3 filters: the nine offsets written out, four filters at a time): no
+// im2col matrix, no bounds checks in the inner loop.
 "use strict";
 
 (function (global) {
@@ -158,14 +158,47 @@
     }
   }
 
-  // The same sum for 3x3 filters (DeepConvNet's), written out tap by tap for each channel:
-  // no offset table to read, a quarter less time per prediction in Chromium.
+  // The same sums for 3x3 filters (DeepConvNet's), written out tap by tap for each channel
+  // (no offset table to read), four filters at a time so that each input value read serves
+  // four sums (the rest, FN % 4 filters, one at a time). Measured in Chromium, a DeepConvNet
+  // prediction takes about half the time of the loop above.
   function conv3x3(L, xp) {
     const FN = L.FN, C = L.C, OH = L.OH, OW = L.OW, Wp = L.Wp, W2 = 2 * Wp, s = L.stride;
-    const HWp = L.Hp * Wp, Wf = L.Wf, b = L.b, out = L.out;
-    let o = 0;
-    for (let f = 0; f < FN; f++) {
-      const wf = f * 9 * C, bias = b[f];
+    const HWp = L.Hp * Wp, Wf = L.Wf, b = L.b, out = L.out, K = 9 * C, plane = OH * OW;
+    let f = 0;
+    for (; f + 3 < FN; f += 4) {
+      const wf = f * K, b0 = b[f], b1 = b[f + 1], b2 = b[f + 2], b3 = b[f + 3];
+      let o = f * plane;
+      for (let oy = 0; oy < OH; oy++) {
+        let base = oy * s * Wp;
+        for (let ox = 0; ox < OW; ox++, base += s, o++) {
+          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          for (let c = 0, p = base, w = wf; c < C; c++, p += HWp, w += 9) {
+            const x0 = xp[p], x1 = xp[p + 1], x2 = xp[p + 2];
+            const x3 = xp[p + Wp], x4 = xp[p + Wp + 1], x5 = xp[p + Wp + 2];
+            const x6 = xp[p + W2], x7 = xp[p + W2 + 1], x8 = xp[p + W2 + 2];
+            s0 += Wf[w] * x0 + Wf[w + 1] * x1 + Wf[w + 2] * x2 + Wf[w + 3] * x3 + Wf[w + 4] * x4 +
+              Wf[w + 5] * x5 + Wf[w + 6] * x6 + Wf[w + 7] * x7 + Wf[w + 8] * x8;
+            let v = w + K;
+            s1 += Wf[v] * x0 + Wf[v + 1] * x1 + Wf[v + 2] * x2 + Wf[v + 3] * x3 + Wf[v + 4] * x4 +
+              Wf[v + 5] * x5 + Wf[v + 6] * x6 + Wf[v + 7] * x7 + Wf[v + 8] * x8;
+            v += K;
+            s2 += Wf[v] * x0 + Wf[v + 1] * x1 + Wf[v + 2] * x2 + Wf[v + 3] * x3 + Wf[v + 4] * x4 +
+              Wf[v + 5] * x5 + Wf[v + 6] * x6 + Wf[v + 7] * x7 + Wf[v + 8] * x8;
+            v += K;
+            s3 += Wf[v] * x0 + Wf[v + 1] * x1 + Wf[v + 2] * x2 + Wf[v + 3] * x3 + Wf[v + 4] * x4 +
+              Wf[v + 5] * x5 + Wf[v + 6] * x6 + Wf[v + 7] * x7 + Wf[v + 8] * x8;
+          }
+          out[o] = s0 + b0;
+          out[o + plane] = s1 + b1;
+          out[o + 2 * plane] = s2 + b2;
+          out[o + 3 * plane] = s3 + b3;
+        }
+      }
+    }
+    for (; f < FN; f++) {
+      const wf = f * K, bias = b[f];
+      let o = f * plane;
       for (let oy = 0; oy < OH; oy++) {
         let base = oy * s * Wp;
         for (let ox = 0; ox < OW; ox++, base += s) {
