@@ -109,6 +109,19 @@ def test_deep_conv_net_page_is_well_under_one_and_a_half_megabytes(deep, tmp_pat
     assert sizes["model.js"] < 4 / 3 * 4 * sum(p.size for p in deep.params.values()) + 5000
 
 
+def test_an_mlp_with_dropout_is_exported_with_the_books_test_time_scale():
+    net = MultiLayerNetExtend(784, [20], 10, use_dropout=True, dropout_ration=0.2, rng=0)
+    spec = web_model(net, "drop.npz")
+    assert [layer["type"] for layer in spec["layers"]] == [
+        "affine",
+        "relu",
+        "dropout",
+        "affine",
+    ]
+    assert spec["layers"][2]["scale"] == float(np.float32(0.8))
+    assert spec["input"] == [784]
+
+
 def test_layers_the_page_cannot_run_are_refused_by_name():
     net = MultiLayerNetExtend(784, [20], 10, use_batchnorm=True, rng=0)
     with pytest.raises(ConfigError, match=r"has a BatchNormalization layer \(BatchNorm1\)"):
