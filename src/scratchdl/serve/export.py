@@ -268,9 +268,7 @@ def export_web(
     _remove_dead_staging(parent, out.name)
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.new.{os.getpid()}."))
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(staging, 0o777 & ~umask)  # mkdtemp's folder is private; a page is not
+        os.chmod(staging, 0o755)  # mkdtemp's folder is private; a web page is not
         for filename, data in files.items():
             (staging / filename).write_bytes(data)
         fault_point("export-web:staged")
