@@ -283,8 +283,9 @@ def test_a_failed_write_leaves_the_earlier_export_whole(simple, deep, tmp_path, 
         return real(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=r"cannot write net\.js \(No space left on device\)") as info:
         export_web(deep, out)
+    assert info.value.filename == str(out / "net.js")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     _no_staging(tmp_path)
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from scratchdl import __version__
-from scratchdl._fs import _process_alive, ensure_dir, fault_point
+from scratchdl._fs import _about, _process_alive, ensure_dir, fault_point
 from scratchdl.cli._runfolder import sigint_held
 from scratchdl.errors import ConfigError, ModelFileError
 
@@ -266,11 +266,17 @@ def export_web(
     parent = out.absolute().parent
     ensure_dir(parent, for_path=out)
     _remove_dead_staging(parent, out.name)
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.new.{os.getpid()}."))
+    try:
+        staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.new.{os.getpid()}."))
+    except OSError as exc:
+        raise _about(exc, out) from None
     try:
         os.chmod(staging, 0o755)  # mkdtemp's folder is private; a web page is not
         for filename, data in files.items():
-            (staging / filename).write_bytes(data)
+            try:
+                (staging / filename).write_bytes(data)
+            except OSError as exc:  # a full disk names the file asked for, not the staged one
+                raise _about(exc, out / filename) from None
         fault_point("export-web:staged")
         # Ctrl-C waits for the renames (milliseconds): the folder is then the new export whole.
         with sigint_held():
