@@ -122,10 +122,35 @@ def test_an_mlp_with_dropout_is_exported_with_the_books_test_time_scale():
     assert spec["input"] == [784]
 
 
-def test_layers_the_page_cannot_run_are_refused_by_name():
-    net = MultiLayerNetExtend(784, [20], 10, use_batchnorm=True, rng=0)
-    with pytest.raises(ConfigError, match=r"has a BatchNormalization layer \(BatchNorm1\)"):
+def test_batch_norm_is_exported_with_its_running_statistics():
+    net = MultiLayerNetExtend(784, [20], 10, use_batchnorm=True, use_dropout=True, rng=0)
+    bn = net.layers["BatchNorm1"]
+    bn.running_mean[:] = np.linspace(-1, 1, 20)
+    bn.running_var[:] = np.linspace(0.5, 2, 20)
+    spec = web_model(net, "bn.npz")
+    types = [layer["type"] for layer in spec["layers"]]
+    assert types == ["affine", "batchnorm", "relu", "dropout", "affine"]
+    assert spec["layers"][1] == {"type": "batchnorm", "features": 20}
+    weights = np.frombuffer(base64.b64decode(spec["weights"]), dtype="<f4")
+    at = 784 * 20 + 20  # after W1, b1: running_mean, 1 / sqrt(running_var + eps), gamma, beta
+    np.testing.assert_array_equal(weights[at : at + 20], bn.running_mean)
+    inv = (1.0 / np.sqrt(bn.running_var + bn.eps)).astype(np.float32)
+    np.testing.assert_array_equal(weights[at + 20 : at + 40], inv)
+    assert weights.size == sum(p.size for p in net.params.values()) + 40
+    bn.running_var[3] = -1.0  # a damaged file: no square root
+    with pytest.raises(ModelFileError, match=r"BatchNorm1\.running_var .* holds 1 non-finite"):
         web_model(net, "bn.npz")
+
+
+def test_layers_the_page_cannot_run_are_refused_by_name(simple):
+    from scratchdl.layers import Softmax
+
+    net = simple.copy()
+    net.layers["Softmax"] = Softmax()
+    with pytest.raises(
+        ConfigError, match=r"has a Softmax layer \(Softmax\): use 'scratchdl serve'"
+    ):
+        web_model(net, "odd.npz")
 
 
 @pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])

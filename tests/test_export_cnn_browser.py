@@ -3,9 +3,10 @@
 Networks: the book's ``params.pkl`` (SimpleConvNet) and ``deep_convnet_params.pkl``
 (DeepConvNet) when found beside ``SCRATCHDL_BOOK_WEIGHTS``, else randomly initialised nets of
 both kinds; always two SimpleConvNets with strided, padded convolutions (5x5 and 3x3) and one
-with overlapping, padded pooling windows (the book's nets have neither). Digits: 100 MNIST test digits when
-``SCRATCHDL_DATA_DIR`` is set, else 100 deterministic synthetic ones. Needs chromium,
-chromium-driver and selenium; skipped otherwise.
+with overlapping, padded pooling windows (the book's nets have neither); an MLP and a
+SimpleConvNet with batch normalisation (per feature, per channel). Digits: 100 MNIST test
+digits when ``SCRATCHDL_DATA_DIR`` is set, else 100 deterministic synthetic ones. Needs
+chromium, chromium-driver and selenium; skipped otherwise.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from PIL import Image
 
 from _browser import By, chromium, console_errors, needs_browser
 from scratchdl.images import digit_probabilities, image_to_mnist
-from scratchdl.layers import Pooling
-from scratchdl.nets import DeepConvNet, SimpleConvNet
+from scratchdl.layers import BatchNormalization, Pooling
+from scratchdl.nets import DeepConvNet, MultiLayerNetExtend, SimpleConvNet
 from scratchdl.serve.about import model_about
-from scratchdl.serve.export import export_web
+from scratchdl.serve.export import export_web, web_model
 
 pytestmark = [pytest.mark.slow, needs_browser]
 
@@ -44,6 +45,36 @@ def _odd_net() -> SimpleConvNet:
     return net
 
 
+def _with_statistics(net):
+    """Running statistics of batch normalisation from 20 training-mode passes over random
+    strokes (zero statistics would divide by sqrt(1e-6))."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        x = (rng.random((50, 1, 28, 28)) < 0.15).astype(np.float32)
+        net.predict(x, train_flg=True)
+    return net
+
+
+def _batch_norm_cnn() -> SimpleConvNet:
+    """SimpleConvNet with a per-channel BatchNormalization after its convolution."""
+    from collections import OrderedDict
+
+    net = SimpleConvNet(
+        conv_param={"filter_num": 6, "filter_size": 5, "pad": 0, "stride": 1},
+        hidden_size=24,
+        weight_init_std="he",
+        rng=6,
+    )
+    gen = np.random.default_rng(7)
+    bn = BatchNormalization(
+        (1 + 0.2 * gen.standard_normal(6)).astype(np.float32),
+        (0.1 * gen.standard_normal(6)).astype(np.float32),
+    )
+    layers = list(net.layers.items())
+    net.layers = OrderedDict([layers[0], ("BatchNorm1", bn), *layers[1:]])
+    return _with_statistics(net)
+
+
 def _nets() -> dict[str, object]:
     nets: dict[str, object] = {}
     book = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
@@ -60,6 +91,10 @@ def _nets() -> dict[str, object]:
         nets["random DeepConvNet"] = DeepConvNet(rng=2)
     nets["strided SimpleConvNet"] = _odd_net()
     # 3x3 filters take net.js's written-out path; here with stride 2 and pad 1 (28 -> 14).
+    nets["batch-norm MLP"] = _with_statistics(
+        MultiLayerNetExtend(784, [40, 30], 10, use_batchnorm=True, use_dropout=True, rng=8)
+    )
+    nets["batch-norm SimpleConvNet"] = _batch_norm_cnn()
     nets["strided 3x3 SimpleConvNet"] = SimpleConvNet(
         conv_param={"filter_num": 5, "filter_size": 3, "pad": 1, "stride": 2},
         hidden_size=16,
@@ -105,6 +140,8 @@ def test_the_page_computes_numpys_probabilities(name, digits, tmp_path):
     sizes = export_web(net, tmp_path / "site", name=name, about=about)
     if isinstance(net, DeepConvNet):
         assert sum(sizes.values()) < 1.5e6
+    if "batch-norm" in name:
+        assert "batchnorm" in [layer["type"] for layer in web_model(net)["layers"]]
     p = digit_probabilities(net, digits)
     assert p.std(axis=1).min() > 1e-3  # the networks tell digits apart: not a flat softmax
     with chromium(tmp_path / "profile") as driver:

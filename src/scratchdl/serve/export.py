@@ -90,8 +90,23 @@ def _layer_spec(key: str, layer: Any, name: str) -> tuple[dict[str, Any], list[n
         # At test time the book's Dropout multiplies by 1 - dropout_ratio, in the net's dtype.
         scale = float(np.float32(1.0 - layer.dropout_ratio))
         return {"type": "dropout", "scale": scale}, []
+    if kind == "BatchNormalization":
+        # Test time: the running statistics, with 1 / sqrt(var + eps) computed as the layer
+        # computes it (in the net's dtype), so the page multiplies by the same numbers.
+        mean = _finite(f"{key}.running_mean", layer.running_mean)
+        var = np.asarray(layer.running_var)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a damaged var: refused below
+            inv_std = (1.0 / np.sqrt(var + layer.eps)).astype(var.dtype, copy=False)
+        arrays = [
+            mean,
+            _finite(f"{key}.running_var (as 1 / sqrt(var + eps))", inv_std),
+            _finite(f"{key}.gamma", layer.gamma),
+            _finite(f"{key}.beta", layer.beta),
+        ]
+        return {"type": "batchnorm", "features": int(mean.shape[0])}, arrays
     raise ConfigError(
-        f"the web page runs Affine, ReLU, sigmoid, Convolution, Pooling and Dropout layers; "
+        f"the web page runs Affine, ReLU, sigmoid, Convolution, Pooling, Dropout and "
+        f"BatchNormalization layers; "
         f"{name} has a {kind} layer ({key}): use 'scratchdl serve' for this model"
     )
 
@@ -104,7 +119,7 @@ def web_model(net: Any, name: str = "model", about: dict[str, Any] | None = None
     Raises
     ------
     ConfigError
-        If ``net`` has a layer the page cannot run (BatchNormalization, ...).
+        If ``net`` has a layer the page cannot run.
     ShapeError
         If ``net`` does not map 28x28 images to 10 digits.
     ModelFileError
@@ -224,8 +239,9 @@ def export_web(
     Parameters
     ----------
     net : Net
-        A network of Affine, ReLU, sigmoid, Convolution, Pooling and Dropout layers mapping
-        28x28 images to 10 scores (MLPs, SimpleConvNet, DeepConvNet).
+        A network of Affine, ReLU, sigmoid, Convolution, Pooling, Dropout and
+        BatchNormalization layers mapping 28x28 images to 10 scores (MLPs with or without
+        batch normalisation and dropout, SimpleConvNet, DeepConvNet).
     out : path-like
         A new or empty folder, or an earlier export (recognised by its ``scratchdl-export.json``).
     name : str

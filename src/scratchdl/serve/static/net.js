@@ -1,8 +1,9 @@
 // scratchdl: a network's forward pass in plain JavaScript, for the page `scratchdl export-web`
 // writes. The same layers as scratchdl/layers.py at test time (ch. 5-8): Affine, ReLU, sigmoid,
 // Convolution (pad, stride), max Pooling (pad, stride), Dropout (the book scales by
-// 1 - dropout_ratio at test time), then a shifted softmax. The tests run it on the same digits
-// as NumPy and compare the probabilities (within 1e-5). Keep the two in step.
+// 1 - dropout_ratio at test time), BatchNormalization (running statistics), then a shifted
+// softmax. The tests run it on the same digits as NumPy and compare the probabilities (within
+// 1e-5). Keep the two in step.
 //
 // Speed: every buffer is allocated once, when the model is loaded. A convolution runs over the
 // output positions and sums filter x input through a precomputed list of offsets into the
@@ -40,6 +41,14 @@
     if (l.type === "relu" || l.type === "sigmoid" || l.type === "dropout") {
       const run = { relu: relu, sigmoid: sigmoid, dropout: dropout }[l.type];
       return { run: run, shape: shape, scale: Math.fround(l.scale), out: new Float32Array(size) };
+    }
+    if (l.type === "batchnorm") {
+      // Per feature for (D,) input or the book's per-pixel form; per channel for images.
+      const D = l.features;
+      const every = D === size ? 1 : shape.length === 3 && shape[0] === D ? shape[1] * shape[2] : 0;
+      if (every === 0) throw new Error("batch norm of " + D + " features cannot take " + shape);
+      return { run: batchnorm, shape: shape, every: every, mean: take(D), inv: take(D),
+               gamma: take(D), beta: take(D), out: new Float32Array(size) };
     }
     if (l.type === "conv" || l.type === "pool") {
       if (shape.length !== 3) throw new Error(l.type + " layer needs images, gets " + shape);
@@ -125,6 +134,15 @@
   function dropout(L, x) {
     const out = L.out, s = L.scale;
     for (let i = 0; i < x.length; i++) out[i] = x[i] * s;
+  }
+
+  // Test time (ch. 6.3): (x - running_mean) / sqrt(running_var + eps) * gamma + beta.
+  function batchnorm(L, x) {
+    const out = L.out, every = L.every, mean = L.mean, inv = L.inv, gamma = L.gamma, beta = L.beta;
+    for (let i = 0; i < x.length; i++) {
+      const k = every === 1 ? i : Math.floor(i / every);
+      out[i] = Math.fround((x[i] - mean[k]) * inv[k]) * gamma[k] + beta[k];
+    }
   }
 
   // The input (C, H, W) with its border: x itself when there is no padding.
