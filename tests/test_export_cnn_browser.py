@@ -108,6 +108,13 @@ NETS = _nets()
 
 
 @pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    """One headless Chromium for the module; each test opens its own exported page."""
+    with chromium(tmp_path_factory.mktemp("profile")) as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
 def digits() -> np.ndarray:
     """(100, 28, 28) float32 in [0, 1]."""
     if os.environ.get("SCRATCHDL_DATA_DIR"):
@@ -134,7 +141,7 @@ def digits() -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", list(NETS))
-def test_the_page_computes_numpys_probabilities(name, digits, tmp_path):
+def test_the_page_computes_numpys_probabilities(name, digits, driver, tmp_path):
     net = NETS[name]
     about = model_about(net)
     sizes = export_web(net, tmp_path / "site", name=name, about=about)
@@ -144,28 +151,28 @@ def test_the_page_computes_numpys_probabilities(name, digits, tmp_path):
         assert "batchnorm" in [layer["type"] for layer in web_model(net)["layers"]]
     p = digit_probabilities(net, digits)
     assert p.std(axis=1).min() > 1e-3  # the networks tell digits apart: not a flat softmax
-    with chromium(tmp_path / "profile") as driver:
-        driver.get((tmp_path / "site" / "index.html").as_uri())
-        assert f"Model: {name} (running in this page" in driver.find_element(By.ID, "model").text
-        shown = driver.find_element(By.ID, "about").text
-        assert shown.startswith(f"{type(net).__name__}, test accuracy ")
-        js = driver.execute_script(
-            "const m = ScratchdlNet.loadModel(window.SCRATCHDL_MODEL);"
-            "return arguments[0].map(x => ScratchdlNet.forward(m, x));",
-            digits.reshape(N_DIGITS, -1).tolist(),
-        )
-        # Time per prediction (printed, not asserted: benchmarks/bench_web.py measures).
-        ms = driver.execute_script(
-            "const m = ScratchdlNet.loadModel(window.SCRATCHDL_MODEL), xs = arguments[0];"
-            "for (let i = 0; i < 10; i++) ScratchdlNet.forward(m, xs[i]);"
-            "const t = [];"
-            "for (let i = 0; i < 50; i++) {"
-            "  const t0 = performance.now(); ScratchdlNet.forward(m, xs[i % xs.length]);"
-            "  t.push(performance.now() - t0); }"
-            "t.sort((a, b) => a - b); return t[25];",
-            digits[:10].reshape(10, -1).tolist(),
-        )
-        assert console_errors(driver) == []
+    console_errors(driver)  # what an earlier page logged is not this one's
+    driver.get((tmp_path / "site" / "index.html").as_uri())
+    assert f"Model: {name} (running in this page" in driver.find_element(By.ID, "model").text
+    shown = driver.find_element(By.ID, "about").text
+    assert shown.startswith(f"{type(net).__name__}, test accuracy ")
+    js = driver.execute_script(
+        "const m = ScratchdlNet.loadModel(window.SCRATCHDL_MODEL);"
+        "return arguments[0].map(x => ScratchdlNet.forward(m, x));",
+        digits.reshape(N_DIGITS, -1).tolist(),
+    )
+    # Time per prediction (printed, not asserted: benchmarks/bench_web.py measures).
+    ms = driver.execute_script(
+        "const m = ScratchdlNet.loadModel(window.SCRATCHDL_MODEL), xs = arguments[0];"
+        "for (let i = 0; i < 10; i++) ScratchdlNet.forward(m, xs[i]);"
+        "const t = [];"
+        "for (let i = 0; i < 50; i++) {"
+        "  const t0 = performance.now(); ScratchdlNet.forward(m, xs[i % xs.length]);"
+        "  t.push(performance.now() - t0); }"
+        "t.sort((a, b) => a - b); return t[25];",
+        digits[:10].reshape(10, -1).tolist(),
+    )
+    assert console_errors(driver) == []
     diff = np.abs(np.asarray(js) - p)
     print(f"{name}: max |JS - NumPy| {diff.max():.2e} over {N_DIGITS} digits, {ms:.1f} ms each")
     assert diff.max() <= 1e-5
@@ -178,24 +185,24 @@ def _png(digit: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def test_the_deep_page_reads_an_image_file_as_numpy_does(digits, tmp_path):
+def test_the_deep_page_reads_an_image_file_as_numpy_does(digits, driver, tmp_path):
     """The page's whole path (decode, preprocess, net.js) on a few PNG files."""
     name = next(n for n in NETS if isinstance(NETS[n], DeepConvNet))
     net = NETS[name]
     export_web(net, tmp_path / "site", name=name)
-    with chromium(tmp_path / "profile") as driver:
-        driver.get((tmp_path / "site" / "index.html").as_uri())
-        for digit in digits[:5]:
-            url = _png(digit)
-            theirs = driver.execute_async_script(
-                "const done = arguments[arguments.length - 1];"
-                "window.scratchdl.classifyURL(arguments[0]).then(done, e => done(String(e)));",
-                url,
-            )
-            assert isinstance(theirs, dict), theirs
-            x = image_to_mnist(base64.b64decode(url.split(",", 1)[1]))
-            assert np.abs(np.asarray(theirs["input"]) - x).max() <= 1 / 255
-            p = digit_probabilities(net, np.asarray(theirs["input"], dtype=np.float32))
-            assert np.abs(np.asarray(theirs["probabilities"]) - p).max() <= 1e-5
-            assert theirs["prediction"] == int(p.argmax())
-        assert console_errors(driver) == []
+    console_errors(driver)  # what an earlier page logged is not this one's
+    driver.get((tmp_path / "site" / "index.html").as_uri())
+    for digit in digits[:5]:
+        url = _png(digit)
+        theirs = driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "window.scratchdl.classifyURL(arguments[0]).then(done, e => done(String(e)));",
+            url,
+        )
+        assert isinstance(theirs, dict), theirs
+        x = image_to_mnist(base64.b64decode(url.split(",", 1)[1]))
+        assert np.abs(np.asarray(theirs["input"]) - x).max() <= 1 / 255
+        p = digit_probabilities(net, np.asarray(theirs["input"], dtype=np.float32))
+        assert np.abs(np.asarray(theirs["probabilities"]) - p).max() <= 1e-5
+        assert theirs["prediction"] == int(p.argmax())
+    assert console_errors(driver) == []
