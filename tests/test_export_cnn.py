@@ -291,6 +291,8 @@ def test_the_command_refuses_in_one_line_and_writes_with_force(simple, tmp_path,
     assert (out / "index.html").read_text() == "mine"
     assert main(["export-web", str(model), "--out", str(out), "--force"]) == 0
     assert "SimpleConvNet" in (out / "model.js").read_text()
+    said = capsys.readouterr().out
+    assert "the page runs SimpleConvNet (" in said and "test accuracy 0.5000 (recorded" in said
     (tmp_path / "file").write_text("x")
     assert main(["export-web", str(model), "--out", str(tmp_path / "file")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err

@@ -136,11 +136,17 @@ def _export_web(args: argparse.Namespace) -> int:
     # Refuse a layer, a weight or a folder before the test accuracy is measured.
     web_model(net, name, about={})
     check_export_folder(out, args.force)
-    sizes = export_web(net, out, name=name, about=_about(net, "exported"), force=args.force)
+    about = _about(net, "exported")
+    sizes = export_web(net, out, name=name, about=about, force=args.force)
     total = sum(sizes.values())
     print(
         f"wrote {out}/index.html and its files ({total / 1024:.0f} KiB; the weights, model.js, "
         f"{sizes['model.js'] / 1024:.0f} KiB)"
+    )
+    acc = about["test_acc"]
+    print(
+        f"the page runs {about['network']} ({about['parameters']:,} parameters), test accuracy "
+        + (f"{acc:.4f} ({about['test_acc_note']})" if acc is not None else about["test_acc_note"])
     )
     print(f"open {out / 'index.html'} in a browser, or put {out} on any static web host")
     return 0
