@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -139,6 +140,7 @@ def test_served_page_reads_drawn_digits_and_a_photo(server, photo_file, tmp_path
         assert "Net, " in about and "affine 10" in about, about
         assert "(recorded when the model was trained, on the mnist test set)" in about, about
         _draw_digits(driver, tmp_path, "serve")
+        assert driver.find_element(By.ID, "took").text == ""  # computed by the server
         _upload(driver, photo_file, tmp_path, "serve")
         assert console_errors(driver) == []
 
@@ -160,6 +162,8 @@ def test_exported_page_reads_drawn_digits_and_a_photo_without_a_server(
         assert "no server" in driver.find_element(By.ID, "model").text
         assert "recorded when the model was trained" in driver.find_element(By.ID, "about").text
         _draw_digits(driver, tmp_path, "export")
+        took = driver.find_element(By.ID, "took").text  # the network's time, computed here
+        assert re.fullmatch(r"the network took \d+\.\d ms in this browser", took), took
         _upload(driver, photo_file, tmp_path, "export")
         assert console_errors(driver) == []
 

@@ -14,6 +14,7 @@
   const status = document.getElementById("status");
   const prediction = document.getElementById("prediction");
   const confidence = document.getElementById("confidence");
+  const took = document.getElementById("took");
   const bars = document.getElementById("bars");
   const STROKE = 18; // pixels on the 280-pixel pad: about MNIST's stroke for a full-height digit
 
@@ -40,6 +41,8 @@
     prediction.textContent = String(best);
     prediction.dataset.prediction = String(best);
     confidence.textContent = (100 * p[best]).toFixed(1) + "%";
+    took.textContent = typeof result.ms === "number"
+      ? "the network took " + result.ms.toFixed(1) + " ms in this browser" : "";
     rows.forEach(function (r, k) {
       r.bar.style.width = (100 * p[k]).toFixed(1) + "%";
       r.bar.className = k === best ? "bar top" : "bar";
@@ -60,6 +63,7 @@
     prediction.textContent = "?";
     prediction.dataset.prediction = "";
     confidence.textContent = "";
+    took.textContent = "";
     rows.forEach(function (r) { r.bar.style.width = "0"; r.value.textContent = ""; });
     seen.getContext("2d").clearRect(0, 0, 28, 28);
     window.scratchdl.last = null;
@@ -68,12 +72,14 @@
   // -- computing an answer ------------------------------------------------------------------
   function computeLocally(gray) {
     const x = M.toMnist(gray);
+    const t0 = performance.now();
     const p = N.forward(local, x);
+    const ms = performance.now() - t0;
     const input = [];
     for (let i = 0; i < 28; i++) input.push(Array.from(x.subarray(i * 28, i * 28 + 28)));
     let best = 0;
     for (let k = 1; k < 10; k++) if (p[k] > p[best]) best = k;
-    return { prediction: best, probabilities: p, input: input };
+    return { prediction: best, probabilities: p, input: input, ms: ms };
   }
 
   function grayOf(source, w, h) {
