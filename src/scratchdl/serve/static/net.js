@@ -40,7 +40,8 @@
     }
     if (l.type === "relu" || l.type === "sigmoid" || l.type === "dropout") {
       const run = { relu: relu, sigmoid: sigmoid, dropout: dropout }[l.type];
-      return { run: run, shape: shape, scale: Math.fround(l.scale), out: new Float32Array(size) };
+      const scale = l.type === "dropout" ? Math.fround(l.scale) : 1;
+      return { run: run, shape: shape, scale: scale, out: new Float32Array(size) };
     }
     if (l.type === "batchnorm") {
       // Per feature for (D,) input or the book's per-pixel form; per channel for images.
