@@ -321,9 +321,18 @@ def test_serve_starts_on_localhost_and_stops_on_ctrl_c(tmp_path):
 def test_export_web_writes_a_small_self_contained_page(tmp_path, net):
     sizes = export_web(net, tmp_path / "site", name="tiny.npz")
     files = sorted(p.name for p in (tmp_path / "site").iterdir())
-    assert files == ["app.js", "index.html", "mnist.js", "model.js", "style.css"]
+    assert files == [
+        "app.js",
+        "index.html",
+        "mnist.js",
+        "model.js",
+        "net.js",
+        "scratchdl-export.json",
+        "style.css",
+    ]
     page = (tmp_path / "site" / "index.html").read_text()
     assert '<script src="model.js"></script>' in page and "http" not in page.split("<body")[1]
+    assert '<script src="net.js"></script>' in page
     js = (tmp_path / "site" / "model.js").read_text()
     model = json.loads(js.removeprefix("window.SCRATCHDL_MODEL = ").rstrip(";\n"))
     assert [layer["type"] for layer in model["layers"]] == ["affine", "relu", "affine"]
@@ -354,7 +363,7 @@ def test_export_web_takes_the_books_sigmoid_weights_and_refuses_other_layers(tmp
     class Fake:
         layers = {"Conv1": Conv()}
 
-    with pytest.raises(ConfigError, match="has a Conv layer: use 'scratchdl serve'"):
+    with pytest.raises(ConfigError, match=r"has a Conv layer \(Conv1\): use 'scratchdl serve'"):
         web_model(Fake(), "cnn.npz")
 
 
@@ -393,7 +402,7 @@ def test_pip_install_ships_the_page(tmp_path):
 
     (wheel,) = tmp_path.glob("scratchdl-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("index.html", "app.js", "mnist.js", "style.css"):
+    for name in ("index.html", "app.js", "mnist.js", "net.js", "style.css"):
         assert f"scratchdl/serve/static/{name}" in names
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -134,7 +135,12 @@ def test_served_page_reads_drawn_digits_and_a_photo(server, photo_file, tmp_path
         driver.get(server.url)
         model = driver.find_element(By.ID, "model")
         WebDriverWait(driver, 30).until(lambda d: "Model: model.npz" in model.text)
+        # The network and the test accuracy its file records, as the exported page says them.
+        about = driver.find_element(By.ID, "about").text
+        assert "Net, " in about and "affine 10" in about, about
+        assert "(recorded when the model was trained, on the mnist test set)" in about, about
         _draw_digits(driver, tmp_path, "serve")
+        assert driver.find_element(By.ID, "took").text == ""  # computed by the server
         _upload(driver, photo_file, tmp_path, "serve")
         assert console_errors(driver) == []
 
@@ -154,7 +160,10 @@ def test_exported_page_reads_drawn_digits_and_a_photo_without_a_server(
     with chromium(tmp_path / "profile") as driver:
         driver.get((exported / "index.html").as_uri())
         assert "no server" in driver.find_element(By.ID, "model").text
+        assert "recorded when the model was trained" in driver.find_element(By.ID, "about").text
         _draw_digits(driver, tmp_path, "export")
+        took = driver.find_element(By.ID, "took").text  # the network's time, computed here
+        assert re.fullmatch(r"the network took \d+\.\d ms in this browser", took), took
         _upload(driver, photo_file, tmp_path, "export")
         assert console_errors(driver) == []
 
@@ -190,8 +199,8 @@ def test_exported_page_computes_what_numpy_computes(exported, default_model, mni
             prob_diff.append(float(np.abs(np.asarray(theirs["probabilities"]) - p).max()))
             # The forward pass alone, on the very same input.
             js_p = driver.execute_script(
-                "const m = ScratchdlMnist.loadModel(window.SCRATCHDL_MODEL);"
-                "return ScratchdlMnist.forward(m, arguments[0]);",
+                "const m = ScratchdlNet.loadModel(window.SCRATCHDL_MODEL);"
+                "return ScratchdlNet.forward(m, arguments[0]);",
                 ours.ravel().tolist(),
             )
             forward_diff.append(float(np.abs(np.asarray(js_p) - p).max()))

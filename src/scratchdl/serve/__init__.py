@@ -5,7 +5,8 @@
 the ten probabilities and the 28x28 image it was given, live. The page asks ``POST /predict``,
 which runs :func:`scratchdl.images.image_to_mnist` and the network in Python, so it works with
 every model kind. ``export-web`` writes the same page as static files that run the same
-preprocessing (``static/mnist.js``) and an MLP's forward pass in the browser, for any static host.
+preprocessing (``static/mnist.js``) and the network's forward pass (``static/net.js``: MLPs and
+the CNNs) in the browser, for any static host.
 
 The JSON API (also usable with ``curl``)::
 
@@ -460,6 +461,9 @@ class DigitServer(ThreadingHTTPServer):
         Largest request body in bytes.
     verbose : bool
         Log every request to standard error (errors are always logged).
+    about : dict, optional
+        What the page says about the network (:func:`scratchdl.serve.about.model_about`;
+        default: from the model's record, without measuring).
     """
 
     daemon_threads = True
@@ -474,8 +478,10 @@ class DigitServer(ThreadingHTTPServer):
         name: str = "model",
         max_body: int = MAX_BODY,
         verbose: bool = False,
+        about: dict[str, Any] | None = None,
     ) -> None:
         from scratchdl.images import check_digit_model
+        from scratchdl.serve.about import model_about
 
         _check_finite(net, name)
         check_digit_model(net, name)
@@ -487,7 +493,13 @@ class DigitServer(ThreadingHTTPServer):
         self.bodies = threading.BoundedSemaphore(BODIES_AT_ONCE)
         self.max_body = max_body
         self.verbose = verbose
-        self.info = {"model": name, "network": repr(net), "mode": "server"}
+        self.info = {
+            "model": name,
+            "network": repr(net),
+            "mode": "server",
+            # Class, layers and test accuracy, as the exported page shows them.
+            "about": about if about is not None else model_about(net),
+        }
         page = page_file("index.html").replace(_PAGE_MARK, "")
         self.assets = {"index.html": page.encode("utf-8")}
         for name_ in ("app.js", "mnist.js", "style.css"):

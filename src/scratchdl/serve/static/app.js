@@ -1,17 +1,20 @@
 // scratchdl's digit page: draw or upload, see the prediction, the ten probabilities and the
 // 28x28 input. Served by `scratchdl serve` it asks POST /predict; exported by
-// `scratchdl export-web` (window.SCRATCHDL_MODEL set by model.js) it computes in the browser.
+// `scratchdl export-web` (window.SCRATCHDL_MODEL set by model.js) it computes in the browser
+// (net.js).
 "use strict";
 
 (function () {
   const M = window.ScratchdlMnist;
-  const local = window.SCRATCHDL_MODEL ? M.loadModel(window.SCRATCHDL_MODEL) : null;
+  const N = window.ScratchdlNet;
+  const local = window.SCRATCHDL_MODEL ? N.loadModel(window.SCRATCHDL_MODEL) : null;
   const pad = document.getElementById("pad");
   const ctx = pad.getContext("2d", { willReadFrequently: true });
   const seen = document.getElementById("seen");
   const status = document.getElementById("status");
   const prediction = document.getElementById("prediction");
   const confidence = document.getElementById("confidence");
+  const took = document.getElementById("took");
   const bars = document.getElementById("bars");
   const STROKE = 18; // pixels on the 280-pixel pad: about MNIST's stroke for a full-height digit
 
@@ -38,6 +41,8 @@
     prediction.textContent = String(best);
     prediction.dataset.prediction = String(best);
     confidence.textContent = (100 * p[best]).toFixed(1) + "%";
+    took.textContent = typeof result.ms === "number"
+      ? "the network took " + result.ms.toFixed(1) + " ms in this browser" : "";
     rows.forEach(function (r, k) {
       r.bar.style.width = (100 * p[k]).toFixed(1) + "%";
       r.bar.className = k === best ? "bar top" : "bar";
@@ -58,6 +63,7 @@
     prediction.textContent = "?";
     prediction.dataset.prediction = "";
     confidence.textContent = "";
+    took.textContent = "";
     rows.forEach(function (r) { r.bar.style.width = "0"; r.value.textContent = ""; });
     seen.getContext("2d").clearRect(0, 0, 28, 28);
     window.scratchdl.last = null;
@@ -66,12 +72,14 @@
   // -- computing an answer ------------------------------------------------------------------
   function computeLocally(gray) {
     const x = M.toMnist(gray);
-    const p = local ? M.forward(local, x) : null;
+    const t0 = performance.now();
+    const p = N.forward(local, x);
+    const ms = performance.now() - t0;
     const input = [];
     for (let i = 0; i < 28; i++) input.push(Array.from(x.subarray(i * 28, i * 28 + 28)));
     let best = 0;
     for (let k = 1; k < 10; k++) if (p[k] > p[best]) best = k;
-    return { prediction: best, probabilities: p, input: input };
+    return { prediction: best, probabilities: p, input: input, ms: ms };
   }
 
   function grayOf(source, w, h) {
@@ -256,11 +264,24 @@
   };
   clearPad();
   const modelLabel = document.getElementById("model");
+  const aboutLabel = document.getElementById("about");
+  // What the network is and how well it reads MNIST's test digits, from model.js or /info.
+  function describe(about) {
+    if (!about || !about.network) return "";
+    const acc = typeof about.test_acc === "number"
+      ? "test accuracy " + (100 * about.test_acc).toFixed(2) + "% (" + about.test_acc_note + ")"
+      : "test accuracy " + (about.test_acc_note || "not measured");
+    const count = typeof about.parameters === "number" ? about.parameters.toLocaleString("en") + " parameters: " : "";
+    return about.network + ", " + acc + ". " + count + about.summary + ".";
+  }
   if (local) {
-    modelLabel.textContent = "Model: " + local.name + " (running in this page, no server)";
+    const about = window.SCRATCHDL_MODEL;
+    modelLabel.textContent = "Model: " + about.name + " (running in this page, no server)";
+    aboutLabel.textContent = describe(about);
   } else {
     fetch("info").then(function (r) { return r.json(); }).then(function (info) {
       modelLabel.textContent = "Model: " + info.model + " (" + info.network + ")";
+      aboutLabel.textContent = describe(info.about);
     }).catch(function () { modelLabel.textContent = "Model: (the server did not answer)"; });
   }
 })();

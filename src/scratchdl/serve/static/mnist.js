@@ -1,4 +1,4 @@
-// scratchdl: a picture of a digit -> MNIST's 28x28 input, and an MLP's forward pass.
+// scratchdl: a picture of a digit -> MNIST's 28x28 input (the network is in net.js).
 // A line-by-line port of scratchdl/images.py (to_mnist and the steps it calls); the tests
 // run both on the same images and compare the pixels. Keep the two in step.
 "use strict";
@@ -430,57 +430,10 @@
     return framed ? v.data : frame(unrule(v));
   }
 
-  // -- the network --------------------------------------------------------------------------
-  // model: {layers: [{type: "affine", in, out} | {type: "relu"} | {type: "sigmoid"}],
-  //         weights: base64 of float32 little-endian W1 (in x out, row-major), b1, W2, ...}
-  function loadModel(spec) {
-    const bytes = Uint8Array.from(atob(spec.weights), function (c) { return c.charCodeAt(0); });
-    const floats = new Float32Array(bytes.buffer);
-    let at = 0;
-    const layers = spec.layers.map(function (l) {
-      if (l.type !== "affine") return { type: l.type };
-      const W = floats.subarray(at, at + l.in * l.out); at += l.in * l.out;
-      const b = floats.subarray(at, at + l.out); at += l.out;
-      return { type: "affine", in: l.in, out: l.out, W: W, b: b };
-    });
-    if (at !== floats.length) throw new Error("model weights do not match its layers");
-    return { name: spec.name, layers: layers };
-  }
-
-  function forward(model, x) {
-    // Scores as NumPy computes them on float32 inputs; then a shifted softmax.
-    let a = Float64Array.from(x, Math.fround);
-    for (const l of model.layers) {
-      if (l.type === "affine") {
-        const y = new Float64Array(l.out);
-        for (let j = 0; j < l.out; j++) y[j] = l.b[j];
-        for (let i = 0; i < l.in; i++) {
-          const xi = a[i];
-          if (xi === 0) continue;
-          const row = i * l.out;
-          for (let j = 0; j < l.out; j++) y[j] += xi * l.W[row + j];
-        }
-        a = y;
-      } else if (l.type === "relu") {
-        a = a.map(function (t) { return t > 0 ? t : 0; });
-      } else if (l.type === "sigmoid") {
-        a = a.map(function (t) { return t >= 0 ? 1 / (1 + Math.exp(-t)) : Math.exp(t) / (1 + Math.exp(t)); });
-      } else {
-        throw new Error("unknown layer " + l.type);
-      }
-    }
-    const top = Math.max.apply(null, Array.from(a));
-    const e = a.map(function (t) { return Math.exp(t - top); });
-    const s = e.reduce(function (p, q) { return p + q; }, 0);
-    return Array.from(e, function (t) { return t / s; });
-  }
-
   global.ScratchdlMnist = {
     SIZE: SIZE,
     BlankImageError: BlankImageError,
     grayFromRGBA: grayFromRGBA,
     toMnist: toMnist,
-    loadModel: loadModel,
-    forward: forward,
   };
 })(window);
