@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from scratchdl.errors import ConfigError, ShapeError, StateError
+from scratchdl.layers import Embedding
 
 __all__ = [
     "GRU",
@@ -33,7 +34,6 @@ __all__ = [
     "TimeLSTM",
     "TimeRNN",
     "TimeSoftmaxWithLoss",
-    "embedding_grad",
     "sigmoid_",
 ]
 
@@ -80,24 +80,6 @@ def _state(value: ArrayLike | None, shape: tuple[int, int], dtype: np.dtype, nam
     if value.shape != shape:
         raise ShapeError(f"{name} must have shape {shape}, got {value.shape}")
     return value.astype(dtype, copy=True)  # our own copy: the caller's array is never changed
-
-
-def embedding_grad(W_shape: tuple[int, int], idx: NDArray, dout: NDArray) -> NDArray:
-    """``dW`` of an embedding lookup ``W[idx]``: the rows of ``dout`` summed per word id.
-
-    Sorting the ids and summing runs with ``np.add.reduceat`` avoids ``np.add.at``'s slow
-    scattered path; the result is the same.
-    """
-    dW = np.zeros(W_shape, dtype=dout.dtype)
-    idx = idx.reshape(-1)
-    if idx.size == 0:
-        return dW
-    dout = dout.reshape(idx.shape[0], W_shape[1])
-    order = np.argsort(idx, kind="stable")
-    sorted_idx = idx[order]
-    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
-    dW[sorted_idx[starts]] = np.add.reduceat(dout[order], starts, axis=0)
-    return dW
 
 
 # -- ch. 5.3: RNN --------------------------------------------------------------------------------
@@ -200,37 +182,17 @@ class TimeRNN:
 # -- ch. 5.4: the other time layers ------------------------------------------------------------
 
 
-class TimeEmbedding:
+class TimeEmbedding(Embedding):
     """Word ids ``(N, T)`` to vectors ``(N, T, D)``: ``W[xs]`` (ch. 5.4.1).
+
+    :class:`scratchdl.layers.Embedding` already looks up ids of any shape, so the book's loop
+    over T Embedding layers is one lookup here; ``backward`` adds each id's rows of ``dout``
+    into ``grads[0]`` without ``np.add.at`` and returns None.
 
     Parameters
     ----------
     W : ndarray, shape (V, D)
     """
-
-    def __init__(self, W: ArrayLike) -> None:
-        self.params = _float_params(W)
-        self.grads = [np.zeros_like(self.params[0])]
-        self.idx: NDArray | None = None
-
-    def forward(self, xs: ArrayLike) -> NDArray:
-        W = self.params[0]
-        xs = np.asarray(xs)
-        if xs.dtype.kind not in "iu":
-            raise ShapeError(f"TimeEmbedding expects integer word ids, got dtype {xs.dtype}")
-        if xs.size and (xs.min() < 0 or xs.max() >= W.shape[0]):
-            raise ShapeError(
-                f"word ids must be in [0, {W.shape[0]}) for a vocabulary of {W.shape[0]}, got "
-                f"ids from {xs.min()} to {xs.max()}"
-            )
-        self.idx = xs.copy()
-        return W[xs]
-
-    def backward(self, dout: NDArray) -> None:
-        idx = _need(self.idx, self)
-        W = self.params[0]
-        self.grads[0][...] = embedding_grad(W.shape, idx, np.asarray(dout, dtype=W.dtype))
-        return None
 
 
 class TimeAffine:
