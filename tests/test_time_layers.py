@@ -105,6 +105,20 @@ def test_time_affine_and_softmax_with_loss_gradients():
     assert np.all(dx[0, 1] == 0)
 
 
+def test_softmax_loss_both_paths_agree_and_backward_runs_once():
+    rng = np.random.default_rng(8)
+    xs = rng.standard_normal((2, 3, 5))
+    ts = rng.integers(0, 5, (2, 3))
+    layer = TimeSoftmaxWithLoss()
+    small = layer.forward(xs, ts)
+    dx_small = layer.backward()
+    with pytest.raises(StateError):
+        layer.backward()  # its buffer became dx
+    shifted = layer.forward(xs + 100.0, ts)  # scores past exp's safe range: the shifted path
+    assert shifted == pytest.approx(small, rel=1e-12)
+    np.testing.assert_allclose(layer.backward(), dx_small, rtol=1e-10, atol=1e-15)
+
+
 def test_softmax_loss_stays_finite_for_extreme_scores():
     xs = np.array([[[1e4, -1e4, 0.0]]], dtype=np.float32)
     loss = TimeSoftmaxWithLoss().forward(xs, np.array([[1]]))

@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 
+_EXP_SAFE = 60.0  # |score| below which exp(score) is finite and normal even in float32
+
+
 def _need(value: Any, layer: object) -> Any:
     if value is None:
         raise StateError(
@@ -267,12 +270,19 @@ class TimeSoftmaxWithLoss:
             raise ShapeError(f"labels must be in [0, {V}) or {self.ignore_label} (ignored)")
         t = np.where(mask, t, 0)
         count = int(mask.sum())
-        # Shifted log-softmax on our own buffer: y = exp(x - max) / sum, log y_t = x_t - max - lse.
-        y = x - x.max(axis=1, keepdims=True)
-        picked = y[np.arange(N * T), t]
-        np.exp(y, out=y)
-        s = y.sum(axis=1)
-        y /= s[:, None]
+        rows = np.arange(N * T)
+        m = x.max(axis=1)
+        if m.min() > -_EXP_SAFE and m.max() < _EXP_SAFE:
+            # exp(x) itself stays finite and each row's sum is at least exp(max) > exp(-60):
+            # softmax without the shifted copy saves a pass over the (N*T, V) scores.
+            y = np.exp(x)
+            picked = x[rows, t].astype(y.dtype)
+        else:  # the book's shifted form, for scores of any size
+            y = x - m[:, None]
+            picked = y[rows, t]
+            np.exp(y, out=y)
+        s = np.einsum("ij->i", y)
+        y *= (1 / s)[:, None]
         log_p = picked - np.log(s)
         loss = -float(np.sum(log_p, where=mask)) / max(count, 1)
         self.cache = (y, t, mask, count)
@@ -280,8 +290,12 @@ class TimeSoftmaxWithLoss:
         return loss
 
     def backward(self, dout: float = 1.0) -> NDArray:
+        """``dout * (softmax - onehot) / count``, zero at ignored labels. It is computed in the
+        forward pass's own buffer (no copy of the (N*T, V) array), so a second ``backward``
+        needs a new ``forward``."""
         y, t, mask, count = _need(self.cache, self)
-        dx = y.copy()
+        self.cache = None
+        dx = y
         dx[np.arange(t.shape[0]), t] -= 1
         dx *= dout / max(count, 1)
         if not mask.all():
