@@ -120,9 +120,9 @@ def test_short_training_learns_a_toy_task(cls):
     assert one in (0, 1)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BOOK2, reason="SCRATCHDL_BOOK2_DIR is not set")
 def test_the_books_attention_pickle_answers_the_date_test_split():
-    pytest.importorskip("scratchdl.data.sequence")
     from scratchdl.data import sequence
 
     (_, _), (x_test, t_test) = sequence.load_data("date.txt")
@@ -130,3 +130,41 @@ def test_the_books_attention_pickle_answers_the_date_test_split():
     model = AttentionSeq2seq(len(char_to_id), 16, 256)
     model.load_params(Path(BOOK2) / "ch08" / "AttentionSeq2seq.pkl")
     assert seq2seq_accuracy(model, x_test[:, ::-1], t_test) >= 0.99
+
+
+def test_attention_figure_is_a_png(tmp_path):
+    from scratchdl.plots.attention import save_attention
+
+    model = AttentionSeq2seq(9, 4, 6, rng=0)
+    xs, ts = np.array([[1, 2, 3, 4]]), np.array([[0, 5, 6]])
+    a = model.attention_map(xs, ts)
+    assert a.shape == (1, 2, 4)
+    np.testing.assert_allclose(a.sum(axis=2), 1.0, rtol=1e-5)
+    path = save_attention(tmp_path / "map.png", a[0], ["_", "5"], list("abcd"), title="t")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(Exception, match="shape"):
+        save_attention(tmp_path / "bad.png", a[0], ["_"], list("abcd"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BOOK2, reason="SCRATCHDL_BOOK2_DIR is not set")
+def test_the_books_attention_looks_at_the_year_when_writing_the_year():
+    from scratchdl.data import sequence
+
+    (_, _), (x_test, t_test) = sequence.load_data("date.txt")
+    char_to_id, id_to_char = sequence.get_vocab()
+    model = AttentionSeq2seq(len(char_to_id), 16, 256)
+    model.load_params(Path(BOOK2) / "ch08" / "AttentionSeq2seq.pkl")
+    hits = total = 0
+    for i in range(20):
+        question = "".join(id_to_char[int(c)] for c in x_test[i])
+        a = model.attention_map(x_test[[i], ::-1], t_test[[i]])[0]  # (11, T_in), reversed
+        year = question.strip()[-4:]
+        start = question.index(year) if question.count(year) == 1 else None
+        if start is None:
+            continue
+        for row in range(4):  # the decoder reads '_', y, y, y and writes y, y, y, y
+            pos = a.shape[1] - 1 - int(a[row].argmax())  # back to the question's order
+            hits += start <= pos < start + 4
+            total += 1
+    assert total >= 40 and hits / total >= 0.9, (hits, total)
