@@ -103,6 +103,12 @@ def book_reference():
             self.h = self.c = None
             self.stateful = stateful
 
+        def set_state(self, h, c=None):
+            self.h, self.c = h, c
+
+        def reset_state(self):
+            self.h, self.c = None, None
+
         def forward(self, xs):
             Wx, Wh, b = self.params
             Nn, Tn, _ = xs.shape
@@ -235,7 +241,17 @@ def book_reference():
             for layer in reversed(self.layers):
                 dout = layer.backward(dout)
 
-    return TimeLSTM, Rnnlm
+    return {
+        "LSTM": LSTM,
+        "TimeLSTM": TimeLSTM,
+        "Embedding": Embedding,
+        "TimeEmbedding": TimeEmbedding,
+        "TimeAffine": TimeAffine,
+        "TimeSoftmaxWithLoss": TimeSoftmaxWithLoss,
+        "Rnnlm": Rnnlm,
+        "softmax": softmax,
+        "sigmoid": sigmoid,
+    }
 
 
 # -- contenders --------------------------------------------------------------------------------
@@ -259,7 +275,8 @@ def setup(threads: int):
     from scratchdl.time_layers import TimeLSTM
 
     ours_lstm = TimeLSTM(*[p.copy() for p in params[1:4]])
-    BookTimeLSTM, BookRnnlm = book_reference()
+    ref = book_reference()
+    BookTimeLSTM, BookRnnlm = ref["TimeLSTM"], ref["Rnnlm"]
     book_lstm = BookTimeLSTM(*[p.copy() for p in params[1:4]])
     book_model = BookRnnlm([p.copy() for p in params])
 
