@@ -667,6 +667,8 @@ class MatMul(_ListParams):
         x = real_array(x)
         if x.ndim != 2 or x.shape[1] != self.W.shape[0]:
             raise ShapeError(f"MatMul expects input of shape (N, {self.W.shape[0]}), got {x.shape}")
+        if x.dtype.kind != "f":
+            x = x.astype(self.W.dtype)  # one-hot int32 rows (ch. 3) must not make float64
         self.x = x
         return x @ self.W
 
