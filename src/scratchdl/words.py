@@ -94,7 +94,8 @@ def create_co_matrix(corpus: ArrayLike, vocab_size: int, window_size: int = 1) -
 def normalize(x: ArrayLike) -> NDArray:
     """``x`` scaled to unit length: each row of a matrix, or a vector (a new array; the book's
     ``normalize`` divides in place)."""
-    x = np.asarray(x, dtype=np.result_type(x, np.float32))
+    x = np.asarray(x)
+    x = x if x.dtype.kind == "f" else x.astype(np.float64)  # float16 stays float16, as the book
     norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
     return x / norm
 
