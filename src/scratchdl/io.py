@@ -694,7 +694,7 @@ def _check_plain(obj: Any, path: Path, depth: int = 0) -> None:
         raise ModelFileError(f"{path}: holds a {type(obj).__name__}, which weight files never do")
 
 
-def read_book2_pickle(path: str | os.PathLike[str], max_bytes: int | None = None) -> Any:
+def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None = None) -> Any:
     """Read one of the second book's pickles without letting it run code.
 
     Only NumPy's array reconstruction is resolved (as :func:`read_book_pickle`); the file must
@@ -708,17 +708,12 @@ def read_book2_pickle(path: str | os.PathLike[str], max_bytes: int | None = None
     """
     from scratchdl._npz import max_bytes_limit
 
-    path = Path(path)
     limit = max_bytes_limit(max_bytes)
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder: give the book's .pkl file")
-    try:
-        with path.open("rb") as f:
-            data = f.read(limit + 1)
-    except FileNotFoundError:
-        raise ModelFileError(f"{path} does not exist: check the path") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path} cannot be read ({exc.strerror})") from None
+    if hasattr(path, "read"):  # an open binary file, as the book's ``pickle.load(f)`` gets
+        data = path.read(limit + 1)
+        path = Path(getattr(path, "name", "<file>"))
+    else:
+        data = _read_capped(Path(path), limit)
     if len(data) > limit:
         raise ModelFileError(
             f"{path} is larger than {limit} bytes, more than any of the book's pickles; raise "
@@ -735,6 +730,19 @@ def read_book2_pickle(path: str | os.PathLike[str], max_bytes: int | None = None
         ) from None
     _check_plain(obj, path)
     return obj
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder: give the book's .pkl file")
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path} does not exist: check the path") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror})") from None
+    return data
 
 
 def load_word_vectors(
