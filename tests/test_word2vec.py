@@ -186,3 +186,55 @@ def test_book_trainer_learns_the_toy_corpus(capsys):
     with pytest.raises(DivergenceError, match="epoch 1, iteration"):
         model.params[0][...] = np.nan
         Trainer(model, SGD(lr=1.0), rng=0).fit(c1, t1, 1, 3)
+
+
+class _StopAt:
+    def __init__(self, at):
+        self.at = at
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_iteration(self, trainer, loss):
+        if trainer.iteration == self.at:
+            trainer.request_stop("interrupted")
+
+    def on_train_end(self, trainer, history):
+        pass
+
+
+def test_book_trainer_stops_and_resumes_step_for_step():
+    corpus, V, contexts, target = toy_data()
+
+    def run(stop_at=None):
+        model = CBOW(V, 4, 1, corpus, rng=0)
+        opt = Adam()
+        trainer = Trainer(model, opt, rng=1, callbacks=[_StopAt(stop_at)] if stop_at else [])
+        trainer.fit(contexts, target, max_epoch=3, batch_size=2, eval_interval=1, verbose=False)
+        return model, opt, trainer
+
+    full_model, _, full = run()
+    assert full.iteration == 9 and full.current_epoch == 3 and full.stop_reason is None
+    model, opt, trainer = run(stop_at=4)  # mid-epoch: 3 steps per epoch
+    assert trainer.stop_reason == "interrupted" and trainer.iteration == 4
+    # A checkpoint: weights, optimizer, loop and sampler generator states; a fresh process.
+    saved = (
+        [p.copy() for p in model.params],
+        opt.state_dict(),
+        trainer.state_dict(),
+        model.ns_loss.sampler.rng.bit_generator.state,
+    )
+    model2 = CBOW(V, 4, 1, corpus, rng=5)
+    for p, v in zip(model2.params, saved[0], strict=True):
+        p[...] = v
+    opt2 = Adam()
+    opt2.load_state_dict(saved[1])
+    model2.ns_loss.sampler.rng.bit_generator.state = saved[3]
+    trainer2 = Trainer(model2, opt2, rng=99)
+    trainer2.load_state_dict(saved[2])
+    assert trainer2.current_epoch == 1 and trainer2.epoch_step == 1
+    remaining = 3 - trainer2.current_epoch  # the unfinished epoch counts as one
+    trainer2.fit(contexts, target, remaining, batch_size=2, eval_interval=1, verbose=False)
+    assert trainer2.iteration == 9 and trainer2.current_epoch == 3
+    np.testing.assert_array_equal(model2.word_vecs, full_model.word_vecs)
+    assert trainer2.loss_list == full.loss_list

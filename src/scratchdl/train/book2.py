@@ -98,24 +98,57 @@ class Trainer:
         ``params``, ``grads`` (lists), ``forward(x, t) -> loss``, ``backward()``.
     optimizer : scratchdl.optimizers.Optimizer
     rng : Generator or int, optional
+    callbacks : sequence of :class:`scratchdl.train.Callback`
+        ``on_train_begin``, ``on_iteration`` and ``on_train_end`` are called (``history`` is
+        None), so the opt-in helpers of :mod:`scratchdl.train.helpers` (Ctrl-C, time budget,
+        BLAS threads) and the progress bar work here too; there are no epoch records.
 
     Attributes
     ----------
     loss_list : list of float
         Mean loss over each ``eval_interval`` steps.
     current_epoch : int
-        Epochs done over all ``fit`` calls.
+        Epochs completed over all ``fit`` calls.
+    iteration : int
+        Updates done over all ``fit`` calls.
+    stop_reason : str or None
+        Why the last ``fit`` ended early (``'interrupted'``, ``'time_limit'``), else None.
+        A stopped ``fit`` resumes where it stopped when called again (mid-epoch too).
     """
 
-    def __init__(self, model: Any, optimizer: Any, *, rng: np.random.Generator | int | None = None):
+    def __init__(
+        self,
+        model: Any,
+        optimizer: Any,
+        *,
+        rng: np.random.Generator | int | None = None,
+        callbacks: Sequence[Any] = (),
+    ):
         self.model = model
         self.optimizer = optimizer
+        self.callbacks = list(callbacks)
         self.loss_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self.iteration = 0
+        self.epoch_step = 0  # updates done in the current epoch
+        self.total_iters = 0
+        self.iter_per_epoch = 1
+        self.sampler: Sampler | None = None
+        self.stop_reason: str | None = None
+        self.message: str | None = None
+        self._stop: tuple[str, str | None] | None = None
         if rng is None:
             rng = int(np.random.randint(2**31 - 1))  # noqa: NPY002 - follows np.random.seed
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+    def request_stop(
+        self, reason: str = "interrupted", message: str | None = None, record: bool = False
+    ) -> None:
+        """Stop :meth:`fit` after the current step (the first request wins); ``record`` is
+        accepted for the helpers' calls (there are no records here)."""
+        if self._stop is None:
+            self._stop = (reason, message)
 
     def fit(
         self,
@@ -128,8 +161,8 @@ class Trainer:
         *,
         verbose: bool = True,
     ) -> list[float]:
-        """``max_epoch`` passes over ``(x, t)`` in shuffled mini-batches; returns
-        ``loss_list``."""
+        """``max_epoch`` passes over ``(x, t)`` in shuffled mini-batches (counting a pass a
+        stopped ``fit`` left unfinished); returns ``loss_list``."""
         x, t = np.asarray(x), np.asarray(t)
         if len(x) != len(t) or len(x) == 0:
             raise ShapeError(f"x and t need the same, non-zero number of rows: {len(x)}, {len(t)}")
@@ -138,13 +171,21 @@ class Trainer:
         if eval_interval is not None and eval_interval < 1:
             raise ConfigError(f"eval_interval must be >= 1 or None, got {eval_interval}")
         self.eval_interval = eval_interval
-        sampler = Sampler(len(x), batch_size, "shuffle", self.rng)
-        max_iters = sampler.batches_per_epoch
+        sampler = self.sampler
+        if sampler is None or sampler.n != len(x) or sampler.batch_size != batch_size:
+            sampler = self.sampler = Sampler(len(x), batch_size, "shuffle", self.rng)
+            self.epoch_step = 0
+        max_iters = self.iter_per_epoch = sampler.batches_per_epoch
+        self.total_iters = self.iteration + max_epoch * max_iters - self.epoch_step
+        self._stop, self.stop_reason, self.message = None, None, None
         model, optimizer = self.model, self.optimizer
         total_loss, loss_count = 0.0, 0
         start_time = time.time()
-        for _ in range(max_epoch):
-            for iters in range(max_iters):
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.iteration < self.total_iters and self._stop is None:
+                iters = self.epoch_step
                 batch = sampler.next_batch()
                 loss = float(model.forward(x[batch], t[batch]))
                 if not math.isfinite(loss):
@@ -159,6 +200,8 @@ class Trainer:
                 optimizer.update(dict(enumerate(params)), dict(enumerate(grads)))
                 total_loss += loss
                 loss_count += 1
+                self.iteration += 1
+                self.epoch_step += 1
                 if eval_interval is not None and iters % eval_interval == 0:
                     avg_loss = total_loss / loss_count
                     if verbose:
@@ -169,8 +212,50 @@ class Trainer:
                         )
                     self.loss_list.append(avg_loss)
                     total_loss, loss_count = 0.0, 0
-            self.current_epoch += 1
+                if self.epoch_step == max_iters:
+                    self.epoch_step = 0
+                    self.current_epoch += 1
+                for cb in self.callbacks:
+                    cb.on_iteration(self, loss)
+        finally:
+            if self._stop is not None:
+                self.stop_reason, self.message = self._stop
+            for cb in self.callbacks:
+                cb.on_train_end(self, None)
         return self.loss_list
+
+    def state_dict(self) -> dict[str, Any]:
+        """The loop's state, for a checkpoint: counters, ``loss_list``, the generator and
+        the permutation being walked (JSON-able apart from ``perm``)."""
+        sampler = self.sampler
+        return {
+            "iteration": self.iteration,
+            "current_epoch": self.current_epoch,
+            "epoch_step": self.epoch_step,
+            "loss_list": list(self.loss_list),
+            "rng": self.rng.bit_generator.state,
+            "sampler": None
+            if sampler is None
+            else {"n": sampler.n, "batch_size": sampler.batch_size, "pos": sampler.pos},
+            "perm": None if sampler is None else sampler.perm.copy(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`: the next ``fit`` on the same data continues the run
+        step for step."""
+        self.iteration = int(state["iteration"])
+        self.current_epoch = int(state["current_epoch"])
+        self.epoch_step = int(state["epoch_step"])
+        self.loss_list = [float(v) for v in state["loss_list"]]
+        self.rng.bit_generator.state = state["rng"]
+        info = state.get("sampler")
+        if info is None:
+            self.sampler = None
+            return
+        sampler = Sampler(int(info["n"]), int(info["batch_size"]), "shuffle", self.rng)
+        sampler.perm = np.asarray(state["perm"], dtype=np.intp)
+        sampler.pos = int(info["pos"])
+        self.sampler = sampler
 
     def plot(self, ylim: tuple[float, float] | None = None) -> Any:
         """The book's figure of ``loss_list``; returns the matplotlib Figure."""
