@@ -745,7 +745,7 @@ def _read_capped(path: Path, limit: int) -> bytes:
     return data
 
 
-def load_word_vectors(
+def _load_book_word_vectors(
     path: str | os.PathLike[str], max_bytes: int | None = None
 ) -> tuple[NDArray, dict[str, int], dict[int, str]]:
     """The book's word-vector pickle (``cbow_params.pkl``, ch. 4.3.2), read safely.
@@ -786,3 +786,112 @@ def load_word_vectors(
             f"(one per row of word_vecs)"
         )
     return W, word_to_id, id_to_word
+
+
+# -- word vectors in our own format ------------------------------------------------------------
+# ``scratchdl nlp cbow`` writes word vectors as a plain .npz (read with allow_pickle=False):
+# ``word_vecs`` (V, D), the words in id order as UTF-8 JSON bytes, and a JSON record.
+
+WORD_VECTORS_FORMAT = "scratchdl-word-vectors"
+
+__all__ += ["WORD_VECTORS_FORMAT", "save_word_vectors"]
+
+
+def _json_bytes(value: Any) -> NDArray[np.uint8]:
+    return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
+
+
+def save_word_vectors(
+    path: str | os.PathLike[str],
+    word_vecs: NDArray,
+    id_to_word: dict[int, str],
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write word vectors and their vocabulary to ``path`` (.npz) atomically.
+
+    Read them back with :func:`load_word_vectors`.
+    """
+    word_vecs = np.asarray(word_vecs)
+    V = word_vecs.shape[0]
+    if word_vecs.ndim != 2 or sorted(id_to_word) != list(range(V)):
+        raise ConfigError(
+            f"save_word_vectors needs a (V, D) matrix and one word per id 0..V-1, got "
+            f"{word_vecs.shape} and {len(id_to_word)} words"
+        )
+    record = {
+        "format": WORD_VECTORS_FORMAT,
+        "version": 1,
+        "scratchdl": __version__,
+        "metadata": metadata or {},
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp, tmp.open("wb") as out:
+        np.savez(
+            out,
+            word_vecs=word_vecs,
+            words=_json_bytes([id_to_word[i] for i in range(V)]),
+            **{_RECORD_KEY: _json_bytes(record)},
+        )
+    return path
+
+
+def _load_word_vectors_npz(
+    path: Path, max_bytes: int | None
+) -> tuple[NDArray, dict[str, int], dict[int, str], dict[str, Any]]:
+    from scratchdl._npz import max_bytes_limit
+
+    limit = max_bytes_limit(max_bytes)
+    if path.stat().st_size > limit:
+        raise ModelFileError(
+            f"{path} is larger than {limit} bytes; raise max_bytes if you trust it"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if _RECORD_KEY not in npz.files or "words" not in npz.files:
+                raise ModelFileError(
+                    f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
+                )
+            record = json.loads(npz[_RECORD_KEY].tobytes().decode("utf-8"))
+            if not isinstance(record, dict) or record.get("format") != WORD_VECTORS_FORMAT:
+                raise ModelFileError(
+                    f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
+                )
+            words = json.loads(npz["words"].tobytes().decode("utf-8"))
+            W = npz["word_vecs"]
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
+    if (
+        W.ndim != 2
+        or W.dtype.kind != "f"
+        or not isinstance(words, list)
+        or len(words) != W.shape[0]
+        or not all(isinstance(w, str) for w in words)
+        or len(set(words)) != len(words)
+    ):
+        raise ModelFileError(f"{path}: the vectors and the word list do not fit together")
+    return W, {w: i for i, w in enumerate(words)}, dict(enumerate(words)), record["metadata"]
+
+
+def load_word_vectors(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[NDArray, dict[str, int], dict[int, str]]:
+    """Word vectors with their vocabulary: ``(word_vecs, word_to_id, id_to_word)``.
+
+    ``path`` is a file of :func:`save_word_vectors` (what ``scratchdl nlp cbow`` writes) or
+    the book's ``cbow_params.pkl`` (read safely, see above). A folder is taken to be a run
+    folder holding ``model.npz``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unsafe, damaged, or not word vectors.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / "model.npz").is_file():
+        path = path / "model.npz"
+    if path.is_file() and zipfile.is_zipfile(path):
+        return _load_word_vectors_npz(path, max_bytes)[:3]
+    return _load_book_word_vectors(path, max_bytes)

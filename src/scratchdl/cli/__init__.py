@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "scratchdl.cli.sweep",
     "scratchdl.cli.figures",
     "scratchdl.cli.basics",
+    "scratchdl.cli.nlp",
 )
 
 

@@ -44,7 +44,7 @@ from scratchdl.data.download import (
 from scratchdl.data.paths import DataLocation, locate
 from scratchdl.errors import ConfigError, DataError, DownloadError
 
-__all__ = ["PTB", "PtbSpec", "load_ptb", "fetch_ptb", "ptb_digest"]
+__all__ = ["PTB", "PtbSpec", "fetch_ptb", "load_corpus_file", "load_ptb", "ptb_digest"]
 
 #: The book's names of the three splits (``'val'`` is accepted for ``'valid'``).
 SPLITS = ("train", "valid", "test")
@@ -323,3 +323,29 @@ def load_ptb(
     word_to_id = {w: i for i, w in enumerate(words)}
     id_to_word = dict(enumerate(words))
     return corpus, word_to_id, id_to_word
+
+
+def load_corpus_file(
+    path: str | os.PathLike[str],
+) -> tuple[NDArray[np.int64], dict[str, int], dict[int, str]]:
+    """A text file of your own read as PTB is: words split on whitespace, ``<eos>`` at the
+    end of every line, ids in order of first appearance in this file.
+
+    Raises
+    ------
+    DataError
+        The file cannot be read as UTF-8 text, or holds no words.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+        words = _words(data)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise DataError(f"{path}: cannot be read as a text corpus ({reason})") from None
+    if not words:
+        raise DataError(f"{path}: holds no words")
+    vocab = list(dict.fromkeys(words))
+    word_to_id = {w: i for i, w in enumerate(vocab)}
+    corpus = np.array([word_to_id[w] for w in words], dtype=np.int64)
+    return corpus, word_to_id, dict(enumerate(vocab))
