@@ -126,3 +126,16 @@ def test_real_files_give_the_books_sizes(book2_ptb, tmp_path):
     assert len(val) == 73760 and len(corpus) == 82430  # the book's corpus sizes
     assert val[:4].tolist() == [0, 1, 2, 3]  # "consumers may want to"
     assert (val == word_to_id["<eos>"]).sum() == valid.count(b"\n")
+
+
+def test_training_file_ids_are_the_books_pickles(tmp_path):
+    """Where the real training file is available offline (SCRATCHDL_PTB_DIR), its ids are the
+    ones the book's cbow_params.pkl was trained with."""
+    from scratchdl.io import load_word_vectors
+
+    folder, book2 = os.environ.get("SCRATCHDL_PTB_DIR"), os.environ.get("SCRATCHDL_BOOK2_DIR")
+    if not folder or not (Path(folder) / "ptb.train.txt").is_file() or not book2:
+        pytest.skip("needs SCRATCHDL_PTB_DIR (with ptb.train.txt) and SCRATCHDL_BOOK2_DIR")
+    corpus, word_to_id, _ = load_ptb("train", data_dir=folder, download=False)
+    _, book_ids, _ = load_word_vectors(Path(book2) / "ch04" / "cbow_params.pkl")
+    assert len(corpus) == 929589 and word_to_id == book_ids
