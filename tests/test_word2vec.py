@@ -238,3 +238,19 @@ def test_book_trainer_stops_and_resumes_step_for_step():
     assert trainer2.iteration == 9 and trainer2.current_epoch == 3
     np.testing.assert_array_equal(model2.word_vecs, full_model.word_vecs)
     assert trainer2.loss_list == full.loss_list
+
+
+def test_backward_before_forward_raises():
+    from scratchdl.errors import StateError
+
+    corpus, V, contexts, target = toy_data()
+    for model in (
+        SimpleCBOW(V, 3, rng=0),
+        SimpleSkipGram(V, 3, rng=0),
+        CBOW(V, 3, 1, corpus, rng=0),
+        SkipGram(V, 3, 1, corpus, rng=0),
+    ):
+        with pytest.raises(StateError, match="forward first"):
+            model.backward()
+    with pytest.raises(StateError):
+        EmbeddingDot(np.ones((3, 2))).backward(np.ones(1))
