@@ -17,13 +17,18 @@ import time
 from scratchdl.data import sequence
 from scratchdl.optimizers import Adam
 from scratchdl.seq2seq import PeekySeq2seq, Seq2seq, eval_seq2seq, seq2seq_accuracy
-from scratchdl.train.rnnlm import SeqTrainer
+from scratchdl.train.book2 import Trainer
 
 
 def main(argv: list[str] | None = None) -> float:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=25)
-    ap.add_argument("--max-iters", type=int, default=None, help="steps per epoch (default all)")
+    ap.add_argument(
+        "--max-iters",
+        type=int,
+        default=None,
+        help="steps per epoch: train on the first N x 128 questions (default all)",
+    )
     ap.add_argument("--plain", action="store_true", help="Seq2seq without reversal or Peeky")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -34,20 +39,16 @@ def main(argv: list[str] | None = None) -> float:
         x_train, x_test = x_train[:, ::-1], x_test[:, ::-1]  # ch. 7.5.1
     cls = Seq2seq if args.plain else PeekySeq2seq
     model = cls(len(char_to_id), 16, 128, rng=args.seed)
-    trainer = SeqTrainer(model, Adam(lr=0.001), rng=args.seed)
+    trainer = Trainer(model, Adam(lr=0.001), rng=args.seed)
 
+    # --max-iters: a short run on the first max_iters * 128 questions.
+    n = len(x_train) if args.max_iters is None else args.max_iters * 128
+    x_fit, t_fit = x_train[:n], t_train[:n]
     start = time.perf_counter()
     acc = 0.0
     for epoch in range(args.epochs):
         trainer.fit(
-            x_train,
-            t_train,
-            max_epoch=1,
-            batch_size=128,
-            max_grad=5.0,
-            eval_interval=None,
-            max_iters=args.max_iters,
-            log=None,
+            x_fit, t_fit, 1, batch_size=128, max_grad=5.0, eval_interval=None, verbose=False
         )
         acc = seq2seq_accuracy(model, x_test, t_test)
         print(

@@ -20,7 +20,7 @@ from scratchdl.errors import StateError
 from scratchdl.gradient import numerical_gradient
 from scratchdl.optimizers import Adam
 from scratchdl.seq2seq import PeekySeq2seq, Seq2seq, eval_seq2seq, seq2seq_accuracy
-from scratchdl.train.rnnlm import SeqTrainer
+from scratchdl.train.book2 import Trainer
 
 BOOK2 = os.environ.get("SCRATCHDL_BOOK2_DIR")
 
@@ -109,10 +109,10 @@ def test_short_training_learns_a_toy_task(cls):
     rng = np.random.default_rng(4)
     x, t = _reverse_task(2000, rng)
     model = cls(11, 8, 32, rng=0)
-    trainer = SeqTrainer(model, Adam(lr=0.01), rng=0)
+    trainer = Trainer(model, Adam(lr=0.01), rng=0)
     x_test, t_test = _reverse_task(200, np.random.default_rng(5))
     before = seq2seq_accuracy(model, x_test, t_test)
-    trainer.fit(x, t, max_epoch=6, batch_size=50, max_grad=5.0, eval_interval=None, log=None)
+    trainer.fit(x, t, max_epoch=6, batch_size=50, max_grad=5.0, eval_interval=None, verbose=False)
     after = seq2seq_accuracy(model, x_test, t_test)
     assert before < 0.05
     assert after > 0.5, after

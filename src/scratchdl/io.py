@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
-from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
+from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet
 
@@ -428,90 +428,6 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         )
 
 
-def _unpickle_arrays(path: Path, max_bytes: int | None = None) -> Any:
-    """Unpickle ``path`` with :class:`_ArrayOnlyUnpickler`: arrays in plain containers only.
-
-    The file is refused above ``max_bytes`` (default 1 GiB or ``$SCRATCHDL_MAX_MODEL_BYTES``),
-    read whole first: an array's bytes are in the file, so memory stays within the cap.
-    """
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
-    if not path.is_file():
-        raise ModelFileError(f"weight file {path} does not exist: check the path")
-    if zipfile.is_zipfile(path):
-        raise ModelFileError(
-            f"{path} is a .npz archive, not the book's pickle: if it is a scratchdl model, use it "
-            "as it is (scratchdl evaluate / load_model); there is nothing to import"
-        )
-    limit = max_bytes_limit(max_bytes)
-    size = path.stat().st_size
-    if size > limit:
-        raise ModelFileError(
-            f"{path} is {size} bytes, over the limit of {limit}: raise the limit with "
-            f"max_bytes= or {MAX_BYTES_ENV}=<bytes> if you trust the file"
-        )
-    data = path.read_bytes()
-    try:
-        return _ArrayOnlyUnpickler(_io.BytesIO(data)).load()
-    except ModelFileError:
-        raise
-    except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
-        raise ModelFileError(
-            f"{path} is not a readable weight pickle ({type(exc).__name__}: {exc}); it is damaged or "
-            "truncated: download it again"
-        ) from None
-
-
-def read_book_param_list(
-    path: str | os.PathLike[str],
-    shapes: list[tuple[int, ...]] | None = None,
-    max_bytes: int | None = None,
-) -> list[NDArray]:
-    """Read the second book's ``save_params`` pickle (``Rnnlm.pkl``, ``AttentionSeq2seq.pkl``)
-    without letting it run code: a list of float arrays (float16 in the book) in the model's
-    ``params`` order.
-
-    Parameters
-    ----------
-    path : path-like
-    shapes : list of tuple, optional
-        The model's parameter shapes, in order; the file must match them exactly.
-    max_bytes : int, optional
-        Largest file accepted (default 1 GiB, or ``$SCRATCHDL_MAX_MODEL_BYTES``).
-
-    Raises
-    ------
-    ModelFileError
-        If the file is missing, too large, damaged, names any global other than NumPy's array
-        reconstruction, is not a list of float arrays, or does not match ``shapes``.
-    """
-    path = Path(path)
-    obj = _unpickle_arrays(path, max_bytes)
-    if isinstance(obj, tuple):
-        obj = list(obj)
-    if not isinstance(obj, list) or not obj:
-        raise ModelFileError(
-            f"{path} must hold a list of arrays (the second book's save_params), it holds "
-            f"{type(obj).__name__}"
-        )
-    for i, value in enumerate(obj):
-        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            raise ModelFileError(
-                f"{path}: entry {i} is {getattr(value, 'dtype', type(value).__name__)}, not a "
-                "float array"
-            )
-    if shapes is not None:
-        got = [tuple(a.shape) for a in obj]
-        want = [tuple(s) for s in shapes]
-        if got != want:
-            raise ModelFileError(
-                f"{path} holds {len(got)} arrays of shapes {got}, but the network needs "
-                f"{len(want)} of shapes {want}: build the network with the sizes the file was "
-                "trained with"
-            )
-    return obj
-
-
 def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
     """Read a pickled ``{name: ndarray}`` dict without letting it run code.
 
@@ -522,7 +438,25 @@ def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
         reconstruction, or does not hold a dict of numeric arrays.
     """
     path = Path(path)
-    obj = _unpickle_arrays(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
+    if not path.is_file():
+        raise ModelFileError(f"weight file {path} does not exist: check the path")
+    if zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path} is a .npz archive, not the book's pickle: if it is a scratchdl model, use it "
+            "as it is (scratchdl evaluate / load_model); there is nothing to import"
+        )
+    data = path.read_bytes()
+    try:
+        obj = _ArrayOnlyUnpickler(_io.BytesIO(data)).load()
+    except ModelFileError:
+        raise
+    except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
+        raise ModelFileError(
+            f"{path} is not a readable weight pickle ({type(exc).__name__}: {exc}); it is damaged or "
+            "truncated: download it again"
+        ) from None
     if not isinstance(obj, dict) or not obj:
         raise ModelFileError(f"{path} must hold a dict of arrays, it holds {type(obj).__name__}")
     for key, value in obj.items():
@@ -891,3 +825,52 @@ def load_word_vectors(
     if path.is_file() and zipfile.is_zipfile(path):
         return _load_word_vectors_npz(path, max_bytes)[:3]
     return _load_book_word_vectors(path, max_bytes)
+
+
+def read_book_param_list(
+    path: str | os.PathLike[str],
+    shapes: list[tuple[int, ...]] | None = None,
+    max_bytes: int | None = None,
+) -> list[NDArray]:
+    """Read the second book's ``save_params`` pickle (``Rnnlm.pkl``, ``AttentionSeq2seq.pkl``)
+    without letting it run code: a list of float arrays (float16 in the book) in the model's
+    ``params`` order.
+
+    Parameters
+    ----------
+    path : path-like
+    shapes : list of tuple, optional
+        The model's parameter shapes, in order; the file must match them exactly.
+    max_bytes : int, optional
+        Largest file accepted (default 1 GiB, or ``$SCRATCHDL_MAX_MODEL_BYTES``).
+
+    Raises
+    ------
+    ModelFileError
+        What :func:`read_book2_pickle` refuses, and a file that is not a list of float arrays
+        or does not match ``shapes``.
+    """
+    obj = read_book2_pickle(path, max_bytes)
+    if isinstance(obj, tuple):
+        obj = list(obj)
+    if not isinstance(obj, list) or not obj:
+        raise ModelFileError(
+            f"{path} must hold a list of arrays (the second book's save_params), it holds "
+            f"{type(obj).__name__}"
+        )
+    for i, value in enumerate(obj):
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise ModelFileError(
+                f"{path}: entry {i} is {getattr(value, 'dtype', type(value).__name__)}, not a "
+                "float array"
+            )
+    if shapes is not None:
+        got = [tuple(a.shape) for a in obj]
+        want = [tuple(s) for s in shapes]
+        if got != want:
+            raise ModelFileError(
+                f"{path} holds {len(got)} arrays of shapes {got}, but the network needs "
+                f"{len(want)} of shapes {want}: build the network with the sizes the file was "
+                "trained with"
+            )
+    return obj
