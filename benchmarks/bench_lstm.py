@@ -357,7 +357,7 @@ def setup(threads: int):
             state[0] = (h.detach(), c.detach())  # stateful, truncated like ours
             loss = torch.nn.functional.cross_entropy(lin(out).reshape(N * T, V), tts)
             loss.backward()
-            return float(loss)
+            return float(loss.detach())
 
         np.testing.assert_allclose(
             torch_lstm_step().numpy(), ours_lstm_step(), rtol=1e-3, atol=1e-5

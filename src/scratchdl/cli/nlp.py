@@ -84,6 +84,10 @@ def register(subparsers: Any) -> None:
     m.add_argument("--top", type=int, default=5, help="how many words (default 5)")
     m.set_defaults(func=_most_similar)
 
+    from scratchdl.cli.nlp_seq import register_nlp  # chapters 7-8: seq2seq, attention-map
+
+    register_nlp(sub)
+
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
