@@ -39,13 +39,23 @@ SHIMS: dict[str, str] = {
     "common/util.py": (
         "import numpy as np\n\n"
         "from scratchdl.train.book2 import clip_grads  # noqa: F401\n"
+        "from scratchdl.train.rnnlm import eval_perplexity  # noqa: F401\n"
+        "from scratchdl.seq2seq import eval_seq2seq  # noqa: F401\n"
         "from scratchdl.words import *  # noqa: F403\n\n\n"
         "def to_cpu(x):  # the book's CuPy helpers: NumPy arrays stay as they are\n"
         "    return x\n\n\n"
         "to_gpu = to_cpu\n"
     ),
     "common/optimizer.py": "from scratchdl.optimizers import *  # noqa: F403\n",
-    "common/trainer.py": "from scratchdl.train.book2 import Trainer  # noqa: F401\n",
+    "common/trainer.py": (
+        "from scratchdl.train.book2 import Trainer  # noqa: F401\n"
+        "from scratchdl.train.rnnlm import RnnlmTrainer  # noqa: F401\n"
+    ),
+    # Chapters 5-8. The book's modules star-import these and use ``np`` from them.
+    "common/time_layers.py": (
+        "import numpy as np\n\nfrom scratchdl.time_layers import *  # noqa: F403\n"
+    ),
+    "common/base_model.py": "from scratchdl.rnnlm import BaseModel  # noqa: F401\n",
     "dataset/__init__.py": "",
     "dataset/spiral.py": (
         "import numpy as np\n\n"
