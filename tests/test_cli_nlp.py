@@ -74,6 +74,8 @@ def test_most_similar_from_a_run_and_errors(tmp_path, corpus, capsys):
     assert "'zebra' is not in the vocabulary" in capsys.readouterr().err
     assert main(["nlp", "most-similar", "cat", "--model", str(tmp_path / "nope.pkl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "run" / "model.npz")]) == 2
+    assert "holds word vectors (scratchdl nlp cbow)" in capsys.readouterr().err
 
 
 def test_most_similar_from_the_books_pickle(capsys):
