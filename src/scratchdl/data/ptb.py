@@ -168,7 +168,10 @@ def _download(
         return dest
     sources = " | ".join(tried) if tried else "no download sources are configured"
     raise DownloadError(
-        f"could not download {spec.filenames[split]}. Sources tried: {sources}. " + _fix(spec, None)
+        f"could not download {spec.filenames[split]}. Sources tried: {sources}. Fix: check "
+        f"the connection and try again, or get the {spec.title} files "
+        f"({', '.join(spec.filenames.values())}) from github.com/tomsercu/lstm/tree/master/"
+        f"data yourself, put them in a folder and pass it as data_dir."
     )
 
 
