@@ -101,7 +101,8 @@ def _most_similar(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1, got {args.top}")
     word_vecs, word_to_id, id_to_word = load_word_vectors(args.model)
-    word = args.word.lower()
+    # As typed, else in lower case (PTB's words are; a corpus of your own may not be).
+    word = args.word if args.word in word_to_id else args.word.lower()
     if word not in word_to_id:
         raise ConfigError(
             f"{args.word!r} is not in the vocabulary of {args.model} ({len(word_to_id)} words)"
