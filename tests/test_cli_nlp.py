@@ -89,3 +89,25 @@ def test_most_similar_from_the_books_pickle(capsys):
         " someone: 0.5913",
         " i: 0.5542",
     ]
+
+
+def test_fetch_ptb_downloads_verifies_and_refuses_a_bad_file(tmp_path, monkeypatch, capsys):
+    from _data_helpers import local_server
+    from scratchdl.data import ptb
+
+    files = {"train": b" a b c \n b d \n", "valid": b" d a \n", "test": b" a \n"}
+    with local_server() as server:
+        for split, data in files.items():
+            server.routes[f"/m/ptb.{split}.txt"] = ("ok", data)
+        spec = ptb.PtbSpec(
+            checksums={s: ("sha256", ptb.ptb_digest(d, "sha256")) for s, d in files.items()},
+            urls={s: (server.url("m") + f"ptb.{s}.txt",) for s in files},
+        )
+        monkeypatch.setattr(ptb, "PTB", spec)
+        assert main(["nlp", "fetch-ptb", "--data-dir", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["train", "valid", "test"]
+    assert (tmp_path / "data" / "ptb" / "ptb.valid.txt").read_bytes() == files["valid"]
+    (tmp_path / "data" / "ptb" / "ptb.test.txt").write_bytes(b" tampered \n")
+    assert main(["nlp", "fetch-ptb", "--data-dir", str(tmp_path / "data")]) == 2
+    assert "ptb.test.txt: checksum mismatch" in capsys.readouterr().err

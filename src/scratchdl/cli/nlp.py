@@ -70,6 +70,15 @@ def register(subparsers: Any) -> None:
     c.add_argument("--quiet", "-q", action="store_true", help="only the final line")
     c.set_defaults(func=_cbow)
 
+    f = sub.add_parser(
+        "fetch-ptb",
+        help="download and verify the Penn Treebank files (train, valid, test)",
+        description="Make sure ptb.train.txt, ptb.valid.txt and ptb.test.txt are present and "
+        "match their checksums, downloading what is missing (TLS verified).",
+    )
+    f.add_argument("--data-dir", help="folder to keep them in (default: the user cache)")
+    f.set_defaults(func=_fetch_ptb)
+
     m = sub.add_parser(
         "most-similar",
         help="the words nearest to WORD by cosine similarity",
@@ -88,6 +97,21 @@ def register(subparsers: Any) -> None:
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
+
+
+# -- fetch-ptb --------------------------------------------------------------------------------
+
+
+def _fetch_ptb(args: argparse.Namespace) -> int:
+    from scratchdl.data import ptb
+
+    spec = ptb.PTB  # looked up here, so tests can point it at a local server
+    paths = ptb.fetch_ptb(data_dir=args.data_dir, spec=spec)
+    for split, path in paths.items():
+        ptb._read(path, split, spec)  # a file already present is checked too
+        algorithm, digest = spec.checksums[split]
+        print(f"{split}: {path} (verified: {algorithm} {digest[:12]}...)")
+    return 0
 
 
 # -- most-similar ----------------------------------------------------------------------------
