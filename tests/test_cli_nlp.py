@@ -57,6 +57,11 @@ def test_cbow_refuses_to_replace_or_mix_settings(tmp_path, corpus, capsys):
     assert "holds a finished run (model.npz): pass --force" in capsys.readouterr().err
     assert main(["nlp", "cbow", "--out", str(tmp_path / "run"), "--resume", "--epochs", "9"]) == 2
     assert "drop --epochs" in capsys.readouterr().err
+    assert cbow(tmp_path / "cut", corpus, "--max-seconds", "1e-6") == 0
+    corpus.write_text(TEXT.replace("cat", "bat") + "\n", encoding="utf-8")
+    assert main(["nlp", "cbow", "--out", str(tmp_path / "cut"), "--resume", "-q"]) == 2
+    assert "has changed since the run started" in capsys.readouterr().err
+    assert (tmp_path / "cut" / "checkpoint.npz").is_file()  # kept
     assert cbow(tmp_path / "run", corpus, "--force") == 0
     assert cbow(tmp_path / "new", tmp_path / "missing.txt") == 2
     assert "cannot be read as a text corpus" in capsys.readouterr().err
