@@ -44,6 +44,9 @@ def test_ch02_count_based_scripts_print_the_books_numbers(tmp_path):
         " say: 0.0",
         " and: 0.0",
     ]
+
+
+def test_ch02_ppmi_and_svd_scripts_print_the_books_numbers(tmp_path):
     out, _ = run_book2_script("ch02", "ppmi.py", tmp_path)
     ppmi_rows = out.split("PPMI")[1].strip().splitlines()
     assert ppmi_rows[0] == "[[0.    1.807 0.    0.    0.    0.    0.   ]"
