@@ -110,6 +110,7 @@ if {seed!r} is not None:
     np.random.seed({seed!r})
 sys.argv = [{script!r}]
 g = runpy.run_path({script!r}, run_name="__main__")
+exec({after!r}, g)
 def plain(v):
     try:
         return np.asarray(v, dtype=float).tolist()
@@ -128,6 +129,7 @@ def run_book2_script(
     timeout: float = 600,
     seed: int | None = 0,
     env: dict[str, str] | None = None,
+    after: str = "",
 ) -> tuple[str, dict[str, Any]]:
     """Run the book's ``chapter/script`` unchanged on the shims; return its standard output
     and the values of ``names`` (expressions over the script's globals) when it ends.
@@ -150,7 +152,7 @@ def run_book2_script(
         (work / relative).write_text(text, encoding="utf-8")
     full_env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     full_env["PYTHONWARNINGS"] = "ignore:FigureCanvasAgg is non-interactive"
-    driver = _DRIVER.format(seed=seed, script=script, mark=_MARK, names=list(names))
+    driver = _DRIVER.format(seed=seed, script=script, mark=_MARK, names=list(names), after=after)
     proc = subprocess.run(
         [sys.executable, "-c", driver],
         cwd=work / chapter,

@@ -44,6 +44,9 @@ def test_ch02_count_based_scripts_print_the_books_numbers(tmp_path):
         " say: 0.0",
         " and: 0.0",
     ]
+
+
+def test_ch02_ppmi_and_svd_scripts_print_the_books_numbers(tmp_path):
     out, _ = run_book2_script("ch02", "ppmi.py", tmp_path)
     ppmi_rows = out.split("PPMI")[1].strip().splitlines()
     assert ppmi_rows[0] == "[[0.    1.807 0.    0.    0.    0.    0.   ]"
@@ -93,3 +96,35 @@ def test_ch02_show_ptb(tmp_path):
     assert "corpus size: 929589" in out and "id_to_word[0]: aer" in out
     # The ids of the book's cbow_params.pkl (its vocabulary pickle came from the same file).
     assert "word_to_id['car']: 3856" in out and "word_to_id['lexus']: 7426" in out
+
+
+# The book's own ch04 models (cbow.py, skip_gram.py and negative_sampling_layer.py, whose
+# classes build on common.layers' Embedding and SigmoidWithLoss) trained by our book-2
+# Trainer on a toy corpus: they run on scratchdl's layers and learn.
+_TRAIN_BOOK_MODEL = """
+from common.optimizer import Adam
+from common.trainer import Trainer
+from common.util import create_contexts_target, preprocess
+text = ' '.join(['you say goodbye and i say hello .'] * 20)
+corpus, word_to_id, id_to_word = preprocess(text)
+contexts, target = create_contexts_target(corpus, window_size=2)
+model = MODEL(len(word_to_id), 10, 2, corpus)
+trainer = Trainer(model, Adam(0.01))
+trainer.fit(contexts, target, max_epoch=60, batch_size=16, eval_interval=1)
+losses = trainer.loss_list
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("script", "model"), [("cbow.py", "CBOW"), ("skip_gram.py", "SkipGram")])
+def test_ch04_book_models_train_on_our_layers(tmp_path, script, model):
+    out, v = run_book2_script(
+        "ch04", script, tmp_path, ("losses",), after=_TRAIN_BOOK_MODEL.replace("MODEL", model)
+    )
+    losses = v["losses"]
+    assert len(losses) == 60 * 9, losses[:2]  # 156 windows: 9 batches of 16 per epoch
+    # Untrained: the true word scores log 2 and so do 5 negatives per context window.
+    per_window = 6 * np.log(2) * (1 if model == "CBOW" else 4)
+    assert losses[0] == pytest.approx(per_window, rel=0.01)
+    # Skip-gram cannot get far below half: "say" is followed by "goodbye" and by "hello".
+    assert np.mean(losses[-9:]) < 0.6 * losses[0]

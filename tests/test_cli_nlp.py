@@ -57,6 +57,11 @@ def test_cbow_refuses_to_replace_or_mix_settings(tmp_path, corpus, capsys):
     assert "holds a finished run (model.npz): pass --force" in capsys.readouterr().err
     assert main(["nlp", "cbow", "--out", str(tmp_path / "run"), "--resume", "--epochs", "9"]) == 2
     assert "drop --epochs" in capsys.readouterr().err
+    assert cbow(tmp_path / "cut", corpus, "--max-seconds", "1e-6") == 0
+    corpus.write_text(TEXT.replace("cat", "bat") + "\n", encoding="utf-8")
+    assert main(["nlp", "cbow", "--out", str(tmp_path / "cut"), "--resume", "-q"]) == 2
+    assert "has changed since the run started" in capsys.readouterr().err
+    assert (tmp_path / "cut" / "checkpoint.npz").is_file()  # kept
     assert cbow(tmp_path / "run", corpus, "--force") == 0
     assert cbow(tmp_path / "new", tmp_path / "missing.txt") == 2
     assert "cannot be read as a text corpus" in capsys.readouterr().err
@@ -74,6 +79,8 @@ def test_most_similar_from_a_run_and_errors(tmp_path, corpus, capsys):
     assert "'zebra' is not in the vocabulary" in capsys.readouterr().err
     assert main(["nlp", "most-similar", "cat", "--model", str(tmp_path / "nope.pkl")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "run" / "model.npz")]) == 2
+    assert "holds word vectors (scratchdl nlp cbow)" in capsys.readouterr().err
 
 
 def test_most_similar_from_the_books_pickle(capsys):
@@ -87,3 +94,25 @@ def test_most_similar_from_the_books_pickle(capsys):
         " someone: 0.5913",
         " i: 0.5542",
     ]
+
+
+def test_fetch_ptb_downloads_verifies_and_refuses_a_bad_file(tmp_path, monkeypatch, capsys):
+    from _data_helpers import local_server
+    from scratchdl.data import ptb
+
+    files = {"train": b" a b c \n b d \n", "valid": b" d a \n", "test": b" a \n"}
+    with local_server() as server:
+        for split, data in files.items():
+            server.routes[f"/m/ptb.{split}.txt"] = ("ok", data)
+        spec = ptb.PtbSpec(
+            checksums={s: ("sha256", ptb.ptb_digest(d, "sha256")) for s, d in files.items()},
+            urls={s: (server.url("m") + f"ptb.{s}.txt",) for s in files},
+        )
+        monkeypatch.setattr(ptb, "PTB", spec)
+        assert main(["nlp", "fetch-ptb", "--data-dir", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["train", "valid", "test"]
+    assert (tmp_path / "data" / "ptb" / "ptb.valid.txt").read_bytes() == files["valid"]
+    (tmp_path / "data" / "ptb" / "ptb.test.txt").write_bytes(b" tampered \n")
+    assert main(["nlp", "fetch-ptb", "--data-dir", str(tmp_path / "data")]) == 2
+    assert "ptb.test.txt: checksum mismatch" in capsys.readouterr().err

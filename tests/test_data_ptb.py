@@ -65,7 +65,7 @@ def test_bad_files_are_errors_not_replaced(tmp_path):
     with pytest.raises(DataError, match="checksum mismatch"):
         load_ptb("val", data_dir=tmp_path, spec=spec)
     assert (tmp_path / "ptb.valid.txt").read_bytes() == b" a zebra \n"  # left alone
-    with pytest.raises(DataError, match=r"ptb\.test\.txt not found .*Fix: allow the download"):
+    with pytest.raises(DataError, match=r"ptb\.test\.txt not found .*Fix: load with download=True"):
         load_ptb("test", data_dir=tmp_path, spec=spec, download=False)
     with pytest.raises(ConfigError, match="'train', 'val' or 'test'"):
         load_ptb("training", data_dir=tmp_path, spec=spec)

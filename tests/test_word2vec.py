@@ -254,3 +254,12 @@ def test_backward_before_forward_raises():
             model.backward()
     with pytest.raises(StateError):
         EmbeddingDot(np.ones((3, 2))).backward(np.ones(1))
+
+
+def test_optimizers_take_the_books_lists():
+    W, b = np.ones((2, 2)), np.zeros(2)
+    SGD(lr=0.5).update([W, b], [np.ones((2, 2)), np.full(2, 2.0)])  # the book's custom loops
+    assert W.tolist() == [[0.5, 0.5], [0.5, 0.5]] and b.tolist() == [-1.0, -1.0]
+    adam = Adam()
+    adam.update([W], [np.ones((2, 2))])
+    assert set(adam.state) == {0}  # state kept per position

@@ -212,6 +212,11 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
             f"{path} is damaged or forged: its record has {field} = {value!r}, expected {want}"
         )
 
+    if isinstance(record, dict) and record.get("format") == "scratchdl-word-vectors":
+        raise ModelFileError(
+            f"{path} holds word vectors (scratchdl nlp cbow), not a network: use it with "
+            f"scratchdl nlp most-similar WORD --model {path}"
+        )
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ModelFileError(
             f"{path} is not a scratchdl model: its record is not a {FORMAT} record"

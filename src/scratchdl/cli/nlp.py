@@ -70,6 +70,15 @@ def register(subparsers: Any) -> None:
     c.add_argument("--quiet", "-q", action="store_true", help="only the final line")
     c.set_defaults(func=_cbow)
 
+    f = sub.add_parser(
+        "fetch-ptb",
+        help="download and verify the Penn Treebank files (train, valid, test)",
+        description="Make sure ptb.train.txt, ptb.valid.txt and ptb.test.txt are present and "
+        "match their checksums, downloading what is missing (TLS verified).",
+    )
+    f.add_argument("--data-dir", help="folder to keep them in (default: the user cache)")
+    f.set_defaults(func=_fetch_ptb)
+
     m = sub.add_parser(
         "most-similar",
         help="the words nearest to WORD by cosine similarity",
@@ -94,6 +103,21 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
+# -- fetch-ptb --------------------------------------------------------------------------------
+
+
+def _fetch_ptb(args: argparse.Namespace) -> int:
+    from scratchdl.data import ptb
+
+    spec = ptb.PTB  # looked up here, so tests can point it at a local server
+    paths = ptb.fetch_ptb(data_dir=args.data_dir, spec=spec)
+    for split, path in paths.items():
+        ptb._read(path, split, spec)  # a file already present is checked too
+        algorithm, digest = spec.checksums[split]
+        print(f"{split}: {path} (verified: {algorithm} {digest[:12]}...)")
+    return 0
+
+
 # -- most-similar ----------------------------------------------------------------------------
 
 
@@ -105,7 +129,8 @@ def _most_similar(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ConfigError(f"--top must be at least 1, got {args.top}")
     word_vecs, word_to_id, id_to_word = load_word_vectors(args.model)
-    word = args.word.lower()
+    # As typed, else in lower case (PTB's words are; a corpus of your own may not be).
+    word = args.word if args.word in word_to_id else args.word.lower()
     if word not in word_to_id:
         raise ConfigError(
             f"{args.word!r} is not in the vocabulary of {args.model} ({len(word_to_id)} words)"
@@ -195,7 +220,7 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     trainer = Trainer(model, optimizer, rng=settings["seed"] + 1, callbacks=callbacks)
     elapsed_before = 0.0
     if checkpoint is not None:
-        _restore(checkpoint, model, optimizer, trainer, len(word_to_id), out)
+        _restore(checkpoint, model, optimizer, trainer, _digest(corpus, id_to_word), out)
         elapsed_before = float(checkpoint["record"]["elapsed"])
     if not args.quiet:
         print(
@@ -231,7 +256,15 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
         (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
         if stopped:
-            _write_checkpoint(staging / _CHECKPOINT, settings, model, optimizer, trainer, elapsed)
+            _write_checkpoint(
+                staging / _CHECKPOINT,
+                settings,
+                model,
+                optimizer,
+                trainer,
+                elapsed,
+                _digest(corpus, id_to_word),
+            )
         folder.commit()
     last = f"{trainer.loss_list[-1]:.4f}" if trainer.loss_list else "-"
     summary = (
@@ -275,7 +308,19 @@ class _EpochLines:
 # -- checkpoint: weights, Adam's moments, the loop's and the samplers' generator states ---------
 
 
-def _write_checkpoint(path: Path, settings, model, optimizer, trainer, elapsed: float) -> None:
+def _digest(corpus: Any, id_to_word: dict[int, str]) -> str:
+    """SHA-256 of the word ids and the words: a resumed run must see the corpus it started
+    on."""
+    import hashlib
+
+    digest = hashlib.sha256(corpus.astype("<i8").tobytes())
+    digest.update(json.dumps([id_to_word[i] for i in range(len(id_to_word))]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _write_checkpoint(
+    path: Path, settings, model, optimizer, trainer, elapsed: float, corpus_sha256: str
+) -> None:
     import numpy as np
 
     from scratchdl._fs import atomic_path
@@ -293,6 +338,7 @@ def _write_checkpoint(path: Path, settings, model, optimizer, trainer, elapsed: 
         "format": "scratchdl-cbow-checkpoint",
         "settings": settings,
         "elapsed": elapsed,
+        "corpus_sha256": corpus_sha256,
         "loop": loop,
         "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
         "sampler_rng": model.ns_loss.sampler.rng.bit_generator.state,
@@ -321,15 +367,19 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
     return {"record": record, "arrays": arrays}
 
 
-def _restore(checkpoint, model, optimizer, trainer, vocab_size: int, out: Path) -> None:
+def _restore(checkpoint, model, optimizer, trainer, corpus_sha256: str, out: Path) -> None:
     from scratchdl.errors import ModelFileError
 
     record, arrays = checkpoint["record"], checkpoint["arrays"]
     W_in, W_out = model.params[0], model.ns_loss.params[0]
-    if arrays["W_in"].shape != W_in.shape or arrays["W_out"].shape != W_out.shape:
+    if (
+        record.get("corpus_sha256") != corpus_sha256
+        or arrays["W_in"].shape != W_in.shape
+        or arrays["W_out"].shape != W_out.shape
+    ):
         raise ModelFileError(
-            f"cannot resume: the checkpoint in {out} has {arrays['W_in'].shape[0]} words, the "
-            f"corpus now gives {vocab_size}; the corpus changed since the run started"
+            f"cannot resume the run in {out}: its corpus ({record['settings']['corpus']}) has "
+            "changed since the run started; start over with --force"
         )
     W_in[...] = arrays["W_in"]
     W_out[...] = arrays["W_out"]

@@ -122,12 +122,16 @@ def _split(data_type: str) -> str:
     return split
 
 
-def _fix(spec: PtbSpec, location: DataLocation | None) -> str:
-    where = f" into {location.files_dir}" if location and location.files_dir else " into a folder"
-    return (
-        f"Fix: allow the download, or put the {spec.title} files ({', '.join(spec.filenames.values())}, "
-        f"from github.com/tomsercu/lstm/tree/master/data){where} and pass it as data_dir."
+def _fix(spec: PtbSpec, location: DataLocation) -> str:
+    files = f"the {spec.title} files ({', '.join(spec.filenames.values())}, from " + (
+        "github.com/tomsercu/lstm/tree/master/data)"
     )
+    where = (
+        f"into {location.files_dir}"
+        if location.files_dir
+        else "into a folder and pass it as data_dir"
+    )
+    return f"Fix: load with download=True, or put {files} {where}."
 
 
 def _verify(data: bytes, split: str, spec: PtbSpec, name: str, fix: str) -> None:
@@ -168,7 +172,10 @@ def _download(
         return dest
     sources = " | ".join(tried) if tried else "no download sources are configured"
     raise DownloadError(
-        f"could not download {spec.filenames[split]}. Sources tried: {sources}. " + _fix(spec, None)
+        f"could not download {spec.filenames[split]}. Sources tried: {sources}. Fix: check "
+        f"the connection and try again, or get the {spec.title} files "
+        f"({', '.join(spec.filenames.values())}) from github.com/tomsercu/lstm/tree/master/"
+        f"data yourself, put them in a folder and pass it as data_dir."
     )
 
 

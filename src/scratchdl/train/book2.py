@@ -61,16 +61,23 @@ def remove_duplicate(
     out_p: list[NDArray] = []
     out_g: list[NDArray] = []
     where: dict[int, int] = {}
+    owned: set[int] = set()  # entries of out_g that are our own arrays (safe to add into)
     for p, g in zip(params, grads, strict=True):
         base = p.base if isinstance(p.base, np.ndarray) and _tied(p.base, p) else None
         key = id(base) if base is not None else id(p)
+        g = g.T if base is not None else g
         if key in where:
             i = where[key]
-            out_g[i] = out_g[i] + (g.T if base is not None else g)
+            if i in owned:
+                out_g[i] += g  # in place: one (V, D) array per weight, not one per layer
+            else:
+                out_g[i] = out_g[i] + g
+                owned.add(i)
         elif base is not None:
             where[key] = len(out_p)
+            owned.add(len(out_p))
             out_p.append(base)
-            out_g.append(g.T.copy())
+            out_g.append(g.copy())
         else:
             where[key] = len(out_p)
             out_p.append(p)
