@@ -58,3 +58,44 @@ def test_attention_map_writes_a_png_and_checks_the_question(tmp_path, capsys):
     assert main([*base, "--question", "1" * 40, "--force"]) == 2
     assert "at most 29" in capsys.readouterr().err
     assert np.load(weights)["p0"].shape == (59, 16)
+
+
+def test_rnnlm_trains_on_a_text_file_and_reports_held_out_perplexity(tmp_path, capsys):
+    import re
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(20)]
+    # Sentences of a fixed phrase with one random word: an LSTM learns most of it.
+    lines = [" ".join(words[:8] + [words[8 + rng.integers(12)]]) for _ in range(400)]
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "lm.npz"
+    args = [
+        "nlp",
+        "rnnlm",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--epochs",
+        "3",
+        "--hidden",
+        "16",
+        "--wordvec",
+        "16",
+        "--batch-size",
+        "5",
+        "--time-size",
+        "10",
+        "--lr",
+        "10",
+    ]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    ppl = float(re.search(r"perplexity ([\d.]+) on the last 10%", text).group(1))
+    assert ppl < 4.0, text  # 21 words (with <eos>): uniform guessing would give 21
+    assert out.is_file()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main([*args[:5], str(tmp_path / "x.npz"), "--time-size", "0"]) == 2
+    assert "--time-size must be at least 1" in capsys.readouterr().err

@@ -1,6 +1,9 @@
-"""``scratchdl nlp seq2seq`` and ``scratchdl nlp attention-map``: chapters 7-8 of the second
-book on the command line (registered in the ``nlp`` group by :mod:`scratchdl.cli.nlp`).
+"""``scratchdl nlp rnnlm``, ``nlp seq2seq`` and ``nlp attention-map``: chapters 6-8 of the
+second book on the command line (registered in the ``nlp`` group by :mod:`scratchdl.cli.nlp`).
 
+* ``scratchdl nlp rnnlm --corpus ptb|FILE --out FILE.npz``: train the ch. 6 ``Rnnlm``
+  (truncated BPTT, SGD, clipping; weights written after every epoch) and report the perplexity
+  on held-out text.
 * ``scratchdl nlp seq2seq --data addition|date --out FILE.npz``: train the book's improved
   seq2seq (``addition``: PeekySeq2seq with reversed input, ch. 7.5; ``date``: AttentionSeq2seq,
   ch. 8.3) and print the test accuracy after every epoch and three answers. The weights are
@@ -25,7 +28,35 @@ _BATCH = 128
 
 
 def register_nlp(sub: Any) -> None:
-    """Add ``seq2seq`` and ``attention-map`` to the ``nlp`` subcommands."""
+    """Add ``rnnlm``, ``seq2seq`` and ``attention-map`` to the ``nlp`` subcommands."""
+    r = sub.add_parser(
+        "rnnlm",
+        help="train the book's LSTM language model (Rnnlm, ch. 6) and report its perplexity",
+        description="Train Rnnlm with truncated BPTT (SGD, gradient clipping) and report the "
+        "perplexity on held-out text: PTB's test file for --corpus ptb, else the last 10%% "
+        "of the corpus (trained on the first 90%%). Weights go to --out (.npz) after every "
+        "epoch.",
+    )
+    r.add_argument(
+        "--corpus",
+        required=True,
+        help="'ptb' (the PTB training file, downloaded and verified if missing) or a text file "
+        "(one sentence per line)",
+    )
+    r.add_argument("--data-dir", help="folder with the PTB files (default: the user cache)")
+    r.add_argument("--out", required=True, help="weights file to write (.npz)")
+    r.add_argument("--epochs", type=int, default=4, help="passes over the corpus (4)")
+    r.add_argument("--max-iters", type=int, help="steps per epoch (default: the whole corpus)")
+    r.add_argument("--wordvec", type=int, default=100, help="word-vector size (100)")
+    r.add_argument("--hidden", type=int, default=100, help="LSTM size (100)")
+    r.add_argument("--batch-size", type=int, default=20, help="rows per step (20)")
+    r.add_argument("--time-size", type=int, default=35, help="words per row per step (35)")
+    r.add_argument("--lr", type=float, default=20.0, help="SGD learning rate (20)")
+    r.add_argument("--max-grad", type=float, default=0.25, help="gradient clipping norm (0.25)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the weights (0)")
+    r.add_argument("--force", action="store_true", help="replace --out if it exists")
+    r.set_defaults(func=_rnnlm)
+
     s = sub.add_parser(
         "seq2seq",
         help="train seq2seq on addition (Peeky, reversed input) or dates (attention), book 2 "
@@ -139,6 +170,75 @@ def _seq2seq(args: argparse.Namespace) -> int:
         f"test accuracy {acc:.4f} ({round(acc * len(x_test))} of {len(x_test)} exact answers) "
         f"after {epochs} epoch(s) of {steps} steps, {time.perf_counter() - start:.0f} s; "
         f"weights in {out}"
+    )
+    return 0
+
+
+def _rnnlm(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from scratchdl.errors import ConfigError
+    from scratchdl.optimizers import SGD
+    from scratchdl.rnnlm import Rnnlm
+    from scratchdl.train.rnnlm import RnnlmTrainer, eval_perplexity
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise ConfigError(f"--out must name a .npz file, got {out.name}")
+    _refuse_existing(out, args.force)
+    for flag in ("epochs", "wordvec", "hidden", "batch_size", "time_size"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1")
+    if args.max_iters is not None and args.max_iters < 1:
+        raise ConfigError(f"--max-iters must be at least 1, got {args.max_iters}")
+    if args.corpus == "ptb":
+        from scratchdl.data.ptb import load_ptb
+
+        corpus, word_to_id, _ = load_ptb("train", data_dir=args.data_dir)
+        held_out, _, _ = load_ptb("test", data_dir=args.data_dir, quiet=True)
+        where = "PTB test file"
+    else:
+        from scratchdl.data.ptb import load_corpus_file
+
+        corpus, word_to_id, _ = load_corpus_file(args.corpus)
+        split = len(corpus) - len(corpus) // 10
+        corpus, held_out = corpus[:split], corpus[split:]
+        where = f"last 10% of {args.corpus}"
+    corpus, held_out = np.asarray(corpus), np.asarray(held_out)
+    step_words = args.batch_size * args.time_size
+    if args.max_iters is not None:
+        corpus = corpus[: args.max_iters * step_words + 1]
+    if len(corpus) <= step_words or len(held_out) <= 10 * args.time_size:
+        raise ConfigError(
+            f"the corpus is too short ({len(corpus)} training and {len(held_out)} held-out "
+            f"words) for steps of {args.batch_size} x {args.time_size}: use a longer corpus"
+        )
+    model = Rnnlm(len(word_to_id), args.wordvec, args.hidden, rng=args.seed)
+    trainer = RnnlmTrainer(model, SGD(lr=args.lr))
+    steps = (len(corpus) - 1) // step_words
+    print(
+        f"Rnnlm ({len(word_to_id)} words, {args.wordvec}/{args.hidden}) on {len(corpus)} words: "
+        f"{steps} steps of {args.batch_size} x {args.time_size} per epoch, {args.epochs} "
+        f"epoch(s)",
+        flush=True,
+    )
+    start = time.perf_counter()
+    for _ in range(args.epochs):
+        trainer.fit(
+            corpus[:-1],
+            corpus[1:],
+            1,
+            args.batch_size,
+            args.time_size,
+            max_grad=args.max_grad,
+            eval_interval=max(steps // 5, 1),
+        )
+        model.save_params(out)  # atomic: a stop keeps the last complete epoch
+    model.reset_state()
+    ppl = eval_perplexity(model, held_out, batch_size=10, time_size=args.time_size)
+    print(
+        f"perplexity {ppl:.2f} on the {where} ({len(held_out)} words) after {args.epochs} "
+        f"epoch(s), {time.perf_counter() - start:.0f} s; weights in {out}"
     )
     return 0
 
