@@ -197,3 +197,28 @@ def test_short_form_attention_on_dates_learns():
     losses = _short_run(AttentionSeq2seq, "date.txt", 256, 100)
     assert losses[0] > 3.8
     assert losses[-1] < 1.6, losses
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("script", "last"),
+    [
+        ("ch07_train_seq2seq.py", "PeekySeq2seq, reversed input: test accuracy "),
+        ("ch08_train_attention.py", "AttentionSeq2seq: test accuracy "),
+    ],
+)
+def test_second_book_examples_run(script, last):
+    import subprocess
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "book2" / script
+    proc = subprocess.run(
+        [sys.executable, str(path), "--epochs", "1", "--max-iters", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("epoch 1: test accuracy")
+    assert lines[-1].startswith(last) and "on 5000" in lines[-1]

@@ -4,9 +4,9 @@ The book's settings: word vectors 16, hidden 128, batches of 128, Adam (lr 0.001
 clipped at 5.0, 25 epochs; the exact-answer accuracy on the 5,000 test questions after each
 epoch. ``--epochs`` and ``--max-iters`` (steps per epoch) make a short run.
 
-    python examples/ch07_train_seq2seq.py                  # the book's 25 epochs
-    python examples/ch07_train_seq2seq.py --epochs 1 --max-iters 100
-    python examples/ch07_train_seq2seq.py --plain          # Seq2seq, input not reversed
+    python examples/book2/ch07_train_seq2seq.py                  # the book's 25 epochs
+    python examples/book2/ch07_train_seq2seq.py --epochs 1 --max-iters 100
+    python examples/book2/ch07_train_seq2seq.py --plain          # Seq2seq, input not reversed
 """
 
 from __future__ import annotations

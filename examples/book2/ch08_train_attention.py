@@ -5,8 +5,8 @@ clipped at 5.0, 10 epochs (it is near 100% after two); the exact-answer accuracy
 test dates after each epoch. ``--epochs`` and ``--max-iters`` make a short run; ``--save``
 writes the weights (``.npz``) for ``scratchdl nlp attention-map``.
 
-    python examples/ch08_train_attention.py --epochs 3
-    python examples/ch08_train_attention.py --epochs 1 --max-iters 100
+    python examples/book2/ch08_train_attention.py --epochs 3
+    python examples/book2/ch08_train_attention.py --epochs 1 --max-iters 100
 """
 
 from __future__ import annotations
