@@ -11,6 +11,7 @@ from scratchdl.time_layers import (
     LSTM,
     RNN,
     TimeAffine,
+    TimeBiLSTM,
     TimeDropout,
     TimeEmbedding,
     TimeGRU,
@@ -75,6 +76,21 @@ def test_lstm_and_time_lstm_gradients():
     p = (rnd(rng, D, 4 * H), rnd(rng, H, 4 * H), rnd(rng, 4 * H))
     check_layer(LSTM(*p), (rnd(rng, N, D), rnd(rng, N, H), rnd(rng, N, H)), rng)
     check_layer(TimeLSTM(*p), (rnd(rng, N, T, D),), rng)
+
+
+def test_time_bilstm_gradients_and_its_second_half_reads_backwards():
+    rng = np.random.default_rng(9)
+    p1 = (rnd(rng, D, 4 * H), rnd(rng, H, 4 * H), rnd(rng, 4 * H))
+    p2 = (rnd(rng, D, 4 * H), rnd(rng, H, 4 * H), rnd(rng, 4 * H))
+    xs = rnd(rng, N, T, D)
+    layer = TimeBiLSTM(*p1, *p2)
+    out = layer.forward(xs)
+    assert out.shape == (N, T, 2 * H)
+    np.testing.assert_allclose(out[:, :, :H], TimeLSTM(*p1).forward(xs), rtol=1e-12)
+    np.testing.assert_allclose(
+        out[:, :, H:], TimeLSTM(*p2).forward(xs[:, ::-1])[:, ::-1], rtol=1e-12
+    )
+    check_layer(layer, (xs,), rng)
 
 
 def test_gru_and_time_gru_gradients_including_the_bias():

@@ -28,6 +28,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "TimeAffine",
+    "TimeBiLSTM",
     "TimeDropout",
     "TimeEmbedding",
     "TimeGRU",
@@ -522,6 +523,45 @@ class TimeLSTM:
         self.dh = dh
         dxs = (dA2 @ Wx[:, perm].T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))
+
+
+class TimeBiLSTM:
+    """Bidirectional LSTM (ch. 8.5.3): one :class:`TimeLSTM` reads the sequence forwards, the
+    other backwards, and their hidden states are concatenated: ``(N, T, D)`` to ``(N, T, 2H)``.
+
+    Parameters
+    ----------
+    Wx1, Wh1, b1 : the forward LSTM's weights, shapes (D, 4H), (H, 4H), (4H,)
+    Wx2, Wh2, b2 : the backward LSTM's
+    """
+
+    def __init__(
+        self,
+        Wx1: ArrayLike,
+        Wh1: ArrayLike,
+        b1: ArrayLike,
+        Wx2: ArrayLike,
+        Wh2: ArrayLike,
+        b2: ArrayLike,
+        stateful: bool = False,
+    ) -> None:
+        self.forward_lstm = TimeLSTM(Wx1, Wh1, b1, stateful)
+        self.backward_lstm = TimeLSTM(Wx2, Wh2, b2, stateful)
+        self.params = self.forward_lstm.params + self.backward_lstm.params
+        self.grads = self.forward_lstm.grads + self.backward_lstm.grads
+        self._H: int | None = None
+
+    def forward(self, xs: ArrayLike) -> NDArray:
+        o1 = self.forward_lstm.forward(xs)
+        o2 = self.backward_lstm.forward(np.asarray(xs)[:, ::-1])[:, ::-1]
+        self._H = o1.shape[2]
+        return np.concatenate((o1, o2), axis=2)
+
+    def backward(self, dhs: NDArray) -> NDArray:
+        H = _need(self._H, self)
+        dx1 = self.forward_lstm.backward(dhs[:, :, :H])
+        dx2 = self.backward_lstm.backward(dhs[:, ::-1, H:])[:, ::-1]
+        return dx1 + dx2
 
 
 # -- appendix: GRU -----------------------------------------------------------------------------
