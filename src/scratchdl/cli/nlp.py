@@ -251,6 +251,7 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     with sigint_held() as held:
         save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
         (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
+        _save_loss_curve(trainer.loss_list, staging / "curves.png", settings)
         if stopped:
             _write_checkpoint(
                 staging / _CHECKPOINT,
@@ -266,7 +267,7 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     summary = (
         f"{trainer.iteration} of {trainer.total_iters} iterations "
         f"({history['epochs_done']:.2f} epochs) in {elapsed:.1f} s, last mean loss {last}; "
-        f"wrote {out / 'model.npz'}, {out / 'history.json'}"
+        f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
     )
     if stopped:
         print(
@@ -281,6 +282,24 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         print("interrupted while saving: the results above were saved completely", file=sys.stderr)
         return 130
     return 0
+
+
+def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any]) -> None:
+    """The mean loss of every 100 steps, as the book's ``trainer.plot()`` draws it."""
+    from matplotlib.figure import Figure
+
+    from scratchdl.plots import save_figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    ax.plot(range(len(loss_list)), loss_list, color="#1f5fa8")
+    ax.set(
+        xlabel="record (every 100 steps of each epoch, as the book)",
+        ylabel="loss",
+        title=f"CBOW on {Path(settings['corpus']).name}",
+    )
+    ax.grid(alpha=0.3)
+    save_figure(fig, path)
 
 
 class _EpochLines:
