@@ -109,3 +109,18 @@ def test_unsafe_big_damaged_and_inconsistent_files_are_refused(tmp_path, monkeyp
     assert read_book2_pickle(path)[0].dtype == np.float16  # Rnnlm.pkl's form: a list
     with pytest.raises(ModelFileError, match="does not exist"):
         load_word_vectors(tmp_path / "missing.pkl")
+
+
+def test_word_vector_npz_round_trip_and_size_cap(tmp_path):
+    from scratchdl.io import save_word_vectors
+
+    W = np.arange(6, dtype=np.float32).reshape(3, 2)
+    path = save_word_vectors(tmp_path / "v.npz", W, {0: "a", 1: "b", 2: "<eos>"})
+    W2, word_to_id, id_to_word = load_word_vectors(path)
+    np.testing.assert_array_equal(W2, W)
+    assert word_to_id == {"a": 0, "b": 1, "<eos>": 2} and id_to_word[2] == "<eos>"
+    with pytest.raises(ModelFileError, match="limit"):
+        load_word_vectors(path, max_bytes=16)
+    np.savez(tmp_path / "other.npz", W=W)
+    with pytest.raises(ModelFileError, match="not a word-vector file"):
+        load_word_vectors(tmp_path / "other.npz")

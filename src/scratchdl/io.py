@@ -773,13 +773,9 @@ def save_word_vectors(
 def _load_word_vectors_npz(
     path: Path, max_bytes: int | None
 ) -> tuple[NDArray, dict[str, int], dict[int, str], dict[str, Any]]:
-    from scratchdl._npz import max_bytes_limit
-
-    limit = max_bytes_limit(max_bytes)
-    if path.stat().st_size > limit:
-        raise ModelFileError(
-            f"{path} is larger than {limit} bytes; raise max_bytes if you trust it"
-        )
+    # Array headers first: a file whose arrays would unpack to more than max_bytes (a zip
+    # bomb, a forged shape) is refused before anything is allocated.
+    inspect_npz(path, max_bytes, what="word-vector file")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if _RECORD_KEY not in npz.files or "words" not in npz.files:
