@@ -370,7 +370,10 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
     from scratchdl.errors import ModelFileError
 
+    from scratchdl._npz import inspect_npz
+
     fix = f"start the run over with scratchdl nlp cbow --out {path.parent} --force"
+    inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
