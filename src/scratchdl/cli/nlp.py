@@ -368,9 +368,8 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
     import numpy as np
 
-    from scratchdl.errors import ModelFileError
-
     from scratchdl._npz import inspect_npz
+    from scratchdl.errors import ModelFileError
 
     fix = f"start the run over with scratchdl nlp cbow --out {path.parent} --force"
     inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
