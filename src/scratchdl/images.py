@@ -12,7 +12,8 @@ treatment, so :func:`to_mnist` follows that recipe, made robust for real picture
    pixels that are not ink) and subtract it; the ink is the side that stands out the most, so
    dark ink on light paper and light strokes on a dark screen both become white on black;
 4. remove the noise floor (3 noise standard deviations) and stretch the contrast so the ink
-   reaches 1.0;
+   reaches 1.0; remove the ruled lines of lined or squared paper (thin bands inked across the
+   page), keeping the digit's strokes where they cross them;
 5. crop to the ink's bounding box (a far speck of dust left out), scale its longer side to 20
    pixels by area averaging (exact anti-aliasing; strokes much thinner than MNIST's, from a thin
    pen on a big canvas, are first thickened towards its width) and centre it by its centre of
@@ -64,6 +65,11 @@ MIN_CONTRAST = 16.0
 _FINE = 4  # strokes are measured and evened at 4x the final size (an 80-pixel box)
 _MNIST_WIDTH = 10.4  # MNIST's median stroke width there (2.6 pixels at 28x28, measured)
 _FIT_SAMPLES = 64  # the background is fitted on at most 64x64 evenly spaced pixels
+#: A ruled line (lined or squared paper): a band of rows (or columns) each inked across at least
+#: this share of the image, no thicker than ``_RULE_THICKNESS`` of it; a digit's stroke is
+#: thicker than that, and does not run across the whole page.
+_RULE_SPAN = 0.6
+_RULE_THICKNESS = 0.015
 
 # Opening an image and catching Pillow's DecompressionBombWarning must not race with another
 # thread doing the same (warnings.catch_warnings changes the process's filters).
@@ -222,6 +228,7 @@ def to_mnist(gray: Any) -> NDArray[np.float32]:
     ink = _ink(a)
     if framed:
         return ink.astype(np.float32)
+    ink = _unrule(ink)
     return _frame(ink).astype(np.float32)
 
 
@@ -360,6 +367,83 @@ def _ink(a: NDArray) -> NDArray:
     core = d[d >= 0.5 * peak]
     level = max(_median(core), MIN_CONTRAST)
     return np.minimum(d / level, 1.0)
+
+
+def _rule_bands(on: NDArray) -> list[tuple[int, int]]:
+    """The ruled lines along the rows of ``on`` (H, W), as (first, last) row: each band of
+    consecutive rows inked across at least :data:`_RULE_SPAN` of the width and at most
+    :data:`_RULE_THICKNESS` of the height (2 rows at least) thick, with its blurred edges (up to
+    2 rows on each side inked across a tenth as much)."""
+    h, w = on.shape
+    count = on.sum(axis=1)
+    full, part = count >= _RULE_SPAN * w, count >= _RULE_SPAN / 10 * w
+    thin = max(2, int(_RULE_THICKNESS * h))
+    bands = []
+    i = 0
+    while i < h:
+        if not full[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < h and full[j + 1]:
+            j += 1
+        if j - i + 1 <= thin:
+            lo, hi = i, j
+            while lo > 0 and i - lo < 2 and part[lo - 1]:
+                lo -= 1
+            while hi + 1 < h and hi - j < 2 and part[hi + 1]:
+                hi += 1
+            bands.append((lo, hi))
+        i = j + 1
+    return bands
+
+
+def _unrule(v: NDArray) -> NDArray:
+    """Remove the ruled lines of lined or squared paper from ink ``v`` (H, W) (see
+    :func:`_rule_bands`; rows and columns alike), except where the digit crosses a line: in the
+    columns where a stroke (ink at half its level or more) lies two and three rows above and
+    below it (2 columns aside allowed: a slanted stroke), and where the ink is much darker than
+    the line (twice its median level: a stroke lying along it). Ink near a line of the other direction is no evidence (the two lines cross
+    there). Without this a digit on lined paper is cropped with the lines around it: a small
+    digit in a grey box."""
+    on = v > 0
+    rows, cols = _rule_bands(on), _rule_bands(on.T)
+    if not rows and not cols:
+        return v
+    h, w = v.shape
+    near_row, near_col = np.zeros(h, bool), np.zeros(w, bool)
+    for lo, hi in rows:
+        near_row[max(lo - 5, 0) : hi + 6] = True
+    for lo, hi in cols:
+        near_col[max(lo - 5, 0) : hi + 6] = True
+    out = v.copy()
+    strong = v >= 0.5  # a stroke, not the noise floor's specks
+    for bands, ink, cleared in (
+        (rows, strong & ~near_col, out),
+        (cols, (strong & ~near_row[:, None]).T, out.T),
+    ):
+        n = ink.shape[0]
+        for lo, hi in bands:
+            if lo >= 3 and hi + 3 < n:
+                # A slanted stroke moves a few columns across the line: look 2 columns aside.
+                crossing = _widen(ink[lo - 3] & ink[lo - 2]) & _widen(ink[hi + 2] & ink[hi + 3])
+            else:
+                crossing = np.zeros(ink.shape[1], bool)  # a line at the edge has nothing beyond
+            band = cleared[lo : hi + 1]
+            # Ink much darker than the line itself is a stroke lying on it (a 2's base).
+            level = _median(band[band > 0])
+            keep = crossing | (band.max(axis=0) > max(2 * level, 0.5))
+            band[:, ~keep] = 0
+    return out
+
+
+def _widen(row: NDArray) -> NDArray:
+    """A boolean row, true also within 2 places of each true place."""
+    out = row.copy()
+    for k in (1, 2):
+        out[k:] |= row[:-k]
+        out[:-k] |= row[k:]
+    return out
 
 
 def _frame(ink: NDArray) -> NDArray:

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl.errors import ConfigError, DataError, ModelFileError, ScratchdlError
+from scratchdl.checks import check_positive_int
+from scratchdl.errors import DataError, ModelFileError, ScratchdlError
 from scratchdl.images import BlankImageError
 
 __all__ = [
@@ -344,8 +345,7 @@ class DigitServer(ThreadingHTTPServer):
         from scratchdl.images import check_digit_model
 
         check_digit_model(net, name)
-        if max_body <= 0:
-            raise ConfigError(f"max_body must be positive, got {max_body}")
+        check_positive_int(max_body, "max_body")
         self.net = net
         self.net_lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(4)  # images being preprocessed at once
