@@ -142,6 +142,7 @@ def _most_similar(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    from scratchdl.checks import check_positive, check_positive_int
     from scratchdl.errors import ConfigError
 
     given = {k: getattr(args, k) for k in CBOW_DEFAULTS if getattr(args, k) is not None}
@@ -155,12 +156,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         # Stored with the run: --resume from another folder must find the same file.
         settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
     for key in ("hidden", "window", "batch_size", "epochs"):
-        if settings[key] < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
-    if not settings["lr"] > 0:
-        raise ConfigError(f"--lr must be > 0, got {settings['lr']}")
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise ConfigError(f"--max-seconds must be > 0, got {args.max_seconds}")
+        check_positive_int(settings[key], "--" + key.replace("_", "-"))
+    check_positive(settings["lr"], "--lr")
+    if args.max_seconds is not None:
+        check_positive(args.max_seconds, "--max-seconds")
     return settings
 
 
