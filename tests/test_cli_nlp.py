@@ -36,7 +36,7 @@ def test_cbow_trains_writes_and_resumes_step_for_step(tmp_path, corpus, capsys):
     assert "finished: " in capsys.readouterr().out
     W_full, word_to_id, _ = load_word_vectors(tmp_path / "full")
     history = json.loads((tmp_path / "full" / "history.json").read_text())
-    assert sorted(os.listdir(tmp_path / "full")) == ["history.json", "model.npz"]
+    assert sorted(os.listdir(tmp_path / "full")) == ["curves.png", "history.json", "model.npz"]
     assert history["stop_reason"] is None and history["epochs_done"] == 3
     assert history["loss"][-1] < history["loss"][0]
     # Stopped by the time budget after its first step, then resumed: the same vectors.

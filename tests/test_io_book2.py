@@ -92,8 +92,8 @@ def test_unsafe_big_damaged_and_inconsistent_files_are_refused(tmp_path, monkeyp
     path.write_bytes(pickle.dumps(good))
     W, w2i, i2w = load_word_vectors(path)
     assert W.shape == (2, 3) and w2i == {"a": 0, "b": 1}
-    with pytest.raises(ModelFileError, match="larger than 100 bytes"):
-        load_word_vectors(path, max_bytes=100)
+    with pytest.raises(ModelFileError, match="more than the 8 allowed"):
+        load_word_vectors(path, max_bytes=8)  # the arrays' declared size, before allocation
     path.write_bytes(pickle.dumps(good)[:-20])
     with pytest.raises(ModelFileError, match="damaged or truncated"):
         load_word_vectors(path)
@@ -101,7 +101,7 @@ def test_unsafe_big_damaged_and_inconsistent_files_are_refused(tmp_path, monkeyp
     with pytest.raises(ModelFileError, match="inverse dicts"):
         load_word_vectors(path)
     path.write_bytes(pickle.dumps({**good, "word_vecs": np.array(["x"])}))
-    with pytest.raises(ModelFileError, match="not numbers"):
+    with pytest.raises(ModelFileError, match="not a plain number type"):
         load_word_vectors(path)
     path.write_bytes(pickle.dumps([np.zeros(2, np.float16)]))
     with pytest.raises(ModelFileError, match="must hold a dict"):
@@ -109,3 +109,21 @@ def test_unsafe_big_damaged_and_inconsistent_files_are_refused(tmp_path, monkeyp
     assert read_book2_pickle(path)[0].dtype == np.float16  # Rnnlm.pkl's form: a list
     with pytest.raises(ModelFileError, match="does not exist"):
         load_word_vectors(tmp_path / "missing.pkl")
+    os.mkfifo(tmp_path / "pipe.pkl")  # opening it to read would wait for a writer forever
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        load_word_vectors(tmp_path / "pipe.pkl")
+
+
+def test_word_vector_npz_round_trip_and_size_cap(tmp_path):
+    from scratchdl.io import save_word_vectors
+
+    W = np.arange(6, dtype=np.float32).reshape(3, 2)
+    path = save_word_vectors(tmp_path / "v.npz", W, {0: "a", 1: "b", 2: "<eos>"})
+    W2, word_to_id, id_to_word = load_word_vectors(path)
+    np.testing.assert_array_equal(W2, W)
+    assert word_to_id == {"a": 0, "b": 1, "<eos>": 2} and id_to_word[2] == "<eos>"
+    with pytest.raises(ModelFileError, match="limit"):
+        load_word_vectors(path, max_bytes=16)
+    np.savez(tmp_path / "other.npz", W=W)
+    with pytest.raises(ModelFileError, match="not a word-vector file"):
+        load_word_vectors(tmp_path / "other.npz")

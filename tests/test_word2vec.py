@@ -263,3 +263,15 @@ def test_optimizers_take_the_books_lists():
     adam = Adam()
     adam.update([W], [np.ones((2, 2))])
     assert set(adam.state) == {0}  # state kept per position
+
+
+def test_book_trainer_checks_its_arguments():
+    corpus, V, contexts, target = toy_data()
+    trainer = Trainer(CBOW(V, 3, 1, corpus, rng=0), Adam(), rng=0)
+    with pytest.raises(ConfigError, match="batch_size must be a positive integer, got 0"):
+        trainer.fit(contexts, target, 1, 0)
+    with pytest.raises(ConfigError, match="max_grad"):
+        trainer.fit(contexts, target, 1, 2, max_grad=-1.0)
+    with pytest.raises(ShapeError, match="same, non-zero number of rows"):
+        trainer.fit(contexts, target[:-1], 1, 2)
+    assert trainer.iteration == 0

@@ -871,22 +871,29 @@ __all__ += ["load_word_vectors", "read_book2_pickle"]
 _PLAIN = (str, int, float, bool, type(None))
 
 
-def _check_plain(obj: Any, path: Path, depth: int = 0) -> None:
+def _plain(obj: Any, path: Path, depth: int = 0) -> Any:
+    """``obj`` with its arrays finished (the unpickler's stand-ins replaced), checked to hold
+    nothing but containers, strings, numbers and numeric arrays."""
     if depth > 4:
         raise ModelFileError(f"{path}: nested deeper than the book's pickles ever are")
+    if isinstance(obj, _PickledArray):
+        if obj.array is None:
+            raise ModelFileError(f"{path}: {obj.where} was never filled; the file is damaged")
+        obj = obj.array
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in "fiu":
             raise ModelFileError(f"{path}: holds an array of dtype {obj.dtype}, not numbers")
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
+        return obj
+    if isinstance(obj, dict):
+        for key in obj:
             if not isinstance(key, (str, int)):
                 raise ModelFileError(f"{path}: holds a dict key of type {type(key).__name__}")
-            _check_plain(value, path, depth + 1)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            _check_plain(value, path, depth + 1)
-    elif not isinstance(obj, _PLAIN):
+        return {key: _plain(value, path, depth + 1) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(value, path, depth + 1) for value in obj)
+    if not isinstance(obj, _PLAIN):
         raise ModelFileError(f"{path}: holds a {type(obj).__name__}, which weight files never do")
+    return obj
 
 
 def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None = None) -> Any:
@@ -904,18 +911,22 @@ def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None 
     from scratchdl._npz import max_bytes_limit
 
     limit = max_bytes_limit(max_bytes)
+    # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
+    file_limit = 2 * limit + (1 << 20)
     if hasattr(path, "read"):  # an open binary file, as the book's ``pickle.load(f)`` gets
-        data = path.read(limit + 1)
+        data = path.read(file_limit + 1)
         path = Path(getattr(path, "name", "<file>"))
     else:
-        data = _read_capped(Path(path), limit)
-    if len(data) > limit:
+        data = _read_capped(Path(path), file_limit)
+    if len(data) > file_limit:
         raise ModelFileError(
-            f"{path} is larger than {limit} bytes, more than any of the book's pickles; raise "
-            f"the limit with max_bytes= or {MAX_BYTES_ENV}=<bytes> if you trust it"
+            f"refused to load: {path} has more than {file_limit:,} bytes, more than arrays of "
+            f"at most {limit:,} bytes take; raise the limit with max_bytes= or "
+            f"{MAX_BYTES_ENV}=<bytes> if you trust it"
         )
+    _check_opcodes(data, path)
     try:
-        obj = _ArrayOnlyUnpickler(_io.BytesIO(data)).load()
+        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
     except ModelFileError:
         raise
     except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
@@ -923,13 +934,14 @@ def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None 
             f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); it is damaged or "
             "truncated: download it again"
         ) from None
-    _check_plain(obj, path)
-    return obj
+    return _plain(obj, path)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder: give the book's .pkl file")
+    if path.exists() and not path.is_file():  # a pipe, socket or device: could block forever
+        raise ModelFileError(f"{path} is not a regular file: give the book's .pkl file")
     try:
         with path.open("rb") as f:
             data = f.read(limit + 1)
@@ -1034,13 +1046,9 @@ def save_word_vectors(
 def _load_word_vectors_npz(
     path: Path, max_bytes: int | None
 ) -> tuple[NDArray, dict[str, int], dict[int, str], dict[str, Any]]:
-    from scratchdl._npz import max_bytes_limit
-
-    limit = max_bytes_limit(max_bytes)
-    if path.stat().st_size > limit:
-        raise ModelFileError(
-            f"{path} is larger than {limit} bytes; raise max_bytes if you trust it"
-        )
+    # Array headers first: a file whose arrays would unpack to more than max_bytes (a zip
+    # bomb, a forged shape) is refused before anything is allocated.
+    inspect_npz(path, max_bytes, what="word-vector file")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if _RECORD_KEY not in npz.files or "words" not in npz.files:

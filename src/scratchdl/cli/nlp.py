@@ -146,6 +146,7 @@ def _most_similar(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    from scratchdl.checks import check_positive, check_positive_int
     from scratchdl.errors import ConfigError
 
     given = {k: getattr(args, k) for k in CBOW_DEFAULTS if getattr(args, k) is not None}
@@ -159,12 +160,10 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         # Stored with the run: --resume from another folder must find the same file.
         settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
     for key in ("hidden", "window", "batch_size", "epochs"):
-        if settings[key] < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be at least 1, got {settings[key]}")
-    if not settings["lr"] > 0:
-        raise ConfigError(f"--lr must be > 0, got {settings['lr']}")
-    if args.max_seconds is not None and not args.max_seconds > 0:
-        raise ConfigError(f"--max-seconds must be > 0, got {args.max_seconds}")
+        check_positive_int(settings[key], "--" + key.replace("_", "-"))
+    check_positive(settings["lr"], "--lr")
+    if args.max_seconds is not None:
+        check_positive(args.max_seconds, "--max-seconds")
     return settings
 
 
@@ -255,6 +254,7 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     with sigint_held() as held:
         save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
         (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
+        _save_loss_curve(trainer.loss_list, staging / "curves.png", settings)
         if stopped:
             _write_checkpoint(
                 staging / _CHECKPOINT,
@@ -270,7 +270,7 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     summary = (
         f"{trainer.iteration} of {trainer.total_iters} iterations "
         f"({history['epochs_done']:.2f} epochs) in {elapsed:.1f} s, last mean loss {last}; "
-        f"wrote {out / 'model.npz'}, {out / 'history.json'}"
+        f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
     )
     if stopped:
         print(
@@ -285,6 +285,24 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         print("interrupted while saving: the results above were saved completely", file=sys.stderr)
         return 130
     return 0
+
+
+def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any]) -> None:
+    """The mean loss of every 100 steps, as the book's ``trainer.plot()`` draws it."""
+    from matplotlib.figure import Figure
+
+    from scratchdl.plots import save_figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    ax.plot(range(len(loss_list)), loss_list, color="#1f5fa8")
+    ax.set(
+        xlabel="record (every 100 steps of each epoch, as the book)",
+        ylabel="loss",
+        title=f"CBOW on {Path(settings['corpus']).name}",
+    )
+    ax.grid(alpha=0.3)
+    save_figure(fig, path)
 
 
 class _EpochLines:
@@ -353,9 +371,11 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
     import numpy as np
 
+    from scratchdl._npz import inspect_npz
     from scratchdl.errors import ModelFileError
 
     fix = f"start the run over with scratchdl nlp cbow --out {path.parent} --force"
+    inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl.errors import ConfigError, DivergenceError, ShapeError
+from scratchdl.checks import check_non_negative_int, check_positive, check_positive_int
+from scratchdl.errors import DivergenceError, ShapeError
 from scratchdl.train.trainer import Sampler
 
 __all__ = ["Trainer", "clip_grads", "remove_duplicate"]
@@ -173,10 +174,12 @@ class Trainer:
         x, t = np.asarray(x), np.asarray(t)
         if len(x) != len(t) or len(x) == 0:
             raise ShapeError(f"x and t need the same, non-zero number of rows: {len(x)}, {len(t)}")
-        if batch_size < 1 or max_epoch < 0:
-            raise ConfigError("batch_size must be >= 1 and max_epoch >= 0")
-        if eval_interval is not None and eval_interval < 1:
-            raise ConfigError(f"eval_interval must be >= 1 or None, got {eval_interval}")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        max_epoch = check_non_negative_int(max_epoch, "max_epoch")
+        if eval_interval is not None:
+            eval_interval = check_positive_int(eval_interval, "eval_interval (or None)")
+        if max_grad is not None:
+            max_grad = check_positive(max_grad, "max_grad (or None)")
         self.eval_interval = eval_interval
         sampler = self.sampler
         if sampler is None or sampler.n != len(x) or sampler.batch_size != batch_size:
