@@ -10,6 +10,13 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 EXPECTED = {
+    # The second book, chapters 2-4 (its ch. 4 part needs SCRATCHDL_BOOK2_DIR).
+    "book2_word_vectors.py": [
+        "PPMI of 'you': [0.    1.807 0.    0.    0.    0.    0.   ]",
+        "singular values: [3.168 3.168]",
+        " goodbye: 0.7071067691154799",
+        "SimpleCBOW loss: 1.95 -> 0.",
+    ],
     "ch02_perceptron.py": [
         "XOR:",
         "  1 1 -> 0",

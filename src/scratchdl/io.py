@@ -36,6 +36,7 @@ __all__ = [
     "check_model_file",
     "load_book_weights",
     "load_model",
+    "read_book_param_list",
     "read_book_pickle",
     "save_model",
 ]
@@ -195,6 +196,11 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
             f"{path} is damaged or forged: its record has {field} = {value!r}, expected {want}"
         )
 
+    if isinstance(record, dict) and record.get("format") == "scratchdl-word-vectors":
+        raise ModelFileError(
+            f"{path} holds word vectors (scratchdl nlp cbow), not a network: use it with "
+            f"scratchdl nlp most-similar WORD --model {path}"
+        )
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ModelFileError(
             f"{path} is not a scratchdl model: its record is not a {FORMAT} record"
@@ -851,3 +857,293 @@ def load_book_weights(
             )
         net.params[key] = value
     return net
+
+
+# -- the second book's pickles ---------------------------------------------------------------
+# cbow_params.pkl is a dict {'word_vecs': float16 (V, D), 'word_to_id': {str: int},
+# 'id_to_word': {int: str}}; Rnnlm.pkl and AttentionSeq2seq.pkl are lists of float16 arrays
+# (the book's BaseModel.save_params). The same array-only unpickler reads them, after a size
+# check; the result is then walked so that only plain containers, strings, numbers and numeric
+# arrays come out.
+
+__all__ += ["load_word_vectors", "read_book2_pickle"]
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(obj: Any, path: Path, depth: int = 0) -> Any:
+    """``obj`` with its arrays finished (the unpickler's stand-ins replaced), checked to hold
+    nothing but containers, strings, numbers and numeric arrays."""
+    if depth > 4:
+        raise ModelFileError(f"{path}: nested deeper than the book's pickles ever are")
+    if isinstance(obj, _PickledArray):
+        if obj.array is None:
+            raise ModelFileError(f"{path}: {obj.where} was never filled; the file is damaged")
+        obj = obj.array
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind not in "fiu":
+            raise ModelFileError(f"{path}: holds an array of dtype {obj.dtype}, not numbers")
+        return obj
+    if isinstance(obj, dict):
+        for key in obj:
+            if not isinstance(key, (str, int)):
+                raise ModelFileError(f"{path}: holds a dict key of type {type(key).__name__}")
+        return {key: _plain(value, path, depth + 1) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_plain(value, path, depth + 1) for value in obj)
+    if not isinstance(obj, _PLAIN):
+        raise ModelFileError(f"{path}: holds a {type(obj).__name__}, which weight files never do")
+    return obj
+
+
+def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None = None) -> Any:
+    """Read one of the second book's pickles without letting it run code.
+
+    Only NumPy's array reconstruction is resolved (as :func:`read_book_pickle`); the file must
+    be at most ``max_bytes`` (default 1 GiB, or ``$SCRATCHDL_MAX_MODEL_BYTES``), and what it
+    holds must be dicts, lists and tuples of strings, numbers and numeric arrays.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, too large, damaged, or unsafe.
+    """
+    from scratchdl._npz import max_bytes_limit
+
+    limit = max_bytes_limit(max_bytes)
+    # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
+    file_limit = 2 * limit + (1 << 20)
+    if hasattr(path, "read"):  # an open binary file, as the book's ``pickle.load(f)`` gets
+        data = path.read(file_limit + 1)
+        path = Path(getattr(path, "name", "<file>"))
+    else:
+        data = _read_capped(Path(path), file_limit)
+    if len(data) > file_limit:
+        raise ModelFileError(
+            f"refused to load: {path} has more than {file_limit:,} bytes, more than arrays of "
+            f"at most {limit:,} bytes take; raise the limit with max_bytes= or "
+            f"{MAX_BYTES_ENV}=<bytes> if you trust it"
+        )
+    _check_opcodes(data, path)
+    try:
+        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
+    except ModelFileError:
+        raise
+    except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
+        raise ModelFileError(
+            f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); it is damaged or "
+            "truncated: download it again"
+        ) from None
+    return _plain(obj, path)
+
+
+def _read_capped(path: Path, limit: int) -> bytes:
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder: give the book's .pkl file")
+    if path.exists() and not path.is_file():  # a pipe, socket or device: could block forever
+        raise ModelFileError(f"{path} is not a regular file: give the book's .pkl file")
+    try:
+        with path.open("rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path} does not exist: check the path") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror})") from None
+    return data
+
+
+def _load_book_word_vectors(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[NDArray, dict[str, int], dict[int, str]]:
+    """The book's word-vector pickle (``cbow_params.pkl``, ch. 4.3.2), read safely.
+
+    Returns
+    -------
+    word_vecs : ndarray, shape (V, D)
+        As stored (float16 in the book's file).
+    word_to_id : dict of str to int
+    id_to_word : dict of int to str
+
+    Raises
+    ------
+    ModelFileError
+        Unsafe or damaged file, or the three parts do not fit together (ids outside
+        ``0..V-1``, the two dicts not each other's inverse).
+    """
+    path = Path(path)
+    obj = read_book2_pickle(path, max_bytes)
+    keys = {"word_vecs", "word_to_id", "id_to_word"}
+    if not isinstance(obj, dict) or set(obj) != keys:
+        found = sorted(obj) if isinstance(obj, dict) else type(obj).__name__
+        raise ModelFileError(f"{path} must hold a dict with {sorted(keys)}, it holds {found}")
+    W, word_to_id, id_to_word = obj["word_vecs"], obj["word_to_id"], obj["id_to_word"]
+    if not isinstance(W, np.ndarray) or W.ndim != 2 or W.dtype.kind != "f":
+        raise ModelFileError(f"{path}: word_vecs must be a (V, D) float array")
+    V = W.shape[0]
+    if not (
+        isinstance(word_to_id, dict)
+        and isinstance(id_to_word, dict)
+        and len(word_to_id) == len(id_to_word) == V
+        and all(isinstance(w, str) and type(i) is int for w, i in word_to_id.items())
+        and set(word_to_id.values()) == set(range(V))
+        and all(id_to_word.get(i) == w for w, i in word_to_id.items())
+    ):
+        raise ModelFileError(
+            f"{path}: word_to_id and id_to_word must be inverse dicts over ids 0..{V - 1} "
+            f"(one per row of word_vecs)"
+        )
+    return W, word_to_id, id_to_word
+
+
+# -- word vectors in our own format ------------------------------------------------------------
+# ``scratchdl nlp cbow`` writes word vectors as a plain .npz (read with allow_pickle=False):
+# ``word_vecs`` (V, D), the words in id order as UTF-8 JSON bytes, and a JSON record.
+
+WORD_VECTORS_FORMAT = "scratchdl-word-vectors"
+
+__all__ += ["WORD_VECTORS_FORMAT", "save_word_vectors"]
+
+
+def _json_bytes(value: Any) -> NDArray[np.uint8]:
+    return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
+
+
+def save_word_vectors(
+    path: str | os.PathLike[str],
+    word_vecs: NDArray,
+    id_to_word: dict[int, str],
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write word vectors and their vocabulary to ``path`` (.npz) atomically.
+
+    Read them back with :func:`load_word_vectors`.
+    """
+    word_vecs = np.asarray(word_vecs)
+    V = word_vecs.shape[0]
+    if word_vecs.ndim != 2 or sorted(id_to_word) != list(range(V)):
+        raise ConfigError(
+            f"save_word_vectors needs a (V, D) matrix and one word per id 0..V-1, got "
+            f"{word_vecs.shape} and {len(id_to_word)} words"
+        )
+    record = {
+        "format": WORD_VECTORS_FORMAT,
+        "version": 1,
+        "scratchdl": __version__,
+        "metadata": metadata or {},
+    }
+    path = Path(path)
+    with atomic_path(path) as tmp, tmp.open("wb") as out:
+        np.savez(
+            out,
+            word_vecs=word_vecs,
+            words=_json_bytes([id_to_word[i] for i in range(V)]),
+            **{_RECORD_KEY: _json_bytes(record)},
+        )
+    return path
+
+
+def _load_word_vectors_npz(
+    path: Path, max_bytes: int | None
+) -> tuple[NDArray, dict[str, int], dict[int, str], dict[str, Any]]:
+    # Array headers first: a file whose arrays would unpack to more than max_bytes (a zip
+    # bomb, a forged shape) is refused before anything is allocated.
+    inspect_npz(path, max_bytes, what="word-vector file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if _RECORD_KEY not in npz.files or "words" not in npz.files:
+                raise ModelFileError(
+                    f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
+                )
+            record = json.loads(npz[_RECORD_KEY].tobytes().decode("utf-8"))
+            if not isinstance(record, dict) or record.get("format") != WORD_VECTORS_FORMAT:
+                raise ModelFileError(
+                    f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
+                )
+            words = json.loads(npz["words"].tobytes().decode("utf-8"))
+            W = npz["word_vecs"]
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{path} is damaged ({type(exc).__name__}: {exc})") from None
+    if (
+        W.ndim != 2
+        or W.dtype.kind != "f"
+        or not isinstance(words, list)
+        or len(words) != W.shape[0]
+        or not all(isinstance(w, str) for w in words)
+        or len(set(words)) != len(words)
+    ):
+        raise ModelFileError(f"{path}: the vectors and the word list do not fit together")
+    return W, {w: i for i, w in enumerate(words)}, dict(enumerate(words)), record["metadata"]
+
+
+def load_word_vectors(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[NDArray, dict[str, int], dict[int, str]]:
+    """Word vectors with their vocabulary: ``(word_vecs, word_to_id, id_to_word)``.
+
+    ``path`` is a file of :func:`save_word_vectors` (what ``scratchdl nlp cbow`` writes) or
+    the book's ``cbow_params.pkl`` (read safely, see above). A folder is taken to be a run
+    folder holding ``model.npz``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unsafe, damaged, or not word vectors.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / "model.npz").is_file():
+        path = path / "model.npz"
+    if path.is_file() and zipfile.is_zipfile(path):
+        return _load_word_vectors_npz(path, max_bytes)[:3]
+    return _load_book_word_vectors(path, max_bytes)
+
+
+def read_book_param_list(
+    path: str | os.PathLike[str],
+    shapes: list[tuple[int, ...]] | None = None,
+    max_bytes: int | None = None,
+) -> list[NDArray]:
+    """Read the second book's ``save_params`` pickle (``Rnnlm.pkl``, ``AttentionSeq2seq.pkl``)
+    without letting it run code: a list of float arrays (float16 in the book) in the model's
+    ``params`` order.
+
+    Parameters
+    ----------
+    path : path-like
+    shapes : list of tuple, optional
+        The model's parameter shapes, in order; the file must match them exactly.
+    max_bytes : int, optional
+        Largest file accepted (default 1 GiB, or ``$SCRATCHDL_MAX_MODEL_BYTES``).
+
+    Raises
+    ------
+    ModelFileError
+        What :func:`read_book2_pickle` refuses, and a file that is not a list of float arrays
+        or does not match ``shapes``.
+    """
+    obj = read_book2_pickle(path, max_bytes)
+    if isinstance(obj, tuple):
+        obj = list(obj)
+    if not isinstance(obj, list) or not obj:
+        raise ModelFileError(
+            f"{path} must hold a list of arrays (the second book's save_params), it holds "
+            f"{type(obj).__name__}"
+        )
+    for i, value in enumerate(obj):
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise ModelFileError(
+                f"{path}: entry {i} is {getattr(value, 'dtype', type(value).__name__)}, not a "
+                "float array"
+            )
+    if shapes is not None:
+        got = [tuple(a.shape) for a in obj]
+        want = [tuple(s) for s in shapes]
+        if got != want:
+            raise ModelFileError(
+                f"{path} holds {len(got)} arrays of shapes {got}, but the network needs "
+                f"{len(want)} of shapes {want}: build the network with the sizes the file was "
+                "trained with"
+            )
+    return obj

@@ -72,7 +72,12 @@ class Optimizer:
             replaced by its updated value (a Python float stays a Python float).
         grads : mapping of str to ndarray or float
             Gradients with the parameters' shapes. They are not modified.
+
+        The second book's lists (``optimizer.update(model.params, model.grads)``) work too:
+        the arrays are keyed by their position.
         """
+        if isinstance(params, (list, tuple)):
+            params, grads = dict(enumerate(params)), dict(enumerate(grads))
         self.iterations += 1
         for key, grad in grads.items():
             param = params[key]

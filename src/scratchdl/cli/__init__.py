@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "scratchdl.cli.figures",
     "scratchdl.cli.notebooks",
     "scratchdl.cli.basics",
+    "scratchdl.cli.nlp",
 )
 
 

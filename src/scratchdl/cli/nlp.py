@@ -1,0 +1,415 @@
+"""``scratchdl nlp``: the second book's natural-language commands.
+
+* ``scratchdl nlp cbow --out DIR``: train the book's CBOW with negative sampling (ch. 4.3) on
+  PTB (or a text file of your own), with a progress bar, Ctrl-C / ``--max-seconds`` keeping a
+  checkpoint, and ``--resume``. The run folder is handled as ``scratchdl train``'s: locked,
+  staged, swapped in whole; it ends holding ``model.npz`` (the word vectors),
+  ``history.json`` and, for a run that stopped early, ``checkpoint.npz``.
+* ``scratchdl nlp most-similar WORD --model PATH``: the nearest words by cosine similarity,
+  from a run folder, its ``model.npz``, or the book's ``cbow_params.pkl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: Settings of a CBOW run: flag name -> default (the book's ch04/train.py).
+CBOW_DEFAULTS: dict[str, Any] = {
+    "corpus": "ptb",
+    "hidden": 100,
+    "window": 5,
+    "batch_size": 100,
+    "epochs": 10,
+    "lr": 0.001,
+    "seed": 0,
+}
+_CHECKPOINT = "checkpoint.npz"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "nlp",
+        help="the second book: train CBOW word vectors on PTB, find similar words",
+        description="The second book's natural-language commands.",
+    )
+    sub = p.add_subparsers(dest="nlp_command", metavar="NLP_COMMAND", parser_class=type(p))
+    p.set_defaults(func=lambda args: _usage(p))
+
+    c = sub.add_parser(
+        "cbow",
+        help="train CBOW with negative sampling (book 2, ch. 4) into a run folder",
+        description="Train the book's CBOW (Embedding input, negative sampling, Adam) and "
+        "write its word vectors to --out/model.npz.",
+    )
+    c.add_argument("--out", required=True, help="run folder (created; locked while training)")
+    c.add_argument(
+        "--corpus",
+        help="'ptb' (the Penn Treebank training file, downloaded and verified if missing; the "
+        "default), 'ptb-val', 'ptb-test', or the path of a text file of your own (one "
+        "sentence per line)",
+    )
+    c.add_argument("--data-dir", help="folder with the PTB files (default: the user cache)")
+    c.add_argument("--hidden", type=int, help="word-vector size (default 100)")
+    c.add_argument("--window", type=int, help="context words on each side (default 5)")
+    c.add_argument("--batch-size", type=int, help="mini-batch size (default 100)")
+    c.add_argument("--epochs", type=int, help="passes over the corpus (default 10)")
+    c.add_argument("--lr", type=float, help="Adam's learning rate (default 0.001)")
+    c.add_argument("--seed", type=int, help="seed of the weights, samples and batches (0)")
+    c.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
+    )
+    c.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
+    c.add_argument("--force", action="store_true", help="replace the run already in --out")
+    c.add_argument("--quiet", "-q", action="store_true", help="only the final line")
+    c.set_defaults(func=_cbow)
+
+    f = sub.add_parser(
+        "fetch-ptb",
+        help="download and verify the Penn Treebank files (train, valid, test)",
+        description="Make sure ptb.train.txt, ptb.valid.txt and ptb.test.txt are present and "
+        "match their checksums, downloading what is missing (TLS verified).",
+    )
+    f.add_argument("--data-dir", help="folder to keep them in (default: the user cache)")
+    f.set_defaults(func=_fetch_ptb)
+
+    m = sub.add_parser(
+        "most-similar",
+        help="the words nearest to WORD by cosine similarity",
+        description="Print the words most similar to WORD, as the book's most_similar.",
+    )
+    m.add_argument("word")
+    m.add_argument(
+        "--model",
+        required=True,
+        help="a run folder of 'scratchdl nlp cbow', its model.npz, or the book's cbow_params.pkl",
+    )
+    m.add_argument("--top", type=int, default=5, help="how many words (default 5)")
+    m.set_defaults(func=_most_similar)
+
+    from scratchdl.cli.nlp_seq import register_nlp  # chapters 7-8: seq2seq, attention-map
+
+    register_nlp(sub)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+# -- fetch-ptb --------------------------------------------------------------------------------
+
+
+def _fetch_ptb(args: argparse.Namespace) -> int:
+    from scratchdl.data import ptb
+
+    spec = ptb.PTB  # looked up here, so tests can point it at a local server
+    paths = ptb.fetch_ptb(data_dir=args.data_dir, spec=spec)
+    for split, path in paths.items():
+        ptb._read(path, split, spec)  # a file already present is checked too
+        algorithm, digest = spec.checksums[split]
+        print(f"{split}: {path} (verified: {algorithm} {digest[:12]}...)")
+    return 0
+
+
+# -- most-similar ----------------------------------------------------------------------------
+
+
+def _most_similar(args: argparse.Namespace) -> int:
+    from scratchdl.errors import ConfigError
+    from scratchdl.io import load_word_vectors
+    from scratchdl.words import most_similar
+
+    if args.top < 1:
+        raise ConfigError(f"--top must be at least 1, got {args.top}")
+    word_vecs, word_to_id, id_to_word = load_word_vectors(args.model)
+    # As typed, else in lower case (PTB's words are; a corpus of your own may not be).
+    word = args.word if args.word in word_to_id else args.word.lower()
+    if word not in word_to_id:
+        raise ConfigError(
+            f"{args.word!r} is not in the vocabulary of {args.model} ({len(word_to_id)} words)"
+        )
+    results = most_similar(word, word_to_id, id_to_word, word_vecs, top=args.top, show=False)
+    print(f"[query] {word}")
+    for other, similarity in results:
+        print(f" {other}: {similarity:.4f}")
+    return 0
+
+
+# -- cbow --------------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    from scratchdl.checks import check_positive, check_positive_int
+    from scratchdl.errors import ConfigError
+
+    given = {k: getattr(args, k) for k in CBOW_DEFAULTS if getattr(args, k) is not None}
+    if args.resume and given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(
+            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+        )
+    settings = {**CBOW_DEFAULTS, **given}
+    if settings["corpus"] not in ("ptb", "ptb-val", "ptb-test"):
+        # Stored with the run: --resume from another folder must find the same file.
+        settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
+    for key in ("hidden", "window", "batch_size", "epochs"):
+        check_positive_int(settings[key], "--" + key.replace("_", "-"))
+    check_positive(settings["lr"], "--lr")
+    if args.max_seconds is not None:
+        check_positive(args.max_seconds, "--max-seconds")
+    return settings
+
+
+def _load_corpus(settings: dict[str, Any], data_dir: str | None, quiet: bool) -> tuple:
+    from scratchdl.data.ptb import load_corpus_file, load_ptb
+
+    name = settings["corpus"]
+    splits = {"ptb": "train", "ptb-val": "val", "ptb-test": "test"}
+    if name in splits:
+        return load_ptb(splits[name], data_dir=data_dir, quiet=quiet)
+    return load_corpus_file(name)
+
+
+def _cbow(args: argparse.Namespace) -> int:
+    from scratchdl.cli._runfolder import run_folder
+    from scratchdl.cli.train import _check_folder, _check_out
+
+    settings = _settings(args)
+    out = Path(args.out)
+    _check_out(out)
+    with run_folder(out) as folder:
+        state = _check_folder(folder, args)
+        checkpoint = None
+        if args.resume:
+            checkpoint = _read_checkpoint(out / _CHECKPOINT)
+            settings = checkpoint["record"]["settings"]
+        return _cbow_in(folder, state, settings, checkpoint, args)
+
+
+def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any, args) -> int:
+    from scratchdl.cli._runfolder import sigint_held
+    from scratchdl.io import save_word_vectors
+    from scratchdl.optimizers import Adam
+    from scratchdl.train.book2 import Trainer
+    from scratchdl.train.helpers import BlasThreads, StopOnCtrlC, TimeBudget
+    from scratchdl.word2vec import CBOW
+    from scratchdl.words import create_contexts_target
+
+    out, staging = Path(args.out), folder.staging
+    corpus, word_to_id, id_to_word = _load_corpus(settings, args.data_dir, args.quiet)
+    contexts, target = create_contexts_target(corpus, settings["window"])
+    model = CBOW(
+        len(word_to_id), settings["hidden"], settings["window"], corpus, rng=settings["seed"]
+    )
+    optimizer = Adam(lr=settings["lr"])
+    callbacks: list[Any] = [StopOnCtrlC(), BlasThreads(1)]
+    if args.max_seconds is not None:
+        callbacks.append(TimeBudget(args.max_seconds))
+    if not args.quiet:
+        from scratchdl.train.progress import RichProgress
+
+        callbacks += [_EpochLines(), RichProgress()]
+    trainer = Trainer(model, optimizer, rng=settings["seed"] + 1, callbacks=callbacks)
+    elapsed_before = 0.0
+    if checkpoint is not None:
+        _restore(checkpoint, model, optimizer, trainer, _digest(corpus, id_to_word), out)
+        elapsed_before = float(checkpoint["record"]["elapsed"])
+    if not args.quiet:
+        print(
+            f"training CBOW on {settings['corpus']} ({len(corpus):,} words, {len(word_to_id):,} "
+            f"in the vocabulary): hidden {settings['hidden']}, window {settings['window']}, "
+            f"batch {settings['batch_size']}, {settings['epochs']} epochs, Adam "
+            f"{settings['lr']:g}",
+            flush=True,
+        )
+    start = time.perf_counter()
+    trainer.fit(
+        contexts,
+        target,
+        max_epoch=settings["epochs"] - trainer.current_epoch,
+        batch_size=settings["batch_size"],
+        eval_interval=100,
+        verbose=False,
+    )
+    elapsed = elapsed_before + time.perf_counter() - start
+    stopped = trainer.stop_reason is not None
+    history = {
+        "settings": settings,
+        "iterations": trainer.iteration,
+        "total_iterations": trainer.total_iters,
+        "epochs_done": trainer.iteration / trainer.iter_per_epoch,
+        "stop_reason": trainer.stop_reason,
+        "elapsed_seconds": round(elapsed, 3),
+        "loss_every": 100,
+        "loss": trainer.loss_list,
+    }
+    metadata = {k: history[k] for k in ("settings", "iterations", "epochs_done", "stop_reason")}
+    with sigint_held() as held:
+        save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
+        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
+        _save_loss_curve(trainer.loss_list, staging / "curves.png", settings)
+        if stopped:
+            _write_checkpoint(
+                staging / _CHECKPOINT,
+                settings,
+                model,
+                optimizer,
+                trainer,
+                elapsed,
+                _digest(corpus, id_to_word),
+            )
+        folder.commit()
+    last = f"{trainer.loss_list[-1]:.4f}" if trainer.loss_list else "-"
+    summary = (
+        f"{trainer.iteration} of {trainer.total_iters} iterations "
+        f"({history['epochs_done']:.2f} epochs) in {elapsed:.1f} s, last mean loss {last}; "
+        f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
+    )
+    if stopped:
+        print(
+            f"{'interrupted' if trainer.stop_reason == 'interrupted' else 'time budget used up'}"
+            f": {summary}, {out / _CHECKPOINT}; continue with: scratchdl nlp cbow --out {out} "
+            "--resume",
+            file=sys.stderr if trainer.stop_reason == "interrupted" else sys.stdout,
+        )
+        return 130 if trainer.stop_reason == "interrupted" else 0
+    print(f"finished: {summary}")
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any]) -> None:
+    """The mean loss of every 100 steps, as the book's ``trainer.plot()`` draws it."""
+    from matplotlib.figure import Figure
+
+    from scratchdl.plots import save_figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    ax.plot(range(len(loss_list)), loss_list, color="#1f5fa8")
+    ax.set(
+        xlabel="record (every 100 steps of each epoch, as the book)",
+        ylabel="loss",
+        title=f"CBOW on {Path(settings['corpus']).name}",
+    )
+    ax.grid(alpha=0.3)
+    save_figure(fig, path)
+
+
+class _EpochLines:
+    """One line per finished epoch: the mean loss over its last 100-step window."""
+
+    def on_train_begin(self, trainer: Any) -> None:
+        self._start = time.perf_counter()
+
+    def on_iteration(self, trainer: Any, loss: float) -> None:
+        if trainer.epoch_step == 0 and trainer.loss_list:
+            print(
+                f"epoch {trainer.current_epoch}: loss {trainer.loss_list[-1]:.4f} "
+                f"({time.perf_counter() - self._start:.0f} s)",
+                flush=True,
+            )
+
+    def on_train_end(self, trainer: Any, history: Any) -> None:
+        pass
+
+
+# -- checkpoint: weights, Adam's moments, the loop's and the samplers' generator states ---------
+
+
+def _digest(corpus: Any, id_to_word: dict[int, str]) -> str:
+    """SHA-256 of the word ids and the words: a resumed run must see the corpus it started
+    on."""
+    import hashlib
+
+    digest = hashlib.sha256(corpus.astype("<i8").tobytes())
+    digest.update(json.dumps([id_to_word[i] for i in range(len(id_to_word))]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _write_checkpoint(
+    path: Path, settings, model, optimizer, trainer, elapsed: float, corpus_sha256: str
+) -> None:
+    import numpy as np
+
+    from scratchdl._fs import atomic_path
+
+    opt = optimizer.state_dict()
+    loop = trainer.state_dict()
+    perm = loop.pop("perm")
+    arrays = {"W_in": model.params[0], "W_out": model.ns_loss.params[0]}
+    if perm is not None:
+        arrays["perm"] = perm
+    for key, slots in opt["state"].items():
+        for slot, value in slots.items():
+            arrays[f"opt/{key}/{slot}"] = value
+    record = {
+        "format": "scratchdl-cbow-checkpoint",
+        "settings": settings,
+        "elapsed": elapsed,
+        "corpus_sha256": corpus_sha256,
+        "loop": loop,
+        "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
+        "sampler_rng": model.ns_loss.sampler.rng.bit_generator.state,
+    }
+    arrays["record"] = np.frombuffer(json.dumps(record).encode("utf-8"), dtype=np.uint8)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    import zipfile
+
+    import numpy as np
+
+    from scratchdl._npz import inspect_npz
+    from scratchdl.errors import ModelFileError
+
+    fix = f"start the run over with scratchdl nlp cbow --out {path.parent} --force"
+    inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        record = json.loads(arrays.pop("record").tobytes().decode("utf-8"))
+        if record.get("format") != "scratchdl-cbow-checkpoint":
+            raise ValueError("not a CBOW checkpoint")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"cannot resume from {path}: {exc}; {fix}") from None
+    return {"record": record, "arrays": arrays}
+
+
+def _restore(checkpoint, model, optimizer, trainer, corpus_sha256: str, out: Path) -> None:
+    from scratchdl.errors import ModelFileError
+
+    record, arrays = checkpoint["record"], checkpoint["arrays"]
+    W_in, W_out = model.params[0], model.ns_loss.params[0]
+    if (
+        record.get("corpus_sha256") != corpus_sha256
+        or arrays["W_in"].shape != W_in.shape
+        or arrays["W_out"].shape != W_out.shape
+    ):
+        raise ModelFileError(
+            f"cannot resume the run in {out}: its corpus ({record['settings']['corpus']}) has "
+            "changed since the run started; start over with --force"
+        )
+    W_in[...] = arrays["W_in"]
+    W_out[...] = arrays["W_out"]
+    state: dict[str, dict[str, Any]] = {}
+    for name, value in arrays.items():
+        if name.startswith("opt/"):
+            _, key, slot = name.split("/")
+            state.setdefault(int(key), {})[slot] = value
+    optimizer.load_state_dict({**record["optimizer"], "state": state})
+    loop = dict(record["loop"])
+    loop["perm"] = arrays.get("perm")
+    trainer.load_state_dict(loop)
+    model.ns_loss.sampler.rng.bit_generator.state = record["sampler_rng"]

@@ -1,0 +1,171 @@
+"""The second book's language-model loop (ch. 5.5.4, 6.4): ``RnnlmTrainer`` (truncated BPTT,
+perplexity) and ``eval_perplexity``.
+
+Why not :class:`scratchdl.train.Trainer` or :class:`scratchdl.train.book2.Trainer`? The first
+is built on the first book's Net contract (a ``params`` dict, ``gradient(x, t)``, floating
+inputs, accuracy records); the second shuffles rows. A language model must read its one corpus
+in order: ``batch_size`` rows at fixed offsets, ``time_size`` words at a time, its state carried
+from step to step, and it is judged by perplexity. So this is the book's short loop; a step is
+the same as :class:`~scratchdl.train.book2.Trainer`'s (its ``remove_duplicate`` and
+``clip_grads``, re-exported here under the book's names, and the optimizers of
+:mod:`scratchdl.optimizers`), and the loss of every step goes into a
+:class:`~scratchdl.train.history.History`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from scratchdl.errors import ConfigError, ShapeError
+from scratchdl.optimizers import SGD, Optimizer
+from scratchdl.train.book2 import clip_grads, remove_duplicate
+from scratchdl.train.history import History
+
+__all__ = ["RnnlmTrainer", "clip_grads", "eval_perplexity", "remove_duplicate"]
+
+
+def _update(model: Any, optimizer: Optimizer, max_grad: float | None) -> None:
+    params, grads = remove_duplicate(model.params, model.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(dict(enumerate(params)), dict(enumerate(grads)))
+
+
+def _corpus(corpus: ArrayLike, name: str) -> NDArray:
+    corpus = np.asarray(corpus)
+    if corpus.ndim != 1 or corpus.dtype.kind not in "iu":
+        raise ShapeError(
+            f"{name} must be a 1-D array of word ids, got {corpus.dtype} {corpus.shape}"
+        )
+    return corpus
+
+
+def eval_perplexity(
+    model: Any,
+    corpus: ArrayLike,
+    batch_size: int = 10,
+    time_size: int = 35,
+    progress: Callable[[int, int], None] | None = None,
+) -> float:
+    """Perplexity ``exp(mean loss)`` of a language model on ``corpus`` (ch. 6.4; the book's
+    ``common/util.eval_perplexity``).
+
+    The corpus is cut into ``batch_size`` rows starting ``(len - 1) // batch_size`` words apart;
+    each of the ``(len - 1) // (batch_size * time_size)`` steps feeds the next ``time_size``
+    words of every row and scores the word after each. The model's state carries over between
+    steps: call ``model.reset_state()`` first. Dropout is off (``train_flg=False``) for models
+    that take it.
+    """
+    corpus = _corpus(corpus, "corpus")
+    corpus_size = corpus.shape[0]
+    max_iters = (corpus_size - 1) // (batch_size * time_size)
+    if max_iters < 1:
+        raise ConfigError(
+            f"a corpus of {corpus_size} words is too short for batches of {batch_size} x "
+            f"{time_size}: use a longer corpus or smaller batch_size/time_size"
+        )
+    jump = (corpus_size - 1) // batch_size
+    rows = (np.arange(batch_size) * jump)[:, None] + np.arange(time_size)[None, :]
+    total_loss = 0.0
+    takes_flag = "train_flg" in inspect.signature(model.forward).parameters
+    for iters in range(max_iters):
+        pos = rows + iters * time_size
+        xs = corpus[pos % corpus_size]
+        ts = corpus[(pos + 1) % corpus_size]
+        loss = model.forward(xs, ts, train_flg=False) if takes_flag else model.forward(xs, ts)
+        total_loss += loss
+        if progress is not None:
+            progress(iters + 1, max_iters)
+    return float(np.exp(total_loss / max_iters))
+
+
+class RnnlmTrainer:
+    """The book's ``RnnlmTrainer`` (ch. 5.5.4, 6.4): truncated BPTT over one corpus.
+
+    Each step takes ``time_size`` consecutive words from ``batch_size`` rows that start
+    ``len // batch_size`` words apart, so a stateful model sees every row in order; every
+    ``eval_interval`` steps it appends the perplexity of the steps since the last one to
+    ``ppl_list`` (the book's printout).
+
+    Parameters
+    ----------
+    model : a language model with ``params``, ``grads``, ``forward(xs, ts)``, ``backward()``
+    optimizer : Optimizer, optional
+        Default ``SGD(lr=0.01)``.
+    """
+
+    def __init__(self, model: Any, optimizer: Optimizer | None = None) -> None:
+        self.model = model
+        self.optimizer = optimizer if optimizer is not None else SGD()
+        self.time_idx = 0
+        self.ppl_list: list[float] = []
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+        self.history = History(config={"optimizer": self.optimizer.name})
+
+    def get_batch(
+        self, x: NDArray, t: NDArray, batch_size: int, time_size: int
+    ) -> tuple[NDArray, NDArray]:
+        data_size = x.shape[0]
+        jump = data_size // batch_size
+        pos = (np.arange(batch_size) * jump)[:, None] + (self.time_idx + np.arange(time_size))
+        self.time_idx += time_size
+        return x[pos % data_size], t[pos % data_size]
+
+    def fit(
+        self,
+        xs: ArrayLike,
+        ts: ArrayLike,
+        max_epoch: int = 10,
+        batch_size: int = 20,
+        time_size: int = 35,
+        max_grad: float | None = None,
+        eval_interval: int | None = 20,
+        log: Callable[[str], None] | None = print,
+    ) -> History:
+        """Train for ``max_epoch`` passes of ``len(xs) // (batch_size * time_size)`` steps.
+
+        ``log`` receives the book's progress line at each evaluation (None: silent).
+        """
+        xs, ts = _corpus(xs, "xs"), _corpus(ts, "ts")
+        max_iters = xs.shape[0] // (batch_size * time_size)
+        if max_iters < 1:
+            raise ConfigError(
+                f"{xs.shape[0]} words are too few for batches of {batch_size} x {time_size}: "
+                "use a longer corpus or smaller batch_size/time_size"
+            )
+        self.time_idx = 0
+        self.ppl_list = []
+        self.eval_interval = eval_interval
+        total_loss, loss_count = 0.0, 0
+        start = time.perf_counter()
+        for _ in range(max_epoch):
+            for iters in range(max_iters):
+                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+                loss = self.model.forward(batch_x, batch_t)
+                self.model.backward()
+                _update(self.model, self.optimizer, max_grad)
+                total_loss += loss
+                loss_count += 1
+                self.history.loss.append(float(loss))
+                if eval_interval is not None and iters % eval_interval == 0:
+                    ppl = float(np.exp(total_loss / loss_count))
+                    elapsed = time.perf_counter() - start
+                    if log is not None:
+                        log(
+                            f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                            f"| time {elapsed:.0f}[s] | perplexity {ppl:.2f}"
+                        )
+                    self.ppl_list.append(ppl)
+                    total_loss, loss_count = 0.0, 0
+            self.current_epoch += 1
+        self.history.iterations = len(self.history.loss)
+        self.history.elapsed += time.perf_counter() - start
+        self.history.stop_reason = "completed"
+        return self.history
