@@ -31,6 +31,7 @@ from scratchdl.functions import relu, sigmoid, softmax, step_function
 from scratchdl.gradient import gradient_descent, numerical_diff, numerical_gradient
 from scratchdl.perceptron import AND, NAND, OR, TRUTH_TABLE_INPUTS, XOR, Perceptron
 from scratchdl.plots import new_figure, save_figure
+from scratchdl.plots.korean import localize
 
 if TYPE_CHECKING:
     from scratchdl.nets import Net
@@ -83,7 +84,7 @@ def _styled(builder: _F) -> _F:
     @functools.wraps(builder)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
         with matplotlib.rc_context(STYLE):
-            return builder(*args, **kwargs)
+            return localize(builder(*args, **kwargs))
 
     return wrapper  # type: ignore[return-value]
 
