@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "ReLU", "SGD", "Momentum", "AdaGrad", "Adam", "RMSprop", "Nesterov", "Xavier", "He", "MNIST",
     "SimpleConvNet", "TwoLayerNet", "AND", "NAND", "OR", "XOR", "BN", "BatchNorm", "RMS", "NaN",
-    "lr", "std", "exp", "max", "softmax", "params", "pkl", "relu", "sigmoid", "he", "xavier",
+    "mnist", "fashion", "sgd", "momentum", "adagrad", "rmsprop", "adam", "nesterov", "lr", "std", "exp", "max", "softmax", "params", "pkl", "relu", "sigmoid", "he", "xavier",
 }  # fmt: skip
 
 
@@ -85,6 +85,7 @@ def _book_figures():
     from scratchdl.nets import TwoLayerNet
     from scratchdl.plots import chapters67, notes
     from scratchdl.plots.curves import plot_training_curves
+    from scratchdl.train import TrainConfig
     from scratchdl.train.history import EpochRecord, History
 
     rng = np.random.default_rng(0)
@@ -110,7 +111,14 @@ def _book_figures():
             rng.standard_normal((4, 1, 5, 5)),
             " (300 steps of 100, train accuracy 0.912 on 1000 samples)",
         ),
-        "learning_curves": lambda: plot_training_curves(history, title="TwoLayerNet"),
+        "conv_filters_notebook": lambda: chapters67.plot_conv_filters(
+            rng.standard_normal((4, 1, 5, 5)),
+            rng.standard_normal((4, 1, 5, 5)),
+            note=" (1 epoch on 10,000 images)",  # the ch07 notebook's note
+        ),
+        "learning_curves": lambda: plot_training_curves(
+            history, title=TrainConfig(epochs=3, seed=0).describe()
+        ),
     }
     return figures
 
@@ -121,7 +129,7 @@ _NAMES = [
     "activations", "softmax", "logic_gates", "xor", "numerical_diff", "surface", "gradient_field",
     "gradient_descent", "optimizer_paths", "weight_init_histograms", "mnist_samples",
     "first_layer_weights", "misclassified", "conv_digit", "conv_filters", "conv_filters_trained",
-    "learning_curves",
+    "conv_filters_notebook", "learning_curves",
 ]  # fmt: skip
 
 
