@@ -238,7 +238,7 @@ def test_unreadable_files_get_one_clear_sentence(tmp_path):
         image_to_mnist(tmp_path / "nope.png")
     with pytest.raises(DataError, match="is a folder"):
         image_to_mnist(tmp_path)
-    with pytest.raises(DataError, match="not an image Pillow can read"):
+    with pytest.raises(DataError, match="is not an image in a known format"):
         image_to_mnist(b"hello")
     with pytest.raises(DataError, match="empty"):
         image_to_mnist(b"")
