@@ -31,6 +31,7 @@ from typing import Any
 from scratchdl import __version__
 from scratchdl._fs import atomic_write_text
 from scratchdl.errors import ScratchdlError
+from scratchdl.plots.korean import current_language, language, tr
 
 __all__ = [
     "ReportError",
@@ -115,7 +116,7 @@ def classify_folder(path: str | os.PathLike[str]) -> str:
 
 
 def _caption(stem: str) -> str:
-    return CAPTIONS.get(stem, stem.replace("_", " ").replace("-", " ").capitalize())
+    return tr(CAPTIONS.get(stem, stem.replace("_", " ").replace("-", " ").capitalize()))
 
 
 def _png_info(data: bytes) -> tuple[int, int] | None:
@@ -379,7 +380,7 @@ def _run_section(folder: Path, title: str) -> Section:
     history, err = _read_json(folder / "history.json")
     models = sorted(folder.glob("*.npz"))
     if models:
-        section.body.append("<h3>Model</h3>")
+        section.body.append(f"<h3>{tr('Model')}</h3>")
         section.body.extend(_model_html(m) for m in models)
     others = sorted(p for p in folder.glob("*.json") if p.name != "history.json")
     for path in others:
@@ -388,7 +389,7 @@ def _run_section(folder: Path, title: str) -> Section:
         section.body.append(_warn(perr) if perr else _json_html(value))
     _add_figures(section, _pngs(folder))
     section.body.insert(0, _warn(err) if err else _history_headline(history))
-    section.body.append("<h3>Training history (history.json)</h3>")
+    section.body.append(f"<h3>{tr('Training history')} (history.json)</h3>")
     if not err:
         section.body.append(_json_html(history))
     return section
@@ -404,12 +405,12 @@ def _history_headline(history: Any) -> str:
     for key, label in (("test_acc", "test accuracy"), ("train_acc", "train accuracy")):
         value = last.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            parts.append(f"{label} {value:.4f}")
+            parts.append(f"{tr(label)} {value:.4f}")
     if isinstance(history.get("iterations"), int):
-        parts.append(f"{history['iterations']} iterations")
+        parts.append(tr(f"{history['iterations']} iterations"))
     if history.get("stop_reason"):
-        parts.append(f"stopped: {history['stop_reason']}")
-    text = ", ".join(parts) or "no evaluation recorded"
+        parts.append(tr(f"stopped: {history['stop_reason']}"))
+    text = ", ".join(parts) or tr("no evaluation recorded")
     message = history.get("message")
     extra = f"<br>{_esc(message)}" if message else ""
     return f'<p class="headline"><strong>{_esc(text)}</strong>{extra}</p>'
@@ -437,11 +438,11 @@ def _sweep_section(folder: Path, title: str) -> Section:
     _add_figures(section, _pngs(folder))
     results_csv = folder / "results.csv"
     if results_csv.is_file():
-        section.body.append("<h3>Results (results.csv)</h3>")
+        section.body.append(f"<h3>{tr('Results')} (results.csv)</h3>")
         section.body.append(_csv_html(results_csv))
     elif (folder / "results.json").is_file():
         value, err = _read_json(folder / "results.json")
-        section.body.append("<h3>Results (results.json)</h3>")
+        section.body.append(f"<h3>{tr('Results')} (results.json)</h3>")
         section.body.append(_warn(err) if err else _json_html(value))
     return section
 
@@ -491,9 +492,12 @@ footer { padding: 12px 0 30px; }
 
 
 def build_report(
-    folders: Sequence[str | os.PathLike[str]], title: str = "scratchdl report"
+    folders: Sequence[str | os.PathLike[str]], title: str = "scratchdl report", lang: str = "en"
 ) -> tuple[str, list[Section]]:
     """Build the HTML page for ``folders``; return it and its sections.
+
+    ``lang="ko"`` writes the page's own headings, captions and sentences in Korean (the
+    folders' figures and summary.md are shown as they were written).
 
     Raises
     ------
@@ -503,6 +507,13 @@ def build_report(
     """
     if not folders:
         raise ReportError("give at least one run, sweep or figure folder")
+    with language(lang, need_font=False):  # HTML text: the reader's browser has the fonts
+        return _build_report(folders, title)
+
+
+def _build_report(
+    folders: Sequence[str | os.PathLike[str]], title: str
+) -> tuple[str, list[Section]]:
     kinds = [(Path(f), classify_folder(f)) for f in folders]
     sections = []
     used: set[str] = set()
@@ -517,23 +528,23 @@ def build_report(
         sections.append(_BUILDERS[kind](folder, label))
 
     toc = "".join(
-        f'<li><a href="#{s.anchor}">{_esc(s.title)}</a> — {_KIND_NAMES[s.kind].lower()}, '
-        f"{s.images} image{'s' if s.images != 1 else ''}</li>"
+        f'<li><a href="#{s.anchor}">{_esc(s.title)}</a> — {_esc(tr(_KIND_NAMES[s.kind]).lower())}, '
+        f"{_esc(tr(f'{s.images} image' + ('s' if s.images != 1 else '')))}</li>"
         for s in sections
     )
     body = "".join(
-        f'<section id="{s.anchor}"><h2><span class="kind">{_KIND_NAMES[s.kind]}</span>'
+        f'<section id="{s.anchor}"><h2><span class="kind">{_esc(tr(_KIND_NAMES[s.kind]))}</span>'
         f'{_esc(s.title)}</h2><p class="path">{_esc(s.path)}</p>{"".join(s.body)}</section>'
         for s in sections
     )
     page = (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{current_language()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
         f'<header class="wrap"><h1>{_esc(title)}</h1><nav><ul>{toc}</ul></nav></header>'
         f'<main class="wrap">{body}</main>'
-        f'<footer class="wrap">Generated by scratchdl {_esc(__version__)}.</footer>'
+        f'<footer class="wrap">{_esc(tr(f"Generated by scratchdl {__version__}."))}</footer>'
         "</body></html>\n"
     )
     return page, sections
@@ -543,11 +554,12 @@ def write_report(
     folders: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str],
     title: str = "scratchdl report",
+    lang: str = "en",
 ) -> list[Section]:
     """Write the report for ``folders`` to ``out`` atomically and return its sections."""
     out = Path(out)
     if out.is_dir():
         raise ReportError(f"--out {out} is a folder: give a file name such as report.html")
-    page, sections = build_report(folders, title=title)
+    page, sections = build_report(folders, title=title, lang=lang)
     atomic_write_text(out, page)
     return sections

@@ -12,3 +12,14 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
         metavar="D",
         help="data folder (default: $SCRATCHDL_DATA_DIR, else the user cache)",
     )
+
+
+def add_lang(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--lang en|ko``: the language of ``what`` (Korean needs a Hangul font for figures)."""
+    parser.add_argument(
+        "--lang",
+        choices=("en", "ko"),
+        default="en",
+        help=f"language of {what} (default en; ko draws Korean figure text when a Hangul font "
+        "is installed, else prints how to install one and keeps English)",
+    )

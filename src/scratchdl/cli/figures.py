@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from scratchdl.cli._options import add_data_dir
+from scratchdl.cli._options import add_data_dir, add_lang
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="never download MNIST; skip its figures if the files are absent",
     )
+    add_lang(fig, "the figures' titles, labels and legends")
     fig.set_defaults(func=_figures)
 
     rep = subparsers.add_parser(
@@ -71,7 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     rep.add_argument("folders", nargs="+", metavar="DIR", help="run, sweep or figure folders")
     rep.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
-    rep.add_argument("--title", default="scratchdl report", help="page title")
+    rep.add_argument("--title", default=None, help="page title (default: scratchdl report)")
+    add_lang(rep, "the page's headings and captions")
     rep.set_defaults(func=_report)
 
 
@@ -86,19 +88,11 @@ def _positive_int(text: str) -> int:
 
 
 def _figures(args: argparse.Namespace) -> int:
+    from scratchdl.plots.korean import language
     from scratchdl.plots.notes import write_figures
 
-    result = write_figures(
-        args.out,
-        data_dir=args.data_dir,
-        model_path=args.model,
-        seed=args.seed,
-        epochs=args.epochs,
-        download=not args.no_download,
-        only=args.only,
-        progress=lambda line: print(line, flush=True),
-        convnet_params=args.convnet_params,
-    )
+    with language(args.lang):
+        result = _write(args, write_figures)
     # The "wrote" lines above are the list of files; this line sums them up.
     summary = f"{len(result.written)} figure(s) written to {args.out}"
     if result.skipped:
@@ -109,10 +103,25 @@ def _figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write(args: argparse.Namespace, write_figures) -> object:  # noqa: ANN001
+    return write_figures(
+        args.out,
+        data_dir=args.data_dir,
+        model_path=args.model,
+        seed=args.seed,
+        epochs=args.epochs,
+        download=not args.no_download,
+        only=args.only,
+        progress=lambda line: print(line, flush=True),
+        convnet_params=args.convnet_params,
+    )
+
+
 def _report(args: argparse.Namespace) -> int:
     from scratchdl.report import write_report
 
-    sections = write_report(args.folders, args.out, title=args.title)
+    title = args.title or ("scratchdl 보고서" if args.lang == "ko" else "scratchdl report")
+    sections = write_report(args.folders, args.out, title=title, lang=args.lang)
     images = sum(s.images for s in sections)
     print(f"wrote {args.out}: {len(sections)} section(s), {images} image(s) embedded")
     for s in sections:

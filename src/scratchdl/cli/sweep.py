@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from scratchdl.cli._options import add_data_dir
+from scratchdl.cli._options import add_data_dir, add_lang
 
 _COMMON_HELP = {
     "jobs": "worker processes, each with one BLAS thread (default: 1)",
@@ -82,6 +82,7 @@ def _add_engine_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
         "also run when the memory estimate exceeds what the machine has available",
     )
     add_data_dir(p)
+    add_lang(p, "the figures and summary.md")
 
 
 class _RowPrinter:
@@ -139,6 +140,9 @@ def _run(args: argparse.Namespace) -> int:
         # One connection for the whole command; an unreachable scheduler fails here, before
         # MNIST is loaded.
         executor = _connect(args, stack)
+        from scratchdl.plots.korean import language
+
+        stack.enter_context(language(args.lang))
         return _run_sweep(args, opts, build, executor)
 
 

@@ -51,11 +51,13 @@ def ratio(value: float) -> str:
     return f"{value:.1f}"
 
 
-def words_list(items: Sequence[str]) -> str:
-    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+def words_list(items: Sequence[str], lang: str = "en") -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"`` (Korean: ``"a, b, c"``)."""
     items = list(items)
     if len(items) <= 1:
         return "".join(items)
+    if lang == "ko":
+        return ", ".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -67,9 +69,18 @@ def group_metric(group: Mapping[str, Any], path: str, field: str = "mean") -> fl
 
 class _Formatter(string.Formatter):
     """``{name:spec}`` with the specs of :class:`Summary`; plain floats get 3 significant
-    figures."""
+    figures. ``lang="ko"`` joins lists the Korean way and puts words (a budget, a verdict) in
+    Korean; numbers print the same in both."""
+
+    def __init__(self, lang: str = "en") -> None:
+        super().__init__()
+        self.lang = lang
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if self.lang == "ko" and isinstance(value, str):
+            from scratchdl.experiments.summary_ko import word
+
+            return super().format_field(word(value), format_spec)
         if value is None:
             return "n/a"
         if format_spec == "acc":
@@ -85,13 +96,19 @@ class _Formatter(string.Formatter):
         if format_spec == "sig" or (format_spec == "" and isinstance(value, float)):
             return sig(value)
         if format_spec == "list":
-            return words_list([sig(v) if isinstance(v, float) else str(v) for v in value])
+            items = [sig(v) if isinstance(v, float) else str(v) for v in value]
+            if self.lang == "ko":
+                from scratchdl.experiments.summary_ko import word
+
+                items = [word(v) for v in items]
+            return words_list(items, self.lang)
         if format_spec == "sigs":  # numbers such as per-layer statistics: "0.5, 0.25, 0.1"
             return ", ".join("n/a" if v is None else sig(v) for v in value)
         return super().format_field(value, format_spec)
 
 
 _FORMAT = _Formatter()
+_FORMAT_KO = _Formatter("ko")
 
 
 class Summary:
@@ -110,20 +127,39 @@ class Summary:
     print as they are.
     """
 
-    def __init__(self, res: Any, title: str) -> None:
+    def __init__(self, res: Any, title: str, lang: str | None = None) -> None:
+        from scratchdl.plots.korean import requested_language
+
         self.res = res
+        # Korean when 'sweep --lang ko' asked for it (set_language); the findings keep the
+        # English templates either way.
+        self.lang = requested_language() if lang is None else lang
         self.budget = res.options["budget"]["text"]
         self.findings: dict[str, Any] = {"budget": res.options["budget"], "said": []}
-        self.lines = [f"# {title}", "", f"**Question:** {res.question}", ""]
+        question = self._words(res.question)
+        label = "**질문:**" if self.lang == "ko" else "**Question:**"
+        self.lines = [f"# {self._words(title)}", "", f"{label} {question}", ""]
+
+    def _words(self, text: str) -> str:
+        """A title, heading or header cell in the summary's language."""
+        if self.lang != "ko":
+            return text
+        from scratchdl.experiments.summary_ko import word
+
+        return word(text)
 
     def _fill(self, template: str, values: dict[str, Any]) -> str:
         values = {"budget": self.budget, **values}
         stored = {k: asdict(v) if is_dataclass(v) else v for k, v in values.items()}
         self.findings["said"].append({"template": template, "values": stored})
+        if self.lang == "ko":
+            from scratchdl.experiments.summary_ko import sentence
+
+            return _FORMAT_KO.format(sentence(template), **values)
         return _FORMAT.format(template, **values)
 
     def heading(self, title: str) -> None:
-        self.lines += ["", f"## {title}", ""]
+        self.lines += ["", f"## {self._words(title)}", ""]
 
     def say(self, template: str, **values: Any) -> None:
         """A paragraph."""
@@ -137,7 +173,7 @@ class Summary:
         """A markdown table: ``row`` is the template of one row's cells, ``"{a} | {b:acc}"``."""
         self.lines += [
             "",
-            "| " + " | ".join(header) + " |",
+            "| " + " | ".join(self._words(h) for h in header) + " |",
             "|" + "---:|" * len(header),
             *("| " + self._fill(row, dict(r)) + " |" for r in rows),
             "",
@@ -146,7 +182,8 @@ class Summary:
     def done(self, figures: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
         """The markdown text and the findings."""
         if figures:
-            self.lines += ["", "Figures: " + ", ".join(f"`{n}`" for n in figures)]
+            label = "그림: " if self.lang == "ko" else "Figures: "
+            self.lines += ["", label + ", ".join(f"`{n}`" for n in figures)]
         text = "\n".join(self.lines).rstrip() + "\n"
         while "\n\n\n" in text:
             text = text.replace("\n\n\n", "\n\n")

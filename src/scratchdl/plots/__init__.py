@@ -59,11 +59,14 @@ _F = TypeVar("_F", bound=Callable[..., Figure])
 
 
 def styled(builder: _F) -> _F:
-    """Build the figure under :data:`STYLE` without changing matplotlib's global settings."""
+    """Build the figure under :data:`STYLE` without changing matplotlib's global settings,
+    its texts in the current language (:func:`scratchdl.plots.korean.localize`)."""
 
     @functools.wraps(builder)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        from scratchdl.plots.korean import localize  # here: korean.py is a module of this package
+
         with matplotlib.rc_context(STYLE):
-            return builder(*args, **kwargs)
+            return localize(builder(*args, **kwargs))
 
     return wrapper  # type: ignore[return-value]

@@ -249,6 +249,8 @@ def plot_conv_filters(W_before: NDArray, W_after: NDArray, note: str = "") -> Fi
     random ones look like noise and the trained ones show edges and blobs.
     """
     W_before, W_after = _as_filters(W_before), _as_filters(W_after)
+    if note and not note[0].isspace():  # "1 epoch" reads "after training (1 epoch)"
+        note = f" ({note})"
     cols = 10
     rows = -(-max(W_before.shape[0], W_after.shape[0]) // cols)
     fig = new_figure(9, 2 * (0.9 * rows + 0.5) + 0.6, layout=None)

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from scratchdl.plots import new_figure, save_figure
+from scratchdl.plots.korean import localize
 from scratchdl.train.history import History
 
 __all__ = ["plot_training_curves", "save_training_curves"]
@@ -70,7 +71,7 @@ def plot_training_curves(history: History, title: str | None = None) -> Figure:
     ax_loss.legend(loc="upper right")
     if title:
         fig.suptitle(title)
-    return fig
+    return localize(fig)
 
 
 def save_training_curves(

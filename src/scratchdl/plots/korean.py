@@ -21,12 +21,28 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 import matplotlib
 from matplotlib import font_manager
 
-__all__ = ["INSTALL_HINT", "find_hangul_font", "ko", "use_korean_font"]
+__all__ = [
+    "INSTALL_HINT",
+    "current_language",
+    "find_hangul_font",
+    "ko",
+    "language",
+    "localize",
+    "requested_language",
+    "set_language",
+    "tr",
+    "use_korean_font",
+]
+
+#: The languages figures and summaries are written in.
+LANGUAGES = ("en", "ko")
 
 #: Families known to carry Hangul, best first (Linux, Windows, macOS).
 PREFERRED = (
@@ -49,6 +65,8 @@ INSTALL_HINT = (
 
 _HANGUL = ord("한")
 _active: str | None = None
+_lang = "en"  # the language of figure texts (English without a Hangul font)
+_requested = "en"  # the language asked for: summary.md text needs no font
 
 
 def _has_hangul(path: str) -> bool:
@@ -134,3 +152,88 @@ def use_korean_font(*, stream: TextIO | None = None) -> str | None:
 def ko(korean: str, english: str) -> str:
     """``korean`` when :func:`use_korean_font` found a font, else ``english``."""
     return korean if _active is not None else english
+
+
+def set_language(lang: str, *, need_font: bool = True, stream: TextIO | None = None) -> str:
+    """Write figure texts and sweep summaries in ``lang`` (``"en"``, the default, or ``"ko"``)
+    from now on; return the language in effect.
+
+    For ``"ko"`` a Hangul font is looked up (:func:`use_korean_font`) unless one was found
+    already; without one the install hint is printed and English stays. ``need_font=False``
+    switches to Korean anyway (summary.md text needs no font; tests read figure texts).
+    """
+    global _lang, _requested
+    if lang not in LANGUAGES:
+        from scratchdl.errors import ConfigError
+
+        raise ConfigError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
+    _requested = lang
+    if lang == "ko" and need_font and _active is None and use_korean_font(stream=stream) is None:
+        lang = "en"
+    _lang = lang
+    return lang
+
+
+def current_language() -> str:
+    """``"en"`` or ``"ko"``: the language of figure texts (English when Korean was asked for
+    but no Hangul font was found)."""
+    return _lang
+
+
+def requested_language() -> str:
+    """``"en"`` or ``"ko"``: the language :func:`set_language` was asked for (the language of
+    text files such as a sweep's summary.md, which need no font)."""
+    return _requested
+
+
+@contextmanager
+def language(lang: str, **kwargs: object) -> Iterator[str]:
+    """:func:`set_language` for the ``with`` block only."""
+    global _lang, _requested
+    before = _lang, _requested
+    try:
+        yield set_language(lang, **kwargs)  # type: ignore[arg-type]
+    finally:
+        _lang, _requested = before
+
+
+def tr(text: str) -> str:
+    """``text`` in the current language: the Korean of :mod:`scratchdl.plots.ko_text` when
+    Korean is on (text it does not know stays as it is), else ``text``."""
+    if _lang != "ko" or not text:
+        return text
+    from scratchdl.plots.ko_text import translate
+
+    return translate(text)
+
+
+def localize(fig):  # noqa: ANN001, ANN201 (a matplotlib Figure, imported lazily)
+    """Put every text of ``fig`` (titles, labels, legends, annotations, fixed tick labels) in
+    the current language; a no-op in English. Returns ``fig``."""
+    if _lang != "ko":
+        return fig
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter, FuncFormatter
+
+    from scratchdl.plots.ko_text import translate
+
+    for text in fig.findobj(Text):
+        old = text.get_text()
+        new = translate(old)
+        if new != old:
+            text.set_text(new)
+    for ax in fig.axes:
+        axes = [ax.xaxis, ax.yaxis] + ([ax.zaxis] if hasattr(ax, "zaxis") else [])
+        for axis in axes:
+            # Tick labels given as text (class names, heatmap rows) are made at each draw.
+            fmt = axis.get_major_formatter()
+            if isinstance(fmt, FixedFormatter):
+                fmt.seq = [translate(s) for s in fmt.seq]
+            elif isinstance(fmt, FuncFormatter) and not getattr(fmt, "_scratchdl_ko", False):
+                fmt.func = _translated(fmt.func, translate)
+                fmt._scratchdl_ko = True
+    return fig
+
+
+def _translated(func, translate):  # noqa: ANN001, ANN202
+    return lambda value, pos: translate(str(func(value, pos)))

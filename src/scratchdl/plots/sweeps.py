@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from scratchdl.plots import new_figure
 from scratchdl.plots.axes import single_value_limits, tidy_log_axis
+from scratchdl.plots.korean import localize
 
 #: viridis with missing cells (no result) in light grey.
 _CMAP = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
@@ -115,7 +116,7 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
         ax.set_visible(False)
     _legends(fig, axes[: len(panels)], panels)
     fig.suptitle(suptitle)
-    return fig
+    return localize(fig)
 
 
 def _fit_axes(ax: Axes, panel: Panel, x: np.ndarray | None, ys: list[np.ndarray]) -> None:
@@ -222,7 +223,7 @@ def plot_heatmaps(
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
     fig.supxlabel(xlabel)
     fig.suptitle(suptitle)
-    return fig
+    return localize(fig)
 
 
 def plot_scatter(
@@ -287,7 +288,7 @@ def plot_scatter(
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
-    return fig
+    return localize(fig)
 
 
 @dataclass
@@ -340,4 +341,4 @@ def plot_histogram_grid(
                 ax.set_xlabel(xlabel)
         axes[r, 0].set_ylabel(f"{row.label}\n{ylabel}", fontsize=9)
     fig.suptitle(suptitle)
-    return fig
+    return localize(fig)
