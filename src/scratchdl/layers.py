@@ -275,6 +275,10 @@ def _check_images(x: NDArray, layer: object, channels: int | None = None) -> Non
 #: (100, 16, 28, 28) images, chunks of about this size made the forward pass 1.5x faster than
 #: one 45 MB matrix for the whole batch.
 CHUNK_BYTES = 1 << 20
+#: A column matrix up to this size is built whole and kept from forward to backward (the
+#: first layer's, on one channel: 3-6 MB); larger ones are built again in backward, chunk by
+#: chunk, which measured faster than keeping them (they would not stay in cache).
+KEEP_BYTES = 8 << 20
 
 
 def _resolve_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -512,6 +516,7 @@ class Convolution(Layer):
         self.stride = int(stride)
         self.pad = int(pad)
         self.x: NDArray | None = None
+        self.kept_col: NDArray | None = None
         self.dW: NDArray | None = None
         self.db: NDArray | None = None
         self._buffers: dict[str, dict[str, NDArray]] = {}
@@ -519,7 +524,7 @@ class Convolution(Layer):
     def __getstate__(self) -> dict[str, Any]:
         # Copies and pickles of a layer leave the scratch buffers (tens of MB) behind.
         state = self.__dict__.copy()
-        state["_buffers"] = {}
+        state["_buffers"], state["kept_col"] = {}, None  # backward then builds it again
         return state
 
     def _columns(self, x: NDArray, pad: int | tuple[int, int], key: str) -> NDArray:
@@ -542,12 +547,16 @@ class Convolution(Layer):
         W_col = self.W.transpose(0, 2, 3, 1).reshape(FN, -1)  # (FN, FH*FW*C), a small copy
         rows = out_h * out_w
         out = np.empty((N * rows, FN), dtype=np.result_type(x, self.W))
-        for start, stop in self._chunks(N, rows, W_col.shape[1], x.itemsize):
-            col = self._columns(x[start:stop], self.pad, "col")  # (images*rows, FH*FW*C)
+        # A small column matrix (a first layer on one channel) is built whole and kept for
+        # backward; a large one in chunks, which backward builds again.
+        keep = N * rows * W_col.shape[1] * x.itemsize <= KEEP_BYTES
+        chunks = [(0, N)] if keep else self._chunks(N, rows, W_col.shape[1], x.itemsize)
+        for start, stop in chunks:
+            col = self._columns(x[start:stop], self.pad, "kept" if keep else "col")
             part = out[start * rows : stop * rows]
-            np.matmul(col, W_col.T, out=part)
+            np.matmul(col, W_col.T, out=part)  # (images*rows, FN)
             part += self.b
-        self.x = x  # backward builds the columns again, chunk by chunk
+        self.x, self.kept_col = x, col if keep else None
         return out.reshape(N, out_h, out_w, FN).transpose(0, 3, 1, 2)  # a view, channels last
 
     def backward(self, dout: NDArray) -> NDArray | None:
@@ -577,15 +586,21 @@ class Convolution(Layer):
         dx = np.empty((N * H * W, C), dtype=dtype) if turned else None
         dcols = []
         rows, in_rows = out_h * out_w, H * W
-        for start, stop in self._chunks(N, max(rows, in_rows), W_col.shape[1], x.itemsize):
-            col = self._columns(x[start:stop], self.pad, "col")
+        if self.kept_col is not None:
+            dW += (self.kept_col.T @ dout2).T  # the book's dot(col.T, dout)
+        chunks = self._chunks(N, max(rows, in_rows), W_col.shape[1], x.itemsize)
+        for start, stop in chunks if self.kept_col is None or self.need_dx else []:
             d2 = dout2[start * rows : stop * rows]
-            dW += d2.T @ col  # the book's dot(col.T, dout), transposed: (FN, FH*FW*C)
+            if self.kept_col is None:
+                col = self._columns(x[start:stop], self.pad, "col")
+                dW += d2.T @ col  # the book's dot(col.T, dout), transposed: (FN, FH*FW*C)
+            if not self.need_dx:
+                continue
             if turned:
                 pad = (FH - 1 - self.pad, FW - 1 - self.pad)
                 dcol = self._columns(dout[start:stop], pad, "dcol")
                 np.matmul(dcol, W_turned.T, out=dx[start * in_rows : stop * in_rows])
-            elif self.need_dx:
+            else:
                 dcols.append(d2 @ W_col)  # (rows, FH*FW*C)
         self.dW = np.ascontiguousarray(dW.reshape(FN, FH, FW, C).transpose(0, 3, 1, 2))
         if not self.need_dx:
