@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-#: The book's module -> ours. Documented in the README ("Running the book's scripts").
+#: The book's module -> ours. Documented in docs/book-compat.md.
 IMPORT_MAP = {
     "common.functions": "scratchdl.functions",
     "common.layers": "scratchdl.layers",

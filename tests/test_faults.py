@@ -660,14 +660,14 @@ def test_the_limit_can_be_raised_by_parameter_and_environment(tmp_path, monkeypa
 
 def test_record_claiming_a_hidden_size_of_1e9_is_refused_before_building(tmp_path):
     def huge(r):
-        r["arch"]["hidden_size_list"] = [10**9]
+        r["arch"]["hidden_size"] = 10**9
 
     def other(r):
-        r["arch"]["hidden_size_list"] = [5]
+        r["arch"]["hidden_size"] = 5
 
     _load_refused(
         _with_record(_saved_model(tmp_path), huge),
-        "arch.hidden_size_list[0] = 1000000000, more than the 43 parameter values",
+        "arch.hidden_size = 1000000000, more than the 43 parameter values",
     )
     _load_refused(
         _with_record(_saved_model(tmp_path), other),
@@ -695,7 +695,7 @@ def test_any_size_in_a_record_above_the_values_held_is_refused_before_building(t
         (lambda r: r["arch"].update(weight_decay_lambda="0.1"), "weight_decay_lambda = '0.1'"),
         (lambda r: r["arch"].update(weight_decay_lambda=-1), "weight_decay_lambda = -1"),
         (lambda r: r["arch"].update(input_size=True), "input_size = True"),
-        (lambda r: r["arch"].update(hidden_size_list="4"), "hidden_size_list = '4'"),
+        (lambda r: r["arch"].update(hidden_size="4"), "hidden_size = '4'"),
         (lambda r: r["arch"].update(dtype="float16"), "arch.dtype = 'float16'"),
         (lambda r: r["arch"].update({"class": 7}), "arch.class = 7"),
         (lambda r: r["arch"].update({"class": "Evil"}), "unknown network class 'Evil'"),

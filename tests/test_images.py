@@ -332,3 +332,22 @@ def test_the_default_model_reads_photos_drawings_and_screenshots(default_model):
     for kind, acc in accuracy.items():
         assert acc >= 0.9, f"{kind}: {acc:.3f}"
     assert accuracy["clean"] >= 0.93  # the reference: near the model's test accuracy (0.97)
+
+
+def test_white_strokes_on_a_transparent_png_are_read_like_black_on_white():
+    # Over white (the rule for transparency) white strokes would vanish: "one flat colour".
+    from PIL import ImageDraw
+
+    def drawn(background, ink):
+        img = Image.new("RGBA", (200, 200), background)
+        ImageDraw.Draw(img).line([(60, 40), (140, 40), (100, 160)], fill=ink, width=14)
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        return image_to_mnist(buf.getvalue())
+
+    light = drawn((0, 0, 0, 0), (255, 255, 255, 255))
+    dark = drawn((255, 255, 255, 255), (0, 0, 0, 255))
+    assert (light > 0.5).sum() > 40
+    np.testing.assert_allclose(light, dark, atol=1e-6)
+    # Dark strokes on a transparent canvas still go over white.
+    np.testing.assert_allclose(drawn((0, 0, 0, 0), (0, 0, 0, 255)), dark, atol=1e-6)

@@ -1,6 +1,8 @@
 """Model files and the restricted unpickler for the book's weights."""
 
+import inspect
 import io
+import json
 import os
 import pickle
 import zipfile
@@ -11,7 +13,15 @@ import pytest
 from scratchdl.cli import main
 from scratchdl.errors import ModelFileError
 from scratchdl.io import load_book_weights, load_model, read_book_pickle, save_model
-from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet
+from scratchdl.nets import (
+    NET_CLASSES,
+    DeepConvNet,
+    MultiLayerNet,
+    MultiLayerNetExtend,
+    SimpleConvNet,
+    SimpleNet,
+    TwoLayerNet,
+)
 
 BOOK_WEIGHTS = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
 DATA_DIR = os.environ.get("SCRATCHDL_DATA_DIR")
@@ -237,11 +247,90 @@ def test_folders_and_models_in_the_wrong_place_get_one_clear_line(tmp_path, caps
     blocker.write_text("a file")
     with pytest.raises(NotADirectoryError, match="blocker is a file, not a folder"):
         save_model(net, blocker / "deeper" / "m.npz")
-    assert main(["evaluate", str(run)]) == 2
-    assert capsys.readouterr().err == (
-        f"scratchdl evaluate: error: {run} is a folder, not a model file: give {model}\n"
-    )
+    # The commands take a run folder (its model.npz); a folder without one is one line.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["evaluate", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"no model found (looked for {empty}" in err
+    empty.rmdir()
     assert main(["import-weights", str(model), str(run)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not the book's pickle" in err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["blocker", "model.npz", "run"]
+
+
+def _nets_of_every_class():
+    return [
+        TwoLayerNet(4, 3, 2, weight_init_std=0.5, activation="sigmoid", rng=0),
+        MultiLayerNet(4, [3, 5], 2, weight_decay_lambda=0.1, dtype=np.float64, rng=0),
+        MultiLayerNetExtend(4, [3], 2, use_batchnorm=True, use_dropout=True, rng=0),
+        SimpleNet(rng=0),
+        SimpleConvNet((1, 4, 3), {"filter_num": 2, "filter_size": 2}, 3, 2, "he", rng=0),
+        DeepConvNet(
+            (1, 8, 8),
+            *[{"filter_num": 2, "filter_size": 1, "pad": 0}] * 6,
+            hidden_size=3,
+            output_size=2,
+            dropout_ratio=0.2,
+            rng=0,
+        ),
+    ]
+
+
+def test_config_is_the_constructors_keyword_arguments_for_every_class():
+    nets = _nets_of_every_class()
+    assert {type(net).__name__ for net in nets} == set(NET_CLASSES)
+    for net in nets:
+        config = net.config()
+        assert set(config) <= set(inspect.signature(type(net)).parameters) - {"rng"}
+        twin = type(net)(**json.loads(json.dumps(config)))
+        assert twin.config() == config
+        assert {k: v.shape for k, v in twin.params.items()} == {
+            k: v.shape for k, v in net.params.items()
+        }
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_every_class_round_trips_with_its_layer_state(tmp_path, index):
+    net = _nets_of_every_class()[index]
+    x = np.random.default_rng(1).standard_normal((5, net.input_size))
+    if hasattr(net, "layers"):
+        net.gradient(x, np.arange(5) % 2)  # moves BatchNorm's running statistics
+    back = load_model(save_model(net, tmp_path / "m.npz"))
+    assert type(back) is type(net) and back.config() == net.config()
+    np.testing.assert_array_equal(back.predict(x), net.predict(x))
+
+
+def _write_v1(path, arch, net):
+    """A model file exactly as scratchdl wrote it before config() was the constructor's
+    keyword arguments (same members, same record)."""
+    record = {
+        "format": "scratchdl-model",
+        "format_version": 1,
+        "scratchdl_version": "0.1.0",
+        "arch": arch,
+        "params": list(net.params),
+    }
+    state = net.state_dict()
+    arrays = {"__scratchdl__": np.frombuffer(json.dumps(record).encode(), dtype=np.uint8)}
+    arrays |= {f"param/{k}": v for k, v in state["params"].items()}
+    arrays |= {f"state/{k}": v for k, v in state["layers"].items()}
+    np.savez(path, **arrays)
+    return path
+
+
+def test_files_written_before_still_load(tmp_path):
+    two = TwoLayerNet(4, 3, 2, rng=0)
+    ext = MultiLayerNetExtend(4, [3], 2, use_batchnorm=True, use_dropout=True, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    ext.gradient(x, np.arange(5) % 2)
+    mlp = {"input_size": 4, "hidden_size_list": [3], "output_size": 2, "activation": "relu"}
+    mlp |= {"weight_decay_lambda": 0.0, "dtype": "float32"}
+    two_arch = {"class": "TwoLayerNet", **mlp, "weight_init_std": 0.01}
+    ext_arch = {"class": "MultiLayerNetExtend", **mlp, "weight_init_std": "relu"}
+    ext_arch |= {"use_dropout": True, "dropout_ration": 0.5, "use_batchnorm": True}
+    for name, net, arch in (("two", two, two_arch), ("ext", ext, ext_arch)):
+        back = load_model(_write_v1(tmp_path / f"{name}.npz", arch, net))
+        assert type(back) is type(net) and back.config() == net.config()
+        np.testing.assert_array_equal(back.predict(x), net.predict(x))

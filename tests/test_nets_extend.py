@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchdl.errors import ConfigError
+from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.layers import BatchNormalization, Dropout
 from scratchdl.nets import MultiLayerNet, MultiLayerNetExtend
 
@@ -196,3 +196,46 @@ def test_model_file_round_trip_keeps_batchnorm_statistics(tmp_path):
     np.testing.assert_array_equal(
         back.layers["BatchNorm2"].running_var, net.layers["BatchNorm2"].running_var
     )
+
+
+def test_state_dict_copies_the_whole_network_and_loads_into_a_twin():
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype(np.float32)
+    t = np.arange(8) % 3
+
+    def make(seed):
+        return MultiLayerNetExtend(6, [5], 3, use_dropout=True, use_batchnorm=True, rng=seed)
+
+    net = make(0)
+    net.gradient(x, t)  # moves the running statistics and draws masks
+    state = net.state_dict()
+    assert set(state["layers"]) == {"BatchNorm1/running_mean", "BatchNorm1/running_var"}
+    assert set(state["rngs"]) == {"Dropout1"}
+    state["params"]["W1"] += 1  # copies: the network is not changed through them
+    state["layers"]["BatchNorm1/running_mean"] += 1
+    assert not np.array_equal(net.params["W1"], state["params"]["W1"])
+
+    net, twin = make(0), make(1)
+    net.gradient(x, t)
+    W1 = twin.params["W1"]
+    twin.load_state_dict(net.state_dict())
+    assert twin.params["W1"] is W1  # in place: the layer keeps its array
+    np.testing.assert_array_equal(twin.predict(x), net.predict(x))
+    # the same generators: the next training step draws the same masks
+    np.testing.assert_array_equal(twin.gradient(x, t)["W1"], net.gradient(x, t)["W1"])
+
+
+def test_load_state_dict_refuses_a_state_that_does_not_fit_and_changes_nothing():
+    net = MultiLayerNetExtend(6, [5], 3, use_batchnorm=True, rng=0)
+    before = net.state_dict()
+    state = net.state_dict()
+    state["params"]["W1"] = np.zeros((6, 4))
+    state["params"]["W2"] += 1
+    with pytest.raises(ShapeError, match=r"params/W1 must have shape \(6, 5\)"):
+        net.load_state_dict(state)
+    np.testing.assert_array_equal(net.params["W2"], before["params"]["W2"])
+    del state["layers"]["BatchNorm1/running_var"]
+    with pytest.raises(ShapeError, match="lacks layers/BatchNorm1/running_var"):
+        net.load_state_dict(state)
+    plain = MultiLayerNet(6, [5], 3, rng=0)
+    with pytest.raises(ShapeError, match="has layers/BatchNorm1/running_mean"):
+        plain.load_state_dict(before)

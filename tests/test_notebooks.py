@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+#: Inside the package, so that an installed scratchdl carries them ('scratchdl notebooks DIR').
+NOTEBOOKS = ROOT / "src" / "scratchdl" / "notebooks"
 LANGUAGES = ("en", "ko")
 ALL = sorted(NOTEBOOKS.glob("*/*.ipynb"))
 #: Seconds a cell may run (the longest, a 10,000-step training loop, takes seconds).
@@ -112,3 +117,72 @@ def test_notebook_runs_and_shows_its_figures(path, monkeypatch):
             assert missing not in stderr, f"cell {i}: a glyph is missing:\n{stderr}"
         assert "Traceback" not in stderr and "Warning" not in stderr, stderr
     assert figures >= 2
+
+
+def test_scratchdl_notebooks_copies_the_installed_ones_and_never_overwrites(tmp_path, capsys):
+    from scratchdl.cli import main
+
+    out = tmp_path / "nb"
+    assert main(["notebooks", str(out)]) == 0
+    copied = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ipynb"))
+    assert copied == sorted(p.relative_to(NOTEBOOKS).as_posix() for p in ALL)
+    assert (out / "en" / "ch02_perceptron.ipynb").read_bytes() == (
+        NOTEBOOKS / "en" / "ch02_perceptron.ipynb"
+    ).read_bytes()
+    assert f"copied {len(ALL)} notebooks to {out}" in capsys.readouterr().out
+    # A second copy would replace the user's (maybe edited) notebooks: refused, one line.
+    (out / "en" / "ch02_perceptron.ipynb").write_text("my notes", encoding="utf-8")
+    assert main(["notebooks", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--force" in err
+    assert (out / "en" / "ch02_perceptron.ipynb").read_text(encoding="utf-8") == "my notes"
+    assert main(["notebooks", str(out), "--force", "--lang", "ko"]) == 0
+    assert main(["notebooks", str(tmp_path / "ko-only"), "--lang", "ko"]) == 0
+    assert not (tmp_path / "ko-only" / "en").exists()
+
+
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+
+
+@pytest.mark.slow
+def test_a_notebook_copied_out_installs_scratchdl_from_the_wheel_and_runs(tmp_path):
+    """As on Colab: a fresh Python without scratchdl, the notebook and the wheel in one folder;
+    the first cell finds the wheel, installs it, and the notebook runs to the end."""
+    work = tmp_path / "content"
+    work.mkdir()
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(work), str(ROOT)]
+    )
+    if built.returncode != 0:
+        pytest.skip(f"cannot build the wheel here (no package index?): {built.stderr[-300:]}")
+    (wheel,) = work.glob("scratchdl-*.whl")
+    import zipfile
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in ALL:  # every notebook ships inside the package
+        assert f"scratchdl/notebooks/{path.parent.name}/{path.name}" in names
+    shutil.copy(NOTEBOOKS / "en" / "ch02_perceptron.ipynb", work)
+    venv = tmp_path / "venv"
+    assert _run([sys.executable, "-m", "venv", str(venv)]).returncode == 0
+    python = venv / "bin" / "python"
+    tools = _run([str(python), "-m", "pip", "install", "-q", "nbclient", "nbformat", "ipykernel"])
+    if tools.returncode != 0:
+        pytest.skip(
+            f"cannot install Jupyter's kernel here (no package index?): {tools.stderr[-300:]}"
+        )
+    assert _run([str(python), "-c", "import scratchdl"]).returncode != 0  # really without it
+    script = (
+        "import nbformat, nbclient\n"
+        "nb = nbformat.read('ch02_perceptron.ipynb', as_version=4)\n"
+        "nbclient.NotebookClient(nb, timeout=600, kernel_name='python3',"
+        " resources={'metadata': {'path': '.'}}).execute()\n"
+        "print('images', sum('image/png' in o.get('data', {}) for c in nb.cells"
+        " if c.cell_type == 'code' for o in c.outputs))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRATCHDL_SOURCE")}
+    ran = _run([str(python), "-c", script], cwd=work, env=env)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert int(ran.stdout.split("images")[-1]) >= 2
+    shown = _run([str(python), "-m", "pip", "show", "scratchdl"])
+    assert shown.returncode == 0 and wheel.name.split("-")[1] in shown.stdout

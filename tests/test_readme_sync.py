@@ -1,4 +1,5 @@
-"""README.ko.md stays in step with README.md: the same commands and the same numbers."""
+"""README.ko.md and docs/ko/ stay in step with README.md and docs/: the same commands and the
+same numbers, page by page."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EN, KO = ROOT / "README.md", ROOT / "README.ko.md"
+#: Each English page and its Korean twin (a docs page may have none yet: then it is English only).
+PAGES = [(EN, KO)] + [
+    (p, ROOT / "docs" / "ko" / p.name)
+    for p in sorted((ROOT / "docs").glob("*.md"))
+    if (ROOT / "docs" / "ko" / p.name).exists()
+]
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 _INLINE = re.compile(r"`([^`]+)`")
@@ -60,26 +67,52 @@ def texts() -> tuple[str, str]:
     return EN.read_text(encoding="utf-8"), KO.read_text(encoding="utf-8")
 
 
+def _pair(en: Path) -> tuple[str, str]:
+    ko = dict(PAGES)[en]
+    assert ko.exists(), f"{en.name} has no Korean twin: write {ko.relative_to(ROOT)}"
+    return en.read_text(encoding="utf-8"), ko.read_text(encoding="utf-8")
+
+
+def _name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
 def test_readme_links_the_korean_readme(texts):
     en, ko = texts
     assert "(README.ko.md)" in "\n".join(en.splitlines()[:5])
     assert "(README.md)" in "\n".join(ko.splitlines()[:5])
 
 
-def test_same_commands(texts):
-    en, ko = (commands(t) for t in texts)
-    assert "scratchdl train --out DIR" in en and "scratchdl data clean" in en
+@pytest.mark.parametrize("en", [en for en, _ in PAGES], ids=_name)
+def test_same_commands(en):
+    en, ko = (commands(t) for t in _pair(en))
     assert en == ko, _difference("commands", en, ko)
 
 
-def test_same_numbers(texts):
-    en, ko = (numbers(t) for t in texts)
-    assert {"0.9352", "10000", "784"} <= set(en)
+@pytest.mark.parametrize("en", [en for en, _ in PAGES], ids=_name)
+def test_same_numbers(en):
+    en, ko = (numbers(t) for t in _pair(en))
     assert set(en) == set(ko), _difference("numbers", en, ko)
 
 
+def test_the_pages_hold_the_key_commands_and_numbers():
+    text = "".join(en.read_text(encoding="utf-8") for en, _ in PAGES)
+    assert "scratchdl train --out DIR" in commands(text) and "scratchdl data clean" in commands(
+        text
+    )
+    assert {"0.9352", "10000", "784"} <= set(numbers(text))
+
+
+def test_every_docs_page_is_linked_from_the_readme(texts):
+    en, ko = texts
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in en, f"README.md does not link docs/{page.name}"
+    for twin in sorted((ROOT / "docs" / "ko").glob("*.md")):
+        assert f"(docs/ko/{twin.name})" in ko, f"README.ko.md does not link docs/ko/{twin.name}"
+
+
 def test_korean_readme_is_korean(texts):
-    _, ko = texts
+    ko = "".join(twin.read_text(encoding="utf-8") for _, twin in PAGES)
     prose = _FENCE.sub("", ko)
     hangul = sum("\uac00" <= c <= "\ud7a3" for c in prose)
     assert hangul > 1000

@@ -239,3 +239,20 @@ def test_verdict_advice_names_the_flag_of_the_budget():
         )
         found = verdict(res, group)
         assert found.kind == "learning" and found.phrase.endswith(f"({flag})")
+
+
+def test_init_loss_axis_holds_a_curve_above_the_books_range(src, tmp_path, monkeypatch):
+    # sigmoid with std 1 starts near 10: the book's 0..2.5 would cut it off.
+    panels = []
+    real = init.plot_panels
+
+    def keep(ps, *args, **kwargs):
+        panels.extend(ps)
+        return real(ps, *args, **kwargs)
+
+    monkeypatch.setattr(init, "plot_panels", keep)
+    opts = init.Options(variants=("sigmoid+1", "relu+he"), iters=60, seeds=(0,), hidden=(32, 32))
+    run_sweep(init.build(opts, info(src)), tmp_path, source=src, jobs=0)
+    (loss,) = [p for p in panels if p.title.startswith("Training loss")]
+    highest = max(y for s in loss.series for y in s.y if y is not None)
+    assert highest > 2.5 and loss.ylim[1] >= highest

@@ -127,7 +127,7 @@ def test_hyperparams_search_uses_validation_and_reruns_the_best(src, tmp_path):
     assert rerun["tags"]["draw"] == best["tags"]["draw"]
     text = (tmp_path / "summary.md").read_text()
     test = res.group(hyperparams.RERUN)["metrics"]["final.test_acc"]["mean"]
-    assert "trained on all 400 training images for 4 epochs (1 seed(s))" in text
+    assert "trained on all 400 training images for 4 epochs (1 seed)" in text
     assert f"test accuracy {test:.3f}" in text
     assert "the search never touches the test set" in text
     saved = json.loads((tmp_path / "results.json").read_text())

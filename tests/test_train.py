@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
-from scratchdl.nets import MultiLayerNet, TwoLayerNet
+from scratchdl.nets import MultiLayerNet, MultiLayerNetExtend, SimpleConvNet, TwoLayerNet
 from scratchdl.optimizers import SGD, Adam
 from scratchdl.train import (
     BackgroundEvaluation,
@@ -257,6 +257,68 @@ def test_background_evaluation_gives_the_same_history(background):
     assert [r.iteration for r in h.records] == [15, 30, 45]
 
 
+def _stateful_nets():
+    """Networks whose records depend on more than ``params``: BatchNorm's running statistics,
+    Dropout's generator; an MLP and a small CNN."""
+    d = DATA[0][0].shape[1]
+    return {
+        "mlp-batchnorm": lambda: MultiLayerNetExtend(d, [16, 8], 3, use_batchnorm=True, rng=1),
+        "mlp-dropout": lambda: MultiLayerNetExtend(
+            d, [16, 8], 3, use_dropout=True, dropout_ration=0.3, rng=1
+        ),
+        "mlp-both": lambda: MultiLayerNetExtend(
+            d, [16], 3, use_batchnorm=True, use_dropout=True, rng=1
+        ),
+        "cnn": lambda: SimpleConvNet(
+            (1, 4, 3), {"filter_num": 3, "filter_size": 2}, hidden_size=8, output_size=3, rng=1
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_stateful_nets()))
+def test_background_evaluation_measures_the_whole_network_state(kind):
+    """Each record of a background evaluation is the one made in place: the spare network gets
+    the running statistics and generators too, not only the parameters."""
+    (x, t), (xt, tt) = DATA
+
+    def run(background):
+        net = _stateful_nets()[kind]()
+        tr = Trainer(
+            net,
+            x,
+            t,
+            xt,
+            tt,
+            optimizer=SGD(0.1),
+            batch_size=20,
+            iters=60,
+            rng=3,
+            evaluator=BackgroundEvaluation() if background else None,
+        )
+        return tr.fit(), net
+
+    h, net = run(background=True)
+    reference, reference_net = run(background=False)
+    assert [r.iteration for r in h.records] == [15, 30, 45, 60]
+    assert h.to_dict(times=False) == reference.to_dict(times=False)
+    assert len({r.test_loss for r in h.records}) == 4  # the records did change
+    for key, value in reference_net.state_dict()["params"].items():
+        np.testing.assert_array_equal(net.params[key], value)
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_divergence_restores_batchnorm_statistics_with_the_weights(background):
+    (x, t), (xt, tt) = DATA
+    net = _stateful_nets()["mlp-batchnorm"]()
+    evaluator = BackgroundEvaluation() if background else None
+    tr = Trainer(net, x, t, xt, tt, batch_size=20, iters=60, rng=3, evaluator=evaluator)
+    tr.callbacks.append(Poison(37))  # the NaN step's forward pass also poisons running_mean
+    h = tr.fit()
+    assert h.stop_reason == "diverged" and [r.iteration for r in h.records] == [15, 30]
+    assert np.isfinite(net.layers["BatchNorm1"].running_mean).all()
+    assert evaluate(net, xt, tt) == (h.records[-1].test_acc, h.records[-1].test_loss)
+
+
 @pytest.mark.parametrize("background", [True, False])
 def test_non_finite_evaluation_loss_is_divergence(background):
     (x, t), (xt, tt) = DATA
@@ -338,6 +400,34 @@ def test_resume_continues_bit_for_bit(tmp_path, sampling):
     assert h2.to_dict(times=False) | {"seed": None} == h_full.to_dict(times=False) | {"seed": None}
     for k, v in _params(full).items():
         np.testing.assert_array_equal(second.net.params[k], v)
+
+
+def test_resume_of_a_batchnorm_dropout_net_is_bit_for_bit(tmp_path):
+    """Running statistics, dropout generators and the last good network go through the
+    checkpoint; one written before it kept the good network's statistics still resumes."""
+    (x, t), (xt, tt) = DATA
+
+    def trainer(callbacks=()):
+        net = _stateful_nets()["mlp-both"]()
+        return Trainer(net, x, t, xt, tt, batch_size=20, iters=45, rng=3, callbacks=callbacks)
+
+    full = trainer()
+    h_full = full.fit()
+    first = trainer([StopAt(22)])
+    first.fit()
+    path = first.save_checkpoint(tmp_path / "ck.npz")
+    with np.load(path) as f:
+        arrays = dict(f)
+    assert "good/BatchNorm1/running_mean" in arrays and "state/BatchNorm1/running_var" in arrays
+    old = tmp_path / "old.npz"  # the format before: good/ held the parameters only
+    np.savez(old, **{k: v for k, v in arrays.items() if not k.startswith("good/BatchNorm")})
+    for ck in (path, old):
+        second = trainer()
+        second.load_checkpoint(ck)
+        h2 = second.fit()
+        assert h2.to_dict(times=False) == h_full.to_dict(times=False)
+        for k, v in full.net.state_dict()["params"].items():
+            np.testing.assert_array_equal(second.net.params[k], v)
 
 
 def test_ctrl_c_stops_cleanly_at_a_step_boundary():

@@ -23,6 +23,11 @@ def over_seeds(n: int) -> str:
     return f"mean ± std over {n} seeds" if n > 1 else "one seed"
 
 
+def mean_over(n: int) -> str:
+    """How a curve averaged over seeds says so: ``mean over 3 seeds``, or ``one seed``."""
+    return f"mean over {n} seeds" if n > 1 else "one seed"
+
+
 def plural_epochs(count: float | str) -> str:
     """``1 epoch``, ``2 epochs``, ``0.5 epochs``; ``count`` may be already formatted."""
     text = f"{count:g}" if isinstance(count, (int, float)) else str(count)

@@ -138,7 +138,8 @@ def read_image(
 def _grayscale(img: Any) -> NDArray[np.float32]:
     """Grey levels of a Pillow image on a 0..255 scale, float32 (H, W).
 
-    Transparency is laid over white. 16-bit and 32-bit images are scaled by their bit depth
+    Transparency is laid over white, or over black when what is opaque is light (white strokes
+    on a transparent canvas would vanish over white): :func:`_backdrop`. 16-bit and 32-bit images are scaled by their bit depth
     rather than clipped at 255, which would turn any 16-bit image white.
     """
     from PIL import Image
@@ -157,10 +158,24 @@ def _grayscale(img: Any) -> NDArray[np.float32]:
         return gray.astype(np.float32)
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        level = _backdrop(np.asarray(rgba))
+        background = Image.new("RGBA", rgba.size, (level, level, level, 255))
         img = Image.alpha_composite(background, rgba)
     # Pillow's L = (299 R + 587 G + 114 B) / 1000 in integers; mnist.js uses the same formula.
     return np.asarray(img.convert("L"), dtype=np.float32)
+
+
+def _backdrop(rgba: NDArray) -> int:
+    """The grey level to lay an image's transparency over: white (255), unless the pixels that
+    are at least half opaque are light on average (mean grey above 127): then black (0), so the
+    strokes stand out either way. An image with no such pixels goes over white. As app.js."""
+    a = rgba[..., 3]
+    opaque = a >= 128
+    if not opaque.any() or opaque.all():
+        return 255
+    rgb = rgba[opaque][:, :3].astype(np.int64)
+    gray = (rgb[:, 0] * 19595 + rgb[:, 1] * 38470 + rgb[:, 2] * 7471 + 0x8000) >> 16
+    return 0 if gray.mean() > 127 else 255
 
 
 # -- the recipe ------------------------------------------------------------------------------

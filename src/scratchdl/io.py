@@ -25,18 +25,8 @@ from numpy.typing import NDArray
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz
-from scratchdl.errors import ConfigError, ModelFileError
-from scratchdl.nets import (
-    DeepConvNet,
-    MultiLayerNet,
-    MultiLayerNetExtend,
-    Net,
-    SimpleConvNet,
-    SimpleNet,
-    TwoLayerNet,
-    layer_state,
-    set_layer_state,
-)
+from scratchdl.errors import ConfigError, ModelFileError, ShapeError
+from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet
 
 __all__ = [
     "BOOK_MODELS",
@@ -57,19 +47,18 @@ _STATE_PREFIX = "state/"
 
 
 def _arch_record(net: Net) -> dict[str, Any]:
-    if callable(getattr(net, "config", None)):
-        arch = net.config()  # the layered nets' architecture record
-    elif isinstance(net, SimpleNet):
-        arch = {"class": "SimpleNet", "dtype": net.dtype.name}
-    else:
+    name = type(net).__name__
+    if NET_CLASSES.get(name) is not type(net):
         raise ConfigError(
-            f"save_model cannot save a {type(net).__name__}: it has no architecture record"
+            f"save_model cannot save a {name}: it saves {', '.join(NET_CLASSES)}, which "
+            "load_model can build again"
         )
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "scratchdl_version": __version__,
-        "arch": arch,
+        # The class and its constructor's keyword arguments: load_model calls cls(**config).
+        "arch": {"class": name, **net.config()},
         "params": list(net.params),
     }
 
@@ -82,8 +71,9 @@ def save_model(
     Parameters
     ----------
     net : Net
-        A :class:`~scratchdl.nets.MultiLayerNet`, :class:`~scratchdl.nets.TwoLayerNet` or
-        :class:`~scratchdl.nets.SimpleNet`.
+        A network of a class in :data:`~scratchdl.nets.NET_CLASSES`; the record keeps its
+        class and ``config()``, the arrays its :meth:`~scratchdl.nets.Net.state_dict` (but the
+        generators).
     path : path-like
         Destination; an existing file is replaced only once the new one is complete.
     metadata : dict, optional
@@ -102,77 +92,35 @@ def save_model(
         blob = json.dumps(record).encode("utf-8")
     except TypeError as exc:
         raise ConfigError(f"model metadata must be JSON-serialisable: {exc}") from None
+    state = net.state_dict()
     arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
-    for key, value in net.params.items():
-        arrays[_PARAM_PREFIX + key] = value
-    for key, value in layer_state(net).items():  # BatchNormalization's running statistics
-        arrays[_STATE_PREFIX + key] = value
+    arrays |= {_PARAM_PREFIX + k: v for k, v in state["params"].items()}
+    # BatchNormalization's running statistics; a model file keeps no generators.
+    arrays |= {_STATE_PREFIX + k: v for k, v in state["layers"].items()}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
 
 
-def _build(arch: dict[str, Any]) -> Net:
-    cls = arch.get("class")
-    dtype = arch.get("dtype", "float32")
-    if cls in ("MultiLayerNet", "TwoLayerNet", "MultiLayerNetExtend"):
-        hidden = list(arch["hidden_size_list"])
-        common = {
-            "activation": arch.get("activation", "relu"),
-            "weight_init_std": arch.get("weight_init_std", 0.01),
-            "weight_decay_lambda": arch.get("weight_decay_lambda", 0.0),
-            "dtype": dtype,
-        }
-        if cls == "MultiLayerNetExtend":
-            return MultiLayerNetExtend(
-                arch["input_size"],
-                hidden,
-                arch["output_size"],
-                use_dropout=arch.get("use_dropout", False),
-                dropout_ration=arch.get("dropout_ration", 0.5),
-                use_batchnorm=arch.get("use_batchnorm", False),
-                **common,
-            )
-        if cls == "TwoLayerNet" and len(hidden) == 1:
-            return TwoLayerNet(arch["input_size"], hidden[0], arch["output_size"], **common)
-        return MultiLayerNet(arch["input_size"], hidden, arch["output_size"], **common)
-    if cls == "MultiLayerNetExtend":
-        return MultiLayerNetExtend(
-            arch["input_size"],
-            list(arch["hidden_size_list"]),
-            arch["output_size"],
-            activation=arch.get("activation", "relu"),
-            weight_init_std=arch.get("weight_init_std", "relu"),
-            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
-            use_dropout=arch.get("use_dropout", False),
-            dropout_ration=arch.get("dropout_ration", 0.5),
-            use_batchnorm=arch.get("use_batchnorm", False),
-            dtype=dtype,
+def _build(arch: dict[str, Any], path: Path) -> Net:
+    """``cls(**config)`` from a checked record (:func:`check_model_file`)."""
+    config = dict(arch)
+    name = config.pop("class")
+    cls = NET_CLASSES.get(name)
+    if cls is None:
+        raise ModelFileError(
+            f"{path} names an unknown network class {name!r}: this scratchdl builds "
+            f"{', '.join(NET_CLASSES)}"
         )
-    if cls == "SimpleNet":
-        return SimpleNet(dtype=dtype)
-    if cls == "SimpleConvNet":
-        return SimpleConvNet(
-            arch["input_dim"],
-            arch["conv_param"],
-            arch["hidden_size"],
-            arch["output_size"],
-            arch.get("weight_init_std", 0.01),
-            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
-            dtype=dtype,
-        )
-    if cls == "DeepConvNet":
-        convs = {k: arch[k] for k in arch if k.startswith("conv_param_")}
-        return DeepConvNet(
-            arch["input_dim"],
-            **convs,
-            hidden_size=arch["hidden_size"],
-            output_size=arch["output_size"],
-            dropout_ratio=arch.get("dropout_ratio", 0.5),
-            weight_decay_lambda=arch.get("weight_decay_lambda", 0.0),
-            dtype=dtype,
-        )
-    raise ModelFileError(f"unknown network class {cls!r} in the model file")
+    try:
+        if name == "TwoLayerNet" and "hidden_size_list" in config:
+            # Older files kept TwoLayerNet's one hidden layer as MultiLayerNet does: [size].
+            (config["hidden_size"],) = config.pop("hidden_size_list")
+        return cls(**config)
+    except (TypeError, ValueError, ConfigError, ShapeError) as exc:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record does not describe a {name} ({exc})"
+        ) from None
 
 
 def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Net:
@@ -213,47 +161,21 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
             f"{hint}: it is not a .npz archive (damaged, truncated or another kind of file); "
             "save the model again with save_model or 'scratchdl train'"
         )
-    check_model_file(path, max_bytes)
+    record, _ = check_model_file(path, max_bytes)
+    net = _build(record["arch"], path)
     try:
         with np.load(path, allow_pickle=False) as npz:
-            files = set(npz.files)
-            if _RECORD_KEY not in files:
-                raise ModelFileError(f"{hint}: it has no scratchdl architecture record")
-            record = json.loads(npz[_RECORD_KEY].tobytes().decode("utf-8"))
-            if not isinstance(record, dict) or record.get("format") != FORMAT:
-                raise ModelFileError(f"{hint}: its record is not a {FORMAT} record")
-            if record.get("format_version", 0) > FORMAT_VERSION:
-                raise ModelFileError(
-                    f"{path} was written by a newer scratchdl (format "
-                    f"{record['format_version']}); upgrade scratchdl to read it"
-                )
-            net = _build(record["arch"])
-            for key in net.params:
-                name = _PARAM_PREFIX + key
-                if name not in files:
-                    raise ModelFileError(f"{path} is damaged: parameter {key} is missing")
-                value = npz[name]
-                if value.shape != net.params[key].shape or value.dtype != net.params[key].dtype:
-                    raise ModelFileError(
-                        f"{path} is damaged: parameter {key} has {value.dtype}{value.shape}, the "
-                        f"architecture needs {net.params[key].dtype}{net.params[key].shape}"
-                    )
-                net.params[key] = value
-            for key in layer_state(net):
-                if _STATE_PREFIX + key not in files:
-                    raise ModelFileError(f"{path} is damaged: layer state {key} is missing")
-            set_layer_state(net, {k: npz[_STATE_PREFIX + k] for k in layer_state(net)})
-    except ModelFileError:
-        raise
-    except (
-        zipfile.BadZipFile,
-        EOFError,
-        OSError,
-        ValueError,
-        KeyError,
-        UnicodeDecodeError,
-        json.JSONDecodeError,
-    ) as exc:
+            state: dict[str, dict[str, NDArray]] = {"params": {}, "layers": {}}
+            for name in npz.files:
+                for section, prefix in (("params", _PARAM_PREFIX), ("layers", _STATE_PREFIX)):
+                    if name.startswith(prefix):
+                        state[section][name[len(prefix) :]] = npz[name]
+        net.load_state_dict(state)
+    except ShapeError as exc:
+        raise ModelFileError(
+            f"{path} is damaged: {exc}; the architecture in its record needs another shape"
+        ) from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
         raise ModelFileError(
             f"{path} cannot be read as a model file ({type(exc).__name__}: {exc}); it is damaged or "
             "not a .npz: save it again with save_model or 'scratchdl train'"
@@ -317,9 +239,9 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
         for field in ("input_size", "output_size"):
             if not _is_int(arch.get(field)) or arch[field] < 1:
                 raise bad(f"arch.{field}", arch.get(field), "a positive whole number")
-        hidden = arch.get("hidden_size_list")
+        field, hidden = _hidden_sizes(arch)
         if not isinstance(hidden, list) or not all(_is_int(h) and h >= 1 for h in hidden):
-            raise bad("arch.hidden_size_list", hidden, "a list of positive whole numbers")
+            raise bad(f"arch.{field}", arch.get(field), "positive whole numbers")
         if not isinstance(arch.get("activation", "relu"), str):
             raise bad("arch.activation", arch.get("activation"), "an activation name")
         init = arch.get("weight_init_std", 0.01)
@@ -329,6 +251,13 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
         if not _is_number(decay) or decay < 0:
             raise bad("arch.weight_decay_lambda", decay, "a finite number >= 0")
     return record
+
+
+def _hidden_sizes(arch: dict[str, Any]) -> tuple[str, Any]:
+    """The field holding an MLP's hidden sizes, and them as a list (TwoLayerNet: one)."""
+    if arch["class"] == "TwoLayerNet" and "hidden_size_list" not in arch:  # older: a list
+        return "hidden_size", [arch.get("hidden_size")]
+    return "hidden_size_list", arch.get("hidden_size_list")
 
 
 def _integers(value: Any, where: str) -> list[tuple[str, int]]:
@@ -346,7 +275,7 @@ def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
     """Parameter shapes an architecture record implies, without building the network
     (None for classes whose shapes only their constructor knows)."""
     if arch["class"] in _MLP_CLASSES:
-        sizes = [arch["input_size"], *arch["hidden_size_list"], arch["output_size"]]
+        sizes = [arch["input_size"], *_hidden_sizes(arch)[1], arch["output_size"]]
         shapes: dict[str, tuple[int, ...]] = {}
         for i in range(1, len(sizes)):
             shapes[f"W{i}"] = (sizes[i - 1], sizes[i])

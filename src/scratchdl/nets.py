@@ -59,6 +59,7 @@ from scratchdl.util import conv_output_size
 __all__ = [
     "ACTIVATION_LAYERS",
     "EVAL_BATCH",
+    "NET_CLASSES",
     "LayerNet",
     "MultiLayerNet",
     "MultiLayerNetExtend",
@@ -72,10 +73,6 @@ __all__ = [
     "evaluate",
     "predict_in_chunks",
     "init_std",
-    "layer_rng_states",
-    "layer_state",
-    "set_layer_rng_states",
-    "set_layer_state",
 ]
 
 #: Hidden activations by name, the book's ``activation_layer`` of ``MultiLayerNet`` (ch. 6.2).
@@ -280,6 +277,77 @@ class Net:
             for key in net64.params
         }
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the network computes with, as copies (later training changes nothing).
+
+        ``{'params': {'W1': ...}, 'layers': {'BatchNorm1/running_mean': ...}, 'rngs':
+        {'Dropout1': ...}}``: the parameters, the arrays a layer keeps besides them (the
+        running statistics of BatchNormalization, ch. 6.3, listed in its ``state_names``) and
+        the states of the layers' own generators (Dropout masks, ch. 6.4.3), so that a copy
+        predicts, and trains on, exactly as this network would.
+        """
+        layers = getattr(self, "layers", {})
+        return {
+            "params": {k: np.array(v, copy=True) for k, v in self.params.items()},
+            "layers": {
+                f"{name}/{attr}": np.array(getattr(layer, attr), copy=True)
+                for name, layer in layers.items()
+                for attr in getattr(layer, "state_names", ())
+            },
+            "rngs": {
+                name: layer.rng.bit_generator.state
+                for name, layer in layers.items()
+                if isinstance(getattr(layer, "rng", None), np.random.Generator)
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy a :meth:`state_dict` into this network, in place (arrays in its dtype).
+
+        Every parameter and layer array must be there with its shape; ``'rngs'`` may be left
+        out (or hold only some layers), which leaves those generators as they are. Nothing
+        changes unless all of it fits.
+
+        Raises
+        ------
+        ShapeError
+            If an array is missing, extra or of another shape.
+        """
+        layers = getattr(self, "layers", {})
+        targets = {f"params/{k}": (self.params, k) for k in self.params}
+        for name, layer in layers.items():
+            for attr in getattr(layer, "state_names", ()):
+                targets[f"layers/{name}/{attr}"] = (layer, attr)
+        given = {
+            f"{section}/{k}": v
+            for section in ("params", "layers")
+            for k, v in state.get(section, {}).items()
+        }
+        missing, extra = sorted(set(targets) - set(given)), sorted(set(given) - set(targets))
+        if missing or extra:
+            problem = f"lacks {', '.join(missing)}" if missing else f"has {', '.join(extra)}"
+            raise ShapeError(
+                f"the state {problem}, which {type(self).__name__} {self!r} "
+                f"{'needs' if missing else 'does not have'}"
+            )
+        rngs = state.get("rngs", {})
+        unknown = sorted(name for name in rngs if not hasattr(layers.get(name), "rng"))
+        if unknown:
+            raise ShapeError(f"the state has generators for {unknown}, which are no Dropout layers")
+        arrays = {}
+        for key, (owner, attr) in targets.items():
+            current = owner[attr] if owner is self.params else getattr(owner, attr)
+            value = np.asarray(given[key])
+            if value.shape != current.shape:
+                raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
+            arrays[key] = (current, value)
+        for current, value in arrays.values():
+            np.copyto(current, value, casting="same_kind")
+        for name, rng_state in rngs.items():
+            bit_generator = getattr(np.random, rng_state["bit_generator"])()
+            bit_generator.state = rng_state
+            layers[name].rng = np.random.Generator(bit_generator)
+
     def copy(self) -> Net:
         """An independent deep copy (parameters and all)."""
         return copy.deepcopy(self)
@@ -460,8 +528,11 @@ class TwoLayerNet(LayerNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
-        return _mlp_config(self)
+        """The constructor's keyword arguments (but ``rng``): ``TwoLayerNet(**net.config())``
+        has this network's shape."""
+        config = _mlp_config(self)
+        config["hidden_size"] = config.pop("hidden_size_list")[0]
+        return config
 
     def __repr__(self) -> str:
         return _mlp_repr(self)
@@ -525,7 +596,8 @@ class MultiLayerNet(LayerNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``MultiLayerNet(**net.config())``
+        has this network's shape."""
         return _mlp_config(self)
 
     def __repr__(self) -> str:
@@ -565,7 +637,6 @@ def _init_weight(
 
 def _mlp_config(net: TwoLayerNet | MultiLayerNet) -> dict[str, Any]:
     return {
-        "class": type(net).__name__,
         "input_size": int(net.input_size),
         "hidden_size_list": [int(s) for s in net.hidden_size_list],
         "output_size": int(net.output_size),
@@ -665,7 +736,8 @@ class MultiLayerNetExtend(LayerNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``cls(**net.config())`` has this
+        network's shape."""
         return {
             **_mlp_config(self),
             "use_dropout": self.use_dropout,
@@ -716,6 +788,10 @@ class SimpleNet(Net):
             raise ShapeError(f"SimpleNet weights must have shape (2, 3), got {W.shape}")
         self.W = W
         self._bind({"W": (self, "W")})
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's keyword arguments but ``W`` (a parameter) and ``rng``."""
+        return {"dtype": self.dtype.name}
 
     def __repr__(self) -> str:
         return f"SimpleNet(2-3, {self.dtype.name})"
@@ -905,9 +981,9 @@ class SimpleConvNet(ConvNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``cls(**net.config())`` has this
+        network's shape."""
         return {
-            "class": type(self).__name__,
             "input_dim": list(self.input_dim),
             "conv_param": dict(self.conv_param),
             "hidden_size": self.hidden_size,
@@ -1041,9 +1117,9 @@ class DeepConvNet(ConvNet):
         self._bind_layers()
 
     def config(self) -> dict[str, Any]:
-        """The architecture record: enough to rebuild this network's shape."""
+        """The constructor's keyword arguments (but ``rng``): ``cls(**net.config())`` has this
+        network's shape."""
         return {
-            "class": type(self).__name__,
             "input_dim": list(self.input_dim),
             **{f"conv_param_{i + 1}": dict(p) for i, p in enumerate(self.conv_params)},
             "hidden_size": self.hidden_size,
@@ -1061,54 +1137,16 @@ class DeepConvNet(ConvNet):
         )
 
 
-# -- state beside the parameters: saved in model files and checkpoints -------------------------
-
-
-def layer_state(net: Net) -> dict[str, NDArray]:
-    """Arrays a network needs besides ``params``, keyed ``'<layer>/<attribute>'``.
-
-    These are the test-time statistics of BatchNormalization (``running_mean``,
-    ``running_var``): not trained by gradients, but part of the model. A layer lists them in
-    ``state_names``.
-    """
-    return {
-        f"{name}/{attr}": getattr(layer, attr)
-        for name, layer in getattr(net, "layers", {}).items()
-        for attr in getattr(layer, "state_names", ())
-    }
-
-
-def set_layer_state(net: Net, state: dict[str, NDArray]) -> None:
-    """Put arrays from :func:`layer_state` back (copies, in the network's dtype).
-
-    Raises
-    ------
-    ShapeError
-        If a key is missing or an array has another shape.
-    """
-    for key, current in layer_state(net).items():
-        if key not in state:
-            raise ShapeError(f"the saved state has no {key}")
-        value = np.asarray(state[key])
-        if value.shape != current.shape:
-            raise ShapeError(f"{key} must have shape {current.shape}, got {value.shape}")
-        name, attr = key.split("/")
-        setattr(net.layers[name], attr, np.array(value, dtype=current.dtype, copy=True))
-
-
-def layer_rng_states(net: Net) -> dict[str, dict[str, Any]]:
-    """The states of the layers' own generators (Dropout masks), keyed by layer name: a
-    checkpoint keeps them so that a resumed run draws the masks the uninterrupted one would."""
-    return {
-        name: layer.rng.bit_generator.state
-        for name, layer in getattr(net, "layers", {}).items()
-        if isinstance(getattr(layer, "rng", None), np.random.Generator)
-    }
-
-
-def set_layer_rng_states(net: Net, states: dict[str, dict[str, Any]]) -> None:
-    """Restore :func:`layer_rng_states` (each layer gets a generator of its own)."""
-    for name, state in states.items():
-        bit_generator = getattr(np.random, state["bit_generator"])()
-        bit_generator.state = state
-        net.layers[name].rng = np.random.Generator(bit_generator)
+#: The networks a model file can hold, by class name: :func:`scratchdl.io.load_model` builds
+#: ``NET_CLASSES[name](**config)`` from a file's record.
+NET_CLASSES: dict[str, type[Net]] = {
+    cls.__name__: cls
+    for cls in (
+        TwoLayerNet,
+        MultiLayerNet,
+        MultiLayerNetExtend,
+        SimpleNet,
+        SimpleConvNet,
+        DeepConvNet,
+    )
+}

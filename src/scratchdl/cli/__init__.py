@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "scratchdl.cli.models",
     "scratchdl.cli.sweep",
     "scratchdl.cli.figures",
+    "scratchdl.cli.notebooks",
     "scratchdl.cli.basics",
 )
 

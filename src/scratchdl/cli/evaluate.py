@@ -13,6 +13,11 @@ import numpy as np
 from scratchdl.choices import DATASETS
 from scratchdl.cli._options import add_data_dir
 
+MODEL_HELP = (
+    "model file written by 'scratchdl train' (model.npz), a run folder (runs/first), or the "
+    "book's weights (sample_weight.pkl, params.pkl, deep_convnet_params.pkl)"
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` and ``predict`` commands."""
@@ -21,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="test accuracy, per-class accuracy and confusion matrix of a model",
         description="Evaluate a model file on the test set of its dataset.",
     )
-    ev.add_argument("model", help="model file written by 'scratchdl train' (model.npz)")
+    ev.add_argument("model", help=MODEL_HELP)
     ev.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -47,8 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "already 28x28 is only cleaned). See what the network sees with --show-input."
         ),
     )
-    pr.add_argument("model", help="model file written by 'scratchdl train' (model.npz)")
-    pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
+    pr.add_argument("model", help=MODEL_HELP)
+    # nargs="*": a forgotten MODEL (``predict digit.jpg``) gets a message that says so, not
+    # argparse's "the following arguments are required: IMAGE".
+    pr.add_argument("images", nargs="*", metavar="IMAGE", help="image files (PNG, JPEG, ...)")
     pr.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     pr.add_argument(
         "--show-input",
@@ -97,9 +104,9 @@ def _check_memory(net: Any, dataset: str, force: bool) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
-    from scratchdl.io import load_model
+    from scratchdl.serve import load_any_model
 
-    net = load_model(args.model)
+    net = load_any_model(args.model)
     dataset = args.dataset or net.metadata.get("dataset") or "mnist"
     _check_memory(net, dataset, args.force)
     _, (x_test, t_test) = load_mnist(
@@ -147,11 +154,13 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from scratchdl.errors import ScratchdlError
+    from scratchdl.errors import ConfigError, ScratchdlError
     from scratchdl.images import check_digit_model, digit_probabilities, image_to_mnist
-    from scratchdl.io import load_model
+    from scratchdl.serve import load_any_model
 
-    net = load_model(args.model)
+    if not args.images:
+        raise ConfigError(_no_images(args.model))
+    net = load_any_model(args.model)
     check_digit_model(net, str(args.model))
     failed = 0
     shown: set[str] = set()
@@ -180,6 +189,21 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"{path}: {digit} ({p[digit]:.1%})   {ranked}")
     # Like a command that partly failed: the good answers are printed, the status says so.
     return 2 if failed else 0
+
+
+def _no_images(model: str) -> str:
+    """What ``predict`` says when it got one argument: a forgotten model, or no image."""
+    if Path(model).suffix.lower() in IMAGE_SUFFIXES:
+        return (
+            f"{model} looks like an image, and predict needs the model first: "
+            f"scratchdl predict MODEL {model} (MODEL: a model.npz, a run folder such as "
+            "runs/first, or the book's .pkl weights)"
+        )
+    return f"no image given: scratchdl predict {model} IMAGE [IMAGE ...]"
+
+
+#: File name endings that mark an image (for the message above only; readers check contents).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def _write_input(x: np.ndarray, folder: Path, stem: str, taken: set[str]) -> None:

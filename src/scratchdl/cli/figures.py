@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``figures`` and ``report`` commands to the top-level parser."""
     fig = subparsers.add_parser(
         "figures",
-        help="draw the book's figures of ch. 2-5 as PNG files",
+        help="draw the book's figures of ch. 2-7 as PNG files",
         description=(
             "Draw the book's figures from the library: activations, softmax, logic gates, XOR, "
             "numerical differentiation, gradients and gradient descent, optimizer paths and "

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Serve a page where you draw a digit (mouse, pen or finger) or upload a photo and "
             "see the prediction, the ten probabilities and the 28x28 image the network sees, "
-            "live. Also answers POST /predict (JSON API, see the README). Without MODEL it "
+            "live. Also answers POST /predict (JSON API, see docs/serve.md). Without MODEL it "
             "uses the most recently written model.npz in the current folder, its subfolders "
             "(such as ./run, where 'scratchdl train' writes) or runs/*/."
         ),

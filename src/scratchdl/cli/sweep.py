@@ -21,7 +21,7 @@ _COMMON_HELP = {
     "executor": "where the trials run: 'local' (--jobs processes here) or dask://HOST:PORT, "
     'a Dask scheduler whose workers run them (pip install "scratchdl[dask]"; start it with '
     "'dask scheduler' and workers with 'dask worker HOST:8786 --nthreads 1'; failed trials "
-    "are retried, then named, and a re-run runs just those; see the README) (default: local)",
+    "are retried, then named, and a re-run runs just those; see docs/dask.md) (default: local)",
     "out": "output folder; finished trials found there are not re-run",
 }
 

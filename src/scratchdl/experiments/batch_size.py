@@ -175,7 +175,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     scaled = "" if o["lr_scaling"] == "none" else " at batch {reference}, scaled {scaling}"
     s.say(
         "Setup: hidden layers {hidden}, {activation} with init {init}, {optimizer} with lr "
-        "{lr}" + scaled + "; {budget} per run, {seeds} seed(s) per batch size. Test accuracy "
+        "{lr}" + scaled + "; {budget} per run, {seeds} per batch size. Test accuracy "
         "on the full test set (mean ± std over seeds); times count training only (evaluation "
         "excluded), one BLAS thread per run, on this machine.",
         reference=o["lr_reference"],

@@ -110,7 +110,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s = Summary(res, "Batch Normalization against the initial weight scale")
     s.say(
         "Setup: {hidden} hidden units, {activation}, {optimizer} lr {lr}, batch {batch} ({sampling}), "
-        "on the first {n_train} training images, {budget} per run, {seeds} seed(s), with and "
+        "on the first {n_train} training images, {budget} per run, {seeds}, with and "
         "without BatchNorm at {n} initial weight scales W (the std of every weight matrix). "
         "Training accuracy on all {n_train} training images, as the book plots it.",
         n=n,
@@ -261,7 +261,7 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         for title, path in checkpoints
     ]
     spread = over_seeds(len(res.options["seeds"]))
-    grid_title = "Training accuracy with and without BatchNorm (mean over seeds)"
+    grid_title = f"Training accuracy with and without BatchNorm ({spread})"
     return [
         save_figure(plot_panels(grid, grid_title, ncols=ncols), out / FIGURES[0]),
         save_figure(

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl._text import plural_epochs
+from scratchdl._text import plural, plural_epochs
 from scratchdl.choices import MODEL_DEFAULTS
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import (
@@ -557,7 +557,7 @@ def gap(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
 def setup_values(options: dict[str, Any]) -> dict[str, Any]:
     """The named values a summary's "Setup:" sentence takes from a sweep's options: ``hidden``
     ("100-100"), ``activation``, ``init``, ``optimizer``, ``lr``, ``batch``, ``sampling``,
-    ``drawn`` ("drawn with replacement"), ``seeds`` (how many) and ``n_train``."""
+    ``drawn`` ("drawn with replacement"), ``seeds`` ("3 seeds") and ``n_train``."""
     o = options
     return {
         "hidden": "-".join(map(str, o["hidden"])),
@@ -568,6 +568,6 @@ def setup_values(options: dict[str, Any]) -> dict[str, Any]:
         "batch": o.get("batch_size"),
         "sampling": o.get("sampling"),
         "drawn": "drawn with replacement" if o.get("sampling") == "replacement" else "shuffled",
-        "seeds": len(o["seeds"]),
+        "seeds": plural(len(o["seeds"]), "seed"),
         "n_train": o.get("n_train"),
     }

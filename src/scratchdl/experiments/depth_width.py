@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl._text import over_seeds
+from scratchdl._text import over_seeds, plural
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import parse_variants
 from scratchdl.experiments.declare import (
@@ -213,7 +213,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     deepest, widest = depths[-1], columns[-1]
     s.say(
         "Setup: {variants:list} nets with {depths:list} hidden layers × {columns:list}, "
-        "{optimizer} with lr {lr}, batch {batch}, {budget} per net, {seeds} seed(s) per net; "
+        "{optimizer} with lr {lr}, batch {batch}, {budget} per net, {seeds} per net; "
         "test accuracy on the full test set (mean ± std over seeds). A net *learned* when its "
         "test accuracy is above {bar:acc} ({factor}× chance); if not, it *did not train* when "
         "its loss had stopped falling and *had not learned yet* when the loss was still falling.",
@@ -223,7 +223,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         optimizer=o["optimizer"],
         lr=cells[0]["g"]["train"]["lr"],
         batch=o["batch_size"],
-        seeds=len(o["seeds"]),
+        seeds=plural(len(o["seeds"]), "seed"),
         bar=FAIL_FACTOR * o["chance"],
         factor=FAIL_FACTOR,
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchdl._text import plural
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
@@ -172,7 +173,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         "and {lr_hi} and weight decay between {wd_lo} and {wd_hi}. Each trains {hidden} hidden "
         "units, {activation}, init {init}, {optimizer}, batch {batch} ({sampling}) for {budget} on "
         "{n_fit} of the first {n_search} training images and is measured on the other {n_val}, "
-        "a validation split: the search never touches the test set. {seeds} seed(s) per draw"
+        "a validation split: the search never touches the test set. {seeds} per draw"
         + (
             ": every draw starts from the same weights and batches, so draws differ only in lr "
             "and weight decay."
@@ -260,11 +261,12 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     if one_seed:
         s.bullet(
             "One seed per draw, so the seed noise is unknown, and on {n_val} validation images "
-            "one image is {step:acc} of accuracy: draws a few images apart ({ties} share the "
-            "best accuracy) are not ranked beyond doubt in {budget}.",
+            "one image is {step:acc} of accuracy: draws a few images apart ({ties}) are not ranked beyond doubt in {budget}.",
             n_val=n_val,
             step=1 / n_val,
-            ties=ties,
+            ties="only the best has its accuracy"
+            if ties == 1
+            else f"{ties} share the best accuracy",
         )
     elif len(ranked) > 1:
         s.bullet(
@@ -295,7 +297,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         rerun = res.group(RERUN)
         s.say(
             "Draw {draw}'s lr {lr} and weight decay {wd}, trained on all {n_full} training "
-            "images for {rerun_budget} ({seeds} seed(s)) and measured on the {n_test} test "
+            "images for {rerun_budget} ({seeds}) and measured on the {n_test} test "
             "images: test accuracy {test:pm}, training accuracy {train:pm}"
             + (" (it diverged)." if rerun["diverged"] else "."),
             draw=rerun["tags"]["draw"],
@@ -303,7 +305,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             wd=rerun["tags"]["weight_decay"],
             n_full=res.data["n_train"],
             rerun_budget=o["rerun"]["text"],
-            seeds=len(rerun["seeds"]),
+            seeds=plural(len(rerun["seeds"]), "seed"),
             n_test=res.data["n_test"],
             test=rerun["metrics"]["final.test_acc"],
             train=rerun["metrics"]["final.train_acc"],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scratchdl._text import over_seeds
+from scratchdl._text import mean_over, over_seeds
 from scratchdl.experiments.declare import (
     Budget,
     Group,
@@ -73,7 +73,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     o = res.options
     s.say(
         "Setup: {hidden} hidden units, {activation} with init {init}, {optimizer}, batch "
-        "{batch}, {budget} per run, {seeds} seed(s) per rate. Accuracy on the full test set "
+        "{batch}, {budget} per run, {seeds} per rate. Accuracy on the full test set "
         "(mean ± std over seeds); training loss on the learning curve's fixed training subsample.",
         **setup_values(o),
     )
@@ -188,7 +188,9 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             plot_panels([accuracy, loss], f"Against learning rate ({spread})"), out / FIGURES[0]
         ),
         save_figure(
-            plot_panels(curves, "Learning curves by learning rate (mean over seeds)"),
+            plot_panels(
+                curves, f"Learning curves by learning rate ({mean_over(len(res.options['seeds']))})"
+            ),
             out / FIGURES[1],
         ),
     ]

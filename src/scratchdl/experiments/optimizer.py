@@ -118,7 +118,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s.say(
         "Setup: hidden layers {hidden} ({layers} hidden layers; the book's code has {book} of "
         "{book_width}, which its text calls a {book_depth}-layer net), {activation} with init "
-        "{init}, batch {batch} {drawn}, {budget} per run, {seeds} seed(s) per "
+        "{init}, batch {batch} {drawn}, {budget} per run, {seeds} per "
         "optimizer, learning rates as in the table ({lr_note}). Training loss on the full "
         "training set after the last update, test accuracy on the full test set (mean ± std "
         "over seeds).",

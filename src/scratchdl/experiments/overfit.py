@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scratchdl._text import plural
+from scratchdl._text import mean_over
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
@@ -101,7 +101,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
     s = Summary(res, "Overfitting, weight decay and Dropout")
     s.say(
         "Setup: {hidden} hidden units, {activation}, init {init}, {optimizer} lr {lr}, batch {batch} "
-        "({sampling}), on the first {n_train} training images, {seeds} seed(s) per group. "
+        "({sampling}), on the first {n_train} training images, {seeds} per group. "
         "Every group trains for {budget} (the book runs {book_wd} epochs for weight decay and "
         "{book_do} for Dropout; one budget keeps the comparison fair: more epochs would favour "
         "whichever group gets them). Accuracy on all {n_train} training images and the full "
@@ -189,8 +189,6 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         gap = [None if a is None or b is None else a - b for a, b in zip(train, test, strict=True)]
         gaps.append(Series(name, xs, gap, style="-"))
     panels.append(Panel("Gap (train - test)", "epochs", "accuracy gap", gaps))
-    seeds = plural(len(res.options["seeds"]), "seed")
-    title = (
-        f"Accuracy on {res.options['n_train']} training images and the test set (mean over {seeds})"
-    )
+    seeds = mean_over(len(res.options["seeds"]))
+    title = f"Accuracy on {res.options['n_train']} training images and the test set ({seeds})"
     return [save_figure(plot_panels(panels, title, ncols=2), out / FIGURES[0])]

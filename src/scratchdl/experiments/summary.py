@@ -16,16 +16,17 @@ from typing import Any
 __all__ = ["Summary", "acc", "group_metric", "pm", "ratio", "sig", "words_list"]
 
 
-def sig(value: float, digits: int = 3) -> str:
+def sig(value: float, digits: int = 3, strip: bool = True) -> str:
     """``value`` to ``digits`` significant figures, never in exponent notation, no trailing
-    zeros (``2.0`` -> ``"2"``, ``0.000414`` -> ``"0.000414"``)."""
+    zeros (``2.0`` -> ``"2"``, ``0.000414`` -> ``"0.000414"``); ``strip=False`` keeps them, so
+    numbers set side by side show the same precision (``2.300`` beside ``2.303``)."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
     if abs(value) >= 10 ** (digits - 1):
         return f"{value:.0f}"
     decimals = digits - 1 - math.floor(math.log10(abs(value)))
     text = f"{value:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return text.rstrip("0").rstrip(".") if strip and "." in text else text
 
 
 def acc(value: float | None) -> str:
@@ -76,7 +77,7 @@ class _Formatter(string.Formatter):
         if format_spec == "pm":
             return pm(value)
         if format_spec == "loss":
-            return sig(value, 4)
+            return sig(value, 4, strip=False)
         if format_spec == "losspm":  # a seed aggregate of losses, which may be near 0
             return pm(value, sig_digits=4)
         if format_spec == "x":

@@ -86,10 +86,14 @@ def find_model(folder: str | Path = ".") -> Path:
 
 
 def load_any_model(path: str | Path) -> Any:
-    """A scratchdl model file, or the book's pickled weights (``sample_weight.pkl``)."""
+    """What every command that uses a model accepts: a scratchdl model file (``model.npz``), a
+    run folder (its newest ``model.npz``, as :func:`find_model` finds it), or the book's pickled
+    weights (``sample_weight.pkl``, ``params.pkl``, ``deep_convnet_params.pkl``)."""
     from scratchdl.io import load_book_weights, load_model
 
     path = Path(path)
+    if path.is_dir():
+        path = find_model(path)
     if path.suffix == ".pkl" and path.is_file():
         return load_book_weights(path)
     return load_model(path)

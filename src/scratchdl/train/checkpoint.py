@@ -18,9 +18,7 @@ from numpy.typing import NDArray
 
 from scratchdl._fs import atomic_path
 from scratchdl._npz import inspect_npz
-from scratchdl.errors import ModelFileError, ShapeError
-from scratchdl.nets import layer_rng_states, layer_state, set_layer_rng_states, set_layer_state
-from scratchdl.train.history import History
+from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 
 if TYPE_CHECKING:
     from scratchdl.train.trainer import Trainer
@@ -33,58 +31,42 @@ _META_KEY = "__checkpoint__"
 
 
 def save_checkpoint(trainer: Trainer, path: str | Path) -> Path:
-    """Write everything needed to continue this run to ``path`` (a ``.npz``), atomically.
+    """Write :meth:`Trainer.state_dict <scratchdl.train.Trainer.state_dict>` to ``path`` (a
+    ``.npz``), atomically: everything needed to continue this run.
 
-    Holds the weights, the last good weights, the optimizer state, the random generator's
-    state, the current permutation and position, the evaluation subsets and the history.
-    Plain arrays and JSON only: loading it never runs code.
+    The arrays go in as arrays (``param/W1``, ``state/BatchNorm1/running_mean``, ``good/W1``,
+    ``opt/W1/v``, ``perm``...), everything else into one JSON record: loading it never runs
+    code.
     """
     path = Path(path)
-    arrays: dict[str, NDArray] = {}
-    for key, value in trainer.net.params.items():
-        arrays[f"param/{key}"] = value
-    for key, value in trainer.good.items():
-        arrays[f"good/{key}"] = value
-    for key, value in layer_state(trainer.net).items():  # BatchNormalization statistics
-        arrays[f"state/{key}"] = value
-    opt = trainer.optimizer.state_dict()
-    for key, slots in opt["state"].items():
-        for slot, value in slots.items():
-            arrays[f"opt/{key}/{slot}"] = value
-    arrays["perm"] = trainer.sampler.perm
-    if trainer.eval_train_idx is not None:
-        arrays["eval_train_idx"] = trainer.eval_train_idx
-    if trainer.eval_test_idx is not None:
-        arrays["eval_test_idx"] = trainer.eval_test_idx
-    meta = {
+    meta = trainer.state_dict()
+    net, good, opt = meta.pop("net"), meta.pop("good"), meta.pop("optimizer")
+    arrays: dict[str, NDArray] = {
+        **{f"param/{k}": v for k, v in net["params"].items()},
+        **{f"state/{k}": v for k, v in net["layers"].items()},
+        # Parameter names have no '/', layer arrays have one: both fit under good/.
+        **{f"good/{k}": v for k, v in (good["params"] | good["layers"]).items()},
+        **{
+            f"opt/{k}/{slot}": v
+            for k, slots in opt.pop("state").items()
+            for slot, v in slots.items()
+        },
+        **{
+            k: v
+            for k in ("perm", "eval_train_idx", "eval_test_idx")
+            if (v := meta.pop(k)) is not None
+        },
+    }
+    meta |= {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
-        "iteration": trainer.iteration,
-        "pos": trainer.sampler.pos,
-        "good_iteration": trainer.good_iteration,
-        "rng": trainer.rng.bit_generator.state,
-        "layer_rngs": layer_rng_states(trainer.net),  # Dropout masks
-        "optimizer": {k: v for k, v in opt.items() if k != "state"},
-        "trainer": _fingerprint(trainer),
-        "history": trainer.history.to_dict(),
-        "last_record_elapsed": trainer.last_record_elapsed,
+        "layer_rngs": net["rngs"],  # Dropout masks
+        "optimizer": opt,
     }
     arrays[_META_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
-
-
-def _fingerprint(trainer: Trainer) -> dict[str, Any]:
-    """What must match between the run that saved a checkpoint and the one loading it."""
-    return {
-        "batch_size": trainer.batch_size,
-        "sampling": trainer.sampling,
-        "total_iters": trainer.total_iters,
-        "n_train": int(trainer.x_train.shape[0]),
-        "n_test": 0 if trainer.x_test is None else int(trainer.x_test.shape[0]),
-        "params": {k: list(v.shape) for k, v in trainer.net.params.items()},
-    }
 
 
 def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
@@ -94,46 +76,34 @@ def load_checkpoint(trainer: Trainer, path: str | Path) -> None:
     optimizer, data sizes, batch size, sampling and length).
     """
     arrays, meta = read_checkpoint(path)
-    mismatch = {
-        k: (v, meta["trainer"].get(k))
-        for k, v in _fingerprint(trainer).items()
-        if meta["trainer"].get(k) != v
+
+    def under(prefix: str, layer: bool) -> dict[str, NDArray]:
+        n = len(prefix)
+        return {
+            k[n:]: v for k, v in arrays.items() if k.startswith(prefix) and ("/" in k[n:]) == layer
+        }
+
+    opt_state: dict[str, dict[str, NDArray]] = {}
+    for name, value in under("opt/", layer=True).items():
+        key, slot = name.split("/")
+        opt_state.setdefault(key, {})[slot] = value
+    net = {"params": under("param/", False), "layers": under("state/", True)}
+    state = {
+        **{k: meta[k] for k in _CHECKPOINT_KEYS},
+        "net": {**net, "rngs": meta.get("layer_rngs", {})},
+        # A checkpoint from before the good record kept its layer arrays has the current ones.
+        "good": {"params": under("good/", False), "layers": under("good/", True) or net["layers"]},
+        "optimizer": {**meta["optimizer"], "state": opt_state},
+        "perm": arrays["perm"],
+        "eval_train_idx": arrays.get("eval_train_idx"),
+        "eval_test_idx": arrays.get("eval_test_idx"),
     }
-    if mismatch:
-        detail = "; ".join(
-            f"{k}: checkpoint {old}, now {new}" for k, (new, old) in mismatch.items()
-        )
-        raise ModelFileError(
-            f"{path} belongs to a different run ({detail}): resume with the same settings"
-        )
-    opt_state = dict(meta["optimizer"])
-    opt_state["state"] = {}
-    for name, value in arrays.items():
-        if name.startswith("opt/"):
-            _, key, slot = name.split("/")
-            opt_state["state"].setdefault(key, {})[slot] = value
-    trainer.optimizer.load_state_dict(opt_state)
-    trainer.restore({k: arrays[f"param/{k}"] for k in trainer.net.params})
-    trainer.good = {k: arrays[f"good/{k}"].copy() for k in trainer.net.params}
     try:
-        set_layer_state(
-            trainer.net, {k[6:]: v for k, v in arrays.items() if k.startswith("state/")}
-        )
+        trainer.load_state_dict(state)
+    except ConfigError as exc:
+        raise ModelFileError(f"{path}: {exc}: resume with the same settings") from None
     except ShapeError as exc:
         raise ModelFileError(f"{path} is damaged: {exc}") from None
-    set_layer_rng_states(trainer.net, meta.get("layer_rngs", {}))
-    trainer.good_iteration = int(meta["good_iteration"])
-    trainer.sampler.perm = arrays["perm"].astype(np.intp)
-    trainer.sampler.pos = int(meta["pos"])
-    trainer.iteration = int(meta["iteration"])
-    trainer.eval_train_idx = arrays.get("eval_train_idx")
-    trainer.eval_test_idx = arrays.get("eval_test_idx")
-    state = meta["rng"]
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
-    trainer.rng = trainer.sampler.rng = np.random.Generator(bit_generator)
-    trainer.history = History.from_dict(meta["history"])
-    trainer.last_record_elapsed = float(meta["last_record_elapsed"])
 
 
 #: What :func:`load_checkpoint` reads from a checkpoint's record.

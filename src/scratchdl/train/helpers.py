@@ -19,8 +19,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from scratchdl.nets import EVAL_BATCH
 from scratchdl.train._blas import blas_thread_count, blas_threads
 from scratchdl.train.config import check_time_budget
@@ -113,9 +111,11 @@ class BlasThreads(Callback):
 
 
 class BackgroundEvaluation(Evaluator):
-    """Evaluate a copy of the weights on a second thread while training goes on.
+    """Evaluate a copy of the network on a second thread while training goes on.
 
-    The numbers are those of evaluating in place; records are appended in order, as soon as
+    The copy gets the whole network state (:meth:`Net.state_dict
+    <scratchdl.nets.Net.state_dict>`: weights, BatchNorm's running statistics, Dropout's
+    generators), so the numbers are those of evaluating in place; records are appended in order, as soon as
     they are ready (checked after every step), at most one evaluation is in flight. The last
     record of the run has nothing to overlap with: it runs in the foreground with
     ``final_blas_threads`` (default: the count BLAS had when this object was made). The
@@ -140,8 +140,7 @@ class BackgroundEvaluation(Evaluator):
             return
         if self._net is None:
             self._net = copy.deepcopy(trainer.net)
-        for key, value in trainer.net.params.items():
-            np.copyto(self._net.params[key], value)
+        self._net.load_state_dict(trainer.net.state_dict())
         future = self._executor.submit(trainer.measure, self._net, self.batch_size)
         self._pending = (trainer.iteration, future)
 

@@ -222,7 +222,7 @@ class Trainer:
         # Position in the run: all of it goes into a checkpoint.
         self.iteration = 0
         self.last_record_elapsed = 0.0  # run time (s) at the previous record
-        self.good = self._snapshot(net)  # weights of the last finite record (initially: init)
+        self.good = self._snapshot(net)  # network of the last finite record (initially: init)
         self.good_iteration = 0
         self._stop: tuple[str, str | None, bool] | None = None
         self._t0 = time.perf_counter()
@@ -324,6 +324,75 @@ class Trainer:
         """
         if self._stop is None:
             self._stop = (reason, message, record)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`fit` needs to continue this run bit for bit, as copies.
+
+        The network (:meth:`Net.state_dict <scratchdl.nets.Net.state_dict>`), the network of
+        the last good record, the optimizer, the generator, the sampler's permutation and
+        position, the evaluation subsets, the history, and the settings a continuing Trainer
+        must share (``'trainer'``). :mod:`scratchdl.train.checkpoint` writes it to a file.
+        """
+        return {
+            "trainer": self._fingerprint(),
+            "net": self.net.state_dict(),
+            "good": {part: dict(arrays) for part, arrays in self.good.items()},
+            "good_iteration": self.good_iteration,
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "perm": self.sampler.perm.copy(),
+            "pos": self.sampler.pos,
+            "iteration": self.iteration,
+            "eval_train_idx": self.eval_train_idx,
+            "eval_test_idx": self.eval_test_idx,
+            "history": self.history.to_dict(),
+            "last_record_elapsed": self.last_record_elapsed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`; this Trainer must be built like the one that
+        made it (same network shape, optimizer, data sizes, batch size, sampling and length).
+
+        Raises
+        ------
+        ConfigError
+            If the settings differ (the message lists them).
+        ShapeError
+            If the network state does not fit the network.
+        """
+        saved = state["trainer"]
+        mismatch = [
+            f"{k}: saved {saved.get(k)}, now {v}"
+            for k, v in self._fingerprint().items()
+            if saved.get(k) != v
+        ]
+        if mismatch:
+            raise ConfigError(f"the state belongs to a different run ({'; '.join(mismatch)})")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.net.load_state_dict(state["net"])
+        self.good = {part: dict(arrays) for part, arrays in state["good"].items()}
+        self.good_iteration = int(state["good_iteration"])
+        self.sampler.perm = np.asarray(state["perm"]).astype(np.intp)
+        self.sampler.pos = int(state["pos"])
+        self.iteration = int(state["iteration"])
+        self.eval_train_idx = state["eval_train_idx"]
+        self.eval_test_idx = state["eval_test_idx"]
+        bit_generator = getattr(np.random, state["rng"]["bit_generator"])()
+        bit_generator.state = state["rng"]
+        self.rng = self.sampler.rng = np.random.Generator(bit_generator)
+        self.history = History.from_dict(state["history"])
+        self.last_record_elapsed = float(state["last_record_elapsed"])
+
+    def _fingerprint(self) -> dict[str, Any]:
+        """What must match between the run that saved a state and the one loading it."""
+        return {
+            "batch_size": self.batch_size,
+            "sampling": self.sampling,
+            "total_iters": self.total_iters,
+            "n_train": int(self.x_train.shape[0]),
+            "n_test": 0 if self.x_test is None else int(self.x_test.shape[0]),
+            "params": {k: list(v.shape) for k, v in self.net.params.items()},
+        }
 
     def save_checkpoint(self, path: Any) -> Any:
         """:func:`scratchdl.train.checkpoint.save_checkpoint` of this Trainer."""
@@ -428,13 +497,16 @@ class Trainer:
 
     # -- helpers -----------------------------------------------------------------------------
     @staticmethod
-    def _snapshot(net: Any) -> dict[str, NDArray]:
-        return {k: np.array(v, copy=True) for k, v in net.params.items()}
+    def _snapshot(net: Any) -> dict[str, dict[str, NDArray]]:
+        """The parameters and layer arrays of ``net``: the network a divergence goes back to
+        (its generators go on, like the Trainer's)."""
+        state = net.state_dict()
+        return {"params": state["params"], "layers": state["layers"]}
 
-    def restore(self, weights: dict[str, NDArray]) -> None:
-        """Copy ``weights`` into the network's parameters, in place."""
-        for key, value in weights.items():
-            np.copyto(self.net.params[key], value)
+    def restore(self, state: dict[str, Any]) -> None:
+        """Copy a network state (:meth:`Net.state_dict <scratchdl.nets.Net.state_dict>`)
+        into the network, in place."""
+        self.net.load_state_dict(state)
 
     @staticmethod
     def _eval_set(x: NDArray, t: NDArray, idx: NDArray | None) -> tuple[NDArray, NDArray]:

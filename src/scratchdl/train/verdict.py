@@ -22,7 +22,7 @@ __all__ = [
     "FAIL_FACTOR",
     "FLAT_TOLERANCE",
     "MIN_FALL",
-    "MIN_RISE",
+    "MIN_LEARNED_FALL",
     "MIN_POINTS",
     "Verdict",
     "learning_verdict",
@@ -38,8 +38,9 @@ FAIL_FACTOR = 1.5
 MIN_FALL = 1e-4
 #: The loss is "flat" only when the noise is small enough to see a change of this share.
 FLAT_TOLERANCE = 0.01
-#: The loss "went up" when its last quarter is above its start by more than this share.
-MIN_RISE = 0.05
+#: A net "learned" only if, besides an accuracy above the bar, its loss fell from its start by
+#: more than this share: a net whose loss moved 0.1% has barely begun, whatever its argmax says.
+MIN_LEARNED_FALL = 0.05
 #: Fewer loss points than this cannot show a trend (two per quarter, to measure the noise).
 MIN_POINTS = 8
 
@@ -48,8 +49,9 @@ def loss_trend(losses: Sequence[float | None]) -> str:
     """How a loss curve ended: ``"falling"``, ``"flat"``, ``"rising"``, ``"unclear"`` or
     ``"diverged"``.
 
-    Compares the mean of the last quarter of the points with the start (well above it:
-    *rising*, see :data:`MIN_RISE`) and with the mean of the quarter before it; a fall those
+    Compares the mean of the last quarter of the points with the start (above it by more
+    than the noise: *rising*, see :func:`_rise_noise`) and with the mean of the quarter before
+    it; a fall those
     two quarters miss still counts when a straight line through the last half falls steadily
     (:func:`_steady_fall`). ``noise`` is twice the standard error of that difference, from the spread of the points
     within each quarter (what mini-batch noise looks like; near 0 for a curve measured on fixed
@@ -66,10 +68,10 @@ def loss_trend(losses: Sequence[float | None]) -> str:
     k = len(values) // 4
     before, last = values[-2 * k : -k], values[-k:]
     m_before, m_last = _mean(before), _mean(last)
-    # Well above where it started (the first loss, or the first quarter's median if lower: a
-    # run that blew up at once has a huge first-quarter mean): it went up.
+    # Above where it started (the first loss, or the first quarter's median if lower: a run
+    # that blew up at once has a huge first-quarter mean) by more than the noise: it went up.
     start = min(values[0], sorted(values[:k])[k // 2])
-    if m_last - start > max(MIN_RISE * abs(start), _noise(last, last)):
+    if m_last - start > max(MIN_FALL * abs(start), _rise_noise(values, k)):
         return "rising"
     noise = _noise(before, last)
     change, scale = m_last - m_before, abs(m_before)
@@ -96,6 +98,17 @@ def _steady_fall(values: Sequence[float]) -> bool:
     return -slope * (n - 1) > MIN_FALL * abs(mean) and -slope > 2 * stderr
 
 
+def _rise_noise(values: Sequence[float], k: int) -> float:
+    """Twice the standard error of ``mean(last k points) - start``. The point-to-point scatter
+    ``s`` is measured from successive differences over the last half (a trend does not inflate
+    it); the start is one point of the same scatter, the last quarter's mean has ``s / sqrt(k)``.
+    """
+    half = values[len(values) // 2 :]
+    diffs = [b - a for a, b in zip(half, half[1:], strict=False)]
+    s = math.sqrt(sum(d * d for d in diffs) / (2 * len(diffs))) if diffs else 0.0
+    return 2 * s * math.sqrt(1 + 1 / k)
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
@@ -114,9 +127,11 @@ def _noise(a: Sequence[float], b: Sequence[float]) -> float:
 class Verdict:
     """What a run supports saying: ``kind`` and a phrase that completes "the net ...".
 
-    ``kind`` is ``"learned"``, ``"learning"`` (not yet: loss still falling, or too short a
-    run to tell), ``"stalled"`` (did not train: loss stopped falling or went up) or
-    ``"diverged"``.
+    ``kind`` is ``"learned"`` (accuracy above the bar and the loss fell clearly),
+    ``"learning"`` (not yet: loss still falling, or too short a run to tell, or above chance
+    while the loss has barely moved), ``"stalled"`` (did not train: loss stopped falling or went
+    up) or ``"diverged"``. The sweeps' tables, their findings and ``train``'s warning all print
+    this one ``kind`` and ``phrase``, so no label contradicts its numbers.
     """
 
     kind: str
@@ -170,19 +185,45 @@ def learning_verdict(
         trend = "unclear"
     if trend == "diverged":
         return Verdict("diverged", f"diverged in {budget} (its loss became infinite or NaN)")
+    fall = _relative_fall(losses)
+    if trend == "rising":
+        # A loss above where it started never counts as learning, whatever the argmax says.
+        return Verdict("stalled", f"did not train in {budget}: its loss went up")
     if accuracy is not None and accuracy > FAIL_FACTOR * chance:
-        return Verdict("learned", f"learned in {budget}")
+        if fall is None or fall > MIN_LEARNED_FALL:
+            return Verdict("learned", f"learned in {budget}")
+        return Verdict(
+            "learning",
+            f"had barely begun to learn in {budget}: above chance, but its loss fell only "
+            f"{_percent(fall)}: {more}",
+        )
     if trend == "falling":
         return Verdict("learning", f"had not learned yet in {budget}, loss still falling: {more}")
+    if trend == "unclear" and fall is not None and fall <= 0:
+        return Verdict("stalled", f"did not train in {budget}: its loss did not fall")
     if trend == "unclear":
         return Verdict(
             "learning",
             f"had not learned yet in {budget}, too short to tell whether its loss is still "
             f"falling: {more}",
         )
-    if trend == "rising":
-        return Verdict("stalled", f"did not train in {budget}: its loss went up")
     return Verdict("stalled", f"did not train in {budget}: its loss stopped falling")
+
+
+def _relative_fall(losses: Sequence[float | None]) -> float | None:
+    """How far the loss fell from its first point to its end (the mean of the last quarter, or
+    the last point of a short curve), as a share of the first; None without two points."""
+    values = [float(v) for v in losses if v is not None]
+    if len(values) < 2 or values[0] == 0:
+        return None
+    k = max(len(values) // 4, 1)
+    return (values[0] - _mean(values[-k:])) / abs(values[0])
+
+
+def _percent(share: float) -> str:
+    """``0.00117`` -> ``"0.12%"``: two significant figures, never ``0%`` for a small change."""
+    pct = 100 * share
+    return f"{pct:.2g}%" if abs(pct) < 10 else f"{pct:.0f}%"
 
 
 def noise_comparison(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

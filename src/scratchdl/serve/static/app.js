@@ -75,13 +75,23 @@
   }
 
   function grayOf(source, w, h) {
-    // Any drawable (image, canvas) laid over white, as Pillow lays transparency over white.
+    // Any drawable (image, canvas) laid over white, or over black when its opaque pixels are
+    // light (white strokes on a transparent canvas), as images._backdrop does.
     const c = document.createElement("canvas");
     c.width = w; c.height = h;
     const g = c.getContext("2d", { willReadFrequently: true });
-    g.fillStyle = "#fff";
-    g.fillRect(0, 0, w, h);
     g.drawImage(source, 0, 0, w, h);
+    const d = g.getImageData(0, 0, w, h).data;
+    let n = 0, sum = 0, transparent = false;
+    for (let i = 0; i < w * h; i++) {
+      if (d[4 * i + 3] >= 128) {
+        n++;
+        sum += (d[4 * i] * 19595 + d[4 * i + 1] * 38470 + d[4 * i + 2] * 7471 + 0x8000) >> 16;
+      } else transparent = true;
+    }
+    g.globalCompositeOperation = "destination-over";
+    g.fillStyle = n > 0 && transparent && sum / n > 127 ? "#000" : "#fff";
+    g.fillRect(0, 0, w, h);
     return M.grayFromRGBA(g.getImageData(0, 0, w, h).data, w, h);
   }
 
