@@ -279,6 +279,12 @@ CHUNK_BYTES = 1 << 20
 #: first layer's, on one channel: 3-6 MB); larger ones are built again in backward, chunk by
 #: chunk, which measured faster than keeping them (they would not stay in cache).
 KEEP_BYTES = 8 << 20
+#: ... but no more than this many chunks per layer and pass (so larger ones for conv2): each
+#: chunk is a few matrix products, and with several BLAS threads on a busy machine every
+#: product waits until all its threads get a core (measured there: 50 chunks for conv2 made a
+#: 2-thread step several times slower than the previous whole-batch layers). At one thread,
+#: 16 chunks cost about 1 % against chunks of exactly CHUNK_BYTES.
+MAX_CHUNKS = 16
 
 
 def _resolve_rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -534,7 +540,7 @@ class Convolution(Layer):
 
     def _chunks(self, N: int, rows_per_image: int, cols: int, itemsize: int):
         """Image ranges ``(start, stop)`` whose column matrix is about 1 MB (fits in cache)."""
-        step = max(1, CHUNK_BYTES // max(1, rows_per_image * cols * itemsize))
+        step = max(1, CHUNK_BYTES // max(1, rows_per_image * cols * itemsize), -(-N // MAX_CHUNKS))
         return [(s, min(s + step, N)) for s in range(0, N, step)]
 
     def forward(self, x: NDArray) -> NDArray:
