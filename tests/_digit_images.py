@@ -17,7 +17,7 @@ import io
 import numpy as np
 from PIL import Image, ImageFilter
 
-KINDS = ("clean", "photo", "paint", "screenshot", "thin", "thick")
+KINDS = ("clean", "photo", "paint", "screenshot", "thin", "thick", "lined")
 
 
 def _encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
@@ -117,6 +117,30 @@ def photo(digit, rng) -> bytes:
     return _encode(img, "JPEG", quality=int(rng.integers(60, 86)))
 
 
+def lined(digit, rng) -> bytes:
+    """A crisp photo of a digit written on lined notebook paper: light blue ruled lines 1..3
+    pixels thick every 25..45 pixels across the whole page (and a red margin line), the digit
+    1.2..2.5 line spacings tall, crossing the lines; little blur, JPEG at quality 80..92."""
+    W, H = int(rng.integers(480, 1200)), int(rng.integers(400, 900))
+    spacing = int(rng.integers(25, 46))
+    height = int(spacing * rng.uniform(1.2, 2.5))
+    shape = _crop_to_ink(_shape(digit, height, 0.45), 2)
+    m, _ = _paste((W, H), shape, rng)
+    paper = np.array([236, 234, 228], np.float64) * rng.uniform(0.9, 1.05)
+    rgb = np.broadcast_to(paper, (H, W, 3)).copy()
+    thick = int(rng.integers(1, 4))
+    for y in range(int(rng.integers(0, spacing)), H, spacing):
+        rgb[y : y + thick] = [150, 175, 215]
+    margin = int(rng.integers(30, 120))
+    rgb[:, margin : margin + thick] = [215, 120, 120]
+    ink = np.array([35, 35, 70], np.float64)
+    rgb = rgb + (ink - rgb) * m[..., None]
+    rgb += rng.normal(0, 2, size=rgb.shape)
+    img = Image.fromarray(np.clip(rgb, 0, 255).round().astype(np.uint8), "RGB")
+    img = img.filter(ImageFilter.GaussianBlur(0.5))
+    return _encode(img, "JPEG", quality=int(rng.integers(80, 93)))
+
+
 MAKERS = {
     "clean": clean,
     "photo": photo,
@@ -124,4 +148,5 @@ MAKERS = {
     "screenshot": screenshot,
     "thin": thin,
     "thick": thick,
+    "lined": lined,
 }

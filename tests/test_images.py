@@ -238,7 +238,7 @@ def test_unreadable_files_get_one_clear_sentence(tmp_path):
         image_to_mnist(tmp_path / "nope.png")
     with pytest.raises(DataError, match="is a folder"):
         image_to_mnist(tmp_path)
-    with pytest.raises(DataError, match="not an image Pillow can read"):
+    with pytest.raises(DataError, match="is not an image in a known format"):
         image_to_mnist(b"hello")
     with pytest.raises(DataError, match="empty"):
         image_to_mnist(b"")
@@ -351,3 +351,43 @@ def test_white_strokes_on_a_transparent_png_are_read_like_black_on_white():
     np.testing.assert_allclose(light, dark, atol=1e-6)
     # Dark strokes on a transparent canvas still go over white.
     np.testing.assert_allclose(drawn((0, 0, 0, 0), (0, 0, 0, 255)), dark, atol=1e-6)
+
+
+def _two(lines: bool) -> bytes:
+    """A '2' in dark ink, 120 pixels tall, on paper with or without ruled lines."""
+    from PIL import ImageDraw, ImageFilter
+
+    img = Image.new("RGB", (600, 800), (238, 236, 230))
+    d = ImageDraw.Draw(img)
+    if lines:
+        for y in range(60, 800, 34):
+            d.line([(0, y), (600, y)], fill=(150, 175, 215), width=2)
+        d.line([(80, 0), (80, 800)], fill=(215, 120, 120), width=2)
+    pts = [(270, 352), (290, 335), (318, 332), (338, 348), (340, 372), (320, 400), (290, 430)]
+    d.line([*pts, (268, 452), (345, 452)], fill=(40, 40, 60), width=7, joint="curve")
+    buf = io.BytesIO()
+    img.filter(ImageFilter.GaussianBlur(0.6)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def test_the_ruled_lines_of_notebook_paper_are_left_out_of_the_crop():
+    # Before, the lines framed the crop: a small 2 inside a grey box.
+    on_lines, on_plain = image_to_mnist(_two(True)), image_to_mnist(_two(False))
+    assert np.corrcoef(on_lines.ravel(), on_plain.ravel())[0, 1] > 0.97
+    assert (on_lines > 0.5).sum() == pytest.approx((on_plain > 0.5).sum(), rel=0.15)
+
+
+def test_a_thick_bar_across_a_tight_crop_is_a_stroke_not_a_ruled_line():
+    # A 7 cropped tightly: its bar runs across most of the width, but it is a stroke.
+    from scratchdl.images import _unrule
+
+    v = np.zeros((100, 80))
+    v[5:17, 4:76] = 1.0  # the bar, 12% of the height
+    v[17:95, 60:70] = 1.0  # the stem
+    assert np.array_equal(_unrule(v), v)
+    ruled = v.copy()
+    ruled[50, :] = 0.4  # a ruled line across it, crossing the stem
+    cleared = _unrule(ruled)
+    assert np.array_equal(cleared[50, 60:70], ruled[50, 60:70])  # the stem crossing it stays
+    # Cleared elsewhere (2 columns beside the stem count as the stroke: a slanted one moves).
+    assert not cleared[50, :58].any() and not cleared[50, 72:].any()

@@ -328,7 +328,7 @@ class _FlagSpy(Layer):
 
 
 def test_train_flg_reaches_the_layers_that_take_it(rng):
-    net = TwoLayerNet(5, 4, 3, rng=0)
+    net = MultiLayerNet(5, [4], 3, rng=0)  # LayerNet's loops (TwoLayerNet has no such layers)
     spy = _FlagSpy()
     net.layers["Spy1"] = spy
     net.layers.move_to_end("Spy1", last=False)

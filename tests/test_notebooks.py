@@ -34,7 +34,7 @@ def test_every_chapter_has_a_notebook_in_each_language():
     names = {lang: sorted(p.name for p in (NOTEBOOKS / lang).glob("*.ipynb")) for lang in LANGUAGES}
     assert names["en"], "no notebooks found"
     assert names["en"] == names["ko"], f"en and ko differ: {names}"
-    for chapter in ("ch02", "ch03", "ch04", "ch05", "ch06"):
+    for chapter in ("ch02", "ch03", "ch04", "ch05", "ch06", "ch07"):
         assert any(n.startswith(chapter) for n in names["en"]), chapter
     assert sorted(p.parent.name for p in ALL) == sorted(LANGUAGES * len(names["en"]))
 

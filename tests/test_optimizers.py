@@ -142,9 +142,9 @@ def test_load_state_dict_refuses_another_optimizer_or_settings():
 @pytest.mark.parametrize(
     ("factory", "match"),
     [
-        (lambda: SGD(lr=0), "lr > 0"),
-        (lambda: SGD(lr=-1), "lr > 0"),
-        (lambda: SGD(lr=float("nan")), "lr > 0"),
+        (lambda: SGD(lr=0), "lr must be a positive number"),
+        (lambda: SGD(lr=-1), "lr must be a positive number"),
+        (lambda: SGD(lr=float("nan")), "lr must be a positive number"),
         (lambda: Momentum(momentum=1.0), "momentum"),
         (lambda: Adam(beta2=-0.1), "beta2"),
         (lambda: get_optimizer("lbfgs"), "unknown optimizer 'lbfgs'"),

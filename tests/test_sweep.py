@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -51,14 +52,34 @@ def test_trial_key_depends_on_what_changes_the_result(src):
     same = TrialSpec(**{**a.__dict__, "group": "renamed", "tags": {"x": 1}})
     assert same.key == a.key  # labels do not change results
     assert TrialSpec(**{**a.__dict__, "seed": 7}).key != a.key
-    assert TrialSpec(**{**a.__dict__, "train": {**a.train, "lr": 0.2}}).key != a.key
+    assert TrialSpec(**{**a.__dict__, "train": dataclasses.replace(a.train, lr=0.2)}).key != a.key
     assert TrialSpec(**{**a.__dict__, "data": "other"}).key != a.key
     assert len({t.key for t in sweep.trials}) == len(sweep.trials)
 
 
+def test_trial_keys_and_records_stay_those_of_stored_results():
+    # A stored trial is reused when its key matches: the keys (and the settings a trial
+    # records) of the default plans must not change when the code that builds them does.
+    data = {"name": "mnist", "n_train": 60000, "classes": 10, "features": 784}
+    a = lr.build(lr.Options(), data).trials[0]
+    assert a.key == "05e668439727804d"
+    assert a.to_dict()["train"] == {
+        "hidden": [50],
+        "activation": "relu",
+        "init": 0.01,
+        "optimizer": "sgd",
+        "lr": 0.001,
+        "batch_size": 100,
+        "weight_decay": 0.0,
+        "dtype": "float32",
+        "sampling": "shuffle",
+    }
+    assert depth_width.build(depth_width.Options(), data).trials[0].key == "ca5638f4f1d27490"
+
+
 def test_trial_checkpoints_are_where_the_plan_says(src):
     sweep = small_batch_sweep(src, budget_seconds=0.05)
-    spec = next(t for t in sweep.trials if t.train["batch_size"] == 10)
+    spec = next(t for t in sweep.trials if t.train.batch_size == 10)
     row = run_trial(spec, src.load())
     res = row["results"]
     # --epochs 2 is 2 epochs as the Trainer counts them (400 // 10 updates each): the budget.
@@ -269,8 +290,8 @@ def test_one_seed_batch_summary_warns_that_noise_is_unknown(src, tmp_path):
 def test_batch_size_uses_the_network_of_scratchdl_train(src):
     sweep = batch_size.build(batch_size.Options(values=(10,), seeds=(0,)), info(src))
     train = sweep.trials[0].train
-    assert (train["hidden"], train["activation"], train["init"]) == ([50], "relu", 0.01)
-    assert (train["optimizer"], train["lr"], train["sampling"]) == ("sgd", 0.1, "shuffle")
+    assert (train.hidden, train.activation, train.init) == ((50,), "relu", 0.01)
+    assert (train.optimizer, train.lr, train.sampling) == ("sgd", 0.1, "shuffle")
     assert sweep.options["budget"]["text"] == "2 epochs"
     assert sweep.trials[0].checkpoints["final"] == {"epochs": 2.0}
 
@@ -542,7 +563,9 @@ def test_cli_lr_sweep_on_mnist(tmp_path, capsys):
     assert main(argv) == 0
     data = json.loads((out / "results.json").read_text())
     assert data["data"]["n_train"] == 60000 and data["data"]["n_test"] == 10000
-    best = data["findings"]["said"][1]["values"]  # "Best in 40 updates: lr 0.1 reached ..."
+    (best,) = [  # "Best in 40 updates: lr 0.1 reached ..."
+        said["values"] for said in data["findings"]["said"] if said["template"].startswith("Best")
+    ]
     assert best["lr"] == 0.1 and best["acc"]["mean"] > 0.3
     assert_summary_numbers_in_results(out)
     assert main(argv) == 0  # resumed: nothing re-run

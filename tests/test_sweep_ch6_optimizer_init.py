@@ -140,7 +140,7 @@ def test_init_sweep_verdicts_and_activation_statistics(src, tmp_path):
 def test_init_sweep_default_grid_covers_the_books_figures():
     opts = init.Options()
     sweep = init.build(opts, {"name": "x", "n_train": 60000, "classes": 10})
-    pairs = {(t.train["activation"], t.train["init"]) for t in sweep.trials}
+    pairs = {(t.train.activation, t.train.init) for t in sweep.trials}
     assert pairs == {
         ("relu", 0.01),
         ("relu", "xavier"),
@@ -150,8 +150,8 @@ def test_init_sweep_default_grid_covers_the_books_figures():
         ("sigmoid", "xavier"),
     }
     t = sweep.trials[0]
-    assert t.train["hidden"] == [100, 100, 100, 100] and t.train["lr"] == 0.01
-    assert t.train["optimizer"] == "sgd" and t.train["batch_size"] == 128
+    assert t.train.hidden == (100, 100, 100, 100) and t.train.lr == 0.01
+    assert t.train.optimizer == "sgd" and t.train.batch_size == 128
     assert t.checkpoints == {"final": {"updates": 2000}} and t.evaluation["layer_stats"]
 
 
@@ -171,7 +171,7 @@ def test_build_rejects_unknown_optimizer():
         (["init", "--variants", "tanh+he"], "relu+he"),
         (["init", "--variants", "relu+huge"], "init must be 'he', 'xavier'"),
         (["init", "--hidden", "100,0"], "--hidden"),
-        (["init", "--curve-points", "0"], "--curve-points must be positive"),
+        (["init", "--curve-points", "0"], "--curve-points must be a positive integer"),
     ],
 )
 def test_cli_reports_one_readable_error(argv, message, capsys, tmp_path):

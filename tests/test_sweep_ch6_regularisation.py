@@ -178,13 +178,13 @@ def test_hyperparams_without_rerun(src, tmp_path):
         (["batchnorm", "--scales", "0.1,0"], "--scales values must be positive"),
         (["batchnorm", "--train-samples", "0"], "--train-samples must be between 1"),
         (["overfit", "--dropout", "1.5"], "--dropout must be between 0 and 1"),
-        (["overfit", "--weight-decay", "0"], "--weight-decay must be positive"),
+        (["overfit", "--weight-decay", "0"], "--weight-decay must be a positive number"),
         (["overfit", "--epochs", "x"], "--epochs must be a number"),
         (["hyperparams", "--lr-range", "0.1"], "--lr-range must be two numbers LOW,HIGH"),
         (["hyperparams", "--weight-decay-range", "1e-4,1e-8"], "LOW < HIGH"),
         (["hyperparams", "--trials", "0"], "--trials must be at least 1"),
         (["hyperparams", "--validation", "1"], "--validation must be between 0 and 1"),
-        (["hyperparams", "--rerun-epochs", "0"], "--rerun-epochs must be positive"),
+        (["hyperparams", "--rerun-epochs", "0"], "--rerun-epochs must be a positive number"),
     ],
 )
 def test_cli_option_errors(argv, message, capsys, tmp_path):

@@ -60,11 +60,10 @@ def test_a_sweep_trial_trains_what_train_trains(src, changes):
 def test_sweep_options_default_to_train_defaults():
     opts, config = NetOptions(), TrainConfig()
     settings = opts.train()
-    assert settings["hidden"] == list(config.hidden) == [50]
-    assert (settings["init"], settings["lr"], settings["optimizer"]) == (0.01, 0.1, "sgd")
-    assert (settings["batch_size"], settings["sampling"]) == (config.batch_size, config.sampling)
+    assert settings == config and settings.hidden == (50,)
+    assert (settings.init, settings.lr, settings.optimizer) == (0.01, 0.1, "sgd")
     # An optimizer without --lr gets train's rate for it (the book's ch. 6 defaults).
-    assert opts.train(optimizer="adam")["lr"] == 0.001
+    assert opts.train(optimizer="adam").lr == 0.001
 
 
 def test_budget_means_what_the_options_say():
@@ -74,7 +73,7 @@ def test_budget_means_what_the_options_say():
     assert NetOptions().budget(Budget(epochs=2)) == Budget(epochs=2)
     with pytest.raises(ConfigError, match="--epochs or --iters, not both"):
         NetOptions(epochs=1, iters=3).budget(Budget(epochs=2))
-    with pytest.raises(ConfigError, match="--epochs must be positive"):
+    with pytest.raises(ConfigError, match="--epochs must be a positive number"):
         NetOptions(epochs=0).budget(Budget(epochs=2))
 
 

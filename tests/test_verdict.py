@@ -166,7 +166,7 @@ def test_above_the_bar_with_a_loss_that_barely_moved_has_not_learned():
     v = learning_verdict(0.242, LR0001, CHANCE, "1 epoch", more="try more epochs (--epochs)")
     assert v.kind == "learning" and not v.failed
     assert v.phrase == (
-        "had barely begun to learn in 1 epoch: above chance, but its loss fell only 0.1%: "
+        "had barely begun to learn in 1 epoch: above chance, but its loss had hardly fallen: "
         "try more epochs (--epochs)"
     )
     # A plateau that ends 4% below its start is not "learned" either (the bar is 5%).

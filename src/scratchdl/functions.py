@@ -131,41 +131,20 @@ def softmax(x: ArrayLike) -> NDArray:
     ``y_k = exp(x_k - max(x)) / sum_i exp(x_i - max(x))``; subtracting the row maximum keeps
     ``exp`` from overflowing, so ``softmax([1010, 1000, 990])`` is finite.
 
-    Infinite scores follow the limit of finite ones: a row with ``+inf`` entries gives them
-    equal shares of the probability (``softmax([inf, 1]) == [1, 0]``, ``softmax([inf, inf,
-    0]) == [0.5, 0.5, 0]``), and ``-inf`` entries get probability 0. A row whose scores are all
-    ``-inf`` has no limit and raises :class:`~scratchdl.errors.ShapeError`; a row holding NaN
-    gives NaN (so a diverged network shows as a NaN loss), without a warning.
+    A row holding NaN or ``+inf`` (a diverged network's scores) gives NaN, without a warning.
 
     Raises
     ------
     ShapeError
-        For an empty class axis, or a row of only ``-inf``.
+        For an empty class axis.
     InputTypeError
         For strings, complex numbers and other non-real input.
     """
     x = _scores(x, "softmax")
-    m = x.max(axis=-1, keepdims=True)
-    if not np.all(np.isfinite(m)):
-        return _softmax_nonfinite(x, m)
-    e = np.exp(x - m)
-    e /= e.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as the diverged net's loss
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        e /= e.sum(axis=-1, keepdims=True)
     return e
-
-
-def _softmax_nonfinite(x: NDArray, m: NDArray) -> NDArray:
-    """The rare path of :func:`softmax`: some row's maximum is infinite or NaN."""
-    if np.any(np.isneginf(m)):
-        raise ShapeError(
-            "softmax is undefined for a row whose scores are all -inf (no class has any "
-            "probability); give at least one score above -inf"
-        )
-    with np.errstate(invalid="ignore", over="ignore"):
-        top = np.isposinf(x)
-        n_top = np.sum(top, axis=-1, keepdims=True)
-        e = np.exp(x - np.where(np.isposinf(m), 0, m))
-        y = e / np.sum(e, axis=-1, keepdims=True)
-        return np.where(n_top > 0, top / np.maximum(n_top, 1), y).astype(x.dtype, copy=False)
 
 
 def log_softmax(x: ArrayLike) -> NDArray:

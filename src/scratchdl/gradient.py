@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl.errors import ConfigError, InputTypeError, ShapeError
+from scratchdl.checks import check_positive
+from scratchdl.errors import InputTypeError, ShapeError
 from scratchdl.functions import real_array
 from scratchdl.layers import Relu
 
@@ -23,18 +24,6 @@ __all__ = [
     "numerical_diff",
     "numerical_gradient",
 ]
-
-
-def _check_h(h: Any) -> float:
-    """The step of a central difference: a finite number > 0 (0 would divide by zero)."""
-    if (
-        isinstance(h, bool)
-        or not isinstance(h, (int, float, np.integer, np.floating))
-        or not np.isfinite(h)
-        or h <= 0
-    ):
-        raise ConfigError(f"h must be a finite number > 0 (the book uses 1e-4), got {h!r}")
-    return h
 
 
 def _check_net(net: Any, name: str) -> None:
@@ -55,7 +44,7 @@ def numerical_diff(f: Callable[[Any], Any], x: float, h: float = 1e-4) -> float:
 
     Its error is O(h²), against O(h) for the forward difference.
     """
-    _check_h(h)
+    check_positive(h, "h")
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -79,7 +68,7 @@ def numerical_gradient(f: Callable[[NDArray], Any], x: NDArray, h: float = 1e-4)
     -------
     ndarray of ``x``'s shape and dtype
     """
-    _check_h(h)
+    check_positive(h, "h")
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise ShapeError(
             "numerical_gradient needs a floating NumPy array it can perturb in place, got "
@@ -175,7 +164,7 @@ def gradient_check(net: Net, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> dic
         ``{param_name: mean |numerical - backprop|}``.
     """
     _check_net(net, "gradient_check")
-    _check_h(h)
+    check_positive(h, "h")
     net64 = net.astype(np.float64)
     x = np.asarray(real_array(x), dtype=np.float64)
     grad_num = net64.numerical_gradient(x, t, h=h)
@@ -197,7 +186,7 @@ def kink_samples(net: Net, x: ArrayLike, t: ArrayLike, h: float = 1e-4) -> NDArr
     ndarray of bool, shape (N,)
     """
     _check_net(net, "kink_samples")
-    _check_h(h)
+    check_positive(h, "h")
     net64 = net.astype(np.float64)
     x = np.asarray(real_array(x), dtype=np.float64)
     flagged = np.zeros(len(x), dtype=bool)

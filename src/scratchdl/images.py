@@ -5,14 +5,15 @@ MNIST's digits are white on black, scaled so the longer side of the digit fills 
 network trained on them reads a phone photo or a Paint drawing well only after the same
 treatment, so :func:`to_mnist` follows that recipe, made robust for real pictures:
 
-1. read any image Pillow reads (PNG, JPEG, ...; grey, RGB, RGBA, 16-bit), transparency laid
-   over white, as grey levels 0..255 (:func:`read_image`);
+1. read a PNG, JPEG, GIF, BMP, WebP or TIFF image (nothing else: see :data:`FORMATS`; grey,
+   RGB, RGBA, 16-bit), transparency laid over white, as grey levels 0..255 (:func:`read_image`);
 2. shrink a large image by whole-pixel block means, long side at most :data:`WORK_SIZE`;
 3. fit the background, light or dark, with its unevenness (a quadratic surface fitted to the
    pixels that are not ink) and subtract it; the ink is the side that stands out the most, so
    dark ink on light paper and light strokes on a dark screen both become white on black;
 4. remove the noise floor (3 noise standard deviations) and stretch the contrast so the ink
-   reaches 1.0;
+   reaches 1.0; remove the ruled lines of lined or squared paper (thin bands inked across the
+   page), keeping the digit's strokes where they cross them;
 5. crop to the ink's bounding box (a far speck of dust left out), scale its longer side to 20
    pixels by area averaging (exact anti-aliasing; strokes much thinner than MNIST's, from a thin
    pen on a big canvas, are first thickened towards its width) and centre it by its centre of
@@ -31,23 +32,31 @@ Example (``net`` any MNIST network, such as ``load_model("run/model.npz")``)::
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import stat
 import threading
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from scratchdl.errors import DataError, ShapeError
+from scratchdl.checks import check_non_negative, check_positive_int
+from scratchdl.errors import DataError, ScratchdlError, ShapeError
 
 __all__ = [
     "BOX",
+    "FORMATS",
     "SIZE",
     "WORK_SIZE",
     "BlankImageError",
+    "ImageBusyError",
+    "PixelBudget",
     "check_digit_model",
     "digit_probabilities",
     "image_to_mnist",
@@ -64,6 +73,11 @@ MIN_CONTRAST = 16.0
 _FINE = 4  # strokes are measured and evened at 4x the final size (an 80-pixel box)
 _MNIST_WIDTH = 10.4  # MNIST's median stroke width there (2.6 pixels at 28x28, measured)
 _FIT_SAMPLES = 64  # the background is fitted on at most 64x64 evenly spaced pixels
+#: A ruled line (lined or squared paper): a band of rows (or columns) each inked across at least
+#: this share of the image, no thicker than ``_RULE_THICKNESS`` of it; a digit's stroke is
+#: thicker than that, and does not run across the whole page.
+_RULE_SPAN = 0.6
+_RULE_THICKNESS = 0.015
 
 # Opening an image and catching Pillow's DecompressionBombWarning must not race with another
 # thread doing the same (warnings.catch_warnings changes the process's filters).
@@ -75,37 +89,190 @@ class BlankImageError(DataError):
 
 
 # -- reading ---------------------------------------------------------------------------------
+#: The formats read, by Pillow's names; anything else is refused by name before a decoder runs
+#: (Pillow would otherwise open EPS/PDF by running Ghostscript, and dozens of rarer formats).
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+_FORMATS_TEXT = "a PNG, JPEG, GIF, BMP, WebP or TIFF image"
+#: Other kinds of file recognised by their first bytes, so a refusal can say what was given.
+_OTHER_KINDS = (
+    (b"%!PS", "a PostScript/EPS file"),
+    (b"\xc5\xd0\xd3\xc6", "an EPS file"),
+    (b"%PDF", "a PDF file"),
+    (b"<svg", "an SVG file"),
+    (b"<?xml", "an XML file"),
+    (b"\x00\x00\x01\x00", "an ICO file"),
+    (b"8BPS", "a Photoshop (PSD) file"),
+    (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 file"),
+    (b"\xffO\xffQ", "a JPEG 2000 file"),
+    (b"icns", "an ICNS file"),
+    (b"qoif", "a QOI file"),
+    (b"DDS ", "a DDS file"),
+    (b"\xd7\xcd\xc6\x9a", "a WMF file"),
+    (b"SIMPLE", "a FITS file"),
+    (b"\x89HDF", "an HDF5 file"),
+    (b"PK\x03\x04", "a ZIP file"),
+    (b"\x1f\x8b", "a gzip file"),
+)
+
+
+class ImageBusyError(ScratchdlError):
+    """A :class:`PixelBudget` had no room for an image within its wait."""
+
+
+class PixelBudget:
+    """At most ``pixels`` pixels in at most ``images`` images decoded at once, across threads.
+
+    A server reading uploads in many threads holds each image's share while it decodes and
+    converts it, so its memory stays bounded however many clients send large images at once.
+    An image larger than the whole budget (still within ``max_pixels``) waits until it is alone.
+
+    Parameters
+    ----------
+    pixels : int
+        Pixels decoded at once, in all threads together.
+    images : int
+        Images decoded at once.
+    wait : float
+        Seconds an image waits for room before :class:`ImageBusyError`.
+    """
+
+    def __init__(self, pixels: int, images: int = 4, wait: float = 10.0) -> None:
+        self.pixels = check_positive_int(pixels, "pixels")
+        self.images = check_positive_int(images, "images")
+        self.wait = check_non_negative(wait, "wait")
+        self.busy_pixels = 0
+        self.busy_images = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        """Hold ``pixels`` of the budget (at most all of it) for the ``with`` block."""
+        share = min(max(int(pixels), 0), self.pixels)
+        deadline = time.monotonic() + self.wait
+        with self._cond:
+            while self.busy_pixels + share > self.pixels or self.busy_images >= self.images:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ImageBusyError(
+                        f"busy: {self.busy_images} images ({self.busy_pixels:,} pixels) are "
+                        f"being read; try again in a few seconds"
+                    )
+                self._cond.wait(left)
+            self.busy_pixels += share
+            self.busy_images += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.busy_pixels -= share
+                self.busy_images -= 1
+                self._cond.notify_all()
+
+
 def read_image(
-    source: str | os.PathLike[str] | bytes | IO[bytes], *, max_pixels: int | None = None
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    max_pixels: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> NDArray[np.float32]:
     """Read an image file as grey levels, float32 of shape (H, W) on a 0..255 scale.
 
     Parameters
     ----------
     source : path-like, bytes or binary file
-        A PNG, JPEG or any format Pillow reads; grey, RGB, RGBA, palette, 16-bit.
+        A PNG, JPEG, GIF (its first frame), BMP, WebP or TIFF image (:data:`FORMATS`); grey,
+        RGB, RGBA, palette, 16-bit. Other formats are refused before any decoder runs.
         Transparency is laid over white; a photo's EXIF orientation is applied (as browsers do).
     max_pixels : int, optional
         Refuse images with more pixels than this (default: Pillow's ``Image.MAX_IMAGE_PIXELS``,
         about 89 million). A server sets it lower so one upload cannot take all the memory.
+    budget : PixelBudget, optional
+        Held for the image's pixels while it is decoded (a server shares one among threads).
 
     Raises
     ------
     DataError
-        If ``source`` does not exist, is not an image, or has too many pixels.
+        If ``source`` does not exist, is not a regular file, is not an image in one of
+        :data:`FORMATS`, is damaged, has too many pixels or pixels that are not numbers.
+    ImageBusyError
+        If ``budget`` had no room in time.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    return _read(source, max_pixels, budget, lambda gray: gray)
 
-    name = "the file" if isinstance(source, (bytes, bytearray)) else str(source)
+
+def _open_source(source: str | os.PathLike[str] | bytes | IO[bytes]) -> tuple[str, IO[bytes], bool]:
+    """(name for messages, binary file, whether we opened it and must close it)."""
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise DataError("the file is empty (0 bytes): give a PNG or JPEG image")
-        source = io.BytesIO(source)
-    elif isinstance(source, (str, os.PathLike)):
-        source = Path(source)
-        if not source.is_file():
-            what = "is a folder" if source.is_dir() else "does not exist"
-            raise DataError(f"{source} {what}: give the path of an image file")
+        return "the file", io.BytesIO(source), True
+    if not isinstance(source, (str, os.PathLike)):
+        name = str(getattr(source, "name", "the file"))
+        if not (hasattr(source, "seekable") and source.seekable()):
+            return name, io.BytesIO(source.read()), True  # a pipe or socket: its bytes
+        return name, source, False
+    path = Path(source)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then tells what it is.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist: give the path of an image file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder: give the path of an image file") from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror}): give an image file") from None
+    info = os.fstat(fd)
+    if stat.S_ISDIR(info.st_mode):
+        os.close(fd)
+        raise DataError(f"{path} is a folder: give the path of an image file")
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise DataError(
+            f"{path} is not a regular file (a pipe, socket or device): give an image file"
+        )
+    if info.st_size == 0:
+        os.close(fd)
+        raise DataError(f"{path} is empty (0 bytes): give a PNG or JPEG image")
+    return str(path), os.fdopen(fd, "rb"), True
+
+
+def _kind(head: bytes) -> str | None:
+    """The allowed format whose signature ``head`` (a file's first bytes) starts with."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"
+    return None
+
+
+def _refusal(name: str, head: bytes) -> DataError:
+    stripped = head.lstrip()
+    for signature, kind in _OTHER_KINDS:
+        if head.startswith(signature) or (signature[:1] == b"<" and stripped.startswith(signature)):
+            return DataError(
+                f"{name} is {kind}, not an image format read here: give {_FORMATS_TEXT}"
+            )
+    return DataError(f"{name} is not an image in a known format: give {_FORMATS_TEXT}")
+
+
+def _read(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    max_pixels: int | None,
+    budget: PixelBudget | None,
+    then: Callable[[NDArray[np.float32]], NDArray[np.float32]],
+) -> NDArray[np.float32]:
+    """Open ``source``, check it, decode it under ``budget`` and return ``then(grey levels)``."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    name, fp, own = _open_source(source)
     limit = Image.MAX_IMAGE_PIXELS
     if max_pixels is not None:
         limit = max_pixels if limit is None else min(limit, max_pixels)
@@ -113,29 +280,50 @@ def read_image(
         f"{name} has too many pixels to be read safely (more than {limit:,}): "
         "give a smaller image, such as a photo cropped to the digit"
     )
+    damaged = f"{name} is damaged or not an image ({{}}): give a PNG or JPEG"
     try:
-        with _OPEN_LOCK, warnings.catch_warnings():
-            # Pillow only warns between its limit and twice it; make that a refusal too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(source)
+        try:
+            start = fp.tell()
+            head = fp.read(16)
+            fp.seek(start)
+        except OSError as exc:
+            raise DataError(f"{name} cannot be read ({exc}): give an image file") from None
+        kind = _kind(head)
+        if kind is None:
+            raise _refusal(name, head)
+        try:
+            with _OPEN_LOCK, warnings.catch_warnings():
+                # Pillow only warns between its limit and twice it; make that a refusal too.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                img = Image.open(fp, formats=[kind])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DataError(too_big) from None
+        except UnidentifiedImageError:
+            raise DataError(damaged.format(f"its {kind} header is not valid")) from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise DataError(damaged.format(exc)) from None
         with img:
             if limit is not None and img.width * img.height > limit:
                 raise DataError(too_big)
-            if img.format == "JPEG" and max(img.size) > 2 * WORK_SIZE:
+            if img.format in ("JPEG", "MPO") and max(img.size) > 2 * WORK_SIZE:
                 img.draft("L", (WORK_SIZE, WORK_SIZE))  # decode a big photo at 1/2..1/8 scale
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return _grayscale(img)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(too_big) from None
-    except UnidentifiedImageError:
-        raise DataError(f"{name} is not an image Pillow can read: give a PNG or JPEG") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        # Truncated or damaged files fail while decoding, after the header was understood.
-        raise DataError(f"{name} is damaged or not an image ({exc}): give a PNG or JPEG") from None
+            pixels = img.width * img.height
+            with budget.hold(pixels) if budget is not None else contextlib.nullcontext():
+                try:
+                    img.load()
+                    gray = _grayscale(ImageOps.exif_transpose(img), name)
+                except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                    raise DataError(too_big) from None
+                except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                    # Truncated or damaged files fail while decoding, after the header.
+                    raise DataError(damaged.format(exc)) from None
+                return then(gray)
+    finally:
+        if own:
+            fp.close()
 
 
-def _grayscale(img: Any) -> NDArray[np.float32]:
+def _grayscale(img: Any, name: str = "the image") -> NDArray[np.float32]:
     """Grey levels of a Pillow image on a 0..255 scale, float32 (H, W).
 
     Transparency is laid over white, or over black when what is opaque is light (white strokes
@@ -146,6 +334,11 @@ def _grayscale(img: Any) -> NDArray[np.float32]:
 
     if img.mode.startswith("I") or img.mode == "F":
         a = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(a).all():
+            raise DataError(
+                f"{name} has pixels that are not numbers (NaN or infinite, as in a "
+                "floating-point TIFF): give an image with ordinary pixel values"
+            )
         if img.mode.startswith("I;16") or (img.mode == "I" and img.format == "PNG"):
             full = 65535.0  # a PNG has no 32-bit grey: mode "I" is a 16-bit one (older Pillow)
         else:
@@ -180,21 +373,25 @@ def _backdrop(rgba: NDArray) -> int:
 
 # -- the recipe ------------------------------------------------------------------------------
 def image_to_mnist(
-    source: str | os.PathLike[str] | bytes | IO[bytes], *, max_pixels: int | None = None
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    *,
+    max_pixels: int | None = None,
+    budget: PixelBudget | None = None,
 ) -> NDArray[np.float32]:
     """Read an image and convert it like MNIST: (28, 28) float32 in [0, 1], white on black.
 
-    ``to_mnist(read_image(source))``; see the module's description for the steps. Feed a
+    ``to_mnist(read_image(source))``, under ``budget`` (see :func:`read_image`) until the
+    28x28 result is made; see the module's description for the steps. Feed a
     network ``x.reshape(1, 1, 28, 28)`` (an MLP flattens it) or use :func:`digit_probabilities`.
 
     Raises
     ------
     DataError
-        If the file is missing, unreadable or too large.
+        If the file is missing, unreadable, not in :data:`FORMATS` or too large.
     BlankImageError
         If there is no digit in it.
     """
-    return to_mnist(read_image(source, max_pixels=max_pixels))
+    return _read(source, max_pixels, budget, to_mnist)
 
 
 def to_mnist(gray: Any) -> NDArray[np.float32]:
@@ -222,6 +419,7 @@ def to_mnist(gray: Any) -> NDArray[np.float32]:
     ink = _ink(a)
     if framed:
         return ink.astype(np.float32)
+    ink = _unrule(ink)
     return _frame(ink).astype(np.float32)
 
 
@@ -360,6 +558,83 @@ def _ink(a: NDArray) -> NDArray:
     core = d[d >= 0.5 * peak]
     level = max(_median(core), MIN_CONTRAST)
     return np.minimum(d / level, 1.0)
+
+
+def _rule_bands(on: NDArray) -> list[tuple[int, int]]:
+    """The ruled lines along the rows of ``on`` (H, W), as (first, last) row: each band of
+    consecutive rows inked across at least :data:`_RULE_SPAN` of the width and at most
+    :data:`_RULE_THICKNESS` of the height (2 rows at least) thick, with its blurred edges (up to
+    2 rows on each side inked across a tenth as much)."""
+    h, w = on.shape
+    count = on.sum(axis=1)
+    full, part = count >= _RULE_SPAN * w, count >= _RULE_SPAN / 10 * w
+    thin = max(2, int(_RULE_THICKNESS * h))
+    bands = []
+    i = 0
+    while i < h:
+        if not full[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < h and full[j + 1]:
+            j += 1
+        if j - i + 1 <= thin:
+            lo, hi = i, j
+            while lo > 0 and i - lo < 2 and part[lo - 1]:
+                lo -= 1
+            while hi + 1 < h and hi - j < 2 and part[hi + 1]:
+                hi += 1
+            bands.append((lo, hi))
+        i = j + 1
+    return bands
+
+
+def _unrule(v: NDArray) -> NDArray:
+    """Remove the ruled lines of lined or squared paper from ink ``v`` (H, W) (see
+    :func:`_rule_bands`; rows and columns alike), except where the digit crosses a line: in the
+    columns where a stroke (ink at half its level or more) lies two and three rows above and
+    below it (2 columns aside allowed: a slanted stroke), and where the ink is much darker than
+    the line (twice its median level: a stroke lying along it). Ink near a line of the other direction is no evidence (the two lines cross
+    there). Without this a digit on lined paper is cropped with the lines around it: a small
+    digit in a grey box."""
+    on = v > 0
+    rows, cols = _rule_bands(on), _rule_bands(on.T)
+    if not rows and not cols:
+        return v
+    h, w = v.shape
+    near_row, near_col = np.zeros(h, bool), np.zeros(w, bool)
+    for lo, hi in rows:
+        near_row[max(lo - 5, 0) : hi + 6] = True
+    for lo, hi in cols:
+        near_col[max(lo - 5, 0) : hi + 6] = True
+    out = v.copy()
+    strong = v >= 0.5  # a stroke, not the noise floor's specks
+    for bands, ink, cleared in (
+        (rows, strong & ~near_col, out),
+        (cols, (strong & ~near_row[:, None]).T, out.T),
+    ):
+        n = ink.shape[0]
+        for lo, hi in bands:
+            if lo >= 3 and hi + 3 < n:
+                # A slanted stroke moves a few columns across the line: look 2 columns aside.
+                crossing = _widen(ink[lo - 3] & ink[lo - 2]) & _widen(ink[hi + 2] & ink[hi + 3])
+            else:
+                crossing = np.zeros(ink.shape[1], bool)  # a line at the edge has nothing beyond
+            band = cleared[lo : hi + 1]
+            # Ink much darker than the line itself is a stroke lying on it (a 2's base).
+            level = _median(band[band > 0])
+            keep = crossing | (band.max(axis=0) > max(2 * level, 0.5))
+            band[:, ~keep] = 0
+    return out
+
+
+def _widen(row: NDArray) -> NDArray:
+    """A boolean row, true also within 2 places of each true place."""
+    out = row.copy()
+    for k in (1, 2):
+        out[k:] |= row[:-k]
+        out[:-k] |= row[k:]
+    return out
 
 
 def _frame(ink: NDArray) -> NDArray:

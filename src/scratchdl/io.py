@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import io as _io
 import json
+import math
 import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
-from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz
+from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet
 
@@ -374,81 +375,310 @@ def check_model_file(
 # -- the book's pickles ---------------------------------------------------------------------
 
 
-def _numpy_reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct  # NumPy >= 2
-    except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core.multiarray import _reconstruct
-    return _reconstruct
+class _ArrayType:
+    """What the pickle's ``numpy.ndarray`` stands for: a name to pass to ``_reconstruct``,
+    never a class the pickle can call (``ndarray(shape)`` would allocate any size)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise ModelFileError(
+            "refused to load: the pickle calls numpy.ndarray(...) directly, which allocates "
+            "before any data is read; NumPy never writes that (this file may be malicious)"
+        )
 
 
-def _numpy_frombuffer():
-    try:
-        from numpy._core.numeric import _frombuffer  # NumPy >= 2
-    except ImportError:  # pragma: no cover - NumPy 1.x
-        from numpy.core.numeric import _frombuffer
-    return _frombuffer
+_NDARRAY = _ArrayType()
+
+
+class _PickledDtype:
+    """What the pickle's ``numpy.dtype(...)`` call makes: a request, resolved into a real
+    dtype (numeric only) when an array uses it."""
+
+    def __init__(self, spec: Any = None, align: Any = False, copy: Any = False) -> None:
+        self.spec = spec
+        self.state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def resolve(self, where: str) -> np.dtype:
+        # NumPy pickles a plain dtype as dtype('f4', False, True) with the state
+        # (3, '<', None, None, None, -1, -1, 0); anything richer (fields, subarrays, objects,
+        # sizes) is not a weight array's.
+        state = self.state
+        plain = (
+            isinstance(self.spec, str)
+            and len(self.spec) <= 4
+            and isinstance(state, tuple)
+            and len(state) in (8, 9)
+            and state[0] in (3, 4)
+            and state[1] in ("<", ">", "|", "=")
+            and state[2:5] == (None, None, None)
+            and state[5:8] == (-1, -1, 0)
+        )
+        dtype = None
+        if plain:
+            try:
+                dtype = np.dtype(self.spec)
+            except TypeError:
+                dtype = None
+        if dtype is None or dtype.kind not in "biuf" or dtype.fields is not None:
+            raise ModelFileError(
+                f"refused to load: {where} has a dtype that is not a plain number type "
+                f"({self.spec!r}); weight files hold float arrays"
+            )
+        return dtype.newbyteorder(state[1]) if state[1] in "<>" else dtype
+
+
+class _PickledArray:
+    """One ``ndarray`` being rebuilt: ``_reconstruct`` makes it empty, the pickle's BUILD
+    gives it shape, dtype and bytes, checked against the byte cap before anything is
+    allocated."""
+
+    def __init__(self, unpickler: _ArrayOnlyUnpickler) -> None:
+        self.unpickler = unpickler
+        unpickler.n_arrays += 1
+        self.where = f"array #{unpickler.n_arrays}"
+        self.array: NDArray | None = None
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 4:
+            state = (0, *state)
+        if not isinstance(state, tuple) or len(state) != 5 or self.array is not None:
+            raise ModelFileError(f"refused to load: {self.where} is not a plain NumPy array")
+        _, shape, dtype, fortran, raw = state
+        self.array = self.unpickler.make_array(self.where, shape, dtype, raw, bool(fortran))
+
+
+def _shape_of(shape: Any, where: str) -> tuple[int, ...]:
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) > 32
+        or not all(type(n) is int and n >= 0 for n in shape)
+    ):
+        raise ModelFileError(f"refused to load: {where} has an impossible shape {shape!r}")
+    return shape
 
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     # Protocol-2 pickles store array bytes as text plus ``_codecs.encode(text, 'latin1')``.
-    if encoding not in ("latin1", "latin-1"):
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
         raise ModelFileError(f"refused to load: the pickle asks to encode text as {encoding!r}")
     return text.encode("latin1")
 
 
-_ALLOWED_GLOBALS = {
-    ("_codecs", "encode"): lambda: _latin1_encode,
-    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
-    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
-    ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _numpy_reconstruct,
-    ("numpy", "ndarray"): lambda: np.ndarray,
-    ("numpy", "dtype"): lambda: np.dtype,
-}
+def _empty_bytes(*args: Any) -> bytes:
+    # Protocols 0-2 store an empty array's bytes as ``bytes()``.
+    if args:
+        raise ModelFileError("refused to load: the pickle calls bytes() with arguments")
+    return b""
+
+
+#: Opcodes a pickle of NumPy arrays in a dict can use; the rest (objects, extensions,
+#: persistent ids, out-of-band buffers) are refused before unpickling starts.
+_ALLOWED_OPCODES = frozenset(
+    [
+        "PROTO",
+        "FRAME",
+        "STOP",
+        "MARK",
+        "POP",
+        "POP_MARK",
+        "DUP",
+        "PUT",
+        "BINPUT",
+        "LONG_BINPUT",
+        "MEMOIZE",
+        "GET",
+        "BINGET",
+        "LONG_BINGET",
+        "NONE",
+        "NEWTRUE",
+        "NEWFALSE",
+        "INT",
+        "BININT",
+        "BININT1",
+        "BININT2",
+        "LONG",
+        "LONG1",
+        "LONG4",
+        "FLOAT",
+        "BINFLOAT",
+        "STRING",
+        "BINSTRING",
+        "SHORT_BINSTRING",
+        "UNICODE",
+        "BINUNICODE",
+        "SHORT_BINUNICODE",
+        "BINUNICODE8",
+        "BINBYTES",
+        "SHORT_BINBYTES",
+        "BINBYTES8",
+        "BYTEARRAY8",
+        "EMPTY_TUPLE",
+        "TUPLE",
+        "TUPLE1",
+        "TUPLE2",
+        "TUPLE3",
+        "EMPTY_LIST",
+        "LIST",
+        "APPEND",
+        "APPENDS",
+        "EMPTY_DICT",
+        "DICT",
+        "SETITEM",
+        "SETITEMS",
+        "GLOBAL",
+        "STACK_GLOBAL",
+        "REDUCE",
+        "BUILD",
+    ]
+)
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that can build NumPy arrays in plain containers and nothing else."""
+    """Unpickler that can build NumPy arrays in plain containers and nothing else.
+
+    The globals it resolves stand in for NumPy's: the arrays' shapes and dtypes are checked,
+    and their total size held to ``max_bytes``, before any array is allocated.
+    """
+
+    def __init__(self, file: IO[bytes], max_bytes: int) -> None:
+        super().__init__(file)
+        self.max_bytes = max_bytes
+        self.total_bytes = 0
+        self.n_arrays = 0
+        self._globals = {
+            ("_codecs", "encode"): _latin1_encode,
+            ("builtins", "bytes"): _empty_bytes,
+            ("__builtin__", "bytes"): _empty_bytes,
+            ("numpy.core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
+            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
+            ("numpy", "ndarray"): _NDARRAY,
+            ("numpy", "dtype"): _PickledDtype,
+        }
 
     def find_class(self, module: str, name: str) -> Any:
-        factory = _ALLOWED_GLOBALS.get((module, name))
-        if factory is None:
+        found = self._globals.get((module, name))
+        if found is None:
             raise ModelFileError(
                 f"refused to load: the pickle asks for {module}.{name}, and only NumPy arrays in "
                 "dicts are allowed (a weight file never needs anything else; this file may be "
                 "malicious)"
             )
-        return factory()
+        return found
 
     def persistent_load(self, pid: Any) -> Any:
         raise ModelFileError(
             "refused to load: the pickle uses persistent ids, which weight files never need"
         )
 
+    def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> _PickledArray:
+        # NumPy always writes _reconstruct(ndarray, (0,), b'b'): an empty array that BUILD
+        # then fills; any other size would be allocated here, before the data is seen.
+        if subtype is not _NDARRAY or shape != (0,):
+            raise ModelFileError(
+                "refused to load: the pickle builds an array in a way NumPy never writes"
+            )
+        return _PickledArray(self)
 
-def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
+    def _frombuffer(self, buf: Any, dtype: Any, shape: Any, order: Any) -> NDArray:
+        self.n_arrays += 1
+        return self.make_array(f"array #{self.n_arrays}", shape, dtype, buf, order == "F")
+
+    def make_array(self, where: str, shape: Any, dtype: Any, raw: Any, fortran: bool) -> NDArray:
+        """The array ``shape``/``dtype`` from the bytes ``raw``, after every check."""
+        shape = _shape_of(shape, where)
+        if not isinstance(dtype, _PickledDtype):
+            raise ModelFileError(f"refused to load: {where} has no plain dtype")
+        dt = dtype.resolve(where)
+        nbytes = math.prod(shape) * dt.itemsize
+        self.total_bytes += nbytes
+        if self.total_bytes > self.max_bytes:
+            raise ModelFileError(
+                f"refused to load: {where} (shape {shape}, {dt}) would take {nbytes:,} bytes "
+                f"({self.total_bytes:,} for the arrays so far), more than the "
+                f"{self.max_bytes:,} allowed; a weight file this large is damaged or hostile "
+                f"(raise the limit with {MAX_BYTES_ENV}=<bytes> if it is not)"
+            )
+        if not isinstance(raw, (bytes, bytearray)) or len(raw) != nbytes:
+            size = len(raw) if isinstance(raw, (bytes, bytearray)) else type(raw).__name__
+            raise ModelFileError(
+                f"refused to load: {where} (shape {shape}, {dt}) needs {nbytes:,} bytes of "
+                f"data and the pickle gives {size}; the file is damaged or truncated"
+            )
+        order = "F" if fortran else "C"
+        return np.frombuffer(raw, dtype=dt).reshape(shape, order=order).copy(order=order)
+
+
+def _check_opcodes(data: bytes, path: Path) -> None:
+    """Refuse opcodes no weight pickle needs, and counted lengths past the end of the file
+    (CPython's unpickler allocates a declared length before reading it)."""
+    import pickletools
+
+    try:
+        for opcode, _, _ in pickletools.genops(data):
+            if opcode.name not in _ALLOWED_OPCODES:
+                raise ModelFileError(
+                    f"refused to load: {path} uses the pickle opcode {opcode.name}, which a "
+                    "file of NumPy arrays in a dict never needs (this file may be malicious)"
+                )
+    except ModelFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parse failure of a damaged file
+        raise ModelFileError(
+            f"{path} is not a readable weight pickle ({exc}); it is damaged or truncated: "
+            "download it again"
+        ) from None
+
+
+def read_book_pickle(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> dict[str, NDArray]:
     """Read a pickled ``{name: ndarray}`` dict without letting it run code.
+
+    Held to the rules of ``.npz`` files (see :func:`load_model`): only NumPy arrays of numbers
+    in a dict, their total size within ``max_bytes`` checked from the declared shapes before
+    any array is allocated, and every value finite.
+
+    Parameters
+    ----------
+    path : path-like
+    max_bytes : int, optional
+        Largest total size of the arrays (default: ``$SCRATCHDL_MAX_MODEL_BYTES``, else 1 GiB).
 
     Raises
     ------
     ModelFileError
         If the file is missing, damaged, names any global other than NumPy's array
-        reconstruction, or does not hold a dict of numeric arrays.
+        reconstruction, declares more than ``max_bytes``, or does not hold a dict of finite
+        numeric arrays (the message names the array).
     """
     path = Path(path)
+    limit = max_bytes_limit(max_bytes)
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
     if not path.is_file():
+        if path.exists():  # a pipe, socket or device: reading it could block or never end
+            raise ModelFileError(f"{path} is not a regular file: give the .pkl weight file")
         raise ModelFileError(f"weight file {path} does not exist: check the path")
     if zipfile.is_zipfile(path):
         raise ModelFileError(
             f"{path} is a .npz archive, not the book's pickle: if it is a scratchdl model, use it "
             "as it is (scratchdl evaluate / load_model); there is nothing to import"
         )
+    # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
+    size = path.stat().st_size
+    if size > 2 * limit + (1 << 20):
+        raise ModelFileError(
+            f"refused to load: {path} has {size:,} bytes, more than weights of at most "
+            f"{limit:,} bytes take; raise the limit with {MAX_BYTES_ENV}=<bytes> if it is right"
+        )
     data = path.read_bytes()
+    _check_opcodes(data, path)
     try:
-        obj = _ArrayOnlyUnpickler(_io.BytesIO(data)).load()
+        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
     except ModelFileError:
         raise
     except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
@@ -458,16 +688,22 @@ def read_book_pickle(path: str | os.PathLike[str]) -> dict[str, NDArray]:
         ) from None
     if not isinstance(obj, dict) or not obj:
         raise ModelFileError(f"{path} must hold a dict of arrays, it holds {type(obj).__name__}")
+    weights: dict[str, NDArray] = {}
     for key, value in obj.items():
-        if (
-            not isinstance(key, str)
-            or not isinstance(value, np.ndarray)
-            or value.dtype.kind not in "fiu"
-        ):
+        array = value.array if isinstance(value, _PickledArray) else value
+        if not isinstance(key, str) or not isinstance(array, np.ndarray):
             raise ModelFileError(
-                f"{path} must hold a dict of numeric arrays; entry {key!r} is {type(value).__name__}"
+                f"{path} must hold a dict of numeric arrays; entry {key!r} is "
+                f"{type(value).__name__}"
             )
-    return obj
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            raise ModelFileError(
+                f"{path}: {key} holds {bad:,} NaN or infinite values of {array.size:,}; "
+                "weights must be finite numbers: the file is damaged or from a diverged run"
+            )
+        weights[key] = array
+    return weights
 
 
 #: The networks :func:`load_book_weights` can build, by the names the CLI uses.
@@ -489,6 +725,29 @@ def _detect_model(weights: dict[str, NDArray]) -> str:
         f"the weights ({shapes}) match no network scratchdl knows: the book's MLPs (all W "
         "2-D), SimpleConvNet (W1 4-D, W2 and W3 2-D) or DeepConvNet (W1..W6 4-D, W7 and W8 2-D)"
     )
+
+
+def _check_dimensions(weights: dict[str, NDArray], model: str, path: Any) -> None:
+    """Each W is a matrix (4-D filters where the network has convolutions), each b a vector:
+    a damaged file gets a sentence naming the array, not NumPy's unpacking error."""
+    names = {"mlp": "fully connected network", "cnn": "SimpleConvNet", "deep-cnn": "DeepConvNet"}
+    n_conv = {"mlp": 0, "cnn": 1, "deep-cnn": 6}[model]
+    n_layers = sum(1 for k in weights if k.startswith("W"))
+    for i in range(1, n_layers + 1):
+        W, b = weights[f"W{i}"], weights[f"b{i}"]
+        want = 4 if i <= n_conv else 2
+        what = "4-D filters (FN, C, FH, FW)" if want == 4 else "a 2-D matrix (inputs, outputs)"
+        if W.ndim != want or 0 in W.shape:
+            raise ModelFileError(
+                f"{path}: W{i} has shape {W.shape}; the book's {names[model]} needs W{i} as "
+                f"{what}: the file is damaged or holds another network"
+            )
+        if b.ndim != 1 or b.shape[0] != W.shape[0 if want == 4 else 1]:
+            size = W.shape[0 if want == 4 else 1]
+            raise ModelFileError(
+                f"{path}: b{i} has shape {b.shape}; with W{i} {W.shape} it must have shape "
+                f"({size},): the file is damaged or holds another network"
+            )
 
 
 def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str, path) -> Net:
@@ -565,6 +824,7 @@ def load_book_weights(
     if n_layers == 0 or set(weights) != expected:
         raise ModelFileError(f"{path} must hold W1, b1, ..., Wn, bn; it holds {sorted(weights)}")
     detected = _detect_model(weights)
+    _check_dimensions(weights, detected, path)
     if model is None:
         model = detected
     elif model not in BOOK_MODELS:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from scratchdl.checks import check_probability
 from scratchdl.errors import ShapeError, StateError
 from scratchdl.functions import (
     as_float_array,
@@ -317,10 +318,7 @@ class Dropout(Layer):
     def __init__(
         self, dropout_ratio: float = 0.5, *, rng: np.random.Generator | int | None = None
     ) -> None:
-        ratio = float(dropout_ratio)
-        if not 0.0 <= ratio < 1.0:
-            raise ShapeError(f"dropout_ratio must be in [0, 1), got {dropout_ratio!r}")
-        self.dropout_ratio = ratio
+        self.dropout_ratio = check_probability(dropout_ratio, "dropout_ratio", ShapeError)
         self.rng = _resolve_rng(rng)
         self.mask: NDArray[np.bool_] | None = None
 
@@ -389,11 +387,9 @@ class BatchNormalization(Layer):
                 f"BatchNormalization needs gamma and beta of the same shape (D,), got "
                 f"{gamma.shape} and {beta.shape}"
             )
-        if not 0.0 <= float(momentum) < 1.0:
-            raise ShapeError(f"momentum must be in [0, 1), got {momentum!r}")
         self.gamma = gamma
         self.beta = beta
-        self.momentum = float(momentum)
+        self.momentum = check_probability(momentum, "momentum", ShapeError)
         d = gamma.shape[0]
         self.running_mean = self._own_stat(running_mean, d, "running_mean")
         self.running_var = self._own_stat(running_var, d, "running_var")

@@ -28,12 +28,20 @@ from __future__ import annotations
 import copy
 import re
 from collections import OrderedDict
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
+from scratchdl.checks import (
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive_int,
+    check_probability,
+)
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import (
     cross_entropy_error,
@@ -209,8 +217,9 @@ class Net:
     output_size: int
     #: The loss computed by the forward pass of the latest :meth:`gradient` call.
     last_loss: float | None = None
-    #: Filled by :func:`scratchdl.io.load_model` from the file's record (dataset, config...).
-    metadata: dict[str, Any]
+    #: The file's record (dataset, config...), set by :func:`scratchdl.io.load_model`; a new
+    #: network has none (a read-only empty mapping).
+    metadata: Mapping[str, Any] = MappingProxyType({})
 
     def _bind(self, owners: dict[str, tuple[Any, str]]) -> None:
         """Make ``self.params`` the live view of ``{key: (owner, attribute)}``."""
@@ -458,13 +467,18 @@ class LayerNet(Net):
         if single:
             t = np.asarray(t)[np.newaxis]
         y = self.predict(x, train_flg)
+        return self.lastLayer.forward(y, t) + self.weight_decay()
+
+    def weight_decay(self) -> float:
+        """The L2 penalty ``0.5 * lambda * Σ ||W||²`` over the weights ``W1, W2, ...``
+        (ch. 6.4.1); 0 without ``weight_decay_lambda``."""
         weight_decay = 0.0
         if self.weight_decay_lambda:
             for key in self.params:
                 if key.startswith("W"):
                     W = self.params[key]
                     weight_decay += 0.5 * self.weight_decay_lambda * float(np.sum(W * W))
-        return self.lastLayer.forward(y, t) + weight_decay
+        return weight_decay
 
     def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
         """Gradient of :meth:`loss` for every parameter by backpropagation (ch. 5.7.2).
@@ -491,7 +505,8 @@ class LayerNet(Net):
 class TwoLayerNet(LayerNet):
     """The book's two-layer net (ch. 5.7.2): Affine1 - Relu1 - Affine2, SoftmaxWithLoss.
 
-    ``predict``, ``loss`` and ``gradient`` are :class:`LayerNet`'s, just above. Parameters
+    ``predict``, ``loss`` and ``gradient`` are written out here as in the book (the deeper
+    nets share :class:`LayerNet`'s loops, which do the same for any layers). Parameters
     ``W1, b1, W2, b2``, initial weights ``weight_init_std * N(0, 1)``, biases 0.
     ``activation='sigmoid'`` gives the ch. 4.5 variant (its layer is ``'Sigmoid1'``).
     ``rng`` (a Generator or a seed) draws the weights; ``dtype`` is float32 or float64.
@@ -515,7 +530,6 @@ class TwoLayerNet(LayerNet):
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         rng = _resolve_rng(rng)
         W1 = _init_weight(rng, weight_init_std, input_size, hidden_size, self.dtype)
         W2 = _init_weight(rng, weight_init_std, hidden_size, output_size, self.dtype)
@@ -526,6 +540,41 @@ class TwoLayerNet(LayerNet):
         self.layers["Affine2"] = Affine(W2, np.zeros(output_size, dtype=self.dtype))
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
+
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:
+        """Scores before softmax, (N, C); (C,) for one sample (D,)."""
+        x, single = self._as_batch(x)
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x[0] if single else x
+
+    def loss(self, x: ArrayLike, t: ArrayLike, train_flg: bool = False) -> float:
+        """Cross-entropy of softmax(predict(x)) against ``t``, plus :meth:`weight_decay`."""
+        x, single = self._as_batch(x)
+        if single:
+            t = np.asarray(t)[np.newaxis]
+        y = self.predict(x)
+        return self.lastLayer.forward(y, t) + self.weight_decay()
+
+    def gradient(self, x: ArrayLike, t: ArrayLike) -> dict[str, NDArray]:
+        """``{'W1': dL/dW1, ...}`` by backpropagation; the loss is kept in ``last_loss``."""
+        # forward
+        self.last_loss = self.loss(x, t)
+
+        # backward
+        dout = 1
+        dout = self.lastLayer.backward(dout)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+
+        # collect
+        grads = {}
+        grads["W1"], grads["b1"] = self.layers["Affine1"].dW, self.layers["Affine1"].db
+        grads["W2"], grads["b2"] = self.layers["Affine2"].dW, self.layers["Affine2"].db
+        if self.weight_decay_lambda:  # d/dW of the penalty (ch. 6.4.1)
+            grads["W1"] = grads["W1"] + self.weight_decay_lambda * self.params["W1"]
+            grads["W2"] = grads["W2"] + self.weight_decay_lambda * self.params["W2"]
+        return grads
 
     def config(self) -> dict[str, Any]:
         """The constructor's keyword arguments (but ``rng``): ``TwoLayerNet(**net.config())``
@@ -583,7 +632,6 @@ class MultiLayerNet(LayerNet):
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         rng = _resolve_rng(rng)
 
         self.layers = OrderedDict()
@@ -608,19 +656,8 @@ def _check_sizes(sizes: list[Any], activation: str, weight_decay_lambda: float) 
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
             raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
-    if activation not in ACTIVATION_LAYERS:
-        raise ConfigError(
-            f"unknown activation {activation!r}: use one of {sorted(ACTIVATION_LAYERS)}"
-        )
-    if (
-        isinstance(weight_decay_lambda, bool)
-        or not isinstance(weight_decay_lambda, (int, float, np.integer, np.floating))
-        or not np.isfinite(weight_decay_lambda)
-        or weight_decay_lambda < 0
-    ):
-        raise ConfigError(
-            f"weight_decay_lambda must be a finite number >= 0, got {weight_decay_lambda!r}"
-        )
+    check_choice(activation, tuple(ACTIVATION_LAYERS), "activation")
+    check_non_negative(weight_decay_lambda, "weight_decay_lambda")
 
 
 def _init_weight(
@@ -710,12 +747,10 @@ class MultiLayerNetExtend(LayerNet):
         self.output_size = int(output_size)
         self.activation, self.weight_init_std = activation, weight_init_std
         self.weight_decay_lambda = float(weight_decay_lambda)
-        self.use_dropout, self.dropout_ration = bool(use_dropout), float(dropout_ration)
-        if not 0.0 <= self.dropout_ration < 1.0:
-            raise ConfigError(f"dropout_ration must be in [0, 1), got {dropout_ration!r}")
+        self.use_dropout = bool(use_dropout)
+        self.dropout_ration = check_probability(dropout_ration, "dropout_ration")
         self.use_batchnorm = bool(use_batchnorm)
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         rng = _resolve_rng(rng)
 
         self.layers = OrderedDict()
@@ -780,7 +815,6 @@ class SimpleNet(Net):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.dtype = _check_dtype(dtype)
-        self.metadata = {}
         if W is None:
             W = _resolve_rng(rng).standard_normal((2, 3))
         W = np.array(real_array(W), dtype=self.dtype, copy=True)
@@ -868,17 +902,9 @@ def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -
             )
         conv.update(conv_param)
     for key, value in conv.items():
-        low = 0 if key == "pad" else 1
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ConfigError(f"conv_param[{key!r}] must be an integer >= {low}, got {value!r}")
-    return {k: int(v) for k, v in conv.items()}
-
-
-def _decay(weight_decay_lambda: float) -> float:
-    value = float(weight_decay_lambda)
-    if not np.isfinite(value) or value < 0:
-        raise ConfigError(f"weight_decay_lambda must be >= 0, got {weight_decay_lambda!r}")
-    return value
+        check = check_non_negative_int if key == "pad" else check_positive_int
+        conv[key] = check(value, f"conv_param[{key!r}]")
+    return conv
 
 
 def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
@@ -930,19 +956,15 @@ class SimpleConvNet(ConvNet):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
-        self.weight_decay_lambda = _decay(weight_decay_lambda)
+        self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
         self.conv_param = _conv_settings(
             conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
         )
-        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        self.hidden_size = int(hidden_size)
-        self.output_size = int(output_size)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.output_size = check_positive_int(output_size, "output_size")
         self.input_size = C * H * W
         self.weight_init_std = weight_init_std
         self.dtype = _check_dtype(dtype)
-        self.metadata: dict[str, Any] = {}
         gen = _resolve_rng(rng)
         fn, fs = self.conv_param["filter_num"], self.conv_param["filter_size"]
         stride, pad = self.conv_param["stride"], self.conv_param["pad"]
@@ -1063,20 +1085,16 @@ class DeepConvNet(ConvNet):
         rng: np.random.Generator | int | None = None,
     ) -> None:
         self.input_dim = C, H, W = _input_dim(input_dim)
-        self.weight_decay_lambda = _decay(weight_decay_lambda)
+        self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         self.conv_params = [
             _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
         ]
-        for name, value in (("hidden_size", hidden_size), ("output_size", output_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        self.hidden_size = int(hidden_size)
-        self.output_size = int(output_size)
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
+        self.output_size = check_positive_int(output_size, "output_size")
         self.dropout_ratio = float(dropout_ratio)
         self.input_size = C * H * W
         self.dtype = _check_dtype(dtype)
-        self.metadata: dict[str, Any] = {}
         gen = _resolve_rng(rng)
 
         def he(shape: tuple[int, ...], fan_in: int) -> NDArray:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from scratchdl.checks import check_positive, check_probability
 from scratchdl.errors import ConfigError, ModelFileError
 
 __all__ = [
@@ -42,20 +43,6 @@ __all__ = [
 EPS = 1e-7
 
 
-def _positive(name: str, value: float, owner: str) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{owner} needs {name} > 0, got {value}")
-    return value
-
-
-def _fraction(name: str, value: float, owner: str) -> float:
-    value = float(value)
-    if not 0 <= value < 1:
-        raise ConfigError(f"{owner} needs 0 <= {name} < 1, got {value}")
-    return value
-
-
 class Optimizer:
     """Base class: subclasses define ``slots`` (state arrays per key) and ``_step``.
 
@@ -70,7 +57,7 @@ class Optimizer:
     slots: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, lr: float) -> None:
-        self.lr = _positive("lr", lr, type(self).__name__)
+        self.lr = check_positive(lr, f"{type(self).__name__}'s lr")
         self.state: dict[str, dict[str, NDArray]] = {}
         self.iterations = 0  # number of update() calls, Adam's bias correction needs it
 
@@ -189,7 +176,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
-        self.momentum = _fraction("momentum", momentum, "Momentum")
+        self.momentum = check_probability(momentum, "Momentum's momentum")
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum}
@@ -225,7 +212,7 @@ class Nesterov(Optimizer):
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.9) -> None:
         super().__init__(lr)
-        self.momentum = _fraction("momentum", momentum, "Nesterov")
+        self.momentum = check_probability(momentum, "Nesterov's momentum")
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "momentum": self.momentum}
@@ -275,7 +262,7 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr: float = 0.01, decay_rate: float = 0.99) -> None:
         super().__init__(lr)
-        self.decay_rate = _fraction("decay_rate", decay_rate, "RMSprop")
+        self.decay_rate = check_probability(decay_rate, "RMSprop's decay_rate")
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "decay_rate": self.decay_rate}
@@ -307,8 +294,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999) -> None:
         super().__init__(lr)
-        self.beta1 = _fraction("beta1", beta1, "Adam")
-        self.beta2 = _fraction("beta2", beta2, "Adam")
+        self.beta1 = check_probability(beta1, "Adam's beta1")
+        self.beta2 = check_probability(beta2, "Adam's beta2")
 
     def hyperparameters(self) -> dict[str, float]:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2}

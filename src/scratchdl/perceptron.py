@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl.errors import ConfigError, ShapeError
+from scratchdl.checks import check_positive, check_positive_int
+from scratchdl.errors import ShapeError
 
 __all__ = [
     "AND",
@@ -135,8 +136,8 @@ def fit_perceptron(
         )
     if not np.isin(t, (0, 1)).all():
         raise ShapeError("fit_perceptron targets must be 0 or 1")
-    if lr <= 0 or max_epochs < 1:
-        raise ConfigError("fit_perceptron needs lr > 0 and max_epochs >= 1")
+    check_positive(lr, "lr")
+    check_positive_int(max_epochs, "max_epochs")
     w = np.zeros(x.shape[1])
     b = 0.0
     errors: list[int] = []

@@ -125,10 +125,10 @@ def _png_info(data: bytes) -> tuple[int, int] | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
             img.verify()  # checks chunk CRCs without decoding the pixels
             size = img.size
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
             img.load()  # verify() misses truncated image data; a full decode does not
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return None

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
+from scratchdl.checks import check_non_negative_int, check_positive_int
 from scratchdl.errors import ShapeError
 from scratchdl.functions import as_float_array
 
@@ -29,18 +30,6 @@ __all__ = [
     "shuffle_dataset",
     "smooth_curve",
 ]
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ShapeError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _non_negative_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ShapeError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -56,10 +45,10 @@ def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: in
         If a size is not a positive integer (``pad`` non-negative), or the filter does not fit
         into the padded input.
     """
-    input_size = _positive_int(input_size, "input_size")
-    filter_size = _positive_int(filter_size, "filter_size")
-    stride = _positive_int(stride, "stride")
-    pad = _non_negative_int(pad, "pad")
+    input_size = check_positive_int(input_size, "input_size", ShapeError)
+    filter_size = check_positive_int(filter_size, "filter_size", ShapeError)
+    stride = check_positive_int(stride, "stride", ShapeError)
+    pad = check_non_negative_int(pad, "pad", ShapeError)
     if filter_size > input_size + 2 * pad:
         raise ShapeError(
             f"a filter of size {filter_size} does not fit an input of size {input_size} with "

@@ -37,13 +37,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         "is an MLP, W1 4-D and two affine layers the ch. 7 SimpleConvNet, six 4-D the ch. 8 "
         "DeepConvNet)",
     )
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.set_defaults(func=_import_weights)
 
 
 def _import_weights(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from scratchdl.errors import ConfigError
     from scratchdl.io import load_book_weights, save_model
 
+    # The pickle is refused if any weight is NaN or infinite, so nothing non-finite is written.
     net = load_book_weights(args.pkl, activation=args.activation, model=args.model)
+    out = Path(args.out)
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder: give the name of the .npz model file to write")
+    if (out.exists() or out.is_symlink()) and not args.force:
+        raise ConfigError(
+            f"{out} exists: pass --force to replace it, or choose another output file"
+        )
     path = save_model(net, args.out, metadata={"imported_from": str(args.pkl)})
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in net.params.items())
     print(f"imported {net!r} from {args.pkl}: {shapes}")

@@ -120,9 +120,10 @@ class _RowPrinter:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from scratchdl.experiments.config import check_positive
+    from scratchdl.checks import check_positive_int
 
-    check_positive(args.jobs, "--jobs", integer=True)
+    if args.jobs is not None:
+        check_positive_int(args.jobs, "--jobs")
     opts, build = args.options(args)
     # Plan once against a stand-in data description: every option is checked (lr, values,
     # variants, optimizer, ...) before MNIST is loaded, so a typo fails in milliseconds.

@@ -3,51 +3,62 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from scratchdl.cli._options import add_data_dir
+from scratchdl.train import Callback, TrainConfig
+from scratchdl.train.config import flag_help
 
-_TRAINING_OPTIONS = (
-    "dataset",
-    "model",
-    "hidden",
-    "activation",
-    "init",
-    "optimizer",
-    "lr",
-    "batch_size",
-    "epochs",
-    "iters",
-    "weight_decay",
-    "seed",
-    "eval_samples",
-    "sampling",
-    "dtype",
-    "batchnorm",
-    "dropout",
-)
+#: Flags that set a run's settings; --resume takes the checkpoint's instead (--max-seconds is
+#: each session's own).
+_SESSION_OPTIONS = ("max_seconds",)
 
 
 def _init_value(text: str) -> float | str:
-    from scratchdl.choices import INITS
+    from scratchdl.errors import ConfigError
+    from scratchdl.experiments.config import parse_init
 
-    if text.lower() in INITS:
-        return text.lower()
     try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number or one of {', '.join(INITS)}, got {text!r}"
-        ) from None
+        return parse_init(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per :class:`~scratchdl.train.TrainConfig` field, with its help, choices and
+    type; the settings not given stay None, so that TrainConfig resolves their defaults."""
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)
+    length = p.add_mutually_exclusive_group()
+    for f in dataclasses.fields(TrainConfig):
+        meta = f.metadata
+        kwargs: dict[str, Any] = {"help": flag_help(f)}
+        if meta["metavar"]:
+            kwargs["metavar"] = meta["metavar"]
+        if meta["choices"]:
+            kwargs["choices"] = meta["choices"]
+        if hints[f.name] is bool:
+            kwargs.update(action="store_true", default=None)
+        elif f.name == "hidden":
+            kwargs["action"] = "append"
+        elif f.name == "init":
+            kwargs["type"] = _init_value
+        elif not meta["choices"]:
+            kwargs["type"] = (
+                float if float in typing.get_args(hints[f.name]) + (hints[f.name],) else int
+            )
+        (length if f.name in ("epochs", "iters") else p).add_argument(
+            "--" + f.name.replace("_", "-"), **kwargs
+        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` command."""
-    from scratchdl.choices import ACTIVATIONS, DATASETS, DTYPES, MODELS, OPTIMIZERS, SAMPLINGS
-
     p = subparsers.add_parser(
         "train",
         help="train a network on MNIST; writes model.npz, history.json and curves.png",
@@ -60,77 +71,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with --resume. A finished run in --out is replaced only with --force."
         ),
     )
-    p.add_argument("--dataset", choices=DATASETS, help="dataset (default: mnist)")
-    p.add_argument(
-        "--model",
-        choices=tuple(MODELS),
-        help="mlp (default): fully connected; cnn: the book's SimpleConvNet (ch. 7, Adam, "
-        "about 99%% in 20 epochs); deep-cnn: its DeepConvNet (ch. 8)",
-    )
     add_data_dir(p)
-    p.add_argument(
-        "--hidden",
-        action="append",
-        metavar="N[,N...]",
-        help="hidden layer widths, as in the sweeps: --hidden 100,100 (or repeated: "
-        "--hidden 100 --hidden 100) for depth (default: one layer of 50; 100 for cnn)",
-    )
-    p.add_argument("--activation", choices=ACTIVATIONS, help="default: relu")
-    p.add_argument(
-        "--init",
-        type=_init_value,
-        metavar="STD|he|xavier",
-        help="initial weight scale (default: 0.01 for mlp, he for the CNNs)",
-    )
-    p.add_argument(
-        "--optimizer", choices=OPTIMIZERS, help="default: sgd (mlp), adam (cnn, deep-cnn)"
-    )
-    p.add_argument(
-        "--lr",
-        type=float,
-        help="learning rate (default: 0.1 for sgd, the book's "
-        "default for the other optimizers, e.g. 0.001 for adam)",
-    )
-    p.add_argument("--batch-size", type=int, metavar="N", help="default: 100")
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=int, metavar="N", help="train for N epochs")
-    length.add_argument(
-        "--iters", type=int, metavar="N", help="train for N iterations (default: 10000)"
-    )
-    p.add_argument("--weight-decay", type=float, metavar="L", help="L2 penalty (default: 0)")
-    p.add_argument("--seed", type=int, help="random seed (default: 0)")
-    p.add_argument(
-        "--eval-samples",
-        type=int,
-        metavar="N",
-        help="evaluate on N samples of each set (default: the full sets)",
-    )
-    p.add_argument(
-        "--sampling",
-        choices=SAMPLINGS,
-        help="mini-batches: a fresh permutation each epoch, the remainder dropped (default), "
-        "or drawn with replacement as the book's np.random.choice",
-    )
-    p.add_argument("--dtype", choices=DTYPES, help="default: float32")
-    p.add_argument(
-        "--batchnorm",
-        action="store_true",
-        default=None,
-        help="MLP: batch normalisation after every hidden Affine layer (the book's "
-        "MultiLayerNetExtend, ch. 6.3)",
-    )
-    p.add_argument(
-        "--dropout",
-        type=float,
-        metavar="P",
-        help="MLP: drop each hidden unit with probability P in training (ch. 6.4.3)",
-    )
-    p.add_argument(
-        "--max-seconds",
-        type=float,
-        metavar="S",
-        help="stop after S seconds of training in this session (resumable with --resume)",
-    )
+    _add_config_flags(p)
     p.add_argument("--out", default="run", metavar="DIR", help="output folder (default: ./run)")
     p.add_argument(
         "--resume",
@@ -155,10 +97,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config_from_args(args: argparse.Namespace) -> Any:
     """The settings of a new run from the flags (None with ``--resume``: the checkpoint's)."""
     from scratchdl.errors import ConfigError
-    from scratchdl.train import TrainConfig
 
     given = {
-        name: getattr(args, name) for name in _TRAINING_OPTIONS if getattr(args, name) is not None
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in _SESSION_OPTIONS and getattr(args, f.name) is not None
     }
     if args.resume:
         if given:
@@ -277,7 +220,7 @@ def _check_memory(config: Any, force: bool) -> None:
     check_memory("train", estimate, parts, "use a smaller --hidden or --batch-size", force)
 
 
-class _EpochTable:
+class _EpochTable(Callback):
     """Callback printing one row per evaluation record (through the progress bar if any)."""
 
     HEADER = (
@@ -300,9 +243,6 @@ class _EpochTable:
             self._print(self.HEADER)
             self.printed_header = True
 
-    def on_iteration(self, trainer: Any, loss: float) -> None:
-        pass
-
     def on_epoch(self, trainer: Any, record: Any) -> None:
         from scratchdl._text import epochs_done
 
@@ -317,9 +257,6 @@ class _EpochTable:
             f"{fmt(record.test_acc, '>8.4f'):>8} {record.train_loss:>10.4f} "
             f"{fmt(record.test_loss, '>9.4f'):>9} {record.elapsed:>6.1f}s"
         )
-
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from scratchdl._text import over_seeds, plural_epochs
+from scratchdl.checks import check_positive, check_positive_int
 from scratchdl.errors import ConfigError
-from scratchdl.experiments.config import check_positive
 from scratchdl.experiments.declare import (
     Budget,
     Group,
@@ -77,8 +77,9 @@ def scaled_lr(lr: float, batch: int, scaling: str, reference: int = 100) -> floa
 
 
 def build(opts: Options, data: dict[str, Any]) -> Sweep:
-    check_positive(opts.updates, "--updates", integer=True)
-    check_positive(opts.lr_reference, "--lr-reference", integer=True)
+    if opts.updates is not None:
+        check_positive_int(opts.updates, "--updates")
+    check_positive_int(opts.lr_reference, "--lr-reference")
     check_positive(opts.budget_seconds, "--budget-seconds")
     budget, values, n = opts.budget(BUDGET), sorted(opts.values), int(data["n_train"])
     if not values:
@@ -94,7 +95,7 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
     if updates > made:
         beyond += f" and {updates} updates (equal updates)"
     beyond += f", past their budget of {budget.text} if they finish it sooner"
-    opts = replace(opts, lr=opts.train()["lr"])  # recorded: the lr at --lr-reference
+    opts = replace(opts, lr=opts.train().lr)  # recorded: the lr at --lr-reference
     groups = []
     for b in values:
         lr = scaled_lr(opts.lr, b, opts.lr_scaling, opts.lr_reference)

@@ -26,6 +26,7 @@ from scratchdl.experiments.declare import (
     mean_curve,
     option,
     setup_values,
+    train_option,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -50,9 +51,9 @@ class Options(NetOptions):
         BOOK_SCALES, "initial weight stds (the book's: 16 log-spaced from 1 to 0.0001)"
     )
     train_samples: int = option(1000, "train on the first N training images")
-    hidden: tuple[int, ...] = option((100,) * 5, "hidden layer sizes")
-    lr: float | None = option(0.01, "learning rate")
-    sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
+    hidden: tuple[int, ...] = train_option("hidden", (100,) * 5)
+    lr: float | None = train_option("lr", 0.01)
+    sampling: str = train_option("sampling", "replacement")
     eval_samples: int = option(1000, "images per learning-curve point (>= N: every image)")
     curve_points: int | None = option(None, "points on each learning curve (default: 1 an epoch)")
     init: float | str = option(0.01, "set by --scales", flag=False)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from scratchdl.choices import ACTIVATIONS, INITS
 from scratchdl.errors import ConfigError
@@ -13,12 +13,10 @@ from scratchdl.errors import ConfigError
 __all__ = [
     "ACTIVATIONS",
     "Variant",
-    "check_positive",
     "parse_float_list",
     "parse_init",
     "parse_int_list",
     "parse_variants",
-    "train_settings",
 ]
 
 T = TypeVar("T")
@@ -57,16 +55,6 @@ def parse_float_list(text: str, option: str) -> tuple[float, ...]:
     if bad:
         raise ConfigError(f"{option} values must be positive finite numbers, got {bad[0]}")
     return values
-
-
-def check_positive(value: float | None, option: str, *, integer: bool = False) -> None:
-    """Raise ConfigError unless ``value`` is None or a positive (whole) number."""
-    if value is None:
-        return
-    if integer and (isinstance(value, bool) or int(value) != value):
-        raise ConfigError(f"{option} must be a whole number, got {value}")
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{option} must be positive, got {value}")
 
 
 def parse_init(text: str) -> float | str:
@@ -108,57 +96,3 @@ def parse_variants(text: str, option: str = "--variants") -> tuple[Variant, ...]
             )
         out.append(Variant(act.lower(), parse_init(init)))
     return tuple(out)
-
-
-def train_settings(
-    *,
-    hidden: Sequence[int],
-    activation: str,
-    init: float | str,
-    optimizer: str,
-    lr: float,
-    batch_size: int,
-    weight_decay: float = 0.0,
-    dtype: str = "float32",
-    sampling: str = "shuffle",
-    batchnorm: bool = False,
-    dropout: float = 0.0,
-) -> dict[str, Any]:
-    """The training settings of one trial, checked by :meth:`TrainConfig.validate`.
-
-    A trial trains what ``scratchdl train`` would with these settings, so they pass through the
-    same checks (and give the same one-line errors) before any trial runs.
-    """
-    from scratchdl.train import TrainConfig
-
-    if isinstance(init, str):
-        init = parse_init(init)
-    config = TrainConfig(
-        hidden=tuple(hidden),
-        activation=activation,
-        init=init,
-        optimizer=optimizer,
-        lr=lr,
-        batch_size=batch_size,
-        weight_decay=weight_decay,
-        dtype=dtype,
-        sampling=sampling,
-        batchnorm=batchnorm,
-        dropout=dropout,
-    ).validate()
-    extend = {"batchnorm": True} if config.batchnorm else {}
-    if config.dropout:
-        extend["dropout"] = float(config.dropout)
-    return {
-        "hidden": list(config.hidden),
-        "activation": config.activation,
-        "init": config.init,
-        "optimizer": config.optimizer,
-        "lr": float(config.lr),
-        "batch_size": config.batch_size,
-        "weight_decay": float(config.weight_decay),
-        "dtype": config.dtype,
-        "sampling": config.sampling,
-        # Only when set, so the trial keys of plain nets stay as they were.
-        **extend,
-    }

@@ -39,20 +39,18 @@ from typing import Any
 import numpy as np
 
 from scratchdl._text import plural, plural_epochs
-from scratchdl.choices import MODEL_DEFAULTS
+from scratchdl.checks import check_positive, check_positive_int
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.config import (
-    check_positive,
     parse_float_list,
     parse_init,
     parse_int_list,
-    train_settings,
 )
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, sig
 from scratchdl.experiments.trial import TrialSpec, iter_per_epoch
 from scratchdl.plots.sweeps import Series
-from scratchdl.train.config import DEFAULT_LR, TrainConfig
+from scratchdl.train.config import TrainConfig
 from scratchdl.train.verdict import Verdict, learning_verdict, noise_comparison
 
 __all__ = [
@@ -71,11 +69,24 @@ __all__ = [
     "noise",
     "option",
     "options_from_args",
+    "train_option",
     "verdict",
 ]
 
 _TRAIN = TrainConfig()
-_MLP = MODEL_DEFAULTS["mlp"]
+_TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+#: The options of :class:`NetOptions` that are a trial's :class:`TrainConfig` settings.
+_NET_SETTINGS = (
+    "hidden",
+    "activation",
+    "init",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "sampling",
+    "dtype",
+)
 
 
 def option(default: Any, help: str, *, choices: Sequence[str] | None = None, flag: bool = True):
@@ -134,61 +145,49 @@ class CommonOptions:
         if self.epochs is not None and self.iters is not None:
             raise ConfigError("give --epochs or --iters, not both")
         if self.epochs is not None:
-            check_positive(self.epochs, "--epochs")
-            return Budget(epochs=float(self.epochs))
+            return Budget(epochs=check_positive(self.epochs, "--epochs"))
         if self.iters is not None:
-            check_positive(self.iters, "--iters", integer=True)
-            return Budget(updates=int(self.iters))
+            return Budget(updates=check_positive_int(self.iters, "--iters"))
         return default
 
     def check(self) -> None:
         """Checks that need no data (the plan's own checks follow in :func:`declare`)."""
         if not self.seeds:
             raise ConfigError("--seeds needs at least one seed")
-        check_positive(self.eval_samples, "--eval-samples", integer=True)
+        check_positive_int(self.eval_samples, "--eval-samples")
         if self.curve_points is not None:  # None: one point per epoch (see declare)
-            check_positive(self.curve_points, "--curve-points", integer=True)
+            check_positive_int(self.curve_points, "--curve-points")
+
+
+def train_option(name: str, default: Any = dataclasses.MISSING, *, flag: bool = True) -> Any:
+    """A sweep option that is the :class:`TrainConfig` field ``name``: its help and choices,
+    and ``scratchdl train``'s default unless ``default`` is given."""
+    f = _TRAIN_FIELDS[name]
+    if default is dataclasses.MISSING:
+        default = getattr(_TRAIN, name)
+    meta = {**f.metadata, "flag": flag}
+    return field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class NetOptions(CommonOptions):
-    """The network and optimizer, with the defaults of ``scratchdl train`` (ch. 5.7.4)."""
+    """The network and optimizer: :class:`TrainConfig`'s fields, with ``scratchdl train``'s
+    defaults (ch. 5.7.4)."""
 
-    hidden: tuple[int, ...] = option(tuple(_MLP["hidden"]), "hidden layer sizes")
-    activation: str = option(_TRAIN.activation, "hidden activation", choices=("relu", "sigmoid"))
-    init: float | str = option(_MLP["init"], "initial weights: he, xavier or a std such as 0.01")
-    optimizer: str = option(
-        _MLP["optimizer"],
-        "sgd, momentum, nesterov, adagrad, rmsprop or adam",
-        choices=tuple(DEFAULT_LR),
-    )
-    lr: float | None = option(None, "learning rate (default: the optimizer's, 0.1 for sgd)")
-    batch_size: int = option(_TRAIN.batch_size, "mini-batch size")
-    weight_decay: float = option(_TRAIN.weight_decay, "L2 penalty λ")
-    sampling: str = option(
-        _TRAIN.sampling,
-        "mini-batches: shuffle (each epoch a permutation) or replacement (the book's ch. 6)",
-        choices=("shuffle", "replacement"),
-    )
+    hidden: tuple[int, ...] = train_option("hidden")
+    activation: str = train_option("activation")
+    init: float | str = train_option("init")
+    optimizer: str = train_option("optimizer")
+    lr: float | None = train_option("lr", None)  # None: the optimizer's (TrainConfig's)
+    batch_size: int = train_option("batch_size")
+    weight_decay: float = train_option("weight_decay")
+    sampling: str = train_option("sampling")
 
-    def train(self, **changes: Any) -> dict[str, Any]:
+    def train(self, **changes: Any) -> TrainConfig:
         """The training settings of a trial: these options with ``changes`` applied, checked
         as ``scratchdl train`` checks them."""
-        base = {
-            "hidden": self.hidden,
-            "activation": self.activation,
-            "init": self.init,
-            "optimizer": self.optimizer,
-            "lr": self.lr,
-            "batch_size": self.batch_size,
-            "weight_decay": self.weight_decay,
-            "dtype": self.dtype,
-            "sampling": self.sampling,
-        }
-        base.update(changes)
-        if base["lr"] is None:
-            base["lr"] = DEFAULT_LR[str(base["optimizer"]).lower()]
-        return train_settings(**base)
+        settings = {name: getattr(self, name) for name in _NET_SETTINGS}
+        return TrainConfig(**{**settings, **changes}).validate()
 
 
 @dataclass(frozen=True)
@@ -197,14 +196,10 @@ class BookCh6Options(NetOptions):
     (the book's text calls it a 5-layer net), He weights, batches of 128 drawn with replacement,
     a curve point every 20 of the 2000 updates."""
 
-    hidden: tuple[int, ...] = option((100, 100, 100, 100), "hidden layer sizes")
-    init: float | str = option("he", "initial weights: he, xavier or a std such as 0.01")
-    batch_size: int = option(128, "mini-batch size")
-    sampling: str = option(
-        "replacement",
-        "mini-batches: replacement (the book's) or shuffle",
-        choices=("shuffle", "replacement"),
-    )
+    hidden: tuple[int, ...] = train_option("hidden", (100, 100, 100, 100))
+    init: float | str = train_option("init", "he")
+    batch_size: int = train_option("batch_size", 128)
+    sampling: str = train_option("sampling", "replacement")
     curve_points: int = option(100, "points on each learning curve")
 
 
@@ -214,7 +209,7 @@ class Group:
 
     name: str
     tags: dict[str, Any]
-    train: dict[str, Any]
+    train: TrainConfig
 
 
 def default_columns(heldout: str = "test") -> tuple[Column, ...]:
@@ -295,15 +290,15 @@ def declare(
             )
         n_train -= int(n_train * float(subset["validation"]))
     for g in groups:
-        if g.train["batch_size"] > n_train:
+        if g.train.batch_size > n_train:
             raise ConfigError(
-                f"batch size {g.train['batch_size']} is larger than the {n_train} training examples"
+                f"batch size {g.train.batch_size} is larger than the {n_train} training examples"
             )
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
         raise ConfigError(f"the {name} sweep lists a value twice")
     checkpoints = {"final": budget.checkpoint, **(extra_checkpoints or {})}
-    points = opts.curve_points or epoch_points(budget, n_train, groups[0].train["batch_size"])
+    points = opts.curve_points or epoch_points(budget, n_train, groups[0].train.batch_size)
     evaluation = {
         "eval_samples": int(opts.eval_samples),
         "curve_points": int(points),
@@ -441,6 +436,8 @@ def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str
             help_text += f" (default: {'on' if default else 'off'})"
         elif default is not None:
             help_text += f" (default: {_flag_text(default)})"
+        elif f.metadata.get("default_text"):
+            help_text += f" (default: {f.metadata['default_text']})"
         if tp is bool:  # --flag / --no-flag; None when neither is given
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=None, help=help_text

@@ -22,11 +22,15 @@ each worker loads it itself, once, from ``--data-dir`` on a shared path or its o
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import ctypes
 import logging
 import os
 import socket
+import struct
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -51,8 +55,11 @@ __all__ = [
 LOCAL = "local"
 #: The port ``dask scheduler`` listens on unless told otherwise.
 DEFAULT_PORT = 8786
-#: Seconds to wait for the scheduler before saying it cannot be reached.
+#: Seconds to connect to the scheduler and complete Dask's handshake, all told.
 CONNECT_TIMEOUT = 10.0
+#: Seconds of silence after which the probe asks the other end in HTTP (a scheduler speaks
+#: first, at once; a web server, such as the dashboard on 8787, waits for a request).
+_ASK_HTTP_AFTER = 2.0
 #: Extra runs of a trial whose task raised, before it counts as failed.
 RETRIES = 2
 _FORMS = "'local' or dask://HOST:PORT, a Dask scheduler's address such as dask://127.0.0.1:8786"
@@ -161,18 +168,25 @@ class DaskCluster:
         self.client: Any = None
 
     def connect(self) -> DaskCluster:
-        """Connect to the scheduler, or raise ConfigError after :data:`CONNECT_TIMEOUT` s."""
+        """Connect to the scheduler, or raise ConfigError within :data:`CONNECT_TIMEOUT` s.
+
+        The address is first probed with a plain socket for Dask's handshake (which a
+        scheduler sends as soon as it accepts), so a port that never speaks, a web server or a
+        TLS port is named in one sentence instead of hanging or reaching Dask's own reader.
+        """
         if self.client is None:
+            deadline = time.monotonic() + CONNECT_TIMEOUT
+            _probe(self.address, deadline)
+            left = max(deadline - time.monotonic(), 0.5)
             try:
                 self.client = self._distributed.Client(
-                    self.address, timeout=CONNECT_TIMEOUT, set_as_default=False
+                    self.address, timeout=left, set_as_default=False
                 )
-            except (OSError, TimeoutError) as exc:
-                host, _, port = self.address.removeprefix("tcp://").rpartition(":")
+            except Exception as exc:  # noqa: BLE001 - whatever Dask raises, one sentence
                 raise ConfigError(
-                    f"no Dask scheduler answered at {self.address} within "
-                    f"{CONNECT_TIMEOUT:g} s ({_one_line(exc)}): "
-                    + _START.format(host=host, port=port)
+                    f"could not connect to the Dask scheduler at {self.address} within "
+                    f"{CONNECT_TIMEOUT:g} s ({_one_line(exc)}): check that it is running and "
+                    "that this machine has the same Dask version"
                 ) from None
         return self
 
@@ -246,6 +260,116 @@ class DaskCluster:
             raise
         if failures:
             raise TrialsFailedError(failures, len(todo))
+
+
+def _probe(address: str, deadline: float) -> None:
+    """Connect to ``tcp://HOST:PORT`` and read Dask's handshake before ``deadline``
+    (``time.monotonic()``), or raise ConfigError saying what answered instead."""
+    host, _, port_text = address.removeprefix("tcp://").rpartition(":")
+    host, port = host.strip("[]"), int(port_text)
+    start = _START.format(host=host, port=port)
+    try:
+        ip = _resolve(host, port, deadline)
+        sock = socket.create_connection((ip, port), timeout=max(deadline - time.monotonic(), 0.01))
+    except OSError as exc:  # refused, unreachable, unknown host, timed out
+        raise ConfigError(
+            f"no Dask scheduler answered at {address} within {CONNECT_TIMEOUT:g} s "
+            f"({_one_line(exc)}): {start}"
+        ) from None
+    data, asked = b"", False
+    with sock:
+        while (verdict := _handshake(data)) == "more":
+            now = time.monotonic()
+            wait = deadline - now
+            if not data and not asked:
+                wait = min(wait, _ASK_HTTP_AFTER)
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                sock.settimeout(wait)
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                if not data and not asked and time.monotonic() < deadline:
+                    asked = True
+                    with contextlib.suppress(OSError):
+                        sock.sendall(b"HEAD / HTTP/1.0\r\n\r\n")
+                    continue
+                raise ConfigError(
+                    f"{address} accepted the connection but did not answer as a Dask "
+                    f"scheduler within {CONNECT_TIMEOUT:g} s: check the port (a scheduler "
+                    f"listens on {DEFAULT_PORT} unless started with --port), or {start}"
+                ) from None
+            except OSError as exc:  # reset by the other end
+                raise ConfigError(
+                    f"{address} broke the connection ({_one_line(exc)}): it is not a Dask "
+                    f"scheduler; give the scheduler's port ({DEFAULT_PORT} unless started with "
+                    "--port)"
+                ) from None
+            if not chunk:
+                what = "closed the connection without a word" if not data else _kind(data)
+                raise ConfigError(
+                    f"{address} {what}: it is not a Dask scheduler; give the scheduler's "
+                    f"port ({DEFAULT_PORT} unless started with --port)"
+                )
+            data += chunk
+    if verdict != "ok":
+        raise ConfigError(
+            f"{address} {_kind(data)}, not a Dask scheduler: give the scheduler's port "
+            f"({DEFAULT_PORT} unless started with --port; 8787 is its dashboard)"
+        )
+
+
+def _resolve(host: str, port: int, deadline: float) -> str:
+    """The first address of ``host``, looked up in a thread so that a slow name server is held
+    to ``deadline`` too (``getaddrinfo`` itself has no timeout)."""
+    found: list[Any] = []
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0])
+        except OSError as exc:
+            found.append(exc)
+
+    thread = threading.Thread(target=look_up, name="scratchdl-resolve", daemon=True)
+    thread.start()
+    thread.join(max(deadline - time.monotonic(), 0))
+    if not found:
+        raise TimeoutError(f"looking up {host} took longer than the deadline")
+    if isinstance(found[0], OSError):
+        raise found[0]
+    return found[0]
+
+
+def _handshake(data: bytes) -> str:
+    """'ok' when ``data`` holds Dask's handshake message, 'more' while it may, else 'no'.
+
+    On TCP a message is: its length (8 bytes, little-endian), the number of frames, each
+    frame's length, then the frames; the handshake is one small msgpack frame naming the
+    pickle protocol.
+    """
+    if len(data) < 8:
+        return "more" if not data.startswith((b"HTTP/", b"\x15\x03", b"\x16\x03")) else "no"
+    (total,) = struct.unpack("<Q", data[:8])
+    if not 16 <= total <= 1 << 16:
+        return "no"
+    if len(data) < 8 + total:
+        return "more"
+    (frames,) = struct.unpack("<Q", data[8:16])
+    if not 1 <= frames <= 16 or 8 + 8 * frames > total:
+        return "no"
+    sizes = struct.unpack(f"<{frames}Q", data[16 : 16 + 8 * frames])
+    if sum(sizes) != total - 8 - 8 * frames or b"pickle-protocol" not in data[8 : 8 + total]:
+        return "no"
+    return "ok"
+
+
+def _kind(data: bytes) -> str:
+    """What sent ``data``, for a sentence: 'is a web server (HTTP)', ..."""
+    if data.startswith(b"HTTP/"):
+        return "is a web server (HTTP)"
+    if data[:1] in (b"\x15", b"\x16") and data[1:2] == b"\x03":
+        return "speaks TLS (dask:// is plain TCP)"
+    return f"answered something else ({data[:24]!r})"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from scratchdl._text import plural
+from scratchdl.checks import check_positive
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
@@ -33,6 +34,7 @@ from scratchdl.experiments.declare import (
     noise,
     option,
     setup_values,
+    train_option,
     verdict,
 )
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
@@ -66,11 +68,9 @@ class Options(NetOptions):
     train_samples: int = option(500, "search on the first N training images")
     validation: float = option(0.2, "share of them held out for validation")
     seeds: tuple[int, ...] = option((0,), "seeds per draw (one: draws differ only in lr, wd)")
-    hidden: tuple[int, ...] = option((100,) * 6, "hidden layer sizes")
-    init: float | str = option(
-        "he", "initial weights: he (the book's), xavier or a std such as 0.01"
-    )
-    sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
+    hidden: tuple[int, ...] = train_option("hidden", (100,) * 6)
+    init: float | str = train_option("init", "he")
+    sampling: str = train_option("sampling", "replacement")
     curve_points: int | None = option(None, "points on each learning curve (default: 1 an epoch)")
     lr: float | None = option(None, "drawn", flag=False)
     weight_decay: float = option(0.0, "drawn", flag=False)
@@ -97,8 +97,8 @@ def build(opts: Options, data: dict[str, Any]) -> Sweep:
         if value < 1:
             raise ConfigError(f"{flag} must be at least 1, got {value}")
     budget = opts.budget(BUDGET)
-    if opts.rerun_epochs is not None and not opts.rerun_epochs > 0:
-        raise ConfigError(f"--rerun-epochs must be positive, got {opts.rerun_epochs:g}")
+    if opts.rerun_epochs is not None:
+        check_positive(opts.rerun_epochs, "--rerun-epochs")
     rerun = budget if opts.rerun_epochs is None else Budget(epochs=float(opts.rerun_epochs))
     groups = [
         Group(

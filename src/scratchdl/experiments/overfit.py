@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scratchdl._text import mean_over
+from scratchdl.checks import check_positive
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.declare import (
     Budget,
@@ -26,6 +27,7 @@ from scratchdl.experiments.declare import (
     mean_curve,
     option,
     setup_values,
+    train_option,
     verdict,
 )
 from scratchdl.experiments.engine import Sweep, SweepResults
@@ -54,19 +56,16 @@ class Options(NetOptions):
     weight_decay: float = option(0.1, "L2 penalty λ of the weight-decay group")
     dropout: float = option(0.2, "dropout ratio of the Dropout group")
     train_samples: int = option(300, "train on the first N training images")
-    hidden: tuple[int, ...] = option((100,) * 6, "hidden layer sizes")
-    init: float | str = option(
-        "he", "initial weights: he (the book's), xavier or a std such as 0.01"
-    )
-    lr: float | None = option(0.01, "learning rate")
-    sampling: str = option("replacement", "mini-batches: replacement (the book's) or shuffle")
+    hidden: tuple[int, ...] = train_option("hidden", (100,) * 6)
+    init: float | str = train_option("init", "he")
+    lr: float | None = train_option("lr", 0.01)
+    sampling: str = train_option("sampling", "replacement")
     eval_samples: int = option(10000, "images per learning-curve point (>= the sets: all)")
     curve_points: int | None = option(None, "points on each learning curve (default: 1 an epoch)")
 
 
 def build(opts: Options, data: dict[str, Any]) -> Sweep:
-    if not opts.weight_decay > 0:
-        raise ConfigError(f"--weight-decay must be positive, got {opts.weight_decay:g}")
+    check_positive(opts.weight_decay, "--weight-decay")
     if not 0 < opts.dropout < 1:
         raise ConfigError(f"--dropout must be between 0 and 1 (exclusive), got {opts.dropout:g}")
     groups = [

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import sys
 import time
 from collections.abc import Mapping
@@ -32,16 +31,16 @@ from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Sigmoid
-from scratchdl.nets import ACTIVATION_LAYERS, Net
-from scratchdl.nets import evaluate as net_evaluate
-from scratchdl.train import Callback, Evaluator, TrainConfig, Trainer, make_optimizer
+from scratchdl.nets import ACTIVATION_LAYERS, Net, evaluate
+from scratchdl.train import Evaluator, TrainConfig, Trainer, make_optimizer
+from scratchdl.train.history import finite_or_none
 
 __all__ = [
     "CHECKPOINT_KINDS",
     "TIMING_DEPENDENT",
     "TRIAL_FORMAT",
     "TrialSpec",
-    "evaluate",
+    "train_record",
     "layer_statistics",
     "run_trial",
 ]
@@ -72,9 +71,10 @@ class TrialSpec:
         Human label of its configuration (``"batch 100"``); seeds of one group are aggregated.
     tags : mapping
         The sweep's coordinates for this trial (``{"batch_size": 100}``), for tables and plots.
-    train : mapping
-        Training settings: ``hidden``, ``activation``, ``init``, ``optimizer``, ``lr``,
-        ``batch_size``, ``weight_decay``, ``dtype``, ``sampling``.
+    train : TrainConfig
+        The network, optimizer and batches (its length, seed and evaluation settings are the
+        trial's own: ``checkpoints``, ``seed``, ``evaluation``); stored and keyed as
+        :func:`train_record`.
     checkpoints : mapping
         ``name -> {kind: target}`` with kind in :data:`CHECKPOINT_KINDS`. The trial trains until
         every checkpoint is reached (or the loss diverges).
@@ -93,7 +93,7 @@ class TrialSpec:
     sweep: str
     group: str
     tags: Mapping[str, Any]
-    train: Mapping[str, Any]
+    train: TrainConfig
     checkpoints: Mapping[str, Mapping[str, float]]
     seed: int
     evaluation: Mapping[str, Any] = field(default_factory=dict)
@@ -105,7 +105,7 @@ class TrialSpec:
         """Stable name of this trial: a hash of everything that affects its metrics."""
         payload = {
             "format": TRIAL_FORMAT,
-            "train": dict(self.train),
+            "train": train_record(self.train),
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
             "seed": int(self.seed),
             "evaluation": dict(self.evaluation),
@@ -122,12 +122,39 @@ class TrialSpec:
             "group": self.group,
             "tags": dict(self.tags),
             "seed": int(self.seed),
-            "train": dict(self.train),
+            "train": train_record(self.train),
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
             "evaluation": dict(self.evaluation),
             "data": self.data,
             "subset": dict(self.subset),
         }
+
+
+#: The settings of a trial's record and key (``batchnorm`` and ``dropout`` join them only when
+#: set, so the keys of plain nets stay as they were).
+TRIAL_SETTINGS = (
+    "hidden",
+    "activation",
+    "init",
+    "optimizer",
+    "lr",
+    "batch_size",
+    "weight_decay",
+    "dtype",
+    "sampling",
+)
+
+
+def train_record(config: TrainConfig) -> dict[str, Any]:
+    """The settings of ``config`` a trial is keyed by and records (JSON-safe)."""
+    record = {name: getattr(config, name) for name in TRIAL_SETTINGS}
+    record.update(hidden=list(config.hidden), lr=float(config.lr))
+    record["weight_decay"] = float(config.weight_decay)
+    if config.batchnorm:
+        record["batchnorm"] = True
+    if config.dropout:
+        record["dropout"] = float(config.dropout)
+    return record
 
 
 def _json_default(obj: Any) -> Any:
@@ -136,19 +163,6 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         return obj.item()
     raise TypeError(f"cannot encode {type(obj).__name__} in a trial key")
-
-
-def _finite(value: float) -> float | None:
-    """JSON has no NaN/inf: a diverged loss is stored as None."""
-    return float(value) if math.isfinite(value) else None
-
-
-def evaluate(net: Net, x: NDArray, t: NDArray) -> tuple[float, float | None]:
-    """Accuracy and mean cross-entropy of ``net`` on ``(x, t)``: :func:`scratchdl.nets.evaluate`
-    with a diverged net's non-finite loss stored as None."""
-    with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported, not warned
-        acc, loss = net_evaluate(net, x, t)
-    return acc, _finite(loss)
 
 
 #: Activation histograms (ch. 6.2.2): 30 bins over [0, 1], as the book draws them.
@@ -189,13 +203,13 @@ def layer_statistics(net: Net, x: NDArray, t: NDArray) -> dict[str, list[Any]]:
             stuck = (h < 0.01) | (h > 0.99) if isinstance(layer, Sigmoid) else h <= 0
             counts, _ = np.histogram(h, bins=HIST_BINS, range=HIST_RANGE)
             stats["inactive"].append(float(np.mean(stuck)))
-            stats["act_mean"].append(_finite(float(np.mean(h, dtype=np.float64))))
-            stats["act_std"].append(_finite(float(np.std(h, dtype=np.float64))))
+            stats["act_mean"].append(finite_or_none(float(np.mean(h, dtype=np.float64))))
+            stats["act_std"].append(finite_or_none(float(np.std(h, dtype=np.float64))))
             stats["hist"].append([round(float(c) / h.size, 6) for c in counts])
         grads = net.gradient(x, t)
         n_weights = sum(1 for name in net.params if name.startswith("W"))
         stats["grad_rms"] = [
-            _finite(float(np.sqrt(np.mean(np.square(grads[f"W{i}"], dtype=np.float64)))))
+            finite_or_none(float(np.sqrt(np.mean(np.square(grads[f"W{i}"], dtype=np.float64)))))
             for i in range(1, n_weights + 1)
         ]
     return stats
@@ -212,7 +226,7 @@ def iter_per_epoch(n_train: int, batch_size: int) -> int:
 
 def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     """Length of the run in samples as far as it is known in advance (for curve spacing)."""
-    b = int(spec.train["batch_size"])
+    b = spec.train.batch_size
     lengths = [int(b) * 10]
     for target in spec.checkpoints.values():
         if "samples" in target:
@@ -224,97 +238,66 @@ def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     return max(lengths)
 
 
-class _NoRecords(Evaluator):
-    """A trial measures at its own checkpoints: no per-epoch records."""
+class _TrialRecorder(Evaluator):
+    """The trial's evaluator: keeps the training clock, draws the learning curve and stops at
+    the last checkpoint (no per-epoch records: the trial measures at its own points).
 
-    def record(self, trainer: Trainer) -> None:
-        pass
+    ``full`` and ``curve`` are ``(x_train, t_train, x_heldout, t_heldout)``: the checkpoints
+    measure on the first, the learning-curve points on the second (fixed subsamples).
+    """
 
-
-class _TrialRecorder(Callback):
-    """Keeps the training clock, draws the learning curve and stops at the last checkpoint."""
-
-    def __init__(
-        self,
-        spec: TrialSpec,
-        data: tuple[NDArray, ...],
-        idx: tuple[NDArray, ...],
-        heldout: str = "test",
-    ):
-        self.x_train, self.t_train, self.x_test, self.t_test = data
-        self.heldout = heldout  # "val" when the held-out set is a validation split
-        self.tr_idx, self.te_idx = idx
-        self.n_train = self.x_train.shape[0]
-        self.batch = int(spec.train["batch_size"])
-        self.iter_per_epoch = iter_per_epoch(self.n_train, self.batch)
+    def __init__(self, spec: TrialSpec, full: tuple, curve: tuple, heldout: str = "test"):
+        self.full, self.curve_sets, self.heldout = full, curve, heldout
         self.pending = dict(spec.checkpoints)
         self.results: dict[str, dict[str, Any]] = {}
         self.clock = 0.0  # training seconds only; see the module docstring
         self.eval_seconds = 0.0
-        self.updates = self.samples = 0
         self.diverged = False
-        self.curve: dict[str, list] = {
-            k: []
-            for k in (
-                "updates",
-                "samples",
-                "epochs",
-                "seconds",
-                "train_acc",
-                "train_loss",
-                f"{heldout}_acc",
-                f"{heldout}_loss",
-                "batch_loss",
-            )
-        }
-        self.batch_losses: list[float] = []
+        self.curve: dict[str, list] = {}
+        self.curve_from = 0  # the iteration of the previous curve point
         self.step = max(
             1,
-            _nominal_samples(spec, self.n_train)
+            _nominal_samples(spec, full[0].shape[0])
             // max(1, int(spec.evaluation.get("curve_points", 20))),
         )
         self.next_curve = self.step
         self._resumed = 0.0
 
-    def _evaluate(self, net: Net, x: NDArray, t: NDArray) -> tuple[float, float | None]:
-        acc, loss = evaluate(net, x, t)
-        # After divergence the Trainer restored the last good weights, but the run's loss was
-        # not finite: that is what its losses report.
-        return acc, None if self.diverged else loss
+    def record(self, trainer: Trainer) -> None:
+        pass
 
-    def add_curve_point(self, net: Net) -> None:
-        tr_acc, tr_loss = self._evaluate(net, self.x_train[self.tr_idx], self.t_train[self.tr_idx])
-        te_acc, te_loss = self._evaluate(net, self.x_test[self.te_idx], self.t_test[self.te_idx])
-        for k, v in (
-            ("updates", self.updates),
-            ("samples", self.samples),
-            ("epochs", self.updates / self.iter_per_epoch),
-            ("seconds", self.clock),
-            ("train_acc", tr_acc),
-            ("train_loss", tr_loss),
-            (f"{self.heldout}_acc", te_acc),
-            (f"{self.heldout}_loss", te_loss),
-        ):
-            self.curve[k].append(v)
-        losses = self.batch_losses
-        mean_loss = _finite(float(np.mean(losses))) if losses and not self.diverged else None
-        self.curve["batch_loss"].append(mean_loss)
-        losses.clear()
-
-    def snapshot(self, net: Net) -> dict[str, Any]:
-        tr_acc, tr_loss = self._evaluate(net, self.x_train, self.t_train)
-        te_acc, te_loss = self._evaluate(net, self.x_test, self.t_test)
-        return {
-            "updates": self.updates,
-            "samples": self.samples,
-            "epochs": self.updates / self.iter_per_epoch,
+    def measure(self, trainer: Trainer, sets: tuple) -> dict[str, Any]:
+        """Where the run is, and the accuracy and loss of its weights on ``sets``."""
+        it = trainer.iteration
+        point = {
+            "updates": it,
+            "samples": it * trainer.batch_size,
+            "epochs": it / trainer.iter_per_epoch,
             "seconds": self.clock,
-            "train_acc": tr_acc,
-            "train_loss": tr_loss,
-            f"{self.heldout}_acc": te_acc,
-            f"{self.heldout}_loss": te_loss,
-            "gap": tr_acc - te_acc,
         }
+        x_train, t_train, x_held, t_held = sets
+        for name, x, t in (("train", x_train, t_train), (self.heldout, x_held, t_held)):
+            with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
+                point[f"{name}_acc"], loss = evaluate(trainer.net, x, t)
+            # After divergence the Trainer restored the last good weights, but the run's loss
+            # was not finite: that is what its losses report.
+            point[f"{name}_loss"] = None if self.diverged else finite_or_none(loss)
+        return point
+
+    def add_curve_point(self, trainer: Trainer) -> None:
+        point = self.measure(trainer, self.curve_sets)
+        # The mean mini-batch loss since the previous point (None at 0 updates).
+        losses = trainer.history.loss[self.curve_from :]
+        point["batch_loss"] = (
+            finite_or_none(float(np.mean(losses))) if losses and not self.diverged else None
+        )
+        self.curve_from = trainer.iteration
+        for key, value in point.items():
+            self.curve.setdefault(key, []).append(value)
+
+    def snapshot(self, trainer: Trainer) -> dict[str, Any]:
+        point = self.measure(trainer, self.full)
+        return {**point, "gap": point["train_acc"] - point[f"{self.heldout}_acc"]}
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self._resumed = time.perf_counter()
@@ -322,22 +305,20 @@ class _TrialRecorder(Callback):
     def on_iteration(self, trainer: Trainer, loss: float) -> None:
         start = time.perf_counter()
         self.clock += start - self._resumed
-        self.updates += 1
-        self.samples += self.batch
-        self.batch_losses.append(loss)
+        it = trainer.iteration
         now = {
-            "epochs": self.updates / self.iter_per_epoch,
-            "samples": self.samples,
-            "updates": self.updates,
+            "epochs": it / trainer.iter_per_epoch,
+            "samples": it * trainer.batch_size,
+            "updates": it,
             "seconds": self.clock,
         }
         reached = [name for name, target in self.pending.items() if _reached(target, now)]
         for name in reached:
-            self.results[name] = {**self.snapshot(trainer.net), "reached": True}
+            self.results[name] = {**self.snapshot(trainer), "reached": True}
             del self.pending[name]
-        if self.samples >= self.next_curve or not self.pending:
-            self.add_curve_point(trainer.net)
-            self.next_curve = (self.samples // self.step + 1) * self.step
+        if now["samples"] >= self.next_curve or not self.pending:
+            self.add_curve_point(trainer)
+            self.next_curve = (now["samples"] // self.step + 1) * self.step
         if not self.pending:
             trainer.request_stop("completed", "every checkpoint reached")
         self._resumed = time.perf_counter()
@@ -348,8 +329,8 @@ class _TrialRecorder(Callback):
             return
         start = time.perf_counter()
         self.diverged = True
-        self.add_curve_point(trainer.net)
-        snap = self.snapshot(trainer.net)
+        self.add_curve_point(trainer)
+        snap = self.snapshot(trainer)
         for name in self.pending:
             self.results[name] = {**snap, "reached": False}
         self.pending.clear()
@@ -359,7 +340,7 @@ class _TrialRecorder(Callback):
 def _trial_data(spec: TrialSpec, data: Dataset) -> tuple[tuple[NDArray, ...], str]:
     """``(x_train, t_train, x_heldout, t_heldout)`` as ``spec.subset`` says, and the held-out
     set's name: ``"test"``, or ``"val"`` for a validation split (then the test set is unused)."""
-    dtype = np.dtype(spec.train.get("dtype", "float32"))
+    dtype = np.dtype(spec.train.dtype)
     x_train, t_train = data.x_train, np.asarray(data.t_train)
     sub = spec.subset
     n = sub.get("train_samples")
@@ -397,7 +378,7 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     diverges reaches none of its remaining checkpoints; its losses are None (not finite) and
     its accuracies are those of the weights the Trainer restored (the initial ones).
     """
-    tr = spec.train
+    config = spec.train
     for name, target in spec.checkpoints.items():
         if not target or any(k not in CHECKPOINT_KINDS or not v > 0 for k, v in target.items()):
             raise ConfigError(
@@ -407,7 +388,6 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     n_train = x_train.shape[0]
 
     init_seq, batch_seq, eval_seq = np.random.SeedSequence(int(spec.seed)).spawn(3)
-    config = TrainConfig(**{k: (tuple(v) if k == "hidden" else v) for k, v in tr.items()})
     net = build_model(config, x_train.shape[1], data.n_classes, np.random.default_rng(init_seq))
     ev = spec.evaluation
     eval_rng = np.random.default_rng(eval_seq)
@@ -416,35 +396,34 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     tr_idx = np.sort(eval_rng.choice(n_train, min(m, n_train), replace=False))
     te_idx = np.sort(eval_rng.choice(x_test.shape[0], min(m, x_test.shape[0]), replace=False))
     stats_idx = tr_idx[: min(1000, tr_idx.size)]
-    recorder = _TrialRecorder(
-        spec, (x_train, t_train, x_test, t_test), (tr_idx, te_idx), heldout=heldout
-    )
+    full = (x_train, t_train, x_test, t_test)
+    curve = (x_train[tr_idx], t_train[tr_idx], x_test[te_idx], t_test[te_idx])
+    recorder = _TrialRecorder(spec, full, curve, heldout=heldout)
     trainer = Trainer(
         net,
         x_train,
         t_train,
-        optimizer=make_optimizer(tr["optimizer"], float(tr["lr"])),
-        batch_size=int(tr["batch_size"]),
+        optimizer=make_optimizer(config.optimizer, config.lr),
+        batch_size=config.batch_size,
         iters=sys.maxsize,  # until the recorder has reached every checkpoint
-        sampling=tr.get("sampling", "shuffle"),
+        sampling=config.sampling,
         rng=np.random.default_rng(batch_seq),
-        callbacks=[recorder],
-        evaluator=_NoRecords(),
+        evaluator=recorder,
     )
 
     wall_start = time.perf_counter()
     layer_stats = None
     if ev.get("layer_stats"):
         layer_stats = {"init": layer_statistics(net, x_train[stats_idx], t_train[stats_idx])}
-    recorder.add_curve_point(net)
+    recorder.add_curve_point(trainer)
     history = trainer.fit()
     if layer_stats is not None:
         layer_stats["final"] = layer_statistics(net, x_train[stats_idx], t_train[stats_idx])
     # "final" is the checkpoint reached last: the state the network ended in.
     final = max(recorder.results.values(), key=lambda r: (r["updates"], r["seconds"]))
     n_params = int(sum(p.size for p in net.params.values()))
-    updates, samples, clock = recorder.updates, recorder.samples, recorder.clock
-    epochs_done = updates / recorder.iter_per_epoch
+    updates, clock = trainer.iteration, recorder.clock
+    samples, epochs_done = updates * trainer.batch_size, updates / trainer.iter_per_epoch
     return {
         **spec.to_dict(),
         "status": "diverged" if history.stop_reason == "diverged" else "completed",

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl.errors import ConfigError, DataError, ModelFileError, ScratchdlError
-from scratchdl.images import BlankImageError
+from scratchdl.checks import check_positive_int
+from scratchdl.errors import DataError, ModelFileError, ScratchdlError, ShapeError
+from scratchdl.images import BlankImageError, ImageBusyError, PixelBudget
 
 __all__ = [
     "MAX_BODY",
@@ -49,6 +50,20 @@ __all__ = [
 
 MAX_BODY = 8 * 1024 * 1024  #: largest request body, bytes (a phone photo, base64-encoded)
 MAX_PIXELS = 40_000_000  #: largest image, pixels (a 40-megapixel photo)
+#: Pixels decoded at once by all requests together (about 20 bytes each at the peak of
+#: decoding and converting, so about 0.8 GB), and images at once; a request that finds no room
+#: within BUSY_WAIT seconds gets 503.
+PIXEL_BUDGET = 40_000_000
+IMAGES_AT_ONCE = 4
+BUSY_WAIT = 10.0
+#: Request bodies held at once (each up to MAX_BODY, plus its decoded copy), from the moment
+#: they are read until they are answered; others wait BUSY_WAIT seconds, then get 503.
+BODIES_AT_ONCE = 8
+_BUSY = (
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    "the server is busy reading other images: try again in a few seconds",
+    {"Retry-After": "2"},
+)
 #: Files of the page, by URL path; nothing else is served.
 ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -99,18 +114,32 @@ def load_any_model(path: str | Path) -> Any:
     return load_model(path)
 
 
-def predict_image(net: Any, data: bytes, lock: threading.Lock | None = None) -> dict[str, Any]:
+def predict_image(
+    net: Any,
+    data: bytes,
+    lock: threading.Lock | None = None,
+    budget: PixelBudget | None = None,
+) -> dict[str, Any]:
     """What ``POST /predict`` answers for the image file ``data``: prediction, probabilities
     and the 28x28 input, as JSON-ready Python values.
 
     ``lock`` serialises the network: its layers keep their last input for ``backward``, so two
-    threads must not run ``predict`` at the same time.
+    threads must not run ``predict`` at the same time. ``budget`` bounds the pixels decoded at
+    once by all threads (see :class:`scratchdl.images.PixelBudget`).
     """
     from scratchdl.images import digit_probabilities, image_to_mnist
 
-    x = image_to_mnist(data, max_pixels=MAX_PIXELS)
+    x = image_to_mnist(data, max_pixels=MAX_PIXELS, budget=budget)
     with lock or contextlib.nullcontext():
-        p = digit_probabilities(net, x)
+        try:
+            p = digit_probabilities(net, x)
+        except ShapeError:  # softmax of scores that are all -inf: no probabilities either
+            p = np.full(10, np.nan)
+    if not np.isfinite(p).all():
+        raise NonFiniteOutputError(
+            "the model's output is not a number (NaN or infinite) for this image: its weights "
+            "overflow; retrain the model or import its weights again"
+        )
     return {
         "prediction": int(p.argmax()),
         "probabilities": [round(float(v), 6) for v in p],
@@ -121,15 +150,36 @@ def predict_image(net: Any, data: bytes, lock: threading.Lock | None = None) -> 
 class _ClientError(Exception):
     """A bad request: answered with ``status`` and a JSON error, never a traceback."""
 
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    def __init__(
+        self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or {}
+
+
+#: Control characters (C0, DEL, C1) as ``\\xNN``: what a client sends must not drive the
+#: operator's terminal through the server's log.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def _escape(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
+class NonFiniteOutputError(ScratchdlError):
+    """The network gave NaN or infinite scores: there is no answer to send."""
 
 
 def _decode_json_image(body: bytes) -> bytes:
     try:
         request = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise _ClientError(
+            HTTPStatus.BAD_REQUEST,
+            'the JSON is nested too deeply to read: send {"image": "..."}',
+        ) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise _ClientError(
             HTTPStatus.BAD_REQUEST, f'the body is not valid JSON ({exc}): send {{"image": "..."}}'
         ) from None
@@ -159,8 +209,16 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -177,18 +235,47 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send(status, json.dumps(payload).encode("utf-8"), "application/json")
+    def _json(
+        self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
+        # allow_nan=False: NaN and Infinity are not JSON; predict_image never returns them.
+        body = json.dumps(payload, allow_nan=False).encode("utf-8")
+        self._send(status, body, "application/json", headers)
 
-    def _error(self, status: HTTPStatus, message: str) -> None:
-        self._json(status, {"error": message})
+    def _error(
+        self, status: HTTPStatus, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self._json(status, {"error": message}, headers)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         if self.server.verbose:
-            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+            sys.stderr.write(_escape(f"{self.address_string()} {format % args}") + "\n")
 
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
-        sys.stderr.write(f"scratchdl serve: {format % args}\n")
+        sys.stderr.write(_escape(f"scratchdl serve: {format % args}") + "\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unknown method, bad request line, headers too long) as
+        JSON like ours, instead of its HTML page."""
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "error"
+        self.log_error("code %d, message %s", code, message or phrase)
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            # A garbled request line: answer with a status line and headers all the same.
+            self.request_version = "HTTP/1.0"
+        headers = None
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            text = (
+                f"the method {self.command} is not supported: use GET for the page and "
+                "POST /predict"
+            )
+            headers = {"Allow": "GET, HEAD, POST"}
+        else:
+            text = f"{phrase.lower()}: {message or explain or phrase}"
+        self._error(code, _escape(text), headers)
 
     def _guarded(self, work: Callable[[], None]) -> None:
         try:
@@ -202,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.command == "POST":
                 # The body may be unread: it must not be taken for the next request.
                 self.close_connection = True
-            self._error(exc.status, str(exc))
+            self._error(exc.status, str(exc), exc.headers)
         except (ConnectionError, TimeoutError):
             self.close_connection = True  # the client went away; nothing to answer
         except Exception as exc:  # noqa: BLE001 - the server must keep serving
@@ -236,7 +323,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _not_allowed(self) -> None:
         self.close_connection = True
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "use GET for the page and POST /predict")
+        self._error(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            f"{self.command} is not allowed: use GET for the page and POST /predict",
+            {"Allow": "GET, HEAD, POST"},
+        )
 
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
@@ -245,6 +336,12 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/info":
             self._json(HTTPStatus.OK, self.server.info)
             return
+        if path == "/predict":
+            raise _ClientError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command} /predict is not allowed: POST the image to /predict",
+                {"Allow": "POST"},
+            )
         if path not in ASSETS:
             raise _ClientError(HTTPStatus.NOT_FOUND, f"{path} is not here: open / for the page")
         name, content_type = ASSETS[path]
@@ -256,6 +353,12 @@ class _Handler(BaseHTTPRequestHandler):
         length_text = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding"):
             raise _ClientError(HTTPStatus.LENGTH_REQUIRED, "send a Content-Length, not chunks")
+        if path in ASSETS or path == "/info":
+            raise _ClientError(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"POST {path} is not allowed: GET it, or POST the image to /predict",
+                {"Allow": "GET, HEAD"},
+            )
         if path != "/predict":
             raise _ClientError(HTTPStatus.NOT_FOUND, f"{path} is not here: POST to /predict")
         try:
@@ -271,6 +374,18 @@ class _Handler(BaseHTTPRequestHandler):
                 f"the body has {length:,} bytes, more than the {self.server.max_body:,} allowed: "
                 "send a smaller image (a photo cropped to the digit)",
             )
+        # Bodies held at once (each up to max_body, and a decoded copy): bounded like images.
+        if not self.server.bodies.acquire(timeout=self.server.budget.wait):
+            self._refuse_body(length)
+            raise _ClientError(*_BUSY)
+        try:
+            answer = self._answer(length)
+        finally:
+            self.server.bodies.release()
+        self._json(HTTPStatus.OK, answer)
+
+    def _answer(self, length: int) -> dict[str, Any]:
+        """Read the body of ``length`` bytes and answer it (the JSON-ready dict)."""
         body = self.rfile.read(length)
         if len(body) < length:
             raise _ClientError(HTTPStatus.BAD_REQUEST, "the body ended before its Content-Length")
@@ -285,19 +400,23 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Content-Type {kind or '(none)'} is not understood: send application/json "
                 "or the image file itself (image/png, image/jpeg, ...)",
             )
-        with self.server.slots:
-            try:
-                answer = predict_image(self.server.net, data, self.server.net_lock)
-            except DataError as exc:
-                status = (
-                    HTTPStatus.UNPROCESSABLE_ENTITY
-                    if isinstance(exc, BlankImageError)
-                    else HTTPStatus.BAD_REQUEST
-                )
-                raise _ClientError(status, str(exc)) from None
-            except ScratchdlError as exc:
-                raise _ClientError(HTTPStatus.BAD_REQUEST, str(exc)) from None
-        self._json(HTTPStatus.OK, answer)
+        try:
+            answer = predict_image(self.server.net, data, self.server.net_lock, self.server.budget)
+        except ImageBusyError:
+            raise _ClientError(*_BUSY) from None
+        except DataError as exc:
+            status = (
+                HTTPStatus.UNPROCESSABLE_ENTITY
+                if isinstance(exc, BlankImageError)
+                else HTTPStatus.BAD_REQUEST
+            )
+            raise _ClientError(status, str(exc)) from None
+        except NonFiniteOutputError as exc:
+            self.log_error("%s", exc)
+            raise _ClientError(HTTPStatus.INTERNAL_SERVER_ERROR, str(exc)) from None
+        except ScratchdlError as exc:
+            raise _ClientError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        return answer
 
     def _refuse_body(self, length: int) -> None:
         """Read and drop a body a little over the limit, so the client, still sending, gets
@@ -309,6 +428,21 @@ class _Handler(BaseHTTPRequestHandler):
                 if not chunk:
                     break
                 left -= len(chunk)
+
+
+def _check_finite(net: Any, name: str) -> None:
+    """Refuse a network with NaN or infinite weights: it could only answer NaN."""
+    arrays = dict(getattr(net, "params", None) or {})
+    for layer_name, layer in (getattr(net, "layers", None) or {}).items():
+        for attr in getattr(layer, "state_names", ()):  # BatchNorm's running statistics
+            arrays[f"{layer_name}/{attr}"] = getattr(layer, attr)
+    for key, value in arrays.items():
+        a = np.asarray(value)
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            raise ModelFileError(
+                f"{name} holds NaN or infinite values in {key}: it cannot be served; retrain it "
+                "or import its weights again"
+            )
 
 
 class DigitServer(ThreadingHTTPServer):
@@ -343,12 +477,14 @@ class DigitServer(ThreadingHTTPServer):
     ) -> None:
         from scratchdl.images import check_digit_model
 
+        _check_finite(net, name)
         check_digit_model(net, name)
-        if max_body <= 0:
-            raise ConfigError(f"max_body must be positive, got {max_body}")
+        check_positive_int(max_body, "max_body")
         self.net = net
         self.net_lock = threading.Lock()
-        self.slots = threading.BoundedSemaphore(4)  # images being preprocessed at once
+        # Images being decoded at once, and their pixels, across all request threads.
+        self.budget = PixelBudget(PIXEL_BUDGET, IMAGES_AT_ONCE, BUSY_WAIT)
+        self.bodies = threading.BoundedSemaphore(BODIES_AT_ONCE)
         self.max_body = max_body
         self.verbose = verbose
         self.info = {"model": name, "network": repr(net), "mode": "server"}
@@ -366,7 +502,8 @@ class DigitServer(ThreadingHTTPServer):
         # One line, never a traceback: a client that vanishes mid-request is not our fault.
         exc = sys.exc_info()[1]
         if not isinstance(exc, (ConnectionError, TimeoutError)):
-            sys.stderr.write(f"scratchdl serve: error with {client_address[0]}: {exc!r}\n")
+            sys.stderr.write(_escape(f"scratchdl serve: error with {client_address[0]}: {exc!r}"))
+            sys.stderr.write("\n")
 
     @property
     def url(self) -> str:

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from scratchdl._text import plural_epochs
+from scratchdl.checks import (
+    check_choice,
+    check_non_negative,
+    check_non_negative_int,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    is_int,
+)
 from scratchdl.choices import (
     ACTIVATIONS,
     DATASETS,
@@ -21,7 +30,14 @@ from scratchdl.choices import (
 )
 from scratchdl.errors import ConfigError
 
-__all__ = ["DEFAULT_ITERS", "DEFAULT_LR", "TrainConfig", "check_time_budget"]
+__all__ = [
+    "DEFAULT_ITERS",
+    "DEFAULT_LR",
+    "TrainConfig",
+    "check_time_budget",
+    "flag_help",
+    "setting",
+]
 
 #: The book's ch. 4.5 / 5.7.4 run: 10,000 iterations of batch 100.
 DEFAULT_ITERS = 10000
@@ -37,8 +53,68 @@ DEFAULT_LR = {
 }
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def setting(
+    default: Any,
+    help: str,
+    *,
+    choices: Sequence[str] | None = None,
+    check: Callable[[Any, str], Any] | None = None,
+    name: str | None = None,
+    metavar: str | None = None,
+    default_text: str | None = None,
+) -> Any:
+    """A field of :class:`TrainConfig` with what its flag and its check need: ``help`` (the
+    ``--help`` text), ``choices`` (from :mod:`scratchdl.choices`), ``check(value, name)``, the
+    ``name`` errors use (default: the field's), ``metavar``, and ``default_text`` when the
+    default shown is not the field's (None: the field's; "": none shown)."""
+    meta = {
+        "help": help,
+        "choices": choices,  # as given: MODELS is a dict that may gain entries
+        "check": check,
+        "name": name,
+        "metavar": metavar,
+        "default_text": default_text,
+    }
+    return field(default=default, metadata=meta)
+
+
+def _optional(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """``check`` that lets None through (None: "not set")."""
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def _check_hidden(hidden: Any, name: str) -> None:
+    if not hidden or not all(is_int(h) and h >= 1 for h in hidden):
+        raise ConfigError(f"hidden layer sizes must be positive integers, got {list(hidden)}")
+
+
+def _check_init(init: Any, name: str) -> None:
+    if init in INITS:
+        return
+    try:
+        check_positive(init, name)
+    except ConfigError:
+        raise ConfigError(
+            f"init must be a positive number, 'he' or 'xavier', got {init!r}"
+        ) from None
+
+
+def _check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+
+
+def flag_help(f: dataclasses.Field) -> str:
+    """The ``--help`` text of a :func:`setting` field, with its default."""
+    meta = f.metadata
+    shown = meta.get("default_text")
+    if shown is None:
+        shown = (
+            ""
+            if f.default is None
+            else (f"{f.default:g}" if isinstance(f.default, float) else str(f.default))
+        )
+    return f"{meta['help']} (default: {shown})" if shown else meta["help"]
 
 
 @dataclass
@@ -48,70 +124,116 @@ class TrainConfig:
     784-50-10 ReLU net, weights ``0.01 * N(0, 1)``, SGD with lr 0.1, batches of 100,
     10,000 iterations, train and test accuracy every 600 iterations.
 
+    Each field's metadata (:func:`setting`) holds its ``--help`` text, choices and check; the
+    flags of ``scratchdl train`` and the sweeps are made from them. More on some of them:
+
     Attributes
     ----------
-    dataset : {'mnist', 'fashion'}
-    model : str
-        A model kind of :data:`scratchdl.choices.MODELS`: ``'mlp'``, ``'cnn'`` (the book's
-        SimpleConvNet, ch. 7.5) or ``'deep-cnn'`` (DeepConvNet, ch. 8.1).
-    hidden : tuple of int or None
-        Hidden layer widths; ``(50,)`` is the book's TwoLayerNet. None takes the model's
-        default (:data:`scratchdl.choices.MODEL_DEFAULTS`: 50 for the MLP and DeepConvNet,
-        100 for SimpleConvNet).
-    activation : {'relu', 'sigmoid'}
-    init : float or {'he', 'xavier'} or None
-        Standard deviation of the initial weights; None takes the model's default: 0.01 for
-        the MLP (the book's ch. 5), He for the CNNs (``scratchdl train --model cnn`` reaches
-        0.979 after one epoch with He, 0.962 with the book's 0.01).
-    optimizer : {'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam'} or None
-        None takes the model's default: SGD for the MLP, Adam for the CNNs (as the book).
+    hidden, init, optimizer : None for the model's default
+        (:data:`scratchdl.choices.MODEL_DEFAULTS`): 50 hidden units for the MLP and
+        DeepConvNet, 100 for SimpleConvNet; init 0.01 for the MLP (the book's ch. 5), He for the
+        CNNs (``--model cnn`` reaches 0.979 after one epoch with He, 0.962 with 0.01); SGD for
+        the MLP, Adam for the CNNs (as the book).
     lr : float or None
-        Learning rate; None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the
-        book's ch. 5.7.4; the book's defaults for the others, e.g. 0.001 for Adam).
-    batch_size : int
+        None picks :data:`DEFAULT_LR` for the optimizer (0.1 for SGD, as the book's ch. 5.7.4;
+        the book's defaults for the others, e.g. 0.001 for Adam).
     epochs, iters : int or None
         Length of the run; exactly one is set. Giving ``epochs`` drops the default ``iters``.
-    weight_decay : float
-        L2 penalty ``lambda`` (0 = none).
-    seed : int
-        Seeds the initial weights and the mini-batch sampling.
     eval_samples : int or None
         Evaluate each epoch on this many random train and test samples (None = full sets);
         :func:`~scratchdl.train.train` still measures the final weights on the full sets
         (``history.info["final"]``).
-    sampling : {'shuffle', 'replacement'}
-        'shuffle': every epoch is a fresh permutation (default); 'replacement': each batch is
-        ``batch_size`` indices drawn with replacement, the book's ``np.random.choice`` loop.
     max_seconds : float or None
         Wall-clock budget of each session (a resumed run gets a fresh one); the run stops after
-        the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint
-        so that it can be resumed.
-    dtype : {'float32', 'float64'}
-    batchnorm : bool
-        MLP only: batch normalisation after every hidden Affine layer (ch. 6.3), through
-        :class:`~scratchdl.nets.MultiLayerNetExtend`.
-    dropout : float
-        MLP only: dropout ratio after every hidden activation (ch. 6.4.3); 0 means none.
+        the first iteration past it, and :func:`~scratchdl.train.train` keeps its checkpoint.
+    batchnorm, dropout
+        MLP only, through :class:`~scratchdl.nets.MultiLayerNetExtend` (ch. 6.3, 6.4.3).
     """
 
-    dataset: str = "mnist"
-    model: str = "mlp"
-    hidden: tuple[int, ...] | None = None
-    activation: str = "relu"
-    init: float | str | None = None
-    optimizer: str | None = None
-    lr: float | None = None
-    batch_size: int = 100
-    epochs: int | None = None
-    iters: int | None = DEFAULT_ITERS
-    weight_decay: float = 0.0
-    seed: int = 0
-    eval_samples: int | None = None
-    sampling: str = "shuffle"
-    max_seconds: float | None = None
-    dtype: str = "float32"
-    batchnorm: bool = False
-    dropout: float = 0.0
+    dataset: str = setting("mnist", "dataset", choices=DATASETS)
+    model: str = setting(
+        "mlp",
+        "mlp (default): fully connected; cnn: the book's SimpleConvNet (ch. 7, Adam, about 99%% "
+        "in 20 epochs); deep-cnn: its DeepConvNet (ch. 8)",
+        choices=MODELS,
+        default_text="",
+    )
+    hidden: tuple[int, ...] | None = setting(
+        None,
+        "hidden layer widths: --hidden 100,100 for two layers of 100",
+        check=_check_hidden,
+        metavar="N[,N...]",
+        default_text="one layer of 50; 100 for cnn",
+    )
+    activation: str = setting("relu", "hidden activation", choices=ACTIVATIONS)
+    init: float | str | None = setting(
+        None,
+        "initial weights: he, xavier or a std such as 0.01",
+        check=_check_init,
+        metavar="STD|he|xavier",
+        default_text="0.01 for mlp, he for the CNNs",
+    )
+    optimizer: str | None = setting(
+        None,
+        f"{', '.join(OPTIMIZERS[:-1])} or {OPTIMIZERS[-1]}",
+        choices=OPTIMIZERS,
+        default_text="sgd (mlp), adam (cnn, deep-cnn)",
+    )
+    lr: float | None = setting(
+        None,
+        "learning rate",
+        check=check_positive,
+        name="learning rate",
+        default_text="0.1 for sgd, the book's default for the other optimizers, e.g. 0.001 "
+        "for adam",
+    )
+    batch_size: int = setting(
+        100, "mini-batch size", check=check_positive_int, name="batch size", metavar="N"
+    )
+    epochs: int | None = setting(
+        None, "train for N epochs", check=_optional(check_positive_int), metavar="N"
+    )
+    iters: int | None = setting(
+        DEFAULT_ITERS, "train for N iterations", check=_optional(check_positive_int), metavar="N"
+    )
+    weight_decay: float = setting(
+        0.0, "L2 penalty λ", check=check_non_negative, name="weight decay", metavar="L"
+    )
+    seed: int = setting(0, "random seed", check=check_non_negative_int)
+    eval_samples: int | None = setting(
+        None,
+        "evaluate on N samples of each set",
+        check=_optional(check_positive_int),
+        metavar="N",
+        default_text="the full sets",
+    )
+    sampling: str = setting(
+        "shuffle",
+        "mini-batches: shuffle (a fresh permutation each epoch, the remainder dropped) or "
+        "replacement (drawn with replacement, the book's np.random.choice)",
+        choices=SAMPLINGS,
+    )
+    max_seconds: float | None = setting(
+        None,
+        "stop after S seconds of training in this session (resumable with --resume)",
+        check=lambda value, name: check_time_budget(value),
+        metavar="S",
+    )
+    dtype: str = setting("float32", "network dtype", choices=DTYPES)
+    batchnorm: bool = setting(
+        False,
+        "MLP: batch normalisation after every hidden Affine layer (the book's "
+        "MultiLayerNetExtend, ch. 6.3)",
+        check=_check_bool,
+        default_text="",
+    )
+    dropout: float = setting(
+        0.0,
+        "MLP: drop each hidden unit with probability P in training (ch. 6.4.3)",
+        check=check_probability,
+        metavar="P",
+        default_text="",
+    )
 
     def __post_init__(self) -> None:
         defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
@@ -123,10 +245,12 @@ class TrainConfig:
             self.init = defaults["init"]
         if isinstance(self.hidden, (list, tuple)):
             self.hidden = tuple(self.hidden)
-        elif _is_int(self.hidden):
+        elif is_int(self.hidden):
             self.hidden = (self.hidden,)
         if isinstance(self.optimizer, str):
             self.optimizer = self.optimizer.lower()
+        if isinstance(self.init, str):
+            self.init = self.init.lower()
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.optimizer)
         if self.epochs is not None and self.iters == DEFAULT_ITERS:
@@ -135,82 +259,26 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise :class:`ConfigError` with one sentence for an impossible setting.
 
-        Returns ``self`` so it chains: ``TrainConfig(...).validate()``.
+        Each field's check is in its metadata (:func:`setting`); the checks across fields
+        follow. Returns ``self`` so it chains: ``TrainConfig(...).validate()``.
         """
-        if self.dataset not in DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}: use one of {', '.join(DATASETS)}")
-        if self.model not in MODELS:
-            raise ConfigError(f"unknown model {self.model!r}: use one of {', '.join(MODELS)}")
-        if not self.hidden or not all(_is_int(h) and h >= 1 for h in self.hidden):
-            raise ConfigError(
-                f"hidden layer sizes must be positive integers, got {list(self.hidden)}"
-            )
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(
-                f"unknown activation {self.activation!r}: use one of {', '.join(ACTIVATIONS)}"
-            )
-        if isinstance(self.init, str):
-            if self.init.lower() not in INITS:
-                raise ConfigError(
-                    f"init must be a positive number, 'he' or 'xavier', got {self.init!r}"
-                )
-        elif isinstance(self.init, bool) or not (
-            isinstance(self.init, (int, float)) and math.isfinite(self.init) and self.init > 0
-        ):
-            raise ConfigError(
-                f"init must be a positive number, 'he' or 'xavier', got {self.init!r}"
-            )
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(
-                f"unknown optimizer {self.optimizer!r}: use one of {', '.join(OPTIMIZERS)}"
-            )
-        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"learning rate must be a positive number, got {self.lr}")
-        if not _is_int(self.batch_size) or self.batch_size < 1:
-            raise ConfigError(f"batch size must be a positive integer, got {self.batch_size}")
+        for f in dataclasses.fields(self):
+            meta, value = f.metadata, getattr(self, f.name)
+            name = meta["name"] or f.name
+            if meta["choices"]:
+                check_choice(value, meta["choices"], name)
+            if meta["check"]:
+                meta["check"](value, name)
         if (self.epochs is None) == (self.iters is None):
             raise ConfigError(
                 "give exactly one of epochs and iters, got "
                 f"epochs={self.epochs} and iters={self.iters}"
             )
-        for name in ("epochs", "iters"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
-                raise ConfigError(f"{name} must be a positive integer, got {value}")
-        if not (
-            isinstance(self.weight_decay, (int, float))
-            and math.isfinite(self.weight_decay)
-            and self.weight_decay >= 0
-        ):
-            raise ConfigError(f"weight decay must be a number >= 0, got {self.weight_decay}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
-        if self.eval_samples is not None and (
-            not _is_int(self.eval_samples) or self.eval_samples < 1
-        ):
-            raise ConfigError(
-                f"eval_samples must be a positive integer or None (full sets), got {self.eval_samples}"
-            )
-        if self.sampling not in SAMPLINGS:
-            raise ConfigError(
-                f"unknown sampling {self.sampling!r}: use one of {', '.join(SAMPLINGS)}"
-            )
-        check_time_budget(self.max_seconds)
-        if not isinstance(self.batchnorm, bool):
-            raise ConfigError(f"batchnorm must be True or False, got {self.batchnorm!r}")
-        if not (
-            isinstance(self.dropout, (int, float))
-            and not isinstance(self.dropout, bool)
-            and 0 <= self.dropout < 1
-        ):
-            raise ConfigError(f"dropout must be a ratio in [0, 1), got {self.dropout!r}")
         if self.model != "mlp" and (self.batchnorm or self.dropout):
             raise ConfigError(
                 f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "
                 "architecture (deep-cnn already drops 0.5 after its affine layers)"
             )
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

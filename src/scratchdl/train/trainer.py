@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from scratchdl.checks import check_positive_int
 from scratchdl.choices import SAMPLINGS
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import split_labels
@@ -124,12 +125,6 @@ def _as_inputs(x: ArrayLike, dtype: np.dtype, name: str) -> NDArray:
     return np.ascontiguousarray(x, dtype=dtype)
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value}")
-    return int(value)
-
-
 class Trainer:
     """Train ``net`` on ``(x_train, t_train)`` with mini-batches; see the module docstring.
 
@@ -187,7 +182,7 @@ class Trainer:
             raise ConfigError("give both x_test and t_test, or neither")
         self.x_test = None if x_test is None else _as_inputs(x_test, dtype, "x_test")
         self.t_test = None if t_test is None else np.asarray(t_test)
-        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         if self.batch_size > n:
             raise ConfigError(
                 f"batch_size {batch_size} is larger than the {n} training samples: use at most {n}"
@@ -197,14 +192,14 @@ class Trainer:
                 f"give exactly one of epochs and iters, got epochs={epochs}, iters={iters}"
             )
         if eval_samples is not None:
-            _positive_int(eval_samples, "eval_samples")
+            check_positive_int(eval_samples, "eval_samples")
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.sampler = Sampler(n, self.batch_size, sampling, self.rng)
         self.iter_per_epoch = self.sampler.batches_per_epoch
         if epochs is not None:
-            self.total_iters = _positive_int(epochs, "epochs") * self.iter_per_epoch
+            self.total_iters = check_positive_int(epochs, "epochs") * self.iter_per_epoch
         else:
-            self.total_iters = _positive_int(iters, "iters")
+            self.total_iters = check_positive_int(iters, "iters")
         self.evaluator = evaluator if evaluator is not None else Evaluator()
         # The evaluator first: a background one must collect before others see the epoch.
         self.callbacks: list[Callback] = [self.evaluator, *callbacks]

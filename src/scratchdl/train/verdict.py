@@ -194,8 +194,8 @@ def learning_verdict(
             return Verdict("learned", f"learned in {budget}")
         return Verdict(
             "learning",
-            f"had barely begun to learn in {budget}: above chance, but its loss fell only "
-            f"{_percent(fall)}: {more}",
+            f"had barely begun to learn in {budget}: above chance, but its loss had hardly "
+            f"fallen: {more}",
         )
     if trend == "falling":
         return Verdict("learning", f"had not learned yet in {budget}, loss still falling: {more}")
@@ -218,12 +218,6 @@ def _relative_fall(losses: Sequence[float | None]) -> float | None:
         return None
     k = max(len(values) // 4, 1)
     return (values[0] - _mean(values[-k:])) / abs(values[0])
-
-
-def _percent(share: float) -> str:
-    """``0.00117`` -> ``"0.12%"``: two significant figures, never ``0%`` for a small change."""
-    pct = 100 * share
-    return f"{pct:.2g}%" if abs(pct) < 10 else f"{pct:.0f}%"
 
 
 def noise_comparison(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:

@@ -8,6 +8,7 @@
   const BOX = 20;
   const WORK_SIZE = 1024;
   const MIN_CONTRAST = 16.0;
+  const RULE_SPAN = 0.6, RULE_THICKNESS = 0.015; // images._RULE_SPAN, images._RULE_THICKNESS
   const FINE = 4;
   const MNIST_WIDTH = 10.4;
   const FIT_SAMPLES = 64;
@@ -336,11 +337,97 @@
     return out;
   }
 
+  function ruleBands(on, n, m, at) {
+    // Ruled lines along the n rows (of m) that at(i, j) indexes: as images._rule_bands.
+    const full = new Uint8Array(n), part = new Uint8Array(n);
+    let any = false;
+    for (let i = 0; i < n; i++) {
+      let count = 0;
+      for (let j = 0; j < m; j++) if (on[at(i, j)]) count++;
+      if (count >= RULE_SPAN * m) { full[i] = 1; any = true; }
+      if (count >= RULE_SPAN / 10 * m) part[i] = 1;
+    }
+    const bands = [];
+    if (!any) return bands;
+    const thin = Math.max(2, Math.floor(RULE_THICKNESS * n));
+    let i = 0;
+    while (i < n) {
+      if (!full[i]) { i++; continue; }
+      let j = i;
+      while (j + 1 < n && full[j + 1]) j++;
+      if (j - i + 1 <= thin) {
+        let lo = i, hi = j;
+        while (lo > 0 && i - lo < 2 && part[lo - 1]) lo--;
+        while (hi + 1 < n && hi - j < 2 && part[hi + 1]) hi++;
+        bands.push([lo, hi]);
+      }
+      i = j + 1;
+    }
+    return bands;
+  }
+
+  function widen(row) {
+    // As images._widen: true also within 2 places of each true place.
+    const m = row.length, out = Uint8Array.from(row);
+    for (let k = 1; k <= 2; k++) {
+      for (let j = 0; j < m; j++) {
+        if ((j >= k && row[j - k]) || (j + k < m && row[j + k])) out[j] = 1;
+      }
+    }
+    return out;
+  }
+
+  function unrule(a) {
+    // Ruled lines of lined paper out, strokes crossing or lying on them kept: images._unrule.
+    const h = a.h, w = a.w, d = a.data;
+    const on = new Uint8Array(h * w), strong = new Uint8Array(h * w);
+    for (let k = 0; k < h * w; k++) { on[k] = d[k] > 0 ? 1 : 0; strong[k] = d[k] >= 0.5 ? 1 : 0; }
+    const rowAt = function (i, j) { return i * w + j; };
+    const colAt = function (i, j) { return j * w + i; };
+    const rows = ruleBands(on, h, w, rowAt), cols = ruleBands(on, w, h, colAt);
+    if (rows.length === 0 && cols.length === 0) return a;
+    const nearRow = new Uint8Array(h), nearCol = new Uint8Array(w);
+    rows.forEach(function (b) { for (let r = Math.max(b[0] - 5, 0); r < Math.min(b[1] + 6, h); r++) nearRow[r] = 1; });
+    cols.forEach(function (b) { for (let c = Math.max(b[0] - 5, 0); c < Math.min(b[1] + 6, w); c++) nearCol[c] = 1; });
+    const out = image(h, w, Float64Array.from(d));
+    const passes = [
+      [rows, h, w, rowAt, function (i, j) { return strong[rowAt(i, j)] && !nearCol[j]; }],
+      [cols, w, h, colAt, function (i, j) { return strong[colAt(i, j)] && !nearRow[j]; }],
+    ];
+    passes.forEach(function (pass) {
+      const bands = pass[0], n = pass[1], m = pass[2], at = pass[3], ink = pass[4];
+      bands.forEach(function (b) {
+        const lo = b[0], hi = b[1];
+        let keep = new Uint8Array(m);
+        if (lo >= 3 && hi + 3 < n) {
+          const above = new Uint8Array(m), below = new Uint8Array(m);
+          for (let j = 0; j < m; j++) {
+            above[j] = ink(lo - 3, j) && ink(lo - 2, j) ? 1 : 0;
+            below[j] = ink(hi + 2, j) && ink(hi + 3, j) ? 1 : 0;
+          }
+          const A = widen(above), B = widen(below);
+          for (let j = 0; j < m; j++) keep[j] = A[j] && B[j] ? 1 : 0;
+        }
+        const values = [];
+        for (let r = lo; r <= hi; r++) {
+          for (let j = 0; j < m; j++) { const x = out.data[at(r, j)]; if (x > 0) values.push(x); }
+        }
+        const bar = Math.max(2 * median(values), 0.5);
+        for (let j = 0; j < m; j++) {
+          let top = -Infinity;
+          for (let r = lo; r <= hi; r++) top = Math.max(top, out.data[at(r, j)]);
+          if (!keep[j] && !(top > bar)) for (let r = lo; r <= hi; r++) out.data[at(r, j)] = 0;
+        }
+      });
+    });
+    return out;
+  }
+
   // gray: {h, w, data} grey levels 0..255 -> Float64Array(784) in [0, 1], white on black.
   function toMnist(gray) {
     const framed = gray.h === SIZE && gray.w === SIZE;
     const v = ink(shrink(gray, WORK_SIZE));
-    return framed ? v.data : frame(v);
+    return framed ? v.data : frame(unrule(v));
   }
 
   // -- the network --------------------------------------------------------------------------
