@@ -1,33 +1,36 @@
-"""Time a SimpleConvNet training step three ways in one process: ours, the book's code, PyTorch.
+"""Time a CNN training step three ways in one process: ours, the book's, PyTorch.
 
-The step (ch. 7.5): batch of 100 MNIST images (N, 1, 28, 28), forward + backward + Adam
-(lr 0.001) for conv 30x5x5 - ReLU - 2x2 max pool - affine 100 - ReLU - affine 10 - softmax.
-All three start from the same weights and see the same batches; rounds are interleaved
-(ours, book, torch, ours, ...) so a busy spell of the shared machine hits all alike. Each
-round times ``--steps`` steps per contender; the script prints every round, the best and the
-median time per step (wall clock, and the process's CPU time, which a busy machine disturbs
-less), and the ratios.
+The steps: batches of 100 MNIST images (N, 1, 28, 28), forward + backward + Adam (lr 0.001),
+for SimpleConvNet (ch. 7.5: conv 30x5x5 - ReLU - 2x2 max pool - affine 100 - ReLU - affine 10)
+and DeepConvNet (ch. 8.1: six 3x3 convolutions 16-16-32-32-64-64 with ReLU, 2x2 pooling after
+every second one, affine 50 - ReLU - dropout - affine 10 - dropout). All contenders start from
+the same weights (He init for DeepConvNet, 0.01 for SimpleConvNet) and see the same batches;
+rounds are interleaved (ours, book, torch, then the reverse order) so a busy spell of the
+shared machine hits all alike. Each round times ``--steps`` steps per contender; the script
+prints every round, the best and the median time per step (wall clock, and the process's CPU
+time, which a busy machine disturbs less), and the ratios both ways.
 
-* ``scratchdl``: ``scratchdl.nets.SimpleConvNet`` (float32) and ``scratchdl.optimizers.Adam``.
-* ``book``: the book's own ``ch07/simple_convnet.py`` (``ch08/deep_convnet.py``) with its
-  ``common/`` package (float64 weights), ``network.gradient`` then ``Adam.update``. The book's
-  code is not part of this repository: give its folder (holding ``common/``, ``ch07/`` and
-  ``ch08/``) with ``--book-code`` or ``SCRATCHDL_BOOK_CODE``; without it the contender is
-  skipped.
-* ``torch``: the same network in PyTorch on the CPU (``torch.optim.Adam``), skipped when
-  PyTorch is not installed.
+* ``scratchdl``: ``scratchdl.nets.SimpleConvNet`` / ``DeepConvNet`` (float32) and
+  ``scratchdl.optimizers.Adam``.
+* ``book``: with ``--book-code DIR`` (or ``SCRATCHDL_BOOK_CODE``), the book's own
+  ``ch07/simple_convnet.py`` / ``ch08/deep_convnet.py`` with its ``common/`` package (float64
+  weights), which this repository does not contain. Without it, ``book_style_cnn.py``: the
+  book's algorithms (float64, two-copy ``im2col``, ``col2im``, pooling by ``im2col`` and
+  ``argmax``, Adam in its form) written here in its style.
+* ``torch``: the same network in PyTorch on the CPU (``torch.optim.Adam``, float32), skipped
+  when PyTorch is not installed.
 
 BLAS threads: each thread count in ``--threads`` (default ``1,2``) runs in a child process
 started with ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set (they must be
-set before NumPy loads) and ``torch.set_num_threads`` to the same number.
-
-``--deep`` also times DeepConvNet (ch. 8): steps of the three contenders (the book's
-``ch08/deep_convnet.py``) and one full epoch of ours (600 steps of 100).
+set before NumPy loads) and ``torch.set_num_threads`` to the same number; the child prints
+which BLAS kernel runs (threadpoolctl, when installed). Unset ``OPENBLAS_CORETYPE`` and
+``OPENBLAS_L2_SIZE`` for the command if your environment sets them.
 
 Usage::
 
-    SCRATCHDL_DATA_DIR=/path/to/mnist python benchmarks/bench_conv.py --book-code /tmp/bookcode
-    python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 10 --deep
+    SCRATCHDL_DATA_DIR=/path/to/mnist python benchmarks/bench_conv.py
+    python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 5 --nets deep
+    python benchmarks/bench_conv.py --epoch   # also one DeepConvNet epoch of ours
 
 Only this script imports PyTorch; the library never does.
 """
@@ -125,6 +128,21 @@ def book(kind: str, init: dict[str, Any], code_dir: str) -> tuple[Callable, str]
     return step, f"float64 weights, {code_dir}"
 
 
+def book_style(kind: str, init: dict[str, Any]) -> tuple[Callable, str]:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from book_style_cnn import BookAdam, Net
+
+    net = Net(kind, init)
+    opt = BookAdam(lr=LR)
+
+    def step(x, t):
+        grads = net.gradient(x, t)
+        opt.update(net.params, grads)
+        return float(net.loss)
+
+    return step, "the book's algorithms rewritten (book_style_cnn.py), float64"
+
+
 def torch_net(kind: str, init: dict[str, Any], threads: int) -> tuple[Callable, str]:
     import torch
     from torch import nn
@@ -184,7 +202,9 @@ def run_rounds(contenders, data, rounds: int, steps: int) -> dict[str, dict[str,
     }
     for round_no in range(1, rounds + 1):
         line = []
-        for name, step, _ in contenders:
+        # Every other round in reverse order: no contender always follows the same one.
+        order = contenders if round_no % 2 else contenders[::-1]
+        for name, step, _ in order:
             wall, cpu = time.perf_counter(), time.process_time()
             for i in range(steps):
                 step(*data[i % len(data)])
@@ -207,12 +227,14 @@ def report(times: dict[str, dict[str, list[float]]], notes: dict[str, str]) -> N
             f"per step   ({notes[name]})"
         )
     for kind in ("wall", "cpu"):
-        base = times["scratchdl"][kind]
+        ours = times["scratchdl"][kind]
         for name in names[1:]:
             ts = times[name][kind]
             print(
-                f"  {kind:>4}: {name:>5} / scratchdl = {min(ts) / min(base):5.2f}x (best)  "
-                f"{statistics.median(ts) / statistics.median(base):5.2f}x (median)"
+                f"  {kind:>4}: scratchdl / {name:<5} = {min(ours) / min(ts):5.2f}x (best)  "
+                f"{statistics.median(ours) / statistics.median(ts):5.2f}x (median);  "
+                f"{name} / scratchdl = {min(ts) / min(ours):5.2f}x (best)  "
+                f"{statistics.median(ts) / statistics.median(ours):5.2f}x (median)"
             )
 
 
@@ -221,11 +243,20 @@ def child(args: argparse.Namespace) -> int:
 
     threads = args.threads_now
     data, source = batches(args.data_dir, max(args.steps, 1))
+    blas = "?"
+    if importlib.util.find_spec("threadpoolctl") is not None:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(
+            f"{i['internal_api']} {i.get('version')} {i.get('architecture')} x{i['num_threads']}"
+            for i in threadpool_info()
+            if i["user_api"] == "blas"
+        )
     print(
         f"== BLAS threads {threads} ({', '.join(f'{v}={os.environ.get(v)}' for v in THREAD_VARS)}); "
-        f"load average {os.getloadavg()[0]:.2f}; NumPy {np.__version__}; data: {source}"
+        f"load average {os.getloadavg()[0]:.2f}; NumPy {np.__version__} ({blas}); data: {source}"
     )
-    kinds = ["simple"] + (["deep"] if args.deep else [])
+    kinds = [k for k in ("simple", "deep") if k in args.nets.split(",")]
     for kind in kinds:
         label = "SimpleConvNet" if kind == "simple" else "DeepConvNet"
         net = make_ours(kind)
@@ -234,10 +265,8 @@ def child(args: argparse.Namespace) -> int:
         script = "ch07/simple_convnet.py" if kind == "simple" else "ch08/deep_convnet.py"
         if args.book_code and os.path.isfile(os.path.join(args.book_code, script)):
             contenders.append(("book", *book(kind, init, args.book_code)))
-        else:
-            print(
-                f"       book: skipped (no --book-code / SCRATCHDL_BOOK_CODE folder with {script})"
-            )
+        else:  # no copy of the book's code: its algorithms, rewritten in its style
+            contenders.append(("book", *book_style(kind, init)))
         if not args.skip_torch and importlib.util.find_spec("torch") is not None:
             contenders.append(("torch", *torch_net(kind, init, threads)))
         elif not args.skip_torch:
@@ -255,7 +284,7 @@ def child(args: argparse.Namespace) -> int:
         if kind == "simple":
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"  peak RSS of this process so far: {peak:.0f} MB")
-    if args.deep:
+    if args.epoch:
         from scratchdl.data import load_mnist
 
         (x, t), _ = load_mnist(flatten=False, data_dir=args.data_dir, download=False)
@@ -290,7 +319,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="1,2", help="BLAS/torch thread counts (default 1,2)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=10, help="steps per contender per round")
-    parser.add_argument("--deep", action="store_true", help="also time DeepConvNet")
+    parser.add_argument(
+        "--nets", default="simple,deep", help="which CNNs to time (default simple,deep)"
+    )
+    parser.add_argument(
+        "--epoch", action="store_true", help="also time one DeepConvNet epoch of ours (600 steps)"
+    )
     parser.add_argument("--skip-torch", action="store_true")
     parser.add_argument("--threads-now", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

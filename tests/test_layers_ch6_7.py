@@ -1,12 +1,17 @@
 """Dropout, BatchNormalization, Convolution, Pooling: float64 gradient checks, ties, no input
 mutation, dtypes, errors."""
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
+from scratchdl import layers as layers_module
 from scratchdl.errors import ShapeError, StateError
 from scratchdl.gradient import numerical_gradient
 from scratchdl.layers import BatchNormalization, Convolution, Dropout, Pooling
+from scratchdl.util import col2im, im2col
 
 
 def check_gradients(layer, x, rng, forward=None, rtol=1e-6, atol=1e-8):
@@ -323,3 +328,70 @@ def test_convolution_and_pooling_errors_are_clear():
         Pooling(2, 2, 2).forward(np.ones((2, 4, 4)))
     with pytest.raises(ShapeError, match="pad must be smaller"):
         Pooling(2, 2, 2, pad=2)
+
+
+def book_conv_backward(x, W, dout, stride, pad):
+    """The book's backward (ch. 7.4.3) from util.im2col / col2im: dW, db, dx."""
+    FN = W.shape[0]
+    col = im2col(x, W.shape[2], W.shape[3], stride, pad)
+    dout2 = dout.transpose(0, 2, 3, 1).reshape(-1, FN)
+    dW = (col.T @ dout2).T.reshape(W.shape)
+    dx = col2im(dout2 @ W.reshape(FN, -1), x.shape, W.shape[2], W.shape[3], stride, pad)
+    return dW, dout2.sum(axis=0), dx
+
+
+@pytest.mark.parametrize(
+    ("xs", "ws", "stride", "pad"),
+    [
+        ((7, 8, 9, 9), (5, 8, 3, 3), 1, 1),  # channels-last columns, dx by the turned filters
+        ((7, 8, 6, 6), (4, 8, 3, 3), 1, 2),  # DeepConvNet's pad 2
+        ((5, 6, 7, 7), (3, 6, 3, 3), 1, 3),  # pad >= filter: dx by col2im
+        ((5, 8, 9, 8), (3, 8, 3, 3), 2, 1),  # stride 2: dx by col2im
+        ((9, 1, 8, 8), (4, 1, 3, 3), 1, 1),  # one channel: column-major columns
+    ],
+)
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])  # one image per chunk, or all at once
+def test_convolution_in_chunks_and_layouts_is_the_books_arithmetic(
+    xs, ws, stride, pad, channels_last, chunk_bytes, monkeypatch
+):
+    monkeypatch.setattr(layers_module, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(layers_module, "KEEP_BYTES", 0 if chunk_bytes == 1 else 1 << 23)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(xs)
+    if channels_last:  # as a convolution or pooling hands it on: (N, C, H, W) view of NHWC
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    W, b = rng.standard_normal(ws), rng.standard_normal(ws[0])
+    layer = Convolution(W, b, stride, pad)
+    x_before = x.copy()
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, naive_conv(x, W, b, stride, pad), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(y.shape)
+    dout_before = dout.copy()
+    dx = layer.backward(dout)
+    dW, db, dx_book = book_conv_backward(x, W, dout, stride, pad)
+    np.testing.assert_allclose(layer.dW, dW, rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(layer.db, db, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_book, rtol=1e-11, atol=1e-11)
+    np.testing.assert_array_equal(x, x_before)  # inputs untouched
+    np.testing.assert_array_equal(dout, dout_before)
+    # A second, smaller batch through the same (reused) buffers gives its own answer.
+    x2 = rng.standard_normal((2, *xs[1:]))
+    np.testing.assert_allclose(
+        layer.forward(x2), naive_conv(x2, W, b, stride, pad), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_convolution_copies_leave_the_scratch_buffers_behind():
+    rng = np.random.default_rng(4)
+    layer = Convolution(rng.standard_normal((4, 8, 3, 3)), np.zeros(4), 1, 1)
+    x = rng.standard_normal((3, 8, 6, 6))
+    y = layer.forward(x)
+    assert layer._buffers  # the column matrix is kept for the next step
+    twin = copy.deepcopy(layer)
+    assert twin._buffers == {} and twin.kept_col is None
+    np.testing.assert_allclose(twin.forward(x), y, rtol=1e-12)
+    dout = rng.standard_normal(y.shape)
+    layer.backward(dout), twin.backward(dout)
+    np.testing.assert_allclose(twin.dW, layer.dW, rtol=1e-12)
+    assert pickle.loads(pickle.dumps(layer))._buffers == {}

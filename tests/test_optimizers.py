@@ -254,3 +254,24 @@ def test_numpy_scalars_keep_their_type():
     params = {"x": np.float32(1.0)}
     SGD(lr=0.5).update(params, {"x": np.float32(2.0)})
     assert type(params["x"]) is np.float32 and params["x"] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_in_work_arrays_gives_the_bits_of_the_books_three_lines(dtype):
+    rng = np.random.default_rng(7)
+    params = {"W": rng.standard_normal((6, 5)).astype(dtype), "b": np.zeros(5, dtype)}
+    ref = {k: v.copy() for k, v in params.items()}
+    m = {k: np.zeros_like(v) for k, v in ref.items()}
+    v = {k: np.zeros_like(x) for k, x in ref.items()}
+    opt = Adam(lr=0.01)
+    for t in range(1, 6):
+        grads = {k: rng.standard_normal(x.shape).astype(dtype) for k, x in ref.items()}
+        opt.update(params, grads)
+        lr_t = 0.01 * math.sqrt(1.0 - 0.999**t) / (1.0 - 0.9**t)
+        for k, g in grads.items():
+            m[k] += (1 - 0.9) * (g - m[k])
+            v[k] += (1 - 0.999) * (g * g - v[k])
+            ref[k] -= lr_t * m[k] / (np.sqrt(v[k]) + 1e-7)
+    for k in ref:
+        np.testing.assert_array_equal(params[k], ref[k])
+        assert params[k].dtype == dtype

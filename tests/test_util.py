@@ -6,7 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scratchdl.errors import ShapeError
-from scratchdl.util import col2im, conv_output_size, im2col, shuffle_dataset, smooth_curve
+from scratchdl.util import (
+    col2im,
+    conv_output_size,
+    im2col,
+    im2col_channels_last,
+    shuffle_dataset,
+    smooth_curve,
+)
 
 
 def naive_im2col(x, fh, fw, stride, pad):
@@ -164,3 +171,31 @@ def test_col2im_reads_both_memory_orders_alike():
     a = col2im(np.ascontiguousarray(y), (2, 2, 4, 4), 2, 2)
     b = col2im(np.asfortranarray(y), (2, 2, 4, 4), 2, 2)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("shape", "fh", "fw", "stride", "pad"),
+    [
+        ((2, 3, 7, 6), 3, 3, 1, 1),
+        ((2, 1, 28, 28), 5, 5, 1, 0),
+        ((3, 8, 9, 8), 3, 2, 2, 2),
+        ((2, 16, 6, 6), 3, 3, 1, 2),
+        ((1, 6, 5, 5), 3, 3, 3, 1),
+    ],
+)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_im2col_channels_last_is_im2col_with_columns_in_fy_fx_c_order(
+    shape, fh, fw, stride, pad, channels_last
+):
+    rng = np.random.default_rng(5)
+    N, C, H, W = shape
+    x = rng.standard_normal((N, H, W, C)).transpose(0, 3, 1, 2) if channels_last else None
+    x = rng.standard_normal(shape) if x is None else x
+    book = im2col(x, fh, fw, stride, pad)
+    expected = book.reshape(-1, C, fh, fw).transpose(0, 2, 3, 1).reshape(book.shape)
+    scratch: dict = {}
+    im2col_channels_last(x * 2 + 1, fh, fw, stride, pad, scratch=scratch)  # stale buffers
+    got = im2col_channels_last(x, fh, fw, stride, pad, scratch=scratch)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(im2col_channels_last(x, fh, fw, stride, pad), expected)
+    assert got.dtype == x.dtype

@@ -313,9 +313,34 @@ class Adam(Optimizer):
 
     def _step(self, param: NDArray, grad: NDArray, slot: dict[str, NDArray]) -> None:
         m, v = slot["m"], slot["v"]
-        m += (1 - self.beta1) * (grad - m)
-        v += (1 - self.beta2) * (grad * grad - v)
-        param -= self._lr_t * m / (np.sqrt(v) + EPS)
+        if grad.dtype != param.dtype or param.ndim == 0:
+            m += (1 - self.beta1) * (grad - m)
+            v += (1 - self.beta2) * (grad * grad - v)
+            param -= self._lr_t * m / (np.sqrt(v) + EPS)
+            return
+        # The same three lines, operation for operation (so the same bits), written into two
+        # work arrays kept between steps instead of eight temporaries per step.
+        a, b = self._work_arrays(param)
+        np.subtract(grad, m, out=a)
+        a *= 1 - self.beta1
+        m += a
+        np.multiply(grad, grad, out=a)
+        a -= v
+        a *= 1 - self.beta2
+        v += a
+        np.multiply(m, self._lr_t, out=a)
+        np.sqrt(v, out=b)
+        b += EPS
+        a /= b
+        param -= a
+
+    def _work_arrays(self, param: NDArray) -> tuple[NDArray, NDArray]:
+        # Scratch only, shared by the parameters of one shape (steps run one after another).
+        work = self.__dict__.setdefault("_work", {})
+        key = (param.shape, param.dtype.str)
+        if key not in work:
+            work[key] = (np.empty(param.shape, param.dtype), np.empty(param.shape, param.dtype))
+        return work[key]
 
 
 #: Optimizer classes by the names the CLI and :class:`~scratchdl.train.TrainConfig` use.

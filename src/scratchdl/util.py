@@ -15,14 +15,21 @@ trained filters work unchanged:
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
 from scratchdl.checks import check_non_negative_int, check_positive_int
 from scratchdl.errors import ShapeError
 from scratchdl.functions import as_float_array
 
-__all__ = ["col2im", "conv_output_size", "im2col", "shuffle_dataset", "smooth_curve"]
+__all__ = [
+    "col2im",
+    "conv_output_size",
+    "im2col",
+    "im2col_channels_last",
+    "shuffle_dataset",
+    "smooth_curve",
+]
 
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
@@ -150,6 +157,95 @@ def col2im(
         for fx in range(filter_w):
             img[:, :, fy : fy + span_h : stride, fx : fx + span_w : stride] += slabs[:, :, fy, fx]
     return img[:, :, pad : pad + H, pad : pad + W] if pad else img
+
+
+def im2col_channels_last(
+    input_data: ArrayLike,
+    filter_h: int,
+    filter_w: int,
+    stride: int = 1,
+    pad: int | tuple[int, int] = 0,
+    *,
+    scratch: dict[str, NDArray] | None = None,
+) -> NDArray:
+    """:func:`im2col` with the columns in ``(fy, fx, c)`` order, for channels-last images.
+
+    The book's ``im2col`` (ch. 7.4.3) pads the images, copies what each filter offset
+    ``(fy, fx)`` sees into a 6-d array (N, C, FH, FW, out_h, out_w) and then transposes and
+    reshapes it into the result: two full copies, the second with short strided runs. Here
+    the images are read channels last, (N, H, W, C), where the ``FW`` pixels of one filter row
+    and all their channels lie side by side in memory: ``FW*C`` values in one run (48 for a
+    3x3 filter on 16 channels). A strided *view* points every (window, filter row) at its run,
+    and one copy writes the column matrix; measured on (100, 16, 28, 28) images that is 2.3 ms
+    against 5.3 ms for nine per-offset slice copies and 7.3 ms for the book's order. The
+    matching filter matrix is ``W.transpose(0, 2, 3, 1).reshape(FN, -1)``.
+
+    Parameters
+    ----------
+    input_data : array_like, shape (N, C, H, W)
+        Any memory layout; channels last in memory (``x.transpose(0, 2, 3, 1)`` contiguous,
+        as :class:`~scratchdl.layers.Convolution` returns its output) is the fast case.
+    filter_h, filter_w, stride : int
+    pad : int or (pad_h, pad_w)
+        Zeros on both sides of H (pad_h) and of W (pad_w).
+    scratch : dict, optional
+        Where to keep the two work arrays (the zero-padded images and the result) for the
+        next call with the same shapes: a convolution layer passes its own dict, so a training
+        step does not allocate tens of MB again. The returned matrix is then a view of
+        ``scratch['col']``, overwritten by the next call.
+
+    Returns
+    -------
+    col : ndarray, shape (N*out_h*out_w, filter_h*filter_w*C)
+        Rows ``(n, oy, ox)`` as in :func:`im2col`, columns ``(fy, fx, c)``. C-contiguous,
+        except when ``filter_w * C`` < 16 (one channel): then column-major (see the code).
+    """
+    x = as_float_array(input_data)
+    pad_h, pad_w = (pad, pad) if isinstance(pad, (int, np.integer)) else pad
+    if len(x.shape) != 4:
+        raise ShapeError(f"expected images of shape (N, C, H, W), got shape {tuple(x.shape)}")
+    N, C, H, W = x.shape
+    out_h = conv_output_size(H, filter_h, stride, pad_h)
+    out_w = conv_output_size(W, filter_w, stride, pad_w)
+    scratch = {} if scratch is None else scratch
+    x = x.transpose(0, 2, 3, 1)  # (N, H, W, C), a view
+    if pad_h or pad_w or not x.flags.c_contiguous:
+        shape = (N, H + 2 * pad_h, W + 2 * pad_w, C)
+        padded = scratch.get("padded")
+        if padded is None or padded.shape != shape or padded.dtype != x.dtype:
+            padded = scratch["padded"] = np.zeros(shape, dtype=x.dtype)  # borders stay 0
+        padded[:, pad_h : pad_h + H, pad_w : pad_w + W] = x
+        x = padded
+    K = filter_h * filter_w * C
+    if filter_w * C < 16:
+        # Runs of FW*C values are too short to copy fast (one channel: 3 or 5 values). Then
+        # the matrix is built transposed, (K, N*out_h*out_w), one filter offset at a time:
+        # each copy moves runs of out_w pixels. Returned as its transpose: same values.
+        shape = (filter_h, filter_w, C, N, out_h, out_w)
+        col_t = _scratch_array(scratch, "col_t", shape, x.dtype)
+        span_h, span_w = stride * (out_h - 1) + 1, stride * (out_w - 1) + 1
+        for fy in range(filter_h):
+            for fx in range(filter_w):
+                window = x[:, fy : fy + span_h : stride, fx : fx + span_w : stride]
+                col_t[fy, fx] = window.transpose(3, 0, 1, 2)
+        return col_t.reshape(K, -1).T
+    col = _scratch_array(scratch, "col", (N, out_h, out_w, filter_h, filter_w * C), x.dtype)
+    _, height, width, _ = x.shape  # padded
+    sc = x.itemsize  # x is C-contiguous (N, height, width, C)
+    sx, sy, sn = C * sc, width * C * sc, height * width * C * sc
+    # windows[n, oy, ox, fy] is the run of FW*C values the filter row fy sees in the window
+    # at (oy, ox): it starts at pixel (oy*stride + fy, ox*stride) and goes on channel by
+    # channel, pixel by pixel (W's stride is exactly C values).
+    windows = as_strided(x, col.shape, (sn, sy * stride, sx * stride, sy, sc), writeable=False)
+    col[...] = windows
+    return col.reshape(-1, K)
+
+
+def _scratch_array(scratch: dict, key: str, shape: tuple[int, ...], dtype: np.dtype) -> NDArray:
+    array = scratch.get(key)
+    if array is None or array.shape != shape or array.dtype != dtype:
+        array = scratch[key] = np.empty(shape, dtype=dtype)
+    return array
 
 
 def smooth_curve(x: ArrayLike) -> NDArray:
