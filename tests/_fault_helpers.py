@@ -171,6 +171,8 @@ def install_fault_point(point: str) -> None:
     * ``training``: after the third update of ``Trainer.fit``;
     * ``final-evaluation``: before ``train``'s final evaluation on the whole sets;
     * ``write:NAME``: when an atomic write of ``NAME`` is complete, before it replaces the file;
+    * ``export-web:staged``: when ``export-web`` has written the page beside its folder;
+    * ``export-web:NAME``: before ``export-web`` moves its ``NAME`` into the folder;
     * ``commit``: before the staged run folder takes the place of the run folder;
     * ``swap``: between the two renames of the portable swap (the old folder moved aside).
     """
@@ -200,11 +202,22 @@ def install_fault_point(point: str) -> None:
             return final(*args, **kwargs)
 
         run._final_evaluation = final_after_pause
-    elif point.startswith("write:"):
+    elif point == "export-web:staged":
+        import scratchdl.serve.export as export
+
+        held = export.sigint_held
+
+        def pause_then_hold():
+            pause()
+            return held()
+
+        export.sigint_held = pause_then_hold
+    elif point.startswith(("write:", "export-web:")):
         replace = os.replace
+        name = point.split(":", 1)[1]
 
         def replace_after_pause(src, dst, *args, **kwargs):
-            if Path(dst).name == point[len("write:") :]:
+            if Path(dst).name == name:
                 pause()
             return replace(src, dst, *args, **kwargs)
 

@@ -35,7 +35,6 @@ from scratchdl.experiments.executors import (
     TrialsFailedError,
     parse_executor,
 )
-from scratchdl.experiments.trial import TrialSpec
 from scratchdl.train._blas import blas_thread_count
 
 HAVE_DASK = importlib.util.find_spec("distributed") is not None
@@ -284,7 +283,7 @@ def test_a_trial_that_fails_once_is_retried(dask_url, src, local, tmp_path):
 def test_failing_trial_is_named_and_the_others_finish(dask_url, src, local, tmp_path):
     sweep = plan(src, epochs=5)
     good = sweep.trials[2]
-    bad = TrialSpec(**{**good.__dict__, "train": {**good.train, "optimizer": "nope"}})
+    bad = dataclasses.replace(good, train=dataclasses.replace(good.train, optimizer="nope"))
     broken = dataclasses.replace(sweep, trials=[*sweep.trials[:2], bad, *sweep.trials[3:]])
     with pytest.warns(TrialFailedWarning) as warned, pytest.raises(TrialsFailedError) as exc:
         run_sweep(broken, tmp_path, source=src, executor=dask_url, figures=False)

@@ -77,6 +77,7 @@ class _Plan:
         self.keep_eval = 0  # the same in a test-mode forward (predict)
         self.peak_train = 0  # largest transient of one layer, forward or backward
         self.peak_eval = 0  # largest transient of one layer's test-mode forward
+        self.fixed = 0  # bytes whatever the batch (a convolution's reused scratch buffers)
 
     def layer(
         self,
@@ -85,8 +86,10 @@ class _Plan:
         bwd: int,
         params: int = 0,
         keep_eval: int | None = None,
+        fixed: int = 0,
     ) -> None:
         self.params += params
+        self.fixed += fixed
         self.keep_train += keep
         self.keep_eval += keep if keep_eval is None else keep_eval
         self.peak_train = max(self.peak_train, fwd, bwd)
@@ -101,12 +104,18 @@ def _conv_plan(
     fn, fs, pad, stride = conv["filter_num"], conv["filter_size"], conv["pad"], conv["stride"]
     oh, ow = (H + 2 * pad - fs) // stride + 1, (W + 2 * pad - fs) // stride + 1
     P, K = oh * ow, C * fs * fs
-    padded = C * (H + 2 * pad) * (W + 2 * pad) * f
     x_in, out = C * H * W * f, P * fn * f
-    # forward: the padded input, the column matrix (kept), the product; backward: dout, the
-    # column gradient and col2im's padded image (none of them for the first layer).
-    bwd = out * 2 + (0 if first else P * K * f + padded + x_in)
-    plan.layer(P * K * f, x_in + padded + P * K * f + out, bwd, fn * K + fn)
+    # The layer keeps its input (the previous layer's output: not the images for the first)
+    # and its column matrix when that is at most KEEP_BYTES. Larger ones are built in
+    # chunks (for im2col and, in backward, for dx) in buffers the layer keeps: about
+    # CHUNK_BYTES each, or a MAX_CHUNKS-th of the batch's matrix. forward: the output;
+    # backward: dout's copy and dx (none for the first layer).
+    from scratchdl.layers import CHUNK_BYTES, KEEP_BYTES, MAX_CHUNKS
+
+    col = P * K * f
+    kept = (0 if first else x_in) + 2 * col // MAX_CHUNKS
+    bwd = out + (0 if first else x_in)
+    plan.layer(kept, out, bwd, fn * K + fn, fixed=KEEP_BYTES + 2 * CHUNK_BYTES)
     plan.layer(P * fn, out * 2 + P * fn, out * 2)  # ReLU: the mask kept, the output
     return fn, oh, ow
 
@@ -189,7 +198,7 @@ def training_activations(plan: _Plan, batch_size: int) -> int:
     for both CNNs at batches 100 and 1000, ``benchmarks/bench_memory.py``: the caches once
     fell up to 21% short of it, twice went 27% over.)
     """
-    return batch_size * (3 * plan.keep_train // 2 + plan.peak_train)
+    return batch_size * (3 * plan.keep_train // 2 + plan.peak_train) + plan.fixed
 
 
 def architecture(config: Any, input_size: int = 784, n_classes: int = 10) -> dict[str, Any]:
@@ -269,7 +278,7 @@ def network_estimate(
     plan = network_plan(arch, itemsize)
     features = int(arch.get("input_size") or np.prod(arch.get("input_dim") or [0]))
     f = itemsize
-    evaluating = eval_rows * (plan.keep_eval + plan.peak_eval)
+    evaluating = eval_rows * (plan.keep_eval + plan.peak_eval) + plan.fixed
     parts = {"data": n_samples * features * f}
     if optimizer is None:
         parts["parameters"] = plan.params * f

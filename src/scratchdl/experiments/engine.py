@@ -294,7 +294,7 @@ def _load_finished(path: Path, spec: TrialSpec) -> dict[str, Any] | None:
     if not isinstance(row, dict) or row.get("key") != spec.key or "final" not in row:
         return None
     if row.get("status") not in ("completed", "diverged") or not _measured(
-        {k: v for k, v in row.items() if k not in _PLANNED and k != "status"}
+        {k: v for k, v in row.items() if k not in _PLANNED and k not in _TEXT}
     ):
         return None  # an edited or damaged file: its numbers cannot be trusted
     # The plan's own fields (the key is their hash), with labels and tags that may be renamed
@@ -306,6 +306,9 @@ def _load_finished(path: Path, spec: TrialSpec) -> dict[str, Any] | None:
 #: Fields of a stored trial that come from its plan (:meth:`TrialSpec.to_dict`).
 _PLANNED = ("key", "sweep", "group", "tags", "seed", "train", "checkpoints", "evaluation")
 _PLANNED += ("data", "subset")
+#: Fields of a stored trial that are text by design: its status, where it ran (a Dask
+#: worker's address and host name).
+_TEXT = ("status", "process")
 
 
 def _measured(value: Any) -> bool:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from scratchdl import __version__
-from scratchdl._fs import _about, _process_alive, ensure_dir, fault_point
+from scratchdl._fs import _about, _process_alive, ensure_dir
 from scratchdl.cli._runfolder import sigint_held
 from scratchdl.errors import ConfigError, ModelFileError
 
@@ -293,7 +293,6 @@ def export_web(
                 (staging / filename).write_bytes(data)
             except OSError as exc:  # a full disk names the file asked for, not the staged one
                 raise _about(exc, out / filename) from None
-        fault_point("export-web:staged")
         # Ctrl-C waits for the renames (milliseconds): the folder is then the new export whole.
         with sigint_held():
             if state in ("new", "empty") and not out.is_symlink():
@@ -304,7 +303,6 @@ def export_web(
                     ensure_dir(out)
             if state != "swapped":
                 for filename in files:  # each file atomically, the manifest last
-                    fault_point(f"export-web:{filename}")
                     os.replace(staging / filename, out / filename)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -95,6 +95,8 @@ class TimeBudget(Callback):
         """The stop's record on the evaluation sets (True), or on :data:`CUT_RECORD` samples
         of each when that would take more than a tenth of the budget (forward passes cost
         about a third of a training step per sample)."""
+        if not hasattr(trainer, "eval_test_idx"):
+            return True  # the second book's trainers keep no evaluation sets
         rows = sum(
             x.shape[0] if idx is None else idx.shape[0]
             for x, idx in (
