@@ -351,12 +351,19 @@ def book_conv_backward(x, W, dout, stride, pad):
     ],
 )
 @pytest.mark.parametrize("channels_last", [False, True])
-@pytest.mark.parametrize("chunk_bytes", [1, 1 << 20])  # one image per chunk, or all at once
+# One image per chunk, or all at once (one BLAS thread); with several threads: one image per
+# chunk into the matrix kept for backward, or not kept (too large) and built again.
+@pytest.mark.parametrize("policy", ["one-image", "whole", "threaded-kept", "threaded-rebuilt"])
 def test_convolution_in_chunks_and_layouts_is_the_books_arithmetic(
-    xs, ws, stride, pad, channels_last, chunk_bytes, monkeypatch
+    xs, ws, stride, pad, channels_last, policy, monkeypatch
 ):
+    chunk_bytes = 1 << 20 if policy == "whole" else 1
     monkeypatch.setattr(layers_module, "CHUNK_BYTES", chunk_bytes)
     monkeypatch.setattr(layers_module, "KEEP_BYTES", 0 if chunk_bytes == 1 else 1 << 23)
+    threaded = policy.startswith("threaded")
+    monkeypatch.setattr(layers_module, "_several_blas_threads", lambda: threaded)
+    monkeypatch.setattr(layers_module, "THREADED_CHUNK_BYTES", 1)
+    monkeypatch.setattr(layers_module, "THREADED_KEEP_BYTES", 0 if "rebuilt" in policy else 1 << 23)
     rng = np.random.default_rng(3)
     x = rng.standard_normal(xs)
     if channels_last:  # as a convolution or pooling hands it on: (N, C, H, W) view of NHWC
@@ -366,6 +373,7 @@ def test_convolution_in_chunks_and_layouts_is_the_books_arithmetic(
     x_before = x.copy()
     y = layer.forward(x)
     np.testing.assert_allclose(y, naive_conv(x, W, b, stride, pad), rtol=1e-12, atol=1e-12)
+    assert (layer.kept_col is not None) == (policy in ("whole", "threaded-kept"))
     dout = rng.standard_normal(y.shape)
     dout_before = dout.copy()
     dx = layer.backward(dout)

@@ -167,6 +167,7 @@ def im2col_channels_last(
     pad: int | tuple[int, int] = 0,
     *,
     scratch: dict[str, NDArray] | None = None,
+    out: NDArray | None = None,
 ) -> NDArray:
     """:func:`im2col` with the columns in ``(fy, fx, c)`` order, for channels-last images.
 
@@ -193,6 +194,10 @@ def im2col_channels_last(
         next call with the same shapes: a convolution layer passes its own dict, so a training
         step does not allocate tens of MB again. The returned matrix is then a view of
         ``scratch['col']``, overwritten by the next call.
+    out : ndarray, shape (N*out_h*out_w, filter_h*filter_w*C), C-contiguous, optional
+        Write the column matrix here instead (a convolution layer builds the matrix it keeps
+        for backward chunk by chunk, into slices of one buffer). For ``filter_w * C`` < 16
+        that is the slower copy of short runs.
 
     Returns
     -------
@@ -217,7 +222,7 @@ def im2col_channels_last(
         padded[:, pad_h : pad_h + H, pad_w : pad_w + W] = x
         x = padded
     K = filter_h * filter_w * C
-    if filter_w * C < 16:
+    if filter_w * C < 16 and out is None:
         # Runs of FW*C values are too short to copy fast (one channel: 3 or 5 values). Then
         # the matrix is built transposed, (K, N*out_h*out_w), one filter offset at a time:
         # each copy moves runs of out_w pixels. Returned as its transpose: same values.
@@ -229,7 +234,16 @@ def im2col_channels_last(
                 window = x[:, fy : fy + span_h : stride, fx : fx + span_w : stride]
                 col_t[fy, fx] = window.transpose(3, 0, 1, 2)
         return col_t.reshape(K, -1).T
-    col = _scratch_array(scratch, "col", (N, out_h, out_w, filter_h, filter_w * C), x.dtype)
+    shape = (N, out_h, out_w, filter_h, filter_w * C)
+    if out is None:
+        col = _scratch_array(scratch, "col", shape, x.dtype)
+    elif out.shape == (N * out_h * out_w, K) and out.flags.c_contiguous and out.dtype == x.dtype:
+        col = out.reshape(shape)
+    else:
+        raise ShapeError(
+            f"out must be a C-contiguous {x.dtype} array of shape {(N * out_h * out_w, K)}, "
+            f"got {out.dtype} {out.shape}"
+        )
     _, height, width, _ = x.shape  # padded
     sc = x.itemsize  # x is C-contiguous (N, height, width, C)
     sx, sy, sn = C * sc, width * C * sc, height * width * C * sc
