@@ -78,6 +78,10 @@ class _Plan:
         self.peak_train = 0  # largest transient of one layer, forward or backward
         self.peak_eval = 0  # largest transient of one layer's test-mode forward
         self.fixed = 0  # bytes whatever the batch (a convolution's reused scratch buffers)
+        # Per convolution, per sample: its column matrix and the one of dx (0 for the first
+        # layer), which several BLAS threads keep or build in large chunks (see
+        # :func:`training_activations`).
+        self.conv_columns: list[tuple[int, int]] = []
 
     def layer(
         self,
@@ -113,6 +117,7 @@ def _conv_plan(
     from scratchdl.layers import CHUNK_BYTES, KEEP_BYTES, MAX_CHUNKS
 
     col = P * K * f
+    plan.conv_columns.append((col, 0 if first else H * W * fs * fs * fn * f))
     kept = (0 if first else x_in) + 2 * col // MAX_CHUNKS
     bwd = out + (0 if first else x_in)
     plan.layer(kept, out, bwd, fn * K + fn, fixed=KEEP_BYTES + 2 * CHUNK_BYTES)
@@ -189,16 +194,44 @@ def network_plan(arch: dict[str, Any], itemsize: int) -> _Plan:
     return plan
 
 
-def training_activations(plan: _Plan, batch_size: int) -> int:
+def training_activations(plan: _Plan, batch_size: int, blas_threads: int | None = None) -> int:
     """Bytes of activations live at the peak of a training step of ``batch_size`` rows.
 
     The caches one and a half times: a layer drops its previous step's cache only when it
     stores the new one, so part of both are alive during the forward pass; then the largest
     transient of one layer. (Calibrated on the peak resident memory of ``scratchdl train``
     for both CNNs at batches 100 and 1000, ``benchmarks/bench_memory.py``: the caches once
-    fell up to 21% short of it, twice went 27% over.)
+    fell up to 21% short of it, twice went 27% over.) ``blas_threads``: the BLAS thread
+    count the step runs with (None: the count now), see :func:`threaded_columns`.
     """
-    return batch_size * (3 * plan.keep_train // 2 + plan.peak_train) + plan.fixed
+    one_thread = batch_size * (3 * plan.keep_train // 2 + plan.peak_train) + plan.fixed
+    return one_thread + threaded_columns(plan, batch_size, blas_threads)
+
+
+def threaded_columns(
+    plan: _Plan, batch_size: int, blas_threads: int | None = None, *, training: bool = True
+) -> int:
+    """Bytes the convolutions add when the BLAS runs on several threads (0 on one, as the
+    Trainer's loop runs): a training pass keeps a column matrix of up to THREADED_KEEP_BYTES
+    for backward, and the chunks are up to THREADED_CHUNK_BYTES (more for dx's columns, which
+    have FN channels where x has C). (Measured with tracemalloc at two threads: DeepConvNet
+    235 MB at batch 100 against 48 MB at one thread.) A prediction (``training=False``)
+    keeps nothing and has no dx: one chunk buffer per convolution."""
+    from scratchdl import layers
+
+    several = layers._several_blas_threads() if blas_threads is None else blas_threads > 1
+    if not several:
+        return 0
+    extra = 0
+    for col, dcol in plan.conv_columns:
+        whole = batch_size * col
+        if whole <= layers.KEEP_BYTES:
+            continue  # built whole and kept at any thread count (counted in the plan)
+        extra += min(whole, layers.THREADED_CHUNK_BYTES)
+        if training:
+            extra += whole if whole <= layers.THREADED_KEEP_BYTES else 0
+            extra += min(batch_size * dcol, 2 * layers.THREADED_CHUNK_BYTES)
+    return extra
 
 
 def architecture(config: Any, input_size: int = 784, n_classes: int = 10) -> dict[str, Any]:
@@ -279,6 +312,7 @@ def network_estimate(
     features = int(arch.get("input_size") or np.prod(arch.get("input_dim") or [0]))
     f = itemsize
     evaluating = eval_rows * (plan.keep_eval + plan.peak_eval) + plan.fixed
+    evaluating += threaded_columns(plan, eval_rows, training=False)  # with the BLAS's threads
     parts = {"data": n_samples * features * f}
     if optimizer is None:
         parts["parameters"] = plan.params * f
@@ -286,7 +320,9 @@ def network_estimate(
     else:
         # weights, gradients, optimizer state, the last good weights, the checkpoint's copy
         copies = 4 + OPTIMIZER_STATES.get(optimizer, 2)
-        training = training_activations(plan, batch_size) + batch_size * features * f
+        # Training loops run with one BLAS thread (the Trainer's BlasThreads(1), a sweep's
+        # workers): the convolutions' one-thread policy.
+        training = training_activations(plan, batch_size, 1) + batch_size * features * f
         if background_evaluation:
             # A copy of the network is evaluated in chunks on the second thread meanwhile.
             copies += 1
