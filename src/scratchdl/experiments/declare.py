@@ -48,9 +48,10 @@ from scratchdl.experiments.config import (
 )
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, sig
-from scratchdl.experiments.trial import TrialSpec, iter_per_epoch
+from scratchdl.experiments.trial import TrialSpec
 from scratchdl.plots.sweeps import Series
 from scratchdl.train.config import TrainConfig
+from scratchdl.train.trainer import iter_per_epoch
 from scratchdl.train.verdict import Verdict, learning_verdict, noise_comparison
 
 __all__ = [
