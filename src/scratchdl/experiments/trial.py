@@ -94,38 +94,37 @@ class TrialSpec:
     data: str = "mnist"
     subset: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> str:
-        """Stable name of this trial: a hash of everything that affects its metrics."""
-        payload = {
-            "format": TRIAL_FORMAT,
+    def _record(self) -> dict[str, Any]:
+        """What determines the result (JSON-safe): the key's payload, without the format."""
+        return {
+            "seed": int(self.seed),
             "train": train_record(self.train),
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
-            "seed": int(self.seed),
             "evaluation": dict(self.evaluation),
             "data": self.data,
             "subset": dict(self.subset),
         }
+
+    @property
+    def key(self) -> str:
+        """Stable name of this trial: a hash of everything that affects its metrics."""
+        payload = {"format": TRIAL_FORMAT, **self._record()}
         text = json.dumps(payload, sort_keys=True, default=_json_default)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
+        tags = dict(self.tags)
         return {
             "key": self.key,
             "sweep": self.sweep,
             "group": self.group,
-            "tags": dict(self.tags),
-            "seed": int(self.seed),
-            "train": train_record(self.train),
-            "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
-            "evaluation": dict(self.evaluation),
-            "data": self.data,
-            "subset": dict(self.subset),
+            "tags": tags,
+            **self._record(),
         }
 
 
-#: The settings of a trial's record and key (``batchnorm`` and ``dropout`` join them only when
-#: set, so the keys of plain nets stay as they were).
+#: The settings of a trial's record and key, and a sweep's network options (``batchnorm`` and
+#: ``dropout`` join the record only when set, so the keys of plain nets stay as they were).
 TRIAL_SETTINGS = (
     "hidden",
     "activation",
