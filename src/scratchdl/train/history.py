@@ -132,13 +132,15 @@ class History:
         same seed compare equal."""
         d = dataclasses.asdict(self)
         d = {"format": HISTORY_FORMAT, "format_version": HISTORY_VERSION, **d}
+        if not d["checkpoints"]:  # a run without checkpoints writes the file it always wrote
+            del d["checkpoints"]
         if not times:
             d.pop("elapsed")
             for rec in d["records"]:
                 for name in TIME_FIELDS:
                     rec.pop(name)
             d["info"] = {k: v for k, v in d["info"].items() if "seconds" not in k}
-            for point in d["checkpoints"].values():
+            for point in d.get("checkpoints", {}).values():
                 point.pop("seconds")
         return d
 
