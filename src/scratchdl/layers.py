@@ -284,16 +284,17 @@ KEEP_BYTES = 8 << 20
 #: ... but no more than this many chunks per layer and pass (so larger ones for conv2). At one
 #: thread, 16 chunks cost about 1 % against chunks of exactly CHUNK_BYTES.
 MAX_CHUNKS = 16
-#: With several BLAS threads, cache-sized chunks lose: every matrix product ends with the
-#: threads waiting for each other, and between products OpenBLAS's idle threads spin on the
-#: cores the single-threaded copies need. There the chunks are up to this size (one or two
-#: per layer at batch 100) ...
-THREADED_CHUNK_BYTES = 24 << 20
+#: With several BLAS threads every matrix product ends with the threads waiting for each
+#: other, and between products OpenBLAS's idle threads spin on the cores the single-threaded
+#: copies need. There the chunks are up to this size, without the MAX_CHUNKS cap ...
+THREADED_CHUNK_BYTES = 4 << 20
 #: ... and a training pass keeps a column matrix up to this size for backward, which then
-#: computes dW in one product instead of copying the columns again. Measured on a DeepConvNet
-#: step at two threads, on the shared 2-core machine (load 10): 1.1 s (wall, best of 6)
-#: against 3.6 s with the one-thread policy, PyTorch 1.4 s in the same run. At one thread
-#: keeping measured 7 % slower (the matrix no longer fits in cache), so it is not done there.
+#: computes dW in one product instead of copying the columns again. Measured on DeepConvNet
+#: steps at two threads on the shared 2-core machine, wall clock, best of 4-6 interleaved
+#: rounds: under load 10, 1.2 s (keeping, 3 MB chunks) and 1.1 s (keeping, one chunk)
+#: against 3.6 s for the one-thread policy, PyTorch 1.4 s; idle, 92 (4 MB chunks) and 88 ms
+#: (1 MB) against 92 ms, PyTorch 35 ms. At one thread keeping measured 7 % slower (the matrix
+#: no longer stays in cache), so it is not done there.
 THREADED_KEEP_BYTES = 64 << 20
 
 
