@@ -390,6 +390,21 @@ def test_convolution_in_chunks_and_layouts_is_the_books_arithmetic(
     )
 
 
+def test_convolution_keeps_its_columns_only_in_training_with_several_threads(monkeypatch):
+    monkeypatch.setattr(layers_module, "KEEP_BYTES", 0)
+    monkeypatch.setattr(layers_module, "_several_blas_threads", lambda: True)
+    rng = np.random.default_rng(5)
+    x, W = rng.standard_normal((4, 8, 6, 6)), rng.standard_normal((4, 8, 3, 3))
+    layer = Convolution(W, np.zeros(4), 1, 1)
+    layer.forward(x)  # training, as the book's forward(x)
+    assert layer.kept_col is not None
+    y = layer.forward(x, train_flg=False)  # a prediction keeps no column matrix ...
+    assert layer.kept_col is None
+    dout = rng.standard_normal(y.shape)
+    layer.backward(dout)  # ... and backward builds it again
+    np.testing.assert_allclose(layer.dW, book_conv_backward(x, W, dout, 1, 1)[0], rtol=1e-11)
+
+
 def test_convolution_copies_leave_the_scratch_buffers_behind():
     rng = np.random.default_rng(4)
     layer = Convolution(rng.standard_normal((4, 8, 3, 3)), np.zeros(4), 1, 1)
