@@ -304,3 +304,36 @@ def test_train_with_augmentation_learns_and_records_its_settings():
     with pytest.raises(ConfigError, match="not a square"):
         (x, t), (xt, tt) = DATA
         train(config, data=((x[:, :780], t), (xt[:, :780], tt)))
+
+
+def test_a_forged_generator_state_is_refused_and_an_old_checkpoint_still_resumes(tmp_path):
+    import json
+
+    first = trainer_for(callbacks=[StopAt(9)])
+    first.fit()
+    path = first.save_checkpoint(tmp_path / "ck.npz")
+    with np.load(path) as f:
+        arrays = dict(f)
+    meta = json.loads(arrays["__checkpoint__"].tobytes())
+
+    def write(name, **changes):
+        forged = tmp_path / name
+        record = np.frombuffer(json.dumps({**meta, **changes}).encode(), dtype=np.uint8)
+        np.savez(forged, **{**arrays, "__checkpoint__": record})
+        return forged
+
+    # A file names the bit generator; only NumPy's generators are ever built from it.
+    for bad in ({"bit_generator": "seed", "state": {}}, {"bit_generator": "PCG64"}):
+        with pytest.raises(ModelFileError, match="damaged"):
+            trainer_for().load_checkpoint(write("bad.npz", augment_rng=bad))
+    with pytest.raises(ModelFileError, match="damaged"):
+        trainer_for().load_checkpoint(write("bad2.npz", rng={"bit_generator": "seed"}))
+    # Written before augmentation existed (no augment_rng): resumes as before.
+    del meta["augment_rng"]
+    second = trainer_for()
+    second.load_checkpoint(write("old.npz"))
+    full = trainer_for()
+    full.fit()
+    second.fit()
+    for k, v in full.net.params.items():
+        np.testing.assert_array_equal(second.net.params[k], v)
