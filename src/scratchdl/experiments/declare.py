@@ -86,6 +86,8 @@ _NET_SETTINGS = (
     "weight_decay",
     "sampling",
     "dtype",
+    "augment",
+    "lr_decay",
 )
 
 
@@ -182,6 +184,8 @@ class NetOptions(CommonOptions):
     batch_size: int = train_option("batch_size")
     weight_decay: float = train_option("weight_decay")
     sampling: str = train_option("sampling")
+    augment: str = train_option("augment")
+    lr_decay: str = train_option("lr_decay")
 
     def train(self, **changes: Any) -> TrainConfig:
         """The training settings of a trial: these options with ``changes`` applied, checked

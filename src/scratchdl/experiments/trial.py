@@ -32,7 +32,8 @@ from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Sigmoid
 from scratchdl.nets import ACTIVATION_LAYERS, Net, evaluate
-from scratchdl.train import Evaluator, TrainConfig, Trainer, make_optimizer
+from scratchdl.train import Evaluator, TrainConfig, Trainer, augmenter_for, make_optimizer
+from scratchdl.train.config import augment_kinds
 from scratchdl.train.history import finite_or_none
 
 __all__ = [
@@ -130,8 +131,8 @@ class TrialSpec:
         }
 
 
-#: The settings of a trial's record and key (``batchnorm`` and ``dropout`` join them only when
-#: set, so the keys of plain nets stay as they were).
+#: The settings of a trial's record and key (``batchnorm``, ``dropout``, ``augment`` and the
+#: ``lr_decay`` settings join them only when set, so the keys of plain nets stay as they were).
 TRIAL_SETTINGS = (
     "hidden",
     "activation",
@@ -154,6 +155,12 @@ def train_record(config: TrainConfig) -> dict[str, Any]:
         record["batchnorm"] = True
     if config.dropout:
         record["dropout"] = float(config.dropout)
+    if config.augment != "none":
+        record["augment"] = ",".join(augment_kinds(config.augment))
+    if config.lr_decay != "none":
+        record["lr_decay"] = config.lr_decay
+        record["lr_decay_every"] = int(config.lr_decay_every)
+        record["lr_decay_factor"] = config.lr_decay_factor
     return record
 
 
@@ -222,6 +229,28 @@ def _reached(target: Mapping[str, float], now: Mapping[str, float]) -> bool:
 def iter_per_epoch(n_train: int, batch_size: int) -> int:
     """Updates in one epoch, as the Trainer counts them (the remainder batch is dropped)."""
     return max(n_train // batch_size, 1)
+
+
+def _planned_epochs(spec: TrialSpec, n_train: int) -> int:
+    """Epochs (rounded up) to the last checkpoint: the length a decaying learning rate plans
+    for. A budget in seconds has no length known in advance."""
+    per_epoch = iter_per_epoch(n_train, spec.train.batch_size)
+    lengths = []
+    for target in spec.checkpoints.values():
+        if "epochs" in target:
+            lengths.append(float(target["epochs"]))
+        if "updates" in target:
+            lengths.append(float(target["updates"]) / per_epoch)
+        if "samples" in target:
+            lengths.append(float(target["samples"]) / spec.train.batch_size / per_epoch)
+    if not lengths:
+        if spec.train.lr_decay != "none":
+            raise ConfigError(
+                "a learning-rate decay needs a budget in epochs, updates or samples, not only "
+                "seconds"
+            )
+        return 1
+    return max(1, -int(-max(lengths) // 1))
 
 
 def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
@@ -409,6 +438,8 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         sampling=config.sampling,
         rng=np.random.default_rng(batch_seq),
         evaluator=recorder,
+        augment=augmenter_for(config, x_train.shape[1]),
+        lr_schedule=config.lr_schedule(_planned_epochs(spec, n_train)),
     )
 
     wall_start = time.perf_counter()

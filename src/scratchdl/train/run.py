@@ -31,6 +31,7 @@ from scratchdl.train.trainer import Callback, Evaluator, Trainer
 __all__ = [
     "CHECKPOINT_NAME",
     "RESUMABLE",
+    "augmenter_for",
     "build_net",
     "checkpoint_config",
     "make_optimizer",
@@ -68,7 +69,7 @@ def checkpoint_config(checkpoint_dir: str | os.PathLike[str]) -> TrainConfig:
     return TrainConfig.from_dict(meta["history"]["config"])
 
 
-def _augmenter(config: TrainConfig, input_size: int) -> Augmenter | None:
+def augmenter_for(config: TrainConfig, input_size: int) -> Augmenter | None:
     """The :class:`Augmenter` of ``config.augment`` for flat square images (None: none)."""
     kinds = augment_kinds(config.augment)
     if not kinds:
@@ -212,7 +213,7 @@ def train(
         rng=np.random.default_rng(train_seq),
         callbacks=all_callbacks,
         evaluator=evaluator,
-        augment=_augmenter(config, x_train.shape[1]),
+        augment=augmenter_for(config, x_train.shape[1]),
         lr_schedule=config.lr_schedule(epochs),
     )
     trainer.history.config = config.to_dict()
