@@ -103,6 +103,7 @@ def load_checkpoint(trainer: _Stateful, path: str | Path) -> None:
         "perm": arrays["perm"],
         "eval_train_idx": arrays.get("eval_train_idx"),
         "eval_test_idx": arrays.get("eval_test_idx"),
+        "train_seconds": meta.get("train_seconds", 0.0),  # older checkpoints: not kept
     }
     try:
         trainer.load_state_dict(state)
@@ -169,6 +170,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     ]
     if not isinstance(meta.get("augment_rng", {}), dict):
         wrong.append("augment_rng")
+    if not isinstance(meta.get("train_seconds", 0.0), (int, float)):
+        wrong.append("train_seconds")
     if wrong:
         raise ModelFileError(
             f"{path} is damaged or forged: its record has {', '.join(wrong)} of the wrong type"
