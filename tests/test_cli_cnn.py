@@ -51,6 +51,7 @@ def test_train_evaluate_predict_a_cnn(tmp_path, capsys, fake_mnist, model, cls):
     "extra",
     [
         ["--model", "cnn"],
+        ["--model", "mlp", "--augment", "all", "--lr-decay", "cosine"],
         pytest.param(["--model", "deep-cnn"], marks=pytest.mark.slow),
         ["--model", "mlp", *EXTEND],
     ],

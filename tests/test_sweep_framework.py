@@ -44,6 +44,8 @@ def src():
         {"hidden": (12, 12), "activation": "sigmoid", "init": "xavier", "batch_size": 32},
         {"hidden": (12, 12), "optimizer": "adam", "sampling": "replacement"},
         {"hidden": (12, 12), "batchnorm": True, "dropout": 0.2, "weight_decay": 0.01},
+        # The 16 features seen as 4x4 images: augmentation and decay as train applies them.
+        {"optimizer": "adam", "augment": "shift,rotate", "lr_decay": "cosine"},
     ],
 )
 def test_a_sweep_trial_trains_what_train_trains(src, changes):

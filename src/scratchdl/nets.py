@@ -75,6 +75,7 @@ __all__ = [
     "ParamView",
     "ConvNet",
     "DeepConvNet",
+    "Ensemble",
     "SimpleConvNet",
     "SimpleNet",
     "TwoLayerNet",
@@ -1162,6 +1163,62 @@ class DeepConvNet(ConvNet):
             f"DeepConvNet({'x'.join(map(str, self.input_dim))}, conv {filters}, "
             f"{self.hidden_size}, {self.output_size}, {self.dtype.name})"
         )
+
+
+class Ensemble:
+    """Several trained networks answering together (ch. 8.1.1, "ensemble learning").
+
+    Each member computes its softmax probabilities; the ensemble's are their mean, and its
+    answer their argmax. Members trained from other seeds (or with other settings) make
+    partly different mistakes, so the average is usually right more often than any one.
+
+    Only prediction: ``predict`` returns the *log* of the averaged probabilities, so
+    ``softmax(predict(x))`` is that average, and :func:`evaluate` (the one evaluation) gives
+    the ensemble's accuracy and the cross-entropy of its averaged probabilities. Train the
+    members one by one, as separate runs.
+
+    Parameters
+    ----------
+    nets : sequence of Net
+        At least one; all with the same ``input_size`` and ``output_size``.
+    """
+
+    def __init__(self, nets: Sequence[Any]) -> None:
+        self.nets = list(nets)
+        if not self.nets:
+            raise ConfigError("an ensemble needs at least one network")
+        shapes = {(int(n.input_size), int(n.output_size)) for n in self.nets}
+        if len(shapes) != 1:
+            found = ", ".join(f"{i} inputs -> {o} classes" for i, o in sorted(shapes))
+            raise ShapeError(
+                f"the networks of an ensemble must map the same inputs to the same classes, "
+                f"got {found}"
+            )
+        ((self.input_size, self.output_size),) = shapes
+        self.dtype = np.result_type(*(n.dtype for n in self.nets))
+        # The members run one after another: the smallest chunk suits them all.
+        self.eval_batch_size = min(getattr(n, "eval_batch_size", EVAL_BATCH) for n in self.nets)
+
+    def predict(self, x: ArrayLike, train_flg: bool = False) -> NDArray:
+        """Log of the members' mean softmax probabilities, (N, C)."""
+        if train_flg:
+            raise ConfigError("an ensemble only predicts: train its networks one by one")
+        return self.combine([log_softmax(net.predict(x)) for net in self.nets])
+
+    @staticmethod
+    def combine(log_probs: Sequence[NDArray]) -> NDArray:
+        """``log(mean_k exp(log_probs[k]))``, (N, C), computed without overflow or ``log 0``
+        (the log-sum-exp of :func:`~scratchdl.functions.log_softmax`)."""
+        logs = np.stack(log_probs)  # (K, N, C)
+        top = logs.max(axis=0)
+        return top + np.log(np.exp(logs - top).mean(axis=0))
+
+    def accuracy(self, x: NDArray, t: ArrayLike) -> float:
+        """Fraction of ``x`` the ensemble answers right (:func:`evaluate`)."""
+        return evaluate(self, x, t)[0]
+
+    def __repr__(self) -> str:
+        return f"Ensemble({', '.join(type(n).__name__ for n in self.nets)})"
 
 
 #: The networks a model file can hold, by class name: :func:`scratchdl.io.load_model` builds

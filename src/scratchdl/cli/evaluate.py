@@ -24,9 +24,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser(
         "evaluate",
         help="test accuracy, per-class accuracy and confusion matrix of a model",
-        description="Evaluate a model file on the test set of its dataset.",
+        description=(
+            "Evaluate a model file on the test set of its dataset. Given several models, "
+            "evaluate their ensemble (ch. 8.1.1): the mean of their softmax probabilities "
+            "answers, and each member's own accuracy is shown beside it."
+        ),
     )
-    ev.add_argument("model", help=MODEL_HELP)
+    ev.add_argument(
+        "model",
+        nargs="+",
+        help=MODEL_HELP + "; several: their ensemble (averaged softmax probabilities)",
+    )
     ev.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -90,47 +98,97 @@ def _check_memory(net: Any, dataset: str, force: bool) -> None:
     check_memory("evaluate", estimate, parts, "evaluate on a larger machine", force)
 
 
+def _log_probabilities(net: Any, x: np.ndarray) -> np.ndarray:
+    """``log softmax(net.predict(x))`` (N, C), in the chunks of :func:`scratchdl.nets.evaluate`."""
+    from scratchdl.functions import log_softmax
+    from scratchdl.nets import predict_in_chunks
+
+    parts = [log_softmax(scores) for _, scores in predict_in_chunks(net, x)]
+    return np.concatenate(parts)
+
+
+def _load_models(paths: list[str]) -> list[Any]:
+    """The models named on the command line (the same file twice is a mistake, not a vote)."""
+    from scratchdl.errors import ConfigError
+    from scratchdl.serve import load_any_model
+
+    seen: dict[str, str] = {}
+    for path in paths:
+        key = str(Path(path).resolve())
+        if key in seen:
+            raise ConfigError(
+                f"{path} is given twice (as {seen[key]}): an ensemble averages different models"
+            )
+        seen[key] = path
+    return [load_any_model(path) for path in paths]
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
-    from scratchdl.serve import load_any_model
+    from scratchdl.nets import Ensemble
 
-    net = load_any_model(args.model)
-    dataset = args.dataset or net.metadata.get("dataset") or "mnist"
-    _check_memory(net, dataset, args.force)
+    nets = _load_models(args.model)
+    datasets = {n.metadata.get("dataset") for n in nets} - {None}
+    if args.dataset is None and len(datasets) > 1:
+        raise ShapeError(
+            f"the models were trained on different datasets ({', '.join(sorted(datasets))}): "
+            "choose the test set with --dataset"
+        )
+    dataset = args.dataset or next(iter(datasets), None) or "mnist"
+    for net in nets:
+        _check_memory(net, dataset, args.force)
     _, (x_test, t_test) = load_mnist(
         normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
     )
     n_classes = 10
-    if x_test.shape[1] != net.input_size or net.output_size != n_classes:
-        raise ShapeError(
-            f"{args.model} maps {net.input_size} inputs to {net.output_size} classes but {dataset} has "
-            f"{x_test.shape[1]} pixels per image and {n_classes} classes: evaluate a model "
-            "trained on this data"
-        )
-    x_test = x_test.astype(net.dtype, copy=False)
-    predicted = predict_labels(net, x_test)
+    for path, net in zip(args.model, nets, strict=True):
+        if x_test.shape[1] != net.input_size or net.output_size != n_classes:
+            raise ShapeError(
+                f"{path} maps {net.input_size} inputs to {net.output_size} classes but {dataset} "
+                f"has {x_test.shape[1]} pixels per image and {n_classes} classes: evaluate a "
+                "model trained on this data"
+            )
+    members = []
+    if len(nets) == 1:
+        predicted = predict_labels(nets[0], x_test.astype(nets[0].dtype, copy=False))
+    else:
+        # Each member runs once; Ensemble.combine averages their probabilities (what
+        # Ensemble.predict does chunk by chunk), and each member's answers are kept too.
+        log_probs = [_log_probabilities(n, x_test.astype(n.dtype, copy=False)) for n in nets]
+        predicted = Ensemble.combine(log_probs).argmax(axis=1)
+        for path, lp in zip(args.model, log_probs, strict=True):
+            acc = float(np.count_nonzero(lp.argmax(axis=1) == t_test)) / t_test.shape[0]
+            members.append({"model": str(path), "accuracy": acc})
     cm = confusion_matrix(t_test.astype(np.intp), predicted, n_classes)
     per_class = cm.diagonal() / np.maximum(cm.sum(axis=1), 1)
     accuracy = float(np.count_nonzero(predicted == t_test)) / t_test.shape[0]
+    name = str(args.model[0]) if len(nets) == 1 else f"ensemble of {len(nets)} models"
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": str(args.model),
-                    "dataset": dataset,
-                    "n": int(t_test.shape[0]),
-                    "accuracy": accuracy,
-                    "per_class_accuracy": [float(a) for a in per_class],
-                    "confusion_matrix": cm.tolist(),
-                }
-            )
-        )
+        record = {
+            "model": name,
+            "dataset": dataset,
+            "n": int(t_test.shape[0]),
+            "accuracy": accuracy,
+            "per_class_accuracy": [float(a) for a in per_class],
+            "confusion_matrix": cm.tolist(),
+        }
+        if members:
+            record["members"] = members
+        print(json.dumps(record))
         return 0
-    print(
-        f"{args.model} on the {dataset} test set ({t_test.shape[0]} images): "
-        f"accuracy {accuracy:.4f}"
-    )
+    print(f"{name} on the {dataset} test set ({t_test.shape[0]} images): accuracy {accuracy:.4f}")
+    if members:
+        print("\nmembers (each alone; the ensemble averages their softmax probabilities)")
+        for m in members:
+            print(f"  {m['model']}: {m['accuracy']:.4f}")
+        best = max(m["accuracy"] for m in members)
+        diff = accuracy - best
+        print(
+            f"the ensemble is {abs(diff) * t_test.shape[0]:.0f} test images "
+            f"{'better' if diff >= 0 else 'worse'} than its best member ({diff:+.4f}), on "
+            "this one test set"
+        )
     print("\nper-class accuracy")
     for k, acc in enumerate(per_class):
         print(f"  {k}: {acc:.4f}  ({cm[k, k]}/{cm[k].sum()})")

@@ -48,6 +48,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             kwargs["action"] = "append"
         elif f.name == "init":
             kwargs["type"] = _init_value
+        elif hints[f.name] is str and not meta["choices"]:
+            kwargs["type"] = str
         elif not meta["choices"]:
             kwargs["type"] = (
                 float if float in typing.get_args(hints[f.name]) + (hints[f.name],) else int

@@ -171,11 +171,15 @@ class NetOptions(CommonOptions):
     batch_size: int = train_option("batch_size")
     weight_decay: float = train_option("weight_decay")
     sampling: str = train_option("sampling")
+    augment: str = train_option("augment")
+    lr_decay: str = train_option("lr_decay")
 
     def train(self, **changes: Any) -> TrainConfig:
         """The training settings of a trial: these options with ``changes`` applied, checked
         as ``scratchdl train`` checks them."""
         settings = {name: getattr(self, name) for name in TRIAL_SETTINGS}
+        # Chapter 8's additions join a trial's record only when set (train_record).
+        settings.update(augment=self.augment, lr_decay=self.lr_decay)
         return TrainConfig(**{**settings, **changes}).validate()
 
 

@@ -28,7 +28,8 @@ from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Sigmoid
 from scratchdl.nets import ACTIVATION_LAYERS, Net
-from scratchdl.train import Evaluator, TrainConfig, Trainer, make_optimizer
+from scratchdl.train import Evaluator, TrainConfig, Trainer, augmenter_for, make_optimizer
+from scratchdl.train.config import augment_kinds
 from scratchdl.train.history import finite_or_none
 from scratchdl.train.trainer import CHECKPOINT_KINDS, iter_per_epoch, score
 
@@ -147,7 +148,35 @@ def train_record(config: TrainConfig) -> dict[str, Any]:
         record["batchnorm"] = True
     if config.dropout:
         record["dropout"] = float(config.dropout)
+    if config.augment != "none":
+        record["augment"] = ",".join(augment_kinds(config.augment))
+    if config.lr_decay != "none":
+        record["lr_decay"] = config.lr_decay
+        record["lr_decay_every"] = int(config.lr_decay_every)
+        record["lr_decay_factor"] = config.lr_decay_factor
     return record
+
+
+def _planned_epochs(spec: TrialSpec, n_train: int) -> int:
+    """Epochs (rounded up) to the last checkpoint: the length a decaying learning rate plans
+    for. A budget in seconds has no length known in advance."""
+    per_epoch = iter_per_epoch(n_train, spec.train.batch_size)
+    lengths = []
+    for target in spec.checkpoints.values():
+        if "epochs" in target:
+            lengths.append(float(target["epochs"]))
+        if "updates" in target:
+            lengths.append(float(target["updates"]) / per_epoch)
+        if "samples" in target:
+            lengths.append(float(target["samples"]) / spec.train.batch_size / per_epoch)
+    if not lengths:
+        if spec.train.lr_decay != "none":
+            raise ConfigError(
+                "a learning-rate decay needs a budget in epochs, updates or samples, not only "
+                "seconds"
+            )
+        return 1
+    return max(1, -int(-max(lengths) // 1))
 
 
 def _json_default(obj: Any) -> Any:
@@ -330,6 +359,8 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         rng=np.random.default_rng(batch_seq),
         evaluator=curve,
         checkpoints=spec.checkpoints,
+        augment=augmenter_for(config, x_train.shape[1]),
+        lr_schedule=config.lr_schedule(_planned_epochs(spec, n_train)),
     )
 
     wall_start = time.perf_counter()

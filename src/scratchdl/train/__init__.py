@@ -26,7 +26,14 @@ from scratchdl.train.checkpoint import load_checkpoint, read_checkpoint, save_ch
 from scratchdl.train.config import DEFAULT_ITERS, DEFAULT_LR, TrainConfig
 from scratchdl.train.helpers import BackgroundEvaluation, BlasThreads, StopOnCtrlC, TimeBudget
 from scratchdl.train.history import EpochRecord, History
-from scratchdl.train.run import CHECKPOINT_NAME, build_net, checkpoint_config, make_optimizer, train
+from scratchdl.train.run import (
+    CHECKPOINT_NAME,
+    augmenter_for,
+    build_net,
+    checkpoint_config,
+    make_optimizer,
+    train,
+)
 from scratchdl.train.trainer import Callback, Evaluator, Sampler, Trainer
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "TimeBudget",
     "TrainConfig",
     "Trainer",
+    "augmenter_for",
     "build_net",
     "checkpoint_config",
     "evaluate",

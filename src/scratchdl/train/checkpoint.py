@@ -95,6 +95,7 @@ def load_checkpoint(trainer: _Stateful, path: str | Path) -> None:
     net = {"params": under("param/", False), "layers": under("state/", True)}
     state = {
         **{k: meta[k] for k in _CHECKPOINT_KEYS},
+        "augment_rng": meta.get("augment_rng"),  # optional: older checkpoints lack it
         "net": {**net, "rngs": meta.get("layer_rngs", {})},
         # A checkpoint from before the good record kept its layer arrays has the current ones.
         "good": {"params": under("good/", False), "layers": under("good/", True) or net["layers"]},
@@ -167,6 +168,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     wrong = [
         k for k, kind in kinds.items() if not isinstance(meta[k], kind) or isinstance(meta[k], bool)
     ]
+    if not isinstance(meta.get("augment_rng", {}), dict):
+        wrong.append("augment_rng")
     if not isinstance(meta.get("train_seconds", 0.0), (int, float)):
         wrong.append("train_seconds")
     if wrong:

@@ -28,12 +28,15 @@ from scratchdl.choices import (
     OPTIMIZERS,
     SAMPLINGS,
 )
+from scratchdl.data.augment import AUGMENTATIONS, parse_augmentations
 from scratchdl.errors import ConfigError
+from scratchdl.train.schedule import LR_DECAYS, LRSchedule
 
 __all__ = [
     "DEFAULT_ITERS",
     "DEFAULT_LR",
     "TrainConfig",
+    "augment_kinds",
     "check_time_budget",
     "flag_help",
     "setting",
@@ -97,6 +100,23 @@ def _check_init(init: Any, name: str) -> None:
         raise ConfigError(
             f"init must be a positive number, 'he' or 'xavier', got {init!r}"
         ) from None
+
+
+def _check_augment(value: Any, name: str) -> None:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a comma-separated list of transforms, got {value!r}")
+    augment_kinds(value)
+
+
+def augment_kinds(text: str) -> tuple[str, ...]:
+    """The transforms of an ``augment`` setting: ``'shift,rotate'``, ``'all'`` (every one of
+    :data:`~scratchdl.data.augment.AUGMENTATIONS`) or ``'none'``."""
+    if text.strip().lower() == "all":
+        return AUGMENTATIONS
+    try:
+        return parse_augmentations(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; 'all' names every one") from None
 
 
 def _check_bool(value: Any, name: str) -> None:
@@ -235,6 +255,32 @@ class TrainConfig:
         default_text="",
     )
 
+    augment: str = setting(
+        "none",
+        "data augmentation (ch. 8.1.1): transforms applied on the fly to every training batch, "
+        f"a comma-separated list of {', '.join(AUGMENTATIONS)}, or all",
+        check=_check_augment,
+        metavar="KINDS",
+    )
+    lr_decay: str = setting(
+        "none",
+        "learning-rate decay per epoch (ch. 8.1.1): step multiplies the rate by "
+        "--lr-decay-factor every --lr-decay-every epochs; cosine lowers it from --lr to "
+        "--lr-decay-factor times --lr over the run",
+        choices=LR_DECAYS,
+    )
+    lr_decay_every: int = setting(
+        1, "step decay: epochs between two decays", check=check_positive_int, metavar="N"
+    )
+    lr_decay_factor: float | None = setting(
+        None,
+        "step decay: the multiplier at each decay, in (0, 1]; cosine: the final rate as a "
+        "fraction of --lr, in [0, 1)",
+        check=_optional(check_non_negative),
+        metavar="F",
+        default_text="0.5 for step, 0 for cosine",
+    )
+
     def __post_init__(self) -> None:
         defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
         if self.hidden is None:
@@ -253,6 +299,10 @@ class TrainConfig:
             self.init = self.init.lower()
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.optimizer)
+        if isinstance(self.augment, str):
+            self.augment = self.augment.strip().lower() or "none"
+        if isinstance(self.lr_decay, str):
+            self.lr_decay = self.lr_decay.lower()
         if self.epochs is not None and self.iters == DEFAULT_ITERS:
             self.iters = None  # epochs given: the default length gives way
 
@@ -285,7 +335,23 @@ class TrainConfig:
                 f"batchnorm and dropout apply to the MLP; the {self.model} has the book's "
                 "architecture (deep-cnn already drops 0.5 after its affine layers)"
             )
+        if self.lr_decay == "none" and self.lr_decay_factor is not None:
+            raise ConfigError(
+                "lr_decay_factor needs a decay: give lr_decay step or cosine (--lr-decay)"
+            )
+        if self.lr_decay != "none":
+            self.lr_schedule(1)  # its own checks (the factor's range)
         return self
+
+    def lr_schedule(self, epochs: int) -> LRSchedule | None:
+        """The :class:`~scratchdl.train.schedule.LRSchedule` of a run of ``epochs`` epochs
+        (None without ``lr_decay``)."""
+        if self.lr_decay == "none":
+            return None
+        factor = self.lr_decay_factor
+        if factor is None:
+            factor = 0.5 if self.lr_decay == "step" else 0.0
+        return LRSchedule(self.lr_decay, self.lr, epochs, self.lr_decay_every, factor)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (``hidden`` as a list)."""
@@ -312,6 +378,10 @@ class TrainConfig:
         extras = ("batchnorm, " if self.batchnorm else "") + (
             f"dropout {self.dropout:g}, " if self.dropout else ""
         )
+        if self.augment != "none":
+            extras += f"augment {','.join(augment_kinds(self.augment))}, "
+        if self.lr_decay != "none":
+            extras += f"{self.lr_decay} lr decay, "
         return (
             f"{self.dataset}, {model}hidden {hidden} {self.activation}, {extras}init {self.init}, "
             f"{self.optimizer} "

@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scratchdl.choices import build_model
+from scratchdl.data.augment import Augmenter
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.nets import EVAL_BATCH, Net, evaluate
 from scratchdl.optimizers import Optimizer, get_optimizer
@@ -22,7 +23,7 @@ from scratchdl.train.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from scratchdl.train.config import DEFAULT_LR, TrainConfig
+from scratchdl.train.config import DEFAULT_LR, TrainConfig, augment_kinds
 from scratchdl.train.helpers import TimeBudget
 from scratchdl.train.history import History
 from scratchdl.train.trainer import Callback, Evaluator, Trainer
@@ -30,6 +31,7 @@ from scratchdl.train.trainer import Callback, Evaluator, Trainer
 __all__ = [
     "CHECKPOINT_NAME",
     "RESUMABLE",
+    "augmenter_for",
     "build_net",
     "checkpoint_config",
     "make_optimizer",
@@ -65,6 +67,20 @@ def checkpoint_config(checkpoint_dir: str | os.PathLike[str]) -> TrainConfig:
     """The :class:`TrainConfig` of the run whose checkpoint is in ``checkpoint_dir``."""
     _, meta = read_checkpoint(Path(checkpoint_dir) / CHECKPOINT_NAME)
     return TrainConfig.from_dict(meta["history"]["config"])
+
+
+def augmenter_for(config: TrainConfig, input_size: int) -> Augmenter | None:
+    """The :class:`Augmenter` of ``config.augment`` for flat square images (None: none)."""
+    kinds = augment_kinds(config.augment)
+    if not kinds:
+        return None
+    side = int(round(input_size**0.5))
+    if side * side != input_size:
+        raise ConfigError(
+            f"augmentation transforms square one-channel images, and {input_size} values per "
+            "sample are not a square: train without augment (--augment none)"
+        )
+    return Augmenter(kinds, (1, side, side))
 
 
 def _n_classes(t_train: NDArray, t_test: NDArray | None, dataset_default: int | None) -> int:
@@ -180,6 +196,8 @@ def train(
         all_callbacks.append(RichProgress())
     if config.max_seconds is not None:
         all_callbacks.append(TimeBudget(config.max_seconds))
+    batches_per_epoch = max(x_train.shape[0] // config.batch_size, 1)  # as the Trainer's
+    epochs = config.epochs or -(-config.iters // batches_per_epoch)
     trainer = Trainer(
         net,
         x_train,
@@ -195,6 +213,8 @@ def train(
         rng=np.random.default_rng(train_seq),
         callbacks=all_callbacks,
         evaluator=evaluator,
+        augment=augmenter_for(config, x_train.shape[1]),
+        lr_schedule=config.lr_schedule(epochs),
     )
     trainer.history.config = config.to_dict()
     trainer.history.seed = config.seed

@@ -17,6 +17,12 @@ step runs the forward pass once.
   9601 and leaves the last 399 unevaluated). The :class:`Evaluator` makes them; it is a
   callback, and :class:`~scratchdl.train.helpers.BackgroundEvaluation` is the opt-in one that
   evaluates a copy of the weights on a second thread.
+* **Chapter 8's additions** (opt-in). ``augment`` transforms each mini-batch before the
+  gradient (:class:`~scratchdl.data.augment.Augmenter`: shifts, rotations, elastic
+  distortions), drawn from a child stream of ``rng`` so that turning it on does not change
+  which mini-batches are drawn; ``lr_schedule`` sets ``optimizer.lr`` before every step from
+  the epoch it falls in (:class:`~scratchdl.train.schedule.LRSchedule`). Both are in the
+  checkpoint, so a resumed run is bit for bit the uninterrupted one.
 * **Divergence.** A NaN or infinite loss stops the run with a message naming the iteration; the
   weights go back to those of the last record (evaluated and finite), or the initial ones.
 * **Checkpoints** (opt-in, what a sweep's trial needs). ``checkpoints={"final": {"epochs":
@@ -50,6 +56,7 @@ from scratchdl.nets import EVAL_BATCH, evaluate
 from scratchdl.optimizers import SGD, Optimizer
 from scratchdl.train import checkpoint
 from scratchdl.train.history import EpochRecord, History, finite_or_none
+from scratchdl.train.schedule import LRSchedule
 
 __all__ = ["CHECKPOINT_KINDS", "Callback", "Evaluator", "Sampler", "Trainer", "score"]
 
@@ -153,6 +160,23 @@ def _as_inputs(x: ArrayLike, dtype: np.dtype, name: str) -> NDArray:
     return np.ascontiguousarray(x, dtype=dtype)
 
 
+#: Bit generators a saved generator state may name (a file names one; nothing else is called).
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _generator(state: Any) -> np.random.Generator:
+    """The generator whose ``bit_generator.state`` is ``state``."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in _BIT_GENERATORS:
+        raise ShapeError(f"its random generator state names an unknown generator {name!r}")
+    bit_generator = getattr(np.random, name)()
+    try:
+        bit_generator.state = state
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ShapeError(f"its random generator state is unreadable ({exc})") from None
+    return np.random.Generator(bit_generator)
+
+
 class Trainer:
     """Train ``net`` on ``(x_train, t_train)`` with mini-batches; see the module docstring.
 
@@ -180,6 +204,12 @@ class Trainer:
     callbacks : iterable of Callback
     evaluator : Evaluator, optional
         Who makes the records; default :class:`Evaluator` (foreground).
+    augment : callable, optional
+        ``augment(x_batch, rng) -> x_batch``, a new array of the same shape and dtype (e.g.
+        :class:`~scratchdl.data.augment.Augmenter`), applied to every training mini-batch
+        (ch. 8.1.1); never to the evaluation sets.
+    lr_schedule : LRSchedule, optional
+        Sets ``optimizer.lr`` before each step to ``lr_schedule.lr(epoch)`` (ch. 8.1.1).
     checkpoints : mapping, optional
         ``name -> {kind: target}``, kind in :data:`CHECKPOINT_KINDS`; see the module docstring.
     """
@@ -201,9 +231,13 @@ class Trainer:
         rng: np.random.Generator | int | None = None,
         callbacks: Iterable[Callback] = (),
         evaluator: Evaluator | None = None,
+        augment: Any = None,
+        lr_schedule: LRSchedule | None = None,
         checkpoints: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.net = net
+        self.augment = augment
+        self.lr_schedule = lr_schedule
         self.optimizer = optimizer if optimizer is not None else SGD()
         dtype = np.dtype(getattr(net, "dtype", np.float32))
         self.x_train = _as_inputs(x_train, dtype, "x_train")
@@ -244,6 +278,9 @@ class Trainer:
             if self.x_test is None
             else self._eval_subset(eval_rng, self.x_test.shape[0], eval_samples)
         )
+        # Augmentation draws from a second child stream: the same mini-batches with or
+        # without it, so an ablation compares like with like.
+        self.augment_rng = self.rng.spawn(1)[0]
 
         self.checkpoints = {name: dict(t) for name, t in (checkpoints or {}).items()}
         for name, target in self.checkpoints.items():
@@ -297,6 +334,10 @@ class Trainer:
                     start = time.perf_counter()
                     batch_mask = self.sampler.next_batch()
                     x_batch, t_batch = self.x_train[batch_mask], self.t_train[batch_mask]
+                    if self.augment is not None:
+                        x_batch = self.augment(x_batch, self.augment_rng)
+                    if self.lr_schedule is not None:
+                        optimizer.lr = self.lr_schedule.lr(self.iteration // self.iter_per_epoch)
 
                     grads = net.gradient(x_batch, t_batch)
                     loss = self._loss_of_step(x_batch, t_batch)
@@ -419,6 +460,7 @@ class Trainer:
             "good_iteration": self.good_iteration,
             "optimizer": self.optimizer.state_dict(),
             "rng": self.rng.bit_generator.state,
+            "augment_rng": self.augment_rng.bit_generator.state,
             "perm": self.sampler.perm.copy(),
             "pos": self.sampler.pos,
             "iteration": self.iteration,
@@ -448,6 +490,12 @@ class Trainer:
         ]
         if mismatch:
             raise ConfigError(f"the state belongs to a different run ({'; '.join(mismatch)})")
+        if self.lr_schedule is not None:
+            # The saved rate is the schedule's of the last step; the fingerprint has checked
+            # the schedule itself (its lr0 included).
+            saved_lr = state["optimizer"].get("hyperparameters", {}).get("lr")
+            if saved_lr is not None:
+                self.optimizer.lr = saved_lr
         self.optimizer.load_state_dict(state["optimizer"])
         self.net.load_state_dict(state["net"])
         self.good = {part: dict(arrays) for part, arrays in state["good"].items()}
@@ -457,9 +505,9 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.eval_train_idx = state["eval_train_idx"]
         self.eval_test_idx = state["eval_test_idx"]
-        bit_generator = getattr(np.random, state["rng"]["bit_generator"])()
-        bit_generator.state = state["rng"]
-        self.rng = self.sampler.rng = np.random.Generator(bit_generator)
+        self.rng = self.sampler.rng = _generator(state["rng"])
+        if state.get("augment_rng") is not None:  # absent from checkpoints before augment
+            self.augment_rng = _generator(state["augment_rng"])
         self.history = History.from_dict(state["history"])
         self.last_record_elapsed = float(state["last_record_elapsed"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
@@ -473,6 +521,8 @@ class Trainer:
             "n_train": int(self.x_train.shape[0]),
             "n_test": 0 if self.x_test is None else int(self.x_test.shape[0]),
             "params": {k: list(v.shape) for k, v in self.net.params.items()},
+            "augment": getattr(self.augment, "to_dict", lambda: None)(),
+            "lr_schedule": None if self.lr_schedule is None else self.lr_schedule.to_dict(),
         }
 
     def save_checkpoint(self, path: Any) -> Any:
