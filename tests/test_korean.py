@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "ReLU", "SGD", "Momentum", "AdaGrad", "Adam", "RMSprop", "Nesterov", "Xavier", "He", "MNIST",
     "SimpleConvNet", "TwoLayerNet", "AND", "NAND", "OR", "XOR", "BN", "BatchNorm", "RMS", "NaN",
+    "AlexNet", "GoogLeNet", "ResNet", "Clarifai", "XRCE", "NEC", "UIUC", "ILSVRC", "px",
     "mnist", "fashion", "sgd", "momentum", "adagrad", "rmsprop", "adam", "nesterov", "lr", "std", "exp", "max", "softmax", "params", "pkl", "relu", "sigmoid", "he", "xavier",
 }  # fmt: skip
 
@@ -83,7 +84,7 @@ def _book_figures():
     """Every figure of 'scratchdl figures' (MNIST ones on random digits), and the training
     curves: the functions the ko notebooks call."""
     from scratchdl.nets import TwoLayerNet
-    from scratchdl.plots import chapters67, notes
+    from scratchdl.plots import chapter8, chapters67, notes
     from scratchdl.plots.curves import plot_training_curves
     from scratchdl.train import TrainConfig
     from scratchdl.train.history import EpochRecord, History
@@ -116,6 +117,8 @@ def _book_figures():
             rng.standard_normal((4, 1, 5, 5)),
             note=" (1 epoch on 10,000 images)",  # the ch07 notebook's note
         ),
+        "augmented_digits": lambda: chapter8.plot_augmented_digits(x[:3].reshape(3, 1, 28, 28)),
+        "ilsvrc_winners": chapter8.plot_ilsvrc_winners,
         "learning_curves": lambda: plot_training_curves(
             history, title=TrainConfig(epochs=3, seed=0).describe()
         ),
@@ -124,12 +127,12 @@ def _book_figures():
 
 
 #: Quick to draw: the fast suite checks these; the rest run with the slow tests.
-_QUICK = {"activations", "softmax", "xor", "learning_curves", "misclassified"}
+_QUICK = {"activations", "softmax", "xor", "learning_curves", "misclassified", "ilsvrc_winners"}
 _NAMES = [
     "activations", "softmax", "logic_gates", "xor", "numerical_diff", "surface", "gradient_field",
     "gradient_descent", "optimizer_paths", "weight_init_histograms", "mnist_samples",
     "first_layer_weights", "misclassified", "conv_digit", "conv_filters", "conv_filters_trained",
-    "conv_filters_notebook", "learning_curves",
+    "conv_filters_notebook", "augmented_digits", "ilsvrc_winners", "learning_curves",
 ]  # fmt: skip
 
 

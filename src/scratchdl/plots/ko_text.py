@@ -68,6 +68,19 @@ EXACT: dict[str, str] = {
     "gray = 0)": "위: 필터 (빨강 +, 파랑 -), 아래: 특징 맵 (흰색 = 강하게 일치, 회색 = 0)",
     " (the book's params.pkl)": " (책의 params.pkl)",
     "no test digit is misclassified": "잘못 분류한 시험 숫자가 없다",
+    # ch. 8
+    "original": "원본",
+    "shift ±2 px": "이동 ±2 px",
+    "rotate ±10°": "회전 ±10°",
+    "scale ±10%": "크기 변경 ±10%",
+    "elastic": "탄성 변형",
+    "all at once": "모두 한꺼번에",
+    "Data augmentation: each row a new random draw of one transform": "데이터 확장: 행마다 "
+    "변환 하나를 새로 무작위로 적용",
+    "year": "연도",
+    "top-5 error (%)": "상위 5개 오류율 (%)",
+    "ILSVRC winners (blue: deep convolutional networks)": "ILSVRC 우승 팀 (파랑: 깊은 합성곱 "
+    "신경망)",
     # training curves (ch. 4.5.3) and sweeps
     "train": "훈련",
     "test": "시험",
