@@ -23,15 +23,16 @@ from scratchdl.plots import new_figure, styled
 __all__ = ["ILSVRC_WINNERS", "plot_augmented_digits", "plot_ilsvrc_winners"]
 
 #: (year, winning entry, top-5 classification error in %) of the ImageNet Large Scale Visual
-#: Recognition Challenge, as the book's figure 8-7 plots them (ch. 8.2). VGG, which the book
-#: also describes, came second in 2014 (7.3%) and is not a winner.
+#: Recognition Challenge, as the book's figure 8-7 plots them (ch. 8.2); ResNet's as the book's
+#: text rounds it ("3.5%"; the published entry is 3.57%). VGG, which the book also describes,
+#: came second in 2014 (7.3%) and is not a winner.
 ILSVRC_WINNERS: tuple[tuple[int, str, float], ...] = (
     (2010, "NEC-UIUC", 28.2),
     (2011, "XRCE", 25.8),
     (2012, "AlexNet", 16.4),
     (2013, "Clarifai", 11.7),
     (2014, "GoogLeNet", 6.7),
-    (2015, "ResNet", 3.57),
+    (2015, "ResNet", 3.5),
 )
 
 #: Row titles of :func:`plot_augmented_digits`, one per transform.
