@@ -434,7 +434,7 @@ for _what, _what_ko, _unit, _unit_ko in (
         ] = (
             f"{_what_ko}에 걸린 시간({{budget}} 이상 실행)이 가장 짧은 것은 배치 {{batch}} "
             f"({{value:sig}} {_unit_ko}), 가장 긴 것은 배치 {{last}} ({{last_value:sig}} {_unit_ko}, "
-            "{ratio:x}배)" + _tail_ko
+            "{ratio:x}×)" + _tail_ko
         )
 for _title, _title_ko, _wheres in (
     (
@@ -559,7 +559,7 @@ _DEEP_TAIL = (
     " At initialisation, in its depth-{deep_depth} × width-{deep_width} net, the gradient at the "
     "last weight layer was {ratio:sig}× that at the first (RMS over a fixed batch).",
     " 초기 상태의 깊이 {deep_depth} × 너비 {deep_width} 신경망에서 마지막 가중치 층의 기울기는 첫 "
-    "층의 {ratio:sig}배였습니다 (고정한 배치에서 잰 RMS).",
+    "층의 {ratio:sig}×였습니다 (고정한 배치에서 잰 RMS).",
 )
 for _lead, _lead_ko in _WHERE_LEADS:
     for _tail, _tail_ko in (("", ""), _DEEP_TAIL):
@@ -616,7 +616,7 @@ SENTENCES |= {
     "not learned yet* when the loss was still falling.": "설정: {variants:list} 신경망, 은닉층 "
     "{depths:list}개 × {columns:list}, {optimizer} lr {lr}, 배치 {batch}, 신경망마다 {budget}, "
     "신경망마다 {seeds}; 시험 정확도는 시험 데이터 전체에서 잰 값(시드에 대한 평균 ± 표준편차). "
-    "시험 정확도가 {bar:acc}(무작위 추측의 {factor}배)보다 높으면 *학습됨*, 아니면 손실이 더 줄지 "
+    "시험 정확도가 {bar:acc}(무작위 추측의 {factor}×)보다 높으면 *학습됨*, 아니면 손실이 더 줄지 "
     "않았을 때 *학습되지 않음*, 손실이 아직 줄어드는 중일 때 *아직 학습하지 못함*입니다.",
     "Highest mean test accuracy in {budget}: depth {depth} × width {width} ({params} parameters), "
     "{acc:pm}. Largest generalisation gap (train - test accuracy): {gap:acc} at depth "
