@@ -704,36 +704,12 @@ def read_book_pickle(
         numeric arrays (the message names the array).
     """
     path = Path(path)
-    limit = max_bytes_limit(max_bytes)
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
-    if not path.is_file():
-        if path.exists():  # a pipe, socket or device: reading it could block or never end
-            raise ModelFileError(f"{path} is not a regular file: give the .pkl weight file")
-        raise ModelFileError(f"weight file {path} does not exist: check the path")
-    if zipfile.is_zipfile(path):
+    if path.is_file() and zipfile.is_zipfile(path):
         raise ModelFileError(
             f"{path} is a .npz archive, not the book's pickle: if it is a scratchdl model, use it "
             "as it is (scratchdl evaluate / load_model); there is nothing to import"
         )
-    # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
-    size = path.stat().st_size
-    if size > 2 * limit + (1 << 20):
-        raise ModelFileError(
-            f"refused to load: {path} has {size:,} bytes, more than weights of at most "
-            f"{limit:,} bytes take; raise the limit with {MAX_BYTES_ENV}=<bytes> if it is right"
-        )
-    data = path.read_bytes()
-    _check_opcodes(data, path)
-    try:
-        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
-    except ModelFileError:
-        raise
-    except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
-        raise ModelFileError(
-            f"{path} is not a readable weight pickle ({type(exc).__name__}: {exc}); it is damaged or "
-            "truncated: download it again"
-        ) from None
+    obj, path = _unpickle(path, max_bytes, "weight pickle")
     if not isinstance(obj, dict) or not obj:
         raise ModelFileError(f"{path} must hold a dict of arrays, it holds {type(obj).__name__}")
     weights: dict[str, NDArray] = {}
@@ -950,8 +926,13 @@ def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None 
     ModelFileError
         Missing, too large, damaged, or unsafe.
     """
-    from scratchdl._npz import max_bytes_limit
+    obj, path = _unpickle(path, max_bytes, "pickle")
+    return _plain(obj, path)
 
+
+def _unpickle(path: Any, max_bytes: int | None, what: str) -> tuple[Any, Path]:
+    """What the pickle at ``path`` (or an open binary file) holds, and its path: read whole
+    within the size limit, its opcodes checked, unpickled by :class:`_ArrayOnlyUnpickler`."""
     limit = max_bytes_limit(max_bytes)
     # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
     file_limit = 2 * limit + (1 << 20)
@@ -968,25 +949,25 @@ def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None 
         )
     _check_opcodes(data, path)
     try:
-        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
+        return _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load(), path
     except ModelFileError:
         raise
     except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
         raise ModelFileError(
-            f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); it is damaged or "
+            f"{path} is not a readable {what} ({type(exc).__name__}: {exc}); it is damaged or "
             "truncated: download it again"
         ) from None
-    return _plain(obj, path)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
     if path.is_dir():
-        raise ModelFileError(f"{path} is a folder: give the book's .pkl file")
+        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
     if path.exists() and not path.is_file():  # a pipe, socket or device: could block forever
-        raise ModelFileError(f"{path} is not a regular file: give the book's .pkl file")
+        raise ModelFileError(f"{path} is not a regular file: give the .pkl weight file")
     try:
         with path.open("rb") as f:
-            data = f.read(limit + 1)
+            # read(n) allocates n bytes up front: ask for no more than the file holds.
+            data = f.read(min(os.fstat(f.fileno()).st_size, limit) + 1)
     except FileNotFoundError:
         raise ModelFileError(f"{path} does not exist: check the path") from None
     except OSError as exc:
