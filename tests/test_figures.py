@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from scratchdl.cli import main
-from scratchdl.errors import ModelFileError, ScratchdlError
+from scratchdl.errors import ModelFileError, ScratchdlError, ShapeError
 from scratchdl.io import save_model
 from scratchdl.nets import MultiLayerNet, SimpleNet, TwoLayerNet
 from scratchdl.plots import notes
@@ -224,6 +224,31 @@ def test_misclassified_counts_errors():
     fig = notes.plot_misclassified(net, xte, tte, count=6)
     assert f"{wrong} of {len(tte)} wrong" in fig.get_suptitle()
     assert sum(len(ax.images) > 0 for ax in fig.axes) == 6
+    # Predictions computed once elsewhere (a deep net's pass takes seconds): the same figure.
+    pred = np.argmax(net.predict(xte), axis=1)
+    again = notes.plot_misclassified(None, xte, tte, count=6, pred=pred)
+    assert again.get_suptitle() == fig.get_suptitle()
+    with pytest.raises(ShapeError, match="one per image"):
+        notes.plot_misclassified(None, xte, tte, pred=pred[:-1])
+
+
+def test_chapter8_figures():
+    from scratchdl.plots import chapter8
+
+    (xtr, _), _ = fake_mnist()
+    digits = xtr[:3].reshape(3, 1, 28, 28)
+    fig = chapter8.plot_augmented_digits(digits, rng=0)
+    # original, shift, rotate, scale, elastic, all at once: six rows of three digits
+    assert len(fig.axes) == 18 and fig.axes[0].get_ylabel() == "original"
+    shown = [ax.images[0].get_array() for ax in fig.axes]
+    np.testing.assert_array_equal(shown[0], digits[0, 0])
+    assert not np.array_equal(shown[15], digits[0, 0])  # 'all at once' moved the digit
+    with pytest.raises(ShapeError, match="N, 1, H, W"):
+        chapter8.plot_augmented_digits(xtr[:3])
+    fig = chapter8.plot_ilsvrc_winners()
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == [e for _, _, e in chapter8.ILSVRC_WINNERS]
+    assert heights == sorted(heights, reverse=True)  # each winner beat the year before
 
 
 def test_weights_of_a_non_mnist_net_are_refused():

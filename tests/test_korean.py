@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ALLOWED = {
     "ReLU", "SGD", "Momentum", "AdaGrad", "Adam", "RMSprop", "Nesterov", "Xavier", "He", "MNIST",
     "SimpleConvNet", "TwoLayerNet", "AND", "NAND", "OR", "XOR", "BN", "BatchNorm", "RMS", "NaN",
+    "AlexNet", "GoogLeNet", "ResNet", "Clarifai", "XRCE", "NEC", "UIUC", "ILSVRC", "px", "BLAS",
+    "Trainer", "dLoss", "dW",
     "mnist", "fashion", "sgd", "momentum", "adagrad", "rmsprop", "adam", "nesterov", "lr", "std", "exp", "max", "softmax", "params", "pkl", "relu", "sigmoid", "he", "xavier",
 }  # fmt: skip
 
@@ -83,7 +85,7 @@ def _book_figures():
     """Every figure of 'scratchdl figures' (MNIST ones on random digits), and the training
     curves: the functions the ko notebooks call."""
     from scratchdl.nets import TwoLayerNet
-    from scratchdl.plots import chapters67, notes
+    from scratchdl.plots import chapter8, chapters67, notes
     from scratchdl.plots.curves import plot_training_curves
     from scratchdl.train import TrainConfig
     from scratchdl.train.history import EpochRecord, History
@@ -116,6 +118,8 @@ def _book_figures():
             rng.standard_normal((4, 1, 5, 5)),
             note=" (1 epoch on 10,000 images)",  # the ch07 notebook's note
         ),
+        "augmented_digits": lambda: chapter8.plot_augmented_digits(x[:3].reshape(3, 1, 28, 28)),
+        "ilsvrc_winners": chapter8.plot_ilsvrc_winners,
         "learning_curves": lambda: plot_training_curves(
             history, title=TrainConfig(epochs=3, seed=0).describe()
         ),
@@ -124,12 +128,12 @@ def _book_figures():
 
 
 #: Quick to draw: the fast suite checks these; the rest run with the slow tests.
-_QUICK = {"activations", "softmax", "xor", "learning_curves", "misclassified"}
+_QUICK = {"activations", "softmax", "xor", "learning_curves", "misclassified", "ilsvrc_winners"}
 _NAMES = [
     "activations", "softmax", "logic_gates", "xor", "numerical_diff", "surface", "gradient_field",
     "gradient_descent", "optimizer_paths", "weight_init_histograms", "mnist_samples",
     "first_layer_weights", "misclassified", "conv_digit", "conv_filters", "conv_filters_trained",
-    "conv_filters_notebook", "learning_curves",
+    "conv_filters_notebook", "augmented_digits", "ilsvrc_winners", "learning_curves",
 ]  # fmt: skip
 
 
@@ -281,3 +285,37 @@ def test_report_lang_ko_writes_korean_headings(tmp_path):
     assert '<html lang="ko">' in page and "<title>scratchdl 보고서</title>" in page
     assert "훈련 실행" in page and "훈련 기록" in page and "Training run" not in page
     assert korean.current_language() == "en"
+
+
+def test_batch_size_sweep_in_korean(tmp_path):
+    from scratchdl.experiments import batch_size
+
+    opts = batch_size.Options(
+        values=(10, 50), epochs=1, seeds=(0, 1), budget_seconds=1e-6, hidden=(16,), init="he",
+        eval_samples=100, curve_points=5,
+    )  # fmt: skip
+    figs, left = _run_ko_sweep(batch_size, opts, tmp_path)
+    assert len(figs) == len(batch_size.FIGURES) and left == []
+    _assert_korean_summary(tmp_path)
+    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "# 배치 크기" in text and "## 속도" in text
+    # The report of that folder: its figure captions in Korean too.
+    out = tmp_path / "r.html"
+    assert main(["report", str(tmp_path), "--out", str(out), "--lang", "ko"]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "배치 크기에 따른 정확도" in page and "Accuracy against batch size" not in page
+
+
+@pytest.mark.slow
+def test_depth_width_sweep_in_korean(tmp_path):
+    from scratchdl.experiments import depth_width
+
+    opts = depth_width.Options(
+        depths=(1, 2), widths=(8, 16), epochs=1, seeds=(0, 1), batch_size=20, eval_samples=50,
+        curve_points=3, variants=("sigmoid+0.01", "relu+he"),
+    )  # fmt: skip
+    figs, left = _run_ko_sweep(depth_width, opts, tmp_path)
+    assert len(figs) == len(depth_width.FIGURES) and left == []
+    _assert_korean_summary(tmp_path)
+    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "## 답" in text

@@ -34,7 +34,7 @@ def test_every_chapter_has_a_notebook_in_each_language():
     names = {lang: sorted(p.name for p in (NOTEBOOKS / lang).glob("*.ipynb")) for lang in LANGUAGES}
     assert names["en"], "no notebooks found"
     assert names["en"] == names["ko"], f"en and ko differ: {names}"
-    for chapter in ("ch02", "ch03", "ch04", "ch05", "ch06", "ch07"):
+    for chapter in ("ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08"):
         assert any(n.startswith(chapter) for n in names["en"]), chapter
     assert sorted(p.parent.name for p in ALL) == sorted(LANGUAGES * len(names["en"]))
 
@@ -117,6 +117,28 @@ def test_notebook_runs_and_shows_its_figures(path, monkeypatch):
             assert missing not in stderr, f"cell {i}: a glyph is missing:\n{stderr}"
         assert "Traceback" not in stderr and "Warning" not in stderr, stderr
     assert figures >= 2
+    if path.stem.startswith("ch08"):
+        _check_the_book_deep_convnet(nb)
+
+
+def _book_file(name: str) -> Path | None:
+    """A reference file beside $SCRATCHDL_BOOK_WEIGHTS, as the notebooks look for it."""
+    weights = os.environ.get("SCRATCHDL_BOOK_WEIGHTS")
+    found = Path(weights).with_name(name) if weights else None
+    return found if found is not None and found.exists() else None
+
+
+def _check_the_book_deep_convnet(nb) -> None:  # noqa: ANN001
+    """Chapter 8 with the book's weights: their accuracy and mistakes shown; without: said."""
+    cell = next(c for c in nb.cells if "plot_misclassified(" in c.source)
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+    if _book_file("deep_convnet_params.pkl"):
+        assert "0.9935" in printed and len(images) == 1
+    else:
+        assert "deep_convnet_params.pkl" in printed and not images
 
 
 def test_scratchdl_notebooks_copies_the_installed_ones_and_never_overwrites(tmp_path, capsys):

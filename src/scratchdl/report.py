@@ -63,6 +63,14 @@ CAPTIONS = {
     "misclassified": "Misclassified test digits: true and predicted labels",
     "learning_curves": "Learning curves: loss per iteration, accuracy per epoch",
     "curves": "Learning curves of this run",
+    # scratchdl sweep batch-size and depth-width
+    "batch_accuracy": "Accuracy against batch size",
+    "batch_time": "Training speed against batch size",
+    "batch_curves": "Learning curves by batch size",
+    "depth_width_heatmap": "Test accuracy by depth and width",
+    "depth_width_lines": "Accuracy, gap and time against depth",
+    "depth_width_curves": "Learning curves by depth",
+    "depth_width_layers": "Vanishing gradients: gradient size and activation spread per layer",
 }
 
 

@@ -383,6 +383,298 @@ for _effect in (
         + " ({base_gap:pm} -> {gap:pm}); <2> ({base_test:pm} -> {test:pm})."
     )
 
+# -- batch-size (generated: the summary builds each sentence from parts) ------------------------
+_TIED_IS = "; {tied:list} is within the seed noise of the fastest."
+_TIED_ARE = "; {tied:list} are within the seed noise of the fastest."
+for _scaled, _scaled_ko in (
+    ("", ""),
+    (" at batch {reference}, scaled {scaling}", " (배치 {reference}에서의 값, {scaling}로 조정)"),
+):
+    SENTENCES[
+        "Setup: hidden layers {hidden}, {activation} with init {init}, {optimizer} with lr {lr}"
+        + _scaled
+        + "; {budget} per run, {seeds} per batch size. Test accuracy on the full test set (mean "
+        "± std over seeds); times count training only (evaluation excluded), one BLAS thread per "
+        "run, on this machine."
+    ] = (
+        "설정: 은닉층 {hidden}, {activation}(가중치 초깃값 {init}), {optimizer} lr {lr}"
+        + _scaled_ko
+        + ", 실행마다 {budget}, 배치 크기마다 {seeds}. 시험 정확도는 시험 데이터 전체에서 잰 "
+        "값(시드에 대한 평균 ± 표준편차)이고, 시간은 평가를 빼고 훈련만, 실행마다 BLAS 스레드 "
+        "하나로 이 컴퓨터에서 잰 값입니다."
+    )
+for _more, _more_ko in (
+    ("", ""),
+    (
+        " and {updates} updates for the equal-updates one",
+        ", 같은 갱신 횟수 비교를 위해 갱신 {updates}번까지",
+    ),
+):
+    SENTENCES[
+        "Besides the budget of {budget}, runs trained on until {seconds} s of training for the "
+        "equal-time comparison" + _more + ": {trained:list}."
+    ] = (
+        "예산 {budget}과 별도로, 같은 시간 비교를 위해 훈련 {seconds}초까지"
+        + _more_ko
+        + " 더 학습한 실행: {trained:list}."
+    )
+for _what, _what_ko, _unit, _unit_ko in (
+    ("update", "갱신 한 번", "ms", "ms"),
+    ("epoch", "에폭 하나", "s", "초"),
+):
+    for _tail, _tail_ko in (
+        (".", "."),
+        (_TIED_IS, "; 가장 빠른 것과 시드에 따른 편차 범위 안: {tied:list}."),
+        (_TIED_ARE, "; 가장 빠른 것과 시드에 따른 편차 범위 안: {tied:list}."),
+    ):
+        SENTENCES[
+            f"Per {_what} (runs of {{budget}} or more), batch {{batch}} was the fastest "
+            f"({{value:sig}} {_unit}) and batch {{last}} the slowest ({{last_value:sig}} {_unit}, "
+            "{ratio:x}× longer)" + _tail
+        ] = (
+            f"{_what_ko}에 걸린 시간({{budget}} 이상 실행)이 가장 짧은 것은 배치 {{batch}} "
+            f"({{value:sig}} {_unit_ko}), 가장 긴 것은 배치 {{last}} ({{last_value:sig}} {_unit_ko}, "
+            "{ratio:x}×)" + _tail_ko
+        )
+for _title, _title_ko, _wheres in (
+    (
+        "Equal epochs",
+        "같은 에폭",
+        (
+            ("{budget}, the budget", "{budget}, 예산"),
+            ("{at_epochs}; budget {budget}", "{at_epochs}; 예산 {budget}"),
+        ),
+    ),
+    (
+        "Equal updates",
+        "같은 갱신 횟수",
+        (("{updates} updates; budget {budget}", "갱신 {updates}번; 예산 {budget}"),),
+    ),
+    (
+        "Equal time",
+        "같은 시간",
+        (("{seconds} s of training; budget {budget}", "훈련 {seconds}초; 예산 {budget}"),),
+    ),
+):
+    for _where, _where_ko in _wheres:
+        SENTENCES[
+            f"**{_title}** ({_where}): batch {{batch}} reached the highest mean test accuracy, "
+            "{value:pm}<*>"
+        ] = f"**{_title_ko}** ({_where_ko}): 평균 시험 정확도가 가장 높은 것은 배치 {{batch}}, {{value:pm}}<1>"
+for _where, _where_ko in (
+    ("{budget}, the budget", "{budget}, 예산"),
+    ("{at_epochs}; budget {budget}", "{at_epochs}; 예산 {budget}"),
+):
+    SENTENCES[
+        '"It depends" is really "it depends on what you hold fixed": the highest test accuracy at '
+        "equal epochs (" + _where + ") went to {at_epochs_pick}, at equal updates ({updates}) to "
+        "{at_updates_pick}, at equal time ({seconds} s of training) to {at_time_pick}. When "
+        "compute time is what you pay for, the equal-time comparison is the one that matters: on "
+        "this machine it points to {at_time_pick}."
+    ] = (
+        '"경우에 따라 다르다"는 사실 "무엇을 고정하느냐에 따라 다르다"입니다. 시험 정확도가 가장 '
+        "높은 것은 같은 에폭(" + _where_ko + ")에서 {at_epochs_pick}, 같은 갱신 횟수(갱신 "
+        "{updates}번)에서 {at_updates_pick}, 같은 시간(훈련 {seconds}초)에서 {at_time_pick}입니다. "
+        "계산 시간이 곧 비용이라면 중요한 것은 같은 시간 비교이고, 이 컴퓨터에서는 "
+        "{at_time_pick}입니다."
+    )
+SENTENCES |= {
+    "Every run reached all three checkpoints below within its {budget}.": "모든 실행이 {budget} "
+    "안에 아래의 세 비교 지점에 모두 도달했습니다.",
+    "Batch {batch} took {ms:sig} ms per update and {s_epoch:sig} s per epoch; in {budget} it "
+    "reached {epochs:pm} test accuracy. Only one batch size was run, so there is nothing to "
+    "compare: give two or more --values.": "배치 {batch}: 갱신 한 번에 {ms:sig} ms, 에폭 하나에 "
+    "{s_epoch:sig}초; {budget} 동안 시험 정확도 {epochs:pm}. 배치 크기를 하나만 실행해서 비교할 "
+    "것이 없습니다: --values에 두 개 이상 주세요.",
+    "Batch {batch} (lr {lr}) <*>; test accuracy {epochs:pm} (chance {chance:acc})<*>": "배치 "
+    "{batch} (lr {lr}): <1>; 시험 정확도 {epochs:pm} (무작위 추측 {chance:acc})<2>",
+    "Fewer than two batch sizes trained without diverging in {budget}: nothing to rank.": ""
+    "{budget} 동안 발산하지 않고 학습된 배치 크기가 둘보다 적어 순위를 매길 것이 없습니다.",
+    "Batch {batch} reached the highest test accuracy whichever way you count: at {at_epochs}, at "
+    "{updates} updates and at {seconds} s of training (budget {budget}).": "어떻게 세든 시험 "
+    "정확도가 가장 높은 것은 배치 {batch}입니다: {at_epochs}, 갱신 {updates}번, 훈련 {seconds}초 "
+    "모두에서 (예산 {budget}).",
+    "With one seed per batch size the seed noise is unknown: run two or more --seeds before "
+    "trusting differences of a few thousandths (in {budget}).": "배치 크기마다 시드가 하나라 "
+    f"{_NOISE}를 알 수 없습니다: 천분의 몇 정도의 차이를 믿기 전에 --seeds를 두 개 이상 주어 "
+    "실행하세요 ({budget} 동안).",
+}
+WORDS |= {
+    "Batch size: speed and accuracy": "배치 크기: 속도와 정확도",
+    "How does mini-batch size affect speed and accuracy, and what size is right?": "미니배치 "
+    "크기는 속도와 정확도에 어떤 영향을 주고, 어떤 크기가 알맞나?",
+    "Speed": "속도",
+    "Accuracy: three fair comparisons": "정확도: 공정한 비교 세 가지",
+    "Accuracy: three fair comparisons (batch sizes that diverged left out)": "정확도: 공정한 "
+    "비교 세 가지 (발산한 배치 크기는 제외)",
+    "Answer": "답",
+    "All batch sizes": "모든 배치 크기",
+    "batch": "배치",
+    "ms/update": "ms/갱신",
+    "s/epoch": "초/에폭",
+    "epochs trained": "학습한 에폭",
+    "test acc, equal epochs": "시험 정확도, 같은 에폭",
+    "test acc, equal updates": "시험 정확도, 같은 갱신 횟수",
+    "test acc, equal time": "시험 정확도, 같은 시간",
+    "linear": "선형",
+    "sqrt": "제곱근",
+    "; the next was batch {next} ({next_value:pm}), and with one seed whether they differ is "
+    "unknown.": "; 다음은 배치 {next} ({next_value:pm})이고, 시드가 하나라 둘이 다른지는 알 수 "
+    "없습니다.",
+    "; {tied:list} is within the seed noise.": f"; {{tied:list}}: {_NOISE} 범위 안.",
+    "; {tied:list} are within the seed noise.": f"; {{tied:list}}: {_NOISE} 범위 안.",
+    "; the next, batch {next} ({next_value:pm}), is lower by more than the seed noise.": (
+        f"; 다음은 배치 {{next}} ({{next_value:pm}})로, {_NOISE}보다 더 낮습니다."
+    ),
+    "; {diverged} of {seeds} seeds diverged.": "; 시드 {seeds}개 중 {diverged}개가 발산했습니다.",
+    "; {diverged} of {seeds} seeds diverged after the budget, training on to a later "
+    "checkpoint.": "; 시드 {seeds}개 중 {diverged}개가 예산 뒤에, 나중 비교 지점까지 더 학습하다 "
+    "발산했습니다.",
+}
+WORD_PATTERNS += (
+    (r"batch (\d+) trained (.+)", "배치 {0}: {1} 학습"),
+    (
+        r"batch (\d+) \(or (.+), within the seed noise\)",
+        f"배치 {{0}} (또는 {{1}}, {_NOISE} 범위 안)",
+    ),
+    (r"((?:batch \d+, )*batch \d+) and (batch \d+)", "{0}, {1}"),
+)
+
+# -- depth-width ---------------------------------------------------------------------------------
+_WHERE_LEADS = (
+    (
+        "**{variant}** learned in {budget} at every depth and width; its",
+        "**{variant}**: {budget} 동안 모든 깊이와 너비에서 학습됨;",
+    ),
+    (
+        "**{variant}** learned in {budget} at {where:list}; its",
+        "**{variant}**: {budget} 동안 {where:list}에서 학습됨;",
+    ),
+    (
+        "**{variant}**: no net learned in {budget}; the",
+        "**{variant}**: {budget} 동안 학습된 신경망 없음;",
+    ),
+)
+_DEEP_TAIL = (
+    " At initialisation, in its depth-{deep_depth} × width-{deep_width} net, the gradient at the "
+    "last weight layer was {ratio:sig}× that at the first (RMS over a fixed batch).",
+    " 초기 상태의 깊이 {deep_depth} × 너비 {deep_width} 신경망에서 마지막 가중치 층의 기울기는 첫 "
+    "층의 {ratio:sig}×였습니다 (고정한 배치에서 잰 RMS).",
+)
+for _lead, _lead_ko in _WHERE_LEADS:
+    for _tail, _tail_ko in (("", ""), _DEEP_TAIL):
+        SENTENCES[
+            _lead + " highest test accuracy was {acc:pm}, at depth {depth} × width {width}." + _tail
+        ] = (
+            _lead_ko
+            + " 가장 높은 시험 정확도는 깊이 {depth} × 너비 {width}에서 {acc:pm}."
+            + _tail_ko
+        )
+_PLATEAU = (
+    " A loss that stopped falling may still be a plateau that a longer run leaves: deep sigmoid "
+    "nets can sit on one for epochs (ch. {chapter}).",
+    " 더 줄지 않는 손실도 더 긴 실행에서는 벗어나는 정체 구간일 수 있습니다: 깊은 시그모이드 "
+    "신경망은 여러 에폭 동안 정체 구간에 머물기도 합니다 (ch. {chapter}).",
+)
+for _end, _end_ko in (
+    (".", "."),
+    (
+        ", mean mini-batch loss {first:.3f} -> {last:.3f}.",
+        ", 평균 미니배치 손실 {first:.3f} -> {last:.3f}.",
+    ),
+    (
+        ", mean mini-batch loss {first:.3f} -> {last:.3f}." + _PLATEAU[0],
+        ", 평균 미니배치 손실 {first:.3f} -> {last:.3f}." + _PLATEAU[1],
+    ),
+):
+    SENTENCES[
+        "At {where:list}, {variant} <*>; test accuracy {acc:pm} at depth {depth} × width {width} "
+        "(chance {chance:acc})" + _end
+    ] = (
+        "{where:list}에서 {variant}: <1>; 깊이 {depth} × 너비 {width}의 시험 정확도 {acc:pm} "
+        "(무작위 추측 {chance:acc})" + _end_ko
+    )
+for _how, _how_ko in (
+    ("Deeper, at {col}", "더 깊게, {col}에서"),
+    ("Wider, at depth {d0}", "더 넓게, 깊이 {d0}에서"),
+):
+    SENTENCES[
+        _how + ": in {budget}, depth {d0} × width {w0} -> depth {d1} × width {w1} changed test "
+        "accuracy {acc0:pm} -> {acc1:pm} ({noise}), parameters {p0} -> {p1}, time per epoch {t0} "
+        "s -> {t1} s."
+    ] = (
+        _how_ko
+        + ": {budget} 동안 깊이 {d0} × 너비 {w0} -> 깊이 {d1} × 너비 {w1}(으)로 바꾸자 시험 "
+        "정확도 {acc0:pm} -> {acc1:pm} ({noise}), 매개변수 {p0} -> {p1}개, 에폭당 시간 {t0}초 -> "
+        "{t1}초."
+    )
+SENTENCES |= {
+    "Setup: {variants:list} nets with {depths:list} hidden layers × {columns:list}, {optimizer} "
+    "with lr {lr}, batch {batch}, {budget} per net, {seeds} per net; test accuracy on the full "
+    "test set (mean ± std over seeds). A net *learned* when its test accuracy is above {bar:acc} "
+    "({factor}× chance); if not, it *did not train* when its loss had stopped falling and *had "
+    "not learned yet* when the loss was still falling.": "설정: {variants:list} 신경망, 은닉층 "
+    "{depths:list}개 × {columns:list}, {optimizer} lr {lr}, 배치 {batch}, 신경망마다 {budget}, "
+    "신경망마다 {seeds}; 시험 정확도는 시험 데이터 전체에서 잰 값(시드에 대한 평균 ± 표준편차). "
+    "시험 정확도가 {bar:acc}(무작위 추측의 {factor}×)보다 높으면 *학습됨*, 아니면 손실이 더 줄지 "
+    "않았을 때 *학습되지 않음*, 손실이 아직 줄어드는 중일 때 *아직 학습하지 못함*입니다.",
+    "Highest mean test accuracy in {budget}: depth {depth} × width {width} ({params} parameters), "
+    "{acc:pm}. Largest generalisation gap (train - test accuracy): {gap:acc} at depth "
+    "{gap_depth} × width {gap_width}.": "{budget} 동안 평균 시험 정확도가 가장 높은 것: 깊이 "
+    "{depth} × 너비 {width} (매개변수 {params}개), {acc:pm}. 훈련과 시험의 정확도 차이(훈련 - "
+    "시험)가 가장 큰 것: 깊이 {gap_depth} × 너비 {gap_width}에서 {gap:acc}.",
+    "For {variant}: <*>": "{variant}: <1>",
+    "Depth also has a cost width does not: in {budget}, no depth-{deepest} {late:list} net "
+    "learned, while shallower ones did (see above whether their loss had stopped or was still "
+    "falling).": "깊이에는 너비에 없는 비용도 있습니다: {budget} 동안 깊이 {deepest}의 "
+    "{late:list} 신경망은 하나도 학습되지 않았지만 더 얕은 신경망은 학습됐습니다(손실이 더 줄지 "
+    "않았는지 아직 줄어드는 중이었는지는 위를 보세요).",
+}
+WORDS |= {
+    "Depth against width": "깊이 대 너비",
+    "What does depth do, compared with width?": "깊이는 너비와 비교해 무엇을 하나?",
+    "deepening": "깊게 하기",
+    "widening": "넓게 하기",
+    "One depth and one width: nothing to compare; give two or more --depths or --widths.": "깊이 "
+    "하나, 너비 하나: 비교할 것이 없습니다. --depths나 --widths에 두 개 이상 주세요.",
+    "one seed only: noise unknown": f"시드가 하나뿐: {_NOISE}를 알 수 없음",
+    "Both helped in {budget}": "{budget} 동안 둘 다 도움이 됨",
+    "Neither helped in {budget}": "{budget} 동안 어느 쪽도 도움이 되지 않음",
+    "In {budget}, with one seed per net neither change can be told from noise": "{budget} 동안, "
+    f"신경망마다 시드가 하나라 어느 변화도 {_NOISE}와 구별할 수 없음",
+    "In {budget}, neither changed test accuracy by more than the seed noise": "{budget} 동안 어느 "
+    f"쪽도 시험 정확도를 {_NOISE}보다 크게 바꾸지 못함",
+    "At about the same number of parameters, in {budget} the deep-narrow net beat the "
+    "shallow-wide one": "매개변수 수가 거의 같을 때, {budget} 동안 깊고 좁은 신경망이 얕고 넓은 "
+    "신경망을 앞섬",
+    "At about the same number of parameters, in {budget} the deep-narrow net fell behind the "
+    "shallow-wide one": "매개변수 수가 거의 같을 때, {budget} 동안 깊고 좁은 신경망이 얕고 넓은 "
+    "신경망에 뒤짐",
+    "At about the same number of parameters, in {budget} the deep-narrow net and the "
+    "shallow-wide one could not be told apart": "매개변수 수가 거의 같을 때, {budget} 동안 깊고 "
+    "좁은 신경망과 얕고 넓은 신경망을 구별할 수 없음",
+}
+WORD_PATTERNS += (
+    (r"Does a deep net learn in (.+)\?", "깊은 신경망이 {0} 동안 학습되나?"),
+    (r"Depth against width \((.+)\)", "깊이 대 너비 ({0})"),
+    (r"Only (deepening|widening) was tried, in \{budget\}", "{{budget}} 동안 {0}만 시도함"),
+    (r"In \{budget\}, only (deepening|widening) helped", "{{budget}} 동안 {0}만 도움이 됨"),
+    (
+        r"(deepening|widening) changed test accuracy by (\{\w+:\+\.3f\}) \((.+?)\) and "
+        r"(deepening|widening) changed test accuracy by (\{\w+:\+\.3f\}) \((.+?)\)",
+        "{0}: 시험 정확도가 {1}만큼 바뀜 ({2}), {3}: 시험 정확도가 {4}만큼 바뀜 ({5})",
+    ),
+    (
+        r"(deepening|widening) changed test accuracy by (\{\w+:\+\.3f\}) \((.+?)\)",
+        "{0}: 시험 정확도가 {1}만큼 바뀜 ({2})",
+    ),
+    (r"(.+?): ((?:deepening|widening) changed .+)\.", "{0}: {1}."),
+    (r"depth (\d+)", "깊이 {0}"),
+    (r"depth (\d+) × width (.+)", "깊이 {0} × 너비 {1}"),
+    (r"width (\d+)", "너비 {0}"),
+    (r"~(\d+) params", "매개변수 ~{0}개"),
+)
+
 _COMPILED_WORDS = tuple((re.compile(p, re.DOTALL), ko) for p, ko in WORD_PATTERNS)
 _COMPILED_SENTENCES = tuple(
     (re.compile(re.escape(en).replace(re.escape("<*>"), "(.+?)"), re.DOTALL), ko)

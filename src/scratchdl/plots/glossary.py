@@ -52,6 +52,9 @@ TERMS: dict[str, str] = {
     "pooling": "풀링",
     "padding": "패딩",
     "stride": "스트라이드",
+    "data augmentation": "데이터 확장",
+    "deep learning": "딥러닝",
+    "receptive field": "수용 영역",
     "chance": "무작위 추측",
     "seed noise": "시드에 따른 편차",
     "mean": "평균",
@@ -73,6 +76,7 @@ FORBIDDEN: tuple[tuple[str, str], ...] = (
     (r"이터레이션", "반복 (iteration)"),
     (r"드랍아웃|드롭\s+아웃", "드롭아웃 (dropout)"),
     (r"역전파법", "오차역전파법 (backpropagation)"),
+    (r"데이터\s*(증강|증식|확대)", "데이터 확장 (data augmentation)"),
 )
 
 _COMPILED = tuple((re.compile(p), use) for p, use in FORBIDDEN)

@@ -24,7 +24,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from scratchdl.errors import ConfigError, ModelFileError, ScratchdlError
+from scratchdl.errors import ConfigError, ModelFileError, ScratchdlError, ShapeError
 from scratchdl.functions import relu, sigmoid, softmax, step_function
 from scratchdl.gradient import gradient_descent, numerical_diff, numerical_gradient
 from scratchdl.perceptron import AND, NAND, OR, TRUTH_TABLE_INPUTS, XOR, Perceptron
@@ -513,13 +513,27 @@ def plot_first_layer_weights(net: Net, count: int = 50) -> Figure:
 
 
 @styled
-def plot_misclassified(net: Net, x: NDArray, t: NDArray, count: int = 24) -> Figure:
-    """The first ``count`` test digits the network gets wrong, with true and predicted labels."""
+def plot_misclassified(
+    net: Net | None, x: NDArray, t: NDArray, count: int = 24, *, pred: NDArray | None = None
+) -> Figure:
+    """The first ``count`` test digits the network gets wrong, with true and predicted labels.
+
+    ``pred``: the network's predicted labels (N,) when already computed (a deep network takes
+    seconds per pass over the test set); ``net`` is then not run and may be None.
+    """
     images, labels = _as_images(x), _labels(t)
-    flat = np.asarray(x).reshape(len(images), -1)
-    pred = np.concatenate(
-        [np.argmax(net.predict(flat[i : i + 2000]), axis=1) for i in range(0, len(flat), 2000)]
-    )
+    if pred is None:
+        if net is None:
+            raise ScratchdlError("plot_misclassified needs a network or its predictions (pred=)")
+        flat = np.asarray(x).reshape(len(images), -1)
+        pred = np.concatenate(
+            [np.argmax(net.predict(flat[i : i + 2000]), axis=1) for i in range(0, len(flat), 2000)]
+        )
+    pred = np.asarray(pred)
+    if pred.shape != labels.shape:
+        raise ShapeError(
+            f"pred has shape {pred.shape}, the labels {labels.shape}: give one per image"
+        )
     wrong = np.flatnonzero(pred != labels)
     shown = wrong[:count]
     title = (
