@@ -1,6 +1,9 @@
 """scratchdl nlp seq2seq / attention-map: end to end on the shipped data sets, refusals in one
 line."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -8,38 +11,76 @@ from scratchdl.attention import AttentionSeq2seq
 from scratchdl.cli import main
 from scratchdl.data import sequence
 
+SEQ = ["nlp", "seq2seq", "--data", "addition", "--epochs", "2", "--max-iters", "3"]
+
 
 @pytest.mark.slow
-def test_seq2seq_trains_saves_and_refuses_to_overwrite(tmp_path, capsys):
-    out = tmp_path / "m.npz"
-    args = ["nlp", "seq2seq", "--data", "addition", "--epochs", "1", "--max-iters", "3"]
-    assert main([*args, "--out", str(out)]) == 0
+def test_seq2seq_run_folder_resumes_step_for_step_and_refuses_to_overwrite(tmp_path, capsys):
+    full = tmp_path / "full"
+    assert main([*SEQ, "--out", str(full)]) == 0
     text = capsys.readouterr().out
     assert "PeekySeq2seq on addition: 384 training questions (3 steps of 128" in text
-    assert "epoch 1: test accuracy" in text and "of 5000 exact answers" in text
-    assert out.is_file()
-    before = out.read_bytes()
-    assert main([*args, "--out", str(out)]) == 2
+    assert "epoch 2: test accuracy" in text and "of 5000 exact answers" in text
+    assert sorted(os.listdir(full)) == ["history.json", "model.npz"]
+    history = json.loads((full / "history.json").read_text())
+    assert history["iterations"] == 6 and history["stop_reason"] is None
+    assert len(history["test_accuracy"]) == 2
+    # Stopped by the time budget after one step, twice (mid-epoch, then across the epoch's
+    # end and its test), then resumed to the end: the same weights, bit for bit.
+    cut = tmp_path / "cut"
+    assert main([*SEQ, "--out", str(cut), "--max-seconds", "1e-6"]) == 0
+    assert "time budget used up: 1 of 6 steps" in capsys.readouterr().out
+    assert sorted(os.listdir(cut)) == ["checkpoint.npz", "history.json", "model.npz"]
+    resume = ["nlp", "seq2seq", "--out", str(cut), "--resume"]
+    for step in (2, 3, 4):  # step 3 ends epoch 1: its test runs when the next resume starts
+        assert main([*resume, "--max-seconds", "1e-6"]) == 0
+        text = capsys.readouterr().out
+        assert f"time budget used up: {step} of 6 steps" in text
+        assert ("epoch 1: test accuracy" in text) == (step == 4)
+    assert main(resume) == 0
+    assert "resuming at step 4" in capsys.readouterr().out
+    assert sorted(os.listdir(cut)) == ["history.json", "model.npz"]
+    with np.load(full / "model.npz") as a, np.load(cut / "model.npz") as b:
+        assert a.files == b.files
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+    assert (
+        json.loads((cut / "history.json").read_text())["test_accuracy"]
+        == (history["test_accuracy"])
+    )
+    # The fault rules of a run folder: one line each, nothing replaced.
+    before = (full / "model.npz").read_bytes()
+    assert main([*SEQ, "--out", str(full)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "already exists" in err and "--force" in err
-    assert out.read_bytes() == before
+    assert err.count("\n") == 1 and "holds a finished run (model.npz): pass --force" in err
+    assert main(["nlp", "seq2seq", "--out", str(full), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main([*resume, "--epochs", "9"]) == 2
+    assert "drop --epochs" in capsys.readouterr().err
+    assert (full / "model.npz").read_bytes() == before
     # Peeky weights are not an attention model: a shape error, one line.
     png = tmp_path / "a.png"
     code = main(
-        [
-            "nlp",
-            "attention-map",
-            "--model",
-            str(out),
-            "--question",
-            "Jan 1, 2000",
-            "--out",
-            str(png),
-        ]
-    )
+        ["nlp", "attention-map", "--model", str(full), "--question", "Jan 1, 2000",
+         "--out", str(png)]
+    )  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the network needs" in err and not png.exists()
+
+
+def test_seq2seq_refuses_bad_settings_and_damaged_checkpoints(tmp_path, capsys):
+    assert main(["nlp", "seq2seq", "--out", str(tmp_path / "r")]) == 2
+    assert "--data is required" in capsys.readouterr().err
+    assert main([*SEQ[:4], "--epochs", "0", "--out", str(tmp_path / "r")]) == 2
+    assert "--epochs must be at least 1" in capsys.readouterr().err
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes(b"not a zip")
+    assert main(["nlp", "seq2seq", "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot resume from" in err and "--force" in err
+    assert (run / "checkpoint.npz").read_bytes() == b"not a zip"  # kept
 
 
 def test_attention_map_writes_a_png_and_checks_the_question(tmp_path, capsys):
