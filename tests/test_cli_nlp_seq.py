@@ -101,7 +101,7 @@ def test_attention_map_writes_a_png_and_checks_the_question(tmp_path, capsys):
     assert np.load(weights)["p0"].shape == (59, 16)
 
 
-def test_rnnlm_trains_on_a_text_file_and_reports_held_out_perplexity(tmp_path, capsys):
+def test_rnnlm_trains_on_a_text_file_resumes_step_for_step_and_reports_perplexity(tmp_path, capsys):
     import re
 
     rng = np.random.default_rng(0)
@@ -110,33 +110,42 @@ def test_rnnlm_trains_on_a_text_file_and_reports_held_out_perplexity(tmp_path, c
     lines = [" ".join(words[:8] + [words[8 + rng.integers(12)]]) for _ in range(400)]
     corpus = tmp_path / "text.txt"
     corpus.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "lm.npz"
-    args = [
-        "nlp",
-        "rnnlm",
-        "--corpus",
-        str(corpus),
-        "--out",
-        str(out),
-        "--epochs",
-        "3",
-        "--hidden",
-        "16",
-        "--wordvec",
-        "16",
-        "--batch-size",
-        "5",
-        "--time-size",
-        "10",
-        "--lr",
-        "10",
-    ]
-    assert main(args) == 0
+    settings = ["--corpus", str(corpus), "--epochs", "3", "--hidden", "16", "--wordvec", "16",
+                "--batch-size", "5", "--time-size", "10", "--lr", "10"]  # fmt: skip
+    full = tmp_path / "full"
+    assert main(["nlp", "rnnlm", "--out", str(full), *settings]) == 0
     text = capsys.readouterr().out
     ppl = float(re.search(r"perplexity ([\d.]+) on the last 10%", text).group(1))
     assert ppl < 4.0, text  # 21 words (with <eos>): uniform guessing would give 21
-    assert out.is_file()
-    assert main(args) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert main([*args[:5], str(tmp_path / "x.npz"), "--time-size", "0"]) == 2
+    assert sorted(os.listdir(full)) == ["history.json", "model.npz"]
+    history = json.loads((full / "history.json").read_text())
+    assert history["iterations"] == 3 * 71 and history["held_out_perplexity"] == pytest.approx(
+        ppl, abs=0.01
+    )
+    # Stopped after step 1, then after step 2 (the LSTM's carried state and the row position
+    # in the checkpoint), then resumed to the end: the same weights and perplexity.
+    cut = tmp_path / "cut"
+    assert main(["nlp", "rnnlm", "--out", str(cut), *settings, "--max-seconds", "1e-6"]) == 0
+    assert "time budget used up: 1 of 213 steps" in capsys.readouterr().out
+    resume = ["nlp", "rnnlm", "--out", str(cut), "--resume"]
+    assert main([*resume, "--max-seconds", "1e-6"]) == 0
+    assert "time budget used up: 2 of 213 steps" in capsys.readouterr().out
+    assert main(resume) == 0
+    text = capsys.readouterr().out
+    assert "resuming at step 2" in text and f"perplexity {ppl:.2f} on the last 10%" in text
+    with np.load(full / "model.npz") as a, np.load(cut / "model.npz") as b:
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name])
+    assert (
+        json.loads((cut / "history.json").read_text())["train_perplexity"]
+        == (history["train_perplexity"])
+    )
+    # Refusals, one line each.
+    assert main(["nlp", "rnnlm", "--out", str(full), *settings]) == 2
+    assert "holds a finished run (model.npz): pass --force" in capsys.readouterr().err
+    assert main([*resume, "--epochs", "9"]) == 2
+    assert "drop --epochs" in capsys.readouterr().err
+    assert main(["nlp", "rnnlm", "--out", str(tmp_path / "x"), *settings, "--time-size", "0"]) == 2
     assert "--time-size must be at least 1" in capsys.readouterr().err
+    assert main(["nlp", "rnnlm", "--out", str(tmp_path / "x")]) == 2
+    assert "--corpus is required" in capsys.readouterr().err

@@ -34,29 +34,35 @@ def register_nlp(sub: Any) -> None:
     r = sub.add_parser(
         "rnnlm",
         help="train the book's LSTM language model (Rnnlm, ch. 6) and report its perplexity",
-        description="Train Rnnlm with truncated BPTT (SGD, gradient clipping) and report the "
-        "perplexity on held-out text: PTB's test file for --corpus ptb, else the last 10%% "
-        "of the corpus (trained on the first 90%%). Weights go to --out (.npz) after every "
-        "epoch.",
+        description="Train Rnnlm with truncated BPTT (SGD, gradient clipping) into a run folder "
+        "and report the perplexity on held-out text: PTB's test file for --corpus ptb, else "
+        "the last 10%% of the corpus (trained on the first 90%%). It ends holding model.npz "
+        "and history.json (and checkpoint.npz when Ctrl-C or --max-seconds stopped it: "
+        "continue with --resume).",
     )
     r.add_argument(
         "--corpus",
-        required=True,
         help="'ptb' (the PTB training file, downloaded and verified if missing) or a text file "
-        "(one sentence per line)",
+        "(one sentence per line); required",
     )
     r.add_argument("--data-dir", help="folder with the PTB files (default: the user cache)")
-    r.add_argument("--out", required=True, help="weights file to write (.npz)")
-    r.add_argument("--epochs", type=int, default=4, help="passes over the corpus (4)")
+    r.add_argument("--out", required=True, help="run folder (created; locked while training)")
+    r.add_argument("--epochs", type=int, help="passes over the corpus (4)")
     r.add_argument("--max-iters", type=int, help="steps per epoch (default: the whole corpus)")
-    r.add_argument("--wordvec", type=int, default=100, help="word-vector size (100)")
-    r.add_argument("--hidden", type=int, default=100, help="LSTM size (100)")
-    r.add_argument("--batch-size", type=int, default=20, help="rows per step (20)")
-    r.add_argument("--time-size", type=int, default=35, help="words per row per step (35)")
-    r.add_argument("--lr", type=float, default=20.0, help="SGD learning rate (20)")
-    r.add_argument("--max-grad", type=float, default=0.25, help="gradient clipping norm (0.25)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the weights (0)")
-    r.add_argument("--force", action="store_true", help="replace --out if it exists")
+    r.add_argument("--wordvec", type=int, help="word-vector size (100)")
+    r.add_argument("--hidden", type=int, help="LSTM size (100)")
+    r.add_argument("--batch-size", type=int, help="rows per step (20)")
+    r.add_argument("--time-size", type=int, help="words per row per step (35)")
+    r.add_argument("--lr", type=float, help="SGD learning rate (20)")
+    r.add_argument("--max-grad", type=float, help="gradient clipping norm (0.25)")
+    r.add_argument("--seed", type=int, help="seed of the weights (0)")
+    r.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
+    )
+    r.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
+    r.add_argument("--force", action="store_true", help="replace the run already in --out")
     r.set_defaults(func=_rnnlm)
 
     s = sub.add_parser(
@@ -307,10 +313,17 @@ class _Budget:
 
 
 def write_checkpoint(
-    path: Path, fmt: str, record: dict[str, Any], model: Any, optimizer: Any, trainer: Any
+    path: Path,
+    fmt: str,
+    record: dict[str, Any],
+    model: Any,
+    optimizer: Any,
+    trainer: Any,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """``model.params`` (``p0``, ``p1``, ...), the optimizer's slots, the trainer's loop state
-    and the JSON ``record`` in one ``.npz``, written atomically."""
+    """``model.params`` (``p0``, ``p1``, ...), the optimizer's slots, the trainer's loop state,
+    the ``extra`` arrays (None values left out) and the JSON ``record`` in one ``.npz``,
+    written atomically."""
     import json
 
     import numpy as np
@@ -319,8 +332,9 @@ def write_checkpoint(
 
     opt = optimizer.state_dict()
     loop = trainer.state_dict()
-    perm = loop.pop("perm")
+    perm = loop.pop("perm", None)
     arrays = {f"p{i}": p for i, p in enumerate(model.params)}
+    arrays.update({k: v for k, v in (extra or {}).items() if v is not None})
     if perm is not None:
         arrays["perm"] = perm
     for key, slots in opt["state"].items():
@@ -361,13 +375,11 @@ def read_checkpoint(path: Path, fmt: str, command: str) -> dict[str, Any]:
     return {"record": record, "arrays": arrays}
 
 
-def restore_checkpoint(
-    checkpoint: dict[str, Any], model: Any, optimizer: Any, trainer: Any, out: Path
-) -> None:
-    """Put a checkpoint's weights, optimizer state and loop state back in place."""
+def restore_params(checkpoint: dict[str, Any], model: Any, out: Path) -> None:
+    """Copy a checkpoint's weights into ``model.params`` (shapes checked)."""
     from scratchdl.errors import ModelFileError
 
-    record, arrays = checkpoint["record"], checkpoint["arrays"]
+    arrays = checkpoint["arrays"]
     stored = [arrays.get(f"p{i}") for i in range(len(model.params))]
     if any(a is None or a.shape != p.shape for a, p in zip(stored, model.params, strict=True)):
         raise ModelFileError(
@@ -376,6 +388,14 @@ def restore_checkpoint(
         )
     for param, value in zip(model.params, stored, strict=True):
         param[...] = value
+
+
+def restore_checkpoint(
+    checkpoint: dict[str, Any], model: Any, optimizer: Any, trainer: Any, out: Path
+) -> None:
+    """Put a checkpoint's weights, optimizer state and loop state back in place."""
+    record, arrays = checkpoint["record"], checkpoint["arrays"]
+    restore_params(checkpoint, model, out)
     state: dict[int, dict[str, Any]] = {}
     for name, value in arrays.items():
         if name.startswith("opt/"):
@@ -387,72 +407,204 @@ def restore_checkpoint(
     trainer.load_state_dict(loop)
 
 
+#: Settings of an rnnlm run (flag name -> default: the book's ch06/train_rnnlm.py).
+RNNLM_DEFAULTS: dict[str, Any] = {
+    "corpus": None,
+    "epochs": 4,
+    "max_iters": None,
+    "wordvec": 100,
+    "hidden": 100,
+    "batch_size": 20,
+    "time_size": 35,
+    "lr": 20.0,
+    "max_grad": 0.25,
+    "seed": 0,
+}
+_RNNLM_FORMAT = "scratchdl-rnnlm-checkpoint"
+
+
+def _rnnlm_settings(args: argparse.Namespace) -> dict[str, Any]:
+    from scratchdl.errors import ConfigError
+    from scratchdl.train.config import check_time_budget
+
+    given = {k: getattr(args, k) for k in RNNLM_DEFAULTS if getattr(args, k) is not None}
+    if args.max_seconds is not None:
+        check_time_budget(args.max_seconds)
+    if args.resume:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ConfigError(
+                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+            )
+        return {}
+    settings = {**RNNLM_DEFAULTS, **given}
+    if settings["corpus"] is None:
+        raise ConfigError("--corpus is required: 'ptb' or the path of a text file")
+    if settings["corpus"] != "ptb":
+        # Stored with the run: --resume from another folder must find the same file.
+        settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
+    for flag in ("epochs", "wordvec", "hidden", "batch_size", "time_size", "max_iters"):
+        if settings[flag] is not None and settings[flag] < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1")
+    for flag in ("lr", "max_grad"):
+        if not settings[flag] > 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be positive")
+    return settings
+
+
 def _rnnlm(args: argparse.Namespace) -> int:
+    from scratchdl.cli._runfolder import run_folder
+    from scratchdl.cli.train import _check_folder, _check_out
+
+    settings = _rnnlm_settings(args)
+    out = Path(args.out)
+    _check_out(out)
+    with run_folder(out) as folder:
+        _check_folder(folder, args)
+        checkpoint = None
+        if args.resume:
+            checkpoint = read_checkpoint(out / _CHECKPOINT, _RNNLM_FORMAT, "nlp rnnlm")
+            settings = checkpoint["record"]["settings"]
+        return _rnnlm_in(folder, settings, checkpoint, args)
+
+
+def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
     import numpy as np
 
     from scratchdl.errors import ConfigError
-    from scratchdl.optimizers import SGD
-    from scratchdl.rnnlm import Rnnlm
-    from scratchdl.train.rnnlm import RnnlmTrainer, eval_perplexity
 
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise ConfigError(f"--out must name a .npz file, got {out.name}")
-    _refuse_existing(out, args.force)
-    for flag in ("epochs", "wordvec", "hidden", "batch_size", "time_size"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1")
-    if args.max_iters is not None and args.max_iters < 1:
-        raise ConfigError(f"--max-iters must be at least 1, got {args.max_iters}")
-    if args.corpus == "ptb":
+    if settings["corpus"] == "ptb":
         from scratchdl.data.ptb import load_ptb
 
-        corpus, word_to_id, _ = load_ptb("train", data_dir=args.data_dir)
-        held_out, _, _ = load_ptb("test", data_dir=args.data_dir, quiet=True)
+        corpus, word_to_id, id_to_word = load_ptb("train", data_dir=data_dir)
+        held_out, _, _ = load_ptb("test", data_dir=data_dir, quiet=True)
         where = "PTB test file"
     else:
         from scratchdl.data.ptb import load_corpus_file
 
-        corpus, word_to_id, _ = load_corpus_file(args.corpus)
+        corpus, word_to_id, id_to_word = load_corpus_file(settings["corpus"])
         split = len(corpus) - len(corpus) // 10
         corpus, held_out = corpus[:split], corpus[split:]
-        where = f"last 10% of {args.corpus}"
+        where = f"last 10% of {settings['corpus']}"
     corpus, held_out = np.asarray(corpus), np.asarray(held_out)
-    step_words = args.batch_size * args.time_size
-    if args.max_iters is not None:
-        corpus = corpus[: args.max_iters * step_words + 1]
-    if len(corpus) <= step_words or len(held_out) <= 10 * args.time_size:
+    step_words = settings["batch_size"] * settings["time_size"]
+    if settings["max_iters"] is not None:
+        corpus = corpus[: settings["max_iters"] * step_words + 1]
+    if len(corpus) <= step_words or len(held_out) <= 10 * settings["time_size"]:
         raise ConfigError(
             f"the corpus is too short ({len(corpus)} training and {len(held_out)} held-out "
-            f"words) for steps of {args.batch_size} x {args.time_size}: use a longer corpus"
+            f"words) for steps of {settings['batch_size']} x {settings['time_size']}: use a "
+            "longer corpus"
         )
-    model = Rnnlm(len(word_to_id), args.wordvec, args.hidden, rng=args.seed)
-    trainer = RnnlmTrainer(model, SGD(lr=args.lr))
-    steps = (len(corpus) - 1) // step_words
+    return corpus, held_out, word_to_id, id_to_word, where
+
+
+def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    import json
+
+    from scratchdl.cli._runfolder import sigint_held
+    from scratchdl.cli.nlp import _digest
+    from scratchdl.errors import ModelFileError
+    from scratchdl.optimizers import SGD
+    from scratchdl.rnnlm import Rnnlm
+    from scratchdl.train.helpers import StopOnCtrlC, TimeBudget
+    from scratchdl.train.rnnlm import RnnlmTrainer, eval_perplexity
+
+    out = Path(args.out)
+    corpus, held_out, word_to_id, id_to_word, where = _rnnlm_corpus(settings, args.data_dir)
+    digest = _digest(corpus, id_to_word)
+    model = Rnnlm(len(word_to_id), settings["wordvec"], settings["hidden"], rng=settings["seed"])
+    optimizer = SGD(lr=settings["lr"])
+    callbacks: list[Any] = [StopOnCtrlC()]
+    if args.max_seconds is not None:
+        callbacks.append(TimeBudget(args.max_seconds))
+    trainer = RnnlmTrainer(model, optimizer, callbacks=callbacks)
+    elapsed_before = 0.0
+    if checkpoint is not None:
+        record, arrays = checkpoint["record"], checkpoint["arrays"]
+        if record.get("corpus_sha256") != digest:
+            raise ModelFileError(
+                f"cannot resume the run in {out}: its corpus ({settings['corpus']}) has "
+                "changed since the run started; start over with --force"
+            )
+        restore_checkpoint(checkpoint, model, optimizer, trainer, out)
+        lstm = model.lstm_layer
+        lstm.h, lstm.c = arrays.get("lstm_h"), arrays.get("lstm_c")  # the carried state
+        elapsed_before = float(record["elapsed"])
+    batch_size, time_size = settings["batch_size"], settings["time_size"]
+    steps = (len(corpus) - 1) // (batch_size * time_size)
     print(
-        f"Rnnlm ({len(word_to_id)} words, {args.wordvec}/{args.hidden}) on {len(corpus)} words: "
-        f"{steps} steps of {args.batch_size} x {args.time_size} per epoch, {args.epochs} "
-        f"epoch(s)",
+        f"Rnnlm ({len(word_to_id)} words, {settings['wordvec']}/{settings['hidden']}) on "
+        f"{len(corpus)} words: {steps} steps of {batch_size} x {time_size} per epoch, "
+        f"{settings['epochs']} epoch(s)"
+        + (f"; resuming at step {trainer.iteration}" if checkpoint is not None else ""),
         flush=True,
     )
     start = time.perf_counter()
-    for _ in range(args.epochs):
-        trainer.fit(
-            corpus[:-1],
-            corpus[1:],
-            1,
-            args.batch_size,
-            args.time_size,
-            max_grad=args.max_grad,
-            eval_interval=max(steps // 5, 1),
-        )
-        model.save_params(out)  # atomic: a stop keeps the last complete epoch
-    model.reset_state()
-    ppl = eval_perplexity(model, held_out, batch_size=10, time_size=args.time_size)
-    print(
-        f"perplexity {ppl:.2f} on the {where} ({len(held_out)} words) after {args.epochs} "
-        f"epoch(s), {time.perf_counter() - start:.0f} s; weights in {out}"
+    trainer.fit(
+        corpus[:-1],
+        corpus[1:],
+        settings["epochs"] - trainer.current_epoch,
+        batch_size,
+        time_size,
+        max_grad=settings["max_grad"],
+        eval_interval=max(steps // 5, 1),
     )
+    stop_reason = trainer.stop_reason
+    ppl, cut_short = None, False
+    if stop_reason is None:
+        model.reset_state()
+        try:
+            ppl = eval_perplexity(model, held_out, batch_size=10, time_size=time_size)
+        except KeyboardInterrupt:  # training is done: keep the model, without its perplexity
+            cut_short = True
+    elapsed = elapsed_before + time.perf_counter() - start
+    history = {
+        "settings": settings,
+        "iterations": trainer.iteration,
+        "total_iterations": settings["epochs"] * steps,
+        "epochs_done": trainer.iteration / steps,
+        "stop_reason": stop_reason,
+        "elapsed_seconds": round(elapsed, 3),
+        "train_perplexity": trainer.ppl_list,
+        "held_out": where,
+        "held_out_perplexity": ppl,
+    }
+    with sigint_held() as held:
+        staging = folder.staging
+        model.save_params(staging / "model.npz")
+        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
+        if stop_reason is not None:
+            record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
+            extra = {"lstm_h": model.lstm_layer.h, "lstm_c": model.lstm_layer.c}
+            write_checkpoint(
+                staging / _CHECKPOINT, _RNNLM_FORMAT, record, model, optimizer, trainer, extra
+            )
+        folder.commit()
+    done = f"{trainer.iteration} of {settings['epochs'] * steps} steps in {elapsed:.0f} s"
+    if stop_reason is not None:
+        why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
+        print(
+            f"{why}: {done}; wrote {out / 'model.npz'}, {out / _CHECKPOINT}; continue with: "
+            f"scratchdl nlp rnnlm --out {out} --resume",
+            file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
+        )
+        return 130 if stop_reason == "interrupted" else 0
+    if cut_short:
+        print(
+            f"interrupted while measuring the perplexity: the trained model is in "
+            f"{out / 'model.npz'} ({done})",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"perplexity {ppl:.2f} on the {where} ({len(held_out)} words) after "
+        f"{settings['epochs']} epoch(s), {elapsed:.0f} s; wrote {out / 'model.npz'}, "
+        f"{out / 'history.json'}"
+    )
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -411,7 +411,9 @@ def load_corpus_file(
     path = Path(path)
     try:
         data = path.read_bytes()
-        words = _words(data)
+        # Spaces around <eos>: PTB's lines begin and end with a space, so the book's
+        # replace("\n", "<eos>") separates its words; a file of your own's lines may not.
+        words = data.decode("utf-8").replace("\n", " <eos> ").split()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise DataError(f"{path}: cannot be read as a text corpus ({reason})") from None
