@@ -124,7 +124,7 @@ def test_the_cap_is_on_the_total_and_follows_the_environment(tmp_path, monkeypat
     monkeypatch.setenv("SCRATCHDL_MAX_MODEL_BYTES", "25480")
     assert set(read_book_pickle(path)) == set(weights)
     big = _write(tmp_path / "big.pkl", {"W1": np.zeros(300_000, np.float32)})
-    with pytest.raises(ModelFileError, match="more than weights of at most 1,000 bytes take"):
+    with pytest.raises(ModelFileError, match="more than arrays of at most 1,000 bytes take"):
         read_book_pickle(big, max_bytes=1000)  # refused by its size, before it is read
 
 

@@ -753,3 +753,43 @@ def test_checkpoint_with_a_pickle_or_huge_header_is_refused(tmp_path, capsys, fa
     _write_members(ckpt, members)
     code, _, err = cli(capsys, "train", "--out", str(out), "--resume")
     one_line_error(err, code, "above the limit")
+
+
+def test_checkpoints_are_evaluated_on_the_full_sets_and_stop_the_run():
+    (x, t), (xt, tt) = DATA
+    net = TwoLayerNet(12, 8, 3, rng=0)
+    trainer = Trainer(
+        net,
+        x,
+        t,
+        xt,
+        tt,
+        batch_size=30,
+        iters=10**6,
+        eval_samples=20,
+        rng=0,
+        checkpoints={"early": {"updates": 5}, "two": {"epochs": 2, "samples": 10**6}},
+    )
+    history = trainer.fit()
+    assert history.stop_reason == "completed" and trainer.iteration == 20  # 2 epochs of 10
+    early, two = history.checkpoints["early"], history.checkpoints["two"]
+    assert (early["updates"], early["samples"], two["epochs"]) == (5, 150, 2.0)
+    assert two["reached"] and two["seconds"] == pytest.approx(trainer.train_seconds)
+    assert (two["test_acc"], two["test_loss"]) == evaluate(net, xt, tt)  # all 90, not 20
+    assert History.from_dict(history.to_dict()).checkpoints == history.checkpoints
+    assert "seconds" not in history.to_dict(times=False)["checkpoints"]["two"]
+    with pytest.raises(ConfigError, match="checkpoint 'x' needs a positive"):
+        Trainer(net, x, t, iters=1, checkpoints={"x": {"hours": 1}})
+
+
+def test_a_divergence_closes_the_pending_checkpoints():
+    (x, t), _ = DATA
+    net = TwoLayerNet(12, 8, 3, rng=0)
+    trainer = Trainer(
+        net, x, t, optimizer=SGD(1e6), iters=10**6, rng=0, checkpoints={"end": {"updates": 500}}
+    )
+    history = trainer.fit()
+    end = history.checkpoints["end"]
+    assert history.stop_reason == "diverged" and end["reached"] is False
+    assert end["train_loss"] is None and end["updates"] == trainer.iteration < 500
+    assert end["train_acc"] == evaluate(net, x, t)[0]  # the restored weights

@@ -27,7 +27,9 @@ from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
+from scratchdl.nets import DEEP_CONV_PARAMS as DEEP_CONV
 from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet
+from scratchdl.util import conv_output_size
 
 __all__ = [
     "BOOK_MODELS",
@@ -273,7 +275,42 @@ def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
         return shapes
     if arch["class"] == "SimpleNet":
         return {"W": (2, 3)}
+    if arch["class"] in ("SimpleConvNet", "DeepConvNet"):
+        return _conv_net_shapes(arch)
     return None
+
+
+def _conv_net_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The CNNs' parameter shapes by the constructors' arithmetic (ch. 7.2.4), so that an image
+    size forged in the record is refused before the network allocates its first Affine
+    weights (every size alone may look small: their product need not be).
+
+    Raises ShapeError (or TypeError, KeyError) when the record's sizes do not fit together.
+    """
+    C, H, W = (int(v) for v in arch.get("input_dim", (1, 28, 28)))
+    hidden, out = int(arch.get("hidden_size", 100)), int(arch.get("output_size", 10))
+    if arch["class"] == "SimpleConvNet":
+        defaults = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        convs, pool_after = [{**defaults, **arch.get("conv_param", {})}], {0}
+    else:
+        convs = [{**d, **arch.get(f"conv_param_{i + 1}", {})} for i, d in enumerate(DEEP_CONV)]
+        pool_after = {1, 3, 5}
+    shapes: dict[str, tuple[int, ...]] = {}
+    channels, h, w = C, H, W
+    for i, p in enumerate(convs):
+        fn, fs = int(p["filter_num"]), int(p["filter_size"])
+        h = conv_output_size(h, fs, p["stride"], p["pad"])
+        w = conv_output_size(w, fs, p["stride"], p["pad"])
+        shapes[f"W{i + 1}"], shapes[f"b{i + 1}"] = (fn, channels, fs, fs), (fn,)
+        channels = fn
+        if i in pool_after:
+            if h < 2 or w < 2:
+                raise ShapeError(f"the image is {h}x{w} before a 2x2 pooling")
+            h, w = h // 2, w // 2
+    n = len(convs)
+    shapes[f"W{n + 1}"], shapes[f"b{n + 1}"] = (channels * h * w, hidden), (hidden,)
+    shapes[f"W{n + 2}"], shapes[f"b{n + 2}"] = (hidden, out), (out,)
+    return shapes
 
 
 def check_model_file(
@@ -356,7 +393,12 @@ def check_model_file(
                 f"{n_values} parameter values the file holds"
             )
     dtype = np.dtype(arch.get("dtype", "float32"))
-    expected = _expected_shapes(arch)
+    try:
+        expected = _expected_shapes(arch)
+    except (ShapeError, TypeError, KeyError, ValueError) as exc:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record's architecture does not fit together ({exc})"
+        ) from None
     for name in record["params"]:
         got = arrays[_PARAM_PREFIX + name]
         if got.dtype != dtype:
@@ -662,36 +704,12 @@ def read_book_pickle(
         numeric arrays (the message names the array).
     """
     path = Path(path)
-    limit = max_bytes_limit(max_bytes)
-    if path.is_dir():
-        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
-    if not path.is_file():
-        if path.exists():  # a pipe, socket or device: reading it could block or never end
-            raise ModelFileError(f"{path} is not a regular file: give the .pkl weight file")
-        raise ModelFileError(f"weight file {path} does not exist: check the path")
-    if zipfile.is_zipfile(path):
+    if path.is_file() and zipfile.is_zipfile(path):
         raise ModelFileError(
             f"{path} is a .npz archive, not the book's pickle: if it is a scratchdl model, use it "
             "as it is (scratchdl evaluate / load_model); there is nothing to import"
         )
-    # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
-    size = path.stat().st_size
-    if size > 2 * limit + (1 << 20):
-        raise ModelFileError(
-            f"refused to load: {path} has {size:,} bytes, more than weights of at most "
-            f"{limit:,} bytes take; raise the limit with {MAX_BYTES_ENV}=<bytes> if it is right"
-        )
-    data = path.read_bytes()
-    _check_opcodes(data, path)
-    try:
-        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
-    except ModelFileError:
-        raise
-    except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
-        raise ModelFileError(
-            f"{path} is not a readable weight pickle ({type(exc).__name__}: {exc}); it is damaged or "
-            "truncated: download it again"
-        ) from None
+    obj, path = _unpickle(path, max_bytes, "weight pickle")
     if not isinstance(obj, dict) or not obj:
         raise ModelFileError(f"{path} must hold a dict of arrays, it holds {type(obj).__name__}")
     weights: dict[str, NDArray] = {}
@@ -908,8 +926,13 @@ def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None 
     ModelFileError
         Missing, too large, damaged, or unsafe.
     """
-    from scratchdl._npz import max_bytes_limit
+    obj, path = _unpickle(path, max_bytes, "pickle")
+    return _plain(obj, path)
 
+
+def _unpickle(path: Any, max_bytes: int | None, what: str) -> tuple[Any, Path]:
+    """What the pickle at ``path`` (or an open binary file) holds, and its path: read whole
+    within the size limit, its opcodes checked, unpickled by :class:`_ArrayOnlyUnpickler`."""
     limit = max_bytes_limit(max_bytes)
     # Array bytes are stored as they are, or as latin-1 text in UTF-8 (up to 2 bytes each).
     file_limit = 2 * limit + (1 << 20)
@@ -926,25 +949,25 @@ def read_book2_pickle(path: str | os.PathLike[str] | Any, max_bytes: int | None 
         )
     _check_opcodes(data, path)
     try:
-        obj = _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load()
+        return _ArrayOnlyUnpickler(_io.BytesIO(data), limit).load(), path
     except ModelFileError:
         raise
     except Exception as exc:  # any unpickling failure of a damaged file  # noqa: BLE001
         raise ModelFileError(
-            f"{path} is not a readable pickle ({type(exc).__name__}: {exc}); it is damaged or "
+            f"{path} is not a readable {what} ({type(exc).__name__}: {exc}); it is damaged or "
             "truncated: download it again"
         ) from None
-    return _plain(obj, path)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
     if path.is_dir():
-        raise ModelFileError(f"{path} is a folder: give the book's .pkl file")
+        raise ModelFileError(f"{path} is a folder: give the .pkl weight file")
     if path.exists() and not path.is_file():  # a pipe, socket or device: could block forever
-        raise ModelFileError(f"{path} is not a regular file: give the book's .pkl file")
+        raise ModelFileError(f"{path} is not a regular file: give the .pkl weight file")
     try:
         with path.open("rb") as f:
-            data = f.read(limit + 1)
+            # read(n) allocates n bytes up front: ask for no more than the file holds.
+            data = f.read(min(os.fstat(f.fileno()).st_size, limit) + 1)
     except FileNotFoundError:
         raise ModelFileError(f"{path} does not exist: check the path") from None
     except OSError as exc:

@@ -51,11 +51,6 @@ def format_bytes(n: float) -> str:
     return f"{n / 2**20:.0f} MiB"
 
 
-def mlp_parameter_count(sizes: Sequence[int]) -> int:
-    """Weights and biases of a fully connected net with layer sizes ``sizes``."""
-    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-
-
 # -- the one estimate: a network's architecture record -> bytes ---------------------------------
 #
 # A network is described by its architecture record (what model files store: the class name
@@ -386,24 +381,6 @@ def evaluate_estimate(net: Any, n_samples: int) -> tuple[int, dict[str, int]]:
     return sum(parts.values()), parts
 
 
-def train_estimate(
-    sizes: Sequence[int],
-    itemsize: int,
-    batch_size: int,
-    eval_rows: int,
-    n_samples: int,
-    optimizer: str = "sgd",
-) -> tuple[int, dict[str, int]]:
-    """Peak bytes of training a fully connected net; also the parts of the estimate."""
-    arch = {
-        "class": "MultiLayerNet",
-        "input_size": sizes[0],
-        "hidden_size_list": list(sizes[1:-1]),
-        "output_size": sizes[-1],
-    }
-    return network_estimate(arch, itemsize, batch_size, eval_rows, n_samples, optimizer)
-
-
 def gradcheck_estimate(arch: dict[str, Any], samples: int) -> tuple[int, dict[str, int]]:
     """Peak bytes of ``gradcheck``: float64 copies of the net, two gradients of each kind."""
     plan = network_plan(arch, 8)
@@ -447,11 +424,9 @@ __all__ = [
     "gradcheck_estimate",
     "architecture",
     "evaluate_estimate",
-    "mlp_parameter_count",
     "network_estimate",
     "network_plan",
     "sweep_estimate",
-    "train_estimate",
     "train_estimate_for",
     "training_activations",
 ]

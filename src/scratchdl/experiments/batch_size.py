@@ -35,9 +35,9 @@ from scratchdl.experiments.declare import (
 from scratchdl.experiments.declare import group_curves as curves
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import Summary, acc, group_metric, sig, words_list
-from scratchdl.experiments.trial import iter_per_epoch
 from scratchdl.plots import save_figure
 from scratchdl.plots.sweeps import Panel, Series, plot_panels
+from scratchdl.train.trainer import iter_per_epoch
 from scratchdl.train.verdict import noise_comparison
 
 NAME = "batch-size"

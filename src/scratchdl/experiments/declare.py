@@ -48,9 +48,10 @@ from scratchdl.experiments.config import (
 )
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, sig
-from scratchdl.experiments.trial import TrialSpec, iter_per_epoch
+from scratchdl.experiments.trial import TRIAL_SETTINGS, TrialSpec
 from scratchdl.plots.sweeps import Series
 from scratchdl.train.config import TrainConfig
+from scratchdl.train.trainer import iter_per_epoch
 from scratchdl.train.verdict import Verdict, learning_verdict, noise_comparison
 
 __all__ = [
@@ -75,18 +76,6 @@ __all__ = [
 
 _TRAIN = TrainConfig()
 _TRAIN_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
-#: The options of :class:`NetOptions` that are a trial's :class:`TrainConfig` settings.
-_NET_SETTINGS = (
-    "hidden",
-    "activation",
-    "init",
-    "optimizer",
-    "lr",
-    "batch_size",
-    "weight_decay",
-    "sampling",
-    "dtype",
-)
 
 
 def option(default: Any, help: str, *, choices: Sequence[str] | None = None, flag: bool = True):
@@ -186,7 +175,7 @@ class NetOptions(CommonOptions):
     def train(self, **changes: Any) -> TrainConfig:
         """The training settings of a trial: these options with ``changes`` applied, checked
         as ``scratchdl train`` checks them."""
-        settings = {name: getattr(self, name) for name in _NET_SETTINGS}
+        settings = {name: getattr(self, name) for name in TRIAL_SETTINGS}
         return TrainConfig(**{**settings, **changes}).validate()
 
 

@@ -293,19 +293,16 @@ def _load_finished(path: Path, spec: TrialSpec) -> dict[str, Any] | None:
         return None
     if not isinstance(row, dict) or row.get("key") != spec.key or "final" not in row:
         return None
+    planned = spec.to_dict()
     if row.get("status") not in ("completed", "diverged") or not _measured(
-        {k: v for k, v in row.items() if k not in _PLANNED and k not in _TEXT}
+        {k: v for k, v in row.items() if k not in planned and k not in _TEXT}
     ):
         return None  # an edited or damaged file: its numbers cannot be trusted
     # The plan's own fields (the key is their hash), with labels and tags that may be renamed
     # without re-running.
-    row.update(spec.to_dict())
-    return row
+    return {**row, **planned}
 
 
-#: Fields of a stored trial that come from its plan (:meth:`TrialSpec.to_dict`).
-_PLANNED = ("key", "sweep", "group", "tags", "seed", "train", "checkpoints", "evaluation")
-_PLANNED += ("data", "subset")
 #: Fields of a stored trial that are text by design: its status, where it ran (a Dask
 #: worker's address and host name).
 _TEXT = ("status", "process")

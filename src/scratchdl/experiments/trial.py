@@ -1,15 +1,11 @@
 """One trial of a sweep: train one network with one seed and measure it at checkpoints.
 
-A trial runs the one training loop, :class:`scratchdl.train.Trainer`, with a callback of its
-own (:class:`_TrialRecorder`). A batch-size sweep compares runs at equal epochs, at equal
-updates and at equal wall-clock time: training each run once and *pausing* at each of those
-checkpoints for a full evaluation makes the three comparisons cost one run instead of three.
-The network, optimizer, sampler and configuration checks are those of ``scratchdl train``.
-
-How time is measured: the callback keeps a *training clock* that runs only between its calls,
-while the Trainer draws a mini-batch, computes the gradient and updates the parameters; every
-evaluation (learning-curve points, checkpoints, layer statistics) happens inside the callback,
-with the clock stopped. "Equal time" therefore means equal training compute, and evaluation cost
+A trial configures the one training loop, :class:`scratchdl.train.Trainer`: its checkpoints
+(a batch-size sweep compares runs at equal epochs, updates and training time; training each
+run once and evaluating the full sets as each is reached makes the three comparisons cost one
+run) and a learning curve on fixed subsamples (:class:`_Curve`). The network, optimizer,
+sampler and configuration checks are those of ``scratchdl train``. "Equal time" is the
+Trainer's training clock (:attr:`~scratchdl.train.Trainer.train_seconds`): evaluation cost
 never penalises a configuration that is evaluated more often.
 """
 
@@ -31,9 +27,10 @@ from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Sigmoid
-from scratchdl.nets import ACTIVATION_LAYERS, Net, evaluate
+from scratchdl.nets import ACTIVATION_LAYERS, Net
 from scratchdl.train import Evaluator, TrainConfig, Trainer, make_optimizer
 from scratchdl.train.history import finite_or_none
+from scratchdl.train.trainer import CHECKPOINT_KINDS, iter_per_epoch, score
 
 __all__ = [
     "CHECKPOINT_KINDS",
@@ -49,9 +46,6 @@ __all__ = [
 #: run through the Trainer, whose 'shuffle' drops each epoch's remainder; 3: the network is
 #: built as ``scratchdl train`` builds it, data subsets, validation splits, histograms).
 TRIAL_FORMAT = 3
-#: A checkpoint is reached when epochs (as the Trainer counts them), samples seen, updates made
-#: or training seconds hit a target.
-CHECKPOINT_KINDS = ("epochs", "samples", "updates", "seconds")
 #: Result fields that depend on the machine's speed; everything else is a function of the
 #: trial spec (the ``--jobs`` determinism test compares results without these).
 TIMING_DEPENDENT = frozenset(
@@ -100,38 +94,37 @@ class TrialSpec:
     data: str = "mnist"
     subset: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> str:
-        """Stable name of this trial: a hash of everything that affects its metrics."""
-        payload = {
-            "format": TRIAL_FORMAT,
+    def _record(self) -> dict[str, Any]:
+        """What determines the result (JSON-safe): the key's payload, without the format."""
+        return {
+            "seed": int(self.seed),
             "train": train_record(self.train),
             "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
-            "seed": int(self.seed),
             "evaluation": dict(self.evaluation),
             "data": self.data,
             "subset": dict(self.subset),
         }
+
+    @property
+    def key(self) -> str:
+        """Stable name of this trial: a hash of everything that affects its metrics."""
+        payload = {"format": TRIAL_FORMAT, **self._record()}
         text = json.dumps(payload, sort_keys=True, default=_json_default)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
+        tags = dict(self.tags)
         return {
             "key": self.key,
             "sweep": self.sweep,
             "group": self.group,
-            "tags": dict(self.tags),
-            "seed": int(self.seed),
-            "train": train_record(self.train),
-            "checkpoints": {k: dict(v) for k, v in self.checkpoints.items()},
-            "evaluation": dict(self.evaluation),
-            "data": self.data,
-            "subset": dict(self.subset),
+            "tags": tags,
+            **self._record(),
         }
 
 
-#: The settings of a trial's record and key (``batchnorm`` and ``dropout`` join them only when
-#: set, so the keys of plain nets stay as they were).
+#: The settings of a trial's record and key, and a sweep's network options (``batchnorm`` and
+#: ``dropout`` join the record only when set, so the keys of plain nets stay as they were).
 TRIAL_SETTINGS = (
     "hidden",
     "activation",
@@ -215,15 +208,6 @@ def layer_statistics(net: Net, x: NDArray, t: NDArray) -> dict[str, list[Any]]:
     return stats
 
 
-def _reached(target: Mapping[str, float], now: Mapping[str, float]) -> bool:
-    return any(now[kind] >= value - 1e-9 for kind, value in target.items())
-
-
-def iter_per_epoch(n_train: int, batch_size: int) -> int:
-    """Updates in one epoch, as the Trainer counts them (the remainder batch is dropped)."""
-    return max(n_train // batch_size, 1)
-
-
 def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     """Length of the run in samples as far as it is known in advance (for curve spacing)."""
     b = spec.train.batch_size
@@ -238,103 +222,41 @@ def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     return max(lengths)
 
 
-class _TrialRecorder(Evaluator):
-    """The trial's evaluator: keeps the training clock, draws the learning curve and stops at
-    the last checkpoint (no per-epoch records: the trial measures at its own points).
+class _Curve(Evaluator):
+    """The learning curve: every ``step`` samples (and when the last checkpoint is reached),
+    accuracy and loss on fixed subsamples ``sets`` = ``(x_train, t_train, x_heldout,
+    t_heldout)``, and the mean mini-batch loss since the previous point. No per-epoch records:
+    the trial measures here and at the Trainer's checkpoints."""
 
-    ``full`` and ``curve`` are ``(x_train, t_train, x_heldout, t_heldout)``: the checkpoints
-    measure on the first, the learning-curve points on the second (fixed subsamples).
-    """
-
-    def __init__(self, spec: TrialSpec, full: tuple, curve: tuple, heldout: str = "test"):
-        self.full, self.curve_sets, self.heldout = full, curve, heldout
-        self.pending = dict(spec.checkpoints)
-        self.results: dict[str, dict[str, Any]] = {}
-        self.clock = 0.0  # training seconds only; see the module docstring
-        self.eval_seconds = 0.0
-        self.diverged = False
+    def __init__(self, sets: tuple, heldout: str, step: int) -> None:
+        x_tr, t_tr, x_held, t_held = sets
+        self.sets = (("train", x_tr, t_tr), (heldout, x_held, t_held))
+        self.step = self.next = step
         self.curve: dict[str, list] = {}
-        self.curve_from = 0  # the iteration of the previous curve point
-        self.step = max(
-            1,
-            _nominal_samples(spec, full[0].shape[0])
-            // max(1, int(spec.evaluation.get("curve_points", 20))),
-        )
-        self.next_curve = self.step
-        self._resumed = 0.0
+        self.since = 0  # the iteration of the previous point
 
     def record(self, trainer: Trainer) -> None:
         pass
 
-    def measure(self, trainer: Trainer, sets: tuple) -> dict[str, Any]:
-        """Where the run is, and the accuracy and loss of its weights on ``sets``."""
-        it = trainer.iteration
-        point = {
-            "updates": it,
-            "samples": it * trainer.batch_size,
-            "epochs": it / trainer.iter_per_epoch,
-            "seconds": self.clock,
-        }
-        x_train, t_train, x_held, t_held = sets
-        for name, x, t in (("train", x_train, t_train), (self.heldout, x_held, t_held)):
-            with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
-                point[f"{name}_acc"], loss = evaluate(trainer.net, x, t)
-            # After divergence the Trainer restored the last good weights, but the run's loss
-            # was not finite: that is what its losses report.
-            point[f"{name}_loss"] = None if self.diverged else finite_or_none(loss)
-        return point
-
-    def add_curve_point(self, trainer: Trainer) -> None:
-        point = self.measure(trainer, self.curve_sets)
-        # The mean mini-batch loss since the previous point (None at 0 updates).
-        losses = trainer.history.loss[self.curve_from :]
+    def add_point(self, trainer: Trainer, diverged: bool = False) -> None:
+        point = {**trainer.position(), **score(trainer.net, self.sets, losses=not diverged)}
+        losses = trainer.history.loss[self.since :]  # None at 0 updates
         point["batch_loss"] = (
-            finite_or_none(float(np.mean(losses))) if losses and not self.diverged else None
+            finite_or_none(float(np.mean(losses))) if losses and not diverged else None
         )
-        self.curve_from = trainer.iteration
+        self.since = trainer.iteration
         for key, value in point.items():
             self.curve.setdefault(key, []).append(value)
 
-    def snapshot(self, trainer: Trainer) -> dict[str, Any]:
-        point = self.measure(trainer, self.full)
-        return {**point, "gap": point["train_acc"] - point[f"{self.heldout}_acc"]}
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        self._resumed = time.perf_counter()
-
     def on_iteration(self, trainer: Trainer, loss: float) -> None:
-        start = time.perf_counter()
-        self.clock += start - self._resumed
-        it = trainer.iteration
-        now = {
-            "epochs": it / trainer.iter_per_epoch,
-            "samples": it * trainer.batch_size,
-            "updates": it,
-            "seconds": self.clock,
-        }
-        reached = [name for name, target in self.pending.items() if _reached(target, now)]
-        for name in reached:
-            self.results[name] = {**self.snapshot(trainer), "reached": True}
-            del self.pending[name]
-        if now["samples"] >= self.next_curve or not self.pending:
-            self.add_curve_point(trainer)
-            self.next_curve = (now["samples"] // self.step + 1) * self.step
-        if not self.pending:
-            trainer.request_stop("completed", "every checkpoint reached")
-        self._resumed = time.perf_counter()
-        self.eval_seconds += self._resumed - start
+        samples = trainer.iteration * trainer.batch_size
+        if samples >= self.next or trainer.checkpoints.keys() <= trainer.history.checkpoints.keys():
+            self.add_point(trainer)
+            self.next = (samples // self.step + 1) * self.step
 
     def on_train_end(self, trainer: Trainer, history: Any) -> None:
-        if history.stop_reason != "diverged":
-            return
-        start = time.perf_counter()
-        self.diverged = True
-        self.add_curve_point(trainer)
-        snap = self.snapshot(trainer)
-        for name in self.pending:
-            self.results[name] = {**snap, "reached": False}
-        self.pending.clear()
-        self.eval_seconds += time.perf_counter() - start
+        if history.stop_reason == "diverged":
+            self.add_point(trainer, diverged=True)
 
 
 def _trial_data(spec: TrialSpec, data: Dataset) -> tuple[tuple[NDArray, ...], str]:
@@ -379,11 +301,6 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     its accuracies are those of the weights the Trainer restored (the initial ones).
     """
     config = spec.train
-    for name, target in spec.checkpoints.items():
-        if not target or any(k not in CHECKPOINT_KINDS or not v > 0 for k, v in target.items()):
-            raise ConfigError(
-                f"checkpoint {name!r} needs a positive samples/updates/seconds target"
-            )
     (x_train, t_train, x_test, t_test), heldout = _trial_data(spec, data)
     n_train = x_train.shape[0]
 
@@ -396,33 +313,42 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     tr_idx = np.sort(eval_rng.choice(n_train, min(m, n_train), replace=False))
     te_idx = np.sort(eval_rng.choice(x_test.shape[0], min(m, x_test.shape[0]), replace=False))
     stats_idx = tr_idx[: min(1000, tr_idx.size)]
-    full = (x_train, t_train, x_test, t_test)
-    curve = (x_train[tr_idx], t_train[tr_idx], x_test[te_idx], t_test[te_idx])
-    recorder = _TrialRecorder(spec, full, curve, heldout=heldout)
+    step = _nominal_samples(spec, n_train) // max(1, int(ev.get("curve_points", 20)))
+    curve = _Curve(
+        (x_train[tr_idx], t_train[tr_idx], x_test[te_idx], t_test[te_idx]), heldout, max(1, step)
+    )
     trainer = Trainer(
         net,
         x_train,
         t_train,
+        x_test,
+        t_test,
         optimizer=make_optimizer(config.optimizer, config.lr),
         batch_size=config.batch_size,
-        iters=sys.maxsize,  # until the recorder has reached every checkpoint
+        iters=sys.maxsize,  # until every checkpoint is reached
         sampling=config.sampling,
         rng=np.random.default_rng(batch_seq),
-        evaluator=recorder,
+        evaluator=curve,
+        checkpoints=spec.checkpoints,
     )
 
     wall_start = time.perf_counter()
     layer_stats = None
     if ev.get("layer_stats"):
         layer_stats = {"init": layer_statistics(net, x_train[stats_idx], t_train[stats_idx])}
-    recorder.add_curve_point(trainer)
+    curve.add_point(trainer)
     history = trainer.fit()
     if layer_stats is not None:
         layer_stats["final"] = layer_statistics(net, x_train[stats_idx], t_train[stats_idx])
+    results = {}
+    for name, point in history.checkpoints.items():
+        # The Trainer's held-out set is the trial's test or validation set.
+        point = {k.replace("test_", f"{heldout}_"): v for k, v in point.items()}
+        results[name] = {**point, "gap": point["train_acc"] - point[f"{heldout}_acc"]}
     # "final" is the checkpoint reached last: the state the network ended in.
-    final = max(recorder.results.values(), key=lambda r: (r["updates"], r["seconds"]))
+    final = max(results.values(), key=lambda r: (r["updates"], r["seconds"]))
     n_params = int(sum(p.size for p in net.params.values()))
-    updates, clock = trainer.iteration, recorder.clock
+    updates, clock = trainer.iteration, trainer.train_seconds
     samples, epochs_done = updates * trainer.batch_size, updates / trainer.iter_per_epoch
     return {
         **spec.to_dict(),
@@ -432,15 +358,15 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         "samples": samples,
         "epochs": epochs_done,
         "train_seconds": clock,
-        "eval_seconds": recorder.eval_seconds,
+        "eval_seconds": history.elapsed - clock,
         "wall_seconds": time.perf_counter() - wall_start,
         "timing": {
             "seconds_per_update": clock / updates if updates else None,
             "seconds_per_epoch": clock / epochs_done if epochs_done else None,
             "samples_per_second": samples / clock if clock > 0 else None,
         },
-        "results": recorder.results,
+        "results": results,
         "final": dict(final),
-        "curve": recorder.curve,
+        "curve": curve.curve,
         "layer_stats": layer_stats,
     }

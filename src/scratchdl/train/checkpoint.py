@@ -102,6 +102,7 @@ def load_checkpoint(trainer: _Stateful, path: str | Path) -> None:
         "perm": arrays["perm"],
         "eval_train_idx": arrays.get("eval_train_idx"),
         "eval_test_idx": arrays.get("eval_test_idx"),
+        "train_seconds": meta.get("train_seconds", 0.0),  # older checkpoints: not kept
     }
     try:
         trainer.load_state_dict(state)
@@ -166,6 +167,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     wrong = [
         k for k, kind in kinds.items() if not isinstance(meta[k], kind) or isinstance(meta[k], bool)
     ]
+    if not isinstance(meta.get("train_seconds", 0.0), (int, float)):
+        wrong.append("train_seconds")
     if wrong:
         raise ModelFileError(
             f"{path} is damaged or forged: its record has {', '.join(wrong)} of the wrong type"

@@ -84,6 +84,10 @@ class History:
         Seconds of training (evaluation included, across resumes).
     diverged_at : int or None
         1-based iteration whose loss was NaN or infinite.
+    checkpoints : dict
+        ``name -> point`` of the Trainer's ``checkpoints``: where the run was (``updates``,
+        ``samples``, ``epochs``, ``seconds`` of training), ``train_acc``, ``train_loss``,
+        ``test_acc``, ``test_loss`` on the full sets, and ``reached``.
     info : dict
         Anything else worth keeping (data sizes and source, timing of data loading...).
     """
@@ -99,6 +103,7 @@ class History:
     iterations: int = 0
     elapsed: float = 0.0
     diverged_at: int | None = None
+    checkpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
     # -- views -------------------------------------------------------------------------------
@@ -127,12 +132,16 @@ class History:
         same seed compare equal."""
         d = dataclasses.asdict(self)
         d = {"format": HISTORY_FORMAT, "format_version": HISTORY_VERSION, **d}
+        if not d["checkpoints"]:  # a run without checkpoints writes the file it always wrote
+            del d["checkpoints"]
         if not times:
             d.pop("elapsed")
             for rec in d["records"]:
                 for name in TIME_FIELDS:
                     rec.pop(name)
             d["info"] = {k: v for k, v in d["info"].items() if "seconds" not in k}
+            for point in d.get("checkpoints", {}).values():
+                point.pop("seconds")
         return d
 
     @classmethod

@@ -19,6 +19,11 @@ step runs the forward pass once.
   evaluates a copy of the weights on a second thread.
 * **Divergence.** A NaN or infinite loss stops the run with a message naming the iteration; the
   weights go back to those of the last record (evaluated and finite), or the initial ones.
+* **Checkpoints** (opt-in, what a sweep's trial needs). ``checkpoints={"final": {"epochs":
+  2}, "time": {"seconds": 1.5}}``: when any target of one is reached (epochs as counted here,
+  samples seen, updates, or seconds of :attr:`~Trainer.train_seconds`), the full sets are
+  evaluated into ``history.checkpoints[name]``; the run stops once every one is. A divergence
+  closes the pending ones (``reached`` False, losses None, the restored weights' accuracies).
 * **Stops.** :meth:`Trainer.request_stop` (what the opt-in Ctrl-C and time-budget helpers of
   :mod:`scratchdl.train.helpers` call) ends the loop after the current step; ``fit`` again
   continues. :mod:`scratchdl.train.checkpoint` saves and restores a Trainer bit for bit.
@@ -31,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -46,7 +51,28 @@ from scratchdl.optimizers import SGD, Optimizer
 from scratchdl.train import checkpoint
 from scratchdl.train.history import EpochRecord, History, finite_or_none
 
-__all__ = ["Callback", "Evaluator", "Sampler", "Trainer"]
+__all__ = ["CHECKPOINT_KINDS", "Callback", "Evaluator", "Sampler", "Trainer", "score"]
+
+#: What a checkpoint target counts: epochs (as the Trainer counts them), samples seen, updates,
+#: or training seconds (:attr:`Trainer.train_seconds`).
+CHECKPOINT_KINDS = ("epochs", "samples", "updates", "seconds")
+
+
+def iter_per_epoch(n: int, batch_size: int) -> int:
+    """Updates in an epoch of ``n`` samples: ``n // batch_size`` (the remainder is dropped)."""
+    return max(n // batch_size, 1)
+
+
+def score(net: Any, sets: Iterable[tuple[str, NDArray, NDArray]], losses: bool = True) -> dict:
+    """``{name}_acc`` and ``{name}_loss`` of ``net`` on each ``(name, x, t)`` set; a loss is
+    None when not finite, or when ``losses`` is False (after a divergence the weights are the
+    last good ones, but the run's loss was not finite: that is what its losses report)."""
+    point: dict[str, float | None] = {}
+    for name, x, t in sets:
+        with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
+            point[f"{name}_acc"], loss = evaluate(net, x, t)
+        point[f"{name}_loss"] = finite_or_none(loss) if losses else None
+    return point
 
 
 class Callback:
@@ -78,7 +104,7 @@ class Sampler:
         if mode not in SAMPLINGS:
             raise ConfigError(f"unknown sampling {mode!r}: use one of {', '.join(SAMPLINGS)}")
         self.n, self.batch_size, self.mode, self.rng = n, batch_size, mode, rng
-        self.batches_per_epoch = max(n // batch_size, 1)
+        self.batches_per_epoch = iter_per_epoch(n, batch_size)
         self.perm: NDArray[np.intp] = np.empty(0, dtype=np.intp)
         self.pos = 0
 
@@ -154,6 +180,8 @@ class Trainer:
     callbacks : iterable of Callback
     evaluator : Evaluator, optional
         Who makes the records; default :class:`Evaluator` (foreground).
+    checkpoints : mapping, optional
+        ``name -> {kind: target}``, kind in :data:`CHECKPOINT_KINDS`; see the module docstring.
     """
 
     def __init__(
@@ -173,6 +201,7 @@ class Trainer:
         rng: np.random.Generator | int | None = None,
         callbacks: Iterable[Callback] = (),
         evaluator: Evaluator | None = None,
+        checkpoints: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         self.net = net
         self.optimizer = optimizer if optimizer is not None else SGD()
@@ -216,8 +245,18 @@ class Trainer:
             else self._eval_subset(eval_rng, self.x_test.shape[0], eval_samples)
         )
 
+        self.checkpoints = {name: dict(t) for name, t in (checkpoints or {}).items()}
+        for name, target in self.checkpoints.items():
+            if not target or any(k not in CHECKPOINT_KINDS or not v > 0 for k, v in target.items()):
+                raise ConfigError(
+                    f"checkpoint {name!r} needs a positive {'/'.join(CHECKPOINT_KINDS)} target"
+                )
+
         # Position in the run: all of it goes into a checkpoint.
         self.iteration = 0
+        #: Seconds spent sampling, computing gradients and updating: the run's compute, with
+        #: every evaluation (records, checkpoints, callbacks) left out.
+        self.train_seconds = 0.0
         self.last_record_elapsed = 0.0  # run time (s) at the previous record
         self.good = self._snapshot(net)  # network of the last finite record (initially: init)
         self.good_iteration = 0
@@ -255,6 +294,7 @@ class Trainer:
             # warnings about it would only add noise (np.errstate is local to this block).
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while self.iteration < self.total_iters and self._stop is None:
+                    start = time.perf_counter()
                     batch_mask = self.sampler.next_batch()
                     x_batch, t_batch = self.x_train[batch_mask], self.t_train[batch_mask]
 
@@ -267,6 +307,8 @@ class Trainer:
 
                     self.iteration += 1
                     history.loss.append(loss)
+                    self.train_seconds += time.perf_counter() - start
+                    self._check_checkpoints()
                     for cb in self.callbacks:
                         cb.on_iteration(self, loss)
                     if (
@@ -275,6 +317,8 @@ class Trainer:
                     ):
                         self.evaluator.record(self)
                 self._finish()
+                if self._stop is not None and self._stop[0] == "diverged":
+                    self._check_checkpoints(diverged=True)
         finally:
             history.elapsed = self.elapsed()
             history.iterations = self.iteration
@@ -314,6 +358,39 @@ class Trainer:
                 f"stopped at iteration {self.iteration} of {self.total_iters} ({reason})"
             )
 
+    def position(self) -> dict[str, float]:
+        """Where the run is, in each of :data:`CHECKPOINT_KINDS`."""
+        it = self.iteration
+        return {
+            "updates": it,
+            "samples": it * self.batch_size,
+            "epochs": it / self.iter_per_epoch,
+            "seconds": self.train_seconds,
+        }
+
+    def _check_checkpoints(self, diverged: bool = False) -> None:
+        """Evaluate the full sets for every checkpoint just reached (all pending ones after a
+        divergence: not reached, losses None), and stop once none is pending."""
+        pending = {k: v for k, v in self.checkpoints.items() if k not in self.history.checkpoints}
+        if not pending:
+            return
+        now = self.position()
+        reached = [
+            name
+            for name, target in pending.items()
+            if diverged or any(now[k] >= v - 1e-9 for k, v in target.items())
+        ]
+        if not reached:
+            return
+        sets = [("train", self.x_train, self.t_train)]
+        if self.x_test is not None:
+            sets.append(("test", self.x_test, self.t_test))
+        point = {**now, **score(self.net, sets, losses=not diverged)}
+        for name in reached:
+            self.history.checkpoints[name] = {**point, "reached": not diverged}
+        if len(reached) == len(pending) and not diverged:
+            self.request_stop("completed", "every checkpoint reached")
+
     def request_stop(
         self, reason: str = "interrupted", message: str | None = None, record: bool | int = False
     ) -> None:
@@ -349,6 +426,7 @@ class Trainer:
             "eval_test_idx": self.eval_test_idx,
             "history": self.history.to_dict(),
             "last_record_elapsed": self.last_record_elapsed,
+            "train_seconds": self.train_seconds,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -384,6 +462,7 @@ class Trainer:
         self.rng = self.sampler.rng = np.random.Generator(bit_generator)
         self.history = History.from_dict(state["history"])
         self.last_record_elapsed = float(state["last_record_elapsed"])
+        self.train_seconds = float(state.get("train_seconds", 0.0))
 
     def _fingerprint(self) -> dict[str, Any]:
         """What must match between the run that saved a state and the one loading it."""
