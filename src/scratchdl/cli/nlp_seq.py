@@ -309,6 +309,17 @@ class _Budget:
         pass
 
 
+def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
+    """SHA-256 of the word ids and the words: a resumed run must see the corpus it started
+    on."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(corpus.astype("<i8").tobytes())
+    digest.update(json.dumps([id_to_word[i] for i in range(len(id_to_word))]).encode("utf-8"))
+    return digest.hexdigest()
+
+
 # -- checkpoints: weights, the optimizer's state, the loop's state (train.book2.Trainer) -------
 
 
@@ -503,7 +514,6 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
     import json
 
     from scratchdl.cli._runfolder import sigint_held
-    from scratchdl.cli.nlp import _digest
     from scratchdl.errors import ModelFileError
     from scratchdl.optimizers import SGD
     from scratchdl.rnnlm import Rnnlm
@@ -512,7 +522,7 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
 
     out = Path(args.out)
     corpus, held_out, word_to_id, id_to_word, where = _rnnlm_corpus(settings, args.data_dir)
-    digest = _digest(corpus, id_to_word)
+    digest = corpus_digest(corpus, id_to_word)
     model = Rnnlm(len(word_to_id), settings["wordvec"], settings["hidden"], rng=settings["seed"])
     optimizer = SGD(lr=settings["lr"])
     callbacks: list[Any] = [StopOnCtrlC()]
