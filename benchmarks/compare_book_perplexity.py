@@ -14,13 +14,13 @@ repository):
 Ours: :class:`scratchdl.rnnlm.Rnnlm`, ``load_params`` through the safe reader, and
 :func:`scratchdl.train.rnnlm.eval_perplexity`.
 
-Word ids: the book numbers words in order of first appearance in ``ptb.train.txt``. With the
-training file available (``load_ptb`` finds it), both sides use those ids and the perplexity is
-the book's. Without it (``--ids test-order``) the ids come from the test file itself: both sides
-still see identical inputs, so the comparison of the two implementations holds, but the value
-is not a language-model perplexity (the pickle's rows belong to other words).
+Word ids: the book numbers words in order of first appearance in ``ptb.train.txt``. Its
+``ch04/cbow_params.pkl`` keeps that numbering (the ``word_to_id`` of the book's
+``ptb.load_data('train')``, 10,000 words), so the test file is numbered with it
+(``load_ptb('test', vocab=...)``) and the training file is not needed: both sides see the
+book's ids, and the value is the book's test perplexity.
 
-    python benchmarks/compare_book_perplexity.py --book2 /path/to/book2 [--ids test-order]
+    python benchmarks/compare_book_perplexity.py --book2 /path/to/book2
 """
 
 from __future__ import annotations
@@ -78,25 +78,19 @@ def eval_perplexity(model, corpus, batch_size=10, time_size=35):
 """
 
 
-def test_ids(book2: Path, mode: str) -> np.ndarray:
-    if mode == "book":
-        from scratchdl.data.ptb import load_ptb
+def test_ids(book2: Path) -> np.ndarray:
+    from scratchdl.data.ptb import load_ptb
 
-        corpus, _, _ = load_ptb("test")
-        return np.asarray(corpus)
-    words = (book2 / "ptb" / "ptb.test.txt").read_text().replace("\n", "<eos>").strip().split()
-    word_to_id: dict[str, int] = {}
-    for w in words:
-        word_to_id.setdefault(w, len(word_to_id))
-    return np.array([word_to_id[w] for w in words])
+    vocab = book2 / "ch04" / "cbow_params.pkl"
+    corpus, _, _ = load_ptb("test", data_dir=book2, vocab=vocab, download=False)
+    return np.asarray(corpus)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--book2", required=True, type=Path)
-    ap.add_argument("--ids", choices=("book", "test-order"), default="book")
     args = ap.parse_args()
-    corpus = test_ids(args.book2, args.ids)
+    corpus = test_ids(args.book2)
 
     sys.path.insert(0, str(HERE))
     from bench_lstm import book_reference
@@ -145,7 +139,7 @@ def main() -> None:
     model.reset_state()
     ours = eval_perplexity(model, corpus)
     ours_time = time.perf_counter() - t0
-    print(f"word ids: {args.ids} ({len(corpus)} words)")
+    print(f"word ids: the book's (cbow_params.pkl's vocabulary), {len(corpus)} words")
     print(f"book's ch06/eval.py: test perplexity {book_ppl:.4f} ({book_time:.1f} s)")
     print(f"scratchdl:           test perplexity {ours:.4f} ({ours_time:.1f} s)")
     print(f"relative difference: {abs(ours - book_ppl) / book_ppl:.2e}")

@@ -73,12 +73,15 @@ SHIMS: dict[str, str] = {
         "        np.random.seed(seed)  # what the book's loader does to the global generator\n"
         "    return sequence.load_data(file_name, seed)\n"
     ),
+    # SCRATCHDL_PTB_VOCAB (a cbow_params.pkl) numbers the files with the book's training
+    # vocabulary where ptb.train.txt is not available (load_ptb's vocab=).
     "dataset/ptb.py": (
         "import os\n\n"
         "from scratchdl.data.ptb import load_ptb\n\n\n"
         "def load_data(data_type='train'):\n"
         "    return load_ptb(data_type, data_dir=os.environ.get('SCRATCHDL_PTB_DIR'), "
-        "quiet=True)\n"
+        "quiet=True,\n"
+        "                    vocab=os.environ.get('SCRATCHDL_PTB_VOCAB') or None)\n"
     ),
 }
 

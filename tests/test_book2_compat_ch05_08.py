@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _book2 import ptb_train_dir, run_book2_script
+from _book2 import book2_dir, ptb_train_dir, run_book2_script
 
 
 def test_ch07_show_addition_dataset(tmp_path):
@@ -43,3 +43,32 @@ def test_ch06_eval_with_the_training_file(tmp_path):
     )
     assert "test perplexity:" in out
     assert 100 < values["ppl_test"] < 200
+
+
+@pytest.mark.slow
+def test_ch06_eval_of_rnnlm_pkl_matches_ours_on_the_books_ids(tmp_path):
+    """The acceptance of the book's Rnnlm.pkl: the book's ch06/eval.py, unchanged (its Rnnlm
+    class, its load_params call, its eval_perplexity call), against scratchdl's Rnnlm and
+    eval_perplexity, both on the PTB test file numbered with the book's training vocabulary
+    (from cbow_params.pkl, see load_ptb's vocab=). The whole file, 82,430 words: about 3 s
+    for each side on this machine."""
+    from scratchdl.data.ptb import load_ptb
+    from scratchdl.rnnlm import Rnnlm
+    from scratchdl.train.rnnlm import eval_perplexity
+
+    book2 = book2_dir()
+    vocab = book2 / "ch04" / "cbow_params.pkl"
+    env = {"SCRATCHDL_PTB_DIR": str(book2 / "ptb"), "SCRATCHDL_PTB_VOCAB": str(vocab)}
+    out, values = run_book2_script("ch06", "eval.py", tmp_path, ("ppl_test",), env=env)
+    assert "test perplexity:" in out
+    book = values["ppl_test"]
+
+    corpus, _, _ = load_ptb("test", data_dir=book2, vocab=vocab)
+    model = Rnnlm()
+    model.load_params(book2 / "ch06" / "Rnnlm.pkl")
+    model.reset_state()
+    ours = eval_perplexity(model, corpus)
+    assert abs(ours - book) / book < 0.01
+    # The book reports a test perplexity of about 136 for this model; word ids not the
+    # book's would give thousands.
+    assert 130 < ours < 142

@@ -139,3 +139,46 @@ def test_training_file_ids_are_the_books_pickles(tmp_path):
     corpus, word_to_id, _ = load_ptb("train", data_dir=folder, download=False)
     _, book_ids, _ = load_word_vectors(Path(book2) / "ch04" / "cbow_params.pkl")
     assert len(corpus) == 929589 and word_to_id == book_ids
+
+
+def test_a_given_vocabulary_numbers_a_split_without_the_training_file(tmp_path):
+    files = {"valid": VALID}
+    write(tmp_path, files)  # no ptb.train.txt anywhere
+    spec = spec_for({"train": TRAIN, **files})
+    vocab = {"a": 0, "b": 1, "c": 2, "<eos>": 3, "d": 4}
+    val, word_to_id, id_to_word = load_ptb("val", data_dir=tmp_path, spec=spec, vocab=vocab)
+    assert val.tolist() == [4, 0, 3] and val.dtype == np.int64
+    assert word_to_id == vocab and word_to_id is not vocab
+    assert id_to_word == {i: w for w, i in vocab.items()}
+    assert not [p for p in leftovers(tmp_path) if p.endswith((".npy", ".json"))]  # no cache
+    with pytest.raises(DataError, match="'d' is not in the given vocabulary"):
+        load_ptb("val", data_dir=tmp_path, spec=spec, vocab={"a": 0, "<eos>": 1})
+    for bad, match in (
+        ({"a": 0, "<eos>": 2}, "ids 0 to 1, each once; '<eos>' -> 2"),
+        ({"a": 0, "d": 0, "<eos>": 1}, "'d' -> 0 breaks"),
+        ({"a": 0, "d": 1, "<eos>": True}, "'<eos>' -> True"),
+        ({"a": 0, "d": 1}, "no '<eos>'"),
+        (["a", "<eos>"], "must map words to ids"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            load_ptb("val", data_dir=tmp_path, spec=spec, vocab=bad)
+    with pytest.raises(DataError, match=r"ptb\.train\.txt not found"):
+        load_ptb("train", data_dir=tmp_path, spec=spec, vocab=vocab, download=False)
+
+
+def test_the_books_cbow_vocabulary_is_the_training_files(book2_ptb):
+    """cbow_params.pkl keeps the word_to_id of the book's ptb.load_data('train'): it numbers
+    the test and validation files as the book does, without ptb.train.txt."""
+    pkl = book2_ptb / "ch04" / "cbow_params.pkl"
+    corpus, word_to_id, id_to_word = load_ptb("test", data_dir=book2_ptb, vocab=pkl)
+    assert len(word_to_id) == 10000 and len(corpus) == 82430
+    # What the book's ch02/show_ptb.py prints from ptb.load_data('train'); the training file
+    # starts with the 24 words of its first line, then <eos>.
+    assert [id_to_word[i] for i in range(3)] == ["aer", "banknote", "berlitz"]
+    assert word_to_id["<eos>"] == 24 and id_to_word[25] == "pierre"
+    assert (word_to_id["car"], word_to_id["happy"], word_to_id["lexus"]) == (3856, 4428, 7426)
+    test = (book2_ptb / "ptb" / "ptb.test.txt").read_text(encoding="utf-8")
+    assert (corpus == 24).sum() == test.count("\n")
+    assert [id_to_word[i] for i in corpus[:5]] == test.split()[:5]
+    val, _, _ = load_ptb("val", data_dir=book2_ptb, vocab=word_to_id)
+    assert len(val) == 73760

@@ -402,11 +402,11 @@ class TimeLSTM:
     :meth:`set_state` / :meth:`reset_state` set or forget them. After ``backward``, ``dh`` is
     the gradient of the initial hidden state (the seq2seq encoder's output gradient).
 
-    The arithmetic is :class:`LSTM`'s; the layout is for speed. Internally the gate columns
-    are reordered to ``o, f, i, g`` (the three sigmoids side by side, and ``f, i, g``, which
-    the backward multiplies by the same ``ds``, side by side) and the sigmoid columns are
-    pre-scaled by 1/2, so one in-place ``tanh`` over the whole row activates all four gates
-    (``sigmoid(a) = (1 + tanh(a / 2)) / 2``). The parameters stay in the book's order.
+    The arithmetic is :class:`LSTM`'s; the layout is for speed. The sigmoid columns (f, i, o)
+    of the weights are pre-scaled by 1/2, so one in-place ``tanh`` over the whole row of
+    pre-activations activates all four gates (``sigmoid(a) = (1 + tanh(a / 2)) / 2``, never
+    overflowing); the gates stay in the book's column order f, g, i, o, so the gradients come
+    out in the parameters' own layout, one GEMM each, without any reordering.
     """
 
     def __init__(self, Wx: ArrayLike, Wh: ArrayLike, b: ArrayLike, stateful: bool = False) -> None:
@@ -418,9 +418,10 @@ class TimeLSTM:
                 f"TimeLSTM needs Wx (D, 4H), Wh (H, 4H), b (4H,); got {self.params[0].shape}, "
                 f"{self.params[1].shape}, {self.params[2].shape}"
             )
-        # Book order f, g, i, o -> internal order o, f, i, g.
-        self._perm = np.r_[3 * H : 4 * H, 0:H, 2 * H : 3 * H, H : 2 * H]
-        self._scale = np.r_[np.full(3 * H, 0.5), np.ones(H)].astype(self.params[0].dtype)
+        dtype = self.params[0].dtype
+        # Book order f, g, i, o: 1/2 on the sigmoid columns f, i, o; 1 on g.
+        self._scale = np.r_[np.full(H, 0.5), np.ones(H), np.full(2 * H, 0.5)].astype(dtype)
+        self._shift = (1 - self._scale).astype(dtype)  # 1/2 on f, i, o; 0 on g
         self.stateful = stateful
         self.h: NDArray | None = None
         self.c: NDArray | None = None
@@ -442,14 +443,12 @@ class TimeLSTM:
         H = H4 // 4
         xs = _sequence(xs, self, D, dtype)
         N, T, _ = xs.shape
-        perm, scale = self._perm, self._scale
-        # Scaled, internal order: the forward's weights. ``take`` keeps them C-ordered
-        # (``Wh[:, perm]`` is Fortran-ordered, and a small GEMM on it runs 3x slower).
-        Wh_s = np.take(Wh, perm, axis=1) * scale
+        scale, shift = self._scale, self._shift
+        Wh_s = Wh * scale  # the forward's weights, scaled (a new C-ordered array)
 
         x_tm = np.ascontiguousarray(xs.transpose(1, 0, 2))
-        G = (x_tm.reshape(T * N, D) @ (np.take(Wx, perm, axis=1) * scale)).reshape(T, N, H4)
-        G += b[perm] * scale
+        G = (x_tm.reshape(T * N, D) @ (Wx * scale)).reshape(T, N, H4)
+        G += b * scale
         hs = np.empty((T + 1, N, H), dtype=dtype)
         cs = np.empty((T + 1, N, H), dtype=dtype)
         tanh_c = np.empty((T, N, H), dtype=dtype)
@@ -459,16 +458,14 @@ class TimeLSTM:
         cs[0] = _state(c0, (N, H), dtype, "TimeLSTM.c") if c0 is not None else 0
         tmp = np.empty((N, H4), dtype=dtype)
         ig = np.empty((N, H), dtype=dtype)
-        half = scale  # 1/2 on the sigmoid columns, 1 on g
-        shift = (1 - scale) * 2 * scale  # 1/2 on the sigmoid columns, 0 on g
         for t in range(T):
             a = G[t]
             np.matmul(hs[t], Wh_s, out=tmp)
             a += tmp
-            np.tanh(a, out=a)  # g done; o, f, i hold tanh(a / 2)
-            a *= half  # o, f, i: (1 + tanh(a / 2)) / 2, on whole contiguous rows
+            np.tanh(a, out=a)  # g done; f, i, o hold tanh(a / 2)
+            a *= scale  # f, i, o: (1 + tanh(a / 2)) / 2, on whole contiguous rows
             a += shift
-            o, f, i, g = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
+            f, g, i, o = a[:, :H], a[:, H : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
             np.multiply(f, cs[t], out=cs[t + 1])
             np.multiply(i, g, out=ig)
             cs[t + 1] += ig
@@ -485,24 +482,29 @@ class TimeLSTM:
         T, N, H4 = G.shape
         H = H4 // 4
         D = x_tm.shape[2]
-        perm = self._perm
         dhs = np.asarray(dhs, dtype=dtype)
         if dhs.shape != (N, T, H):
             raise ShapeError(f"TimeLSTM.backward expects dhs of shape {(N, T, H)}, got {dhs.shape}")
         dhs_tm = np.ascontiguousarray(dhs.transpose(1, 0, 2))
-        o, f, i, g = G[:, :, :H], G[:, :, H : 2 * H], G[:, :, 2 * H : 3 * H], G[:, :, 3 * H :]
+        f, g, i, o = G[:, :, :H], G[:, :, H : 2 * H], G[:, :, 2 * H : 3 * H], G[:, :, 3 * H :]
         # Everything that does not depend on the incoming gradients, for all steps at once.
-        ds3 = G[:, :, : 3 * H] * (1 - G[:, :, : 3 * H])  # sigmoid' of o, f, i
         P = 1 - tanh_c * tanh_c
         P *= o  # ds = dc + dh * P
-        Qo = tanh_c * ds3[:, :, :H]  # dA_o = dh * Qo
-        Q = np.empty((T, N, 3, H), dtype=dtype)  # dA_{f,i,g} = ds * Q
-        np.multiply(cs[:T], ds3[:, :, H : 2 * H], out=Q[:, :, 0])
-        np.multiply(g, ds3[:, :, 2 * H :], out=Q[:, :, 1])
-        np.multiply(g, g, out=Q[:, :, 2])
-        np.subtract(1, Q[:, :, 2], out=Q[:, :, 2])
-        Q[:, :, 2] *= i
-        Wh_t = np.ascontiguousarray(Wh[:, perm].T)
+        Qo = 1 - o
+        Qo *= o
+        Qo *= tanh_c  # dA_o = dh * Qo
+        Q = np.empty((T, N, 3, H), dtype=dtype)  # dA_{f,g,i} = ds * Q
+        Qf, Qg, Qi = Q[:, :, 0], Q[:, :, 1], Q[:, :, 2]
+        np.subtract(1, f, out=Qf)
+        Qf *= f
+        Qf *= cs[:T]
+        np.multiply(g, g, out=Qg)
+        np.subtract(1, Qg, out=Qg)
+        Qg *= i
+        np.subtract(1, i, out=Qi)
+        Qi *= i
+        Qi *= g
+        Wh_t = np.ascontiguousarray(Wh.T)
 
         dA = np.empty((T, N, H4), dtype=dtype)
         dh = np.zeros((N, H), dtype=dtype)
@@ -512,16 +514,16 @@ class TimeLSTM:
             dh += dhs_tm[t]
             np.multiply(dh, P[t], out=ds)
             ds += dc
-            np.multiply(dh, Qo[t], out=dA[t, :, :H])
-            np.multiply(ds[:, None, :], Q[t], out=dA[t, :, H:].reshape(N, 3, H))
+            np.multiply(ds[:, None, :], Q[t], out=dA[t, :, : 3 * H].reshape(N, 3, H))
+            np.multiply(dh, Qo[t], out=dA[t, :, 3 * H :])
             np.multiply(ds, f[t], out=dc)
             np.matmul(dA[t], Wh_t, out=dh)
         dA2 = dA.reshape(T * N, H4)
-        self.grads[0][:, perm] = x_tm.reshape(T * N, D).T @ dA2
-        self.grads[1][:, perm] = hs[:T].reshape(T * N, H).T @ dA2
-        self.grads[2][perm] = dA2.sum(axis=0)
+        np.matmul(x_tm.reshape(T * N, D).T, dA2, out=self.grads[0])
+        np.matmul(hs[:T].reshape(T * N, H).T, dA2, out=self.grads[1])
+        np.sum(dA2, axis=0, out=self.grads[2])
         self.dh = dh
-        dxs = (dA2 @ Wx[:, perm].T).reshape(T, N, D)
+        dxs = (dA2 @ Wx.T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))
 
 

@@ -327,13 +327,9 @@ class _EpochLines:
 
 
 def _digest(corpus: Any, id_to_word: dict[int, str]) -> str:
-    """SHA-256 of the word ids and the words: a resumed run must see the corpus it started
-    on."""
-    import hashlib
+    from scratchdl.cli.nlp_seq import corpus_digest
 
-    digest = hashlib.sha256(corpus.astype("<i8").tobytes())
-    digest.update(json.dumps([id_to_word[i] for i in range(len(id_to_word))]).encode("utf-8"))
-    return digest.hexdigest()
+    return corpus_digest(corpus, id_to_word)
 
 
 def _write_checkpoint(

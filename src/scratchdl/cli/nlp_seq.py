@@ -4,11 +4,12 @@ second book on the command line (registered in the ``nlp`` group by :mod:`scratc
 * ``scratchdl nlp rnnlm --corpus ptb|FILE --out FILE.npz``: train the ch. 6 ``Rnnlm``
   (truncated BPTT, SGD, clipping; weights written after every epoch) and report the perplexity
   on held-out text.
-* ``scratchdl nlp seq2seq --data addition|date --out FILE.npz``: train the book's improved
+* ``scratchdl nlp seq2seq --data addition|date --out DIR``: train the book's improved
   seq2seq (``addition``: PeekySeq2seq with reversed input, ch. 7.5; ``date``: AttentionSeq2seq,
-  ch. 8.3) and print the test accuracy after every epoch and three answers. The weights are
-  written (atomically) after every epoch, so a run stopped with Ctrl-C keeps its last
-  complete epoch. An existing file is replaced only with ``--force``.
+  ch. 8.3) into a run folder, handled as ``scratchdl train``'s (locked, staged, swapped in
+  whole, replaced only with ``--force``), and print the test accuracy after every epoch and
+  three answers. Ctrl-C or ``--max-seconds`` leaves ``checkpoint.npz`` (weights, Adam's
+  moments, the batch order), and ``--resume`` continues step for step.
 * ``scratchdl nlp attention-map --question TEXT --out FILE.png``: the answer of an
   AttentionSeq2seq for one date question (weights from ``nlp seq2seq --data date`` or the
   book's ``AttentionSeq2seq.pkl``) and its attention map as a PNG (Figure 8-26).
@@ -17,6 +18,7 @@ second book on the command line (registered in the ``nlp`` group by :mod:`scratc
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,49 +34,62 @@ def register_nlp(sub: Any) -> None:
     r = sub.add_parser(
         "rnnlm",
         help="train the book's LSTM language model (Rnnlm, ch. 6) and report its perplexity",
-        description="Train Rnnlm with truncated BPTT (SGD, gradient clipping) and report the "
-        "perplexity on held-out text: PTB's test file for --corpus ptb, else the last 10%% "
-        "of the corpus (trained on the first 90%%). Weights go to --out (.npz) after every "
-        "epoch.",
+        description="Train Rnnlm with truncated BPTT (SGD, gradient clipping) into a run folder "
+        "and report the perplexity on held-out text: PTB's test file for --corpus ptb, else "
+        "the last 10%% of the corpus (trained on the first 90%%). It ends holding model.npz "
+        "and history.json (and checkpoint.npz when Ctrl-C or --max-seconds stopped it: "
+        "continue with --resume).",
     )
     r.add_argument(
         "--corpus",
-        required=True,
         help="'ptb' (the PTB training file, downloaded and verified if missing) or a text file "
-        "(one sentence per line)",
+        "(one sentence per line); required",
     )
     r.add_argument("--data-dir", help="folder with the PTB files (default: the user cache)")
-    r.add_argument("--out", required=True, help="weights file to write (.npz)")
-    r.add_argument("--epochs", type=int, default=4, help="passes over the corpus (4)")
+    r.add_argument("--out", required=True, help="run folder (created; locked while training)")
+    r.add_argument("--epochs", type=int, help="passes over the corpus (4)")
     r.add_argument("--max-iters", type=int, help="steps per epoch (default: the whole corpus)")
-    r.add_argument("--wordvec", type=int, default=100, help="word-vector size (100)")
-    r.add_argument("--hidden", type=int, default=100, help="LSTM size (100)")
-    r.add_argument("--batch-size", type=int, default=20, help="rows per step (20)")
-    r.add_argument("--time-size", type=int, default=35, help="words per row per step (35)")
-    r.add_argument("--lr", type=float, default=20.0, help="SGD learning rate (20)")
-    r.add_argument("--max-grad", type=float, default=0.25, help="gradient clipping norm (0.25)")
-    r.add_argument("--seed", type=int, default=0, help="seed of the weights (0)")
-    r.add_argument("--force", action="store_true", help="replace --out if it exists")
+    r.add_argument("--wordvec", type=int, help="word-vector size (100)")
+    r.add_argument("--hidden", type=int, help="LSTM size (100)")
+    r.add_argument("--batch-size", type=int, help="rows per step (20)")
+    r.add_argument("--time-size", type=int, help="words per row per step (35)")
+    r.add_argument("--lr", type=float, help="SGD learning rate (20)")
+    r.add_argument("--max-grad", type=float, help="gradient clipping norm (0.25)")
+    r.add_argument("--seed", type=int, help="seed of the weights (0)")
+    r.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
+    )
+    r.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
+    r.add_argument("--force", action="store_true", help="replace the run already in --out")
     r.set_defaults(func=_rnnlm)
 
     s = sub.add_parser(
         "seq2seq",
         help="train seq2seq on addition (Peeky, reversed input) or dates (attention), book 2 "
         "ch. 7-8",
-        description="Train the book's improved seq2seq on its addition or date data set and "
-        "print the test accuracy after each epoch; the weights go to --out (a .npz) after "
-        "every epoch.",
+        description="Train the book's improved seq2seq on its addition or date data set into "
+        "a run folder and print the test accuracy after each epoch; it ends holding "
+        "model.npz and history.json (and checkpoint.npz when Ctrl-C or --max-seconds stopped "
+        "it: continue with --resume).",
     )
-    s.add_argument("--data", choices=sorted(SEQ_DATA), required=True)
-    s.add_argument("--out", required=True, help="weights file to write (.npz)")
+    s.add_argument("--data", choices=sorted(SEQ_DATA), help="the data set (required)")
+    s.add_argument("--out", required=True, help="run folder (created; locked while training)")
     s.add_argument("--epochs", type=int, help="epochs (default: the book's, 25 / 10)")
     s.add_argument(
         "--max-iters",
         type=int,
         help="steps per epoch, on the first N x 128 questions (default: all 351)",
     )
-    s.add_argument("--seed", type=int, default=0, help="seed of the weights and batches (0)")
-    s.add_argument("--force", action="store_true", help="replace --out if it exists")
+    s.add_argument("--seed", type=int, help="seed of the weights and batches (0)")
+    s.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
+    )
+    s.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
+    s.add_argument("--force", action="store_true", help="replace the run already in --out")
     s.set_defaults(func=_seq2seq)
 
     a = sub.add_parser(
@@ -86,8 +101,8 @@ def register_nlp(sub: Any) -> None:
     a.add_argument(
         "--model",
         required=True,
-        help="weights: a .npz from 'scratchdl nlp seq2seq --data date' or the book's "
-        "AttentionSeq2seq.pkl",
+        help="weights: a run folder of 'scratchdl nlp seq2seq --data date' (or its model.npz), "
+        "or the book's AttentionSeq2seq.pkl",
     )
     a.add_argument(
         "--question",
@@ -119,127 +134,487 @@ def _build(kind: str, vocab_size: int, seed: int | None) -> Any:
     return cls(vocab_size, _WORDVEC, hidden, rng=seed)
 
 
-def _seq2seq(args: argparse.Namespace) -> int:
-    from scratchdl.data import sequence
+#: Settings of a seq2seq run (flag name -> default); ``epochs`` None is the book's.
+SEQ2SEQ_DEFAULTS: dict[str, Any] = {"data": None, "epochs": None, "max_iters": None, "seed": 0}
+_CHECKPOINT = "checkpoint.npz"
+_SEQ2SEQ_FORMAT = "scratchdl-seq2seq-checkpoint"
+
+
+def _seq2seq_settings(args: argparse.Namespace) -> dict[str, Any]:
     from scratchdl.errors import ConfigError
+    from scratchdl.train.config import check_time_budget
+
+    given = {k: getattr(args, k) for k in SEQ2SEQ_DEFAULTS if getattr(args, k) is not None}
+    if args.max_seconds is not None:
+        check_time_budget(args.max_seconds)
+    if args.resume:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ConfigError(
+                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+            )
+        return {}
+    settings = {**SEQ2SEQ_DEFAULTS, **given}
+    if settings["data"] is None:
+        raise ConfigError(f"--data is required: {' or '.join(sorted(SEQ_DATA))}")
+    if settings["epochs"] is None:
+        settings["epochs"] = SEQ_DATA[settings["data"]][2]
+    if settings["epochs"] < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {settings['epochs']}")
+    if settings["max_iters"] is not None and settings["max_iters"] < 1:
+        raise ConfigError(f"--max-iters must be at least 1, got {settings['max_iters']}")
+    return settings
+
+
+def _seq2seq(args: argparse.Namespace) -> int:
+    from scratchdl.cli._runfolder import run_folder
+    from scratchdl.cli.train import _check_folder, _check_out
+
+    settings = _seq2seq_settings(args)
+    out = Path(args.out)
+    _check_out(out)
+    with run_folder(out) as folder:
+        _check_folder(folder, args)
+        checkpoint = None
+        if args.resume:
+            checkpoint = read_checkpoint(out / _CHECKPOINT, _SEQ2SEQ_FORMAT, "nlp seq2seq")
+            settings = checkpoint["record"]["settings"]
+        return _seq2seq_in(folder, settings, checkpoint, args)
+
+
+def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    import json
+
+    from scratchdl.cli._runfolder import sigint_held
+    from scratchdl.data import sequence
     from scratchdl.optimizers import Adam
     from scratchdl.seq2seq import seq2seq_accuracy
     from scratchdl.train.book2 import Trainer
+    from scratchdl.train.helpers import StopOnCtrlC
 
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise ConfigError(f"--out must name a .npz file, got {out.name}")
-    _refuse_existing(out, args.force)
-    name, _, book_epochs = SEQ_DATA[args.data]
-    epochs = book_epochs if args.epochs is None else args.epochs
-    if epochs < 1:
-        raise ConfigError(f"--epochs must be at least 1, got {epochs}")
-    if args.max_iters is not None and args.max_iters < 1:
-        raise ConfigError(f"--max-iters must be at least 1, got {args.max_iters}")
-
-    (x_train, t_train), (x_test, t_test) = sequence.load_data(f"{args.data}.txt")
+    out, data = Path(args.out), settings["data"]
+    name, _, _ = SEQ_DATA[data]
+    epochs, max_iters, seed = settings["epochs"], settings["max_iters"], settings["seed"]
+    (x_train, t_train), (x_test, t_test) = sequence.load_data(f"{data}.txt")
     char_to_id, id_to_char = sequence.get_vocab()
     x_train, x_test = x_train[:, ::-1], x_test[:, ::-1]  # reversed input (ch. 7.5.1)
-    if args.max_iters is not None:
-        x_train, t_train = x_train[: args.max_iters * _BATCH], t_train[: args.max_iters * _BATCH]
-    model = _build(args.data, len(char_to_id), args.seed)
-    trainer = Trainer(model, Adam(lr=0.001), rng=args.seed)
+    if max_iters is not None:
+        x_train, t_train = x_train[: max_iters * _BATCH], t_train[: max_iters * _BATCH]
+    model = _build(data, len(char_to_id), seed)
+    optimizer = Adam(lr=0.001)
     steps = len(x_train) // _BATCH
+    callbacks: list[Any] = [StopOnCtrlC()]
+    if args.max_seconds is not None:
+        callbacks.append(_Budget(args.max_seconds, epochs * steps))
+    trainer = Trainer(model, optimizer, rng=seed, callbacks=callbacks)
+    accuracies: list[float] = []
+    elapsed_before = 0.0
+    if checkpoint is not None:
+        restore_checkpoint(checkpoint, model, optimizer, trainer, out)
+        accuracies = [float(a) for a in checkpoint["record"]["accuracies"]]
+        elapsed_before = float(checkpoint["record"]["elapsed"])
     print(
-        f"{name} on {args.data}: {len(x_train)} training questions ({steps} steps of {_BATCH} "
-        f"per epoch), {epochs} epoch(s), test on {len(x_test)}",
+        f"{name} on {data}: {len(x_train)} training questions ({steps} steps of {_BATCH} "
+        f"per epoch), {epochs} epoch(s), test on {len(x_test)}"
+        + (f"; resuming at step {trainer.iteration}" if checkpoint is not None else ""),
         flush=True,
     )
     start = time.perf_counter()
-    acc = 0.0
-    for epoch in range(epochs):
+    stop_reason = None
+    while stop_reason is None:
+        if len(accuracies) < trainer.current_epoch:  # an epoch done, not yet tested
+            try:
+                accuracies.append(seq2seq_accuracy(model, x_test, t_test))
+            except KeyboardInterrupt:  # the training loop's Ctrl-C handler is not active here
+                stop_reason = "interrupted"  # the checkpoint is at the epoch's end
+                break
+            print(
+                f"epoch {trainer.current_epoch}: test accuracy {accuracies[-1]:.4f} "
+                f"({elapsed_before + time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
+        if trainer.current_epoch >= epochs:
+            break
         trainer.fit(x_train, t_train, 1, _BATCH, max_grad=5.0, eval_interval=None, verbose=False)
-        acc = seq2seq_accuracy(model, x_test, t_test)
-        model.save_params(out)  # atomic: a stop keeps the last complete epoch
+        stop_reason = trainer.stop_reason
+    elapsed = elapsed_before + time.perf_counter() - start
+    stopped = stop_reason is not None
+    history = {
+        "settings": settings,
+        "model": name,
+        "iterations": trainer.iteration,
+        "total_iterations": epochs * steps,
+        "epochs_done": trainer.iteration / steps,
+        "stop_reason": stop_reason,
+        "elapsed_seconds": round(elapsed, 3),
+        "test_accuracy": accuracies,
+    }
+    with sigint_held() as held:
+        staging = folder.staging
+        model.save_params(staging / "model.npz")
+        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
+        if stopped:
+            record = {"settings": settings, "elapsed": elapsed, "accuracies": accuracies}
+            write_checkpoint(
+                staging / _CHECKPOINT, _SEQ2SEQ_FORMAT, record, model, optimizer, trainer
+            )
+        folder.commit()
+    done = f"{trainer.iteration} of {epochs * steps} steps in {elapsed:.0f} s"
+    if stopped:
+        why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
         print(
-            f"epoch {epoch + 1}: test accuracy {acc:.4f} ({time.perf_counter() - start:.0f} s)",
-            flush=True,
+            f"{why}: {done}; wrote {out / 'model.npz'}, {out / _CHECKPOINT}; continue with: "
+            f"scratchdl nlp seq2seq --out {out} --resume",
+            file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
         )
+        return 130 if stop_reason == "interrupted" else 0
     guesses = model.generate(x_test[:3], t_test[:3, 0], t_test.shape[1] - 1)
     for q, t, g in zip(x_test[:3], t_test[:3], guesses, strict=True):
         text = "".join(id_to_char[int(c)] for c in q[::-1]).strip()
         want = "".join(id_to_char[int(c)] for c in t[1:]).strip()
         got = "".join(id_to_char[int(c)] for c in g).strip()
         print(f"  {text} -> {got} ({'right' if got == want else 'wrong, ' + want})")
+    acc = accuracies[-1]
     print(
         f"test accuracy {acc:.4f} ({round(acc * len(x_test))} of {len(x_test)} exact answers) "
-        f"after {epochs} epoch(s) of {steps} steps, {time.perf_counter() - start:.0f} s; "
-        f"weights in {out}"
+        f"after {epochs} epoch(s) of {steps} steps, {elapsed:.0f} s; wrote {out / 'model.npz'}, "
+        f"{out / 'history.json'}"
     )
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
     return 0
 
 
+class _Budget:
+    """``--max-seconds`` for the whole command: stop after the first step past it (unless that
+    step ends the run). Not :class:`scratchdl.train.helpers.TimeBudget`, whose clock restarts
+    at every ``fit``: this loop calls ``fit`` once per epoch, the test accuracy between."""
+
+    def __init__(self, max_seconds: float, total_steps: int) -> None:
+        self.max_seconds, self.total_steps = max_seconds, total_steps
+        self.start: float | None = None
+
+    def on_train_begin(self, trainer: Any) -> None:
+        if self.start is None:
+            self.start = time.perf_counter()
+
+    def on_iteration(self, trainer: Any, loss: float) -> None:
+        assert self.start is not None
+        spent = time.perf_counter() - self.start
+        if spent > self.max_seconds and trainer.iteration < self.total_steps:
+            trainer.request_stop("time_limit")
+
+    def on_train_end(self, trainer: Any, history: Any) -> None:
+        pass
+
+
+def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
+    """SHA-256 of the word ids and the words: a resumed run must see the corpus it started
+    on."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(corpus.astype("<i8").tobytes())
+    digest.update(json.dumps([id_to_word[i] for i in range(len(id_to_word))]).encode("utf-8"))
+    return digest.hexdigest()
+
+
+# -- checkpoints: weights, the optimizer's state, the loop's state (train.book2.Trainer) -------
+
+
+def write_checkpoint(
+    path: Path,
+    fmt: str,
+    record: dict[str, Any],
+    model: Any,
+    optimizer: Any,
+    trainer: Any,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """``model.params`` (``p0``, ``p1``, ...), the optimizer's slots, the trainer's loop state,
+    the ``extra`` arrays (None values left out) and the JSON ``record`` in one ``.npz``,
+    written atomically."""
+    import json
+
+    import numpy as np
+
+    from scratchdl._fs import atomic_path
+
+    opt = optimizer.state_dict()
+    loop = trainer.state_dict()
+    perm = loop.pop("perm", None)
+    arrays = {f"p{i}": p for i, p in enumerate(model.params)}
+    arrays.update({k: v for k, v in (extra or {}).items() if v is not None})
+    if perm is not None:
+        arrays["perm"] = perm
+    for key, slots in opt["state"].items():
+        for slot, value in slots.items():
+            arrays[f"opt/{key}/{slot}"] = value
+    full = {
+        "format": fmt,
+        **record,
+        "loop": loop,
+        "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
+    }
+    arrays["record"] = np.frombuffer(json.dumps(full).encode("utf-8"), dtype=np.uint8)
+    with atomic_path(path) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def read_checkpoint(path: Path, fmt: str, command: str) -> dict[str, Any]:
+    """What :func:`write_checkpoint` wrote; a damaged or foreign file is one clear error."""
+    import json
+    import zipfile
+
+    import numpy as np
+
+    from scratchdl._npz import inspect_npz
+    from scratchdl.errors import ModelFileError
+
+    fix = f"start the run over with scratchdl {command} --out {path.parent} --force (and its settings)"
+    try:
+        inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        record = json.loads(arrays.pop("record").tobytes().decode("utf-8"))
+        if not isinstance(record, dict) or record.get("format") != fmt:
+            raise ValueError(f"not a checkpoint of {command}")
+        record["settings"], record["loop"], record["optimizer"]  # noqa: B018 - present
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ModelFileError) as exc:
+        raise ModelFileError(f"cannot resume from {path}: {exc}; {fix}") from None
+    return {"record": record, "arrays": arrays}
+
+
+def restore_params(checkpoint: dict[str, Any], model: Any, out: Path) -> None:
+    """Copy a checkpoint's weights into ``model.params`` (shapes checked)."""
+    from scratchdl.errors import ModelFileError
+
+    arrays = checkpoint["arrays"]
+    stored = [arrays.get(f"p{i}") for i in range(len(model.params))]
+    if any(a is None or a.shape != p.shape for a, p in zip(stored, model.params, strict=True)):
+        raise ModelFileError(
+            f"cannot resume the run in {out}: its checkpoint does not fit the network; start "
+            "over with --force"
+        )
+    for param, value in zip(model.params, stored, strict=True):
+        param[...] = value
+
+
+def restore_checkpoint(
+    checkpoint: dict[str, Any], model: Any, optimizer: Any, trainer: Any, out: Path
+) -> None:
+    """Put a checkpoint's weights, optimizer state and loop state back in place."""
+    record, arrays = checkpoint["record"], checkpoint["arrays"]
+    restore_params(checkpoint, model, out)
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in arrays.items():
+        if name.startswith("opt/"):
+            _, key, slot = name.split("/")
+            state.setdefault(int(key), {})[slot] = value
+    optimizer.load_state_dict({**record["optimizer"], "state": state})
+    loop = dict(record["loop"])
+    loop["perm"] = arrays.get("perm")
+    trainer.load_state_dict(loop)
+
+
+#: Settings of an rnnlm run (flag name -> default: the book's ch06/train_rnnlm.py).
+RNNLM_DEFAULTS: dict[str, Any] = {
+    "corpus": None,
+    "epochs": 4,
+    "max_iters": None,
+    "wordvec": 100,
+    "hidden": 100,
+    "batch_size": 20,
+    "time_size": 35,
+    "lr": 20.0,
+    "max_grad": 0.25,
+    "seed": 0,
+}
+_RNNLM_FORMAT = "scratchdl-rnnlm-checkpoint"
+
+
+def _rnnlm_settings(args: argparse.Namespace) -> dict[str, Any]:
+    from scratchdl.errors import ConfigError
+    from scratchdl.train.config import check_time_budget
+
+    given = {k: getattr(args, k) for k in RNNLM_DEFAULTS if getattr(args, k) is not None}
+    if args.max_seconds is not None:
+        check_time_budget(args.max_seconds)
+    if args.resume:
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ConfigError(
+                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+            )
+        return {}
+    settings = {**RNNLM_DEFAULTS, **given}
+    if settings["corpus"] is None:
+        raise ConfigError("--corpus is required: 'ptb' or the path of a text file")
+    if settings["corpus"] != "ptb":
+        # Stored with the run: --resume from another folder must find the same file.
+        settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
+    for flag in ("epochs", "wordvec", "hidden", "batch_size", "time_size", "max_iters"):
+        if settings[flag] is not None and settings[flag] < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1")
+    for flag in ("lr", "max_grad"):
+        if not settings[flag] > 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be positive")
+    return settings
+
+
 def _rnnlm(args: argparse.Namespace) -> int:
+    from scratchdl.cli._runfolder import run_folder
+    from scratchdl.cli.train import _check_folder, _check_out
+
+    settings = _rnnlm_settings(args)
+    out = Path(args.out)
+    _check_out(out)
+    with run_folder(out) as folder:
+        _check_folder(folder, args)
+        checkpoint = None
+        if args.resume:
+            checkpoint = read_checkpoint(out / _CHECKPOINT, _RNNLM_FORMAT, "nlp rnnlm")
+            settings = checkpoint["record"]["settings"]
+        return _rnnlm_in(folder, settings, checkpoint, args)
+
+
+def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
     import numpy as np
 
     from scratchdl.errors import ConfigError
-    from scratchdl.optimizers import SGD
-    from scratchdl.rnnlm import Rnnlm
-    from scratchdl.train.rnnlm import RnnlmTrainer, eval_perplexity
 
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise ConfigError(f"--out must name a .npz file, got {out.name}")
-    _refuse_existing(out, args.force)
-    for flag in ("epochs", "wordvec", "hidden", "batch_size", "time_size"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1")
-    if args.max_iters is not None and args.max_iters < 1:
-        raise ConfigError(f"--max-iters must be at least 1, got {args.max_iters}")
-    if args.corpus == "ptb":
+    if settings["corpus"] == "ptb":
         from scratchdl.data.ptb import load_ptb
 
-        corpus, word_to_id, _ = load_ptb("train", data_dir=args.data_dir)
-        held_out, _, _ = load_ptb("test", data_dir=args.data_dir, quiet=True)
+        corpus, word_to_id, id_to_word = load_ptb("train", data_dir=data_dir)
+        held_out, _, _ = load_ptb("test", data_dir=data_dir, quiet=True)
         where = "PTB test file"
     else:
         from scratchdl.data.ptb import load_corpus_file
 
-        corpus, word_to_id, _ = load_corpus_file(args.corpus)
+        corpus, word_to_id, id_to_word = load_corpus_file(settings["corpus"])
         split = len(corpus) - len(corpus) // 10
         corpus, held_out = corpus[:split], corpus[split:]
-        where = f"last 10% of {args.corpus}"
+        where = f"last 10% of {settings['corpus']}"
     corpus, held_out = np.asarray(corpus), np.asarray(held_out)
-    step_words = args.batch_size * args.time_size
-    if args.max_iters is not None:
-        corpus = corpus[: args.max_iters * step_words + 1]
-    if len(corpus) <= step_words or len(held_out) <= 10 * args.time_size:
+    step_words = settings["batch_size"] * settings["time_size"]
+    if settings["max_iters"] is not None:
+        corpus = corpus[: settings["max_iters"] * step_words + 1]
+    if len(corpus) <= step_words or len(held_out) <= 10 * settings["time_size"]:
         raise ConfigError(
             f"the corpus is too short ({len(corpus)} training and {len(held_out)} held-out "
-            f"words) for steps of {args.batch_size} x {args.time_size}: use a longer corpus"
+            f"words) for steps of {settings['batch_size']} x {settings['time_size']}: use a "
+            "longer corpus"
         )
-    model = Rnnlm(len(word_to_id), args.wordvec, args.hidden, rng=args.seed)
-    trainer = RnnlmTrainer(model, SGD(lr=args.lr))
-    steps = (len(corpus) - 1) // step_words
+    return corpus, held_out, word_to_id, id_to_word, where
+
+
+def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    import json
+
+    from scratchdl.cli._runfolder import sigint_held
+    from scratchdl.errors import ModelFileError
+    from scratchdl.optimizers import SGD
+    from scratchdl.rnnlm import Rnnlm
+    from scratchdl.train.helpers import StopOnCtrlC, TimeBudget
+    from scratchdl.train.rnnlm import RnnlmTrainer, eval_perplexity
+
+    out = Path(args.out)
+    corpus, held_out, word_to_id, id_to_word, where = _rnnlm_corpus(settings, args.data_dir)
+    digest = corpus_digest(corpus, id_to_word)
+    model = Rnnlm(len(word_to_id), settings["wordvec"], settings["hidden"], rng=settings["seed"])
+    optimizer = SGD(lr=settings["lr"])
+    callbacks: list[Any] = [StopOnCtrlC()]
+    if args.max_seconds is not None:
+        callbacks.append(TimeBudget(args.max_seconds))
+    trainer = RnnlmTrainer(model, optimizer, callbacks=callbacks)
+    elapsed_before = 0.0
+    if checkpoint is not None:
+        record, arrays = checkpoint["record"], checkpoint["arrays"]
+        if record.get("corpus_sha256") != digest:
+            raise ModelFileError(
+                f"cannot resume the run in {out}: its corpus ({settings['corpus']}) has "
+                "changed since the run started; start over with --force"
+            )
+        restore_checkpoint(checkpoint, model, optimizer, trainer, out)
+        lstm = model.lstm_layer
+        lstm.h, lstm.c = arrays.get("lstm_h"), arrays.get("lstm_c")  # the carried state
+        elapsed_before = float(record["elapsed"])
+    batch_size, time_size = settings["batch_size"], settings["time_size"]
+    steps = (len(corpus) - 1) // (batch_size * time_size)
     print(
-        f"Rnnlm ({len(word_to_id)} words, {args.wordvec}/{args.hidden}) on {len(corpus)} words: "
-        f"{steps} steps of {args.batch_size} x {args.time_size} per epoch, {args.epochs} "
-        f"epoch(s)",
+        f"Rnnlm ({len(word_to_id)} words, {settings['wordvec']}/{settings['hidden']}) on "
+        f"{len(corpus)} words: {steps} steps of {batch_size} x {time_size} per epoch, "
+        f"{settings['epochs']} epoch(s)"
+        + (f"; resuming at step {trainer.iteration}" if checkpoint is not None else ""),
         flush=True,
     )
     start = time.perf_counter()
-    for _ in range(args.epochs):
-        trainer.fit(
-            corpus[:-1],
-            corpus[1:],
-            1,
-            args.batch_size,
-            args.time_size,
-            max_grad=args.max_grad,
-            eval_interval=max(steps // 5, 1),
-        )
-        model.save_params(out)  # atomic: a stop keeps the last complete epoch
-    model.reset_state()
-    ppl = eval_perplexity(model, held_out, batch_size=10, time_size=args.time_size)
-    print(
-        f"perplexity {ppl:.2f} on the {where} ({len(held_out)} words) after {args.epochs} "
-        f"epoch(s), {time.perf_counter() - start:.0f} s; weights in {out}"
+    trainer.fit(
+        corpus[:-1],
+        corpus[1:],
+        settings["epochs"] - trainer.current_epoch,
+        batch_size,
+        time_size,
+        max_grad=settings["max_grad"],
+        eval_interval=max(steps // 5, 1),
     )
+    stop_reason = trainer.stop_reason
+    ppl, cut_short = None, False
+    if stop_reason is None:
+        model.reset_state()
+        try:
+            ppl = eval_perplexity(model, held_out, batch_size=10, time_size=time_size)
+        except KeyboardInterrupt:  # training is done: keep the model, without its perplexity
+            cut_short = True
+    elapsed = elapsed_before + time.perf_counter() - start
+    history = {
+        "settings": settings,
+        "iterations": trainer.iteration,
+        "total_iterations": settings["epochs"] * steps,
+        "epochs_done": trainer.iteration / steps,
+        "stop_reason": stop_reason,
+        "elapsed_seconds": round(elapsed, 3),
+        "train_perplexity": trainer.ppl_list,
+        "held_out": where,
+        "held_out_perplexity": ppl,
+    }
+    with sigint_held() as held:
+        staging = folder.staging
+        model.save_params(staging / "model.npz")
+        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
+        if stop_reason is not None:
+            record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
+            extra = {"lstm_h": model.lstm_layer.h, "lstm_c": model.lstm_layer.c}
+            write_checkpoint(
+                staging / _CHECKPOINT, _RNNLM_FORMAT, record, model, optimizer, trainer, extra
+            )
+        folder.commit()
+    done = f"{trainer.iteration} of {settings['epochs'] * steps} steps in {elapsed:.0f} s"
+    if stop_reason is not None:
+        why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
+        print(
+            f"{why}: {done}; wrote {out / 'model.npz'}, {out / _CHECKPOINT}; continue with: "
+            f"scratchdl nlp rnnlm --out {out} --resume",
+            file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
+        )
+        return 130 if stop_reason == "interrupted" else 0
+    if cut_short:
+        print(
+            f"interrupted while measuring the perplexity: the trained model is in "
+            f"{out / 'model.npz'} ({done})",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"perplexity {ppl:.2f} on the {where} ({len(held_out)} words) after "
+        f"{settings['epochs']} epoch(s), {elapsed:.0f} s; wrote {out / 'model.npz'}, "
+        f"{out / 'history.json'}"
+    )
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -268,7 +643,10 @@ def _attention_map(args: argparse.Namespace) -> int:
         raise ConfigError(f"the question is {len(question)} characters; at most {width}")
     question = question.ljust(width)
     model = _build("date", len(char_to_id), 0)
-    model.load_params(args.model)
+    weights = Path(args.model)
+    if weights.is_dir() and (weights / "model.npz").is_file():
+        weights = weights / "model.npz"  # a run folder of nlp seq2seq
+    model.load_params(weights)
     xs = np.array([[char_to_id[c] for c in question]])[:, ::-1]
     start_id = char_to_id["_"]
     answer = model.generate(xs, start_id, t_train.shape[1] - 1)

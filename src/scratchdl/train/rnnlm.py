@@ -98,16 +98,48 @@ class RnnlmTrainer:
     model : a language model with ``params``, ``grads``, ``forward(xs, ts)``, ``backward()``
     optimizer : Optimizer, optional
         Default ``SGD(lr=0.01)``.
+    callbacks : sequence of :class:`scratchdl.train.Callback`
+        ``on_train_begin``, ``on_iteration`` and ``on_train_end`` are called, so the opt-in
+        helpers of :mod:`scratchdl.train.helpers` (Ctrl-C, time budget, BLAS threads) work.
+
+    Attributes
+    ----------
+    iteration, current_epoch : int
+        Steps and epochs done over all ``fit`` calls.
+    stop_reason : str or None
+        Why the last ``fit`` ended early (``'interrupted'``, ``'time_limit'``), else None. The
+        next ``fit`` then continues where it stopped (the same row positions and perplexity
+        window), as does a ``fit`` after :meth:`load_state_dict`; otherwise a ``fit`` starts
+        its rows at the corpus's offsets again, as the book's does.
     """
 
-    def __init__(self, model: Any, optimizer: Optimizer | None = None) -> None:
+    def __init__(
+        self, model: Any, optimizer: Optimizer | None = None, *, callbacks: Any = ()
+    ) -> None:
         self.model = model
         self.optimizer = optimizer if optimizer is not None else SGD()
+        self.callbacks = list(callbacks)
         self.time_idx = 0
         self.ppl_list: list[float] = []
         self.eval_interval: int | None = None
         self.current_epoch = 0
+        self.iteration = 0
+        self.epoch_step = 0
+        self.total_iters = 0
+        self.stop_reason: str | None = None
+        self.message: str | None = None
+        self._stop: tuple[str, str | None] | None = None
+        self._window = [0.0, 0]  # loss sum and count since the last perplexity line
+        self._continue = False
         self.history = History(config={"optimizer": self.optimizer.name})
+
+    def request_stop(
+        self, reason: str = "interrupted", message: str | None = None, record: Any = False
+    ) -> None:
+        """Stop :meth:`fit` after the current step (the first request wins); ``record`` is
+        accepted for the helpers' calls (there are no records here)."""
+        if self._stop is None:
+            self._stop = (reason, message)
 
     def get_batch(
         self, x: NDArray, t: NDArray, batch_size: int, time_size: int
@@ -129,7 +161,8 @@ class RnnlmTrainer:
         eval_interval: int | None = 20,
         log: Callable[[str], None] | None = print,
     ) -> History:
-        """Train for ``max_epoch`` passes of ``len(xs) // (batch_size * time_size)`` steps.
+        """Train for ``max_epoch`` passes of ``len(xs) // (batch_size * time_size)`` steps
+        (counting a pass a stopped ``fit`` left unfinished).
 
         ``log`` receives the book's progress line at each evaluation (None: silent).
         """
@@ -140,22 +173,30 @@ class RnnlmTrainer:
                 f"{xs.shape[0]} words are too few for batches of {batch_size} x {time_size}: "
                 "use a longer corpus or smaller batch_size/time_size"
             )
-        self.time_idx = 0
-        self.ppl_list = []
+        if not self._continue:
+            self.time_idx, self.epoch_step = 0, 0
+            self.ppl_list = []
+            self._window = [0.0, 0]
         self.eval_interval = eval_interval
-        total_loss, loss_count = 0.0, 0
+        self.total_iters = self.iteration + max_epoch * max_iters - self.epoch_step
+        self._stop, self.stop_reason, self.message = None, None, None
         start = time.perf_counter()
-        for _ in range(max_epoch):
-            for iters in range(max_iters):
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.iteration < self.total_iters and self._stop is None:
+                iters = self.epoch_step
                 batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
                 loss = self.model.forward(batch_x, batch_t)
                 self.model.backward()
                 _update(self.model, self.optimizer, max_grad)
-                total_loss += loss
-                loss_count += 1
+                self._window[0] += float(loss)
+                self._window[1] += 1
                 self.history.loss.append(float(loss))
+                self.iteration += 1
+                self.epoch_step += 1
                 if eval_interval is not None and iters % eval_interval == 0:
-                    ppl = float(np.exp(total_loss / loss_count))
+                    ppl = float(np.exp(self._window[0] / self._window[1]))
                     elapsed = time.perf_counter() - start
                     if log is not None:
                         log(
@@ -163,9 +204,47 @@ class RnnlmTrainer:
                             f"| time {elapsed:.0f}[s] | perplexity {ppl:.2f}"
                         )
                     self.ppl_list.append(ppl)
-                    total_loss, loss_count = 0.0, 0
-            self.current_epoch += 1
-        self.history.iterations = len(self.history.loss)
-        self.history.elapsed += time.perf_counter() - start
-        self.history.stop_reason = "completed"
+                    self._window = [0.0, 0]
+                if self.epoch_step == max_iters:
+                    self.epoch_step = 0
+                    self.current_epoch += 1
+                for cb in self.callbacks:
+                    cb.on_iteration(self, float(loss))
+        finally:
+            if self._stop is not None:
+                self.stop_reason, self.message = self._stop
+            self._continue = self._stop is not None
+            self.history.iterations = len(self.history.loss)
+            self.history.elapsed += time.perf_counter() - start
+            self.history.stop_reason = self.stop_reason or "completed"
+            for cb in self.callbacks:
+                cb.on_train_end(self, self.history)
         return self.history
+
+    def state_dict(self) -> dict[str, Any]:
+        """The loop's state for a checkpoint (JSON-able): counters, row position, the
+        perplexity window and every step's loss. The model's own state (a stateful LSTM's
+        ``h`` and ``c``) and the optimizer's are saved by their owners."""
+        return {
+            "iteration": self.iteration,
+            "current_epoch": self.current_epoch,
+            "epoch_step": self.epoch_step,
+            "time_idx": self.time_idx,
+            "ppl_list": list(self.ppl_list),
+            "window": list(self._window),
+            "loss": list(self.history.loss),
+            "elapsed": self.history.elapsed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`: the next ``fit`` on the same corpus continues the run
+        step for step."""
+        self.iteration = int(state["iteration"])
+        self.current_epoch = int(state["current_epoch"])
+        self.epoch_step = int(state["epoch_step"])
+        self.time_idx = int(state["time_idx"])
+        self.ppl_list = [float(v) for v in state["ppl_list"]]
+        self._window = [float(state["window"][0]), int(state["window"][1])]
+        self.history.loss = [float(v) for v in state["loss"]]
+        self.history.elapsed = float(state["elapsed"])
+        self._continue = True
