@@ -32,7 +32,10 @@ def _cells(path: Path) -> list[dict]:
 
 
 def test_every_chapter_of_the_second_book_has_a_notebook_in_each_language():
-    names = {lang: sorted(p.name for p in (NOTEBOOKS / lang).glob("book2_ch*.ipynb")) for lang in LANGUAGES}
+    names = {
+        lang: sorted(p.name for p in (NOTEBOOKS / lang).glob("book2_ch*.ipynb"))
+        for lang in LANGUAGES
+    }
     assert names["en"] == names["ko"], f"en and ko differ: {names}"
     for chapter in CHAPTERS:
         assert sum(n.startswith(chapter) for n in names["en"]) == 1, chapter
@@ -80,8 +83,10 @@ def _execute(path: Path, monkeypatch: pytest.MonkeyPatch, book2: str | None):
     )
     start = time.monotonic()
     client.execute()  # raises CellExecutionError naming the cell on any error
-    print(f"{_id(path)} ({'with' if book2 else 'without'} the book's files): "
-          f"{time.monotonic() - start:.1f} s")
+    print(
+        f"{_id(path)} ({'with' if book2 else 'without'} the book's files): "
+        f"{time.monotonic() - start:.1f} s"
+    )
     figures = 0
     text = []
     for i, cell in enumerate(nb.cells):
@@ -114,7 +119,8 @@ def test_notebook_runs_and_shows_its_figures(path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "path", [p for p in BOOK2 if p.parent.name == "en" and ("ch04" in p.name or "ch08" in p.name)],
+    "path",
+    [p for p in BOOK2 if p.parent.name == "en" and ("ch04" in p.name or "ch08" in p.name)],
     ids=_id,
 )
 def test_notebook_runs_without_the_books_files(path, monkeypatch):
