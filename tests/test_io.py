@@ -430,6 +430,22 @@ def test_any_size_in_a_record_above_the_values_held_is_refused_before_building(t
     )
 
 
+@pytest.mark.parametrize("cls", [SimpleConvNet, DeepConvNet])
+def test_a_cnn_record_whose_sizes_multiply_to_terabytes_is_refused_before_building(tmp_path, cls):
+    # Each side (100,000) is below the values the file holds; the first Affine layer they
+    # imply (tens of billions of weights) is not: refused from the record's arithmetic.
+    def wide(r):
+        r["arch"]["input_dim"] = [1, 100000, 100000]
+
+    def misfit(r):
+        r["arch"]["input_dim"] = [1, 2, 2]
+
+    path = save_model(cls(rng=0), tmp_path / "cnn.npz")
+    _load_refused(_with_record(path, wide), "parameter W", "its record's architecture needs")
+    path = save_model(cls(rng=0), tmp_path / "cnn.npz")
+    _load_refused(_with_record(path, misfit), "does not fit together")
+
+
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [

@@ -27,7 +27,9 @@ from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
+from scratchdl.nets import DEEP_CONV_PARAMS as DEEP_CONV
 from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet
+from scratchdl.util import conv_output_size
 
 __all__ = [
     "BOOK_MODELS",
@@ -273,7 +275,42 @@ def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
         return shapes
     if arch["class"] == "SimpleNet":
         return {"W": (2, 3)}
+    if arch["class"] in ("SimpleConvNet", "DeepConvNet"):
+        return _conv_net_shapes(arch)
     return None
+
+
+def _conv_net_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The CNNs' parameter shapes by the constructors' arithmetic (ch. 7.2.4), so that an image
+    size forged in the record is refused before the network allocates its first Affine
+    weights (every size alone may look small: their product need not be).
+
+    Raises ShapeError (or TypeError, KeyError) when the record's sizes do not fit together.
+    """
+    C, H, W = (int(v) for v in arch.get("input_dim", (1, 28, 28)))
+    hidden, out = int(arch.get("hidden_size", 100)), int(arch.get("output_size", 10))
+    if arch["class"] == "SimpleConvNet":
+        defaults = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+        convs, pool_after = [{**defaults, **arch.get("conv_param", {})}], {0}
+    else:
+        convs = [{**d, **arch.get(f"conv_param_{i + 1}", {})} for i, d in enumerate(DEEP_CONV)]
+        pool_after = {1, 3, 5}
+    shapes: dict[str, tuple[int, ...]] = {}
+    channels, h, w = C, H, W
+    for i, p in enumerate(convs):
+        fn, fs = int(p["filter_num"]), int(p["filter_size"])
+        h = conv_output_size(h, fs, p["stride"], p["pad"])
+        w = conv_output_size(w, fs, p["stride"], p["pad"])
+        shapes[f"W{i + 1}"], shapes[f"b{i + 1}"] = (fn, channels, fs, fs), (fn,)
+        channels = fn
+        if i in pool_after:
+            if h < 2 or w < 2:
+                raise ShapeError(f"the image is {h}x{w} before a 2x2 pooling")
+            h, w = h // 2, w // 2
+    n = len(convs)
+    shapes[f"W{n + 1}"], shapes[f"b{n + 1}"] = (channels * h * w, hidden), (hidden,)
+    shapes[f"W{n + 2}"], shapes[f"b{n + 2}"] = (hidden, out), (out,)
+    return shapes
 
 
 def check_model_file(
@@ -356,7 +393,12 @@ def check_model_file(
                 f"{n_values} parameter values the file holds"
             )
     dtype = np.dtype(arch.get("dtype", "float32"))
-    expected = _expected_shapes(arch)
+    try:
+        expected = _expected_shapes(arch)
+    except (ShapeError, TypeError, KeyError, ValueError) as exc:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record's architecture does not fit together ({exc})"
+        ) from None
     for name in record["params"]:
         got = arrays[_PARAM_PREFIX + name]
         if got.dtype != dtype:

@@ -432,12 +432,14 @@ class BatchNormalization(Layer):
         shape = lambda a: self._per_feature(a, x2.ndim)  # noqa: E731
         if train_flg:
             m = x2.size // max(self.gamma.shape[0], 1)  # values per feature (or channel)
-            if m < 2:
+            if m < 1:
                 # Checked before the running statistics move: an empty batch would make them
-                # NaN for good, and one value per feature normalises to 0 (nothing to learn).
+                # NaN for good. (One value per feature is allowed, as in the book, whose
+                # ch06/batch_norm_gradient_check.py uses a batch of one: it normalises to 0,
+                # so there is nothing to learn; `scratchdl train` refuses such batches.)
                 per = "per channel (N*H*W)" if x2.ndim == 4 else "per feature (N)"
                 raise ShapeError(
-                    f"BatchNormalization in training needs at least 2 values {per} to take "
+                    f"BatchNormalization in training needs at least 1 value {per} to take "
                     f"batch statistics, got input of shape {x.shape}: give a batch of 2 or "
                     "more samples, or call forward with train_flg=False"
                 )

@@ -138,6 +138,21 @@ class Trainer(_Trainer):
     def train_loss_list(self) -> list[float]:
         return list(self.history.loss)
 
+    # The book's scripts also train their own network classes, which have ``params`` but no
+    # state_dict: for them the network to go back to after a divergence is its parameters.
+    @staticmethod
+    def _snapshot(net: Any) -> dict[str, dict[str, Any]]:
+        if hasattr(net, "state_dict"):
+            return _Trainer._snapshot(net)
+        return {"params": {k: np.array(v, copy=True) for k, v in net.params.items()}, "layers": {}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        if hasattr(self.net, "load_state_dict"):
+            super().restore(state)
+            return
+        for key, value in state["params"].items():
+            self.net.params[key][...] = value  # in place: the book's layers hold these arrays
+
     def train(self) -> History:
         """Run every epoch, then report the accuracy on the whole test set (the book's
         ``train``); returns the :class:`~scratchdl.train.History` as well."""
