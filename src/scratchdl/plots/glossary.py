@@ -59,6 +59,28 @@ TERMS: dict[str, str] = {
     "seed noise": "시드에 따른 편차",
     "mean": "평균",
     "standard deviation": "표준편차",
+    # The second book (밑바닥부터 시작하는 딥러닝 2), in its Korean edition's terms.
+    "corpus": "말뭉치",
+    "co-occurrence matrix": "동시발생 행렬",
+    "cosine similarity": "코사인 유사도",
+    "distributed representation": "분산 표현",
+    "singular value decomposition": "특잇값분해",
+    "context": "맥락",
+    "target": "타깃",
+    "negative sampling": "네거티브 샘플링",
+    "recurrent neural network": "순환 신경망",
+    "hidden state": "은닉 상태",
+    "language model": "언어 모델",
+    "perplexity": "퍼플렉서티",
+    "exploding gradients": "기울기 폭발",
+    "vanishing gradients": "기울기 소실",
+    "gradient clipping": "기울기 클리핑",
+    "memory cell": "기억 셀",
+    "gate": "게이트",
+    "encoder": "인코더",
+    "decoder": "디코더",
+    "peeky": "엿보기",
+    "attention": "어텐션",
 }
 
 #: (pattern, the term to use instead): variants that must not appear in Korean text.

@@ -88,6 +88,9 @@ EXACT: dict[str, str] = {
     "epoch": "에폭",
     "accuracy": "정확도",
     "loss": "손실",
+    # the second book, ch. 8 (scratchdl.plots.attention)
+    "input (encoder)": "입력(인코더)",
+    "output (decoder)": "출력(디코더)",
     "iteration": "반복",
     "Accuracy per epoch": "에폭별 정확도",
     "Loss per iteration": "반복별 손실",
