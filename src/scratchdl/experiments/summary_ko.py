@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 
+from scratchdl.plots.glossary import TERMS
+from scratchdl.plots.ko_text import compile_patterns, lookup, translate
+
 __all__ = ["SENTENCES", "WORDS", "sentence", "word"]
 
-_NOISE = "시드에 따른 편차"
+_NOISE = TERMS["seed noise"]
 
 SENTENCES: dict[str, str] = {
     # -- lr --------------------------------------------------------------------------------------
@@ -209,6 +212,7 @@ SENTENCES: dict[str, str] = {
 
 #: Titles, questions, headings, table headers and the words that fill sentences.
 WORDS: dict[str, str] = {
+    **{term: TERMS[term] for term in ("optimizer", "weight decay", "batch")},
     # titles and questions
     "Learning rate": "학습률",
     "Which learning rate trains this net, and what happens when it is too large or small?": ""
@@ -242,21 +246,16 @@ WORDS: dict[str, str] = {
     "The best values re-run on the full set": "가장 좋은 값으로 전체 데이터에서 다시 실행",
     "Not run (--no-rerun).": "실행하지 않음 (--no-rerun).",
     # table headers
-    "test accuracy": "시험 정확도",
-    "training loss": "훈련 손실",
     "training loss start -> end": "훈련 손실 시작 -> 끝",
     "diverged seeds": "발산한 시드",
-    "optimizer": "옵티마이저",
     "variant": "설정",
     "activation": "활성화 함수",
     "init": "초깃값",
     "group": "그룹",
     "rank": "순위",
     "draw": "추출",
-    "weight decay": "가중치 감소",
     "validation acc": "검증 정확도",
     "training acc": "훈련 정확도",
-    "train acc, BN": "훈련 정확도, BN",
     "train acc, no BN": "훈련 정확도, BN 없음",
     "test acc, BN": "시험 정확도, BN",
     "test acc, no BN": "시험 정확도, BN 없음",
@@ -291,7 +290,6 @@ WORDS: dict[str, str] = {
     "one seed only, so the seed noise is unknown": f"시드가 하나뿐이라 {_NOISE}를 알 수 없음",
     "more than the seed noise": f"{_NOISE}보다 큼",
     "within the seed noise": f"{_NOISE} 범위 안",
-    "no regularisation": "규제 없음",
     "only the best has its accuracy": "가장 좋은 추출만 그 정확도",
     # overfit clauses
     "shrank the gap by more than the seed noise": f"차이를 {_NOISE} 이상으로 좁힘",
@@ -325,13 +323,10 @@ WORDS: dict[str, str] = {
 #: (regular expression over the whole text, Korean template of its translated groups).
 WORD_PATTERNS: tuple[tuple[str, str], ...] = (
     # budgets and seed counts
-    (r"(\S+) epochs?", "{0}에폭"),
     (r"(\d+) updates?", "갱신 {0}번"),
     (r"(\d+) seeds?", "시드 {0}개"),
     (r"in (.+)", "{0} 동안"),
     (r"training loss after (.+)", "{0} 뒤 훈련 손실"),
-    (r"weight decay (\S+)", "가중치 감소 {0}"),
-    (r"dropout (\S+)", "드롭아웃 {0}"),
     (r"The best (\d+) draws", "가장 좋은 추출 {0}개"),
     (r"(\d+) share the best accuracy", "{0}개가 가장 높은 정확도를 나눠 가짐"),
     # verdict phrases (scratchdl.train.verdict)
@@ -509,7 +504,6 @@ WORDS |= {
     "비교 세 가지 (발산한 배치 크기는 제외)",
     "Answer": "답",
     "All batch sizes": "모든 배치 크기",
-    "batch": "배치",
     "ms/update": "ms/갱신",
     "s/epoch": "초/에폭",
     "epochs trained": "학습한 에폭",
@@ -669,13 +663,9 @@ WORD_PATTERNS += (
         "{0}: 시험 정확도가 {1}만큼 바뀜 ({2})",
     ),
     (r"(.+?): ((?:deepening|widening) changed .+)\.", "{0}: {1}."),
-    (r"depth (\d+)", "깊이 {0}"),
-    (r"depth (\d+) × width (.+)", "깊이 {0} × 너비 {1}"),
-    (r"width (\d+)", "너비 {0}"),
-    (r"~(\d+) params", "매개변수 ~{0}개"),
 )
 
-_COMPILED_WORDS = tuple((re.compile(p, re.DOTALL), ko) for p, ko in WORD_PATTERNS)
+_COMPILED_WORDS = compile_patterns(WORD_PATTERNS)
 _COMPILED_SENTENCES = tuple(
     (re.compile(re.escape(en).replace(re.escape("<*>"), "(.+?)"), re.DOTALL), ko)
     for en, ko in SENTENCES.items()
@@ -698,12 +688,5 @@ def sentence(template: str) -> str:
 
 def word(text: str) -> str:
     """The Korean of a title, heading, header or value; code names and numbers stay."""
-    if text in WORDS:
-        return WORDS[text]
-    for pattern, ko in _COMPILED_WORDS:
-        m = pattern.fullmatch(text)
-        if m:
-            return ko.format(*(word(g) if g else "" for g in m.groups()))
-    from scratchdl.plots.ko_text import translate
-
-    return translate(text)
+    found = lookup(text, WORDS, _COMPILED_WORDS, word)
+    return translate(text) if found is None else found

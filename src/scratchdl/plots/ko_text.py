@@ -9,10 +9,19 @@ then each line. Numbers and code names (SGD, ReLU, W1, lr) stay as they are.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["EXACT", "PATTERNS", "translate"]
+from scratchdl.plots.glossary import TERMS
+
+__all__ = ["EXACT", "PATTERNS", "compile_patterns", "lookup", "translate"]
 
 EXACT: dict[str, str] = {
+    # single terms, as the glossary has them
+    **{
+        term: TERMS[term]
+        for term in ("train", "test", "epoch", "accuracy", "loss", "iteration", "chance")
+        + ("learning rate", "hidden layer", "feature map")
+    },
     # ch. 2
     "output 0": "출력 0",
     "output 1": "출력 1",
@@ -61,7 +70,6 @@ EXACT: dict[str, str] = {
     "diagonal stroke": "대각선 획",
     "blur (average)": "흐리기 (평균)",
     "input": "입력",
-    "feature map": "특징 맵",
     "(stride 1, no padding)": "(스트라이드 1, 패딩 없음)",
     "What a convolution does to a digit": "합성곱이 숫자 이미지에 하는 일",
     "top: the filters (red +, blue -); bottom: their feature maps (white = strong match, "
@@ -82,22 +90,14 @@ EXACT: dict[str, str] = {
     "ILSVRC winners (blue: deep convolutional networks)": "ILSVRC 우승 팀 (파랑: 깊은 합성곱 "
     "신경망)",
     # training curves (ch. 4.5.3) and sweeps
-    "train": "훈련",
-    "test": "시험",
     "epochs": "에폭",
-    "epoch": "에폭",
-    "accuracy": "정확도",
-    "loss": "손실",
     # the second book, ch. 8 (scratchdl.plots.attention)
     "input (encoder)": "입력(인코더)",
     "output (decoder)": "출력(디코더)",
-    "iteration": "반복",
     "Accuracy per epoch": "에폭별 정확도",
     "Loss per iteration": "반복별 손실",
     "mini-batch loss": "미니배치 손실",
-    "chance": "무작위 추측",
     "no result": "결과 없음",
-    "learning rate": "학습률",
     "Accuracy after training": "훈련 후 정확도",
     "Loss after training": "훈련 후 손실",
     "training loss (diverged runs left out)": "훈련 손실 (발산한 실행은 제외)",
@@ -159,7 +159,6 @@ EXACT: dict[str, str] = {
     "weight layer (1 = next to the input)": "가중치 층 (1 = 입력 바로 다음)",
     "RMS of dLoss/dW (log scale)": "dLoss/dW의 RMS (로그 눈금)",
     "Gradient size per layer": "층별 기울기 크기",
-    "hidden layer": "은닉층",
     "std of activations": "활성화 값의 표준편차",
     "Activation spread per layer": "층별 활성화 값의 퍼짐",
     "at init": "초기 상태",
@@ -342,17 +341,32 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"std (.+)", "표준편차 {0}"),
 )
 
-_COMPILED = tuple((re.compile(p, re.DOTALL), ko) for p, ko in PATTERNS)
+
+def compile_patterns(patterns: Iterable[tuple[str, str]]) -> tuple:
+    """``(regular expression, Korean template)`` pairs, compiled for :func:`lookup`."""
+    return tuple((re.compile(p, re.DOTALL), ko) for p, ko in patterns)
+
+
+def lookup(text: str, exact: Mapping, patterns: Iterable, again: Callable) -> str | None:
+    """``exact[text]``, else the template of the first pattern matching all of ``text`` with
+    its groups put in Korean by ``again``; None when neither knows the text."""
+    if text in exact:
+        return exact[text]
+    for pattern, ko in patterns:
+        m = pattern.fullmatch(text)
+        if m:
+            return ko.format(*(again(g) if g else "" for g in m.groups()))
+    return None
+
+
+_COMPILED = compile_patterns(PATTERNS)
 
 
 def translate(text: str) -> str:
     """The Korean of ``text``; text it does not know (numbers, code names) stays as it is."""
-    if text in EXACT:
-        return EXACT[text]
-    for pattern, ko in _COMPILED:
-        m = pattern.fullmatch(text)
-        if m:
-            return ko.format(*(translate(g) if g else "" for g in m.groups()))
+    found = lookup(text, EXACT, _COMPILED, translate)
+    if found is not None:
+        return found
     if "\n" in text:
         return "\n".join(translate(line) for line in text.split("\n"))
     if ", " in text:  # a list such as a run's settings: each part on its own
