@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
+from scratchdl.experiments.summary_ko import sentence, word
+from scratchdl.plots.korean import requested_language
+
 __all__ = ["Summary", "acc", "group_metric", "pm", "ratio", "sig", "words_list"]
 
 
@@ -67,6 +70,18 @@ def group_metric(group: Mapping[str, Any], path: str, field: str = "mean") -> fl
     return None if stat is None else stat.get(field)
 
 
+#: The format specs of :class:`Summary`, each a function of the value.
+_SPECS = {
+    "acc": acc,
+    "pm": pm,
+    "loss": lambda v: sig(v, 4, strip=False),
+    "losspm": lambda v: pm(v, sig_digits=4),  # a seed aggregate of losses, which may be near 0
+    "x": ratio,
+    "sig": sig,
+    "sigs": lambda vs: ", ".join("n/a" if v is None else sig(v) for v in vs),  # "0.5, 0.25, 0.1"
+}
+
+
 class _Formatter(string.Formatter):
     """``{name:spec}`` with the specs of :class:`Summary`; plain floats get 3 significant
     figures. ``lang="ko"`` joins lists the Korean way and puts words (a budget, a verdict) in
@@ -78,37 +93,20 @@ class _Formatter(string.Formatter):
 
     def format_field(self, value: Any, format_spec: str) -> str:
         if self.lang == "ko" and isinstance(value, str):
-            from scratchdl.experiments.summary_ko import word
-
             return super().format_field(word(value), format_spec)
         if value is None:
             return "n/a"
-        if format_spec == "acc":
-            return acc(value)
-        if format_spec == "pm":
-            return pm(value)
-        if format_spec == "loss":
-            return sig(value, 4, strip=False)
-        if format_spec == "losspm":  # a seed aggregate of losses, which may be near 0
-            return pm(value, sig_digits=4)
-        if format_spec == "x":
-            return ratio(value)
-        if format_spec == "sig" or (format_spec == "" and isinstance(value, float)):
-            return sig(value)
+        if format_spec == "" and isinstance(value, float):
+            format_spec = "sig"
+        if format_spec in _SPECS:
+            return _SPECS[format_spec](value)
         if format_spec == "list":
             items = [sig(v) if isinstance(v, float) else str(v) for v in value]
-            if self.lang == "ko":
-                from scratchdl.experiments.summary_ko import word
-
-                items = [word(v) for v in items]
-            return words_list(items, self.lang)
-        if format_spec == "sigs":  # numbers such as per-layer statistics: "0.5, 0.25, 0.1"
-            return ", ".join("n/a" if v is None else sig(v) for v in value)
+            return words_list([word(v) for v in items] if self.lang == "ko" else items, self.lang)
         return super().format_field(value, format_spec)
 
 
-_FORMAT = _Formatter()
-_FORMAT_KO = _Formatter("ko")
+_FORMAT, _FORMAT_KO = _Formatter(), _Formatter("ko")
 
 
 class Summary:
@@ -128,8 +126,6 @@ class Summary:
     """
 
     def __init__(self, res: Any, title: str, lang: str | None = None) -> None:
-        from scratchdl.plots.korean import requested_language
-
         self.res = res
         # Korean when 'sweep --lang ko' asked for it (set_language); the findings keep the
         # English templates either way.
@@ -142,19 +138,13 @@ class Summary:
 
     def _words(self, text: str) -> str:
         """A title, heading or header cell in the summary's language."""
-        if self.lang != "ko":
-            return text
-        from scratchdl.experiments.summary_ko import word
-
-        return word(text)
+        return word(text) if self.lang == "ko" else text
 
     def _fill(self, template: str, values: dict[str, Any]) -> str:
         values = {"budget": self.budget, **values}
         stored = {k: asdict(v) if is_dataclass(v) else v for k, v in values.items()}
         self.findings["said"].append({"template": template, "values": stored})
         if self.lang == "ko":
-            from scratchdl.experiments.summary_ko import sentence
-
             return _FORMAT_KO.format(sentence(template), **values)
         return _FORMAT.format(template, **values)
 
