@@ -164,21 +164,24 @@ def _figure_html(png: Path) -> tuple[str, bool]:
     )
 
 
+def _html_table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    """A table that scrolls sideways when wide, from cells already in HTML."""
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        "</table></div>"
+    )
+
+
 def _table(header: Sequence[Any], rows: Iterable[Sequence[Any]], numeric: bool = True) -> str:
     rows = list(rows)
     note = ""
     if len(rows) > MAX_TABLE_ROWS:
         note = f'<p class="note">First {MAX_TABLE_ROWS} of {len(rows)} rows shown.</p>'
         rows = rows[:MAX_TABLE_ROWS]
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_esc(_fmt(c) if numeric else c)}</td>" for c in row) + "</tr>"
-        for row in rows
-    )
-    return (
-        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
-        f"</table></div>{note}"
-    )
+    cells = [[_esc(_fmt(c) if numeric else c) for c in row] for row in rows]
+    return _html_table(map(_esc, header), cells) + note
 
 
 def _fmt(value: Any) -> str:
@@ -203,11 +206,7 @@ def _summarise_list(values: list[Any]) -> str:
 
 
 def _records_table(records: list[dict[str, Any]]) -> str:
-    columns: list[str] = []
-    for rec in records:
-        for key in rec:
-            if key not in columns:
-                columns.append(key)
+    columns = list(dict.fromkeys(key for rec in records for key in rec))
     rows = [
         [_summarise_list(r[c]) if isinstance(r.get(c), list) else r.get(c, "") for c in columns]
         for r in records
@@ -242,6 +241,11 @@ def _read_json(path: Path) -> tuple[Any, str | None]:
         return None, f"{path.name} cannot be read as JSON ({type(exc).__name__}: {exc})"
 
 
+def _json_file_html(path: Path) -> str:
+    value, err = _read_json(path)
+    return _warn(err) if err else _json_html(value)
+
+
 def _warn(text: str) -> str:
     return f'<p class="warn">{_esc(text)}</p>'
 
@@ -253,6 +257,7 @@ _INLINE = [
     (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
     (re.compile(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])"), r"<em>\1</em>"),
 ]
+_BULLET = re.compile(r"^([-*]|\d+[.)])\s+(.*)$")
 _TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 
 
@@ -264,12 +269,7 @@ def _inline(text: str) -> str:
 
 
 def _cells(line: str) -> list[str]:
-    line = line.strip()
-    if line.startswith("|"):
-        line = line[1:]
-    if line.endswith("|"):
-        line = line[:-1]
-    return [c.strip() for c in line.split("|")]
+    return [c.strip() for c in line.strip().removeprefix("|").removesuffix("|").split("|")]
 
 
 def render_markdown(text: str) -> str:
@@ -318,22 +318,15 @@ def render_markdown(text: str) -> str:
             while i < len(lines) and lines[i].strip().startswith("|"):
                 rows.append(_cells(lines[i]))
                 i += 1
-            head = "".join(f"<th>{_inline(h)}</th>" for h in header)
-            body = "".join(
-                "<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows
-            )
-            out.append(
-                f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table></div>"
-            )
+            out.append(_html_table(map(_inline, header), ([_inline(c) for c in r] for r in rows)))
             continue
-        bullet = re.match(r"^([-*]|\d+[.)])\s+(.*)$", stripped)
+        bullet = _BULLET.match(stripped)
         if bullet:
             flush()
             tag = "ol" if bullet.group(1)[0].isdigit() else "ul"
             items = []
             while i < len(lines):
-                m = re.match(r"^([-*]|\d+[.)])\s+(.*)$", lines[i].strip())
+                m = _BULLET.match(lines[i].strip())
                 if not m:
                     break
                 items.append(f"<li>{_inline(m.group(2))}</li>")
@@ -392,9 +385,7 @@ def _run_section(folder: Path, title: str) -> Section:
         section.body.extend(_model_html(m) for m in models)
     others = sorted(p for p in folder.glob("*.json") if p.name != "history.json")
     for path in others:
-        value, perr = _read_json(path)
-        section.body.append(f"<h3>{_esc(path.name)}</h3>")
-        section.body.append(_warn(perr) if perr else _json_html(value))
+        section.body += [f"<h3>{_esc(path.name)}</h3>", _json_file_html(path)]
     _add_figures(section, _pngs(folder))
     section.body.insert(0, _warn(err) if err else _history_headline(history))
     section.body.append(f"<h3>{tr('Training history')} (history.json)</h3>")
@@ -449,9 +440,8 @@ def _sweep_section(folder: Path, title: str) -> Section:
         section.body.append(f"<h3>{tr('Results')} (results.csv)</h3>")
         section.body.append(_csv_html(results_csv))
     elif (folder / "results.json").is_file():
-        value, err = _read_json(folder / "results.json")
         section.body.append(f"<h3>{tr('Results')} (results.json)</h3>")
-        section.body.append(_warn(err) if err else _json_html(value))
+        section.body.append(_json_file_html(folder / "results.json"))
     return section
 
 
