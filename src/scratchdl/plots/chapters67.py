@@ -174,21 +174,13 @@ def plot_weight_init_histograms(seed: int = 0) -> Figure:
                 ax.set_xlim(0, hi)
                 ax.set_xticks(np.arange(0, hi, 1))  # no tick at the right edge to collide
                 stats = f"{zeros / a.size:.0%} exactly 0\n(not drawn)\n" + stats
-                x_text, align = 0.97, "right"
+                x_text, y_text, align = 0.97, 0.93, "right"
             else:
                 ax.hist(a.ravel(), 30, range=(0, 1), color="#1f5fa8")
                 ax.set_xlim(0, 1)
                 ax.set_xticks([0, 0.5, 1], ["0", "0.5", "1"])
-                x_text, align = 0.07, "left"  # clear of the bar at 0
-            ax.text(
-                x_text,
-                0.93 if activation == "relu" else 0.75,
-                stats,
-                transform=ax.transAxes,
-                ha=align,
-                va="top",
-                fontsize=9,
-            )
+                x_text, y_text, align = 0.07, 0.75, "left"  # clear of the bar at 0
+            ax.text(x_text, y_text, stats, transform=ax.transAxes, ha=align, va="top", fontsize=9)
             if r == 0:
                 ax.set_title(f"layer {i + 1}")
             ax.ticklabel_format(axis="y", style="plain")
@@ -288,14 +280,9 @@ def plot_convolved_digit(
     axes[0, 0].imshow(image, cmap="gray_r", interpolation="nearest")
     axes[0, 0].set_title("input" if label is None else f"input (label {label})", fontsize=10)
     axes[1, 0].set_axis_off()
+    sizes = f"{image.shape[0]}×{image.shape[1]} → {maps.shape[1]}×{maps.shape[2]}"
     axes[1, 0].text(
-        0.5,
-        0.5,
-        f"{image.shape[0]}×{image.shape[1]} → {maps.shape[1]}×{maps.shape[2]}\n"
-        "(stride 1, no padding)",
-        ha="center",
-        va="center",
-        fontsize=9.5,
+        0.5, 0.5, f"{sizes}\n(stride 1, no padding)", ha="center", va="center", fontsize=9.5
     )
     for i in range(n):
         name = titles[i] if i < len(titles) else f"filter {i + 1}"

@@ -127,10 +127,10 @@ def plot_softmax(scores: Sequence[float] = (0.3, 2.9, 4.0)) -> Figure:
 _GATE_LIMITS = (-0.5, 1.5)
 
 
-def _gate_grid(gate: Callable[..., Any], steps: int = 301) -> tuple[NDArray, NDArray, NDArray]:
-    g = np.linspace(*_GATE_LIMITS, steps)
-    x1, x2 = np.meshgrid(g, g)
-    return x1, x2, np.asarray(gate(x1, x2))
+def _shade(ax: Any, gate: Callable[..., Any]) -> None:
+    """Shade where ``gate`` outputs 0 (orange) and 1 (blue)."""
+    x1, x2 = np.meshgrid(*[np.linspace(*_GATE_LIMITS, 301)] * 2)
+    ax.contourf(x1, x2, np.asarray(gate(x1, x2)), levels=[-0.5, 0.5, 1.5], cmap=_REGION_CMAP)
 
 
 def _draw_points(ax: Any, outputs: NDArray) -> None:
@@ -180,8 +180,7 @@ def plot_logic_gates() -> Figure:
     fig = new_figure(14.5, 5)
     axes = fig.subplots(1, 3)
     for ax, (name, gate) in zip(axes, (("AND", AND), ("NAND", NAND), ("OR", OR)), strict=True):
-        x1, x2, y = _gate_grid(gate)
-        ax.contourf(x1, x2, y, levels=[-0.5, 0.5, 1.5], cmap=_REGION_CMAP)
+        _shade(ax, gate)
         _draw_line(ax, gate, color="black", linewidth=2, label="w·x + b = 0")
         pts = TRUTH_TABLE_INPUTS
         _draw_points(ax, np.asarray(gate(pts[:, 0], pts[:, 1])))
@@ -201,8 +200,7 @@ def plot_xor() -> Figure:
     xor_out = np.asarray(XOR(pts[:, 0], pts[:, 1]))
 
     # Left: OR's line is the best a single line can do, and it still gets (1, 1) wrong.
-    x1, x2, y_or = _gate_grid(OR)
-    ax_line.contourf(x1, x2, y_or, levels=[-0.5, 0.5, 1.5], cmap=_REGION_CMAP)
+    _shade(ax_line, OR)
     _draw_line(ax_line, OR, color="black", linewidth=2, label="OR's line")
     _draw_points(ax_line, xor_out)
     wrong = np.asarray(OR(pts[:, 0], pts[:, 1])) != xor_out
@@ -221,8 +219,7 @@ def plot_xor() -> Figure:
     legend.legend_handles[-1].set_sizes([110])  # the ring's legend entry at marker size
 
     # Right: the two-layer XOR = AND(NAND, OR), evaluated on a grid.
-    x1, x2, y_xor = _gate_grid(XOR)
-    ax_two.contourf(x1, x2, y_xor, levels=[-0.5, 0.5, 1.5], cmap=_REGION_CMAP)
+    _shade(ax_two, XOR)
     _draw_line(ax_two, NAND, color="black", linewidth=1.5, linestyle="--", label="NAND's line")
     _draw_line(ax_two, OR, color="black", linewidth=1.5, linestyle=":", label="OR's line")
     _draw_points(ax_two, xor_out)
@@ -337,16 +334,17 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
 
     g = np.linspace(-5, 5, 201)
     c0, c1 = np.meshgrid(g, g)
-    for ax in (ax_good, ax_small):
+    for ax, lr in ((ax_good, 0.1), (ax_small, 1e-10)):
         ax.contour(c0, c1, c0**2 + c1**2, levels=[1, 4, 9, 16, 25], colors="0.7", linewidths=1)
         ax.set(xlabel="x0", ylabel="x1", xlim=(-4.5, 4.5), ylim=(-4.5, 4.5))
         ax.set_aspect("equal")
+        path = runs[lr][1]
+        ax.plot(path[:, 0], path[:, 1], "o-", color="#1f5fa8", markersize=4, label="path")
+        ax.plot(*start, "s", color="#d95f02", markersize=9, label=f"start {start_txt}")
+        ax.legend(loc="lower right")
 
-    final, path = runs[0.1]
-    ax_good.plot(path[:, 0], path[:, 1], "o-", color="#1f5fa8", markersize=4, label="path")
-    ax_good.plot(*start, "s", color="#d95f02", markersize=9, label=f"start {start_txt}")
+    final = runs[0.1][0]
     ax_good.set_title(f"lr = 0.1: converges to ({final[0]:.1e}, {final[1]:.1e})")
-    ax_good.legend(loc="lower right")
 
     final, path = runs[10.0]
     dist = np.linalg.norm(np.vstack([path, final]), axis=1)
@@ -367,9 +365,7 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
         fontsize=10,
     )
 
-    final, path = runs[1e-10]
-    ax_small.plot(path[:, 0], path[:, 1], "o-", color="#1f5fa8", markersize=4, label="path")
-    ax_small.plot(*start, "s", color="#d95f02", markersize=9, label=f"start {start_txt}")
+    final = runs[1e-10][0]
     moved = float(np.linalg.norm(final - start))
     ax_small.set_title(f"lr = 1e-10: barely moves ({moved:.1e} in {step_num} steps)")
     ax_small.annotate(
@@ -380,7 +376,6 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
         fontsize=10,
         backgroundcolor="white",
     )
-    ax_small.legend(loc="lower right")
 
     fig.suptitle(f"Gradient descent on x0² + x1² from {start_txt}, {step_num} steps")
     return fig
@@ -661,12 +656,7 @@ def write_figures(
         needs_data.add("conv_filters")
     if net is None and "first_layer_weights" in wanted:
         needs_data.add("first_layer_weights")  # its network has to be trained first
-    if not needs_data:
-        if net is not None:
-            emit("first_layer_weights", lambda: plot_first_layer_weights(net))
-        return result
-
-    if mnist is None:
+    if needs_data and mnist is None:
         try:
             from scratchdl.data import load_mnist
 
@@ -674,12 +664,13 @@ def write_figures(
         except ScratchdlError as exc:
             # One note with the loader's full message; each skipped file then gets a short one.
             say(f"MNIST is not available, so the figures that need it are skipped: {exc}")
-            if net is not None:
-                emit("first_layer_weights", lambda: plot_first_layer_weights(net))
             for name in MNIST_FIGURES + CONV_FIGURES:
                 if name in needs_data:
                     skip(name, "MNIST is not available", announce=False)
-            return result
+    if not needs_data or mnist is None:
+        if net is not None:
+            emit("first_layer_weights", lambda: plot_first_layer_weights(net))
+        return result
 
     (x_train, t_train), (x_test, t_test) = mnist
     emit("mnist_samples", lambda: plot_mnist_samples(x_test, t_test, rng=seed))

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
-import matplotlib.patches
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from scratchdl.plots import new_figure
@@ -108,9 +108,7 @@ def plot_panels(panels: Sequence[Panel], suptitle: str, *, ncols: int | None = N
         _fit_axes(ax, panel, np.concatenate(xs) if xs else None, ys)
         if panel.ylim is not None:
             ax.set_ylim(panel.ylim)
-        ax.set_title(panel.title)
-        ax.set_xlabel(panel.xlabel)
-        ax.set_ylabel(panel.ylabel)
+        ax.set(title=panel.title, xlabel=panel.xlabel, ylabel=panel.ylabel)
         ax.grid(True, which="major", alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
@@ -205,20 +203,12 @@ def plot_heatmaps(
         if k == 0:  # the panels share their axes: one y label, one x label below all
             ax.set_ylabel(ylabel)
         ax.set_title(title)
-        for i in range(grid.shape[0]):
-            for j in range(grid.shape[1]):
-                value = grid[i, j]
-                # Dark text on the bright end of viridis, white on the dark end.
-                dark = np.isfinite(value) and (value - vmin) / (vmax - vmin or 1) > 0.6
-                ax.text(
-                    j,
-                    i,
-                    annotations[title][i][j],
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="black" if dark else "white",
-                )
+        text = annotations[title]
+        for (i, j), value in np.ndenumerate(grid):
+            # Dark text on the bright end of viridis, white on the dark end.
+            dark = np.isfinite(value) and (value - vmin) / (vmax - vmin or 1) > 0.6
+            color = "black" if dark else "white"
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=8, color=color)
     if image is not None:
         fig.colorbar(image, ax=list(axes), label=colorbar_label, shrink=0.9)
     fig.supxlabel(xlabel)
@@ -255,36 +245,16 @@ def plot_scatter(
     fig.colorbar(image, ax=ax, label=colorbar_label)
     if box is not None:
         x0, x1, y0, y1 = box
-        ax.add_patch(
-            matplotlib.patches.Rectangle(
-                (x0, y0),
-                x1 - x0,
-                y1 - y0,
-                fill=False,
-                edgecolor="red",
-                linewidth=1.5,
-                linestyle="--",
-                label=box_label,
-            )
-        )
+        outline = {"fill": False, "edgecolor": "red", "linewidth": 1.5, "linestyle": "--"}
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, label=box_label, **outline))
     if star is not None:
-        ax.plot(
-            [star[0]],
-            [star[1]],
-            marker="*",
-            color="red",
-            markersize=16,
-            linestyle="",
-            markeredgecolor="black",
-            label=star[2],
-        )
+        marker = {"marker": "*", "color": "red", "markersize": 16, "markeredgecolor": "black"}
+        ax.plot([star[0]], [star[1]], linestyle="", label=star[2], **marker)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3)
@@ -326,15 +296,8 @@ def plot_histogram_grid(
             ax.stairs(np.asarray(row.heights[c], dtype=float), edges, fill=True, color="#1f5fa8")
             ax.set_xlim(edges[0], edges[-1])
             if row.notes is not None:
-                ax.text(
-                    0.97,
-                    0.93,
-                    row.notes[c],
-                    transform=ax.transAxes,
-                    ha="right",
-                    va="top",
-                    fontsize=8,
-                )
+                note = row.notes[c]
+                ax.text(0.97, 0.93, note, transform=ax.transAxes, ha="right", va="top", fontsize=8)
             if r == 0 and c < len(col_titles):
                 ax.set_title(col_titles[c])
             if r == len(rows) - 1:
