@@ -48,8 +48,7 @@ def plot_attention(
     ax.set_xticks(np.arange(a.shape[1]) + 0.5, [repr(c)[1:-1] for c in column_labels])
     ax.set_yticks(np.arange(a.shape[0]) + 0.5, [repr(c)[1:-1] for c in row_labels])
     ax.invert_yaxis()
-    ax.set_xlabel("input (encoder)")
-    ax.set_ylabel("output (decoder)")
+    ax.set(xlabel="input (encoder)", ylabel="output (decoder)")
     if title:
         ax.set_title(title)
     return fig

@@ -67,8 +67,7 @@ def plot_augmented_digits(
         for c in range(n):
             ax = axes[r, c]
             ax.imshow(images[c, 0], cmap="gray_r", vmin=0.0, vmax=1.0)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
         axes[r, 0].set_ylabel(title, rotation=0, ha="right", va="center")
     fig.suptitle("Data augmentation: each row a new random draw of one transform")
     return fig
@@ -85,15 +84,9 @@ def plot_ilsvrc_winners() -> Figure:
     colors = ["#1f5fa8" if d else "#9e9e9e" for d in deep]
     bars = ax.bar(years, errors, color=colors)
     for bar, (_, name, error) in zip(bars, ILSVRC_WINNERS, strict=True):
-        ax.annotate(
-            f"{error:g}%\n{name}",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            ha="center",
-            va="bottom",
-            fontsize=9,
-        )
+        top = (bar.get_x() + bar.get_width() / 2, bar.get_height())
+        ax.annotate(f"{error:g}%\n{name}", top, ha="center", va="bottom", fontsize=9)
     ax.set_ylim(0, max(errors) * 1.3)
-    ax.set_xlabel("year")
-    ax.set_ylabel("top-5 error (%)")
+    ax.set(xlabel="year", ylabel="top-5 error (%)")
     ax.set_title("ILSVRC winners (blue: deep convolutional networks)")
     return fig

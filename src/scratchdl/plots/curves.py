@@ -43,14 +43,9 @@ def plot_training_curves(history: History, title: str | None = None) -> Figure:
             (test[0], "test", "#d95f02", 8),
         ):
             if value is not None and np.isfinite(value):
+                at, offset = (epochs[0], value), {"xytext": (-8, dy), "textcoords": "offset points"}
                 ax_acc.annotate(
-                    f"{name} {value:.4f}",
-                    (epochs[0], value),
-                    xytext=(-8, dy),
-                    textcoords="offset points",
-                    ha="right",
-                    color=color,
-                    fontsize=9,
+                    f"{name} {value:.4f}", at, ha="right", color=color, fontsize=9, **offset
                 )
     ax_acc.grid(alpha=0.3)
     ax_acc.legend(loc="lower right")

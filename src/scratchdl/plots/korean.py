@@ -28,6 +28,8 @@ from typing import TextIO
 import matplotlib
 from matplotlib import font_manager
 
+from scratchdl.plots.ko_text import translate
+
 __all__ = [
     "INSTALL_HINT",
     "current_language",
@@ -114,15 +116,11 @@ def find_hangul_font() -> str | None:
     Families of :data:`PREFERRED` come first, in that order; then any other font whose
     character map has Hangul.
     """
-    candidates = _candidates()
     by_name: dict[str, list[str]] = {}
-    for name, path in candidates:
+    for name, path in _candidates():
         by_name.setdefault(name, []).append(path)
-    for name in PREFERRED:
+    for name in (*PREFERRED, *by_name):
         if any(_has_hangul(p) for p in by_name.get(name, [])):
-            return name
-    for name, paths in by_name.items():
-        if any(_has_hangul(p) for p in paths):
             return name
     return None
 
@@ -200,11 +198,7 @@ def language(lang: str, **kwargs: object) -> Iterator[str]:
 def tr(text: str) -> str:
     """``text`` in the current language: the Korean of :mod:`scratchdl.plots.ko_text` when
     Korean is on (text it does not know stays as it is), else ``text``."""
-    if _lang != "ko" or not text:
-        return text
-    from scratchdl.plots.ko_text import translate
-
-    return translate(text)
+    return translate(text) if _lang == "ko" and text else text
 
 
 def localize(fig):  # noqa: ANN001, ANN201 (a matplotlib Figure, imported lazily)
@@ -214,8 +208,6 @@ def localize(fig):  # noqa: ANN001, ANN201 (a matplotlib Figure, imported lazily
         return fig
     from matplotlib.text import Text
     from matplotlib.ticker import FixedFormatter, FuncFormatter
-
-    from scratchdl.plots.ko_text import translate
 
     for text in fig.findobj(Text):
         old = text.get_text()
@@ -230,10 +222,6 @@ def localize(fig):  # noqa: ANN001, ANN201 (a matplotlib Figure, imported lazily
             if isinstance(fmt, FixedFormatter):
                 fmt.seq = [translate(s) for s in fmt.seq]
             elif isinstance(fmt, FuncFormatter) and not getattr(fmt, "_scratchdl_ko", False):
-                fmt.func = _translated(fmt.func, translate)
+                fmt.func = lambda value, pos, func=fmt.func: translate(str(func(value, pos)))
                 fmt._scratchdl_ko = True
     return fig
-
-
-def _translated(func, translate):  # noqa: ANN001, ANN202
-    return lambda value, pos: translate(str(func(value, pos)))

@@ -134,19 +134,10 @@ def _shade(ax: Any, gate: Callable[..., Any]) -> None:
 
 
 def _draw_points(ax: Any, outputs: NDArray) -> None:
-    pts = TRUTH_TABLE_INPUTS
-    for y, marker, name in ((0, "o", "output 0"), (1, "s", "output 1")):
-        sel = outputs == y
-        ax.scatter(
-            pts[sel, 0],
-            pts[sel, 1],
-            s=110,
-            marker=marker,
-            color=_CLASS_COLORS[y],
-            edgecolor="black",
-            zorder=3,
-            label=name,
-        )
+    for y, marker in ((0, "o"), (1, "s")):
+        x1, x2 = TRUTH_TABLE_INPUTS[outputs == y].T
+        style = {"s": 110, "color": _CLASS_COLORS[y], "edgecolor": "black", "zorder": 3}
+        ax.scatter(x1, x2, marker=marker, label=f"output {y}", **style)
 
 
 def _draw_line(ax: Any, p: Perceptron, **kwargs: Any) -> None:
@@ -167,9 +158,7 @@ def _line_equation(p: Perceptron) -> str:
 
 def _setup_gate_axes(ax: Any, title: str) -> None:
     ax.set(title=title, xlabel="x1", ylabel="x2", xlim=_GATE_LIMITS, ylim=_GATE_LIMITS)
-    ticks = [-0.5, 0, 0.5, 1, 1.5]
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
+    ax.set(xticks=[-0.5, 0, 0.5, 1, 1.5], yticks=[-0.5, 0, 0.5, 1, 1.5])
     ax.set_aspect("equal")
     ax.grid(False)
 
@@ -204,16 +193,8 @@ def plot_xor() -> Figure:
     _draw_line(ax_line, OR, color="black", linewidth=2, label="OR's line")
     _draw_points(ax_line, xor_out)
     wrong = np.asarray(OR(pts[:, 0], pts[:, 1])) != xor_out
-    ax_line.scatter(
-        pts[wrong, 0],
-        pts[wrong, 1],
-        s=500,
-        facecolor="none",
-        edgecolor="red",
-        linewidth=2,
-        zorder=4,
-        label="misclassified",
-    )
+    ring = {"s": 500, "facecolor": "none", "edgecolor": "red", "linewidth": 2, "zorder": 4}
+    ax_line.scatter(pts[wrong, 0], pts[wrong, 1], label="misclassified", **ring)
     _setup_gate_axes(ax_line, "One line (here OR's) always gets a point wrong")
     legend = ax_line.legend(loc="upper left", fontsize=9, framealpha=0.9)
     legend.legend_handles[-1].set_sizes([110])  # the ring's legend entry at marker size
@@ -294,15 +275,7 @@ def plot_gradient_field() -> Figure:
     grads = np.array([numerical_gradient(_function_2, p.copy()) for p in points])
     fig = new_figure(7, 6.5)
     ax = fig.add_subplot()
-    ax.quiver(
-        points[:, 0],
-        points[:, 1],
-        -grads[:, 0],
-        -grads[:, 1],
-        angles="xy",
-        color="#444444",
-        width=0.004,
-    )
+    ax.quiver(*points.T, *-grads.T, angles="xy", color="#444444", width=0.004)
     ax.plot([0], [0], "*", color="#d95f02", markersize=14, label="minimum (0, 0)")
     ax.set(
         title="Negative gradient of f(x0, x1) = x0² + x1²\n(arrows point downhill)",
