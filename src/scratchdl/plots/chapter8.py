@@ -46,9 +46,7 @@ _ROWS = {
 
 @styled
 def plot_augmented_digits(
-    x: NDArray,
-    rng: np.random.Generator | int | None = 0,
-    kinds: Sequence[str] = AUGMENTATIONS,
+    x: NDArray, rng: np.random.Generator | int | None = 0, kinds: Sequence[str] = AUGMENTATIONS
 ) -> Figure:
     """Digits ``x`` (N, 1, 28, 28) in the top row, below them one row per transform of
     ``kinds`` at its default strength and a last row with all of them at once."""

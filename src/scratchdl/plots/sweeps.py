@@ -163,12 +163,7 @@ def _legends(fig: Figure, axes: Sequence[Axes], panels: Sequence[Panel]) -> None
     for ax, labels in zip(axes, labelled, strict=True):
         if labels:
             n = len(ax.get_legend_handles_labels()[1])
-            ax.legend(
-                fontsize=8,
-                loc="upper center",
-                bbox_to_anchor=(0.5, -0.16),
-                ncols=min(n, 3),
-            )
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=min(n, 3))
 
 
 def plot_heatmaps(
