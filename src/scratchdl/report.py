@@ -516,12 +516,10 @@ def _build_report(
     sections = []
     used: set[str] = set()
     for folder, kind in kinds:
-        name = folder.resolve().name or str(folder)
-        label = name
+        label = name = folder.resolve().name or str(folder)
         n = 2
         while label in used:  # two folders named alike still get distinct anchors
-            label = f"{name} ({n})"
-            n += 1
+            label, n = f"{name} ({n})", n + 1
         used.add(label)
         sections.append(_BUILDERS[kind](folder, label))
 

@@ -16,7 +16,7 @@ from typing import Any
 from scratchdl.experiments.summary_ko import sentence, word
 from scratchdl.plots.korean import requested_language
 
-__all__ = ["Summary", "acc", "group_metric", "pm", "ratio", "sig", "words_list"]
+__all__ = ["Summary", "acc", "group_metric", "pm", "sig", "words_list"]
 
 
 def sig(value: float, digits: int = 3, strip: bool = True) -> str:
@@ -49,11 +49,6 @@ def pm(stat: Mapping[str, Any], sig_digits: int | None = None) -> str:
     return f"{fmt(stat['mean'])} ± {std}"
 
 
-def ratio(value: float) -> str:
-    """A ratio such as ``4.1`` (the caller writes the ``×``)."""
-    return f"{value:.1f}"
-
-
 def words_list(items: Sequence[str], lang: str = "en") -> str:
     """``["a", "b", "c"]`` -> ``"a, b and c"`` (Korean: ``"a, b, c"``)."""
     items = list(items)
@@ -76,7 +71,7 @@ _SPECS = {
     "pm": pm,
     "loss": lambda v: sig(v, 4, strip=False),
     "losspm": lambda v: pm(v, sig_digits=4),  # a seed aggregate of losses, which may be near 0
-    "x": ratio,
+    "x": lambda v: f"{v:.1f}",  # a ratio such as 4.1 (the template writes the ×)
     "sig": sig,
     "sigs": lambda vs: ", ".join("n/a" if v is None else sig(v) for v in vs),  # "0.5, 0.25, 0.1"
 }

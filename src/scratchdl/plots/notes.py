@@ -230,17 +230,10 @@ def plot_numerical_diff(points: Sequence[float] = (5.0, 10.0)) -> Figure:
     ax.plot(x, _function_1(x), color="#1f5fa8", linewidth=2.2, label="f(x) = 0.01x² + 0.1x")
     styles = ("-", "--", ":", "-.")
     for i, x0 in enumerate(points):
-        style = styles[i % len(styles)]
-        slope = numerical_diff(_function_1, x0)
-        y0 = _function_1(x0)
-        ax.plot(
-            x,
-            slope * (x - x0) + y0,
-            color="#d95f02",
-            linestyle=style,
-            linewidth=1.6,
-            label=f"tangent at x = {x0:g}: slope {slope:.4f}",
-        )
+        slope, y0 = numerical_diff(_function_1, x0), _function_1(x0)
+        label = f"tangent at x = {x0:g}: slope {slope:.4f}"
+        tangent = slope * (x - x0) + y0
+        ax.plot(x, tangent, styles[i % 4], color="#d95f02", linewidth=1.6, label=label)
         ax.plot([x0], [y0], "o", color="#d95f02", markersize=7)
     ax.set(
         title="Numerical differentiation: tangent slope by central difference",
