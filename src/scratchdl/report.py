@@ -149,10 +149,7 @@ def _figure_html(png: Path) -> tuple[str, bool]:
     data = png.read_bytes()
     info = _png_info(data)
     if info is None:
-        return (
-            f'<p class="warn">{_esc(png.name)} is not a readable PNG image and was left out.</p>',
-            False,
-        )
+        return _warn(f"{png.name} is not a readable PNG image and was left out."), False
     width, height = info
     uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
     caption = _caption(png.stem)
@@ -195,23 +192,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _summarise_list(values: list[Any]) -> str:
-    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if len(values) > MAX_LIST_INLINE and len(nums) == len(values):
+def _cell(value: Any) -> Any:
+    """A list as text, a long list of numbers summarised; any other value as it is."""
+    if not isinstance(value, list):
+        return value
+    nums = [v for v in value if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(value) > MAX_LIST_INLINE and len(nums) == len(value):
         return (
-            f"{len(values)} values: first {_fmt(values[0])}, last {_fmt(values[-1])}, "
+            f"{len(value)} values: first {_fmt(value[0])}, last {_fmt(value[-1])}, "
             f"min {_fmt(min(nums))}, max {_fmt(max(nums))}"
         )
-    return _fmt(values)
+    return _fmt(value)
 
 
-def _records_table(records: list[dict[str, Any]]) -> str:
-    columns = list(dict.fromkeys(key for rec in records for key in rec))
-    rows = [
-        [_summarise_list(r[c]) if isinstance(r.get(c), list) else r.get(c, "") for c in columns]
-        for r in records
-    ]
-    return _table(columns, rows)
+def _is_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
 
 
 def _json_html(value: Any) -> str:
@@ -219,18 +214,15 @@ def _json_html(value: Any) -> str:
     if isinstance(value, dict):
         parts, scalars = [], []
         for key, item in value.items():
-            if isinstance(item, list) and item and all(isinstance(r, dict) for r in item):
-                parts.append(f"<h4>{_esc(key)}</h4>{_records_table(item)}")
-            elif isinstance(item, dict) and item:
+            if _is_records(item) or (isinstance(item, dict) and item):
                 parts.append(f"<h4>{_esc(key)}</h4>{_json_html(item)}")
-            elif isinstance(item, list):
-                scalars.append((key, _summarise_list(item)))
             else:
-                scalars.append((key, item))
+                scalars.append((key, _cell(item)))
         head = _table(("key", "value"), scalars) if scalars else ""
         return head + "".join(parts)
-    if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-        return _records_table(value)
+    if _is_records(value):
+        columns = list(dict.fromkeys(key for rec in value for key in rec))
+        return _table(columns, [[_cell(r.get(c, "")) for c in columns] for r in value])
     return f"<pre>{_esc(json.dumps(value, indent=2, ensure_ascii=False))}</pre>"
 
 
