@@ -28,6 +28,7 @@ from typing import TextIO
 import matplotlib
 from matplotlib import font_manager
 
+from scratchdl.errors import ConfigError
 from scratchdl.plots.ko_text import translate
 
 __all__ = [
@@ -98,16 +99,16 @@ def _fc_list_files() -> list[str]:
 def _candidates() -> list[tuple[str, str]]:
     """(family, file) of fonts that may have Hangul: matplotlib's own list first, then the
     files fontconfig reports (a font installed after matplotlib built its cache)."""
-    known = [(f.name, f.fname) for f in font_manager.fontManager.ttflist]
-    extra = []
+    found = [(f.name, f.fname) for f in font_manager.fontManager.ttflist]
+    known = {fname for _, fname in found}
     for path in _fc_list_files():
-        if not any(path == fname for _, fname in known):
+        if path not in known:
             try:
                 font_manager.fontManager.addfont(path)
             except (OSError, RuntimeError, ValueError):
                 continue
-            extra.append((font_manager.FontProperties(fname=path).get_name(), path))
-    return known + extra
+            found.append((font_manager.FontProperties(fname=path).get_name(), path))
+    return found
 
 
 def find_hangul_font() -> str | None:
@@ -132,8 +133,7 @@ def use_korean_font(*, stream: TextIO | None = None) -> str | None:
     stdout) and return None; :func:`ko` then returns the English labels.
     """
     global _active
-    name = find_hangul_font()
-    _active = name
+    _active = name = find_hangul_font()
     if name is None:
         print(INSTALL_HINT, file=stream or sys.stdout)
         return None
@@ -162,8 +162,6 @@ def set_language(lang: str, *, need_font: bool = True, stream: TextIO | None = N
     """
     global _lang, _requested
     if lang not in LANGUAGES:
-        from scratchdl.errors import ConfigError
-
         raise ConfigError(f"unknown language {lang!r}: choose one of {', '.join(LANGUAGES)}")
     _requested = lang
     if lang == "ko" and need_font and _active is None and use_korean_font(stream=stream) is None:
