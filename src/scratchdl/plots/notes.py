@@ -129,7 +129,8 @@ _GATE_LIMITS = (-0.5, 1.5)
 
 def _shade(ax: Any, gate: Callable[..., Any]) -> None:
     """Shade where ``gate`` outputs 0 (orange) and 1 (blue)."""
-    x1, x2 = np.meshgrid(*[np.linspace(*_GATE_LIMITS, 301)] * 2)
+    g = np.linspace(*_GATE_LIMITS, 301)
+    x1, x2 = np.meshgrid(g, g)
     ax.contourf(x1, x2, np.asarray(gate(x1, x2)), levels=[-0.5, 0.5, 1.5], cmap=_REGION_CMAP)
 
 
@@ -233,7 +234,7 @@ def plot_numerical_diff(points: Sequence[float] = (5.0, 10.0)) -> Figure:
         slope, y0 = numerical_diff(_function_1, x0), _function_1(x0)
         label = f"tangent at x = {x0:g}: slope {slope:.4f}"
         tangent = slope * (x - x0) + y0
-        ax.plot(x, tangent, styles[i % 4], color="#d95f02", linewidth=1.6, label=label)
+        ax.plot(x, tangent, styles[i % len(styles)], color="#d95f02", linewidth=1.6, label=label)
         ax.plot([x0], [y0], "o", color="#d95f02", markersize=7)
     ax.set(
         title="Numerical differentiation: tangent slope by central difference",
