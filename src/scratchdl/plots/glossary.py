@@ -97,7 +97,7 @@ FORBIDDEN: tuple[tuple[str, str], ...] = (
     (r"미니\s+배치", "미니배치 (mini-batch)"),
     (r"이터레이션", "반복 (iteration)"),
     (r"드랍아웃|드롭\s+아웃", "드롭아웃 (dropout)"),
-    (r"역전파법", "오차역전파법 (backpropagation)"),
+    (r"(?<!오차)역전파법", "오차역전파법 (backpropagation)"),
     (r"데이터\s*(증강|증식|확대)", "데이터 확장 (data augmentation)"),
 )
 
@@ -106,11 +106,4 @@ _COMPILED = tuple((re.compile(p), use) for p, use in FORBIDDEN)
 
 def forbidden_in(text: str) -> list[tuple[str, str]]:
     """The forbidden variants found in ``text``: ``(what was found, the term to use)``."""
-    found = []
-    for pattern, use in _COMPILED:
-        for m in pattern.finditer(text):
-            # 역전파법 is allowed as the tail of 오차역전파법.
-            if m.group(0) == "역전파법" and text[max(0, m.start() - 2) : m.start()] == "오차":
-                continue
-            found.append((m.group(0), use))
-    return found
+    return [(m.group(0), use) for pattern, use in _COMPILED for m in pattern.finditer(text)]
