@@ -317,10 +317,7 @@ def render_markdown(text: str) -> str:
             flush()
             tag = "ol" if bullet.group(1)[0].isdigit() else "ul"
             items = []
-            while i < len(lines):
-                m = _BULLET.match(lines[i].strip())
-                if not m:
-                    break
+            while i < len(lines) and (m := _BULLET.match(lines[i].strip())):
                 items.append(f"<li>{_inline(m.group(2))}</li>")
                 i += 1
             out.append(f"<{tag}>{''.join(items)}</{tag}>")
