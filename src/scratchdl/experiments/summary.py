@@ -2,7 +2,7 @@
 
 Each summary is written from a ``findings`` dict that is also stored in ``results.json``; the
 formatters below are the only way numbers enter the text, so every number a reader sees can be
-traced to a stored value (``tests/test_sweep_summary.py`` checks exactly that).
+traced to a stored value (``assert_summary_numbers_in_results`` in the tests checks that).
 """
 
 from __future__ import annotations
