@@ -39,7 +39,10 @@ __all__ = [
 ]
 
 
-_EXP_SAFE = 60.0  # |score| below which exp(score) is finite and normal even in float32
+# exp(x) without the book's shift x - max(x) is used when every row's sum of exp lies in
+# [e^-60, e^60]: then each exp(x) is finite and the sums normal, even in float32.
+_SUM_LO, _SUM_HI = float(np.exp(-60.0)), float(np.exp(60.0))
+_BLOCK = 1 << 18  # elements per block of TimeSoftmaxWithLoss rows: 1 MB of float32 (in L2)
 
 
 def _need(value: Any, layer: object) -> Any:
@@ -237,14 +240,17 @@ class TimeSoftmaxWithLoss:
 
     ``forward(xs, ts)`` takes scores ``(N, T, V)`` and labels ``(N, T)`` (or one-hot
     ``(N, T, V)``); labels equal to ``ignore_label`` (-1, the book's padding) count neither in
-    the loss nor in the average. The loss comes from the log-softmax, so it stays finite.
+    the loss nor in the average. The loss comes from the log-softmax, ``x_t - log sum exp(x)``,
+    so it stays finite. The book subtracts each row's maximum before ``exp``; this layer skips
+    that extra pass over the (N*T, V) scores when ``exp`` cannot overflow or underflow (checked
+    on the row sums, the shifted form otherwise), which gives the same softmax.
     """
 
     def __init__(self, ignore_label: int = -1) -> None:
         self.params: list[NDArray] = []
         self.grads: list[NDArray] = []
         self.ignore_label = ignore_label
-        self.cache: tuple[NDArray, NDArray, NDArray, int] | None = None
+        self.cache: tuple[NDArray, NDArray, NDArray, NDArray, int] | None = None
 
     def forward(self, xs: ArrayLike, ts: ArrayLike) -> float:
         xs = np.asarray(xs)
@@ -272,35 +278,44 @@ class TimeSoftmaxWithLoss:
         t = np.where(mask, t, 0)
         count = int(mask.sum())
         rows = np.arange(N * T)
-        m = x.max(axis=1)
-        if m.min() > -_EXP_SAFE and m.max() < _EXP_SAFE:
-            # exp(x) itself stays finite and each row's sum is at least exp(max) > exp(-60):
-            # softmax without the shifted copy saves a pass over the (N*T, V) scores.
-            y = np.exp(x)
-            picked = x[rows, t].astype(y.dtype)
-        else:  # the book's shifted form, for scores of any size
-            y = x - m[:, None]
-            picked = y[rows, t]
-            np.exp(y, out=y)
-        s = np.einsum("ij->i", y)
-        y *= (1 / s)[:, None]
-        log_p = picked - np.log(s)
-        loss = -float(np.sum(log_p, where=mask)) / max(count, 1)
-        self.cache = (y, t, mask, count)
+        picked = x[rows, t].astype(x.dtype)
+        # exp(x) and its row sums, a block of rows at a time so that the sum reads the block
+        # while it is still in the CPU cache (one trip through memory instead of three).
+        e = np.empty(x.shape, dtype=x.dtype)
+        s = np.empty(N * T, dtype=x.dtype)
+        step = max(1, _BLOCK // V)
+        with np.errstate(over="ignore", under="ignore"):
+            for r in range(0, N * T, step):
+                np.exp(x[r : r + step], out=e[r : r + step])
+                np.einsum("ij->i", e[r : r + step], out=s[r : r + step])
+        if not (s.min() > _SUM_LO and s.max() < _SUM_HI):
+            # A row sum outside [e^-60, e^60] (or inf, NaN): the scores are too large or too
+            # small for exp itself, so use the book's shifted form x - max(x) on every row.
+            m = x.max(axis=1)
+            np.subtract(x, m[:, None], out=e)
+            picked -= m
+            np.exp(e, out=e)
+            np.einsum("ij->i", e, out=s)
+        loss = -float(np.sum(picked - np.log(s), where=mask)) / max(count, 1)
+        self.cache = (e, s, t, mask, count)
         self._shape = xs.shape
         return loss
 
     def backward(self, dout: float = 1.0) -> NDArray:
-        """``dout * (softmax - onehot) / count``, zero at ignored labels. It is computed in the
-        forward pass's own buffer (no copy of the (N*T, V) array), so a second ``backward``
-        needs a new ``forward``."""
-        y, t, mask, count = _need(self.cache, self)
+        """``dout * (softmax - onehot) / count``, zero at ignored labels.
+
+        The book's forward stores ``softmax(x)`` and its backward scales it again; here the
+        forward keeps ``exp(x)`` and the row sums ``s``, and the division by ``s`` and the scale
+        ``dout / count`` are one pass over the (N*T, V) array, in the forward pass's own buffer
+        (no copy). A second ``backward`` therefore needs a new ``forward``."""
+        e, s, t, mask, count = _need(self.cache, self)
         self.cache = None
-        dx = y
-        dx[np.arange(t.shape[0]), t] -= 1
-        dx *= dout / max(count, 1)
-        if not mask.all():
-            dx[~mask] = 0
+        coef = e.dtype.type(dout / max(count, 1))
+        scale = coef / s  # softmax = exp(x) / s, times dout / count, per row
+        scale[~mask] = 0
+        dx = e
+        dx *= scale[:, None]
+        dx[np.arange(t.shape[0]), t] -= np.where(mask, coef, 0).astype(e.dtype)
         return dx.reshape(self._shape)
 
 
