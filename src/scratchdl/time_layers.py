@@ -501,24 +501,22 @@ class TimeLSTM:
         if dhs.shape != (N, T, H):
             raise ShapeError(f"TimeLSTM.backward expects dhs of shape {(N, T, H)}, got {dhs.shape}")
         dhs_tm = np.ascontiguousarray(dhs.transpose(1, 0, 2))
-        f, g, i, o = G[:, :, :H], G[:, :, H : 2 * H], G[:, :, 2 * H : 3 * H], G[:, :, 3 * H :]
+        f, g, i = G[:, :, :H], G[:, :, H : 2 * H], G[:, :, 2 * H : 3 * H]
+        o = G[:, :, 3 * H :]
         # Everything that does not depend on the incoming gradients, for all steps at once.
-        P = 1 - tanh_c * tanh_c
-        P *= o  # ds = dc + dh * P
-        Qo = 1 - o
-        Qo *= o
-        Qo *= tanh_c  # dA_o = dh * Qo
-        Q = np.empty((T, N, 3, H), dtype=dtype)  # dA_{f,g,i} = ds * Q
-        Qf, Qg, Qi = Q[:, :, 0], Q[:, :, 1], Q[:, :, 2]
-        np.subtract(1, f, out=Qf)
-        Qf *= f
-        Qf *= cs[:T]
-        np.multiply(g, g, out=Qg)
-        np.subtract(1, Qg, out=Qg)
-        Qg *= i
-        np.subtract(1, i, out=Qi)
-        Qi *= i
-        Qi *= g
+        # Q holds each gate's factor in dA = [ds, ds, ds, dh] * Q. The activations' slopes
+        # first, over whole contiguous rows: y (1 - y) for the sigmoids f, i, o and 1 - y^2
+        # for tanh g are both (k - y) y + (1 - k), with k = 1 on f, i, o and 0 on g.
+        Q = np.subtract(self._shift * 2, G)
+        Q *= G
+        Q += self._scale * 2 - 1
+        Q[:, :, :H] *= cs[:T]  # dA_f = ds * c_prev * f (1 - f)
+        Q[:, :, H : 2 * H] *= i  # dA_g = ds * i * (1 - g^2)
+        Q[:, :, 2 * H : 3 * H] *= g  # dA_i = ds * g * i (1 - i)
+        Q[:, :, 3 * H :] *= tanh_c  # dA_o = dh * tanh(c) * o (1 - o)
+        P = np.multiply(tanh_c, tanh_c)
+        np.subtract(1, P, out=P)
+        P *= o  # ds = dc + dh * o (1 - tanh(c)^2)
         Wh_t = np.ascontiguousarray(Wh.T)
 
         dA = np.empty((T, N, H4), dtype=dtype)
@@ -529,10 +527,15 @@ class TimeLSTM:
             dh += dhs_tm[t]
             np.multiply(dh, P[t], out=ds)
             ds += dc
-            np.multiply(ds[:, None, :], Q[t], out=dA[t, :, : 3 * H].reshape(N, 3, H))
-            np.multiply(dh, Qo[t], out=dA[t, :, 3 * H :])
+            Qt, dAt = Q[t], dA[t]
+            np.multiply(
+                ds[:, None, :],
+                Qt[:, : 3 * H].reshape(N, 3, H),
+                out=dAt[:, : 3 * H].reshape(N, 3, H),
+            )
+            np.multiply(dh, Qt[:, 3 * H :], out=dAt[:, 3 * H :])
             np.multiply(ds, f[t], out=dc)
-            np.matmul(dA[t], Wh_t, out=dh)
+            np.matmul(dAt, Wh_t, out=dh)
         dA2 = dA.reshape(T * N, H4)
         np.matmul(x_tm.reshape(T * N, D).T, dA2, out=self.grads[0])
         np.matmul(hs[:T].reshape(T * N, H).T, dA2, out=self.grads[1])
