@@ -221,9 +221,16 @@ class TimeAffine:
         x = _sequence(x, self, W.shape[0], W.dtype)
         N, T, D = x.shape
         self.x = x
-        out = x.reshape(N * T, D) @ W
-        out += b
-        return out.reshape(N, T, -1)
+        # The book computes x W, then adds b: a second pass over the (N*T, M) output, which
+        # for a 10,000-word vocabulary is larger than the CPU cache. Here b is one more row of
+        # the weights and 1 one more column of x, so the one GEMM adds it: [x 1] [W; b].
+        x1 = np.empty((N * T, D + 1), dtype=W.dtype)
+        x1[:, :D] = x.reshape(N * T, D)
+        x1[:, D] = 1
+        Wb = np.empty((D + 1, W.shape[1]), dtype=W.dtype)
+        Wb[:D] = W
+        Wb[D] = b
+        return (x1 @ Wb).reshape(N, T, -1)
 
     def backward(self, dout: NDArray) -> NDArray:
         x = _need(self.x, self)
