@@ -468,10 +468,14 @@ class TimeLSTM:
         scale, shift = self._scale, self._shift
         Wh_s = Wh * scale  # the forward's weights, scaled (a new C-ordered array)
 
-        x_tm = np.ascontiguousarray(xs.transpose(1, 0, 2))
-        G = (x_tm.reshape(T * N, D) @ (Wx * scale)).reshape(T, N, H4)
+        # XH[t] = [x_t, h_{t-1}, 1], time-major: backward gets dWx, dWh and db from one GEMM
+        # over it (the book sums three products per step); hs is a view of its h columns.
+        XH = np.empty((T + 1, N, D + H + 1), dtype=dtype)
+        XH[:T, :, :D] = xs.transpose(1, 0, 2)
+        XH[:, :, D + H] = 1
+        hs = XH[:, :, D : D + H]
+        G = (XH[:T, :, :D].reshape(T * N, D) @ (Wx * scale)).reshape(T, N, H4)
         G += b * scale
-        hs = np.empty((T + 1, N, H), dtype=dtype)
         cs = np.empty((T + 1, N, H), dtype=dtype)
         tanh_c = np.empty((T, N, H), dtype=dtype)
         keep_state = self.stateful and self.h is not None
@@ -494,16 +498,16 @@ class TimeLSTM:
             np.tanh(cs[t + 1], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=hs[t + 1])
         self.h, self.c = hs[T].copy(), cs[T].copy()
-        self._cache = (x_tm, G, hs, cs, tanh_c)
+        self._cache = (XH, G, cs, tanh_c)
         return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def backward(self, dhs: ArrayLike) -> NDArray:
-        x_tm, G, hs, cs, tanh_c = _need(self._cache, self)
+        XH, G, cs, tanh_c = _need(self._cache, self)
         Wx, Wh, _ = self.params
         dtype = Wx.dtype
         T, N, H4 = G.shape
         H = H4 // 4
-        D = x_tm.shape[2]
+        D = Wx.shape[0]
         dhs = np.asarray(dhs, dtype=dtype)
         if dhs.shape != (N, T, H):
             raise ShapeError(f"TimeLSTM.backward expects dhs of shape {(N, T, H)}, got {dhs.shape}")
@@ -544,9 +548,10 @@ class TimeLSTM:
             np.multiply(ds, f[t], out=dc)
             np.matmul(dAt, Wh_t, out=dh)
         dA2 = dA.reshape(T * N, H4)
-        np.matmul(x_tm.reshape(T * N, D).T, dA2, out=self.grads[0])
-        np.matmul(hs[:T].reshape(T * N, H).T, dA2, out=self.grads[1])
-        np.sum(dA2, axis=0, out=self.grads[2])
+        dWb = XH[:T].reshape(T * N, D + H + 1).T @ dA2  # rows: dWx, dWh, db
+        self.grads[0][...] = dWb[:D]
+        self.grads[1][...] = dWb[D : D + H]
+        self.grads[2][...] = dWb[D + H]
         self.dh = dh
         dxs = (dA2 @ Wx.T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))
