@@ -9,8 +9,8 @@ layer modifies an array it is given.
 The dtype follows the parameters (float32 by default, float64 for gradient checks); inputs are
 converted to it. :class:`TimeLSTM` is written for speed (the arithmetic is the book's): the
 input projection of every time step is one GEMM before the loop, the state lives in
-preallocated time-major buffers, the gates are activated in place, and ``dWx``, ``dWh`` come
-from one GEMM each after the backward loop.
+preallocated time-major buffers, the gates are activated in place, and ``dWx``, ``dWh``, ``db``
+come from one GEMM after the backward loop (the book sums three products per step).
 """
 
 from __future__ import annotations
@@ -470,7 +470,9 @@ class TimeLSTM:
     of the weights are pre-scaled by 1/2, so one in-place ``tanh`` over the whole row of
     pre-activations activates all four gates (``sigmoid(a) = (1 + tanh(a / 2)) / 2``, never
     overflowing); the gates stay in the book's column order f, g, i, o, so the gradients come
-    out in the parameters' own layout, one GEMM each, without any reordering.
+    out in the parameters' own layout, without any reordering: the forward keeps
+    ``[x_t, h_{t-1}, 1]`` for every step in one array, so one GEMM after the backward loop gives
+    ``dWx``, ``dWh`` and ``db`` (the book's LSTM objects compute them per step and add up).
     """
 
     def __init__(self, Wx: ArrayLike, Wh: ArrayLike, b: ArrayLike, stateful: bool = False) -> None:
