@@ -238,3 +238,27 @@ def test_wrong_input_shape_is_a_clear_error():
         TimeLSTM(np.zeros((D, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)).forward(
             np.zeros((N, D))
         )
+
+
+def test_reused_buffers_never_change_an_array_a_caller_holds():
+    rng = np.random.default_rng(11)
+    x1, x2 = rnd(rng, N, T, D), rnd(rng, N, T, D)
+    ts = rng.integers(0, 7, (N, T))
+    affine, loss = TimeAffine(rnd(rng, D, 7), rnd(rng, 7)), TimeSoftmaxWithLoss()
+    y1 = affine.forward(x1)
+    kept = y1.copy()
+    y2 = affine.forward(x2)  # y1 is still held: a new array
+    np.testing.assert_array_equal(y1, kept)
+    assert not np.shares_memory(y1, y2)
+    loss.forward(y1, ts)
+    dx1 = loss.backward()
+    kept_dx = dx1.copy()
+    loss.forward(y2, ts)
+    loss.backward()
+    np.testing.assert_array_equal(dx1, kept_dx)
+    # Once nobody holds it, the array is filled again instead of asking the OS for new pages.
+    address = y2.__array_interface__["data"][0]
+    del y1, y2
+    y3 = affine.forward(x1)
+    np.testing.assert_array_equal(y3, kept)
+    assert y3.__array_interface__["data"][0] == address

@@ -9,12 +9,13 @@ layer modifies an array it is given.
 The dtype follows the parameters (float32 by default, float64 for gradient checks); inputs are
 converted to it. :class:`TimeLSTM` is written for speed (the arithmetic is the book's): the
 input projection of every time step is one GEMM before the loop, the state lives in
-preallocated time-major buffers, the gates are activated in place, and ``dWx``, ``dWh`` come
-from one GEMM each after the backward loop.
+preallocated time-major buffers, the gates are activated in place, and ``dWx``, ``dWh``, ``db``
+come from one GEMM after the backward loop (the book sums three products per step).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,46 @@ __all__ = [
 ]
 
 
-_EXP_SAFE = 60.0  # |score| below which exp(score) is finite and normal even in float32
+# exp(x) without the book's shift x - max(x) is used when every row's sum of exp lies in
+# [e^-60, e^60]: then each exp(x) is finite and the sums normal, even in float32.
+_SUM_LO, _SUM_HI = float(np.exp(-60.0)), float(np.exp(60.0))
+_BLOCK = 1 << 18  # elements per block of TimeSoftmaxWithLoss rows: 1 MB of float32 (in L2)
+
+
+class _Scratch:
+    """A large array a layer fills anew on every call, reused while nobody else holds it.
+
+    The book allocates a new array each time. For the (N*T, V) scores of a 10,000-word
+    vocabulary (28 MB) a new array means fresh pages from the operating system: page faults
+    and zero-filling that cost about as much as the arithmetic on them (5 ms a step here,
+    measured). ``get`` hands back the previous array when its only reference is this object's
+    (so no caller can see it change), else a new one.
+    """
+
+    def __init__(self) -> None:
+        self.array: NDArray | None = None
+
+    def _refs(self) -> int:
+        a = self.array
+        return sys.getrefcount(a)
+
+    def get(self, shape: tuple[int, ...], dtype: np.dtype) -> NDArray:
+        a = self.array
+        if a is not None and a.shape == shape and a.dtype == dtype:
+            del a
+            if self._refs() == _FREE_REFS:
+                return self.array  # type: ignore[return-value]
+        self.array = np.empty(shape, dtype=dtype)
+        return self.array
+
+
+def _free_refs() -> int:
+    probe = _Scratch()
+    probe.array = np.empty(1)
+    return probe._refs()
+
+
+_FREE_REFS = _free_refs()  # what _Scratch._refs counts for an array no one else holds
 
 
 def _need(value: Any, layer: object) -> Any:
@@ -212,14 +252,24 @@ class TimeAffine:
         self.params = _float_params(W, b)
         self.grads = [np.zeros_like(p) for p in self.params]
         self.x: NDArray | None = None
+        self._out, self._Wb = _Scratch(), _Scratch()
 
     def forward(self, x: ArrayLike) -> NDArray:
         W, b = self.params
         x = _sequence(x, self, W.shape[0], W.dtype)
         N, T, D = x.shape
         self.x = x
-        out = x.reshape(N * T, D) @ W
-        out += b
+        # The book computes x W, then adds b: a second pass over the (N*T, M) output, which
+        # for a 10,000-word vocabulary is larger than the CPU cache. Here b is one more row of
+        # the weights and 1 one more column of x, so the one GEMM adds it: [x 1] [W; b].
+        x1 = np.empty((N * T, D + 1), dtype=W.dtype)
+        x1[:, :D] = x.reshape(N * T, D)
+        x1[:, D] = 1
+        Wb = self._Wb.get((D + 1, W.shape[1]), W.dtype)
+        Wb[:D] = W
+        Wb[D] = b
+        out = self._out.get((N * T, W.shape[1]), W.dtype)
+        np.matmul(x1, Wb, out=out)
         return out.reshape(N, T, -1)
 
     def backward(self, dout: NDArray) -> NDArray:
@@ -237,14 +287,18 @@ class TimeSoftmaxWithLoss:
 
     ``forward(xs, ts)`` takes scores ``(N, T, V)`` and labels ``(N, T)`` (or one-hot
     ``(N, T, V)``); labels equal to ``ignore_label`` (-1, the book's padding) count neither in
-    the loss nor in the average. The loss comes from the log-softmax, so it stays finite.
+    the loss nor in the average. The loss comes from the log-softmax, ``x_t - log sum exp(x)``,
+    so it stays finite. The book subtracts each row's maximum before ``exp``; this layer skips
+    that extra pass over the (N*T, V) scores when ``exp`` cannot overflow or underflow (checked
+    on the row sums, the shifted form otherwise), which gives the same softmax.
     """
 
     def __init__(self, ignore_label: int = -1) -> None:
         self.params: list[NDArray] = []
         self.grads: list[NDArray] = []
         self.ignore_label = ignore_label
-        self.cache: tuple[NDArray, NDArray, NDArray, int] | None = None
+        self.cache: tuple[NDArray, NDArray, NDArray, NDArray, int] | None = None
+        self._e = _Scratch()
 
     def forward(self, xs: ArrayLike, ts: ArrayLike) -> float:
         xs = np.asarray(xs)
@@ -272,35 +326,45 @@ class TimeSoftmaxWithLoss:
         t = np.where(mask, t, 0)
         count = int(mask.sum())
         rows = np.arange(N * T)
-        m = x.max(axis=1)
-        if m.min() > -_EXP_SAFE and m.max() < _EXP_SAFE:
-            # exp(x) itself stays finite and each row's sum is at least exp(max) > exp(-60):
-            # softmax without the shifted copy saves a pass over the (N*T, V) scores.
-            y = np.exp(x)
-            picked = x[rows, t].astype(y.dtype)
-        else:  # the book's shifted form, for scores of any size
-            y = x - m[:, None]
-            picked = y[rows, t]
-            np.exp(y, out=y)
-        s = np.einsum("ij->i", y)
-        y *= (1 / s)[:, None]
-        log_p = picked - np.log(s)
-        loss = -float(np.sum(log_p, where=mask)) / max(count, 1)
-        self.cache = (y, t, mask, count)
+        picked = x[rows, t].astype(x.dtype)
+        # exp(x) and its row sums, a block of rows at a time so that the sum reads the block
+        # while it is still in the CPU cache (one trip through memory instead of three).
+        self.cache = None  # let go of the last forward's buffer, so that it can be reused
+        e = self._e.get(x.shape, x.dtype)
+        s = np.empty(N * T, dtype=x.dtype)
+        step = max(1, _BLOCK // V)
+        with np.errstate(over="ignore", under="ignore"):
+            for r in range(0, N * T, step):
+                np.exp(x[r : r + step], out=e[r : r + step])
+                np.einsum("ij->i", e[r : r + step], out=s[r : r + step])
+        if not (s.min() > _SUM_LO and s.max() < _SUM_HI):
+            # A row sum outside [e^-60, e^60] (or inf, NaN): the scores are too large or too
+            # small for exp itself, so use the book's shifted form x - max(x) on every row.
+            m = x.max(axis=1)
+            np.subtract(x, m[:, None], out=e)
+            picked -= m
+            np.exp(e, out=e)
+            np.einsum("ij->i", e, out=s)
+        loss = -float(np.sum(picked - np.log(s), where=mask)) / max(count, 1)
+        self.cache = (e, s, t, mask, count)
         self._shape = xs.shape
         return loss
 
     def backward(self, dout: float = 1.0) -> NDArray:
-        """``dout * (softmax - onehot) / count``, zero at ignored labels. It is computed in the
-        forward pass's own buffer (no copy of the (N*T, V) array), so a second ``backward``
-        needs a new ``forward``."""
-        y, t, mask, count = _need(self.cache, self)
+        """``dout * (softmax - onehot) / count``, zero at ignored labels.
+
+        The book's forward stores ``softmax(x)`` and its backward scales it again; here the
+        forward keeps ``exp(x)`` and the row sums ``s``, and the division by ``s`` and the scale
+        ``dout / count`` are one pass over the (N*T, V) array, in the forward pass's own buffer
+        (no copy). A second ``backward`` therefore needs a new ``forward``."""
+        e, s, t, mask, count = _need(self.cache, self)
         self.cache = None
-        dx = y
-        dx[np.arange(t.shape[0]), t] -= 1
-        dx *= dout / max(count, 1)
-        if not mask.all():
-            dx[~mask] = 0
+        coef = e.dtype.type(dout / max(count, 1))
+        scale = coef / s  # softmax = exp(x) / s, times dout / count, per row
+        scale[~mask] = 0
+        dx = e
+        dx *= scale[:, None]
+        dx[np.arange(t.shape[0]), t] -= np.where(mask, coef, 0).astype(e.dtype)
         return dx.reshape(self._shape)
 
 
@@ -406,7 +470,9 @@ class TimeLSTM:
     of the weights are pre-scaled by 1/2, so one in-place ``tanh`` over the whole row of
     pre-activations activates all four gates (``sigmoid(a) = (1 + tanh(a / 2)) / 2``, never
     overflowing); the gates stay in the book's column order f, g, i, o, so the gradients come
-    out in the parameters' own layout, one GEMM each, without any reordering.
+    out in the parameters' own layout, without any reordering: the forward keeps
+    ``[x_t, h_{t-1}, 1]`` for every step in one array, so one GEMM after the backward loop gives
+    ``dWx``, ``dWh`` and ``db`` (the book's LSTM objects compute them per step and add up).
     """
 
     def __init__(self, Wx: ArrayLike, Wh: ArrayLike, b: ArrayLike, stateful: bool = False) -> None:
@@ -446,10 +512,14 @@ class TimeLSTM:
         scale, shift = self._scale, self._shift
         Wh_s = Wh * scale  # the forward's weights, scaled (a new C-ordered array)
 
-        x_tm = np.ascontiguousarray(xs.transpose(1, 0, 2))
-        G = (x_tm.reshape(T * N, D) @ (Wx * scale)).reshape(T, N, H4)
+        # XH[t] = [x_t, h_{t-1}, 1], time-major: backward gets dWx, dWh and db from one GEMM
+        # over it (the book sums three products per step); hs is a view of its h columns.
+        XH = np.empty((T + 1, N, D + H + 1), dtype=dtype)
+        XH[:T, :, :D] = xs.transpose(1, 0, 2)
+        XH[:, :, D + H] = 1
+        hs = XH[:, :, D : D + H]
+        G = (XH[:T, :, :D].reshape(T * N, D) @ (Wx * scale)).reshape(T, N, H4)
         G += b * scale
-        hs = np.empty((T + 1, N, H), dtype=dtype)
         cs = np.empty((T + 1, N, H), dtype=dtype)
         tanh_c = np.empty((T, N, H), dtype=dtype)
         keep_state = self.stateful and self.h is not None
@@ -472,38 +542,36 @@ class TimeLSTM:
             np.tanh(cs[t + 1], out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=hs[t + 1])
         self.h, self.c = hs[T].copy(), cs[T].copy()
-        self._cache = (x_tm, G, hs, cs, tanh_c)
+        self._cache = (XH, G, cs, tanh_c)
         return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def backward(self, dhs: ArrayLike) -> NDArray:
-        x_tm, G, hs, cs, tanh_c = _need(self._cache, self)
+        XH, G, cs, tanh_c = _need(self._cache, self)
         Wx, Wh, _ = self.params
         dtype = Wx.dtype
         T, N, H4 = G.shape
         H = H4 // 4
-        D = x_tm.shape[2]
+        D = Wx.shape[0]
         dhs = np.asarray(dhs, dtype=dtype)
         if dhs.shape != (N, T, H):
             raise ShapeError(f"TimeLSTM.backward expects dhs of shape {(N, T, H)}, got {dhs.shape}")
         dhs_tm = np.ascontiguousarray(dhs.transpose(1, 0, 2))
-        f, g, i, o = G[:, :, :H], G[:, :, H : 2 * H], G[:, :, 2 * H : 3 * H], G[:, :, 3 * H :]
+        f, g, i = G[:, :, :H], G[:, :, H : 2 * H], G[:, :, 2 * H : 3 * H]
+        o = G[:, :, 3 * H :]
         # Everything that does not depend on the incoming gradients, for all steps at once.
-        P = 1 - tanh_c * tanh_c
-        P *= o  # ds = dc + dh * P
-        Qo = 1 - o
-        Qo *= o
-        Qo *= tanh_c  # dA_o = dh * Qo
-        Q = np.empty((T, N, 3, H), dtype=dtype)  # dA_{f,g,i} = ds * Q
-        Qf, Qg, Qi = Q[:, :, 0], Q[:, :, 1], Q[:, :, 2]
-        np.subtract(1, f, out=Qf)
-        Qf *= f
-        Qf *= cs[:T]
-        np.multiply(g, g, out=Qg)
-        np.subtract(1, Qg, out=Qg)
-        Qg *= i
-        np.subtract(1, i, out=Qi)
-        Qi *= i
-        Qi *= g
+        # Q holds each gate's factor in dA = [ds, ds, ds, dh] * Q. The activations' slopes
+        # first, over whole contiguous rows: y (1 - y) for the sigmoids f, i, o and 1 - y^2
+        # for tanh g are both (k - y) y + (1 - k), with k = 1 on f, i, o and 0 on g.
+        Q = np.subtract(self._shift * 2, G)
+        Q *= G
+        Q += self._scale * 2 - 1
+        Q[:, :, :H] *= cs[:T]  # dA_f = ds * c_prev * f (1 - f)
+        Q[:, :, H : 2 * H] *= i  # dA_g = ds * i * (1 - g^2)
+        Q[:, :, 2 * H : 3 * H] *= g  # dA_i = ds * g * i (1 - i)
+        Q[:, :, 3 * H :] *= tanh_c  # dA_o = dh * tanh(c) * o (1 - o)
+        P = np.multiply(tanh_c, tanh_c)
+        np.subtract(1, P, out=P)
+        P *= o  # ds = dc + dh * o (1 - tanh(c)^2)
         Wh_t = np.ascontiguousarray(Wh.T)
 
         dA = np.empty((T, N, H4), dtype=dtype)
@@ -514,14 +582,20 @@ class TimeLSTM:
             dh += dhs_tm[t]
             np.multiply(dh, P[t], out=ds)
             ds += dc
-            np.multiply(ds[:, None, :], Q[t], out=dA[t, :, : 3 * H].reshape(N, 3, H))
-            np.multiply(dh, Qo[t], out=dA[t, :, 3 * H :])
+            Qt, dAt = Q[t], dA[t]
+            np.multiply(
+                ds[:, None, :],
+                Qt[:, : 3 * H].reshape(N, 3, H),
+                out=dAt[:, : 3 * H].reshape(N, 3, H),
+            )
+            np.multiply(dh, Qt[:, 3 * H :], out=dAt[:, 3 * H :])
             np.multiply(ds, f[t], out=dc)
-            np.matmul(dA[t], Wh_t, out=dh)
+            np.matmul(dAt, Wh_t, out=dh)
         dA2 = dA.reshape(T * N, H4)
-        np.matmul(x_tm.reshape(T * N, D).T, dA2, out=self.grads[0])
-        np.matmul(hs[:T].reshape(T * N, H).T, dA2, out=self.grads[1])
-        np.sum(dA2, axis=0, out=self.grads[2])
+        dWb = XH[:T].reshape(T * N, D + H + 1).T @ dA2  # rows: dWx, dWh, db
+        self.grads[0][...] = dWb[:D]
+        self.grads[1][...] = dWb[D : D + H]
+        self.grads[2][...] = dWb[D + H]
         self.dh = dh
         dxs = (dA2 @ Wx.T).reshape(T, N, D)
         return np.ascontiguousarray(dxs.transpose(1, 0, 2))
