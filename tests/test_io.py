@@ -454,10 +454,22 @@ def test_a_cnn_record_whose_sizes_multiply_to_terabytes_is_refused_before_buildi
         (lambda r: r.update(arch="x"), "arch = 'x'"),
         (lambda r: r.update(format_version="2"), "format_version = '2'"),
         (lambda r: r.update(format_version=2), "newer scratchdl"),
-        (lambda r: r["arch"].update(weight_decay_lambda="0.1"), "weight_decay_lambda must be a finite number >= 0, got '0.1'"),
-        (lambda r: r["arch"].update(weight_decay_lambda=-1), "weight_decay_lambda must be a finite number >= 0, got -1"),
-        (lambda r: r["arch"].update(input_size=True), "sizes must be positive integers, got [True, 4, 3]"),
-        (lambda r: r["arch"].update(hidden_size="4"), "sizes must be positive integers, got [6, '4', 3]"),
+        (
+            lambda r: r["arch"].update(weight_decay_lambda="0.1"),
+            "weight_decay_lambda must be a finite number >= 0, got '0.1'",
+        ),
+        (
+            lambda r: r["arch"].update(weight_decay_lambda=-1),
+            "weight_decay_lambda must be a finite number >= 0, got -1",
+        ),
+        (
+            lambda r: r["arch"].update(input_size=True),
+            "sizes must be positive integers, got [True, 4, 3]",
+        ),
+        (
+            lambda r: r["arch"].update(hidden_size="4"),
+            "sizes must be positive integers, got [6, '4', 3]",
+        ),
         (lambda r: r["arch"].update(dtype="float16"), "arch.dtype = 'float16'"),
         (lambda r: r["arch"].update({"class": 7}), "arch.class = 7"),
         (lambda r: r["arch"].update({"class": "Evil"}), "unknown network class 'Evil'"),
