@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,6 @@ CBOW_DEFAULTS: dict[str, Any] = {
     "lr": 0.001,
     "seed": 0,
 }
-_CHECKPOINT = "checkpoint.npz"
 
 
 def register(subparsers: Any) -> None:
@@ -145,26 +142,17 @@ def _most_similar(args: argparse.Namespace) -> int:
 # -- cbow --------------------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    from scratchdl.checks import check_positive, check_positive_int
-    from scratchdl.errors import ConfigError
+def _settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    from scratchdl.checks import check_positive
+    from scratchdl.cli.nlp_seq import check_flags, corpus_setting, flag_settings
 
-    given = {k: getattr(args, k) for k in CBOW_DEFAULTS if getattr(args, k) is not None}
-    if args.resume and given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise ConfigError(
-            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-        )
-    settings = {**CBOW_DEFAULTS, **given}
-    if settings["corpus"] not in ("ptb", "ptb-val", "ptb-test"):
-        # Stored with the run: --resume from another folder must find the same file.
-        settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
-    for key in ("hidden", "window", "batch_size", "epochs"):
-        check_positive_int(settings[key], "--" + key.replace("_", "-"))
-    check_positive(settings["lr"], "--lr")
+    settings = flag_settings(args, CBOW_DEFAULTS)
     if args.max_seconds is not None:
         check_positive(args.max_seconds, "--max-seconds")
-    return settings
+    if settings is None:
+        return None
+    settings["corpus"] = corpus_setting(settings["corpus"], ("ptb", "ptb-val", "ptb-test"))
+    return check_flags(settings, ("hidden", "window", "batch_size", "epochs"), ("lr",))
 
 
 def _load_corpus(settings: dict[str, Any], data_dir: str | None, quiet: bool) -> tuple:
@@ -178,23 +166,20 @@ def _load_corpus(settings: dict[str, Any], data_dir: str | None, quiet: bool) ->
 
 
 def _cbow(args: argparse.Namespace) -> int:
-    from scratchdl.cli._runfolder import run_folder
-    from scratchdl.cli.train import _check_folder, _check_out
+    from scratchdl.cli.nlp_seq import run_command
 
-    settings = _settings(args)
-    out = Path(args.out)
-    _check_out(out)
-    with run_folder(out) as folder:
-        state = _check_folder(folder, args)
-        checkpoint = None
-        if args.resume:
-            checkpoint = _read_checkpoint(out / _CHECKPOINT)
-            settings = checkpoint["record"]["settings"]
-        return _cbow_in(folder, state, settings, checkpoint, args)
+    return run_command(args, _settings(args), _cbow_in)
 
 
-def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any, args) -> int:
-    from scratchdl.cli._runfolder import sigint_held
+def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli.nlp_seq import (
+        CHECKPOINT,
+        corpus_digest,
+        restore_checkpoint,
+        save_run,
+        say_saved,
+        say_stopped,
+    )
     from scratchdl.io import save_word_vectors
     from scratchdl.optimizers import Adam
     from scratchdl.train.book2 import Trainer
@@ -202,12 +187,15 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     from scratchdl.word2vec import CBOW
     from scratchdl.words import create_contexts_target
 
-    out, staging = Path(args.out), folder.staging
+    out = Path(args.out)
     corpus, word_to_id, id_to_word = _load_corpus(settings, args.data_dir, args.quiet)
     contexts, target = create_contexts_target(corpus, settings["window"])
     model = CBOW(
         len(word_to_id), settings["hidden"], settings["window"], corpus, rng=settings["seed"]
     )
+    # The 2 * window Embedding layers share W_in: the checkpoint keeps it once.
+    params = {"W_in": model.params[0], "W_out": model.ns_loss.params[0]}
+    digest = corpus_digest(corpus, id_to_word)
     optimizer = Adam(lr=settings["lr"])
     callbacks: list[Any] = [StopOnCtrlC(), BlasThreads(1)]
     if args.max_seconds is not None:
@@ -217,9 +205,11 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
 
         callbacks += [_EpochLines(), RichProgress()]
     trainer = Trainer(model, optimizer, rng=settings["seed"] + 1, callbacks=callbacks)
+    sampler = model.ns_loss.sampler
     elapsed_before = 0.0
     if checkpoint is not None:
-        _restore(checkpoint, model, optimizer, trainer, _digest(corpus, id_to_word), out)
+        restore_checkpoint(checkpoint, params, optimizer, trainer, out, digest)
+        sampler.rng.bit_generator.state = checkpoint["record"]["sampler_rng"]
         elapsed_before = float(checkpoint["record"]["elapsed"])
     if not args.quiet:
         print(
@@ -239,7 +229,6 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         verbose=False,
     )
     elapsed = elapsed_before + time.perf_counter() - start
-    stopped = trainer.stop_reason is not None
     history = {
         "settings": settings,
         "iterations": trainer.iteration,
@@ -251,40 +240,25 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         "loss": trainer.loss_list,
     }
     metadata = {k: history[k] for k in ("settings", "iterations", "epochs_done", "stop_reason")}
-    with sigint_held() as held:
+
+    def write_model(staging: Path) -> None:
         save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
-        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
         _save_loss_curve(trainer.loss_list, staging / "curves.png", settings)
-        if stopped:
-            _write_checkpoint(
-                staging / _CHECKPOINT,
-                settings,
-                model,
-                optimizer,
-                trainer,
-                elapsed,
-                _digest(corpus, id_to_word),
-            )
-        folder.commit()
+
+    record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
+    record["sampler_rng"] = sampler.rng.bit_generator.state
+    checkpoint = {"record": record, "params": params, "optimizer": optimizer, "trainer": trainer}
+    held = save_run(folder, args, history, write_model, checkpoint)
     last = f"{trainer.loss_list[-1]:.4f}" if trainer.loss_list else "-"
     summary = (
         f"{trainer.iteration} of {trainer.total_iters} iterations "
         f"({history['epochs_done']:.2f} epochs) in {elapsed:.1f} s, last mean loss {last}; "
         f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
     )
-    if stopped:
-        print(
-            f"{'interrupted' if trainer.stop_reason == 'interrupted' else 'time budget used up'}"
-            f": {summary}, {out / _CHECKPOINT}; continue with: scratchdl nlp cbow --out {out} "
-            "--resume",
-            file=sys.stderr if trainer.stop_reason == "interrupted" else sys.stdout,
-        )
-        return 130 if trainer.stop_reason == "interrupted" else 0
+    if trainer.stop_reason is not None:
+        return say_stopped(args, trainer.stop_reason, f"{summary}, {out / CHECKPOINT}")
     print(f"finished: {summary}")
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
+    return say_saved(held)
 
 
 def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any]) -> None:
@@ -321,91 +295,3 @@ class _EpochLines:
 
     def on_train_end(self, trainer: Any, history: Any) -> None:
         pass
-
-
-# -- checkpoint: weights, Adam's moments, the loop's and the samplers' generator states ---------
-
-
-def _digest(corpus: Any, id_to_word: dict[int, str]) -> str:
-    from scratchdl.cli.nlp_seq import corpus_digest
-
-    return corpus_digest(corpus, id_to_word)
-
-
-def _write_checkpoint(
-    path: Path, settings, model, optimizer, trainer, elapsed: float, corpus_sha256: str
-) -> None:
-    import numpy as np
-
-    from scratchdl._fs import atomic_path
-
-    opt = optimizer.state_dict()
-    loop = trainer.state_dict()
-    perm = loop.pop("perm")
-    arrays = {"W_in": model.params[0], "W_out": model.ns_loss.params[0]}
-    if perm is not None:
-        arrays["perm"] = perm
-    for key, slots in opt["state"].items():
-        for slot, value in slots.items():
-            arrays[f"opt/{key}/{slot}"] = value
-    record = {
-        "format": "scratchdl-cbow-checkpoint",
-        "settings": settings,
-        "elapsed": elapsed,
-        "corpus_sha256": corpus_sha256,
-        "loop": loop,
-        "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
-        "sampler_rng": model.ns_loss.sampler.rng.bit_generator.state,
-    }
-    arrays["record"] = np.frombuffer(json.dumps(record).encode("utf-8"), dtype=np.uint8)
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        np.savez(f, **arrays)
-
-
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    import zipfile
-
-    import numpy as np
-
-    from scratchdl._npz import inspect_npz
-    from scratchdl.errors import ModelFileError
-
-    fix = f"start the run over with scratchdl nlp cbow --out {path.parent} --force"
-    inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        record = json.loads(arrays.pop("record").tobytes().decode("utf-8"))
-        if record.get("format") != "scratchdl-cbow-checkpoint":
-            raise ValueError("not a CBOW checkpoint")
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"cannot resume from {path}: {exc}; {fix}") from None
-    return {"record": record, "arrays": arrays}
-
-
-def _restore(checkpoint, model, optimizer, trainer, corpus_sha256: str, out: Path) -> None:
-    from scratchdl.errors import ModelFileError
-
-    record, arrays = checkpoint["record"], checkpoint["arrays"]
-    W_in, W_out = model.params[0], model.ns_loss.params[0]
-    if (
-        record.get("corpus_sha256") != corpus_sha256
-        or arrays["W_in"].shape != W_in.shape
-        or arrays["W_out"].shape != W_out.shape
-    ):
-        raise ModelFileError(
-            f"cannot resume the run in {out}: its corpus ({record['settings']['corpus']}) has "
-            "changed since the run started; start over with --force"
-        )
-    W_in[...] = arrays["W_in"]
-    W_out[...] = arrays["W_out"]
-    state: dict[str, dict[str, Any]] = {}
-    for name, value in arrays.items():
-        if name.startswith("opt/"):
-            _, key, slot = name.split("/")
-            state.setdefault(int(key), {})[slot] = value
-    optimizer.load_state_dict({**record["optimizer"], "state": state})
-    loop = dict(record["loop"])
-    loop["perm"] = arrays.get("perm")
-    trainer.load_state_dict(loop)
-    model.ns_loss.sampler.rng.bit_generator.state = record["sampler_rng"]
