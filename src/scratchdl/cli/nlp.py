@@ -37,6 +37,8 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="nlp_command", metavar="NLP_COMMAND", parser_class=type(p))
     p.set_defaults(func=lambda args: _usage(p))
 
+    from scratchdl.cli.nlp_seq import add_run_flags, register_nlp
+
     c = sub.add_parser(
         "cbow",
         help="train CBOW with negative sampling (book 2, ch. 4) into a run folder",
@@ -57,13 +59,7 @@ def register(subparsers: Any) -> None:
     c.add_argument("--epochs", type=int, help="passes over the corpus (default 10)")
     c.add_argument("--lr", type=float, help="Adam's learning rate (default 0.001)")
     c.add_argument("--seed", type=int, help="seed of the weights, samples and batches (0)")
-    c.add_argument(
-        "--max-seconds",
-        type=float,
-        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
-    )
-    c.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
-    c.add_argument("--force", action="store_true", help="replace the run already in --out")
+    add_run_flags(c)
     c.add_argument("--quiet", "-q", action="store_true", help="only the final line")
     c.set_defaults(func=_cbow)
 
@@ -90,9 +86,7 @@ def register(subparsers: Any) -> None:
     m.add_argument("--top", type=int, default=5, help="how many words (default 5)")
     m.set_defaults(func=_most_similar)
 
-    from scratchdl.cli.nlp_seq import register_nlp  # chapters 7-8: seq2seq, attention-map
-
-    register_nlp(sub)
+    register_nlp(sub)  # chapters 6-8: rnnlm, seq2seq, attention-map
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

@@ -56,13 +56,7 @@ def register_nlp(sub: Any) -> None:
     r.add_argument("--lr", type=float, help="SGD learning rate (20)")
     r.add_argument("--max-grad", type=float, help="gradient clipping norm (0.25)")
     r.add_argument("--seed", type=int, help="seed of the weights (0)")
-    r.add_argument(
-        "--max-seconds",
-        type=float,
-        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
-    )
-    r.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
-    r.add_argument("--force", action="store_true", help="replace the run already in --out")
+    add_run_flags(r)
     r.set_defaults(func=_rnnlm)
 
     s = sub.add_parser(
@@ -83,13 +77,7 @@ def register_nlp(sub: Any) -> None:
         help="steps per epoch, on the first N x 128 questions (default: all 351)",
     )
     s.add_argument("--seed", type=int, help="seed of the weights and batches (0)")
-    s.add_argument(
-        "--max-seconds",
-        type=float,
-        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
-    )
-    s.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
-    s.add_argument("--force", action="store_true", help="replace the run already in --out")
+    add_run_flags(s)
     s.set_defaults(func=_seq2seq)
 
     a = sub.add_parser(
@@ -112,6 +100,17 @@ def register_nlp(sub: Any) -> None:
     a.add_argument("--out", required=True, help="PNG to write")
     a.add_argument("--force", action="store_true", help="replace --out if it exists")
     a.set_defaults(func=_attention_map)
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """``--max-seconds``, ``--resume`` and ``--force`` of a training command's run folder."""
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
+    parser.add_argument("--force", action="store_true", help="replace the run already in --out")
 
 
 def _refuse_existing(path: Path, force: bool) -> None:
