@@ -92,11 +92,10 @@ def save_model(
     if metadata:
         record["metadata"] = metadata
     try:
-        blob = json.dumps(record).encode("utf-8")
+        arrays = {_RECORD_KEY: _json_bytes(record)}
     except TypeError as exc:
         raise ConfigError(f"model metadata must be JSON-serialisable: {exc}") from None
     state = net.state_dict()
-    arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
     arrays |= {_PARAM_PREFIX + k: v for k, v in state["params"].items()}
     # BatchNormalization's running statistics; a model file keeps no generators.
     arrays |= {_STATE_PREFIX + k: v for k, v in state["layers"].items()}
@@ -693,15 +692,9 @@ def _check_dimensions(weights: dict[str, NDArray], model: str, path: Any) -> Non
             )
 
 
-def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str, path) -> Net:
-    sizes = [weights["W1"].shape[0]]
-    for i in range(1, n_layers + 1):
-        W, b = weights[f"W{i}"], weights[f"b{i}"]
-        if W.ndim != 2 or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
-            raise ModelFileError(
-                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
-            )
-        sizes.append(W.shape[1])
+def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str) -> Net:
+    # Sizes from each W's columns: a W whose rows do not chain is refused by the shape check.
+    sizes = [weights["W1"].shape[0], *(weights[f"W{i}"].shape[1] for i in range(1, n_layers + 1))]
     return MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
 
 
@@ -776,7 +769,7 @@ def load_book_weights(
         raise ModelFileError(f"{path} holds weights of a {detected!r} network, not a {model!r} one")
     try:
         if model == "mlp":
-            net = _mlp_from(weights, n_layers, activation, dtype, path)
+            net = _mlp_from(weights, n_layers, activation, dtype)
         elif model == "cnn":
             net = _simple_conv_from(weights, input_dim, dtype, path)
         else:

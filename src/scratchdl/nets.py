@@ -374,11 +374,7 @@ class Net:
         """
         args = inspect.signature(cls).bind(**config)
         args.apply_defaults()
-        return cls._shapes(**args.arguments)
-
-    @staticmethod
-    def _shapes(**args: Any) -> dict[str, tuple[int, ...]]:  # pragma: no cover
-        raise NotImplementedError
+        return cls._shapes(**args.arguments)  # each class's own arithmetic
 
     def copy(self) -> Net:
         """An independent deep copy (parameters and all)."""
