@@ -149,16 +149,6 @@ def _settings(args: argparse.Namespace) -> dict[str, Any] | None:
     return check_flags(settings, ("hidden", "window", "batch_size", "epochs"), ("lr",))
 
 
-def _load_corpus(settings: dict[str, Any], data_dir: str | None, quiet: bool) -> tuple:
-    from scratchdl.data.ptb import load_corpus_file, load_ptb
-
-    name = settings["corpus"]
-    splits = {"ptb": "train", "ptb-val": "val", "ptb-test": "test"}
-    if name in splits:
-        return load_ptb(splits[name], data_dir=data_dir, quiet=quiet)
-    return load_corpus_file(name)
-
-
 def _cbow(args: argparse.Namespace) -> int:
     from scratchdl.cli.nlp_seq import run_command
 
@@ -169,6 +159,7 @@ def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) 
     from scratchdl.cli.nlp_seq import (
         CHECKPOINT,
         corpus_digest,
+        load_corpus,
         restore_checkpoint,
         save_run,
         say_saved,
@@ -182,7 +173,7 @@ def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) 
     from scratchdl.words import create_contexts_target
 
     out = Path(args.out)
-    corpus, word_to_id, id_to_word = _load_corpus(settings, args.data_dir, args.quiet)
+    corpus, word_to_id, id_to_word = load_corpus(settings["corpus"], args.data_dir, args.quiet)
     contexts, target = create_contexts_target(corpus, settings["window"])
     model = CBOW(
         len(word_to_id), settings["hidden"], settings["window"], corpus, rng=settings["seed"]

@@ -381,6 +381,17 @@ def say_saved(held: dict[str, Any]) -> int:
     return 0
 
 
+def load_corpus(name: str, data_dir: str | None, quiet: bool) -> tuple:
+    """``(corpus, word_to_id, id_to_word)`` of ``'ptb'``, ``'ptb-val'``, ``'ptb-test'`` (PTB's
+    files) or a text file."""
+    from scratchdl.data.ptb import load_corpus_file, load_ptb
+
+    splits = {"ptb": "train", "ptb-val": "val", "ptb-test": "test"}
+    if name in splits:
+        return load_ptb(splits[name], data_dir=data_dir, quiet=quiet)
+    return load_corpus_file(name)
+
+
 def _numbered(model: Any) -> dict[str, Any]:
     return {f"p{i}": p for i, p in enumerate(model.params)}
 
@@ -529,16 +540,11 @@ def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
 
     from scratchdl.errors import ConfigError
 
+    corpus, word_to_id, id_to_word = load_corpus(settings["corpus"], data_dir, quiet=False)
     if settings["corpus"] == "ptb":
-        from scratchdl.data.ptb import load_ptb
-
-        corpus, word_to_id, id_to_word = load_ptb("train", data_dir=data_dir)
-        held_out, _, _ = load_ptb("test", data_dir=data_dir, quiet=True)
+        held_out, _, _ = load_corpus("ptb-test", data_dir, quiet=True)
         where = "PTB test file"
     else:
-        from scratchdl.data.ptb import load_corpus_file
-
-        corpus, word_to_id, id_to_word = load_corpus_file(settings["corpus"])
         split = len(corpus) - len(corpus) // 10
         corpus, held_out = corpus[:split], corpus[split:]
         where = f"last 10% of {settings['corpus']}"
