@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scratchdl.train.trainer import Callback
+
 #: Settings of a CBOW run: flag name -> default (the book's ch04/train.py).
 CBOW_DEFAULTS: dict[str, Any] = {
     "corpus": "ptb",
@@ -264,7 +266,7 @@ def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any
     save_figure(fig, path)
 
 
-class _EpochLines:
+class _EpochLines(Callback):
     """One line per finished epoch: the mean loss over its last 100-step window."""
 
     def on_train_begin(self, trainer: Any) -> None:
@@ -277,6 +279,3 @@ class _EpochLines:
                 f"({time.perf_counter() - self._start:.0f} s)",
                 flush=True,
             )
-
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass

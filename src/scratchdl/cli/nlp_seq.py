@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scratchdl.train.trainer import Callback
+
 #: What ``--data`` trains: model class name, hidden size, the book's epochs.
 SEQ_DATA = {"addition": ("PeekySeq2seq", 128, 25), "date": ("AttentionSeq2seq", 256, 10)}
 _WORDVEC = 16
@@ -248,7 +250,7 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
     return say_saved(held)
 
 
-class _Budget:
+class _Budget(Callback):
     """``--max-seconds`` for the whole command: stop after the first step past it (unless that
     step ends the run). Not :class:`scratchdl.train.helpers.TimeBudget`, whose clock restarts
     at every ``fit``: this loop calls ``fit`` once per epoch, the test accuracy between."""
@@ -266,9 +268,6 @@ class _Budget:
         spent = time.perf_counter() - self.start
         if spent > self.max_seconds and trainer.iteration < self.total_steps:
             trainer.request_stop("time_limit")
-
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass
 
 
 def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
