@@ -289,6 +289,8 @@ def test_config_is_the_constructors_keyword_arguments_for_every_class():
     for net in nets:
         config = net.config()
         assert set(config) <= set(inspect.signature(type(net)).parameters) - {"rng"}
+        shapes = {k: v.shape for k, v in net.params.items()}
+        assert type(net).param_shapes(config) == shapes  # what a file's arrays are checked against
         twin = type(net)(**json.loads(json.dumps(config)))
         assert twin.config() == config
         assert {k: v.shape for k, v in twin.params.items()} == {
@@ -421,7 +423,7 @@ def test_record_claiming_a_hidden_size_of_1e9_is_refused_before_building(tmp_pat
 
 def test_any_size_in_a_record_above_the_values_held_is_refused_before_building(tmp_path):
     def edit(r):
-        r["arch"]["class"] = "SomeConvNet"  # an architecture without a shape rule here
+        r["arch"]["class"] = "SomeConvNet"  # refused for its size before its class
         r["arch"]["conv_param"] = {"filter_num": 10**9}
 
     _load_refused(
@@ -452,10 +454,22 @@ def test_a_cnn_record_whose_sizes_multiply_to_terabytes_is_refused_before_buildi
         (lambda r: r.update(arch="x"), "arch = 'x'"),
         (lambda r: r.update(format_version="2"), "format_version = '2'"),
         (lambda r: r.update(format_version=2), "newer scratchdl"),
-        (lambda r: r["arch"].update(weight_decay_lambda="0.1"), "weight_decay_lambda = '0.1'"),
-        (lambda r: r["arch"].update(weight_decay_lambda=-1), "weight_decay_lambda = -1"),
-        (lambda r: r["arch"].update(input_size=True), "input_size = True"),
-        (lambda r: r["arch"].update(hidden_size="4"), "hidden_size = '4'"),
+        (
+            lambda r: r["arch"].update(weight_decay_lambda="0.1"),
+            "weight_decay_lambda must be a finite number >= 0, got '0.1'",
+        ),
+        (
+            lambda r: r["arch"].update(weight_decay_lambda=-1),
+            "weight_decay_lambda must be a finite number >= 0, got -1",
+        ),
+        (
+            lambda r: r["arch"].update(input_size=True),
+            "sizes must be positive integers, got [True, 4, 3]",
+        ),
+        (
+            lambda r: r["arch"].update(hidden_size="4"),
+            "sizes must be positive integers, got [6, '4', 3]",
+        ),
         (lambda r: r["arch"].update(dtype="float16"), "arch.dtype = 'float16'"),
         (lambda r: r["arch"].update({"class": 7}), "arch.class = 7"),
         (lambda r: r["arch"].update({"class": "Evil"}), "unknown network class 'Evil'"),

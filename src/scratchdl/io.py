@@ -26,10 +26,9 @@ from numpy.typing import NDArray
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
+from scratchdl.checks import is_int
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
-from scratchdl.nets import DEEP_CONV_PARAMS as DEEP_CONV
-from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet
-from scratchdl.util import conv_output_size
+from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet, TwoLayerNet
 
 __all__ = [
     "BOOK_MODELS",
@@ -93,11 +92,10 @@ def save_model(
     if metadata:
         record["metadata"] = metadata
     try:
-        blob = json.dumps(record).encode("utf-8")
+        arrays = {_RECORD_KEY: _json_bytes(record)}
     except TypeError as exc:
         raise ConfigError(f"model metadata must be JSON-serialisable: {exc}") from None
     state = net.state_dict()
-    arrays = {_RECORD_KEY: np.frombuffer(blob, dtype=np.uint8)}
     arrays |= {_PARAM_PREFIX + k: v for k, v in state["params"].items()}
     # BatchNormalization's running statistics; a model file keeps no generators.
     arrays |= {_STATE_PREFIX + k: v for k, v in state["layers"].items()}
@@ -106,8 +104,8 @@ def save_model(
     return path
 
 
-def _build(arch: dict[str, Any], path: Path) -> Net:
-    """``cls(**config)`` from a checked record (:func:`check_model_file`)."""
+def _class_and_config(arch: dict[str, Any], path: Path) -> tuple[type[Net], dict[str, Any]]:
+    """The network class a record names and its constructor's keyword arguments."""
     config = dict(arch)
     name = config.pop("class")
     cls = NET_CLASSES.get(name)
@@ -116,15 +114,10 @@ def _build(arch: dict[str, Any], path: Path) -> Net:
             f"{path} names an unknown network class {name!r}: this scratchdl builds "
             f"{', '.join(NET_CLASSES)}"
         )
-    try:
-        if name == "TwoLayerNet" and "hidden_size_list" in config:
-            # Older files kept TwoLayerNet's one hidden layer as MultiLayerNet does: [size].
-            (config["hidden_size"],) = config.pop("hidden_size_list")
-        return cls(**config)
-    except (TypeError, ValueError, ConfigError, ShapeError) as exc:
-        raise ModelFileError(
-            f"{path} is damaged or forged: its record does not describe a {name} ({exc})"
-        ) from None
+    if cls is TwoLayerNet and "hidden_size_list" in config:
+        # Older files kept TwoLayerNet's one hidden layer as MultiLayerNet does: [size].
+        (config["hidden_size"],) = config.pop("hidden_size_list")
+    return cls, config
 
 
 def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Net:
@@ -149,7 +142,13 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
     """
     path = Path(path)
     record, _ = check_model_file(path, max_bytes)
-    net = _build(record["arch"], path)
+    cls, config = _class_and_config(record["arch"], path)
+    try:
+        net = cls(**config)
+    except (TypeError, ValueError, ConfigError, ShapeError) as exc:
+        raise ModelFileError(
+            f"{path} is damaged or forged: its record does not describe a {cls.__name__} ({exc})"
+        ) from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             state: dict[str, dict[str, NDArray]] = {"params": {}, "layers": {}}
@@ -179,16 +178,6 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
 
 # -- checking a model file before loading it --------------------------------------------------
 
-_MLP_CLASSES = ("MultiLayerNet", "TwoLayerNet")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and np.isfinite(value)
-
 
 def _check_record(record: Any, path: Path) -> dict[str, Any]:
     """The JSON record, with every field the loader reads of the type it needs."""
@@ -208,7 +197,7 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
             f"{path} is not a scratchdl model: its record is not a {FORMAT} record"
         )
     version = record.get("format_version", 0)
-    if not _is_int(version) or version < 0:
+    if not is_int(version) or version < 0:
         raise bad("format_version", version, "a whole number")
     if version > FORMAT_VERSION:
         raise ModelFileError(
@@ -227,90 +216,18 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
         raise bad("params", params, "a list of parameter names")
     if "metadata" in record and not isinstance(record["metadata"], dict):
         raise bad("metadata", record["metadata"], "an object")
-    if arch["class"] in _MLP_CLASSES:
-        for field in ("input_size", "output_size"):
-            if not _is_int(arch.get(field)) or arch[field] < 1:
-                raise bad(f"arch.{field}", arch.get(field), "a positive whole number")
-        field, hidden = _hidden_sizes(arch)
-        if not isinstance(hidden, list) or not all(_is_int(h) and h >= 1 for h in hidden):
-            raise bad(f"arch.{field}", arch.get(field), "positive whole numbers")
-        if not isinstance(arch.get("activation", "relu"), str):
-            raise bad("arch.activation", arch.get("activation"), "an activation name")
-        init = arch.get("weight_init_std", 0.01)
-        if not (_is_number(init) or isinstance(init, str)):
-            raise bad("arch.weight_init_std", init, "a number, 'he' or 'xavier'")
-        decay = arch.get("weight_decay_lambda", 0.0)
-        if not _is_number(decay) or decay < 0:
-            raise bad("arch.weight_decay_lambda", decay, "a finite number >= 0")
     return record
-
-
-def _hidden_sizes(arch: dict[str, Any]) -> tuple[str, Any]:
-    """The field holding an MLP's hidden sizes, and them as a list (TwoLayerNet: one)."""
-    if arch["class"] == "TwoLayerNet" and "hidden_size_list" not in arch:  # older: a list
-        return "hidden_size", [arch.get("hidden_size")]
-    return "hidden_size_list", arch.get("hidden_size_list")
 
 
 def _integers(value: Any, where: str) -> list[tuple[str, int]]:
     """Every integer in a JSON value, with where it is (``arch.conv_param.filter_num``)."""
-    if _is_int(value):
+    if is_int(value):
         return [(where, value)]
     if isinstance(value, dict):
         return [pair for k, v in value.items() for pair in _integers(v, f"{where}.{k}")]
     if isinstance(value, list):
         return [pair for i, v in enumerate(value) for pair in _integers(v, f"{where}[{i}]")]
     return []
-
-
-def _expected_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]] | None:
-    """Parameter shapes an architecture record implies, without building the network
-    (None for classes whose shapes only their constructor knows)."""
-    if arch["class"] in _MLP_CLASSES:
-        sizes = [arch["input_size"], *_hidden_sizes(arch)[1], arch["output_size"]]
-        shapes: dict[str, tuple[int, ...]] = {}
-        for i in range(1, len(sizes)):
-            shapes[f"W{i}"] = (sizes[i - 1], sizes[i])
-            shapes[f"b{i}"] = (sizes[i],)
-        return shapes
-    if arch["class"] == "SimpleNet":
-        return {"W": (2, 3)}
-    if arch["class"] in ("SimpleConvNet", "DeepConvNet"):
-        return _conv_net_shapes(arch)
-    return None
-
-
-def _conv_net_shapes(arch: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """The CNNs' parameter shapes by the constructors' arithmetic (ch. 7.2.4), so that an image
-    size forged in the record is refused before the network allocates its first Affine
-    weights (every size alone may look small: their product need not be).
-
-    Raises ShapeError (or TypeError, KeyError) when the record's sizes do not fit together.
-    """
-    C, H, W = (int(v) for v in arch.get("input_dim", (1, 28, 28)))
-    hidden, out = int(arch.get("hidden_size", 100)), int(arch.get("output_size", 10))
-    if arch["class"] == "SimpleConvNet":
-        defaults = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
-        convs, pool_after = [{**defaults, **arch.get("conv_param", {})}], {0}
-    else:
-        convs = [{**d, **arch.get(f"conv_param_{i + 1}", {})} for i, d in enumerate(DEEP_CONV)]
-        pool_after = {1, 3, 5}
-    shapes: dict[str, tuple[int, ...]] = {}
-    channels, h, w = C, H, W
-    for i, p in enumerate(convs):
-        fn, fs = int(p["filter_num"]), int(p["filter_size"])
-        h = conv_output_size(h, fs, p["stride"], p["pad"])
-        w = conv_output_size(w, fs, p["stride"], p["pad"])
-        shapes[f"W{i + 1}"], shapes[f"b{i + 1}"] = (fn, channels, fs, fs), (fn,)
-        channels = fn
-        if i in pool_after:
-            if h < 2 or w < 2:
-                raise ShapeError(f"the image is {h}x{w} before a 2x2 pooling")
-            h, w = h // 2, w // 2
-    n = len(convs)
-    shapes[f"W{n + 1}"], shapes[f"b{n + 1}"] = (channels * h * w, hidden), (hidden,)
-    shapes[f"W{n + 2}"], shapes[f"b{n + 2}"] = (hidden, out), (out,)
-    return shapes
 
 
 def check_model_file(
@@ -384,7 +301,7 @@ def check_model_file(
         )
     # Any size in the record (a width, a filter count, an image side) is at most the number of
     # parameter values the file holds: a forged size of 1e9 is refused before the network
-    # is built, for the architectures whose shapes are derived below and for all others.
+    # is built, with a message naming it (the shapes below would refuse it too).
     n_values = sum(int(np.prod(arrays[name].shape)) for name in present)
     for field, value in _integers(arch, "arch"):
         if value > max(n_values, 1):
@@ -393,9 +310,10 @@ def check_model_file(
                 f"{n_values} parameter values the file holds"
             )
     dtype = np.dtype(arch.get("dtype", "float32"))
+    cls, config = _class_and_config(arch, path)
     try:
-        expected = _expected_shapes(arch)
-    except (ShapeError, TypeError, KeyError, ValueError) as exc:
+        expected = cls.param_shapes(config)
+    except (ConfigError, TypeError, ValueError) as exc:
         raise ModelFileError(
             f"{path} is damaged or forged: its record's architecture does not fit together ({exc})"
         ) from None
@@ -406,13 +324,13 @@ def check_model_file(
                 f"{path} is damaged or forged: parameter {name} is {got.dtype}, its record says "
                 f"{dtype}"
             )
-        if expected is not None and expected.get(name) != got.shape:
+        if expected.get(name) != got.shape:
             want = expected.get(name, "no such parameter")
             raise ModelFileError(
                 f"{path} is damaged or forged: parameter {name} has shape {got.shape}, its "
                 f"record's architecture needs {want}"
             )
-    if expected is not None and set(expected) != set(record["params"]):
+    if set(expected) != set(record["params"]):
         raise ModelFileError(
             f"{path} is damaged or forged: its record's architecture needs parameters "
             f"{sorted(expected)}, it lists {sorted(record['params'])}"
@@ -774,15 +692,9 @@ def _check_dimensions(weights: dict[str, NDArray], model: str, path: Any) -> Non
             )
 
 
-def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str, path) -> Net:
-    sizes = [weights["W1"].shape[0]]
-    for i in range(1, n_layers + 1):
-        W, b = weights[f"W{i}"], weights[f"b{i}"]
-        if W.ndim != 2 or W.shape[0] != sizes[-1] or b.shape != (W.shape[1],):
-            raise ModelFileError(
-                f"{path}: W{i} {W.shape} and b{i} {b.shape} do not chain into a network"
-            )
-        sizes.append(W.shape[1])
+def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str) -> Net:
+    # Sizes from each W's columns: a W whose rows do not chain is refused by the shape check.
+    sizes = [weights["W1"].shape[0], *(weights[f"W{i}"].shape[1] for i in range(1, n_layers + 1))]
     return MultiLayerNet(sizes[0], sizes[1:-1], sizes[-1], activation=activation, dtype=dtype)
 
 
@@ -857,7 +769,7 @@ def load_book_weights(
         raise ModelFileError(f"{path} holds weights of a {detected!r} network, not a {model!r} one")
     try:
         if model == "mlp":
-            net = _mlp_from(weights, n_layers, activation, dtype, path)
+            net = _mlp_from(weights, n_layers, activation, dtype)
         elif model == "cnn":
             net = _simple_conv_from(weights, input_dim, dtype, path)
         else:

@@ -26,6 +26,8 @@ in use, cannot happen.
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
@@ -41,6 +43,7 @@ from scratchdl.checks import (
     check_non_negative_int,
     check_positive_int,
     check_probability,
+    is_int,
 )
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import (
@@ -357,6 +360,22 @@ class Net:
             bit_generator.state = rng_state
             layers[name].rng = np.random.Generator(bit_generator)
 
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """``{'W1': (784, 100), ...}``: the parameter shapes of ``cls(**config)``, worked out
+        from ``config`` alone, with nothing allocated (a model file's arrays are compared with
+        them before its network is built: sizes that each look small can multiply to terabytes).
+
+        Raises
+        ------
+        ConfigError, TypeError
+            If ``config`` gives sizes that do not fit together, or arguments the constructor
+            does not take.
+        """
+        args = inspect.signature(cls).bind(**config)
+        args.apply_defaults()
+        return cls._shapes(**args.arguments)  # each class's own arithmetic
+
     def copy(self) -> Net:
         """An independent deep copy (parameters and all)."""
         return copy.deepcopy(self)
@@ -583,6 +602,10 @@ class TwoLayerNet(LayerNet):
         config["hidden_size"] = config.pop("hidden_size_list")[0]
         return config
 
+    @staticmethod
+    def _shapes(input_size: Any, hidden_size: Any, output_size: Any, **_: Any) -> dict[str, Any]:
+        return _mlp_shapes([input_size, hidden_size, output_size])
+
     def __repr__(self) -> str:
         return _mlp_repr(self)
 
@@ -648,14 +671,26 @@ class MultiLayerNet(LayerNet):
         has this network's shape."""
         return _mlp_config(self)
 
+    @staticmethod
+    def _shapes(input_size: Any, hidden_size_list: Any, output_size: Any, **_: Any) -> dict:
+        return _mlp_shapes([input_size, *hidden_size_list, output_size])
+
     def __repr__(self) -> str:
         return _mlp_repr(self)
 
 
+def _mlp_shapes(sizes: list[Any]) -> dict[str, tuple[int, ...]]:
+    """``W1, b1, ...`` of fully connected layers ``sizes[0] -> sizes[1] -> ...``."""
+    if not all(is_int(s) and s >= 1 for s in sizes):
+        raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
+    shapes = {}
+    for i in range(1, len(sizes)):
+        shapes[f"W{i}"], shapes[f"b{i}"] = (int(sizes[i - 1]), int(sizes[i])), (int(sizes[i]),)
+    return shapes
+
+
 def _check_sizes(sizes: list[Any], activation: str, weight_decay_lambda: float) -> None:
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ConfigError(f"layer sizes must be positive integers, got {sizes}")
+    _mlp_shapes(sizes)
     check_choice(activation, tuple(ACTIVATION_LAYERS), "activation")
     check_non_negative(weight_decay_lambda, "weight_decay_lambda")
 
@@ -780,6 +815,13 @@ class MultiLayerNetExtend(LayerNet):
             "use_batchnorm": self.use_batchnorm,
         }
 
+    @staticmethod
+    def _shapes(input_size: Any, hidden_size_list: Any, output_size: Any, **args: Any) -> dict:
+        shapes = _mlp_shapes([input_size, *hidden_size_list, output_size])
+        for i, size in enumerate(hidden_size_list, start=1) if args["use_batchnorm"] else ():
+            shapes[f"gamma{i}"] = shapes[f"beta{i}"] = (size,)
+        return shapes
+
     def __repr__(self) -> str:
         extras = "".join(
             text
@@ -826,6 +868,10 @@ class SimpleNet(Net):
     def config(self) -> dict[str, Any]:
         """The constructor's keyword arguments but ``W`` (a parameter) and ``rng``."""
         return {"dtype": self.dtype.name}
+
+    @staticmethod
+    def _shapes(**_: Any) -> dict[str, tuple[int, ...]]:
+        return {"W": (2, 3)}
 
     def __repr__(self) -> str:
         return f"SimpleNet(2-3, {self.dtype.name})"
@@ -877,6 +923,25 @@ class ConvNet(LayerNet):
             numbers = {name: i for i, name in enumerate(named, start=1)}
         super()._bind_layers(numbers)
 
+    def _init_params(
+        self,
+        shapes: dict[str, tuple[int, ...]],
+        weight_init_std: float | str,
+        rng: np.random.Generator,
+    ) -> dict[str, NDArray]:
+        """The book's ``self.params``: each ``W`` is ``std * N(0, 1)`` for its fan-in (a
+        filter's ``C * FH * FW``, an Affine layer's inputs), each ``b`` zeros."""
+        params = {}
+        for key, shape in shapes.items():
+            if key.startswith("W"):
+                fan_in = math.prod(shape[1:]) if len(shape) == 4 else shape[0]
+                std = init_std(weight_init_std, fan_in)
+                # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
+                params[key] = (std * rng.standard_normal(shape)).astype(self.dtype)
+            else:
+                params[key] = np.zeros(shape, dtype=self.dtype)
+        return params
+
     def _as_batch(self, x: ArrayLike) -> tuple[NDArray, bool]:
         x = np.asarray(x)
         dim = self.input_dim
@@ -907,6 +972,42 @@ def _conv_settings(conv_param: dict[str, int] | None, default: dict[str, int]) -
     return conv
 
 
+def _conv_shapes(
+    input_dim: Sequence[int],
+    convs: dict[str, dict[str, int] | None],
+    defaults: Sequence[dict[str, int]],
+    pool_after: Sequence[int],
+    hidden_size: int,
+    output_size: int,
+) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of a ConvNet by the arithmetic of ch. 7.2.4, settings checked: the
+    convolutions ``convs`` (by the argument that sets each, in order, over ``defaults``), a
+    2x2 pooling after those numbered in ``pool_after``, then Affine layers to ``hidden_size``
+    and ``output_size``."""
+    C, h, w = dim = _input_dim(input_dim)
+    hidden = check_positive_int(hidden_size, "hidden_size")
+    out = check_positive_int(output_size, "output_size")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, ((name, given), default) in enumerate(zip(convs.items(), defaults, strict=True), 1):
+        p = _conv_settings(given, default)
+        fn, fs = p["filter_num"], p["filter_size"]
+        try:
+            h = conv_output_size(h, fs, p["stride"], p["pad"])
+            w = conv_output_size(w, fs, p["stride"], p["pad"])
+        except ShapeError as exc:
+            raise ConfigError(f"{name} does not fit input_dim {dim}: {exc}") from None
+        shapes[f"W{i}"], shapes[f"b{i}"] = (fn, C, fs, fs), (fn,)
+        C = fn
+        if i in pool_after:
+            if h < 2 or w < 2:
+                raise ConfigError(f"{name} leaves a {h}x{w} image, too small for the 2x2 pooling")
+            h, w = h // 2, w // 2
+    n = len(convs)
+    shapes[f"W{n + 1}"], shapes[f"b{n + 1}"] = (C * h * w, hidden), (hidden,)
+    shapes[f"W{n + 2}"], shapes[f"b{n + 2}"] = (hidden, out), (out,)
+    return shapes
+
+
 def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
     dim = tuple(input_dim)
     if len(dim) != 3 or any(
@@ -914,6 +1015,9 @@ def _input_dim(input_dim: Sequence[int]) -> tuple[int, int, int]:
     ):
         raise ConfigError(f"input_dim must be (C, H, W) of positive integers, got {input_dim!r}")
     return int(dim[0]), int(dim[1]), int(dim[2])
+
+
+_SIMPLE_CONV = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 
 
 class SimpleConvNet(ConvNet):
@@ -955,50 +1059,24 @@ class SimpleConvNet(ConvNet):
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
+        shapes = self._shapes(input_dim, conv_param, hidden_size, output_size)
         self.input_dim = C, H, W = _input_dim(input_dim)
         self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
-        self.conv_param = _conv_settings(
-            conv_param, {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
-        )
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.output_size = check_positive_int(output_size, "output_size")
+        self.conv_param = _conv_settings(conv_param, _SIMPLE_CONV)
+        self.hidden_size, self.output_size = int(hidden_size), int(output_size)
         self.input_size = C * H * W
         self.weight_init_std = weight_init_std
         self.dtype = _check_dtype(dtype)
-        gen = _resolve_rng(rng)
-        fn, fs = self.conv_param["filter_num"], self.conv_param["filter_size"]
-        stride, pad = self.conv_param["stride"], self.conv_param["pad"]
-        try:
-            conv_h = conv_output_size(H, fs, stride, pad)
-            conv_w = conv_output_size(W, fs, stride, pad)
-        except ShapeError as exc:
-            raise ConfigError(
-                f"conv_param does not fit input_dim {self.input_dim}: {exc}"
-            ) from None
-        if conv_h < 2 or conv_w < 2:
-            raise ConfigError(
-                f"conv_param leaves a {conv_h}x{conv_w} image, too small for the 2x2 pooling"
-            )
-        pool_size = fn * (conv_h // 2) * (conv_w // 2)
+        params = self._init_params(shapes, weight_init_std, _resolve_rng(rng))
 
-        def weights(shape: tuple[int, ...], fan_in: int) -> NDArray:
-            # Drawn in float64 and then cast, so one seed gives the same net in either dtype.
-            std = init_std(weight_init_std, fan_in)
-            return (std * gen.standard_normal(shape)).astype(self.dtype)
-
-        def zeros(n: int) -> NDArray:
-            return np.zeros(n, dtype=self.dtype)
-
-        hidden, out = self.hidden_size, self.output_size
         self.layers = OrderedDict()
-        self.layers["Conv1"] = Convolution(
-            weights((fn, C, fs, fs), C * fs * fs), zeros(fn), stride, pad
-        )
+        stride, pad = self.conv_param["stride"], self.conv_param["pad"]
+        self.layers["Conv1"] = Convolution(params["W1"], params["b1"], stride, pad)
         self.layers["Relu1"] = Relu()
         self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
-        self.layers["Affine1"] = Affine(weights((pool_size, hidden), pool_size), zeros(hidden))
+        self.layers["Affine1"] = Affine(params["W2"], params["b2"])
         self.layers["Relu2"] = Relu()
-        self.layers["Affine2"] = Affine(weights((hidden, out), hidden), zeros(out))
+        self.layers["Affine2"] = Affine(params["W3"], params["b3"])
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
 
@@ -1014,6 +1092,13 @@ class SimpleConvNet(ConvNet):
             "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
+
+    @staticmethod
+    def _shapes(
+        input_dim: Any, conv_param: Any, hidden_size: Any, output_size: Any, **_: Any
+    ) -> dict[str, tuple[int, ...]]:
+        convs = {"conv_param": conv_param}
+        return _conv_shapes(input_dim, convs, [_SIMPLE_CONV], [1], hidden_size, output_size)
 
     def __repr__(self) -> str:
         c = self.conv_param
@@ -1089,56 +1174,36 @@ class DeepConvNet(ConvNet):
         dtype: DTypeLike = np.float32,
         rng: np.random.Generator | int | None = None,
     ) -> None:
+        given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
+        convs = {f"conv_param_{i}": p for i, p in enumerate(given, start=1)}
+        shapes = self._shapes(input_dim, hidden_size, output_size, **convs)
         self.input_dim = C, H, W = _input_dim(input_dim)
         self.weight_decay_lambda = check_non_negative(weight_decay_lambda, "weight_decay_lambda")
         init_std(weight_init_std, 1)  # a bad value fails here, before anything is drawn
         self.weight_init_std = weight_init_std
-        given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6)
         self.conv_params = [
-            _conv_settings(p, default) for p, default in zip(given, DEEP_CONV_PARAMS, strict=True)
+            _conv_settings(p, d) for p, d in zip(given, DEEP_CONV_PARAMS, strict=True)
         ]
-        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
-        self.output_size = check_positive_int(output_size, "output_size")
+        self.hidden_size, self.output_size = int(hidden_size), int(output_size)
         self.dropout_ratio = float(dropout_ratio)
         self.input_size = C * H * W
         self.dtype = _check_dtype(dtype)
         gen = _resolve_rng(rng)
-
-        def he(shape: tuple[int, ...], fan_in: int) -> NDArray:
-            # The book's He scale sqrt(2 / fan_in) unless weight_init_std says otherwise.
-            std = init_std(weight_init_std, fan_in)
-            return (std * gen.standard_normal(shape)).astype(self.dtype)
-
-        def zeros(n: int) -> NDArray:
-            return np.zeros(n, dtype=self.dtype)
+        params = self._init_params(shapes, weight_init_std, gen)
 
         self.layers = OrderedDict()
-        channels, h, w = C, H, W
-        for i, p in enumerate(self.conv_params):
-            fn, fs = p["filter_num"], p["filter_size"]
-            try:
-                h = conv_output_size(h, fs, p["stride"], p["pad"])
-                w = conv_output_size(w, fs, p["stride"], p["pad"])
-            except ShapeError as exc:
-                raise ConfigError(f"conv_param_{i + 1} does not fit: {exc}") from None
-            W_i = he((fn, channels, fs, fs), channels * fs * fs)
-            self.layers[f"Conv{i + 1}"] = Convolution(W_i, zeros(fn), p["stride"], p["pad"])
-            self.layers[f"Relu{i + 1}"] = Relu()
-            channels = fn
-            if i % 2 == 1:
-                if h < 2 or w < 2:
-                    raise ConfigError(
-                        f"the image is {h}x{w} before pooling {i // 2 + 1}: too small"
-                    )
-                h, w = h // 2, w // 2
-                self.layers[f"Pool{i // 2 + 1}"] = Pooling(pool_h=2, pool_w=2, stride=2)
-        flat, hidden, out = channels * h * w, self.hidden_size, self.output_size
-        self.layers["Affine1"] = Affine(he((flat, hidden), flat), zeros(hidden))
+        for i, p in enumerate(self.conv_params, start=1):
+            conv = Convolution(params[f"W{i}"], params[f"b{i}"], p["stride"], p["pad"])
+            self.layers[f"Conv{i}"] = conv
+            self.layers[f"Relu{i}"] = Relu()
+            if i % 2 == 0:
+                self.layers[f"Pool{i // 2}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Affine1"] = Affine(params["W7"], params["b7"])
         self.layers["Relu7"] = Relu()
         # Each Dropout draws from a generator of its own (spawned from rng), which a
         # checkpoint can save and restore.
         self.layers["Dropout1"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
-        self.layers["Affine2"] = Affine(he((hidden, out), hidden), zeros(out))
+        self.layers["Affine2"] = Affine(params["W8"], params["b8"])
         self.layers["Dropout2"] = Dropout(self.dropout_ratio, rng=gen.spawn(1)[0])
         self.lastLayer = SoftmaxWithLoss()
         self._bind_layers()
@@ -1156,6 +1221,13 @@ class DeepConvNet(ConvNet):
             "weight_decay_lambda": self.weight_decay_lambda,
             "dtype": self.dtype.name,
         }
+
+    @staticmethod
+    def _shapes(
+        input_dim: Any, hidden_size: Any, output_size: Any, **convs: Any
+    ) -> dict[str, tuple[int, ...]]:
+        convs = {f"conv_param_{i}": convs[f"conv_param_{i}"] for i in range(1, 7)}
+        return _conv_shapes(input_dim, convs, DEEP_CONV_PARAMS, [2, 4, 6], hidden_size, output_size)
 
     def __repr__(self) -> str:
         filters = ",".join(str(p["filter_num"]) for p in self.conv_params)

@@ -417,6 +417,13 @@ def evaluate_estimate(net: Any, n_samples: int) -> tuple[int, dict[str, int]]:
     return sum(parts.values()), parts
 
 
+def check_model_memory(command: str, net: Any, n_samples: int, fix: str, force: bool) -> None:
+    """Refuse, before any data is loaded, a model whose evaluation on ``n_samples`` images
+    cannot fit in memory (:func:`evaluate_estimate`, :func:`check_memory`)."""
+    estimate, parts = evaluate_estimate(net, n_samples)
+    check_memory(command, estimate, parts, fix, force)
+
+
 def gradcheck_estimate(arch: dict[str, Any], samples: int) -> tuple[int, dict[str, int]]:
     """Peak bytes of ``gradcheck``: float64 copies of the net, two gradients of each kind."""
     plan = network_plan(arch, 8)

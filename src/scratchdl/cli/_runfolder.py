@@ -234,12 +234,12 @@ class RunFolder:
         else:
             os.rename(self.real, self.swapped_out)
             os.rename(self.staging, self.real)
-        _fsync_dir(self.parent)
+        _fsync(self.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def _fsync(path: Path | str) -> None:
     with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
@@ -250,13 +250,8 @@ def _fsync_tree(folder: Path) -> None:
     """Flush the staged files to disk before they replace a complete run."""
     for entry in os.scandir(folder):
         if entry.is_file(follow_symlinks=False):
-            with contextlib.suppress(OSError):
-                fd = os.open(entry.path, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-    _fsync_dir(folder)
+            _fsync(entry.path)
+    _fsync(folder)
 
 
 @contextlib.contextmanager

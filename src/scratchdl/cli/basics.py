@@ -87,7 +87,6 @@ def _gradcheck(args: argparse.Namespace) -> int:
     from scratchdl.cli._resources import check_memory, gradcheck_estimate
     from scratchdl.errors import ConfigError
     from scratchdl.gradient import gradient_check
-    from scratchdl.nets import MultiLayerNet
 
     hidden = args.hidden or [8]
     for name, value, low in (
@@ -99,39 +98,30 @@ def _gradcheck(args: argparse.Namespace) -> int:
     ):
         if value < low:
             raise ConfigError(f"{name} must be an integer of at least {low}, got {value}")
-    sizes = [args.input_size, *hidden, args.classes]
-    if args.model == "mlp":
-        arch = {
-            "class": "MultiLayerNet",
-            "input_size": args.input_size,
-            "hidden_size_list": hidden,
-            "output_size": args.classes,
-            "activation": args.activation,
-        }
-    else:
-        arch = _small_cnn_arch(args.model, hidden[0], args.classes)
-    estimate, parts = gradcheck_estimate(arch, args.samples)
+    cls, config = _small_net(args.model, args, hidden)
+    estimate, parts = gradcheck_estimate({"class": cls.__name__, **config}, args.samples)
     check_memory("gradcheck", estimate, parts, "use a smaller --input-size or --hidden", args.force)
+    if args.model != "mlp" and args.activation != "relu":
+        raise ConfigError(f"--model {args.model} uses ReLU: drop --activation")
     rng = np.random.default_rng(args.seed)
+    counting_net = _counting_net_class(cls)
+    net = counting_net(**config, rng=rng)
     if args.model == "mlp":
-        counting_net = _counting_net_class(MultiLayerNet)
-        net = counting_net(
-            args.input_size,
-            hidden,
-            args.classes,
-            activation=args.activation,
-            weight_init_std=1.0,
-            rng=rng,
-        )
         shape = (args.input_size,)
-        what = f"a {'-'.join(str(s) for s in sizes)} {args.activation} net"
+        sizes = "-".join(str(s) for s in [args.input_size, *hidden, args.classes])
+        what = f"a {sizes} {args.activation} net"
     else:
-        if args.activation != "relu":
-            raise ConfigError(f"--model {args.model} uses ReLU: drop --activation")
-        net = _small_cnn(args.model, hidden[0], args.classes, rng)
-        counting_net = type(net)
+        # Biases away from 0: DeepConvNet's pad-2 convolution has outputs that see only
+        # padding, whose ReLU input is the bias, and a bias of 0 would sit on the kink for
+        # every sample.
+        for key in net.params:
+            if key.startswith("b"):
+                net.params[key] = rng.uniform(0.05, 0.2, net.params[key].shape)
+        for layer in net.layers.values():
+            if hasattr(layer, "dropout_ratio"):
+                layer.dropout_ratio = 0.0  # random masks per forward pass defeat the check
         shape = net.input_dim
-        what = f"a small {type(net).__mro__[1].__name__} ({'x'.join(map(str, shape))} images)"
+        what = f"a small {cls.__name__} ({'x'.join(map(str, shape))} images)"
     x = rng.standard_normal((args.samples, *shape))
     t = rng.integers(0, args.classes, size=args.samples)
     progress = _Progress(net, x, t, args.force)
@@ -167,58 +157,25 @@ def _gradcheck(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _small_cnn_arch(model: str, hidden: int, classes: int) -> dict[str, Any]:
-    """The architecture record of :func:`_small_cnn`'s network, for the memory estimate."""
-    from scratchdl.nets import DEEP_CONV_PARAMS
+def _small_net(model: str, args: argparse.Namespace, hidden: list[int]) -> tuple[type, dict]:
+    """The class and keyword arguments of the network to check: the MLP asked for, or a CNN
+    small enough for central differences."""
+    from scratchdl.nets import DEEP_CONV_PARAMS, DeepConvNet, MultiLayerNet, SimpleConvNet
 
+    if model == "mlp":
+        config = {"input_size": args.input_size, "hidden_size_list": hidden}
+        config |= {"output_size": args.classes, "activation": args.activation}
+        return MultiLayerNet, config | {"weight_init_std": 1.0}
+    sizes = {"hidden_size": hidden[0], "output_size": args.classes}
     if model == "cnn":
-        return {
-            "class": "SimpleConvNet",
-            "input_dim": list(_SMALL_CNN_DIM),
-            "conv_param": dict(_SMALL_CNN_CONV),
-            "hidden_size": hidden,
-            "output_size": classes,
-        }
+        conv = {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1}
+        config = {"input_dim": [2, 7, 7], "conv_param": conv, **sizes, "weight_init_std": 0.5}
+        return SimpleConvNet, config
     convs = {
         f"conv_param_{i + 1}": {**p, "filter_num": n}
-        for i, (p, n) in enumerate(zip(DEEP_CONV_PARAMS, _SMALL_DEEP_FILTERS, strict=True))
+        for i, (p, n) in enumerate(zip(DEEP_CONV_PARAMS, (2, 3, 2, 3, 2, 2), strict=True))
     }
-    return {
-        "class": "DeepConvNet",
-        "input_dim": list(_SMALL_DEEP_DIM),
-        **convs,
-        "hidden_size": hidden,
-        "output_size": classes,
-    }
-
-
-_SMALL_CNN_DIM, _SMALL_CNN_CONV = (
-    (2, 7, 7),
-    {"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 1},
-)
-_SMALL_DEEP_DIM, _SMALL_DEEP_FILTERS = (1, 8, 8), (2, 3, 2, 3, 2, 2)
-
-
-def _small_cnn(model: str, hidden: int, classes: int, rng: Any) -> Any:
-    """A CNN small enough for central differences, with biases away from 0: DeepConvNet's
-    pad-2 convolution has outputs that see only padding, whose ReLU input is the bias, and a
-    bias of 0 would sit on the kink for every sample."""
-    from scratchdl.nets import DeepConvNet, SimpleConvNet
-
-    if model == "cnn":
-        cnn = _counting_net_class(SimpleConvNet)
-        net = cnn(_SMALL_CNN_DIM, _SMALL_CNN_CONV, hidden, classes, weight_init_std=0.5, rng=rng)
-    else:
-        small = [{"filter_num": n} for n in _SMALL_DEEP_FILTERS]
-        cnn = _counting_net_class(DeepConvNet)
-        net = cnn(_SMALL_DEEP_DIM, *small, hidden_size=hidden, output_size=classes, rng=rng)
-        for layer in net.layers.values():
-            if hasattr(layer, "dropout_ratio"):
-                layer.dropout_ratio = 0.0  # random masks per forward pass defeat the check
-    for key in net.params:
-        if key.startswith("b"):
-            net.params[key] = rng.uniform(0.05, 0.2, net.params[key].shape)
-    return net
+    return DeepConvNet, {"input_dim": [1, 8, 8], **convs, **sizes}
 
 
 def _avoid_kinks(net: Any, x: Any, t: Any, rng: Any, h: float) -> tuple[Any, Any, int, int]:

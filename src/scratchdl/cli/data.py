@@ -26,25 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     # Not required: a bare ``scratchdl data`` prints this help (see _handle).
     parser.set_defaults(data_parser=parser)
 
-    def data_dir(p: argparse.ArgumentParser) -> None:
-        add_data_dir(p)
-
     fetch = actions.add_parser("fetch", help="download and verify a dataset")
     fetch.add_argument("dataset", nargs="?", default="mnist", choices=DATASETS)
-    data_dir(fetch)
+    add_data_dir(fetch)
     fetch.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
     verify = actions.add_parser("verify", help="check the files that are present")
     verify.add_argument("--dataset", choices=(*DATASETS, "all"), default="all")
-    data_dir(verify)
+    add_data_dir(verify)
 
     imp = actions.add_parser("import", help="verify IDX files (or a folder) and copy them in")
     imp.add_argument("path", metavar="PATH", help="an IDX file (.gz or raw) or a folder of them")
     imp.add_argument("--dataset", choices=DATASETS, default="mnist")
-    data_dir(imp)
+    add_data_dir(imp)
 
     info = actions.add_parser("info", help="where data lives, what is there and its size")
-    data_dir(info)
+    add_data_dir(info)
 
     clean = actions.add_parser(
         "clean",
@@ -62,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "copies",
     )
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
-    data_dir(clean)
+    add_data_dir(clean)
 
     parser.set_defaults(func=_handle)
 

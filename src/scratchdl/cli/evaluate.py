@@ -89,15 +89,6 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int) 
     return flat.reshape(n_classes, n_classes)
 
 
-def _check_memory(net: Any, dataset: str, force: bool) -> None:
-    """Refuse, before loading the data, a model whose evaluation cannot fit in memory."""
-    from scratchdl.cli._resources import DATASET_SHAPES, check_memory, evaluate_estimate
-
-    _, n_test, _, _ = DATASET_SHAPES.get(dataset, DATASET_SHAPES["mnist"])
-    estimate, parts = evaluate_estimate(net, n_test)
-    check_memory("evaluate", estimate, parts, "evaluate on a larger machine", force)
-
-
 def _log_probabilities(net: Any, x: np.ndarray) -> np.ndarray:
     """``log softmax(net.predict(x))`` (N, C), in the chunks of :func:`scratchdl.nets.evaluate`."""
     from scratchdl.functions import log_softmax
@@ -124,6 +115,7 @@ def _load_models(paths: list[str]) -> list[Any]:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from scratchdl.cli._resources import DATASET_SHAPES, check_model_memory
     from scratchdl.data import load_mnist
     from scratchdl.errors import ShapeError
     from scratchdl.nets import Ensemble
@@ -136,8 +128,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             "choose the test set with --dataset"
         )
     dataset = args.dataset or next(iter(datasets), None) or "mnist"
+    n_test = DATASET_SHAPES.get(dataset, DATASET_SHAPES["mnist"])[1]
     for net in nets:
-        _check_memory(net, dataset, args.force)
+        check_model_memory("evaluate", net, n_test, "evaluate on a larger machine", args.force)
     _, (x_test, t_test) = load_mnist(
         normalize=True, flatten=True, data_dir=args.data_dir, dataset=dataset
     )

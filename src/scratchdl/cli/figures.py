@@ -92,7 +92,17 @@ def _figures(args: argparse.Namespace) -> int:
     from scratchdl.plots.notes import write_figures
 
     with language(args.lang):
-        result = _write(args, write_figures)
+        result = write_figures(
+            args.out,
+            data_dir=args.data_dir,
+            model_path=args.model,
+            seed=args.seed,
+            epochs=args.epochs,
+            download=not args.no_download,
+            only=args.only,
+            progress=lambda line: print(line, flush=True),
+            convnet_params=args.convnet_params,
+        )
     # The "wrote" lines above are the list of files; this line sums them up.
     summary = f"{len(result.written)} figure(s) written to {args.out}"
     if result.skipped:
@@ -101,20 +111,6 @@ def _figures(args: argparse.Namespace) -> int:
         )
     print(summary)
     return 0
-
-
-def _write(args: argparse.Namespace, write_figures) -> object:  # noqa: ANN001
-    return write_figures(
-        args.out,
-        data_dir=args.data_dir,
-        model_path=args.model,
-        seed=args.seed,
-        epochs=args.epochs,
-        download=not args.no_download,
-        only=args.only,
-        progress=lambda line: print(line, flush=True),
-        convnet_params=args.convnet_params,
-    )
 
 
 def _report(args: argparse.Namespace) -> int:

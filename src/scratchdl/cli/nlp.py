@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from scratchdl.train.trainer import Callback
 
 #: Settings of a CBOW run: flag name -> default (the book's ch04/train.py).
 CBOW_DEFAULTS: dict[str, Any] = {
@@ -28,7 +28,6 @@ CBOW_DEFAULTS: dict[str, Any] = {
     "lr": 0.001,
     "seed": 0,
 }
-_CHECKPOINT = "checkpoint.npz"
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +38,8 @@ def register(subparsers: Any) -> None:
     )
     sub = p.add_subparsers(dest="nlp_command", metavar="NLP_COMMAND", parser_class=type(p))
     p.set_defaults(func=lambda args: _usage(p))
+
+    from scratchdl.cli.nlp_seq import add_run_flags, register_nlp
 
     c = sub.add_parser(
         "cbow",
@@ -60,13 +61,7 @@ def register(subparsers: Any) -> None:
     c.add_argument("--epochs", type=int, help="passes over the corpus (default 10)")
     c.add_argument("--lr", type=float, help="Adam's learning rate (default 0.001)")
     c.add_argument("--seed", type=int, help="seed of the weights, samples and batches (0)")
-    c.add_argument(
-        "--max-seconds",
-        type=float,
-        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
-    )
-    c.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
-    c.add_argument("--force", action="store_true", help="replace the run already in --out")
+    add_run_flags(c)
     c.add_argument("--quiet", "-q", action="store_true", help="only the final line")
     c.set_defaults(func=_cbow)
 
@@ -93,9 +88,7 @@ def register(subparsers: Any) -> None:
     m.add_argument("--top", type=int, default=5, help="how many words (default 5)")
     m.set_defaults(func=_most_similar)
 
-    from scratchdl.cli.nlp_seq import register_nlp  # chapters 7-8: seq2seq, attention-map
-
-    register_nlp(sub)
+    register_nlp(sub)  # chapters 6-8: rnnlm, seq2seq, attention-map
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -145,56 +138,35 @@ def _most_similar(args: argparse.Namespace) -> int:
 # -- cbow --------------------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    from scratchdl.checks import check_positive, check_positive_int
-    from scratchdl.errors import ConfigError
+def _settings(args: argparse.Namespace) -> dict[str, Any] | None:
+    from scratchdl.checks import check_positive
+    from scratchdl.cli.nlp_seq import check_flags, corpus_setting, flag_settings
 
-    given = {k: getattr(args, k) for k in CBOW_DEFAULTS if getattr(args, k) is not None}
-    if args.resume and given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise ConfigError(
-            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-        )
-    settings = {**CBOW_DEFAULTS, **given}
-    if settings["corpus"] not in ("ptb", "ptb-val", "ptb-test"):
-        # Stored with the run: --resume from another folder must find the same file.
-        settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
-    for key in ("hidden", "window", "batch_size", "epochs"):
-        check_positive_int(settings[key], "--" + key.replace("_", "-"))
-    check_positive(settings["lr"], "--lr")
+    settings = flag_settings(args, CBOW_DEFAULTS)
     if args.max_seconds is not None:
         check_positive(args.max_seconds, "--max-seconds")
-    return settings
-
-
-def _load_corpus(settings: dict[str, Any], data_dir: str | None, quiet: bool) -> tuple:
-    from scratchdl.data.ptb import load_corpus_file, load_ptb
-
-    name = settings["corpus"]
-    splits = {"ptb": "train", "ptb-val": "val", "ptb-test": "test"}
-    if name in splits:
-        return load_ptb(splits[name], data_dir=data_dir, quiet=quiet)
-    return load_corpus_file(name)
+    if settings is None:
+        return None
+    settings["corpus"] = corpus_setting(settings["corpus"], ("ptb", "ptb-val", "ptb-test"))
+    return check_flags(settings, ("hidden", "window", "batch_size", "epochs"), ("lr",))
 
 
 def _cbow(args: argparse.Namespace) -> int:
-    from scratchdl.cli._runfolder import run_folder
-    from scratchdl.cli.train import _check_folder, _check_out
+    from scratchdl.cli.nlp_seq import run_command
 
-    settings = _settings(args)
-    out = Path(args.out)
-    _check_out(out)
-    with run_folder(out) as folder:
-        state = _check_folder(folder, args)
-        checkpoint = None
-        if args.resume:
-            checkpoint = _read_checkpoint(out / _CHECKPOINT)
-            settings = checkpoint["record"]["settings"]
-        return _cbow_in(folder, state, settings, checkpoint, args)
+    return run_command(args, _settings(args), _cbow_in)
 
 
-def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any, args) -> int:
-    from scratchdl.cli._runfolder import sigint_held
+def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli.nlp_seq import (
+        CHECKPOINT,
+        corpus_digest,
+        load_corpus,
+        restore_checkpoint,
+        save_run,
+        say_saved,
+        say_stopped,
+    )
     from scratchdl.io import save_word_vectors
     from scratchdl.optimizers import Adam
     from scratchdl.train.book2 import Trainer
@@ -202,12 +174,15 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
     from scratchdl.word2vec import CBOW
     from scratchdl.words import create_contexts_target
 
-    out, staging = Path(args.out), folder.staging
-    corpus, word_to_id, id_to_word = _load_corpus(settings, args.data_dir, args.quiet)
+    out = Path(args.out)
+    corpus, word_to_id, id_to_word = load_corpus(settings["corpus"], args.data_dir, args.quiet)
     contexts, target = create_contexts_target(corpus, settings["window"])
     model = CBOW(
         len(word_to_id), settings["hidden"], settings["window"], corpus, rng=settings["seed"]
     )
+    # The 2 * window Embedding layers share W_in: the checkpoint keeps it once.
+    params = {"W_in": model.params[0], "W_out": model.ns_loss.params[0]}
+    digest = corpus_digest(corpus, id_to_word)
     optimizer = Adam(lr=settings["lr"])
     callbacks: list[Any] = [StopOnCtrlC(), BlasThreads(1)]
     if args.max_seconds is not None:
@@ -217,9 +192,11 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
 
         callbacks += [_EpochLines(), RichProgress()]
     trainer = Trainer(model, optimizer, rng=settings["seed"] + 1, callbacks=callbacks)
+    sampler = model.ns_loss.sampler
     elapsed_before = 0.0
     if checkpoint is not None:
-        _restore(checkpoint, model, optimizer, trainer, _digest(corpus, id_to_word), out)
+        restore_checkpoint(checkpoint, params, optimizer, trainer, out, digest)
+        sampler.rng.bit_generator.state = checkpoint["record"]["sampler_rng"]
         elapsed_before = float(checkpoint["record"]["elapsed"])
     if not args.quiet:
         print(
@@ -239,7 +216,6 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         verbose=False,
     )
     elapsed = elapsed_before + time.perf_counter() - start
-    stopped = trainer.stop_reason is not None
     history = {
         "settings": settings,
         "iterations": trainer.iteration,
@@ -251,40 +227,25 @@ def _cbow_in(folder: Any, state: str, settings: dict[str, Any], checkpoint: Any,
         "loss": trainer.loss_list,
     }
     metadata = {k: history[k] for k in ("settings", "iterations", "epochs_done", "stop_reason")}
-    with sigint_held() as held:
+
+    def write_model(staging: Path) -> None:
         save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
-        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
         _save_loss_curve(trainer.loss_list, staging / "curves.png", settings)
-        if stopped:
-            _write_checkpoint(
-                staging / _CHECKPOINT,
-                settings,
-                model,
-                optimizer,
-                trainer,
-                elapsed,
-                _digest(corpus, id_to_word),
-            )
-        folder.commit()
+
+    record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
+    record["sampler_rng"] = sampler.rng.bit_generator.state
+    checkpoint = {"record": record, "params": params, "optimizer": optimizer, "trainer": trainer}
+    held = save_run(folder, args, history, write_model, checkpoint)
     last = f"{trainer.loss_list[-1]:.4f}" if trainer.loss_list else "-"
     summary = (
         f"{trainer.iteration} of {trainer.total_iters} iterations "
         f"({history['epochs_done']:.2f} epochs) in {elapsed:.1f} s, last mean loss {last}; "
         f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
     )
-    if stopped:
-        print(
-            f"{'interrupted' if trainer.stop_reason == 'interrupted' else 'time budget used up'}"
-            f": {summary}, {out / _CHECKPOINT}; continue with: scratchdl nlp cbow --out {out} "
-            "--resume",
-            file=sys.stderr if trainer.stop_reason == "interrupted" else sys.stdout,
-        )
-        return 130 if trainer.stop_reason == "interrupted" else 0
+    if trainer.stop_reason is not None:
+        return say_stopped(args, trainer.stop_reason, f"{summary}, {out / CHECKPOINT}")
     print(f"finished: {summary}")
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
+    return say_saved(held)
 
 
 def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any]) -> None:
@@ -305,7 +266,7 @@ def _save_loss_curve(loss_list: list[float], path: Path, settings: dict[str, Any
     save_figure(fig, path)
 
 
-class _EpochLines:
+class _EpochLines(Callback):
     """One line per finished epoch: the mean loss over its last 100-step window."""
 
     def on_train_begin(self, trainer: Any) -> None:
@@ -318,94 +279,3 @@ class _EpochLines:
                 f"({time.perf_counter() - self._start:.0f} s)",
                 flush=True,
             )
-
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass
-
-
-# -- checkpoint: weights, Adam's moments, the loop's and the samplers' generator states ---------
-
-
-def _digest(corpus: Any, id_to_word: dict[int, str]) -> str:
-    from scratchdl.cli.nlp_seq import corpus_digest
-
-    return corpus_digest(corpus, id_to_word)
-
-
-def _write_checkpoint(
-    path: Path, settings, model, optimizer, trainer, elapsed: float, corpus_sha256: str
-) -> None:
-    import numpy as np
-
-    from scratchdl._fs import atomic_path
-
-    opt = optimizer.state_dict()
-    loop = trainer.state_dict()
-    perm = loop.pop("perm")
-    arrays = {"W_in": model.params[0], "W_out": model.ns_loss.params[0]}
-    if perm is not None:
-        arrays["perm"] = perm
-    for key, slots in opt["state"].items():
-        for slot, value in slots.items():
-            arrays[f"opt/{key}/{slot}"] = value
-    record = {
-        "format": "scratchdl-cbow-checkpoint",
-        "settings": settings,
-        "elapsed": elapsed,
-        "corpus_sha256": corpus_sha256,
-        "loop": loop,
-        "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
-        "sampler_rng": model.ns_loss.sampler.rng.bit_generator.state,
-    }
-    arrays["record"] = np.frombuffer(json.dumps(record).encode("utf-8"), dtype=np.uint8)
-    with atomic_path(path) as tmp, tmp.open("wb") as f:
-        np.savez(f, **arrays)
-
-
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    import zipfile
-
-    import numpy as np
-
-    from scratchdl._npz import inspect_npz
-    from scratchdl.errors import ModelFileError
-
-    fix = f"start the run over with scratchdl nlp cbow --out {path.parent} --force"
-    inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        record = json.loads(arrays.pop("record").tobytes().decode("utf-8"))
-        if record.get("format") != "scratchdl-cbow-checkpoint":
-            raise ValueError("not a CBOW checkpoint")
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"cannot resume from {path}: {exc}; {fix}") from None
-    return {"record": record, "arrays": arrays}
-
-
-def _restore(checkpoint, model, optimizer, trainer, corpus_sha256: str, out: Path) -> None:
-    from scratchdl.errors import ModelFileError
-
-    record, arrays = checkpoint["record"], checkpoint["arrays"]
-    W_in, W_out = model.params[0], model.ns_loss.params[0]
-    if (
-        record.get("corpus_sha256") != corpus_sha256
-        or arrays["W_in"].shape != W_in.shape
-        or arrays["W_out"].shape != W_out.shape
-    ):
-        raise ModelFileError(
-            f"cannot resume the run in {out}: its corpus ({record['settings']['corpus']}) has "
-            "changed since the run started; start over with --force"
-        )
-    W_in[...] = arrays["W_in"]
-    W_out[...] = arrays["W_out"]
-    state: dict[str, dict[str, Any]] = {}
-    for name, value in arrays.items():
-        if name.startswith("opt/"):
-            _, key, slot = name.split("/")
-            state.setdefault(int(key), {})[slot] = value
-    optimizer.load_state_dict({**record["optimizer"], "state": state})
-    loop = dict(record["loop"])
-    loop["perm"] = arrays.get("perm")
-    trainer.load_state_dict(loop)
-    model.ns_loss.sampler.rng.bit_generator.state = record["sampler_rng"]

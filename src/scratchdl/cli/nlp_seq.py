@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from scratchdl.train.trainer import Callback
+
 #: What ``--data`` trains: model class name, hidden size, the book's epochs.
 SEQ_DATA = {"addition": ("PeekySeq2seq", 128, 25), "date": ("AttentionSeq2seq", 256, 10)}
 _WORDVEC = 16
@@ -56,13 +58,7 @@ def register_nlp(sub: Any) -> None:
     r.add_argument("--lr", type=float, help="SGD learning rate (20)")
     r.add_argument("--max-grad", type=float, help="gradient clipping norm (0.25)")
     r.add_argument("--seed", type=int, help="seed of the weights (0)")
-    r.add_argument(
-        "--max-seconds",
-        type=float,
-        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
-    )
-    r.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
-    r.add_argument("--force", action="store_true", help="replace the run already in --out")
+    add_run_flags(r)
     r.set_defaults(func=_rnnlm)
 
     s = sub.add_parser(
@@ -83,13 +79,7 @@ def register_nlp(sub: Any) -> None:
         help="steps per epoch, on the first N x 128 questions (default: all 351)",
     )
     s.add_argument("--seed", type=int, help="seed of the weights and batches (0)")
-    s.add_argument(
-        "--max-seconds",
-        type=float,
-        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
-    )
-    s.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
-    s.add_argument("--force", action="store_true", help="replace the run already in --out")
+    add_run_flags(s)
     s.set_defaults(func=_seq2seq)
 
     a = sub.add_parser(
@@ -114,6 +104,17 @@ def register_nlp(sub: Any) -> None:
     a.set_defaults(func=_attention_map)
 
 
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """``--max-seconds``, ``--resume`` and ``--force`` of a training command's run folder."""
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        help="stop after this many seconds, keeping a checkpoint (continue with --resume)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue the run stopped in --out")
+    parser.add_argument("--force", action="store_true", help="replace the run already in --out")
+
+
 def _refuse_existing(path: Path, force: bool) -> None:
     from scratchdl.errors import ConfigError
 
@@ -136,56 +137,29 @@ def _build(kind: str, vocab_size: int, seed: int | None) -> Any:
 
 #: Settings of a seq2seq run (flag name -> default); ``epochs`` None is the book's.
 SEQ2SEQ_DEFAULTS: dict[str, Any] = {"data": None, "epochs": None, "max_iters": None, "seed": 0}
-_CHECKPOINT = "checkpoint.npz"
-_SEQ2SEQ_FORMAT = "scratchdl-seq2seq-checkpoint"
+CHECKPOINT = "checkpoint.npz"
 
 
-def _seq2seq_settings(args: argparse.Namespace) -> dict[str, Any]:
+def _seq2seq_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     from scratchdl.errors import ConfigError
     from scratchdl.train.config import check_time_budget
 
-    given = {k: getattr(args, k) for k in SEQ2SEQ_DEFAULTS if getattr(args, k) is not None}
-    if args.max_seconds is not None:
-        check_time_budget(args.max_seconds)
-    if args.resume:
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ConfigError(
-                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-            )
-        return {}
-    settings = {**SEQ2SEQ_DEFAULTS, **given}
+    check_time_budget(args.max_seconds)
+    settings = flag_settings(args, SEQ2SEQ_DEFAULTS)
+    if settings is None:
+        return None
     if settings["data"] is None:
         raise ConfigError(f"--data is required: {' or '.join(sorted(SEQ_DATA))}")
     if settings["epochs"] is None:
         settings["epochs"] = SEQ_DATA[settings["data"]][2]
-    if settings["epochs"] < 1:
-        raise ConfigError(f"--epochs must be at least 1, got {settings['epochs']}")
-    if settings["max_iters"] is not None and settings["max_iters"] < 1:
-        raise ConfigError(f"--max-iters must be at least 1, got {settings['max_iters']}")
-    return settings
+    return check_flags(settings, whole=("epochs", "max_iters"))
 
 
 def _seq2seq(args: argparse.Namespace) -> int:
-    from scratchdl.cli._runfolder import run_folder
-    from scratchdl.cli.train import _check_folder, _check_out
-
-    settings = _seq2seq_settings(args)
-    out = Path(args.out)
-    _check_out(out)
-    with run_folder(out) as folder:
-        _check_folder(folder, args)
-        checkpoint = None
-        if args.resume:
-            checkpoint = read_checkpoint(out / _CHECKPOINT, _SEQ2SEQ_FORMAT, "nlp seq2seq")
-            settings = checkpoint["record"]["settings"]
-        return _seq2seq_in(folder, settings, checkpoint, args)
+    return run_command(args, _seq2seq_settings(args), _seq2seq_in)
 
 
 def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
-    import json
-
-    from scratchdl.cli._runfolder import sigint_held
     from scratchdl.data import sequence
     from scratchdl.optimizers import Adam
     from scratchdl.seq2seq import seq2seq_accuracy
@@ -210,7 +184,7 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
     accuracies: list[float] = []
     elapsed_before = 0.0
     if checkpoint is not None:
-        restore_checkpoint(checkpoint, model, optimizer, trainer, out)
+        restore_checkpoint(checkpoint, _numbered(model), optimizer, trainer, out)
         accuracies = [float(a) for a in checkpoint["record"]["accuracies"]]
         elapsed_before = float(checkpoint["record"]["elapsed"])
     print(
@@ -238,7 +212,6 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
         trainer.fit(x_train, t_train, 1, _BATCH, max_grad=5.0, eval_interval=None, verbose=False)
         stop_reason = trainer.stop_reason
     elapsed = elapsed_before + time.perf_counter() - start
-    stopped = stop_reason is not None
     history = {
         "settings": settings,
         "model": name,
@@ -249,25 +222,19 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
         "elapsed_seconds": round(elapsed, 3),
         "test_accuracy": accuracies,
     }
-    with sigint_held() as held:
-        staging = folder.staging
-        model.save_params(staging / "model.npz")
-        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
-        if stopped:
-            record = {"settings": settings, "elapsed": elapsed, "accuracies": accuracies}
-            write_checkpoint(
-                staging / _CHECKPOINT, _SEQ2SEQ_FORMAT, record, model, optimizer, trainer
-            )
-        folder.commit()
+    record = {"settings": settings, "elapsed": elapsed, "accuracies": accuracies}
+    held = save_run(
+        folder,
+        args,
+        history,
+        lambda staging: model.save_params(staging / "model.npz"),
+        {"record": record, "params": _numbered(model), "optimizer": optimizer, "trainer": trainer},
+    )
     done = f"{trainer.iteration} of {epochs * steps} steps in {elapsed:.0f} s"
-    if stopped:
-        why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
-        print(
-            f"{why}: {done}; wrote {out / 'model.npz'}, {out / _CHECKPOINT}; continue with: "
-            f"scratchdl nlp seq2seq --out {out} --resume",
-            file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
+    if stop_reason is not None:
+        return say_stopped(
+            args, stop_reason, f"{done}; wrote {out / 'model.npz'}, {out / CHECKPOINT}"
         )
-        return 130 if stop_reason == "interrupted" else 0
     guesses = model.generate(x_test[:3], t_test[:3, 0], t_test.shape[1] - 1)
     for q, t, g in zip(x_test[:3], t_test[:3], guesses, strict=True):
         text = "".join(id_to_char[int(c)] for c in q[::-1]).strip()
@@ -280,13 +247,10 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
         f"after {epochs} epoch(s) of {steps} steps, {elapsed:.0f} s; wrote {out / 'model.npz'}, "
         f"{out / 'history.json'}"
     )
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
+    return say_saved(held)
 
 
-class _Budget:
+class _Budget(Callback):
     """``--max-seconds`` for the whole command: stop after the first step past it (unless that
     step ends the run). Not :class:`scratchdl.train.helpers.TimeBudget`, whose clock restarts
     at every ``fit``: this loop calls ``fit`` once per epoch, the test accuracy between."""
@@ -305,9 +269,6 @@ class _Budget:
         if spent > self.max_seconds and trainer.iteration < self.total_steps:
             trainer.request_stop("time_limit")
 
-    def on_train_end(self, trainer: Any, history: Any) -> None:
-        pass
-
 
 def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
     """SHA-256 of the word ids and the words: a resumed run must see the corpus it started
@@ -320,19 +281,130 @@ def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
     return digest.hexdigest()
 
 
-# -- checkpoints: weights, the optimizer's state, the loop's state (train.book2.Trainer) -------
+# -- what the nlp training commands share: settings, run folder, checkpoint, last words --------
+
+
+def flag_settings(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings the flags give over ``defaults``; None for ``--resume``, which continues
+    with the run's own settings and so refuses any flag that would change them."""
+    from scratchdl.errors import ConfigError
+
+    given = {k: getattr(args, k) for k in defaults if getattr(args, k) is not None}
+    if not args.resume:
+        return {**defaults, **given}
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(
+            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+        )
+    return None
+
+
+def check_flags(
+    settings: dict[str, Any], whole: tuple[str, ...] = (), positive: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``settings`` if the counts in ``whole`` (None: unset) are at least 1 and the numbers in
+    ``positive`` are positive and finite."""
+    from scratchdl.checks import check_positive
+    from scratchdl.errors import ConfigError
+
+    for key in whole:
+        if settings[key] is not None and settings[key] < 1:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} must be at least 1, got {settings[key]}")
+    for key in positive:
+        check_positive(settings[key], "--" + key.replace("_", "-"))
+    return settings
+
+
+def corpus_setting(corpus: str, names: tuple[str, ...]) -> str:
+    """``corpus`` if it is one of ``names`` (PTB's files), else the text file's absolute
+    path: it is stored with the run, and --resume from another folder must find the file."""
+    return corpus if corpus in names else str(Path(corpus).expanduser().resolve())
+
+
+def run_command(args: argparse.Namespace, settings: dict[str, Any] | None, body: Any) -> int:
+    """``body(folder, settings, checkpoint, args)`` in the run folder ``--out``, which is
+    checked, locked and staged as ``scratchdl train``'s; with ``--resume``, on the checkpoint
+    and settings of the run stopped there."""
+    from scratchdl.cli._runfolder import run_folder
+    from scratchdl.cli.train import _check_folder, _check_out
+
+    out = Path(args.out)
+    _check_out(out)
+    with run_folder(out) as folder:
+        _check_folder(folder, args)
+        checkpoint = None
+        if args.resume:
+            checkpoint = read_checkpoint(out / CHECKPOINT, args.nlp_command)
+            settings = checkpoint["record"]["settings"]
+        return body(folder, settings, checkpoint, args)
+
+
+def save_run(
+    folder: Any, args: Any, history: dict[str, Any], write_model: Any, checkpoint: dict[str, Any]
+) -> dict[str, Any]:
+    """Write ``write_model(staging)``, ``history.json`` and, for a run that stopped early,
+    the checkpoint (:func:`write_checkpoint` of ``checkpoint``), then swap them in, Ctrl-C held
+    back meanwhile; returns whether it came (:func:`~scratchdl.cli._runfolder.sigint_held`)."""
+    import json
+
+    from scratchdl.cli._runfolder import sigint_held
+
+    with sigint_held() as held:
+        write_model(folder.staging)
+        text = json.dumps(history, indent=1) + "\n"
+        (folder.staging / "history.json").write_text(text, "utf-8")
+        if history["stop_reason"] is not None:
+            write_checkpoint(folder.staging / CHECKPOINT, args.nlp_command, **checkpoint)
+        folder.commit()
+    return held
+
+
+def say_stopped(args: Any, stop_reason: str, what: str) -> int:
+    """Say why the run stopped, what it wrote (``what``) and how to continue; the exit code."""
+    why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
+    print(
+        f"{why}: {what}; continue with: scratchdl nlp {args.nlp_command} --out {Path(args.out)} "
+        "--resume",
+        file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
+    )
+    return 130 if stop_reason == "interrupted" else 0
+
+
+def say_saved(held: dict[str, Any]) -> int:
+    """The exit code of a finished run: 130 if Ctrl-C came while it was being saved."""
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
+    return 0
+
+
+def load_corpus(name: str, data_dir: str | None, quiet: bool) -> tuple:
+    """``(corpus, word_to_id, id_to_word)`` of ``'ptb'``, ``'ptb-val'``, ``'ptb-test'`` (PTB's
+    files) or a text file."""
+    from scratchdl.data.ptb import load_corpus_file, load_ptb
+
+    splits = {"ptb": "train", "ptb-val": "val", "ptb-test": "test"}
+    if name in splits:
+        return load_ptb(splits[name], data_dir=data_dir, quiet=quiet)
+    return load_corpus_file(name)
+
+
+def _numbered(model: Any) -> dict[str, Any]:
+    return {f"p{i}": p for i, p in enumerate(model.params)}
 
 
 def write_checkpoint(
     path: Path,
-    fmt: str,
+    command: str,
     record: dict[str, Any],
-    model: Any,
+    params: dict[str, Any],
     optimizer: Any,
     trainer: Any,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """``model.params`` (``p0``, ``p1``, ...), the optimizer's slots, the trainer's loop state,
+    """The weights ``params`` (by name), the optimizer's slots, the trainer's loop state,
     the ``extra`` arrays (None values left out) and the JSON ``record`` in one ``.npz``,
     written atomically."""
     import json
@@ -344,7 +416,7 @@ def write_checkpoint(
     opt = optimizer.state_dict()
     loop = trainer.state_dict()
     perm = loop.pop("perm", None)
-    arrays = {f"p{i}": p for i, p in enumerate(model.params)}
+    arrays = dict(params)
     arrays.update({k: v for k, v in (extra or {}).items() if v is not None})
     if perm is not None:
         arrays["perm"] = perm
@@ -352,7 +424,7 @@ def write_checkpoint(
         for slot, value in slots.items():
             arrays[f"opt/{key}/{slot}"] = value
     full = {
-        "format": fmt,
+        "format": f"scratchdl-{command}-checkpoint",
         **record,
         "loop": loop,
         "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
@@ -362,7 +434,7 @@ def write_checkpoint(
         np.savez(f, **arrays)
 
 
-def read_checkpoint(path: Path, fmt: str, command: str) -> dict[str, Any]:
+def read_checkpoint(path: Path, command: str) -> dict[str, Any]:
     """What :func:`write_checkpoint` wrote; a damaged or foreign file is one clear error."""
     import json
     import zipfile
@@ -372,41 +444,51 @@ def read_checkpoint(path: Path, fmt: str, command: str) -> dict[str, Any]:
     from scratchdl._npz import inspect_npz
     from scratchdl.errors import ModelFileError
 
-    fix = f"start the run over with scratchdl {command} --out {path.parent} --force (and its settings)"
+    fix = (
+        f"start the run over with scratchdl nlp {command} --out {path.parent} --force (and its "
+        "settings)"
+    )
     try:
         inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         record = json.loads(arrays.pop("record").tobytes().decode("utf-8"))
-        if not isinstance(record, dict) or record.get("format") != fmt:
-            raise ValueError(f"not a checkpoint of {command}")
+        if (
+            not isinstance(record, dict)
+            or record.get("format") != f"scratchdl-{command}-checkpoint"
+        ):
+            raise ValueError(f"not a checkpoint of nlp {command}")
         record["settings"], record["loop"], record["optimizer"]  # noqa: B018 - present
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, ModelFileError) as exc:
         raise ModelFileError(f"cannot resume from {path}: {exc}; {fix}") from None
     return {"record": record, "arrays": arrays}
 
 
-def restore_params(checkpoint: dict[str, Any], model: Any, out: Path) -> None:
-    """Copy a checkpoint's weights into ``model.params`` (shapes checked)."""
+def restore_checkpoint(
+    checkpoint: dict[str, Any],
+    params: dict[str, Any],
+    optimizer: Any,
+    trainer: Any,
+    out: Path,
+    corpus_sha256: str | None = None,
+) -> None:
+    """Put a checkpoint's weights (into ``params``, by name), optimizer state and loop state
+    back in place, after checking that it fits them (and was made on ``corpus_sha256``)."""
     from scratchdl.errors import ModelFileError
 
-    arrays = checkpoint["arrays"]
-    stored = [arrays.get(f"p{i}") for i in range(len(model.params))]
-    if any(a is None or a.shape != p.shape for a, p in zip(stored, model.params, strict=True)):
+    record, arrays = checkpoint["record"], checkpoint["arrays"]
+    if corpus_sha256 is not None and record.get("corpus_sha256") != corpus_sha256:
+        raise ModelFileError(
+            f"cannot resume the run in {out}: its corpus ({record['settings']['corpus']}) has "
+            "changed since the run started; start over with --force"
+        )
+    if any(arrays.get(k) is None or arrays[k].shape != p.shape for k, p in params.items()):
         raise ModelFileError(
             f"cannot resume the run in {out}: its checkpoint does not fit the network; start "
             "over with --force"
         )
-    for param, value in zip(model.params, stored, strict=True):
-        param[...] = value
-
-
-def restore_checkpoint(
-    checkpoint: dict[str, Any], model: Any, optimizer: Any, trainer: Any, out: Path
-) -> None:
-    """Put a checkpoint's weights, optimizer state and loop state back in place."""
-    record, arrays = checkpoint["record"], checkpoint["arrays"]
-    restore_params(checkpoint, model, out)
+    for key, param in params.items():
+        param[...] = arrays[key]
     state: dict[int, dict[str, Any]] = {}
     for name, value in arrays.items():
         if name.startswith("opt/"):
@@ -431,52 +513,25 @@ RNNLM_DEFAULTS: dict[str, Any] = {
     "max_grad": 0.25,
     "seed": 0,
 }
-_RNNLM_FORMAT = "scratchdl-rnnlm-checkpoint"
 
 
-def _rnnlm_settings(args: argparse.Namespace) -> dict[str, Any]:
+def _rnnlm_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     from scratchdl.errors import ConfigError
     from scratchdl.train.config import check_time_budget
 
-    given = {k: getattr(args, k) for k in RNNLM_DEFAULTS if getattr(args, k) is not None}
-    if args.max_seconds is not None:
-        check_time_budget(args.max_seconds)
-    if args.resume:
-        if given:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise ConfigError(
-                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-            )
-        return {}
-    settings = {**RNNLM_DEFAULTS, **given}
+    check_time_budget(args.max_seconds)
+    settings = flag_settings(args, RNNLM_DEFAULTS)
+    if settings is None:
+        return None
     if settings["corpus"] is None:
         raise ConfigError("--corpus is required: 'ptb' or the path of a text file")
-    if settings["corpus"] != "ptb":
-        # Stored with the run: --resume from another folder must find the same file.
-        settings["corpus"] = str(Path(settings["corpus"]).expanduser().resolve())
-    for flag in ("epochs", "wordvec", "hidden", "batch_size", "time_size", "max_iters"):
-        if settings[flag] is not None and settings[flag] < 1:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be at least 1")
-    for flag in ("lr", "max_grad"):
-        if not settings[flag] > 0:
-            raise ConfigError(f"--{flag.replace('_', '-')} must be positive")
-    return settings
+    settings["corpus"] = corpus_setting(settings["corpus"], ("ptb",))
+    whole = ("epochs", "wordvec", "hidden", "batch_size", "time_size", "max_iters")
+    return check_flags(settings, whole, positive=("lr", "max_grad"))
 
 
 def _rnnlm(args: argparse.Namespace) -> int:
-    from scratchdl.cli._runfolder import run_folder
-    from scratchdl.cli.train import _check_folder, _check_out
-
-    settings = _rnnlm_settings(args)
-    out = Path(args.out)
-    _check_out(out)
-    with run_folder(out) as folder:
-        _check_folder(folder, args)
-        checkpoint = None
-        if args.resume:
-            checkpoint = read_checkpoint(out / _CHECKPOINT, _RNNLM_FORMAT, "nlp rnnlm")
-            settings = checkpoint["record"]["settings"]
-        return _rnnlm_in(folder, settings, checkpoint, args)
+    return run_command(args, _rnnlm_settings(args), _rnnlm_in)
 
 
 def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
@@ -484,16 +539,11 @@ def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
 
     from scratchdl.errors import ConfigError
 
+    corpus, word_to_id, id_to_word = load_corpus(settings["corpus"], data_dir, quiet=False)
     if settings["corpus"] == "ptb":
-        from scratchdl.data.ptb import load_ptb
-
-        corpus, word_to_id, id_to_word = load_ptb("train", data_dir=data_dir)
-        held_out, _, _ = load_ptb("test", data_dir=data_dir, quiet=True)
+        held_out, _, _ = load_corpus("ptb-test", data_dir, quiet=True)
         where = "PTB test file"
     else:
-        from scratchdl.data.ptb import load_corpus_file
-
-        corpus, word_to_id, id_to_word = load_corpus_file(settings["corpus"])
         split = len(corpus) - len(corpus) // 10
         corpus, held_out = corpus[:split], corpus[split:]
         where = f"last 10% of {settings['corpus']}"
@@ -511,10 +561,6 @@ def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
 
 
 def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
-    import json
-
-    from scratchdl.cli._runfolder import sigint_held
-    from scratchdl.errors import ModelFileError
     from scratchdl.optimizers import SGD
     from scratchdl.rnnlm import Rnnlm
     from scratchdl.train.helpers import StopOnCtrlC, TimeBudget
@@ -531,16 +577,10 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
     trainer = RnnlmTrainer(model, optimizer, callbacks=callbacks)
     elapsed_before = 0.0
     if checkpoint is not None:
-        record, arrays = checkpoint["record"], checkpoint["arrays"]
-        if record.get("corpus_sha256") != digest:
-            raise ModelFileError(
-                f"cannot resume the run in {out}: its corpus ({settings['corpus']}) has "
-                "changed since the run started; start over with --force"
-            )
-        restore_checkpoint(checkpoint, model, optimizer, trainer, out)
-        lstm = model.lstm_layer
+        restore_checkpoint(checkpoint, _numbered(model), optimizer, trainer, out, digest)
+        arrays, lstm = checkpoint["arrays"], model.lstm_layer
         lstm.h, lstm.c = arrays.get("lstm_h"), arrays.get("lstm_c")  # the carried state
-        elapsed_before = float(record["elapsed"])
+        elapsed_before = float(checkpoint["record"]["elapsed"])
     batch_size, time_size = settings["batch_size"], settings["time_size"]
     steps = (len(corpus) - 1) // (batch_size * time_size)
     print(
@@ -580,26 +620,21 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
         "held_out": where,
         "held_out_perplexity": ppl,
     }
-    with sigint_held() as held:
-        staging = folder.staging
-        model.save_params(staging / "model.npz")
-        (staging / "history.json").write_text(json.dumps(history, indent=1) + "\n", "utf-8")
-        if stop_reason is not None:
-            record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
-            extra = {"lstm_h": model.lstm_layer.h, "lstm_c": model.lstm_layer.c}
-            write_checkpoint(
-                staging / _CHECKPOINT, _RNNLM_FORMAT, record, model, optimizer, trainer, extra
-            )
-        folder.commit()
+    record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
+    extra = {"lstm_h": model.lstm_layer.h, "lstm_c": model.lstm_layer.c}
+    held = save_run(
+        folder,
+        args,
+        history,
+        lambda staging: model.save_params(staging / "model.npz"),
+        {"record": record, "params": _numbered(model), "optimizer": optimizer, "trainer": trainer}
+        | {"extra": extra},
+    )
     done = f"{trainer.iteration} of {settings['epochs'] * steps} steps in {elapsed:.0f} s"
     if stop_reason is not None:
-        why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
-        print(
-            f"{why}: {done}; wrote {out / 'model.npz'}, {out / _CHECKPOINT}; continue with: "
-            f"scratchdl nlp rnnlm --out {out} --resume",
-            file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
+        return say_stopped(
+            args, stop_reason, f"{done}; wrote {out / 'model.npz'}, {out / CHECKPOINT}"
         )
-        return 130 if stop_reason == "interrupted" else 0
     if cut_short:
         print(
             f"interrupted while measuring the perplexity: the trained model is in "
@@ -612,10 +647,7 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
         f"{settings['epochs']} epoch(s), {elapsed:.0f} s; wrote {out / 'model.npz'}, "
         f"{out / 'history.json'}"
     )
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
+    return say_saved(held)
 
 
 def _attention_map(args: argparse.Namespace) -> int:

@@ -66,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from scratchdl.cli._resources import check_model_memory
     from scratchdl.errors import ConfigError
     from scratchdl.images import check_digit_model
     from scratchdl.serve import DigitServer, find_model, load_any_model
@@ -75,7 +76,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port must be between 0 and 65535, got {args.port}")
     net = load_any_model(path)
     check_digit_model(net, str(path))
-    _check_memory(net, args.force)
+    # The server runs one image at a time.
+    check_model_memory("serve", net, 1, "serve it on a larger machine", args.force)
     about = _about(net, "served")
     try:
         server = DigitServer(
@@ -95,15 +97,6 @@ def _serve(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("stopped")
     return 0
-
-
-def _check_memory(net: object, force: bool) -> None:
-    """Refuse a model whose forward pass on one image (the server runs one at a time) cannot
-    fit in this machine's memory."""
-    from scratchdl.cli._resources import check_memory, evaluate_estimate
-
-    estimate, parts = evaluate_estimate(net, 1)
-    check_memory("serve", estimate, parts, "serve it on a larger machine", force)
 
 
 def _about(net: object, when: str) -> dict:

@@ -206,10 +206,12 @@ def not_writable_error(spec: DatasetSpec, location: DataLocation, action: str) -
     )
 
 
-def find_file(location: DataLocation, filename: str) -> Path | None:
-    """First existing ``filename`` (``.gz`` preferred, then raw) in the search folders."""
+def find_file(
+    location: DataLocation, filename: str, suffixes: tuple[str, ...] = (".gz", "")
+) -> Path | None:
+    """First existing ``filename`` in the search folders (``.gz`` preferred, then raw)."""
     for folder in location.search_dirs:
-        for candidate in (folder / f"{filename}.gz", folder / filename):
+        for candidate in (folder / f"{filename}{suffix}" for suffix in suffixes):
             if candidate.is_file():
                 return candidate
     return None

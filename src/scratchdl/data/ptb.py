@@ -46,7 +46,7 @@ from scratchdl.data.download import (
     _TransientError,
     _UnreachableError,
 )
-from scratchdl.data.paths import DataLocation, locate
+from scratchdl.data.paths import DataLocation, find_file, locate
 from scratchdl.errors import ConfigError, DataError, DownloadError
 
 __all__ = ["PTB", "PtbSpec", "fetch_ptb", "load_corpus_file", "load_ptb", "ptb_digest"]
@@ -150,13 +150,6 @@ def _verify(data: bytes, split: str, spec: PtbSpec, name: str, fix: str) -> None
         )
 
 
-def _find(location: DataLocation, filename: str) -> Path | None:
-    for folder in location.search_dirs:
-        if (folder / filename).is_file():
-            return folder / filename
-    return None
-
-
 def _download(
     spec: PtbSpec, split: str, dest_dir: Path, reporter: Reporter, timeout: float
 ) -> Path:
@@ -208,7 +201,7 @@ def fetch_ptb(
     reporter = Reporter(quiet)
     for split in dict.fromkeys(_split(s) for s in splits):
         filename = spec.filenames[split]
-        path = _find(location, filename)
+        path = find_file(location, filename, suffixes=("",))  # PTB's files are plain text
         if path is None:
             where = ", ".join(str(d) for d in location.search_dirs)
             if not download:

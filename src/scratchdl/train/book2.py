@@ -97,7 +97,71 @@ def clip_grads(grads: Sequence[NDArray], max_norm: float) -> float:
     return total_norm
 
 
-class Trainer:
+class _Loop:
+    """What the second book's two loops share: the counters, stop requests (from the helpers
+    of :mod:`scratchdl.train.helpers`), the callbacks and the update of one step."""
+
+    history: Any = None  # what on_train_end receives
+
+    def __init__(self, model: Any, optimizer: Any, callbacks: Sequence[Any]) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.callbacks = list(callbacks)
+        self.eval_interval: int | None = None
+        self.current_epoch = 0
+        self.iteration = 0
+        self.epoch_step = 0  # updates done in the current epoch
+        self.total_iters = 0
+        self.iter_per_epoch = 1
+        self.stop_reason: str | None = None
+        self.message: str | None = None
+        self._stop: tuple[str, str | None] | None = None
+
+    def request_stop(
+        self, reason: str = "interrupted", message: str | None = None, record: Any = False
+    ) -> None:
+        """Stop :meth:`fit` after the current step (the first request wins); ``record`` is
+        accepted for the helpers' calls (there are no records here)."""
+        if self._stop is None:
+            self._stop = (reason, message)
+
+    def _update(self, max_grad: float | None) -> None:
+        """The step after the forward pass: backward, one summed gradient per shared weight
+        (:func:`remove_duplicate`), optional :func:`clip_grads`, the optimizer's update."""
+        self.model.backward()
+        params, grads = remove_duplicate(self.model.params, self.model.grads)
+        if max_grad is not None:
+            clip_grads(grads, max_grad)
+        self.optimizer.update(dict(enumerate(params)), dict(enumerate(grads)))
+
+    def _run(self, step: Any) -> None:
+        """``loss = step(i)`` (``i``: the step's index in its epoch) until ``total_iters``
+        steps are done or a stop is requested, counting steps and epochs."""
+        self._stop, self.stop_reason, self.message = None, None, None
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.iteration < self.total_iters and self._stop is None:
+                loss = step(self.epoch_step)
+                self.iteration += 1
+                self.epoch_step += 1
+                if self.epoch_step == self.iter_per_epoch:
+                    self.epoch_step = 0
+                    self.current_epoch += 1
+                for cb in self.callbacks:
+                    cb.on_iteration(self, loss)
+        finally:
+            if self._stop is not None:
+                self.stop_reason, self.message = self._stop
+            self._finish()
+            for cb in self.callbacks:
+                cb.on_train_end(self, self.history)
+
+    def _finish(self) -> None:
+        pass
+
+
+class Trainer(_Loop):
     """Train a second-book model (ch. 1.4.4).
 
     Parameters
@@ -132,31 +196,12 @@ class Trainer:
         rng: np.random.Generator | int | None = None,
         callbacks: Sequence[Any] = (),
     ):
-        self.model = model
-        self.optimizer = optimizer
-        self.callbacks = list(callbacks)
+        super().__init__(model, optimizer, callbacks)
         self.loss_list: list[float] = []
-        self.eval_interval: int | None = None
-        self.current_epoch = 0
-        self.iteration = 0
-        self.epoch_step = 0  # updates done in the current epoch
-        self.total_iters = 0
-        self.iter_per_epoch = 1
         self.sampler: Sampler | None = None
-        self.stop_reason: str | None = None
-        self.message: str | None = None
-        self._stop: tuple[str, str | None] | None = None
         if rng is None:
             rng = int(np.random.randint(2**31 - 1))  # noqa: NPY002 - follows np.random.seed
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-    def request_stop(
-        self, reason: str = "interrupted", message: str | None = None, record: bool = False
-    ) -> None:
-        """Stop :meth:`fit` after the current step (the first request wins); ``record`` is
-        accepted for the helpers' calls (there are no records here)."""
-        if self._stop is None:
-            self._stop = (reason, message)
 
     def fit(
         self,
@@ -187,51 +232,33 @@ class Trainer:
             self.epoch_step = 0
         max_iters = self.iter_per_epoch = sampler.batches_per_epoch
         self.total_iters = self.iteration + max_epoch * max_iters - self.epoch_step
-        self._stop, self.stop_reason, self.message = None, None, None
-        model, optimizer = self.model, self.optimizer
-        total_loss, loss_count = 0.0, 0
+        window = [0.0, 0]  # loss sum and count since the last line
         start_time = time.time()
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        try:
-            while self.iteration < self.total_iters and self._stop is None:
-                iters = self.epoch_step
-                batch = sampler.next_batch()
-                loss = float(model.forward(x[batch], t[batch]))
-                if not math.isfinite(loss):
-                    raise DivergenceError(
-                        f"the loss became {loss} at epoch {self.current_epoch + 1}, iteration "
-                        f"{iters + 1}: lower the learning rate or set max_grad"
+
+        def step(iters: int) -> float:
+            batch = sampler.next_batch()
+            loss = float(self.model.forward(x[batch], t[batch]))
+            if not math.isfinite(loss):
+                raise DivergenceError(
+                    f"the loss became {loss} at epoch {self.current_epoch + 1}, iteration "
+                    f"{iters + 1}: lower the learning rate or set max_grad"
+                )
+            self._update(max_grad)
+            window[0] += loss
+            window[1] += 1
+            if eval_interval is not None and iters % eval_interval == 0:
+                avg_loss = window[0] / window[1]
+                if verbose:
+                    elapsed = time.time() - start_time
+                    print(
+                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / "
+                        f"{max_iters} | time {int(elapsed)}[s] | loss {avg_loss:.2f}"
                     )
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(dict(enumerate(params)), dict(enumerate(grads)))
-                total_loss += loss
-                loss_count += 1
-                self.iteration += 1
-                self.epoch_step += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    avg_loss = total_loss / loss_count
-                    if verbose:
-                        elapsed = time.time() - start_time
-                        print(
-                            f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / "
-                            f"{max_iters} | time {int(elapsed)}[s] | loss {avg_loss:.2f}"
-                        )
-                    self.loss_list.append(avg_loss)
-                    total_loss, loss_count = 0.0, 0
-                if self.epoch_step == max_iters:
-                    self.epoch_step = 0
-                    self.current_epoch += 1
-                for cb in self.callbacks:
-                    cb.on_iteration(self, loss)
-        finally:
-            if self._stop is not None:
-                self.stop_reason, self.message = self._stop
-            for cb in self.callbacks:
-                cb.on_train_end(self, None)
+                self.loss_list.append(avg_loss)
+                window[:] = [0.0, 0]
+            return loss
+
+        self._run(step)
         return self.loss_list
 
     def state_dict(self) -> dict[str, Any]:

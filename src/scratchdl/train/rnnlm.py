@@ -24,17 +24,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.optimizers import SGD, Optimizer
-from scratchdl.train.book2 import clip_grads, remove_duplicate
+from scratchdl.train.book2 import _Loop, clip_grads, remove_duplicate
 from scratchdl.train.history import History
 
 __all__ = ["RnnlmTrainer", "clip_grads", "eval_perplexity", "remove_duplicate"]
-
-
-def _update(model: Any, optimizer: Optimizer, max_grad: float | None) -> None:
-    params, grads = remove_duplicate(model.params, model.grads)
-    if max_grad is not None:
-        clip_grads(grads, max_grad)
-    optimizer.update(dict(enumerate(params)), dict(enumerate(grads)))
 
 
 def _corpus(corpus: ArrayLike, name: str) -> NDArray:
@@ -85,7 +78,7 @@ def eval_perplexity(
     return float(np.exp(total_loss / max_iters))
 
 
-class RnnlmTrainer:
+class RnnlmTrainer(_Loop):
     """The book's ``RnnlmTrainer`` (ch. 5.5.4, 6.4): truncated BPTT over one corpus.
 
     Each step takes ``time_size`` consecutive words from ``batch_size`` rows that start
@@ -116,30 +109,12 @@ class RnnlmTrainer:
     def __init__(
         self, model: Any, optimizer: Optimizer | None = None, *, callbacks: Any = ()
     ) -> None:
-        self.model = model
-        self.optimizer = optimizer if optimizer is not None else SGD()
-        self.callbacks = list(callbacks)
+        super().__init__(model, optimizer if optimizer is not None else SGD(), callbacks)
         self.time_idx = 0
         self.ppl_list: list[float] = []
-        self.eval_interval: int | None = None
-        self.current_epoch = 0
-        self.iteration = 0
-        self.epoch_step = 0
-        self.total_iters = 0
-        self.stop_reason: str | None = None
-        self.message: str | None = None
-        self._stop: tuple[str, str | None] | None = None
         self._window = [0.0, 0]  # loss sum and count since the last perplexity line
         self._continue = False
         self.history = History(config={"optimizer": self.optimizer.name})
-
-    def request_stop(
-        self, reason: str = "interrupted", message: str | None = None, record: Any = False
-    ) -> None:
-        """Stop :meth:`fit` after the current step (the first request wins); ``record`` is
-        accepted for the helpers' calls (there are no records here)."""
-        if self._stop is None:
-            self._stop = (reason, message)
 
     def get_batch(
         self, x: NDArray, t: NDArray, batch_size: int, time_size: int
@@ -177,49 +152,37 @@ class RnnlmTrainer:
             self.time_idx, self.epoch_step = 0, 0
             self.ppl_list = []
             self._window = [0.0, 0]
-        self.eval_interval = eval_interval
+        self.eval_interval, self.iter_per_epoch = eval_interval, max_iters
         self.total_iters = self.iteration + max_epoch * max_iters - self.epoch_step
-        self._stop, self.stop_reason, self.message = None, None, None
-        start = time.perf_counter()
-        for cb in self.callbacks:
-            cb.on_train_begin(self)
-        try:
-            while self.iteration < self.total_iters and self._stop is None:
-                iters = self.epoch_step
-                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
-                loss = self.model.forward(batch_x, batch_t)
-                self.model.backward()
-                _update(self.model, self.optimizer, max_grad)
-                self._window[0] += float(loss)
-                self._window[1] += 1
-                self.history.loss.append(float(loss))
-                self.iteration += 1
-                self.epoch_step += 1
-                if eval_interval is not None and iters % eval_interval == 0:
-                    ppl = float(np.exp(self._window[0] / self._window[1]))
-                    elapsed = time.perf_counter() - start
-                    if log is not None:
-                        log(
-                            f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
-                            f"| time {elapsed:.0f}[s] | perplexity {ppl:.2f}"
-                        )
-                    self.ppl_list.append(ppl)
-                    self._window = [0.0, 0]
-                if self.epoch_step == max_iters:
-                    self.epoch_step = 0
-                    self.current_epoch += 1
-                for cb in self.callbacks:
-                    cb.on_iteration(self, float(loss))
-        finally:
-            if self._stop is not None:
-                self.stop_reason, self.message = self._stop
-            self._continue = self._stop is not None
-            self.history.iterations = len(self.history.loss)
-            self.history.elapsed += time.perf_counter() - start
-            self.history.stop_reason = self.stop_reason or "completed"
-            for cb in self.callbacks:
-                cb.on_train_end(self, self.history)
+        start = self._start = time.perf_counter()
+
+        def step(iters: int) -> float:
+            batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+            loss = float(self.model.forward(batch_x, batch_t))
+            self._update(max_grad)
+            self._window[0] += loss
+            self._window[1] += 1
+            self.history.loss.append(loss)
+            if eval_interval is not None and iters % eval_interval == 0:
+                ppl = float(np.exp(self._window[0] / self._window[1]))
+                elapsed = time.perf_counter() - start
+                if log is not None:
+                    log(
+                        f"| epoch {self.current_epoch + 1} |  iter {iters + 1} / {max_iters} "
+                        f"| time {elapsed:.0f}[s] | perplexity {ppl:.2f}"
+                    )
+                self.ppl_list.append(ppl)
+                self._window = [0.0, 0]
+            return loss
+
+        self._run(step)
         return self.history
+
+    def _finish(self) -> None:
+        self._continue = self._stop is not None
+        self.history.iterations = len(self.history.loss)
+        self.history.elapsed += time.perf_counter() - self._start
+        self.history.stop_reason = self.stop_reason or "completed"
 
     def state_dict(self) -> dict[str, Any]:
         """The loop's state for a checkpoint (JSON-able): counters, row position, the
