@@ -159,18 +159,22 @@ def train_record(config: TrainConfig) -> dict[str, Any]:
     return record
 
 
+def _lengths(spec: TrialSpec, n_train: int) -> list[tuple[float, int]]:
+    """``(epochs, samples)`` to each checkpoint target known in advance (seconds are not)."""
+    b = spec.train.batch_size
+    per_epoch = iter_per_epoch(n_train, b)
+    length = {
+        "epochs": lambda v: (float(v), round(v * per_epoch) * b),
+        "updates": lambda v: (float(v) / per_epoch, int(v) * b),
+        "samples": lambda v: (float(v) / b / per_epoch, int(v)),
+    }
+    return [length[k](v) for t in spec.checkpoints.values() for k, v in t.items() if k in length]
+
+
 def _planned_epochs(spec: TrialSpec, n_train: int) -> int:
     """Epochs (rounded up) to the last checkpoint: the length a decaying learning rate plans
     for. A budget in seconds has no length known in advance."""
-    per_epoch = iter_per_epoch(n_train, spec.train.batch_size)
-    lengths = []
-    for target in spec.checkpoints.values():
-        if "epochs" in target:
-            lengths.append(float(target["epochs"]))
-        if "updates" in target:
-            lengths.append(float(target["updates"]) / per_epoch)
-        if "samples" in target:
-            lengths.append(float(target["samples"]) / spec.train.batch_size / per_epoch)
+    lengths = [epochs for epochs, _ in _lengths(spec, n_train)]
     if not lengths:
         if spec.train.lr_decay != "none":
             raise ConfigError(
@@ -241,16 +245,7 @@ def layer_statistics(net: Net, x: NDArray, t: NDArray) -> dict[str, list[Any]]:
 
 def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     """Length of the run in samples as far as it is known in advance (for curve spacing)."""
-    b = spec.train.batch_size
-    lengths = [int(b) * 10]
-    for target in spec.checkpoints.values():
-        if "samples" in target:
-            lengths.append(int(target["samples"]))
-        if "updates" in target:
-            lengths.append(int(target["updates"]) * b)
-        if "epochs" in target:
-            lengths.append(round(target["epochs"] * iter_per_epoch(n_train, b)) * b)
-    return max(lengths)
+    return max([int(spec.train.batch_size) * 10] + [n for _, n in _lengths(spec, n_train)])
 
 
 def _curve(history: History, heldout: str, batch_size: int) -> dict[str, list]:

@@ -648,20 +648,17 @@ class Trainer:
             return
         saved = self.eval_train_idx, self.eval_test_idx
         rng = np.random.default_rng(self.iteration)
-        n_train = self.x_train.shape[0] if saved[0] is None else saved[0].shape[0]
-        cut = False
-        if n_train > record:
+        picked, cut = [], False
+        for x, idx in zip((self.x_train, self.x_test), saved, strict=True):
+            if x is None or len(x if idx is None else idx) <= record:
+                picked.append(idx)
+                continue
             cut = True
-            self.eval_train_idx = self._eval_subset(rng, self.x_train.shape[0], record)
-            if saved[0] is not None:
-                self.eval_train_idx = np.sort(rng.choice(saved[0], record, replace=False))
-        if self.x_test is not None:
-            n_test = self.x_test.shape[0] if saved[1] is None else saved[1].shape[0]
-            if n_test > record:
-                cut = True
-                self.eval_test_idx = self._eval_subset(rng, self.x_test.shape[0], record)
-                if saved[1] is not None:
-                    self.eval_test_idx = np.sort(rng.choice(saved[1], record, replace=False))
+            subset = self._eval_subset(rng, x.shape[0], record)  # drawn in either case
+            picked.append(
+                subset if idx is None else np.sort(rng.choice(idx, record, replace=False))
+            )
+        self.eval_train_idx, self.eval_test_idx = picked
         if cut:
             self.history.info["cut_record"] = {"iteration": self.iteration, "samples": record}
         try:
