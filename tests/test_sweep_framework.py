@@ -16,16 +16,10 @@ import numpy as np
 import pytest
 
 from _sweep_helpers import blobs, info
+from scratchdl.cli._options import add_flags, options_from_args
 from scratchdl.errors import ConfigError
 from scratchdl.experiments import lr
-from scratchdl.experiments.declare import (
-    Budget,
-    Group,
-    NetOptions,
-    add_flags,
-    declare,
-    options_from_args,
-)
+from scratchdl.experiments.declare import Budget, Group, NetOptions, declare
 from scratchdl.experiments.engine import SweepResults
 from scratchdl.experiments.summary import Summary
 from scratchdl.experiments.trial import run_trial
