@@ -328,17 +328,12 @@ def declare(
     )
 
 
-def epochs_of(updates: int, n_train: int, batch_size: int) -> float:
-    """Epochs that ``updates`` updates make, as the Trainer counts them."""
-    return updates / iter_per_epoch(n_train, batch_size)
-
-
 def epoch_points(budget: Budget, n_train: int, batch_size: int) -> int:
     """Learning-curve points for one point per epoch of ``budget`` (at least one): the book
     plots its ch. 6 curves per epoch."""
     epochs = budget.epochs
     if epochs is None:
-        epochs = epochs_of(int(budget.updates or 0), n_train, batch_size)
+        epochs = int(budget.updates or 0) / iter_per_epoch(n_train, batch_size)
     return max(1, round(epochs))
 
 

@@ -60,7 +60,7 @@ from scratchdl.train import checkpoint
 from scratchdl.train.history import EpochRecord, History, finite_or_none
 from scratchdl.train.schedule import LRSchedule
 
-__all__ = ["CHECKPOINT_KINDS", "Callback", "Evaluator", "Sampler", "Trainer", "score"]
+__all__ = ["CHECKPOINT_KINDS", "Callback", "Evaluator", "Sampler", "Trainer"]
 
 #: What a checkpoint target counts: epochs (as the Trainer counts them), samples seen, updates,
 #: or training seconds (:attr:`Trainer.train_seconds`).
@@ -70,18 +70,6 @@ CHECKPOINT_KINDS = ("epochs", "samples", "updates", "seconds")
 def iter_per_epoch(n: int, batch_size: int) -> int:
     """Updates in an epoch of ``n`` samples: ``n // batch_size`` (the remainder is dropped)."""
     return max(n // batch_size, 1)
-
-
-def score(net: Any, sets: Iterable[tuple[str, NDArray, NDArray]], losses: bool = True) -> dict:
-    """``{name}_acc`` and ``{name}_loss`` of ``net`` on each ``(name, x, t)`` set; a loss is
-    None when not finite, or when ``losses`` is False (after a divergence the weights are the
-    last good ones, but the run's loss was not finite: that is what its losses report)."""
-    point: dict[str, float | None] = {}
-    for name, x, t in sets:
-        with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
-            point[f"{name}_acc"], loss = evaluate(net, x, t)
-        point[f"{name}_loss"] = finite_or_none(loss) if losses else None
-    return point
 
 
 class Callback:
@@ -433,7 +421,13 @@ class Trainer:
         sets = [("train", self.x_train, self.t_train)]
         if self.x_test is not None:
             sets.append(("test", self.x_test, self.t_test))
-        point = {**now, **score(self.net, sets, losses=not diverged)}
+        point: dict[str, Any] = dict(now)
+        for name, x, t in sets:
+            with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
+                point[f"{name}_acc"], loss = evaluate(self.net, x, t)
+            # After a divergence the weights are the last good ones, but the run's loss was not
+            # finite: that is what its losses report.
+            point[f"{name}_loss"] = None if diverged else finite_or_none(loss)
         for name in reached:
             self.history.checkpoints[name] = {**point, "reached": not diverged}
         if len(reached) == len(pending) and not diverged:
