@@ -192,14 +192,9 @@ def test_a_stop_record_can_be_cut_to_a_sample_and_the_run_keeps_its_sets(monkeyp
 def test_the_time_budget_cuts_the_record_only_when_the_full_one_would_take_long():
     budget = helpers_budget(10.0)
 
-    def trainer(rows, idx=None):
+    def trainer(rows):
         return types.SimpleNamespace(
-            x_train=np.empty((rows, 1)),
-            x_test=np.empty((rows // 6, 1)),
-            eval_train_idx=idx,
-            eval_test_idx=idx,
-            iteration=10,
-            batch_size=100,
+            record_rows=lambda: rows + rows // 6, iteration=10, batch_size=100
         )
 
     # 10 steps of 100 in 10 s: 70,000 images to evaluate take about 230 s: cut.
@@ -208,6 +203,18 @@ def test_the_time_budget_cuts_the_record_only_when_the_full_one_would_take_long(
     assert budget._record_size(trainer(600), 10.0) == 1000
     # 70 images: a quarter of a second: the full record.
     assert budget._record_size(trainer(60), 10.0) is True
+    # A trainer without records (the second book's) costs nothing to stop.
+    assert budget._record_size(types.SimpleNamespace(iteration=10), 10.0) is True
+
+
+def test_a_record_costs_the_rows_of_its_evaluation_sets():
+    from scratchdl.train import Trainer
+
+    (x, t), (xt, tt) = synthetic(n_train=200, n_test=100)
+    net = build_model(TrainConfig(hidden=(8,)).validate(), 784, 10, 0)
+    assert Trainer(net, x, t, xt, tt, iters=1).record_rows() == 300
+    assert Trainer(net, x, t, xt, tt, iters=1, eval_samples=50).record_rows() == 100
+    assert Trainer(net, x, t, iters=1, eval_samples=500).record_rows() == 200
 
 
 def helpers_budget(seconds: float):

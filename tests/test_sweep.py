@@ -15,7 +15,7 @@ import pytest
 from _sweep_helpers import assert_summary_numbers_in_results, blobs, info, strip_timing
 from scratchdl.cli import main
 from scratchdl.errors import ConfigError
-from scratchdl.experiments import batch_size, depth_width, lr
+from scratchdl.experiments import batch_size, depth_width, lr, trial
 from scratchdl.experiments.config import Variant, parse_int_list, parse_variants
 from scratchdl.experiments.data import ArraySource
 from scratchdl.experiments.declare import verdict
@@ -62,7 +62,7 @@ def test_trial_keys_and_records_stay_those_of_stored_results():
     # records) of the default plans must not change when the code that builds them does.
     data = {"name": "mnist", "n_train": 60000, "classes": 10, "features": 784}
     a = lr.build(lr.Options(), data).trials[0]
-    assert a.key == "05e668439727804d"
+    assert a.key == "1d24fbab26626005"
     assert a.to_dict()["train"] == {
         "hidden": [50],
         "activation": "relu",
@@ -74,7 +74,7 @@ def test_trial_keys_and_records_stay_those_of_stored_results():
         "dtype": "float32",
         "sampling": "shuffle",
     }
-    assert depth_width.build(depth_width.Options(), data).trials[0].key == "ca5638f4f1d27490"
+    assert depth_width.build(depth_width.Options(), data).trials[0].key == "41e43f9d215f4742"
 
 
 def test_trial_checkpoints_are_where_the_plan_says(src):
@@ -184,6 +184,34 @@ def test_unreadable_trial_file_is_rerun(src, tmp_path):
         sweep, tmp_path, source=src, jobs=0, figures=False, on_trial=lambda r, c: seen.append(c)
     )
     assert seen == [False] and json.loads(path.read_text())["key"] == path.stem
+
+
+def test_trial_of_an_older_format_is_rerun(src, tmp_path, monkeypatch):
+    sweep = small_batch_sweep(src, values=(50,), seeds=(0,))
+    monkeypatch.setattr(trial, "TRIAL_FORMAT", trial.TRIAL_FORMAT - 1)
+    run_sweep(sweep, tmp_path, source=src, jobs=0, figures=False)
+    (old,) = (tmp_path / "trials").glob("*.json")
+    monkeypatch.undo()
+    seen = []
+    run_sweep(
+        sweep, tmp_path, source=src, jobs=0, figures=False, on_trial=lambda r, c: seen.append(c)
+    )
+    assert seen == [False] and sweep.trials[0].key != old.stem
+
+
+def test_the_curve_is_the_trainers_records(src):
+    # One record format: the learning curve is the Trainer's History, one point at the
+    # start, one per curve step (in samples) and one where the last checkpoint is reached.
+    spec = small_batch_sweep(src, values=(50,), seeds=(0,), curve_points=3).trials[0]
+    row = run_trial(spec, src.load())
+    curve = row["curve"]
+    # 16 updates of 50 make the run's 800 samples: a point every 800 // 3 = 266 of them.
+    assert curve["updates"] == [0, 6, 11, 16]
+    assert curve["samples"] == [50 * u for u in curve["updates"]]
+    assert curve["epochs"] == [u / 8 for u in curve["updates"]]  # 400 // 50 updates an epoch
+    assert curve["batch_loss"][0] is None and all(v > 0 for v in curve["batch_loss"][1:])
+    assert curve["seconds"][0] == 0.0 and curve["seconds"] == sorted(curve["seconds"])
+    assert curve["updates"][-1] == row["results"]["final"]["updates"] == row["updates"]
 
 
 @pytest.mark.slow

@@ -16,16 +16,10 @@ import numpy as np
 import pytest
 
 from _sweep_helpers import blobs, info
+from scratchdl.cli._options import add_flags, options_from_args
 from scratchdl.errors import ConfigError
 from scratchdl.experiments import lr
-from scratchdl.experiments.declare import (
-    Budget,
-    Group,
-    NetOptions,
-    add_flags,
-    declare,
-    options_from_args,
-)
+from scratchdl.experiments.declare import Budget, Group, NetOptions, declare
 from scratchdl.experiments.engine import SweepResults
 from scratchdl.experiments.summary import Summary
 from scratchdl.experiments.trial import run_trial
@@ -104,6 +98,18 @@ def test_options_dataclass_is_the_command_line():
     assert opts == lr.Options(values=(0.1, 1.0), hidden=(20, 10), init="he", epochs=3.0)
     assert _parse([]) == lr.Options()
     assert _parse(["--init", "0.05", "--optimizer", "Adam"]).optimizer == "adam"
+    assert _parse(["--hidden", "20", "--hidden", "10,5"]).hidden == (20, 10, 5)  # as train's
+
+
+def test_train_flags_come_from_the_same_generator():
+    p = argparse.ArgumentParser()
+    add_flags(p, TrainConfig, exclusive=("epochs", "iters"))
+    argv = ["--hidden", "30", "--no-batchnorm", "--activation", "Sigmoid", "--epochs", "2"]
+    config = options_from_args(TrainConfig, p.parse_args(argv))
+    assert config == TrainConfig(hidden=(30,), batchnorm=False, activation="sigmoid", epochs=2)
+    assert "(default: 10000)" in p.format_help() and "{relu,sigmoid}" in p.format_help()
+    with pytest.raises(SystemExit):
+        p.parse_args(["--epochs", "2", "--iters", "5"])
 
 
 @pytest.mark.parametrize(

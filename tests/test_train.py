@@ -782,6 +782,31 @@ def test_checkpoints_are_evaluated_on_the_full_sets_and_stop_the_run():
         Trainer(net, x, t, iters=1, checkpoints={"x": {"hours": 1}})
 
 
+@pytest.mark.parametrize("background", [True, False])
+def test_records_every_n_samples_and_where_the_last_checkpoint_stops(background):
+    (x, t), (xt, tt) = DATA
+    trainer = Trainer(
+        TwoLayerNet(12, 8, 3, rng=0),
+        x,
+        t,
+        xt,
+        tt,
+        batch_size=30,
+        iters=10**6,
+        rng=0,
+        record_every=100,
+        checkpoints={"end": {"updates": 11}},
+        evaluator=BackgroundEvaluation() if background else None,
+    )
+    h = trainer.fit()
+    # Steps 4, 7 and 10 cross 100, 200 and 300 samples; the stop at step 11 has its own.
+    assert [r.iteration for r in h.records] == [4, 7, 10, 11]
+    clocks = [r.train_seconds for r in h.records]
+    assert clocks == sorted(clocks) and clocks[-1] == trainer.train_seconds
+    assert h.stop_reason == "completed" and h.checkpoints["end"]["updates"] == 11
+    assert "train_seconds" not in h.to_dict(times=False)["records"][0]
+
+
 def test_a_divergence_closes_the_pending_checkpoints():
     (x, t), _ = DATA
     net = TwoLayerNet(12, 8, 3, rng=0)

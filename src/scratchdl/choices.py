@@ -67,14 +67,11 @@ def _mlp(config: Any, input_size: int, n_classes: int, rng: np.random.Generator)
             input_size,
             list(config.hidden),
             n_classes,
-            config.activation,
-            config.init,
-            config.weight_decay,
+            weight_init_std=config.init,
             use_dropout=bool(config.dropout),
             dropout_ration=config.dropout or 0.5,
             use_batchnorm=config.batchnorm,
-            dtype=config.dtype,
-            rng=rng,
+            **common,
         )
     if len(config.hidden) == 1:
         return TwoLayerNet(input_size, config.hidden[0], n_classes, config.init, **common)
@@ -93,46 +90,38 @@ def _image_dim(input_size: int) -> tuple[int, int, int]:
     return (1, side, side)
 
 
-def _conv_checks(config: Any, name: str) -> None:
-    if config.activation != "relu":
-        raise ConfigError(f"the {name} uses ReLU (as the book's): drop activation/--activation")
-    if len(config.hidden) != 1:
-        raise ConfigError(
-            f"the {name} has one hidden affine layer: give one hidden size, got {list(config.hidden)}"
+def _convnet(net_class: type, name: str) -> ModelBuilder:
+    """The builder of one of the book's CNNs, ``net_class`` (model kind ``name``)."""
+
+    def build(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
+        if config.activation != "relu":
+            raise ConfigError(f"the {name} uses ReLU (as the book's): drop activation/--activation")
+        if len(config.hidden) != 1:
+            raise ConfigError(
+                f"the {name} has one hidden affine layer: give one hidden size, got "
+                f"{list(config.hidden)}"
+            )
+        return net_class(
+            _image_dim(input_size),
+            hidden_size=config.hidden[0],
+            output_size=n_classes,
+            weight_init_std=config.init,
+            weight_decay_lambda=config.weight_decay,
+            dtype=config.dtype,
+            rng=rng,
         )
 
-
-def _cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
-    """The book's SimpleConvNet (ch. 7.5): conv 30x5x5 - pool - affine ``hidden`` - affine."""
-    _conv_checks(config, "cnn")
-    return SimpleConvNet(
-        _image_dim(input_size),
-        hidden_size=config.hidden[0],
-        output_size=n_classes,
-        weight_init_std=config.init,
-        weight_decay_lambda=config.weight_decay,
-        dtype=config.dtype,
-        rng=rng,
-    )
-
-
-def _deep_cnn(config: Any, input_size: int, n_classes: int, rng: np.random.Generator) -> Net:
-    """The book's DeepConvNet (ch. 8.1): six 3x3 convolutions, dropout 0.5, initial weights
-    of scale ``init`` (the book's He by default)."""
-    _conv_checks(config, "deep-cnn")
-    return DeepConvNet(
-        _image_dim(input_size),
-        hidden_size=config.hidden[0],
-        output_size=n_classes,
-        weight_init_std=config.init,
-        weight_decay_lambda=config.weight_decay,
-        dtype=config.dtype,
-        rng=rng,
-    )
+    return build
 
 
 #: Model kinds: ``name -> builder(config, input_size, n_classes, rng)``.
-MODELS: dict[str, ModelBuilder] = {"mlp": _mlp, "cnn": _cnn, "deep-cnn": _deep_cnn}
+#: ``cnn`` is the book's SimpleConvNet (ch. 7.5: conv 30x5x5 - pool - affine ``hidden`` -
+#: affine), ``deep-cnn`` its DeepConvNet (ch. 8.1: six 3x3 convolutions, dropout 0.5).
+MODELS: dict[str, ModelBuilder] = {
+    "mlp": _mlp,
+    "cnn": _convnet(SimpleConvNet, "cnn"),
+    "deep-cnn": _convnet(DeepConvNet, "deep-cnn"),
+}
 
 #: Settings a model kind brings when a run does not give them: the book's runs (ch. 5.7.4 for
 #: the MLP, ``train_convnet.py`` and ``train_deepnet.py`` with Adam for the CNNs).

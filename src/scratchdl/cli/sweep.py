@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-from scratchdl.cli._options import add_data_dir, add_lang
+from scratchdl.cli._options import add_data_dir, add_flags, add_lang, options_from_args
 
 _COMMON_HELP = {
     "jobs": "worker processes, each with one BLAS thread (default: 1)",
@@ -49,8 +49,6 @@ def _declared() -> list[Any]:
 
 
 def _register_declared(kinds: argparse._SubParsersAction, module: Any) -> None:
-    from scratchdl.experiments.declare import add_flags
-
     p = kinds.add_parser(
         module.NAME,
         help=module.HELP,
@@ -62,8 +60,6 @@ def _register_declared(kinds: argparse._SubParsersAction, module: Any) -> None:
 
 
 def _declared_options(module: Any, args: argparse.Namespace) -> tuple[Any, Any]:
-    from scratchdl.experiments.declare import options_from_args
-
     return options_from_args(module.Options, args), module.build
 
 

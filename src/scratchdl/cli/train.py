@@ -3,60 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from scratchdl.cli._options import add_data_dir
+from scratchdl.cli._options import add_data_dir, add_flags, flag_values
 from scratchdl.train import Callback, TrainConfig
-from scratchdl.train.config import flag_help
-
-#: Flags that set a run's settings; --resume takes the checkpoint's instead (--max-seconds is
-#: each session's own).
-_SESSION_OPTIONS = ("max_seconds",)
-
-
-def _init_value(text: str) -> float | str:
-    from scratchdl.errors import ConfigError
-    from scratchdl.experiments.config import parse_init
-
-    try:
-        return parse_init(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per :class:`~scratchdl.train.TrainConfig` field, with its help, choices and
-    type; the settings not given stay None, so that TrainConfig resolves their defaults."""
-    import typing
-
-    hints = typing.get_type_hints(TrainConfig)
-    length = p.add_mutually_exclusive_group()
-    for f in dataclasses.fields(TrainConfig):
-        meta = f.metadata
-        kwargs: dict[str, Any] = {"help": flag_help(f)}
-        if meta["metavar"]:
-            kwargs["metavar"] = meta["metavar"]
-        if meta["choices"]:
-            kwargs["choices"] = meta["choices"]
-        if hints[f.name] is bool:
-            kwargs.update(action="store_true", default=None)
-        elif f.name == "hidden":
-            kwargs["action"] = "append"
-        elif f.name == "init":
-            kwargs["type"] = _init_value
-        elif hints[f.name] is str and not meta["choices"]:
-            kwargs["type"] = str
-        elif not meta["choices"]:
-            kwargs["type"] = (
-                float if float in typing.get_args(hints[f.name]) + (hints[f.name],) else int
-            )
-        (length if f.name in ("epochs", "iters") else p).add_argument(
-            "--" + f.name.replace("_", "-"), **kwargs
-        )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_data_dir(p)
-    _add_config_flags(p)
+    add_flags(p, TrainConfig, exclusive=("epochs", "iters"))
     p.add_argument("--out", default="run", metavar="DIR", help="output folder (default: ./run)")
     p.add_argument(
         "--resume",
@@ -96,29 +49,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
 
-def _config_from_args(args: argparse.Namespace) -> Any:
-    """The settings of a new run from the flags (None with ``--resume``: the checkpoint's)."""
+def _config_from_args(args: argparse.Namespace) -> tuple[Any, float | None]:
+    """The settings of a new run from the flags (None with ``--resume``: the checkpoint's),
+    and --max-seconds, each session's own."""
     from scratchdl.errors import ConfigError
 
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in _SESSION_OPTIONS and getattr(args, f.name) is not None
-    }
+    given = flag_values(TrainConfig, args)
+    max_seconds = given.pop("max_seconds", None)
     if args.resume:
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise ConfigError(
                 f"--resume continues the run in {args.out} with its own settings: drop {flags}"
             )
-        return None
-    if "hidden" in given:
-        from scratchdl.experiments.config import parse_int_list
-
-        given["hidden"] = tuple(
-            h for text in given["hidden"] for h in parse_int_list(text, "--hidden")
-        )
-    return TrainConfig(**given, max_seconds=args.max_seconds).validate()
+        return None, max_seconds
+    return TrainConfig(**given, max_seconds=max_seconds).validate(), max_seconds
 
 
 def _check_folder(folder: Any, args: argparse.Namespace) -> str:
@@ -251,13 +196,13 @@ class _EpochTable(Callback):
 def _train(args: argparse.Namespace) -> int:
     from scratchdl.cli._runfolder import run_folder
 
-    config = _config_from_args(args)
+    config, max_seconds = _config_from_args(args)
     out = Path(args.out)
     _check_out(out)
     with run_folder(out) as folder:
         state = _check_folder(folder, args)
         if args.resume:
-            config = _resume_config(out, args.max_seconds)
+            config = _resume_config(out, max_seconds)
             folder.link_checkpoint()
         _check_memory(config, args.force)
         return _train_in(folder, state, config, args)

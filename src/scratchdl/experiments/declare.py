@@ -18,19 +18,17 @@ A sweep module reads top to bottom as the question, the grid, the answer::
         s.say("In {budget}, lr {lr} reached {acc:pm}.", lr=..., acc=...)
         return s.done()
 
-:func:`add_flags` turns the ``Options`` dataclass into argparse flags (a field ``batch_size``
-is ``--batch-size``, its default and help come from :func:`option`), so the CLI and the Python
-API cannot drift apart, and the network's defaults are those of ``scratchdl train``
-(:class:`NetOptions`).
+The command line's ``add_flags`` (:mod:`scratchdl.cli._options`, which makes ``scratchdl
+train``'s flags from :class:`TrainConfig` too) turns the ``Options`` dataclass into flags (a
+field ``batch_size`` is ``--batch-size``, its default and help come from :func:`option`), so
+the CLI and the Python API cannot drift apart, and the network's defaults are those of
+``scratchdl train`` (:class:`NetOptions`).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-import types
-import typing
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,11 +39,6 @@ import numpy as np
 from scratchdl._text import plural, plural_epochs
 from scratchdl.checks import check_positive, check_positive_int
 from scratchdl.errors import ConfigError
-from scratchdl.experiments.config import (
-    parse_float_list,
-    parse_init,
-    parse_int_list,
-)
 from scratchdl.experiments.engine import Column, Sweep, SweepResults
 from scratchdl.experiments.summary import acc, group_metric, sig
 from scratchdl.experiments.trial import TRIAL_SETTINGS, TrialSpec
@@ -60,7 +53,6 @@ __all__ = [
     "CommonOptions",
     "Group",
     "NetOptions",
-    "add_flags",
     "declare",
     "epoch_points",
     "gap",
@@ -69,7 +61,6 @@ __all__ = [
     "mean_curve",
     "noise",
     "option",
-    "options_from_args",
     "train_option",
     "verdict",
 ]
@@ -154,7 +145,9 @@ def train_option(name: str, default: Any = dataclasses.MISSING, *, flag: bool = 
     f = _TRAIN_FIELDS[name]
     if default is dataclasses.MISSING:
         default = getattr(_TRAIN, name)
-    meta = {**f.metadata, "flag": flag}
+    # A default of its own is shown as it is, not as TrainConfig's text for its own default.
+    shown = f.metadata["default_text"] if default is None else None
+    meta = {**f.metadata, "flag": flag, "default_text": shown}
     return field(default=default, metadata=meta)
 
 
@@ -335,17 +328,12 @@ def declare(
     )
 
 
-def epochs_of(updates: int, n_train: int, batch_size: int) -> float:
-    """Epochs that ``updates`` updates make, as the Trainer counts them."""
-    return updates / iter_per_epoch(n_train, batch_size)
-
-
 def epoch_points(budget: Budget, n_train: int, batch_size: int) -> int:
     """Learning-curve points for one point per epoch of ``budget`` (at least one): the book
     plots its ch. 6 curves per epoch."""
     epochs = budget.epochs
     if epochs is None:
-        epochs = epochs_of(int(budget.updates or 0), n_train, batch_size)
+        epochs = int(budget.updates or 0) / iter_per_epoch(n_train, batch_size)
     return max(1, round(epochs))
 
 
@@ -386,98 +374,6 @@ def group_curves(
             xs, ys = xs[1:], ys[1:]
         series.append(Series(name, xs, ys, style=style))
     return series
-
-
-# -- the command line --------------------------------------------------------------------------
-def _field_type(tp: Any) -> tuple[Any, bool]:
-    """``(base type, optional)`` of a dataclass field annotation such as ``float | None``."""
-    args = typing.get_args(tp)
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
-        return (rest[0] if len(rest) == 1 else str), len(rest) < len(args)
-    return tp, False
-
-
-def _flag_text(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def add_flags(parser: argparse.ArgumentParser, options: type, defaults_note: str = "") -> None:
-    """One ``--flag`` per field of the ``options`` dataclass, with its default and help."""
-    hints = typing.get_type_hints(options)
-    inherited = {
-        f.name
-        for base in options.__mro__[1:]
-        if dataclasses.is_dataclass(base)
-        for f in dataclasses.fields(base)
-    }
-    # The sweep's own options first (they are its question), then the shared ones.
-    fields = sorted(dataclasses.fields(options), key=lambda f: f.name in inherited)
-    for f in fields:
-        if not f.metadata.get("flag", True):
-            continue
-        tp, _ = _field_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default
-        help_text = f.metadata.get("help", "")
-        if f.name == "epochs" and defaults_note:
-            help_text += f" (default: {defaults_note})"
-        elif tp is bool:
-            help_text += f" (default: {'on' if default else 'off'})"
-        elif default is not None:
-            help_text += f" (default: {_flag_text(default)})"
-        elif f.metadata.get("default_text"):
-            help_text += f" (default: {f.metadata['default_text']})"
-        if tp is bool:  # --flag / --no-flag; None when neither is given
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
-            )
-        else:
-            parser.add_argument(flag, default=None, metavar=f.name.upper(), help=help_text)
-
-
-def _convert(text: str, tp: Any, flag: str, choices: Sequence[str] | None) -> Any:
-    if typing.get_origin(tp) is tuple:
-        (item,) = {a for a in typing.get_args(tp) if a is not Ellipsis}
-        if item is int:
-            return parse_int_list(text, flag, minimum=0 if flag == "--seeds" else 1)
-        if item is float:
-            return parse_float_list(text, flag)
-        return tuple(p.strip() for p in text.split(",") if p.strip())
-    if choices and text.lower() not in choices:
-        raise ConfigError(f"{flag} must be one of {', '.join(choices)}, got {text!r}")
-    if tp is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{flag} must be a whole number, got {text!r}") from None
-    if tp is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{flag} must be a number, got {text!r}") from None
-    if flag == "--init":
-        return parse_init(text)
-    return text.lower() if choices else text
-
-
-def options_from_args(options: type, args: argparse.Namespace) -> Any:
-    """The ``options`` dataclass from parsed flags (unset flags keep the defaults)."""
-    hints = typing.get_type_hints(options)
-    values = {}
-    for f in dataclasses.fields(options):
-        if not f.metadata.get("flag", True):
-            continue
-        raw = getattr(args, f.name, None)
-        if raw is None:
-            continue
-        tp, _ = _field_type(hints[f.name])
-        flag = "--" + f.name.replace("_", "-")
-        values[f.name] = raw if tp is bool else _convert(raw, tp, flag, f.metadata.get("choices"))
-    return options(**values)
 
 
 # -- what the numbers support saying (scratchdl.train.verdict) --------------------------------

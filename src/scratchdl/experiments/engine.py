@@ -295,17 +295,13 @@ def _load_finished(path: Path, spec: TrialSpec) -> dict[str, Any] | None:
         return None
     planned = spec.to_dict()
     if row.get("status") not in ("completed", "diverged") or not _measured(
-        {k: v for k, v in row.items() if k not in planned and k not in _TEXT}
+        # Text by design: its status (checked above), where it ran (a Dask worker's address).
+        {k: v for k, v in row.items() if k not in planned and k not in ("status", "process")}
     ):
         return None  # an edited or damaged file: its numbers cannot be trusted
     # The plan's own fields (the key is their hash), with labels and tags that may be renamed
     # without re-running.
     return {**row, **planned}
-
-
-#: Fields of a stored trial that are text by design: its status, where it ran (a Dask
-#: worker's address and host name).
-_TEXT = ("status", "process")
 
 
 def _measured(value: Any) -> bool:

@@ -3,7 +3,7 @@
 A trial configures the one training loop, :class:`scratchdl.train.Trainer`: its checkpoints
 (a batch-size sweep compares runs at equal epochs, updates and training time; training each
 run once and evaluating the full sets as each is reached makes the three comparisons cost one
-run) and a learning curve on fixed subsamples (:class:`_Curve`). The network, optimizer,
+run) and its records, the learning curve on fixed subsamples. The network, optimizer,
 sampler and configuration checks are those of ``scratchdl train``. "Equal time" is the
 Trainer's training clock (:attr:`~scratchdl.train.Trainer.train_seconds`): evaluation cost
 never penalises a configuration that is evaluated more often.
@@ -12,6 +12,7 @@ never penalises a configuration that is evaluated more often.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import sys
@@ -23,15 +24,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from scratchdl.choices import build_model
 from scratchdl.errors import ConfigError
 from scratchdl.experiments.data import Dataset
 from scratchdl.layers import Sigmoid
 from scratchdl.nets import ACTIVATION_LAYERS, Net
-from scratchdl.train import Evaluator, TrainConfig, Trainer, augmenter_for, make_optimizer
+from scratchdl.train import TrainConfig
 from scratchdl.train.config import augment_kinds
-from scratchdl.train.history import finite_or_none
-from scratchdl.train.trainer import CHECKPOINT_KINDS, iter_per_epoch, score
+from scratchdl.train.history import History, finite_or_none
+from scratchdl.train.run import build_trainer
+from scratchdl.train.trainer import CHECKPOINT_KINDS, iter_per_epoch
 
 __all__ = [
     "CHECKPOINT_KINDS",
@@ -45,8 +46,9 @@ __all__ = [
 
 #: Bumped when the meaning of a stored trial changes, so old results are not reused (2: trials
 #: run through the Trainer, whose 'shuffle' drops each epoch's remainder; 3: the network is
-#: built as ``scratchdl train`` builds it, data subsets, validation splits, histograms).
-TRIAL_FORMAT = 3
+#: built as ``scratchdl train`` builds it, data subsets, validation splits, histograms; 4: the
+#: curve is the Trainer's records, and a divergence goes back to the last curve point).
+TRIAL_FORMAT = 4
 #: Result fields that depend on the machine's speed; everything else is a function of the
 #: trial spec (the ``--jobs`` determinism test compares results without these).
 TIMING_DEPENDENT = frozenset(
@@ -157,18 +159,22 @@ def train_record(config: TrainConfig) -> dict[str, Any]:
     return record
 
 
+def _lengths(spec: TrialSpec, n_train: int) -> list[tuple[float, int]]:
+    """``(epochs, samples)`` to each checkpoint target known in advance (seconds are not)."""
+    b = spec.train.batch_size
+    per_epoch = iter_per_epoch(n_train, b)
+    length = {
+        "epochs": lambda v: (float(v), round(v * per_epoch) * b),
+        "updates": lambda v: (float(v) / per_epoch, int(v) * b),
+        "samples": lambda v: (float(v) / b / per_epoch, int(v)),
+    }
+    return [length[k](v) for t in spec.checkpoints.values() for k, v in t.items() if k in length]
+
+
 def _planned_epochs(spec: TrialSpec, n_train: int) -> int:
     """Epochs (rounded up) to the last checkpoint: the length a decaying learning rate plans
     for. A budget in seconds has no length known in advance."""
-    per_epoch = iter_per_epoch(n_train, spec.train.batch_size)
-    lengths = []
-    for target in spec.checkpoints.values():
-        if "epochs" in target:
-            lengths.append(float(target["epochs"]))
-        if "updates" in target:
-            lengths.append(float(target["updates"]) / per_epoch)
-        if "samples" in target:
-            lengths.append(float(target["samples"]) / spec.train.batch_size / per_epoch)
+    lengths = [epochs for epochs, _ in _lengths(spec, n_train)]
     if not lengths:
         if spec.train.lr_decay != "none":
             raise ConfigError(
@@ -239,53 +245,31 @@ def layer_statistics(net: Net, x: NDArray, t: NDArray) -> dict[str, list[Any]]:
 
 def _nominal_samples(spec: TrialSpec, n_train: int) -> int:
     """Length of the run in samples as far as it is known in advance (for curve spacing)."""
-    b = spec.train.batch_size
-    lengths = [int(b) * 10]
-    for target in spec.checkpoints.values():
-        if "samples" in target:
-            lengths.append(int(target["samples"]))
-        if "updates" in target:
-            lengths.append(int(target["updates"]) * b)
-        if "epochs" in target:
-            lengths.append(round(target["epochs"] * iter_per_epoch(n_train, b)) * b)
-    return max(lengths)
+    return max([int(spec.train.batch_size) * 10] + [n for _, n in _lengths(spec, n_train)])
 
 
-class _Curve(Evaluator):
-    """The learning curve: every ``step`` samples (and when the last checkpoint is reached),
-    accuracy and loss on fixed subsamples ``sets`` = ``(x_train, t_train, x_heldout,
-    t_heldout)``, and the mean mini-batch loss since the previous point. No per-epoch records:
-    the trial measures here and at the Trainer's checkpoints."""
-
-    def __init__(self, sets: tuple, heldout: str, step: int) -> None:
-        x_tr, t_tr, x_held, t_held = sets
-        self.sets = (("train", x_tr, t_tr), (heldout, x_held, t_held))
-        self.step = self.next = step
-        self.curve: dict[str, list] = {}
-        self.since = 0  # the iteration of the previous point
-
-    def record(self, trainer: Trainer) -> None:
-        pass
-
-    def add_point(self, trainer: Trainer, diverged: bool = False) -> None:
-        point = {**trainer.position(), **score(trainer.net, self.sets, losses=not diverged)}
-        losses = trainer.history.loss[self.since :]  # None at 0 updates
-        point["batch_loss"] = (
-            finite_or_none(float(np.mean(losses))) if losses and not diverged else None
-        )
-        self.since = trainer.iteration
+def _curve(history: History, heldout: str, batch_size: int) -> dict[str, list]:
+    """The learning curve from the Trainer's records: position, accuracy and loss on the fixed
+    subsamples, and the mean mini-batch loss since the previous point (None at 0 updates)."""
+    curve: dict[str, list] = {}
+    since = 0
+    for r in history.records:
+        losses = history.loss[since : r.iteration]
+        since = r.iteration
+        point = {
+            "updates": r.iteration,
+            "samples": r.iteration * batch_size,
+            "epochs": r.iteration / history.iter_per_epoch,
+            "seconds": r.train_seconds,
+            "train_acc": r.train_acc,
+            "train_loss": r.train_loss,
+            f"{heldout}_acc": r.test_acc,
+            f"{heldout}_loss": r.test_loss,
+            "batch_loss": finite_or_none(float(np.mean(losses))) if losses else None,
+        }
         for key, value in point.items():
-            self.curve.setdefault(key, []).append(value)
-
-    def on_iteration(self, trainer: Trainer, loss: float) -> None:
-        samples = trainer.iteration * trainer.batch_size
-        if samples >= self.next or trainer.checkpoints.keys() <= trainer.history.checkpoints.keys():
-            self.add_point(trainer)
-            self.next = (samples // self.step + 1) * self.step
-
-    def on_train_end(self, trainer: Trainer, history: Any) -> None:
-        if history.stop_reason == "diverged":
-            self.add_point(trainer, diverged=True)
+            curve.setdefault(key, []).append(value)
+    return curve
 
 
 def _trial_data(spec: TrialSpec, data: Dataset) -> tuple[tuple[NDArray, ...], str]:
@@ -327,50 +311,42 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
     are the first two children of ``SeedSequence(seed)``, as there, and a third one draws the
     evaluation subsamples. A trial gives the same metrics in any process. A trial that
     diverges reaches none of its remaining checkpoints; its losses are None (not finite) and
-    its accuracies are those of the weights the Trainer restored (the initial ones).
+    its accuracies are those of the weights the Trainer restored (the last curve point's).
     """
     config = spec.train
     (x_train, t_train, x_test, t_test), heldout = _trial_data(spec, data)
-    n_train = x_train.shape[0]
-
-    init_seq, batch_seq, eval_seq = np.random.SeedSequence(int(spec.seed)).spawn(3)
-    net = build_model(config, x_train.shape[1], data.n_classes, np.random.default_rng(init_seq))
-    ev = spec.evaluation
-    eval_rng = np.random.default_rng(eval_seq)
-    m = int(ev.get("eval_samples", 2000))
-    # Fixed subsamples for the learning curve: cheap, and the same points for every update.
-    tr_idx = np.sort(eval_rng.choice(n_train, min(m, n_train), replace=False))
-    te_idx = np.sort(eval_rng.choice(x_test.shape[0], min(m, x_test.shape[0]), replace=False))
-    stats_idx = tr_idx[: min(1000, tr_idx.size)]
+    n_train, ev = x_train.shape[0], spec.evaluation
     step = _nominal_samples(spec, n_train) // max(1, int(ev.get("curve_points", 20)))
-    curve = _Curve(
-        (x_train[tr_idx], t_train[tr_idx], x_test[te_idx], t_test[te_idx]), heldout, max(1, step)
-    )
-    trainer = Trainer(
-        net,
+    trainer = build_trainer(
+        dataclasses.replace(config, seed=int(spec.seed)),
         x_train,
         t_train,
         x_test,
         t_test,
-        optimizer=make_optimizer(config.optimizer, config.lr),
-        batch_size=config.batch_size,
+        data.n_classes,
+        _planned_epochs(spec, n_train),
         iters=sys.maxsize,  # until every checkpoint is reached
-        sampling=config.sampling,
-        rng=np.random.default_rng(batch_seq),
-        evaluator=curve,
         checkpoints=spec.checkpoints,
-        augment=augmenter_for(config, x_train.shape[1]),
-        lr_schedule=config.lr_schedule(_planned_epochs(spec, n_train)),
+        record_every=max(1, step),
     )
+    net = trainer.net
+    # Fixed subsamples for the learning curve, from the third child of the seed: cheap, and
+    # the same points for every update.
+    eval_rng = np.random.default_rng(np.random.SeedSequence(int(spec.seed)).spawn(3)[2])
+    m = int(ev.get("eval_samples", 2000))
+    trainer.eval_train_idx = np.sort(eval_rng.choice(n_train, min(m, n_train), replace=False))
+    n_test = x_test.shape[0]
+    trainer.eval_test_idx = np.sort(eval_rng.choice(n_test, min(m, n_test), replace=False))
+    stats = trainer.eval_train_idx[:1000]
 
     wall_start = time.perf_counter()
     layer_stats = None
     if ev.get("layer_stats"):
-        layer_stats = {"init": layer_statistics(net, x_train[stats_idx], t_train[stats_idx])}
-    curve.add_point(trainer)
+        layer_stats = {"init": layer_statistics(net, x_train[stats], t_train[stats])}
+    trainer.evaluator.record(trainer)  # the curve starts at the initial weights
     history = trainer.fit()
     if layer_stats is not None:
-        layer_stats["final"] = layer_statistics(net, x_train[stats_idx], t_train[stats_idx])
+        layer_stats["final"] = layer_statistics(net, x_train[stats], t_train[stats])
     results = {}
     for name, point in history.checkpoints.items():
         # The Trainer's held-out set is the trial's test or validation set.
@@ -398,6 +374,6 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         },
         "results": results,
         "final": dict(final),
-        "curve": curve.curve,
+        "curve": _curve(history, heldout, config.batch_size),
         "layer_stats": layer_stats,
     }

@@ -113,17 +113,18 @@ def load_checkpoint(trainer: _Stateful, path: str | Path) -> None:
         raise ModelFileError(f"{path} is damaged: {exc}") from None
 
 
-#: What :func:`load_checkpoint` reads from a checkpoint's record.
-_CHECKPOINT_KEYS = (
-    "iteration",
-    "pos",
-    "good_iteration",
-    "rng",
-    "optimizer",
-    "trainer",
-    "history",
-    "last_record_elapsed",
-)
+#: What :func:`load_checkpoint` reads from a checkpoint's record, and of what type (the
+#: history's is checked with its config).
+_CHECKPOINT_KEYS = {
+    "iteration": int,
+    "pos": int,
+    "good_iteration": int,
+    "rng": dict,
+    "optimizer": dict,
+    "trainer": dict,
+    "history": None,
+    "last_record_elapsed": (int, float),
+}
 
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any]]:
@@ -156,17 +157,10 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
             f"{path} is damaged: its record lacks {', '.join(missing)}; delete it and start the "
             "run again"
         )
-    kinds = {
-        "iteration": int,
-        "pos": int,
-        "good_iteration": int,
-        "rng": dict,
-        "optimizer": dict,
-        "trainer": dict,
-        "last_record_elapsed": (int, float),
-    }
     wrong = [
-        k for k, kind in kinds.items() if not isinstance(meta[k], kind) or isinstance(meta[k], bool)
+        k
+        for k, kind in _CHECKPOINT_KEYS.items()
+        if kind and (not isinstance(meta[k], kind) or isinstance(meta[k], bool))
     ]
     if not isinstance(meta.get("augment_rng", {}), dict):
         wrong.append("augment_rng")

@@ -38,7 +38,6 @@ __all__ = [
     "TrainConfig",
     "augment_kinds",
     "check_time_budget",
-    "flag_help",
     "setting",
 ]
 
@@ -122,19 +121,6 @@ def augment_kinds(text: str) -> tuple[str, ...]:
 def _check_bool(value: Any, name: str) -> None:
     if not isinstance(value, bool):
         raise ConfigError(f"{name} must be True or False, got {value!r}")
-
-
-def flag_help(f: dataclasses.Field) -> str:
-    """The ``--help`` text of a :func:`setting` field, with its default."""
-    meta = f.metadata
-    shown = meta.get("default_text")
-    if shown is None:
-        shown = (
-            ""
-            if f.default is None
-            else (f"{f.default:g}" if isinstance(f.default, float) else str(f.default))
-        )
-    return f"{meta['help']} (default: {shown})" if shown else meta["help"]
 
 
 @dataclass

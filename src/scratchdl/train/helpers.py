@@ -95,18 +95,9 @@ class TimeBudget(Callback):
         """The stop's record on the evaluation sets (True), or on :data:`CUT_RECORD` samples
         of each when that would take more than a tenth of the budget (forward passes cost
         about a third of a training step per sample)."""
-        if not hasattr(trainer, "eval_test_idx"):
-            return True  # the second book's trainers keep no evaluation sets
-        rows = sum(
-            x.shape[0] if idx is None else idx.shape[0]
-            for x, idx in (
-                (trainer.x_train, trainer.eval_train_idx),
-                (trainer.x_test, trainer.eval_test_idx),
-            )
-            if x is not None
-        )
+        rows = getattr(trainer, "record_rows", lambda: 0)()  # the second book's: no records
         steps = max(trainer.iteration - self._first_iteration, 1)
-        seconds = rows * spent / (steps * trainer.batch_size) / 3
+        seconds = rows and rows * spent / (steps * trainer.batch_size) / 3
         return CUT_RECORD if seconds > max(1.0, 0.1 * self.max_seconds) else True
 
 
@@ -164,7 +155,9 @@ class BackgroundEvaluation(Evaluator):
         if self._net is None:
             self._net = copy.deepcopy(trainer.net)
         self._net.load_state_dict(trainer.net.state_dict())
-        future = self._executor.submit(trainer.measure, self._net, self.batch_size)
+        future = self._executor.submit(
+            trainer.measure, self._net, self.batch_size, trainer.train_seconds
+        )
         self._pending = (trainer.iteration, future)
 
     def on_iteration(self, trainer: Trainer, loss: float) -> None:

@@ -23,7 +23,7 @@ HISTORY_VERSION = 1
 STOP_REASONS = ("completed", "diverged", "interrupted", "time_limit")
 
 #: Fields that hold wall-clock times: they differ between otherwise identical runs.
-TIME_FIELDS = ("elapsed", "epoch_time")
+TIME_FIELDS = ("elapsed", "epoch_time", "train_seconds")
 
 
 @dataclass
@@ -47,6 +47,9 @@ class EpochRecord:
         Seconds since the run started (across resumes), evaluation included.
     epoch_time : float
         Seconds since the previous record.
+    train_seconds : float or None
+        The Trainer's training clock at the weights it describes (evaluation left out; None in
+        histories written before it was kept).
     """
 
     epoch: int
@@ -57,6 +60,7 @@ class EpochRecord:
     test_loss: float | None
     elapsed: float
     epoch_time: float
+    train_seconds: float | None = None
 
 
 @dataclass

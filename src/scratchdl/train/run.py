@@ -26,13 +26,14 @@ from scratchdl.train.checkpoint import (
 from scratchdl.train.config import DEFAULT_LR, TrainConfig, augment_kinds
 from scratchdl.train.helpers import TimeBudget
 from scratchdl.train.history import History
-from scratchdl.train.trainer import Callback, Evaluator, Trainer
+from scratchdl.train.trainer import Callback, Evaluator, Trainer, iter_per_epoch
 
 __all__ = [
     "CHECKPOINT_NAME",
     "RESUMABLE",
     "augmenter_for",
     "build_net",
+    "build_trainer",
     "checkpoint_config",
     "make_optimizer",
     "train",
@@ -61,6 +62,38 @@ def build_net(
 ) -> Net:
     """The network ``config`` describes (its model kind, :data:`scratchdl.choices.MODELS`)."""
     return build_model(config, input_size, n_classes, rng)
+
+
+def build_trainer(
+    config: TrainConfig,
+    x_train: NDArray,
+    t_train: NDArray,
+    x_test: NDArray | None,
+    t_test: NDArray | None,
+    n_classes: int,
+    planned_epochs: int,
+    **trainer_options: Any,
+) -> Trainer:
+    """The network ``config`` describes and its :class:`Trainer`: the initial weights draw from
+    the first child of ``SeedSequence(config.seed)``, the mini-batches from the second (how
+    ``train`` and a sweep's trial build a run). ``planned_epochs`` is the length a decaying
+    learning rate plans for; ``trainer_options`` go to the Trainer (its length, evaluation)."""
+    init_seq, train_seq = np.random.SeedSequence(config.seed).spawn(2)
+    net = build_net(config, x_train.shape[1], n_classes, np.random.default_rng(init_seq))
+    return Trainer(
+        net,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        optimizer=make_optimizer(config.optimizer, config.lr),
+        batch_size=config.batch_size,
+        sampling=config.sampling,
+        rng=np.random.default_rng(train_seq),
+        augment=augmenter_for(config, x_train.shape[1]),
+        lr_schedule=config.lr_schedule(planned_epochs),
+        **trainer_options,
+    )
 
 
 def checkpoint_config(checkpoint_dir: str | os.PathLike[str]) -> TrainConfig:
@@ -182,13 +215,8 @@ def train(
         x_test = np.asarray(x_test)
         x_test = x_test.reshape(x_test.shape[0], -1)
 
-    init_seq, train_seq = np.random.SeedSequence(config.seed).spawn(2)
-    net = build_net(
-        config,
-        x_train.shape[1],
-        _n_classes(t_train, None if t_test is None else np.asarray(t_test), default_classes),
-        np.random.default_rng(init_seq),
-    )
+    t_all = None if t_test is None else np.asarray(t_test)
+    n_classes = _n_classes(t_train, t_all, default_classes)
     all_callbacks = list(callbacks)
     if progress:
         from scratchdl.train.progress import RichProgress
@@ -196,26 +224,22 @@ def train(
         all_callbacks.append(RichProgress())
     if config.max_seconds is not None:
         all_callbacks.append(TimeBudget(config.max_seconds))
-    batches_per_epoch = max(x_train.shape[0] // config.batch_size, 1)  # as the Trainer's
-    epochs = config.epochs or -(-config.iters // batches_per_epoch)
-    trainer = Trainer(
-        net,
+    per_epoch = iter_per_epoch(x_train.shape[0], config.batch_size)
+    trainer = build_trainer(
+        config,
         x_train,
         t_train,
         x_test,
         t_test,
-        optimizer=make_optimizer(config.optimizer, config.lr),
-        batch_size=config.batch_size,
+        n_classes,
+        config.epochs or -(-config.iters // per_epoch),
         epochs=config.epochs,
         iters=config.iters,
-        sampling=config.sampling,
         eval_samples=config.eval_samples,
-        rng=np.random.default_rng(train_seq),
         callbacks=all_callbacks,
         evaluator=evaluator,
-        augment=augmenter_for(config, x_train.shape[1]),
-        lr_schedule=config.lr_schedule(epochs),
     )
+    net = trainer.net
     trainer.history.config = config.to_dict()
     trainer.history.seed = config.seed
     if resume:

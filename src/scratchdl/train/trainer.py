@@ -14,7 +14,8 @@ step runs the forward pass once.
 * **Records.** One at the end of every epoch and one at the end of the run, so the last record
   describes the final weights. 10,000 steps of 100 give 16 full epochs and a partial one: 17
   records, at iterations 600, ..., 9600 and 10000 (the book records after steps 1, 601, ...,
-  9601 and leaves the last 399 unevaluated). The :class:`Evaluator` makes them; it is a
+  9601 and leaves the last 399 unevaluated); ``record_every`` samples instead of an epoch's
+  gives a finer learning curve. The :class:`Evaluator` makes them; it is a
   callback, and :class:`~scratchdl.train.helpers.BackgroundEvaluation` is the opt-in one that
   evaluates a copy of the weights on a second thread.
 * **Chapter 8's additions** (opt-in). ``augment`` transforms each mini-batch before the
@@ -28,7 +29,8 @@ step runs the forward pass once.
 * **Checkpoints** (opt-in, what a sweep's trial needs). ``checkpoints={"final": {"epochs":
   2}, "time": {"seconds": 1.5}}``: when any target of one is reached (epochs as counted here,
   samples seen, updates, or seconds of :attr:`~Trainer.train_seconds`), the full sets are
-  evaluated into ``history.checkpoints[name]``; the run stops once every one is. A divergence
+  evaluated into ``history.checkpoints[name]``; the run stops once every one is, with a
+  record of where it stopped. A divergence
   closes the pending ones (``reached`` False, losses None, the restored weights' accuracies).
 * **Stops.** :meth:`Trainer.request_stop` (what the opt-in Ctrl-C and time-budget helpers of
   :mod:`scratchdl.train.helpers` call) ends the loop after the current step; ``fit`` again
@@ -58,7 +60,7 @@ from scratchdl.train import checkpoint
 from scratchdl.train.history import EpochRecord, History, finite_or_none
 from scratchdl.train.schedule import LRSchedule
 
-__all__ = ["CHECKPOINT_KINDS", "Callback", "Evaluator", "Sampler", "Trainer", "score"]
+__all__ = ["CHECKPOINT_KINDS", "Callback", "Evaluator", "Sampler", "Trainer"]
 
 #: What a checkpoint target counts: epochs (as the Trainer counts them), samples seen, updates,
 #: or training seconds (:attr:`Trainer.train_seconds`).
@@ -68,18 +70,6 @@ CHECKPOINT_KINDS = ("epochs", "samples", "updates", "seconds")
 def iter_per_epoch(n: int, batch_size: int) -> int:
     """Updates in an epoch of ``n`` samples: ``n // batch_size`` (the remainder is dropped)."""
     return max(n // batch_size, 1)
-
-
-def score(net: Any, sets: Iterable[tuple[str, NDArray, NDArray]], losses: bool = True) -> dict:
-    """``{name}_acc`` and ``{name}_loss`` of ``net`` on each ``(name, x, t)`` set; a loss is
-    None when not finite, or when ``losses`` is False (after a divergence the weights are the
-    last good ones, but the run's loss was not finite: that is what its losses report)."""
-    point: dict[str, float | None] = {}
-    for name, x, t in sets:
-        with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
-            point[f"{name}_acc"], loss = evaluate(net, x, t)
-        point[f"{name}_loss"] = finite_or_none(loss) if losses else None
-    return point
 
 
 class Callback:
@@ -212,6 +202,9 @@ class Trainer:
         Sets ``optimizer.lr`` before each step to ``lr_schedule.lr(epoch)`` (ch. 8.1.1).
     checkpoints : mapping, optional
         ``name -> {kind: target}``, kind in :data:`CHECKPOINT_KINDS`; see the module docstring.
+    record_every : int, optional
+        Samples between records (default: an epoch's, ``iter_per_epoch * batch_size``): a
+        record after each step that crosses a multiple of it (a sweep's learning curve).
     """
 
     def __init__(
@@ -234,6 +227,7 @@ class Trainer:
         augment: Any = None,
         lr_schedule: LRSchedule | None = None,
         checkpoints: Mapping[str, Mapping[str, float]] | None = None,
+        record_every: int | None = None,
     ) -> None:
         self.net = net
         self.augment = augment
@@ -265,6 +259,8 @@ class Trainer:
             self.total_iters = check_positive_int(epochs, "epochs") * self.iter_per_epoch
         else:
             self.total_iters = check_positive_int(iters, "iters")
+        every = self.iter_per_epoch * self.batch_size if record_every is None else record_every
+        self.record_every = check_positive_int(every, "record_every")
         self.evaluator = evaluator if evaluator is not None else Evaluator()
         # The evaluator first: a background one must collect before others see the epoch.
         self.callbacks: list[Callback] = [self.evaluator, *callbacks]
@@ -352,10 +348,9 @@ class Trainer:
                     self._check_checkpoints()
                     for cb in self.callbacks:
                         cb.on_iteration(self, loss)
-                    if (
-                        self.iteration % self.iter_per_epoch == 0
-                        or self.iteration == self.total_iters
-                    ):
+                    samples, every = self.iteration * self.batch_size, self.record_every
+                    crossed = samples // every > (samples - self.batch_size) // every
+                    if crossed or self.iteration == self.total_iters:
                         self.evaluator.record(self)
                 self._finish()
                 if self._stop is not None and self._stop[0] == "diverged":
@@ -426,11 +421,17 @@ class Trainer:
         sets = [("train", self.x_train, self.t_train)]
         if self.x_test is not None:
             sets.append(("test", self.x_test, self.t_test))
-        point = {**now, **score(self.net, sets, losses=not diverged)}
+        point: dict[str, Any] = dict(now)
+        for name, x, t in sets:
+            with np.errstate(all="ignore"):  # a diverged net's NaN scores are reported
+                point[f"{name}_acc"], loss = evaluate(self.net, x, t)
+            # After a divergence the weights are the last good ones, but the run's loss was not
+            # finite: that is what its losses report.
+            point[f"{name}_loss"] = None if diverged else finite_or_none(loss)
         for name in reached:
             self.history.checkpoints[name] = {**point, "reached": not diverged}
         if len(reached) == len(pending) and not diverged:
-            self.request_stop("completed", "every checkpoint reached")
+            self.request_stop("completed", "every checkpoint reached", record=True)
 
     def request_stop(
         self, reason: str = "interrupted", message: str | None = None, record: bool | int = False
@@ -539,10 +540,13 @@ class Trainer:
 
     # -- records -----------------------------------------------------------------------------
     def measure(
-        self, net: Any, batch_size: int = EVAL_BATCH
-    ) -> tuple[float, float, float | None, float | None, float]:
-        """``(train_acc, train_loss, test_acc, test_loss, elapsed)`` of ``net`` on the
-        evaluation sets (any thread)."""
+        self, net: Any, batch_size: int = EVAL_BATCH, train_seconds: float | None = None
+    ) -> tuple[float, float, float | None, float | None, float, float]:
+        """``(train_acc, train_loss, test_acc, test_loss, elapsed, train_seconds)`` of ``net``
+        on the evaluation sets (any thread: a background evaluation passes the training clock
+        of the weights it measures)."""
+        if train_seconds is None:
+            train_seconds = self.train_seconds
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             x_tr, t_tr = self._eval_set(self.x_train, self.t_train, self.eval_train_idx)
             train_acc, train_loss = evaluate(net, x_tr, t_tr, batch_size)
@@ -550,13 +554,18 @@ class Trainer:
             if self.x_test is not None:
                 x_te, t_te = self._eval_set(self.x_test, self.t_test, self.eval_test_idx)
                 test_acc, test_loss = evaluate(net, x_te, t_te, batch_size)
-        return train_acc, train_loss, test_acc, test_loss, self.elapsed()
+        return train_acc, train_loss, test_acc, test_loss, self.elapsed(), train_seconds
+
+    def record_rows(self) -> int:
+        """Samples a record evaluates (what the time budget weighs a final record by)."""
+        sets = ((self.x_train, self.eval_train_idx), (self.x_test, self.eval_test_idx))
+        return sum(len(x if idx is None else idx) for x, idx in sets if x is not None)
 
     def add_record(self, iteration: int, result: tuple, net: Any = None) -> None:
         """Append the record of ``result`` (from :meth:`measure`) for the weights after
         ``iteration`` steps, held by ``net`` (default: the trained network); a non-finite loss
         is divergence."""
-        train_acc, train_loss, test_acc, test_loss, elapsed = result
+        train_acc, train_loss, test_acc, test_loss, elapsed, train_seconds = result
         for value in (train_loss, test_loss):
             if value is not None and not math.isfinite(value):
                 self.diverge(value, iteration, in_eval=True)
@@ -571,6 +580,7 @@ class Trainer:
             test_loss=finite_or_none(test_loss),
             elapsed=elapsed,
             epoch_time=elapsed - self.last_record_elapsed,
+            train_seconds=train_seconds,
         )
         self.last_record_elapsed = elapsed
         self.history.records.append(record)
@@ -632,20 +642,17 @@ class Trainer:
             return
         saved = self.eval_train_idx, self.eval_test_idx
         rng = np.random.default_rng(self.iteration)
-        n_train = self.x_train.shape[0] if saved[0] is None else saved[0].shape[0]
-        cut = False
-        if n_train > record:
+        picked, cut = [], False
+        for x, idx in zip((self.x_train, self.x_test), saved, strict=True):
+            if x is None or len(x if idx is None else idx) <= record:
+                picked.append(idx)
+                continue
             cut = True
-            self.eval_train_idx = self._eval_subset(rng, self.x_train.shape[0], record)
-            if saved[0] is not None:
-                self.eval_train_idx = np.sort(rng.choice(saved[0], record, replace=False))
-        if self.x_test is not None:
-            n_test = self.x_test.shape[0] if saved[1] is None else saved[1].shape[0]
-            if n_test > record:
-                cut = True
-                self.eval_test_idx = self._eval_subset(rng, self.x_test.shape[0], record)
-                if saved[1] is not None:
-                    self.eval_test_idx = np.sort(rng.choice(saved[1], record, replace=False))
+            subset = self._eval_subset(rng, x.shape[0], record)  # drawn in either case
+            picked.append(
+                subset if idx is None else np.sort(rng.choice(idx, record, replace=False))
+            )
+        self.eval_train_idx, self.eval_test_idx = picked
         if cut:
             self.history.info["cut_record"] = {"iteration": self.iteration, "samples": record}
         try:
