@@ -34,6 +34,8 @@ needs_reference = pytest.mark.skipif(
 # -- chapter 6 -------------------------------------------------------------------------------
 
 
+# Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+@pytest.mark.slow
 def test_optimizer_compare_naive(tmp_path):
     """ch. 6.1.7: four optimizers update the book's dict of plain floats {'x': -7.0, 'y': 2.0}.
 

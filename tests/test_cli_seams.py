@@ -81,6 +81,7 @@ def test_figures_help_names_the_chapters_it_draws(capsys):
     not (REFERENCE / "params.pkl").exists() or not os.environ.get("SCRATCHDL_DATA_DIR"),
     reason="needs the book's params.pkl beside SCRATCHDL_BOOK_WEIGHTS and SCRATCHDL_DATA_DIR",
 )
+@pytest.mark.slow  # seconds of the quick check; CI runs it
 def test_evaluate_takes_the_books_cnn_pickle(capsys):
     assert main(["evaluate", str(REFERENCE / "params.pkl"), "--json"]) == 0
     import json

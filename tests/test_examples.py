@@ -151,6 +151,8 @@ def test_ch03_without_mnist_says_how_to_get_it(tmp_path):
     assert not (tmp_path / "cache").exists()  # nothing downloaded
 
 
+# Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+@pytest.mark.slow
 @pytest.mark.skipif(not DATA_DIR, reason="set SCRATCHDL_DATA_DIR to a folder with MNIST")
 def test_ch03_finds_mnist_in_the_user_cache_without_the_variable(tmp_path):
     cache = tmp_path / "cache"

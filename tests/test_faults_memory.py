@@ -56,8 +56,16 @@ def test_the_estimate_reads_the_real_networks_architecture(config):
     assert plan.params == sum(p.size for p in net.params.values())
 
 
-@pytest.mark.parametrize("model", ["cnn", "deep-cnn"])
-@pytest.mark.parametrize("batch", [200, 1000])
+@pytest.mark.parametrize(
+    ("model", "batch"),
+    [
+        ("cnn", 200),
+        ("cnn", 1000),
+        ("deep-cnn", 200),
+        # Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+        pytest.param("deep-cnn", 1000, marks=pytest.mark.slow),
+    ],
+)
 def test_the_activation_estimate_covers_what_training_steps_allocate(model, batch):
     # tracemalloc sees NumPy's allocations: the peak of three gradient steps of a fresh
     # network (caches, the convolutions' scratch buffers, gradients) against the estimate's

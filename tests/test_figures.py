@@ -82,6 +82,8 @@ def test_no_temporary_files_are_left(no_data_run):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+# Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+@pytest.mark.slow
 def test_mnist_figures_with_injected_data(tmp_path):
     lines: list[str] = []
     result = notes.write_figures(

@@ -287,6 +287,8 @@ def test_report_lang_ko_writes_korean_headings(tmp_path):
     assert korean.current_language() == "en"
 
 
+# Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+@pytest.mark.slow
 def test_batch_size_sweep_in_korean(tmp_path):
     from scratchdl.experiments import batch_size
 

@@ -95,6 +95,8 @@ def test_optimizer_sweep_leaves_diverged_runs_out_of_the_ranking(src, tmp_path):
 
 
 # -- sweep init --------------------------------------------------------------------------------
+# Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+@pytest.mark.slow
 def test_init_sweep_verdicts_and_activation_statistics(src, tmp_path):
     opts = init.Options(
         variants=("sigmoid+0.01", "relu+0.01", "relu+he"),

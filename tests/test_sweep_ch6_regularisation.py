@@ -134,6 +134,8 @@ def test_hyperparams_search_uses_validation_and_reruns_the_best(src, tmp_path):
     assert saved["options"]["rerun"]["text"] == "4 epochs"
 
 
+# Seconds of the quick check (kept under 90 s idle); CI runs it with the slow tests.
+@pytest.mark.slow
 def test_hyperparams_resumes_both_stages_and_extends_the_search(src, tmp_path):
     seen = []
     build = hyperparams.build(hyper_opts(trials=4), info(src))
