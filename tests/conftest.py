@@ -2,11 +2,18 @@
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# A test run started in the background without job control (`pytest &` in a script, nohup)
+# inherits Ctrl-C ignored, and so would every command the tests start; the Ctrl-C tests need
+# Python's own handler, as in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
