@@ -321,3 +321,36 @@ def test_depth_width_sweep_in_korean(tmp_path):
     _assert_korean_summary(tmp_path)
     text = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "## 답" in text
+
+
+def test_every_figure_the_tools_write_has_a_caption_in_both_languages():
+    """The report names each figure by a caption, never by its file name, in English and Korean."""
+    from scratchdl.experiments import (
+        batch_size,
+        batchnorm,
+        depth_width,
+        hyperparams,
+        init,
+        lr,
+        optimizer,
+        overfit,
+    )
+    from scratchdl.plots import notes
+    from scratchdl.report import CAPTIONS, _caption
+
+    stems = [name for name, _ in notes.MATH_FIGURES] + [*notes.MNIST_FIGURES, *notes.CONV_FIGURES]
+    for sweep in (lr, optimizer, init, batchnorm, overfit, hyperparams, batch_size, depth_width):
+        stems += [Path(f).stem for f in sweep.FIGURES]
+    assert "lr_curves" in stems and "conv_filters" in stems
+    missing = [s for s in stems if s not in CAPTIONS]
+    assert missing == [], f"no caption for {missing}"
+    with korean.language("ko", need_font=False):
+        for stem in stems:
+            text = _caption(stem)
+            assert re.search("[가-힣]", text), f"{stem}: {text!r} is not Korean"
+            # Only the names of code and methods stay in Latin letters (a Hangul particle may
+            # follow them directly, so no \b).
+            names = r"SGD|Momentum|AdaGrad|Adam|AND|NAND|OR|XOR|ReLU|MNIST|[fxye]\d?"
+            left = re.sub(rf"(?<![A-Za-z])({names})(?![A-Za-z])", "", text)
+            assert not re.search("[A-Za-z]{2,}", left), f"{stem}: English left in {text!r}"
+            assert forbidden_in(text) == [], text

@@ -71,6 +71,23 @@ CAPTIONS = {
     "depth_width_lines": "Accuracy, gap and time against depth",
     "depth_width_curves": "Learning curves by depth",
     "depth_width_layers": "Vanishing gradients: gradient size and activation spread per layer",
+    # scratchdl figures, chapters 6-7
+    "optimizer_paths": "SGD, Momentum, AdaGrad and Adam on the book's f(x, y)",
+    "weight_init_histograms": "Hidden-layer activations by initial weights",
+    "conv_digit": "What a convolution does to a digit",
+    "conv_filters": "First-layer convolution filters before and after training",
+    # the chapter 6 sweeps
+    "lr_accuracy": "Accuracy and loss against learning rate",
+    "lr_curves": "Learning curves by learning rate",
+    "optimizer_curves": "Learning curves by optimizer",
+    "init_curves": "Learning curves by initial weights",
+    "init_histograms": "Hidden-layer activations at initialisation",
+    "init_histograms_trained": "Hidden-layer activations after training",
+    "batchnorm_grid": "Learning curves with and without batch normalization",
+    "batchnorm_scale": "Training accuracy against the initial weight scale",
+    "overfit_curves": "Overfitting: train and test accuracy with and without regularization",
+    "hyperparams_search": "Hyperparameter search: validation accuracy of each trial",
+    "hyperparams_top": "Learning curves of the best hyperparameters",
 }
 
 

@@ -197,6 +197,24 @@ EXACT: dict[str, str] = {
     "Misclassified test digits: true and predicted labels": "잘못 분류한 시험 숫자: 정답과 예측",
     "Learning curves: loss per iteration, accuracy per epoch": "학습 곡선: 반복별 손실, 에폭별 정확도",
     "Learning curves of this run": "이 실행의 학습 곡선",
+    "SGD, Momentum, AdaGrad and Adam on the book's f(x, y)": "책의 f(x, y)에서 SGD, Momentum, "
+    "AdaGrad, Adam",
+    "Hidden-layer activations by initial weights": "가중치 초깃값에 따른 은닉층 활성화 값",
+    "First-layer convolution filters before and after training": "훈련 전과 후의 첫 번째 층 "
+    "합성곱 필터",
+    "Accuracy and loss against learning rate": "학습률에 따른 정확도와 손실",
+    "Learning curves by learning rate": "학습률별 학습 곡선",
+    "Learning curves by optimizer": "옵티마이저별 학습 곡선",
+    "Learning curves by initial weights": "가중치 초깃값별 학습 곡선",
+    "Hidden-layer activations at initialisation": "초기 상태의 은닉층 활성화 값",
+    "Hidden-layer activations after training": "훈련 후의 은닉층 활성화 값",
+    "Learning curves with and without batch normalization": "배치 정규화 유무에 따른 학습 곡선",
+    "Training accuracy against the initial weight scale": "가중치 초깃값의 크기에 따른 훈련 정확도",
+    "Overfitting: train and test accuracy with and without regularization": "오버피팅: 규제 "
+    "유무에 따른 훈련 정확도와 시험 정확도",
+    "Hyperparameter search: validation accuracy of each trial": "하이퍼파라미터 탐색: 시행마다의 "
+    "검증 정확도",
+    "Learning curves of the best hyperparameters": "가장 좋은 하이퍼파라미터의 학습 곡선",
 }
 
 #: (regular expression over the whole text, Korean template of its groups).
