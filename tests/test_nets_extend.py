@@ -239,3 +239,20 @@ def test_load_state_dict_refuses_a_state_that_does_not_fit_and_changes_nothing()
     plain = MultiLayerNet(6, [5], 3, rng=0)
     with pytest.raises(ShapeError, match="has layers/BatchNorm1/running_mean"):
         plain.load_state_dict(before)
+
+
+def test_load_state_dict_builds_only_numpys_generators_and_changes_nothing_on_a_bad_one():
+    net = MultiLayerNetExtend(6, [5], 3, use_dropout=True, rng=0)
+    before = net.state_dict()
+    mask_rng = net.layers["Dropout1"].rng
+    global_state = np.random.get_state()  # noqa: NPY002 - a named np.random.seed must not run
+    for bad in ({"bit_generator": "seed", "state": {}}, {"bit_generator": "PCG64"}, "PCG64"):
+        state = net.state_dict()
+        state["params"]["W1"] += 1
+        state["rngs"]["Dropout1"] = bad
+        with pytest.raises(ShapeError, match="generator of Dropout1"):
+            net.load_state_dict(state)
+        np.testing.assert_array_equal(net.params["W1"], before["params"]["W1"])
+        assert net.layers["Dropout1"].rng is mask_rng
+    after = np.random.get_state()  # noqa: NPY002
+    assert all(np.array_equal(a, b) for a, b in zip(global_state[1:], after[1:], strict=True))

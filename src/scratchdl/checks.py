@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchdl.errors import ConfigError
+from scratchdl.errors import ConfigError, ShapeError
 
 __all__ = [
     "check_choice",
@@ -21,6 +21,7 @@ __all__ = [
     "check_positive",
     "check_positive_int",
     "check_probability",
+    "generator_from_state",
     "is_int",
 ]
 
@@ -74,3 +75,24 @@ def check_choice(value: Any, choices: Sequence[str], name: str) -> str:
     if value not in choices:
         raise ConfigError(f"unknown {name} {value!r}: use one of {', '.join(choices)}")
     return value
+
+
+#: Bit generators a saved generator state may name (a file names one; nothing else is called).
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def generator_from_state(
+    state: Any, name: str = "its random generator state"
+) -> np.random.Generator:
+    """The generator whose ``bit_generator.state`` is ``state`` (a checkpoint's or a model
+    file's): only one of NumPy's bit generators is built, whatever the file names; else
+    :class:`~scratchdl.errors.ShapeError`."""
+    kind = state.get("bit_generator") if isinstance(state, dict) else None
+    if kind not in _BIT_GENERATORS:
+        raise ShapeError(f"{name} names an unknown generator {kind!r}")
+    bit_generator = getattr(np.random, kind)()
+    try:
+        bit_generator.state = state
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ShapeError(f"{name} is unreadable ({exc})") from None
+    return np.random.Generator(bit_generator)

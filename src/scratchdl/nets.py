@@ -43,6 +43,7 @@ from scratchdl.checks import (
     check_non_negative_int,
     check_positive_int,
     check_probability,
+    generator_from_state,
     is_int,
 )
 from scratchdl.errors import ConfigError, ShapeError
@@ -346,6 +347,11 @@ class Net:
         unknown = sorted(name for name in rngs if not hasattr(layers.get(name), "rng"))
         if unknown:
             raise ShapeError(f"the state has generators for {unknown}, which are no Dropout layers")
+        # Built first, so that an unreadable one leaves the network as it was.
+        generators = {
+            name: generator_from_state(rng_state, f"the state's generator of {name}")
+            for name, rng_state in rngs.items()
+        }
         arrays = {}
         for key, (owner, attr) in targets.items():
             current = owner[attr] if owner is self.params else getattr(owner, attr)
@@ -355,10 +361,8 @@ class Net:
             arrays[key] = (current, value)
         for current, value in arrays.values():
             np.copyto(current, value, casting="same_kind")
-        for name, rng_state in rngs.items():
-            bit_generator = getattr(np.random, rng_state["bit_generator"])()
-            bit_generator.state = rng_state
-            layers[name].rng = np.random.Generator(bit_generator)
+        for name, rng in generators.items():
+            layers[name].rng = rng
 
     @classmethod
     def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from scratchdl.checks import check_positive_int
+from scratchdl.checks import check_positive_int, generator_from_state
 from scratchdl.choices import SAMPLINGS
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.functions import split_labels
@@ -148,23 +148,6 @@ def _as_inputs(x: ArrayLike, dtype: np.dtype, name: str) -> NDArray:
         raise ShapeError(f"{name} must have shape (N, D) or (N, ...), got {x.shape}")
     # One conversion up front (a no-op when the dtype already matches), never one per batch.
     return np.ascontiguousarray(x, dtype=dtype)
-
-
-#: Bit generators a saved generator state may name (a file names one; nothing else is called).
-_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
-
-
-def _generator(state: Any) -> np.random.Generator:
-    """The generator whose ``bit_generator.state`` is ``state``."""
-    name = state.get("bit_generator") if isinstance(state, dict) else None
-    if name not in _BIT_GENERATORS:
-        raise ShapeError(f"its random generator state names an unknown generator {name!r}")
-    bit_generator = getattr(np.random, name)()
-    try:
-        bit_generator.state = state
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ShapeError(f"its random generator state is unreadable ({exc})") from None
-    return np.random.Generator(bit_generator)
 
 
 class Trainer:
@@ -506,9 +489,9 @@ class Trainer:
         self.iteration = int(state["iteration"])
         self.eval_train_idx = state["eval_train_idx"]
         self.eval_test_idx = state["eval_test_idx"]
-        self.rng = self.sampler.rng = _generator(state["rng"])
+        self.rng = self.sampler.rng = generator_from_state(state["rng"])
         if state.get("augment_rng") is not None:  # absent from checkpoints before augment
-            self.augment_rng = _generator(state["augment_rng"])
+            self.augment_rng = generator_from_state(state["augment_rng"])
         self.history = History.from_dict(state["history"])
         self.last_record_elapsed = float(state["last_record_elapsed"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
