@@ -74,6 +74,14 @@ def test_seq2seq_refuses_bad_settings_and_damaged_checkpoints(tmp_path, capsys):
     assert "--data is required" in capsys.readouterr().err
     assert main([*SEQ[:4], "--epochs", "0", "--out", str(tmp_path / "r")]) == 2
     assert "--epochs must be at least 1" in capsys.readouterr().err
+    # The run flags are checked once for every nlp command, in flag words, resumed runs too.
+    for command in (SEQ, ["nlp", "rnnlm", "--corpus", "ptb"], ["nlp", "cbow"]):
+        for resume in ([], ["--resume"]):
+            out = tmp_path / "never"
+            assert main([*command, "--out", str(out), *resume, "--max-seconds", "-1"]) == 2
+            err = capsys.readouterr().err
+            assert "--max-seconds must be a positive number, got -1.0" in err, err
+            assert err.count("\n") == 1 and not out.exists()
     run = tmp_path / "run"
     run.mkdir()
     (run / "checkpoint.npz").write_bytes(b"not a zip")

@@ -139,12 +139,9 @@ def _most_similar(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any] | None:
-    from scratchdl.checks import check_positive
     from scratchdl.cli.nlp_seq import check_flags, corpus_setting, flag_settings
 
     settings = flag_settings(args, CBOW_DEFAULTS)
-    if args.max_seconds is not None:
-        check_positive(args.max_seconds, "--max-seconds")
     if settings is None:
         return None
     settings["corpus"] = corpus_setting(settings["corpus"], ("ptb", "ptb-val", "ptb-test"))

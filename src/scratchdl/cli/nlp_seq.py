@@ -142,9 +142,7 @@ CHECKPOINT = "checkpoint.npz"
 
 def _seq2seq_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     from scratchdl.errors import ConfigError
-    from scratchdl.train.config import check_time_budget
 
-    check_time_budget(args.max_seconds)
     settings = flag_settings(args, SEQ2SEQ_DEFAULTS)
     if settings is None:
         return None
@@ -286,9 +284,13 @@ def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
 
 def flag_settings(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any] | None:
     """The settings the flags give over ``defaults``; None for ``--resume``, which continues
-    with the run's own settings and so refuses any flag that would change them."""
+    with the run's own settings and so refuses any flag that would change them. The run flags'
+    ``--max-seconds`` is checked here too, for a new run and a resumed one alike."""
+    from scratchdl.checks import check_positive
     from scratchdl.errors import ConfigError
 
+    if getattr(args, "max_seconds", None) is not None:
+        check_positive(args.max_seconds, "--max-seconds")
     given = {k: getattr(args, k) for k in defaults if getattr(args, k) is not None}
     if not args.resume:
         return {**defaults, **given}
@@ -517,9 +519,7 @@ RNNLM_DEFAULTS: dict[str, Any] = {
 
 def _rnnlm_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     from scratchdl.errors import ConfigError
-    from scratchdl.train.config import check_time_budget
 
-    check_time_budget(args.max_seconds)
     settings = flag_settings(args, RNNLM_DEFAULTS)
     if settings is None:
         return None
