@@ -8,10 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from _notebooks import notebook_id as _id
+from _notebooks import run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Inside the package, so that an installed scratchdl carries them ('scratchdl notebooks DIR').
@@ -21,16 +23,10 @@ LANGUAGES = ("en", "ko")
 ALL = sorted(NOTEBOOKS.glob("*/ch*.ipynb"))
 #: Every notebook the package ships, both books.
 SHIPPED = sorted(NOTEBOOKS.glob("*/*.ipynb"))
-#: Seconds a cell may run (the longest, a 10,000-step training loop, takes seconds).
-CELL_TIMEOUT = 300
 
 
 def _load(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _id(path: Path) -> str:
-    return f"{path.parent.name}/{path.stem}"
 
 
 def test_every_chapter_has_a_notebook_in_each_language():
@@ -82,46 +78,9 @@ def test_sweep_notebooks_count_as_needing_mnist(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_notebook_runs_and_shows_its_figures(path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
     if _needs_mnist(path) and not os.environ.get("SCRATCHDL_DATA_DIR"):
         pytest.skip("needs MNIST: set SCRATCHDL_DATA_DIR (tests never download)")
-    # One BLAS thread in the kernel: on a busy 2-core machine (CI, shared developers) OpenBLAS's
-    # spinning threads made the 10,000-step loops 20x slower.
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(name, "1")
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        # The notebook's own folder, as Jupyter runs it (the install cell looks upwards there).
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    start = time.monotonic()
-    client.execute()  # raises CellExecutionError naming the cell on any error
-    elapsed = time.monotonic() - start
-    print(f"{_id(path)}: {elapsed:.1f} s")
-    figures = 0
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        outputs = cell.outputs
-        images = [o for o in outputs if "image/png" in o.get("data", {})]
-        figures += len(images)
-        source = cell.source
-        last = source.strip().splitlines()[-1]
-        draws = "plt.show()" in source or last == "fig" or last.startswith("plot_")
-        if draws:
-            assert images, f"cell {i} draws a figure but shows none:\n{source}"
-        stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
-        # Text ("Glyph ... missing from font") and mathtext ("does not have a glyph", e.g. the
-        # minus of a log axis's 10^-6 in a Korean font) draw a missing glyph as a box.
-        for missing in ("missing from font", "does not have a glyph"):
-            assert missing not in stderr, f"cell {i}: a glyph is missing:\n{stderr}"
-        assert "Traceback" not in stderr and "Warning" not in stderr, stderr
-    assert figures >= 2
+    nb = run_notebook(path, monkeypatch)
     if path.stem.startswith("ch08"):
         _check_the_book_deep_convnet(nb)
 

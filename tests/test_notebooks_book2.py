@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
+
+from _notebooks import notebook_id as _id
+from _notebooks import printed, run_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "src" / "scratchdl" / "notebooks"
@@ -17,14 +19,8 @@ LANGUAGES = ("en", "ko")
 BOOK2 = sorted(NOTEBOOKS.glob("*/book2_ch*.ipynb"))
 #: The chapters of the second book with content (ch. 1 reviews the first book).
 CHAPTERS = tuple(f"book2_ch{n:02d}_" for n in range(1, 9))
-#: Seconds a cell may run; a whole notebook takes well under a minute (the README says so).
-CELL_TIMEOUT = 300
 #: What a cell prints where it needs the book's pickles and SCRATCHDL_BOOK2_DIR is unset.
 SKIP_NOTE = {"en": "skipped: set SCRATCHDL_BOOK2_DIR", "ko": "건너뜀: SCRATCHDL_BOOK2_DIR"}
-
-
-def _id(path: Path) -> str:
-    return f"{path.parent.name}/{path.stem}"
 
 
 def _cells(path: Path) -> list[dict]:
@@ -62,47 +58,14 @@ def test_cells_needing_the_books_files_say_so_and_skip_without_them(path):
             assert SKIP_NOTE[path.parent.name] in source, source
 
 
-def _execute(path: Path, monkeypatch: pytest.MonkeyPatch, book2: str | None):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    # One BLAS thread, as tests/test_notebooks.py: spinning OpenBLAS threads on a busy 2-core
-    # machine made small matrix products many times slower.
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.setenv(name, "1")
+def _execute(path: Path, monkeypatch: pytest.MonkeyPatch, book2: str | None) -> str:
+    """What the notebook prints, run with SCRATCHDL_BOOK2_DIR set to ``book2`` or unset."""
     if book2 is None:
         monkeypatch.delenv("SCRATCHDL_BOOK2_DIR", raising=False)
     else:
         monkeypatch.setenv("SCRATCHDL_BOOK2_DIR", book2)
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    start = time.monotonic()
-    client.execute()  # raises CellExecutionError naming the cell on any error
-    print(
-        f"{_id(path)} ({'with' if book2 else 'without'} the book's files): "
-        f"{time.monotonic() - start:.1f} s"
-    )
-    figures = 0
-    text = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
-        figures += len(images)
-        if "plt.show()" in cell.source:
-            assert images, f"cell {i} draws a figure but shows none:\n{cell.source}"
-        stderr = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stderr")
-        for missing in ("missing from font", "does not have a glyph"):
-            assert missing not in stderr, f"cell {i}: a glyph is missing:\n{stderr}"
-        assert "Traceback" not in stderr and "Warning" not in stderr, stderr
-        text += [o.get("text", "") for o in cell.outputs if o.get("name") == "stdout"]
-    assert figures >= 2
-    return "".join(text)
+    label = f" ({'with' if book2 else 'without'} the book's files)"
+    return printed(run_notebook(path, monkeypatch, label))
 
 
 @pytest.mark.slow
