@@ -21,6 +21,7 @@ an interrupted swap, put back) by the next ``train`` on that folder.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import os
@@ -283,3 +284,63 @@ def sigint_held() -> Iterator[dict[str, Any]]:
         yield state
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def check_out(out: Path) -> None:
+    """Fail before training, not after it, when the results could not be written to ``out``."""
+    from scratchdl._fs import ensure_dir
+
+    try:
+        ensure_dir(out)
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
+    real, cwd = Path(os.path.realpath(out)), Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        raise ConfigError(
+            f"--out {out} is the current folder (or holds it): a run folder is replaced as a "
+            "whole, so give a folder of its own, e.g. --out run"
+        )
+    parent = real.parent
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"--out {out}: its parent folder {parent} is not writable (a run is written beside "
+            "its folder, then swapped in); choose another --out"
+        )
+
+
+def check_folder(folder: Any, args: argparse.Namespace) -> str:
+    """Refuse a run folder that holds what this command must not replace; return its state."""
+    out, state = args.out, folder.state()
+    if state == "foreign":
+        names = [n for n in folder.contents() if not n.startswith(".")][:5]
+        raise RunFolderError(
+            f"--out {out} holds files that are not a scratchdl run ({', '.join(names)}): "
+            "train writes a whole folder, so choose a new or empty --out"
+        )
+    if args.resume:
+        if state != "unfinished":
+            what = "a finished run" if state == "finished" else "no run"
+            raise RunFolderError(
+                f"nothing to resume: no checkpoint at {Path(out) / 'checkpoint.npz'} ({out} "
+                f"holds {what}); start a new run without --resume"
+            )
+        return state
+    if state == "unfinished" and not args.force:
+        raise RunFolderError(
+            f"{out} holds an unfinished run (checkpoint.npz): continue it with --resume, "
+            "replace it with --force, or choose another --out"
+        )
+    if state == "partial" and not args.force:
+        names = ", ".join(n for n in folder.contents() if not n.startswith("."))
+        raise RunFolderError(
+            f"{out} holds part of a run ({names}, no model.npz): pass --force to replace it, "
+            "or choose another --out"
+        )
+    if state == "finished" and not args.force:
+        raise RunFolderError(
+            f"{out} holds a finished run (model.npz): pass --force to replace it, or choose "
+            "another --out"
+        )
+    return state

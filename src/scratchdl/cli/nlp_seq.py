@@ -329,13 +329,12 @@ def run_command(args: argparse.Namespace, settings: dict[str, Any] | None, body:
     """``body(folder, settings, checkpoint, args)`` in the run folder ``--out``, which is
     checked, locked and staged as ``scratchdl train``'s; with ``--resume``, on the checkpoint
     and settings of the run stopped there."""
-    from scratchdl.cli._runfolder import run_folder
-    from scratchdl.cli.train import _check_folder, _check_out
+    from scratchdl.cli._runfolder import check_folder, check_out, run_folder
 
     out = Path(args.out)
-    _check_out(out)
+    check_out(out)
     with run_folder(out) as folder:
-        _check_folder(folder, args)
+        check_folder(folder, args)
         checkpoint = None
         if args.resume:
             checkpoint = read_checkpoint(out / CHECKPOINT, args.nlp_command)

@@ -66,44 +66,6 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, float | None]:
     return TrainConfig(**given, max_seconds=max_seconds).validate(), max_seconds
 
 
-def _check_folder(folder: Any, args: argparse.Namespace) -> str:
-    """Refuse a run folder that holds what this command must not replace; return its state."""
-    from scratchdl.cli._runfolder import RunFolderError
-
-    out, state = args.out, folder.state()
-    if state == "foreign":
-        names = [n for n in folder.contents() if not n.startswith(".")][:5]
-        raise RunFolderError(
-            f"--out {out} holds files that are not a scratchdl run ({', '.join(names)}): "
-            "train writes a whole folder, so choose a new or empty --out"
-        )
-    if args.resume:
-        if state != "unfinished":
-            what = "a finished run" if state == "finished" else "no run"
-            raise RunFolderError(
-                f"nothing to resume: no checkpoint at {Path(out) / 'checkpoint.npz'} ({out} "
-                f"holds {what}); start a new run without --resume"
-            )
-        return state
-    if state == "unfinished" and not args.force:
-        raise RunFolderError(
-            f"{out} holds an unfinished run (checkpoint.npz): continue it with --resume, "
-            "replace it with --force, or choose another --out"
-        )
-    if state == "partial" and not args.force:
-        names = ", ".join(n for n in folder.contents() if not n.startswith("."))
-        raise RunFolderError(
-            f"{out} holds part of a run ({names}, no model.npz): pass --force to replace it, "
-            "or choose another --out"
-        )
-    if state == "finished" and not args.force:
-        raise RunFolderError(
-            f"{out} holds a finished run (model.npz): pass --force to replace it, or choose "
-            "another --out"
-        )
-    return state
-
-
 def _resume_config(out: Path, max_seconds: float | None) -> Any:
     """The settings of the run whose checkpoint is in ``out``; a damaged one says how to
     start over."""
@@ -119,31 +81,6 @@ def _resume_config(out: Path, max_seconds: float | None) -> Any:
         ) from None
     config.max_seconds = max_seconds
     return config
-
-
-def _check_out(out: Path) -> None:
-    """Fail before training, not after it, when the results could not be written to ``out``."""
-    from scratchdl._fs import ensure_dir
-    from scratchdl.errors import ConfigError
-
-    try:
-        ensure_dir(out)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: {exc.strerror}; choose another --out") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {out}: {out} is not writable; choose another --out")
-    real, cwd = Path(os.path.realpath(out)), Path.cwd().resolve()
-    if real == cwd or real in cwd.parents:
-        raise ConfigError(
-            f"--out {out} is the current folder (or holds it): a run folder is replaced as a "
-            "whole, so give a folder of its own, e.g. --out run"
-        )
-    parent = real.parent
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"--out {out}: its parent folder {parent} is not writable (a run is written beside "
-            "its folder, then swapped in); choose another --out"
-        )
 
 
 def _check_memory(config: Any, force: bool) -> None:
@@ -194,13 +131,13 @@ class _EpochTable(Callback):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from scratchdl.cli._runfolder import run_folder
+    from scratchdl.cli._runfolder import check_folder, check_out, run_folder
 
     config, max_seconds = _config_from_args(args)
     out = Path(args.out)
-    _check_out(out)
+    check_out(out)
     with run_folder(out) as folder:
-        state = _check_folder(folder, args)
+        state = check_folder(folder, args)
         if args.resume:
             config = _resume_config(out, max_seconds)
             folder.link_checkpoint()
