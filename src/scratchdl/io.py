@@ -151,11 +151,10 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
         ) from None
     try:
         with np.load(path, allow_pickle=False) as npz:
-            state: dict[str, dict[str, NDArray]] = {"params": {}, "layers": {}}
-            for name in npz.files:
-                for section, prefix in (("params", _PARAM_PREFIX), ("layers", _STATE_PREFIX)):
-                    if name.startswith(prefix):
-                        state[section][name[len(prefix) :]] = npz[name]
+            state = {
+                section: {n[len(prefix) :]: npz[n] for n in npz.files if n.startswith(prefix)}
+                for section, prefix in (("params", _PARAM_PREFIX), ("layers", _STATE_PREFIX))
+            }
         net.load_state_dict(state)
     except ShapeError as exc:
         raise ModelFileError(
@@ -341,18 +340,13 @@ def check_model_file(
 # -- the book's pickles ---------------------------------------------------------------------
 
 
-class _ArrayType:
+def _ndarray(*args: Any, **kwargs: Any) -> Any:
     """What the pickle's ``numpy.ndarray`` stands for: a name to pass to ``_reconstruct``,
     never a class the pickle can call (``ndarray(shape)`` would allocate any size)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        raise ModelFileError(
-            "refused to load: the pickle calls numpy.ndarray(...) directly, which allocates "
-            "before any data is read; NumPy never writes that (this file may be malicious)"
-        )
-
-
-_NDARRAY = _ArrayType()
+    raise ModelFileError(
+        "refused to load: the pickle calls numpy.ndarray(...) directly, which allocates "
+        "before any data is read; NumPy never writes that (this file may be malicious)"
+    )
 
 
 class _PickledDtype:
@@ -381,12 +375,10 @@ class _PickledDtype:
             and state[2:5] == (None, None, None)
             and state[5:8] == (-1, -1, 0)
         )
-        dtype = None
-        if plain:
-            try:
-                dtype = np.dtype(self.spec)
-            except TypeError:
-                dtype = None
+        try:
+            dtype = np.dtype(self.spec) if plain else None
+        except TypeError:
+            dtype = None
         if dtype is None or dtype.kind not in "biuf" or dtype.fields is not None:
             raise ModelFileError(
                 f"refused to load: {where} has a dtype that is not a plain number type "
@@ -413,16 +405,6 @@ class _PickledArray:
             raise ModelFileError(f"refused to load: {self.where} is not a plain NumPy array")
         _, shape, dtype, fortran, raw = state
         self.array = self.unpickler.make_array(self.where, shape, dtype, raw, bool(fortran))
-
-
-def _shape_of(shape: Any, where: str) -> tuple[int, ...]:
-    if (
-        not isinstance(shape, tuple)
-        or len(shape) > 32
-        or not all(type(n) is int and n >= 0 for n in shape)
-    ):
-        raise ModelFileError(f"refused to load: {where} has an impossible shape {shape!r}")
-    return shape
 
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
@@ -521,7 +503,7 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
             ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
             ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
-            ("numpy", "ndarray"): _NDARRAY,
+            ("numpy", "ndarray"): _ndarray,
             ("numpy", "dtype"): _PickledDtype,
         }
 
@@ -543,7 +525,7 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> _PickledArray:
         # NumPy always writes _reconstruct(ndarray, (0,), b'b'): an empty array that BUILD
         # then fills; any other size would be allocated here, before the data is seen.
-        if subtype is not _NDARRAY or shape != (0,):
+        if subtype is not _ndarray or shape != (0,):
             raise ModelFileError(
                 "refused to load: the pickle builds an array in a way NumPy never writes"
             )
@@ -555,7 +537,12 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 
     def make_array(self, where: str, shape: Any, dtype: Any, raw: Any, fortran: bool) -> NDArray:
         """The array ``shape``/``dtype`` from the bytes ``raw``, after every check."""
-        shape = _shape_of(shape, where)
+        if (
+            not isinstance(shape, tuple)
+            or len(shape) > 32
+            or not all(type(n) is int and n >= 0 for n in shape)
+        ):
+            raise ModelFileError(f"refused to load: {where} has an impossible shape {shape!r}")
         if not isinstance(dtype, _PickledDtype):
             raise ModelFileError(f"refused to load: {where} has no plain dtype")
         dt = dtype.resolve(where)
@@ -652,29 +639,25 @@ def read_book_pickle(
 BOOK_MODELS = ("mlp", "cnn", "deep-cnn")
 
 
-def _detect_model(weights: dict[str, NDArray]) -> str:
-    """'mlp', 'cnn' or 'deep-cnn' from which weights are 4-D (convolution filters)."""
-    n = sum(1 for k in weights if k.startswith("W"))
-    conv = [weights[f"W{i}"].ndim == 4 for i in range(1, n + 1)]
+def _book_model(weights: dict[str, NDArray], n_layers: int, path: Any) -> str:
+    """'mlp', 'cnn' or 'deep-cnn' from which weights are 4-D (convolution filters), once each
+    W is a matrix (4-D filters where the network has convolutions) and each b a vector: a
+    damaged file gets a sentence naming the array, not NumPy's unpacking error."""
+    conv = [weights[f"W{i}"].ndim == 4 for i in range(1, n_layers + 1)]
     if not any(conv):
-        return "mlp"
-    if conv == [True, False, False]:
-        return "cnn"
-    if conv == [True] * 6 + [False, False]:
-        return "deep-cnn"
-    shapes = ", ".join(f"W{i} {weights[f'W{i}'].shape}" for i in range(1, n + 1))
-    raise ModelFileError(
-        f"the weights ({shapes}) match no network scratchdl knows: the book's MLPs (all W "
-        "2-D), SimpleConvNet (W1 4-D, W2 and W3 2-D) or DeepConvNet (W1..W6 4-D, W7 and W8 2-D)"
-    )
-
-
-def _check_dimensions(weights: dict[str, NDArray], model: str, path: Any) -> None:
-    """Each W is a matrix (4-D filters where the network has convolutions), each b a vector:
-    a damaged file gets a sentence naming the array, not NumPy's unpacking error."""
+        model = "mlp"
+    elif conv == [True, False, False]:
+        model = "cnn"
+    elif conv == [True] * 6 + [False, False]:
+        model = "deep-cnn"
+    else:
+        shapes = ", ".join(f"W{i} {weights[f'W{i}'].shape}" for i in range(1, n_layers + 1))
+        raise ModelFileError(
+            f"the weights ({shapes}) match no network scratchdl knows: the book's MLPs (all W "
+            "2-D), SimpleConvNet (W1 4-D, W2 and W3 2-D) or DeepConvNet (W1..W6 4-D, W7 and W8 2-D)"
+        )
     names = {"mlp": "fully connected network", "cnn": "SimpleConvNet", "deep-cnn": "DeepConvNet"}
-    n_conv = {"mlp": 0, "cnn": 1, "deep-cnn": 6}[model]
-    n_layers = sum(1 for k in weights if k.startswith("W"))
+    n_conv = sum(conv)  # the W1..Wn_conv the patterns above take as filters
     for i in range(1, n_layers + 1):
         W, b = weights[f"W{i}"], weights[f"b{i}"]
         want = 4 if i <= n_conv else 2
@@ -684,12 +667,13 @@ def _check_dimensions(weights: dict[str, NDArray], model: str, path: Any) -> Non
                 f"{path}: W{i} has shape {W.shape}; the book's {names[model]} needs W{i} as "
                 f"{what}: the file is damaged or holds another network"
             )
-        if b.ndim != 1 or b.shape[0] != W.shape[0 if want == 4 else 1]:
-            size = W.shape[0 if want == 4 else 1]
+        size = W.shape[0 if want == 4 else 1]
+        if b.ndim != 1 or b.shape[0] != size:
             raise ModelFileError(
                 f"{path}: b{i} has shape {b.shape}; with W{i} {W.shape} it must have shape "
                 f"({size},): the file is damaged or holds another network"
             )
+    return model
 
 
 def _mlp_from(weights: dict[str, NDArray], n_layers: int, activation: str, dtype: str) -> Net:
@@ -759,8 +743,7 @@ def load_book_weights(
     expected = {f"{p}{i}" for i in range(1, n_layers + 1) for p in "Wb"}
     if n_layers == 0 or set(weights) != expected:
         raise ModelFileError(f"{path} must hold W1, b1, ..., Wn, bn; it holds {sorted(weights)}")
-    detected = _detect_model(weights)
-    _check_dimensions(weights, detected, path)
+    detected = _book_model(weights, n_layers, path)
     if model is None:
         model = detected
     elif model not in BOOK_MODELS:
@@ -978,19 +961,33 @@ def save_word_vectors(
     return path
 
 
-def _load_word_vectors_npz(
-    path: Path, max_bytes: int | None
-) -> tuple[NDArray, dict[str, int], dict[int, str], dict[str, Any]]:
+def load_word_vectors(
+    path: str | os.PathLike[str], max_bytes: int | None = None
+) -> tuple[NDArray, dict[str, int], dict[int, str]]:
+    """Word vectors with their vocabulary: ``(word_vecs, word_to_id, id_to_word)``.
+
+    ``path`` is a file of :func:`save_word_vectors` (what ``scratchdl nlp cbow`` writes) or
+    the book's ``cbow_params.pkl`` (read safely, see above). A folder is taken to be a run
+    folder holding ``model.npz``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, unsafe, damaged, or not word vectors.
+    """
+    path = Path(path)
+    if path.is_dir() and (path / "model.npz").is_file():
+        path = path / "model.npz"
+    if not (path.is_file() and zipfile.is_zipfile(path)):
+        return _load_book_word_vectors(path, max_bytes)
     # Array headers first: a file whose arrays would unpack to more than max_bytes (a zip
     # bomb, a forged shape) is refused before anything is allocated.
     inspect_npz(path, max_bytes, what="word-vector file")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            if _RECORD_KEY not in npz.files or "words" not in npz.files:
-                raise ModelFileError(
-                    f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
-                )
-            record = json.loads(npz[_RECORD_KEY].tobytes().decode("utf-8"))
+            record = None
+            if _RECORD_KEY in npz.files and "words" in npz.files:
+                record = json.loads(npz[_RECORD_KEY].tobytes().decode("utf-8"))
             if not isinstance(record, dict) or record.get("format") != WORD_VECTORS_FORMAT:
                 raise ModelFileError(
                     f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
@@ -1010,29 +1007,7 @@ def _load_word_vectors_npz(
         or len(set(words)) != len(words)
     ):
         raise ModelFileError(f"{path}: the vectors and the word list do not fit together")
-    return W, {w: i for i, w in enumerate(words)}, dict(enumerate(words)), record["metadata"]
-
-
-def load_word_vectors(
-    path: str | os.PathLike[str], max_bytes: int | None = None
-) -> tuple[NDArray, dict[str, int], dict[int, str]]:
-    """Word vectors with their vocabulary: ``(word_vecs, word_to_id, id_to_word)``.
-
-    ``path`` is a file of :func:`save_word_vectors` (what ``scratchdl nlp cbow`` writes) or
-    the book's ``cbow_params.pkl`` (read safely, see above). A folder is taken to be a run
-    folder holding ``model.npz``.
-
-    Raises
-    ------
-    ModelFileError
-        Missing, unsafe, damaged, or not word vectors.
-    """
-    path = Path(path)
-    if path.is_dir() and (path / "model.npz").is_file():
-        path = path / "model.npz"
-    if path.is_file() and zipfile.is_zipfile(path):
-        return _load_word_vectors_npz(path, max_bytes)[:3]
-    return _load_book_word_vectors(path, max_bytes)
+    return W, {w: i for i, w in enumerate(words)}, dict(enumerate(words))
 
 
 def read_book_param_list(
