@@ -49,21 +49,8 @@ _PARAM_PREFIX = "param/"
 _STATE_PREFIX = "state/"
 
 
-def _arch_record(net: Net) -> dict[str, Any]:
-    name = type(net).__name__
-    if NET_CLASSES.get(name) is not type(net):
-        raise ConfigError(
-            f"save_model cannot save a {name}: it saves {', '.join(NET_CLASSES)}, which "
-            "load_model can build again"
-        )
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "scratchdl_version": __version__,
-        # The class and its constructor's keyword arguments: load_model calls cls(**config).
-        "arch": {"class": name, **net.config()},
-        "params": list(net.params),
-    }
+def _forged(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path} is damaged or forged: {what}")
 
 
 def save_model(
@@ -88,7 +75,20 @@ def save_model(
         The path written.
     """
     path = Path(path)
-    record = _arch_record(net)
+    name = type(net).__name__
+    if NET_CLASSES.get(name) is not type(net):
+        raise ConfigError(
+            f"save_model cannot save a {name}: it saves {', '.join(NET_CLASSES)}, which "
+            "load_model can build again"
+        )
+    record = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "scratchdl_version": __version__,
+        # The class and its constructor's keyword arguments: load_model calls cls(**config).
+        "arch": {"class": name, **net.config()},
+        "params": list(net.params),
+    }
     if metadata:
         record["metadata"] = metadata
     try:
@@ -146,9 +146,7 @@ def load_model(path: str | os.PathLike[str], max_bytes: int | None = None) -> Ne
     try:
         net = cls(**config)
     except (TypeError, ValueError, ConfigError, ShapeError) as exc:
-        raise ModelFileError(
-            f"{path} is damaged or forged: its record does not describe a {cls.__name__} ({exc})"
-        ) from None
+        raise _forged(path, f"its record does not describe a {cls.__name__} ({exc})") from None
     try:
         with np.load(path, allow_pickle=False) as npz:
             state = {
@@ -182,11 +180,9 @@ def _check_record(record: Any, path: Path) -> dict[str, Any]:
     """The JSON record, with every field the loader reads of the type it needs."""
 
     def bad(field: str, value: Any, want: str) -> ModelFileError:
-        return ModelFileError(
-            f"{path} is damaged or forged: its record has {field} = {value!r}, expected {want}"
-        )
+        return _forged(path, f"its record has {field} = {value!r}, expected {want}")
 
-    if isinstance(record, dict) and record.get("format") == "scratchdl-word-vectors":
+    if isinstance(record, dict) and record.get("format") == WORD_VECTORS_FORMAT:
         raise ModelFileError(
             f"{path} holds word vectors (scratchdl nlp cbow), not a network: use it with "
             f"scratchdl nlp most-similar WORD --model {path}"
@@ -271,7 +267,7 @@ def check_model_file(
     if info is None:
         raise ModelFileError(f"{path} is not a scratchdl model: it has no architecture record")
     if info.dtype != np.uint8 or len(info.shape) != 1:
-        raise ModelFileError(f"{path} is damaged or forged: its record is not UTF-8 bytes")
+        raise _forged(path, "its record is not UTF-8 bytes")
     try:
         with np.load(path, allow_pickle=False) as npz:
             blob = npz[_RECORD_KEY]
@@ -290,9 +286,7 @@ def check_model_file(
         n for n in arrays if n != _RECORD_KEY and n not in present and not n.startswith("state/")
     )
     if stray:
-        raise ModelFileError(
-            f"{path} is damaged or forged: it holds {', '.join(stray)}, which no scratchdl model has"
-        )
+        raise _forged(path, f"it holds {', '.join(stray)}, which no scratchdl model has")
     if declared != present:
         raise ModelFileError(
             f"{path} is damaged or forged: its record lists parameters "
@@ -313,16 +307,11 @@ def check_model_file(
     try:
         expected = cls.param_shapes(config)
     except (ConfigError, TypeError, ValueError) as exc:
-        raise ModelFileError(
-            f"{path} is damaged or forged: its record's architecture does not fit together ({exc})"
-        ) from None
+        raise _forged(path, f"its record's architecture does not fit together ({exc})") from None
     for name in record["params"]:
         got = arrays[_PARAM_PREFIX + name]
         if got.dtype != dtype:
-            raise ModelFileError(
-                f"{path} is damaged or forged: parameter {name} is {got.dtype}, its record says "
-                f"{dtype}"
-            )
+            raise _forged(path, f"parameter {name} is {got.dtype}, its record says {dtype}")
         if expected.get(name) != got.shape:
             want = expected.get(name, "no such parameter")
             raise ModelFileError(
@@ -781,8 +770,6 @@ def load_book_weights(
 
 __all__ += ["load_word_vectors", "read_book2_pickle"]
 
-_PLAIN = (str, int, float, bool, type(None))
-
 
 def _plain(obj: Any, path: Path, depth: int = 0) -> Any:
     """``obj`` with its arrays finished (the unpickler's stand-ins replaced), checked to hold
@@ -804,7 +791,7 @@ def _plain(obj: Any, path: Path, depth: int = 0) -> Any:
         return {key: _plain(value, path, depth + 1) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
         return type(obj)(_plain(value, path, depth + 1) for value in obj)
-    if not isinstance(obj, _PLAIN):
+    if not isinstance(obj, (str, int, float, bool, type(None))):
         raise ModelFileError(f"{path}: holds a {type(obj).__name__}, which weight files never do")
     return obj
 
