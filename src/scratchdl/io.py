@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
 from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
-from scratchdl.checks import is_int
+from scratchdl.checks import check_choice, is_int
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet, TwoLayerNet
 
@@ -283,7 +283,7 @@ def check_model_file(
     # Besides the record and the parameters, a model holds only layer state (BatchNorm's
     # running statistics, ``state/...``), whose shapes the network checks when it is set.
     stray = sorted(
-        n for n in arrays if n != _RECORD_KEY and n not in present and not n.startswith("state/")
+        n for n in arrays if n != _RECORD_KEY and not n.startswith((_PARAM_PREFIX, _STATE_PREFIX))
     )
     if stray:
         raise _forged(path, f"it holds {', '.join(stray)}, which no scratchdl model has")
@@ -735,9 +735,7 @@ def load_book_weights(
     detected = _book_model(weights, n_layers, path)
     if model is None:
         model = detected
-    elif model not in BOOK_MODELS:
-        raise ConfigError(f"unknown model {model!r}: use one of {', '.join(BOOK_MODELS)}")
-    elif model != detected:
+    elif check_choice(model, BOOK_MODELS, "model") != detected:
         raise ModelFileError(f"{path} holds weights of a {detected!r} network, not a {model!r} one")
     try:
         if model == "mlp":
