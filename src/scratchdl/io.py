@@ -629,9 +629,9 @@ BOOK_MODELS = ("mlp", "cnn", "deep-cnn")
 
 
 def _book_model(weights: dict[str, NDArray], n_layers: int, path: Any) -> str:
-    """'mlp', 'cnn' or 'deep-cnn' from which weights are 4-D (convolution filters), once each
-    W is a matrix (4-D filters where the network has convolutions) and each b a vector: a
-    damaged file gets a sentence naming the array, not NumPy's unpacking error."""
+    """'mlp', 'cnn' or 'deep-cnn' from which weights are 4-D (convolution filters); each W
+    must then be a matrix (4-D filters where the network has convolutions) and each b a
+    vector: a damaged file gets a sentence naming the array, not NumPy's unpacking error."""
     conv = [weights[f"W{i}"].ndim == 4 for i in range(1, n_layers + 1)]
     if not any(conv):
         model = "mlp"
@@ -646,7 +646,7 @@ def _book_model(weights: dict[str, NDArray], n_layers: int, path: Any) -> str:
             "2-D), SimpleConvNet (W1 4-D, W2 and W3 2-D) or DeepConvNet (W1..W6 4-D, W7 and W8 2-D)"
         )
     names = {"mlp": "fully connected network", "cnn": "SimpleConvNet", "deep-cnn": "DeepConvNet"}
-    n_conv = sum(conv)  # the W1..Wn_conv the patterns above take as filters
+    n_conv = sum(conv)  # each pattern above has its filters first: W1 .. W<n_conv>
     for i in range(1, n_layers + 1):
         W, b = weights[f"W{i}"], weights[f"b{i}"]
         want = 4 if i <= n_conv else 2
