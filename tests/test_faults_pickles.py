@@ -229,3 +229,28 @@ def test_a_fifo_is_not_a_regular_file_and_nothing_waits(tmp_path):
         read_book_pickle(fifo)
     with pytest.raises(ModelFileError, match="does not exist"):
         read_book_pickle(tmp_path / "none.pkl")
+
+
+def test_a_pickle_cannot_change_what_outlives_its_own_load(tmp_path):
+    # GLOBAL _codecs.encode, then BUILD (None, {'__defaults__': ('utf-8',)}) on it: with the
+    # stand-in shared between loads this would change the function for every later file.
+    import scratchdl.io as io
+
+    def unicode(text: str) -> bytes:
+        data = text.encode()
+        return b"X" + len(data).to_bytes(4, "little") + data
+
+    forged = (
+        b"\x80\x02c_codecs\nencode\nN}"
+        + unicode("__defaults__")
+        + unicode("utf-8")
+        + b"\x85s\x86b0}."
+    )
+    path = tmp_path / "w.pkl"
+    path.write_bytes(forged)
+    before = io._latin1_encode.__defaults__
+    with pytest.raises(ModelFileError, match="gives state to a function"):
+        read_book_pickle(path)
+    assert io._latin1_encode.__defaults__ == before
+    _write(path, _mlp_weights(), protocol=2)  # and the next file reads as ever
+    assert set(read_book_pickle(path)) == {"W1", "b1", "W2", "b2"}

@@ -410,6 +410,22 @@ def _empty_bytes(*args: Any) -> bytes:
     return b""
 
 
+class _StandIn:
+    """A global the pickle may name, called as the pickle calls it, never given state."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+
+    def __call__(self, *args: Any) -> Any:
+        return self.func(*args)
+
+    def __setstate__(self, state: Any) -> None:
+        raise ModelFileError(
+            "refused to load: the pickle gives state to a function it names, which NumPy "
+            "never writes (this file may be malicious)"
+        )
+
+
 #: Opcodes a pickle of NumPy arrays in a dict can use; the rest (objects, extensions,
 #: persistent ids, out-of-band buffers) are refused before unpickling starts.
 _ALLOWED_OPCODES = frozenset(
@@ -484,16 +500,20 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         self.max_bytes = max_bytes
         self.total_bytes = 0
         self.n_arrays = 0
+        # Each global is a stand-in of this load's own that refuses BUILD: a pickle can give
+        # state to anything it names, and nothing it does may outlive its own load (serve and
+        # evaluate read many files in one process).
+        self._ndarray = _StandIn(_ndarray)
         self._globals = {
-            ("_codecs", "encode"): _latin1_encode,
-            ("builtins", "bytes"): _empty_bytes,
-            ("__builtin__", "bytes"): _empty_bytes,
-            ("numpy.core.numeric", "_frombuffer"): self._frombuffer,
-            ("numpy._core.numeric", "_frombuffer"): self._frombuffer,
-            ("numpy.core.multiarray", "_reconstruct"): self._reconstruct,
-            ("numpy._core.multiarray", "_reconstruct"): self._reconstruct,
-            ("numpy", "ndarray"): _ndarray,
-            ("numpy", "dtype"): _PickledDtype,
+            ("_codecs", "encode"): _StandIn(_latin1_encode),
+            ("builtins", "bytes"): _StandIn(_empty_bytes),
+            ("__builtin__", "bytes"): _StandIn(_empty_bytes),
+            ("numpy.core.numeric", "_frombuffer"): _StandIn(self._frombuffer),
+            ("numpy._core.numeric", "_frombuffer"): _StandIn(self._frombuffer),
+            ("numpy.core.multiarray", "_reconstruct"): _StandIn(self._reconstruct),
+            ("numpy._core.multiarray", "_reconstruct"): _StandIn(self._reconstruct),
+            ("numpy", "ndarray"): self._ndarray,
+            ("numpy", "dtype"): _StandIn(_PickledDtype),
         }
 
     def find_class(self, module: str, name: str) -> Any:
@@ -514,7 +534,7 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> _PickledArray:
         # NumPy always writes _reconstruct(ndarray, (0,), b'b'): an empty array that BUILD
         # then fills; any other size would be allocated here, before the data is seen.
-        if subtype is not _ndarray or shape != (0,):
+        if subtype is not self._ndarray or shape != (0,):
             raise ModelFileError(
                 "refused to load: the pickle builds an array in a way NumPy never writes"
             )
