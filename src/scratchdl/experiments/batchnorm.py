@@ -262,11 +262,8 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         for title, path in checkpoints
     ]
     spread = over_seeds(len(res.options["seeds"]))
-    grid_title = f"Training accuracy with and without BatchNorm ({spread})"
-    return [
-        save_figure(plot_panels(grid, grid_title, ncols=ncols), out / FIGURES[0]),
-        save_figure(
-            plot_panels(summary, f"Training accuracy against the initial scale ({spread})"),
-            out / FIGURES[1],
-        ),
-    ]
+    figures = (
+        plot_panels(grid, f"Training accuracy with and without BatchNorm ({spread})", ncols=ncols),
+        plot_panels(summary, f"Training accuracy against the initial scale ({spread})"),
+    )
+    return [save_figure(f, out / name) for f, name in zip(figures, FIGURES, strict=True)]

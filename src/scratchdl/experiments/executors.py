@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from scratchdl._text import plural
 from scratchdl.errors import ConfigError, ScratchdlError
 from scratchdl.experiments.data import Dataset, DataSource
 from scratchdl.experiments.trial import TrialSpec, run_trial
@@ -138,17 +139,6 @@ def parse_executor(text: str, name: str = "executor") -> str | None:
     return f"tcp://{host}:{port or DEFAULT_PORT}"
 
 
-def _import_distributed() -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise ConfigError(
-            f"the Dask executor needs Dask's 'distributed' package, which is not installed: "
-            f"{_INSTALL}"
-        ) from None
-    return distributed
-
-
 class DaskCluster:
     """A connection to a Dask scheduler that runs a sweep's trials (a context manager).
 
@@ -165,7 +155,14 @@ class DaskCluster:
         if address is None:
             raise ConfigError(f"{name} 'local' runs on this machine, not on a Dask cluster")
         self.address = address
-        self._distributed = _import_distributed()
+        try:
+            import distributed
+        except ImportError:
+            raise ConfigError(
+                f"the Dask executor needs Dask's 'distributed' package, which is not installed: "
+                f"{_INSTALL}"
+            ) from None
+        self._distributed = distributed
         self.client: Any = None
 
     def connect(self) -> DaskCluster:
@@ -214,12 +211,9 @@ class DaskCluster:
     def describe(self) -> str:
         """'Dask scheduler tcp://...: 2 workers, 2 threads' (as the sweep's first line says)."""
         nthreads = self.connect().client.nthreads()
-        workers = len(nthreads)
-        text = (
-            f"Dask scheduler {self.address}: {workers} worker{'s' * (workers != 1)}, "
-            f"{sum(nthreads.values())} thread{'s' * (sum(nthreads.values()) != 1)}"
-        )
-        return text + (" (the trials wait until a worker joins)" if not workers else "")
+        text = f"Dask scheduler {self.address}: {plural(len(nthreads), 'worker')}, "
+        text += plural(sum(nthreads.values()), "thread")
+        return text + ("" if nthreads else " (the trials wait until a worker joins)")
 
     def run(
         self,

@@ -116,12 +116,11 @@ class TrialSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        tags = dict(self.tags)
         return {
             "key": self.key,
             "sweep": self.sweep,
             "group": self.group,
-            "tags": tags,
+            "tags": dict(self.tags),
             **self._record(),
         }
 
