@@ -147,11 +147,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         groups = [res.group(_name(w, bn)) for w in scales]
         finals = [group_metric(g, "final.train_acc") for g in groups]
         s.bullet(
-            "In {budget}, "
-            + label[0].lower()
-            + label[1:]
-            + ", the final training accuracy over the {n} "
-            "scales ranged from {low:acc} to {high:acc}.",
+            f"In {{budget}}, {label[0].lower() + label[1:]}, the final training accuracy over the "
+            "{n} scales ranged from {low:acc} to {high:acc}.",
             n=n,
             low=min(finals),
             high=max(finals),

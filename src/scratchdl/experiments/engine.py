@@ -428,12 +428,10 @@ def _run_pool(
     jobs: int,
     finish: Callable[[dict[str, Any]], None],
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    workers = min(jobs, len(todo))
     # Ctrl-C reaches every process of the terminal's group: only the parent handles it.
     pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
+        max_workers=min(jobs, len(todo)),
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
