@@ -66,6 +66,10 @@ _ASK_HTTP_AFTER = 2.0
 RETRIES = 2
 _FORMS = "'local' or dask://HOST:PORT, a Dask scheduler's address such as dask://127.0.0.1:8786"
 _INSTALL = 'pip install "scratchdl[dask]"'
+_NOT_SCHEDULER = (
+    f"it is not a Dask scheduler; give the scheduler's port ({DEFAULT_PORT} unless started with "
+    "--port)"
+)
 _START = (
     "start one with `dask scheduler --port {port}` and workers with "
     "`dask worker {host}:{port} --nthreads 1`"
@@ -274,8 +278,7 @@ def _probe(address: str, deadline: float) -> None:
     data, asked = b"", False
     with sock:
         while (verdict := _handshake(data)) == "more":
-            now = time.monotonic()
-            wait = deadline - now
+            wait = deadline - time.monotonic()
             if not data and not asked:
                 wait = min(wait, _ASK_HTTP_AFTER)
             try:
@@ -296,16 +299,11 @@ def _probe(address: str, deadline: float) -> None:
                 ) from None
             except OSError as exc:  # reset by the other end
                 raise ConfigError(
-                    f"{address} broke the connection ({_one_line(exc)}): it is not a Dask "
-                    f"scheduler; give the scheduler's port ({DEFAULT_PORT} unless started with "
-                    "--port)"
+                    f"{address} broke the connection ({_one_line(exc)}): {_NOT_SCHEDULER}"
                 ) from None
             if not chunk:
                 what = "closed the connection without a word" if not data else _kind(data)
-                raise ConfigError(
-                    f"{address} {what}: it is not a Dask scheduler; give the scheduler's "
-                    f"port ({DEFAULT_PORT} unless started with --port)"
-                )
+                raise ConfigError(f"{address} {what}: {_NOT_SCHEDULER}")
             data += chunk
     if verdict != "ok":
         raise ConfigError(
