@@ -153,6 +153,12 @@ def _best(rows: list[dict[str, Any]], key: str, lowest: bool = False) -> dict[st
     }
 
 
+def _tied(b: dict[str, Any], of: str = "") -> str:
+    """``"; {tied:list} is within the seed noise<of>."`` (``are`` for more than one)."""
+    verb = "is" if len(b["tied"]) == 1 else "are"
+    return f"; {{tied:list}} {verb} within the seed noise{of}."
+
+
 def _noise(b: dict[str, Any]) -> str:
     """What the seed noise lets the summary say of the runner-up (one seed: said once)."""
     if b["next"] is None:
@@ -160,9 +166,7 @@ def _noise(b: dict[str, Any]) -> str:
     if b["one_seed"]:
         return "; the next was batch {next} ({next_value:pm}), and with one seed whether they differ is unknown."
     if b["tied"]:
-        return (
-            "; {tied:list} " + ("is" if len(b["tied"]) == 1 else "are") + " within the seed noise."
-        )
+        return _tied(b)
     return "; the next, batch {next} ({next_value:pm}), is lower by more than the seed noise."
 
 
@@ -213,14 +217,7 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         s.bullet(
             f"Per {what} (runs of {{budget}} or more), batch {{batch}} was the fastest "
             f"({{value:sig}} {unit}) and batch {{last}} the slowest ({{last_value:sig}} {unit}, "
-            "{ratio:x}× longer)"
-            + (
-                "; {tied:list} "
-                + ("is" if len(fast["tied"]) == 1 else "are")
-                + " within the seed noise of the fastest."
-                if fast["tied"]
-                else "."
-            ),
+            "{ratio:x}× longer)" + (_tied(fast, " of the fastest") if fast["tied"] else "."),
             **{**fast, "value": fast["value"]["mean"], "last_value": fast["last_value"]["mean"]},
         )
     ranked = [r for r, g in zip(rows, res.groups, strict=True) if not g["diverged"]]

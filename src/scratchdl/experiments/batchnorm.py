@@ -147,11 +147,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         groups = [res.group(_name(w, bn)) for w in scales]
         finals = [group_metric(g, "final.train_acc") for g in groups]
         s.bullet(
-            "In {budget}, "
-            + label[0].lower()
-            + label[1:]
-            + ", the final training accuracy over the {n} "
-            "scales ranged from {low:acc} to {high:acc}.",
+            f"In {{budget}}, {label[0].lower() + label[1:]}, the final training accuracy over the "
+            "{n} scales ranged from {low:acc} to {high:acc}.",
             n=n,
             low=min(finals),
             high=max(finals),
@@ -262,11 +259,8 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         for title, path in checkpoints
     ]
     spread = over_seeds(len(res.options["seeds"]))
-    grid_title = f"Training accuracy with and without BatchNorm ({spread})"
-    return [
-        save_figure(plot_panels(grid, grid_title, ncols=ncols), out / FIGURES[0]),
-        save_figure(
-            plot_panels(summary, f"Training accuracy against the initial scale ({spread})"),
-            out / FIGURES[1],
-        ),
-    ]
+    figures = (
+        plot_panels(grid, f"Training accuracy with and without BatchNorm ({spread})", ncols=ncols),
+        plot_panels(summary, f"Training accuracy against the initial scale ({spread})"),
+    )
+    return [save_figure(f, out / name) for f, name in zip(figures, FIGURES, strict=True)]

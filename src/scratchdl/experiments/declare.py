@@ -98,7 +98,7 @@ class Budget:
         """``"2 epochs"``, ``"1 epoch"``, ``"2000 updates"``: what follows "in"."""
         if self.epochs is not None:
             return plural_epochs(sig(self.epochs))
-        return f"{self.updates} update" + ("" if self.updates == 1 else "s")
+        return plural(self.updates, "update")
 
     def to_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "updates": self.updates, "text": self.text}

@@ -438,12 +438,8 @@ def _layers(res: SweepResults, cells: list[dict[str, Any]]) -> list[Panel]:
         for when, style in (("init", "--o"), ("final", "-o")) if trials else ():
             label = f"{c['variant']}, {'at init' if when == 'init' else 'trained'}"
             for key, into in (("grad_rms", grad), ("act_std", act)):
-                values = np.array(
-                    [
-                        [np.nan if x is None else x for x in t["layer_stats"][when][key]]
-                        for t in trials
-                    ]
-                )
+                # dtype float: a statistic that was not finite (None) is NaN, left out here.
+                values = np.array([t["layer_stats"][when][key] for t in trials], dtype=float)
                 mean = np.nanmean(values, axis=0)
                 into.append(Series(label, list(range(1, len(mean) + 1)), list(mean), style=style))
     if not grad:

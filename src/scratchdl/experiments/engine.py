@@ -174,10 +174,8 @@ def _get(row: Mapping[str, Any], path: str) -> Any:
 def _metric_paths(row: Mapping[str, Any]) -> list[str]:
     # A trial measures on the test set or on a validation split, never both.
     names = [m for m in CHECKPOINT_METRICS if m in row.get("final", {})]
-    paths = [f"{name}.{m}" for name in sorted(row.get("results", {})) for m in names]
-    paths = ["results." + p for p in paths]
-    paths += [f"final.{m}" for m in names]
-    return paths + list(TIMING_METRICS) + ["params"]
+    paths = [f"results.{name}.{m}" for name in sorted(row.get("results", {})) for m in names]
+    return paths + [f"final.{m}" for m in names] + list(TIMING_METRICS) + ["params"]
 
 
 def mean_std(values: Sequence[float | None]) -> dict[str, Any]:
@@ -217,32 +215,20 @@ def aggregate(trials: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 def flatten_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """One CSV row: identity, tags, training settings, seed and every scalar metric."""
-    flat: dict[str, Any] = {
-        "key": row["key"],
-        "sweep": row["sweep"],
-        "group": row["group"],
-        "seed": row["seed"],
-        "status": row["status"],
-    }
-    for k, v in row["tags"].items():
-        flat[f"tag.{k}"] = v
+    flat = {k: row[k] for k in ("key", "sweep", "group", "seed", "status")}
+    flat |= {f"tag.{k}": v for k, v in row["tags"].items()}
     for k, v in row["train"].items():
         flat[f"train.{k}"] = "-".join(map(str, v)) if isinstance(v, (list, tuple)) else v
-    for p in _metric_paths(row):
-        flat[p] = _get(row, p)
-    return flat
+    return flat | {p: _get(row, p) for p in _metric_paths(row)}
 
 
 def _csv_text(trials: Sequence[Mapping[str, Any]]) -> str:
     rows = [flatten_row(r) for r in trials]
-    fields: list[str] = []
-    for r in rows:
-        fields += [k for k in r if k not in fields]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    fields = list(dict.fromkeys(k for r in rows for k in r))  # in order of first appearance
+    writer = csv.DictWriter(buf, fields, lineterminator="\n")  # None or missing: an empty cell
     writer.writeheader()
-    for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
+    writer.writerows(rows)
     return buf.getvalue()
 
 
@@ -311,10 +297,8 @@ def _measured(value: Any) -> bool:
         return True
     if isinstance(value, (int, float)):
         return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_measured(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_measured(v) for v in value)
+    if isinstance(value, (dict, list)):
+        return all(map(_measured, value.values() if isinstance(value, dict) else value))
     return False
 
 
@@ -444,12 +428,10 @@ def _run_pool(
     jobs: int,
     finish: Callable[[dict[str, Any]], None],
 ) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    workers = min(jobs, len(todo))
     # Ctrl-C reaches every process of the terminal's group: only the parent handles it.
     pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=ctx,
+        max_workers=min(jobs, len(todo)),
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from scratchdl._text import plural
 from scratchdl.errors import ConfigError, ScratchdlError
 from scratchdl.experiments.data import Dataset, DataSource
 from scratchdl.experiments.trial import TrialSpec, run_trial
@@ -65,6 +66,10 @@ _ASK_HTTP_AFTER = 2.0
 RETRIES = 2
 _FORMS = "'local' or dask://HOST:PORT, a Dask scheduler's address such as dask://127.0.0.1:8786"
 _INSTALL = 'pip install "scratchdl[dask]"'
+_NOT_SCHEDULER = (
+    f"it is not a Dask scheduler; give the scheduler's port ({DEFAULT_PORT} unless started with "
+    "--port)"
+)
 _START = (
     "start one with `dask scheduler --port {port}` and workers with "
     "`dask worker {host}:{port} --nthreads 1`"
@@ -138,17 +143,6 @@ def parse_executor(text: str, name: str = "executor") -> str | None:
     return f"tcp://{host}:{port or DEFAULT_PORT}"
 
 
-def _import_distributed() -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise ConfigError(
-            f"the Dask executor needs Dask's 'distributed' package, which is not installed: "
-            f"{_INSTALL}"
-        ) from None
-    return distributed
-
-
 class DaskCluster:
     """A connection to a Dask scheduler that runs a sweep's trials (a context manager).
 
@@ -165,7 +159,14 @@ class DaskCluster:
         if address is None:
             raise ConfigError(f"{name} 'local' runs on this machine, not on a Dask cluster")
         self.address = address
-        self._distributed = _import_distributed()
+        try:
+            import distributed
+        except ImportError:
+            raise ConfigError(
+                f"the Dask executor needs Dask's 'distributed' package, which is not installed: "
+                f"{_INSTALL}"
+            ) from None
+        self._distributed = distributed
         self.client: Any = None
 
     def connect(self) -> DaskCluster:
@@ -214,12 +215,9 @@ class DaskCluster:
     def describe(self) -> str:
         """'Dask scheduler tcp://...: 2 workers, 2 threads' (as the sweep's first line says)."""
         nthreads = self.connect().client.nthreads()
-        workers = len(nthreads)
-        text = (
-            f"Dask scheduler {self.address}: {workers} worker{'s' * (workers != 1)}, "
-            f"{sum(nthreads.values())} thread{'s' * (sum(nthreads.values()) != 1)}"
-        )
-        return text + (" (the trials wait until a worker joins)" if not workers else "")
+        text = f"Dask scheduler {self.address}: {plural(len(nthreads), 'worker')}, "
+        text += plural(sum(nthreads.values()), "thread")
+        return text + ("" if nthreads else " (the trials wait until a worker joins)")
 
     def run(
         self,
@@ -280,8 +278,7 @@ def _probe(address: str, deadline: float) -> None:
     data, asked = b"", False
     with sock:
         while (verdict := _handshake(data)) == "more":
-            now = time.monotonic()
-            wait = deadline - now
+            wait = deadline - time.monotonic()
             if not data and not asked:
                 wait = min(wait, _ASK_HTTP_AFTER)
             try:
@@ -302,16 +299,11 @@ def _probe(address: str, deadline: float) -> None:
                 ) from None
             except OSError as exc:  # reset by the other end
                 raise ConfigError(
-                    f"{address} broke the connection ({_one_line(exc)}): it is not a Dask "
-                    f"scheduler; give the scheduler's port ({DEFAULT_PORT} unless started with "
-                    "--port)"
+                    f"{address} broke the connection ({_one_line(exc)}): {_NOT_SCHEDULER}"
                 ) from None
             if not chunk:
                 what = "closed the connection without a word" if not data else _kind(data)
-                raise ConfigError(
-                    f"{address} {what}: it is not a Dask scheduler; give the scheduler's "
-                    f"port ({DEFAULT_PORT} unless started with --port)"
-                )
+                raise ConfigError(f"{address} {what}: {_NOT_SCHEDULER}")
             data += chunk
     if verdict != "ok":
         raise ConfigError(

@@ -244,14 +244,9 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         ):
             if near:
                 s.bullet(
-                    "In {budget}, the best {k} reach within a tenth of the searched decades of the "
-                    + side
-                    + " end of the "
-                    + name
-                    + " range, {edge}: the best "
-                    + name
-                    + " may lie "
-                    "beyond it; widen " + flag + ".",
+                    f"In {{budget}}, the best {{k}} reach within a tenth of the searched decades "
+                    f"of the {side} end of the {name} range, {{edge}}: the best {name} may lie "
+                    f"beyond it; widen {flag}.",
                     k=len(top),
                     edge=edge,
                 )

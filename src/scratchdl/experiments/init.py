@@ -98,10 +98,6 @@ def _layers(trials: list[dict[str, Any]], when: str, key: str) -> list[Any]:
     return np.mean(values, axis=0).tolist()
 
 
-def _or_inf(value: float | None) -> float:
-    return float("inf") if value is None else value
-
-
 def _shape(activation: str, stats: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """How the activations look, as a phrase with its numbers (rules in the module docstring)."""
     means, stds = stats["act_mean"], stats["act_std"]
@@ -114,14 +110,10 @@ def _shape(activation: str, stats: dict[str, Any]) -> tuple[str, dict[str, Any]]
         if max(abs(m - 0.5) for m in means) < 0.1 and max(stds) < 0.05:
             return "every layer concentrated near 0.5 (means {means:sigs})", {"means": means}
     steps = [b / a if a else float("nan") for a, b in zip(stds, stds[1:], strict=False)]
-    if steps and all(f < 0.8 for f in steps):
-        return "shrinking layer by layer (each std {steps:sigs} times the one before)", {
-            "steps": steps
-        }
-    if steps and all(f > 1.25 for f in steps):
-        return "growing layer by layer (each std {steps:sigs} times the one before)", {
-            "steps": steps
-        }
+    for trend, holds in (("shrinking", lambda f: f < 0.8), ("growing", lambda f: f > 1.25)):
+        if steps and all(map(holds, steps)):
+            phrase = " layer by layer (each std {steps:sigs} times the one before)"
+            return trend + phrase, {"steps": steps}
     ratio = stds[-1] / stds[0] if stds[0] else float("nan")
     if 0.5 <= ratio <= 2:
         return "kept its spread (last layer's std {ratio:sig} times the first's)", {"ratio": ratio}
@@ -181,7 +173,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
         )
     # A run that diverged has no loss to rank (its verdict says so).
     ranked = sorted(
-        (r for r in rows if not r["group"]["diverged"]), key=lambda r: _or_inf(r["loss"]["mean"])
+        (r for r in rows if not r["group"]["diverged"]),
+        key=lambda r: math.inf if r["loss"]["mean"] is None else r["loss"]["mean"],
     )
     if len(ranked) > 1:
         best, second = ranked[0], ranked[1]

@@ -150,7 +150,6 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
         return Series(label, xs, ys, [group_metric(g, path, "std") for g in res.groups])
 
     chance = (res.options["chance"], "chance")
-    spread = over_seeds(len(res.options["seeds"]))
     accuracy = Panel(
         "Accuracy after training",
         "learning rate",
@@ -183,14 +182,9 @@ def plot(res: SweepResults, out: Path) -> list[Path]:
             hline=chance,
         ),
     ]
-    return [
-        save_figure(
-            plot_panels([accuracy, loss], f"Against learning rate ({spread})"), out / FIGURES[0]
-        ),
-        save_figure(
-            plot_panels(
-                curves, f"Learning curves by learning rate ({mean_over(len(res.options['seeds']))})"
-            ),
-            out / FIGURES[1],
-        ),
-    ]
+    n_seeds = len(res.options["seeds"])
+    figures = (
+        plot_panels([accuracy, loss], f"Against learning rate ({over_seeds(n_seeds)})"),
+        plot_panels(curves, f"Learning curves by learning rate ({mean_over(n_seeds)})"),
+    )
+    return [save_figure(f, out / name) for f, name in zip(figures, FIGURES, strict=True)]

@@ -61,13 +61,13 @@ class Options(BookCh6Options):
 
 
 def build(opts: Options, data: dict[str, Any]) -> Sweep:
-    for name in opts.optimizers:
-        if name.lower() not in OPTIMIZERS:
-            raise ConfigError(
-                f"--optimizers: unknown optimizer {name!r}; use {', '.join(OPTIMIZERS)}"
-            )
     groups = []
-    for name in (n.lower() for n in opts.optimizers):
+    for given in opts.optimizers:
+        name = given.lower()
+        if name not in OPTIMIZERS:
+            raise ConfigError(
+                f"--optimizers: unknown optimizer {given!r}; use {', '.join(OPTIMIZERS)}"
+            )
         lr = opts.lr if opts.lr is not None else BOOK_LR[name]
         label = OPTIMIZERS[name].__name__  # the book's names: SGD, AdaGrad, ...
         groups.append(

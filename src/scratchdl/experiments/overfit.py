@@ -136,13 +136,8 @@ def summarize(res: SweepResults) -> tuple[str, dict[str, Any]]:
             "one seed": "test accuracy moved (noise unknown)",
         }[test]
         s.bullet(
-            "In {budget}, "
-            + g["group"]
-            + " "
-            + effect
-            + " ({base_gap:pm} -> {gap:pm}); "
-            + cost
-            + " ({base_test:pm} -> {test:pm}).",
+            f"In {{budget}}, {g['group']} {effect} ({{base_gap:pm}} -> {{gap:pm}}); {cost} "
+            "({base_test:pm} -> {test:pm}).",
             base_gap=base["metrics"]["final.gap"],
             gap=g["metrics"]["final.gap"],
             base_test=base["metrics"]["final.test_acc"],

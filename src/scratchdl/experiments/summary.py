@@ -52,9 +52,7 @@ def pm(stat: Mapping[str, Any], sig_digits: int | None = None) -> str:
 def words_list(items: Sequence[str], lang: str = "en") -> str:
     """``["a", "b", "c"]`` -> ``"a, b and c"`` (Korean: ``"a, b, c"``)."""
     items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    if lang == "ko":
+    if len(items) <= 1 or lang == "ko":
         return ", ".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 

@@ -116,12 +116,11 @@ class TrialSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        tags = dict(self.tags)
         return {
             "key": self.key,
             "sweep": self.sweep,
             "group": self.group,
-            "tags": tags,
+            "tags": dict(self.tags),
             **self._record(),
         }
 
@@ -354,13 +353,12 @@ def run_trial(spec: TrialSpec, data: Dataset) -> dict[str, Any]:
         results[name] = {**point, "gap": point["train_acc"] - point[f"{heldout}_acc"]}
     # "final" is the checkpoint reached last: the state the network ended in.
     final = max(results.values(), key=lambda r: (r["updates"], r["seconds"]))
-    n_params = int(sum(p.size for p in net.params.values()))
     updates, clock = trainer.iteration, trainer.train_seconds
     samples, epochs_done = updates * trainer.batch_size, updates / trainer.iter_per_epoch
     return {
         **spec.to_dict(),
         "status": "diverged" if history.stop_reason == "diverged" else "completed",
-        "params": n_params,
+        "params": int(sum(p.size for p in net.params.values())),
         "updates": updates,
         "samples": samples,
         "epochs": epochs_done,
