@@ -39,7 +39,6 @@ def _tied(p: NDArray, q: NDArray) -> bool:
     return (
         p.ndim == 2
         and q.ndim == 2
-        and q.base is not None
         and q.base is p
         and q.shape == p.shape[::-1]
         and q.strides == p.strides[::-1]

@@ -14,13 +14,10 @@ from typing import Any
 from scratchdl._fs import atomic_write_text
 from scratchdl.errors import ModelFileError
 
-__all__ = ["EpochRecord", "History", "STOP_REASONS"]
+__all__ = ["EpochRecord", "History"]
 
 HISTORY_FORMAT = "scratchdl-history"
 HISTORY_VERSION = 1
-
-#: Why a run stopped.
-STOP_REASONS = ("completed", "diverged", "interrupted", "time_limit")
 
 #: Fields that hold wall-clock times: they differ between otherwise identical runs.
 TIME_FIELDS = ("elapsed", "epoch_time", "train_seconds")
