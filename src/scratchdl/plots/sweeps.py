@@ -189,8 +189,7 @@ def plot_heatmaps(
     image = None
     for k, (ax, (title, grid)) in enumerate(zip(axes, grids.items(), strict=True)):
         grid = np.asarray(grid, dtype=float)
-        masked = np.ma.masked_invalid(grid)
-        image = ax.imshow(masked, cmap=_CMAP, vmin=0.0, vmax=1.0, aspect="auto")
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap=_CMAP, vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(col_labels)), labels=list(col_labels))
         ax.set_yticks(range(len(row_labels)), labels=list(row_labels))
         if k == 0:  # the panels share their axes: one y label, one x label below all

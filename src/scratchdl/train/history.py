@@ -123,10 +123,6 @@ class History:
         """The last record: it describes the final weights of a completed run."""
         return self.records[-1] if self.records else None
 
-    @property
-    def completed(self) -> bool:
-        return self.stop_reason == "completed"
-
     # -- serialisation -----------------------------------------------------------------------
     def to_dict(self, *, times: bool = True) -> dict[str, Any]:
         """A JSON-safe dict. ``times=False`` drops the wall-clock fields, so two runs with the
