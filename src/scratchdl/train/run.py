@@ -17,12 +17,7 @@ from scratchdl.data.augment import Augmenter
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.nets import EVAL_BATCH, Net, evaluate
 from scratchdl.optimizers import Optimizer, get_optimizer
-from scratchdl.train.checkpoint import (
-    config_differences,
-    load_checkpoint,
-    read_checkpoint,
-    save_checkpoint,
-)
+from scratchdl.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from scratchdl.train.config import DEFAULT_LR, TrainConfig, augment_kinds
 from scratchdl.train.helpers import TimeBudget
 from scratchdl.train.history import History
@@ -177,8 +172,8 @@ def train(
     if resume:
         if ckpt_path is None:
             raise ConfigError("resume needs checkpoint_dir: the folder holding checkpoint.npz")
-        saved = checkpoint_config(checkpoint_dir).to_dict()
-        diffs = config_differences(config.to_dict(), saved, ignore=("max_seconds",))
+        saved, now = checkpoint_config(checkpoint_dir).to_dict(), config.to_dict()
+        diffs = sorted(k for k in now if k != "max_seconds" and now[k] != saved[k])
         if diffs:
             raise ConfigError(
                 f"the checkpoint in {checkpoint_dir} was made with other settings "
