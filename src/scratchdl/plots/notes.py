@@ -339,8 +339,8 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
         f"ends at ({final[0]:.8f}, {final[1]:.8f})",
         xy=tuple(final),
         xytext=(-2.5, 1.8),
-        backgroundcolor="white",
         **arrow,
+        backgroundcolor="white",
     )
 
     fig.suptitle(f"Gradient descent on x0² + x1² from {start_txt}, {step_num} steps")
