@@ -310,6 +310,7 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
         ax.plot(*start, "s", color="#d95f02", markersize=9, label=f"start {start_txt}")
         ax.legend(loc="lower right")
 
+    arrow = {"arrowprops": {"arrowstyle": "->", "color": "0.3"}, "fontsize": 10}
     final = runs[0.1][0]
     ax_good.set_title(f"lr = 0.1: converges to ({final[0]:.1e}, {final[1]:.1e})")
 
@@ -328,8 +329,7 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
         xy=(steps[-1], dist[-1]),
         xytext=(0.3, 0.45),
         textcoords="axes fraction",
-        arrowprops={"arrowstyle": "->", "color": "0.3"},
-        fontsize=10,
+        **arrow,
     )
 
     final = runs[1e-10][0]
@@ -339,8 +339,7 @@ def plot_gradient_descent(init: Sequence[float] = (-3.0, 4.0), step_num: int = 1
         f"ends at ({final[0]:.8f}, {final[1]:.8f})",
         xy=tuple(final),
         xytext=(-2.5, 1.8),
-        arrowprops={"arrowstyle": "->", "color": "0.3"},
-        fontsize=10,
+        **arrow,
         backgroundcolor="white",
     )
 
@@ -399,7 +398,6 @@ def _image_grid(
     *,
     cmap: str = "gray_r",
     symmetric: bool = False,
-    title_colors: Sequence[str] | None = None,
 ) -> Figure:
     rows = max(1, -(-len(images) // cols))
     height = 1.65 * rows + 0.6
@@ -419,8 +417,7 @@ def _image_grid(
             ax.imshow(img, cmap=cmap, vmin=-m, vmax=m)
         else:
             ax.imshow(img, cmap=cmap)
-        color = title_colors[i] if title_colors else "black"
-        ax.set_title(titles[i], fontsize=10, color=color)
+        ax.set_title(titles[i], fontsize=10, color="black")
     fig.suptitle(suptitle, y=1 - 0.12 / height, va="top")
     return fig
 
@@ -525,9 +522,6 @@ class FiguresResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-MnistData = tuple[tuple[NDArray, NDArray], tuple[NDArray, NDArray]]
-
-
 def write_figures(
     out_dir: str | os.PathLike[str],
     *,
@@ -537,7 +531,7 @@ def write_figures(
     epochs: int = 3,
     download: bool = True,
     only: Collection[str] | None = None,
-    mnist: MnistData | None = None,
+    mnist: tuple[tuple[NDArray, NDArray], tuple[NDArray, NDArray]] | None = None,
     progress: Callable[[str], None] | None = None,
     convnet_params: str | os.PathLike[str] | None = None,
 ) -> FiguresResult:

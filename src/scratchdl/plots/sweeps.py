@@ -176,10 +176,8 @@ def plot_heatmaps(
     ylabel: str,
     suptitle: str,
     colorbar_label: str,
-    vmin: float = 0.0,
-    vmax: float = 1.0,
 ) -> Figure:
-    """One annotated heatmap per entry of ``grids`` (rows x cols), sharing one colour scale.
+    """One annotated heatmap per entry of ``grids`` (rows x cols), on one colour scale, 0 to 1.
 
     NaN cells (no result) are drawn grey.
     """
@@ -191,8 +189,7 @@ def plot_heatmaps(
     image = None
     for k, (ax, (title, grid)) in enumerate(zip(axes, grids.items(), strict=True)):
         grid = np.asarray(grid, dtype=float)
-        masked = np.ma.masked_invalid(grid)
-        image = ax.imshow(masked, cmap=_CMAP, vmin=vmin, vmax=vmax, aspect="auto")
+        image = ax.imshow(np.ma.masked_invalid(grid), cmap=_CMAP, vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(col_labels)), labels=list(col_labels))
         ax.set_yticks(range(len(row_labels)), labels=list(row_labels))
         if k == 0:  # the panels share their axes: one y label, one x label below all
@@ -201,7 +198,7 @@ def plot_heatmaps(
         text = annotations[title]
         for (i, j), value in np.ndenumerate(grid):
             # Dark text on the bright end of viridis, white on the dark end.
-            dark = np.isfinite(value) and (value - vmin) / (vmax - vmin or 1) > 0.6
+            dark = np.isfinite(value) and value > 0.6
             color = "black" if dark else "white"
             ax.text(j, i, text[i][j], ha="center", va="center", fontsize=8, color=color)
     if image is not None:

@@ -29,7 +29,6 @@ from scratchdl.train.history import EpochRecord, History
 from scratchdl.train.run import (
     CHECKPOINT_NAME,
     augmenter_for,
-    build_net,
     checkpoint_config,
     make_optimizer,
     train,
@@ -53,7 +52,6 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "augmenter_for",
-    "build_net",
     "checkpoint_config",
     "evaluate",
     "load_checkpoint",

@@ -39,7 +39,6 @@ def _tied(p: NDArray, q: NDArray) -> bool:
     return (
         p.ndim == 2
         and q.ndim == 2
-        and q.base is not None
         and q.base is p
         and q.shape == p.shape[::-1]
         and q.strides == p.strides[::-1]
@@ -65,24 +64,21 @@ def remove_duplicate(
     owned: set[int] = set()  # entries of out_g that are our own arrays (safe to add into)
     for p, g in zip(params, grads, strict=True):
         base = p.base if isinstance(p.base, np.ndarray) and _tied(p.base, p) else None
-        key = id(base) if base is not None else id(p)
-        g = g.T if base is not None else g
-        if key in where:
-            i = where[key]
-            if i in owned:
-                out_g[i] += g  # in place: one (V, D) array per weight, not one per layer
-            else:
-                out_g[i] = out_g[i] + g
-                owned.add(i)
-        elif base is not None:
-            where[key] = len(out_p)
-            owned.add(len(out_p))
-            out_p.append(base)
-            out_g.append(g.copy())
-        else:
-            where[key] = len(out_p)
+        if base is not None:  # W.T counts as W, its gradient transposed back
+            p, g = base, g.T
+        i = where.get(id(p))
+        if i is None:
+            where[id(p)] = len(out_p)
+            if base is not None:  # our own copy: later gradients are added into it
+                owned.add(len(out_p))
+                g = g.copy()
             out_p.append(p)
             out_g.append(g)
+        elif i in owned:
+            out_g[i] += g  # in place: one (V, D) array per weight, not one per layer
+        else:
+            out_g[i] = out_g[i] + g
+            owned.add(i)
     return out_p, out_g
 
 
@@ -102,6 +98,7 @@ class _Loop:
     of :mod:`scratchdl.train.helpers`), the callbacks and the update of one step."""
 
     history: Any = None  # what on_train_end receives
+    _COUNTERS = ("iteration", "current_epoch", "epoch_step")  # in every state_dict
 
     def __init__(self, model: Any, optimizer: Any, callbacks: Sequence[Any]) -> None:
         self.model = model
@@ -266,9 +263,7 @@ class Trainer(_Loop):
         the permutation being walked (JSON-able apart from ``perm``)."""
         sampler = self.sampler
         return {
-            "iteration": self.iteration,
-            "current_epoch": self.current_epoch,
-            "epoch_step": self.epoch_step,
+            **{k: getattr(self, k) for k in self._COUNTERS},
             "loss_list": list(self.loss_list),
             "rng": self.rng.bit_generator.state,
             "sampler": None
@@ -280,9 +275,8 @@ class Trainer(_Loop):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`: the next ``fit`` on the same data continues the run
         step for step."""
-        self.iteration = int(state["iteration"])
-        self.current_epoch = int(state["current_epoch"])
-        self.epoch_step = int(state["epoch_step"])
+        for k in self._COUNTERS:
+            setattr(self, k, int(state[k]))
         self.loss_list = [float(v) for v in state["loss_list"]]
         self.rng.bit_generator.state = state["rng"]
         info = state.get("sampler")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +19,7 @@ from scratchdl._fs import atomic_path
 from scratchdl._npz import inspect_npz
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 
-__all__ = ["config_differences", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
+__all__ = ["load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 CHECKPOINT_FORMAT = "scratchdl-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -174,10 +173,3 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
         if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
             raise ModelFileError(f"{path} is damaged: array {name} holds NaN or infinity")
     return arrays, meta
-
-
-def config_differences(
-    a: dict[str, Any], b: dict[str, Any], ignore: Sequence[str] = ()
-) -> list[str]:
-    """Names of the keys whose values differ between two config dicts."""
-    return sorted(k for k in set(a) | set(b) if k not in ignore and a.get(k) != b.get(k))

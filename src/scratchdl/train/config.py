@@ -269,26 +269,20 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         defaults = MODEL_DEFAULTS.get(self.model, MODEL_DEFAULTS["mlp"])
-        if self.hidden is None:
-            self.hidden = defaults["hidden"]
-        if self.optimizer is None:
-            self.optimizer = defaults["optimizer"]
-        if self.init is None:
-            self.init = defaults["init"]
+        for name in ("hidden", "optimizer", "init"):
+            if getattr(self, name) is None:
+                setattr(self, name, defaults[name])
         if isinstance(self.hidden, (list, tuple)):
             self.hidden = tuple(self.hidden)
         elif is_int(self.hidden):
             self.hidden = (self.hidden,)
-        if isinstance(self.optimizer, str):
-            self.optimizer = self.optimizer.lower()
-        if isinstance(self.init, str):
-            self.init = self.init.lower()
+        for name in ("optimizer", "init", "lr_decay"):  # names are matched in lower case
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, getattr(self, name).lower())
         if self.lr is None:
             self.lr = DEFAULT_LR.get(self.optimizer)
         if isinstance(self.augment, str):
             self.augment = self.augment.strip().lower() or "none"
-        if isinstance(self.lr_decay, str):
-            self.lr_decay = self.lr_decay.lower()
         if self.epochs is not None and self.iters == DEFAULT_ITERS:
             self.iters = None  # epochs given: the default length gives way
 
@@ -370,8 +364,7 @@ class TrainConfig:
             extras += f"{self.lr_decay} lr decay, "
         return (
             f"{self.dataset}, {model}hidden {hidden} {self.activation}, {extras}init {self.init}, "
-            f"{self.optimizer} "
-            f"lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
+            f"{self.optimizer} lr={self.lr:g}, batch {self.batch_size}, {length}, seed {self.seed}"
         )
 
 

@@ -12,6 +12,7 @@ all on::
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import signal
 import threading
@@ -112,16 +113,13 @@ class BlasThreads(Callback):
 
     def __init__(self, n: int = 1) -> None:
         self.n = n
-        self._context: Any = None
+        self._context = contextlib.ExitStack()
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        self._context = blas_threads(self.n)
-        self._context.__enter__()
+        self._context.enter_context(blas_threads(self.n))
 
     def on_train_end(self, trainer: Trainer, history: History) -> None:
-        if self._context is not None:
-            self._context.__exit__(None, None, None)
-            self._context = None
+        self._context.close()  # restores the count (nothing to do when not entered)
 
 
 class BackgroundEvaluation(Evaluator):

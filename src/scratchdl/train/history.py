@@ -14,13 +14,10 @@ from typing import Any
 from scratchdl._fs import atomic_write_text
 from scratchdl.errors import ModelFileError
 
-__all__ = ["EpochRecord", "History", "STOP_REASONS"]
+__all__ = ["EpochRecord", "History"]
 
 HISTORY_FORMAT = "scratchdl-history"
 HISTORY_VERSION = 1
-
-#: Why a run stopped.
-STOP_REASONS = ("completed", "diverged", "interrupted", "time_limit")
 
 #: Fields that hold wall-clock times: they differ between otherwise identical runs.
 TIME_FIELDS = ("elapsed", "epoch_time", "train_seconds")
@@ -125,10 +122,6 @@ class History:
     def last(self) -> EpochRecord | None:
         """The last record: it describes the final weights of a completed run."""
         return self.records[-1] if self.records else None
-
-    @property
-    def completed(self) -> bool:
-        return self.stop_reason == "completed"
 
     # -- serialisation -----------------------------------------------------------------------
     def to_dict(self, *, times: bool = True) -> dict[str, Any]:

@@ -41,10 +41,7 @@ class RichProgress(Callback):
 
     def print(self, *objects: Any) -> None:
         """Print above the bar (or plainly when there is none)."""
-        if self._progress is not None:
-            self._progress.console.print(*objects)
-        else:
-            self.console.print(*objects)
+        self.console.print(*objects)
 
     def on_train_begin(self, trainer: Trainer) -> None:
         if not self.console.is_terminal:

@@ -189,9 +189,7 @@ class RnnlmTrainer(_Loop):
         perplexity window and every step's loss. The model's own state (a stateful LSTM's
         ``h`` and ``c``) and the optimizer's are saved by their owners."""
         return {
-            "iteration": self.iteration,
-            "current_epoch": self.current_epoch,
-            "epoch_step": self.epoch_step,
+            **{k: getattr(self, k) for k in self._COUNTERS},
             "time_idx": self.time_idx,
             "ppl_list": list(self.ppl_list),
             "window": list(self._window),
@@ -202,9 +200,8 @@ class RnnlmTrainer(_Loop):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`: the next ``fit`` on the same corpus continues the run
         step for step."""
-        self.iteration = int(state["iteration"])
-        self.current_epoch = int(state["current_epoch"])
-        self.epoch_step = int(state["epoch_step"])
+        for k in self._COUNTERS:
+            setattr(self, k, int(state[k]))
         self.time_idx = int(state["time_idx"])
         self.ppl_list = [float(v) for v in state["ppl_list"]]
         self._window = [float(state["window"][0]), int(state["window"][1])]

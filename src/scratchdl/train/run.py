@@ -17,12 +17,7 @@ from scratchdl.data.augment import Augmenter
 from scratchdl.errors import ConfigError, ShapeError
 from scratchdl.nets import EVAL_BATCH, Net, evaluate
 from scratchdl.optimizers import Optimizer, get_optimizer
-from scratchdl.train.checkpoint import (
-    config_differences,
-    load_checkpoint,
-    read_checkpoint,
-    save_checkpoint,
-)
+from scratchdl.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from scratchdl.train.config import DEFAULT_LR, TrainConfig, augment_kinds
 from scratchdl.train.helpers import TimeBudget
 from scratchdl.train.history import History
@@ -32,7 +27,6 @@ __all__ = [
     "CHECKPOINT_NAME",
     "RESUMABLE",
     "augmenter_for",
-    "build_net",
     "build_trainer",
     "checkpoint_config",
     "make_optimizer",
@@ -57,13 +51,6 @@ def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
     return get_optimizer(key, lr=lr)
 
 
-def build_net(
-    config: TrainConfig, input_size: int, n_classes: int, rng: np.random.Generator | int | None
-) -> Net:
-    """The network ``config`` describes (its model kind, :data:`scratchdl.choices.MODELS`)."""
-    return build_model(config, input_size, n_classes, rng)
-
-
 def build_trainer(
     config: TrainConfig,
     x_train: NDArray,
@@ -79,7 +66,7 @@ def build_trainer(
     ``train`` and a sweep's trial build a run). ``planned_epochs`` is the length a decaying
     learning rate plans for; ``trainer_options`` go to the Trainer (its length, evaluation)."""
     init_seq, train_seq = np.random.SeedSequence(config.seed).spawn(2)
-    net = build_net(config, x_train.shape[1], n_classes, np.random.default_rng(init_seq))
+    net = build_model(config, x_train.shape[1], n_classes, np.random.default_rng(init_seq))
     return Trainer(
         net,
         x_train,
@@ -122,8 +109,8 @@ def _n_classes(t_train: NDArray, t_test: NDArray | None, dataset_default: int | 
     if dataset_default is not None:
         return dataset_default
     top = int(t_train.max())
-    if t_test is not None and t_test.size:
-        top = max(top, int(t_test.max()))
+    if t_test is not None and np.size(t_test):
+        top = max(top, int(np.max(t_test)))
     return max(top + 1, 2)
 
 
@@ -185,9 +172,8 @@ def train(
     if resume:
         if ckpt_path is None:
             raise ConfigError("resume needs checkpoint_dir: the folder holding checkpoint.npz")
-        _, meta = read_checkpoint(ckpt_path)
-        saved = TrainConfig.from_dict(meta["history"]["config"]).to_dict()
-        diffs = config_differences(config.to_dict(), saved, ignore=("max_seconds",))
+        saved, now = checkpoint_config(checkpoint_dir).to_dict(), config.to_dict()
+        diffs = sorted(k for k in now if k != "max_seconds" and now[k] != saved[k])
         if diffs:
             raise ConfigError(
                 f"the checkpoint in {checkpoint_dir} was made with other settings "
@@ -212,11 +198,8 @@ def train(
     load_seconds = time.perf_counter() - load_start
     x_train = x_train.reshape(x_train.shape[0], -1)
     if x_test is not None:
-        x_test = np.asarray(x_test)
-        x_test = x_test.reshape(x_test.shape[0], -1)
-
-    t_all = None if t_test is None else np.asarray(t_test)
-    n_classes = _n_classes(t_train, t_all, default_classes)
+        x_test = np.reshape(x_test, (np.shape(x_test)[0], -1))
+    n_classes = _n_classes(t_train, t_test, default_classes)
     all_callbacks = list(callbacks)
     if progress:
         from scratchdl.train.progress import RichProgress
@@ -244,14 +227,8 @@ def train(
     trainer.history.seed = config.seed
     if resume:
         load_checkpoint(trainer, ckpt_path)
-    trainer.history.info.update(
-        {
-            "data": source,
-            "load_seconds": round(load_seconds, 3),
-            "n_train": int(x_train.shape[0]),
-            "n_test": 0 if x_test is None else int(x_test.shape[0]),
-        }
-    )
+    # n_train and n_test are there already: the Trainer's, or the checkpoint's (they match).
+    trainer.history.info.update(data=source, load_seconds=round(load_seconds, 3))
     # The time budget covers the final evaluation below too.
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     history = trainer.fit()

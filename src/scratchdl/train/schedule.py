@@ -72,13 +72,7 @@ class LRSchedule:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe settings; :meth:`from_dict` rebuilds the same schedule."""
-        return {
-            "kind": self.kind,
-            "lr0": self.lr0,
-            "epochs": self.epochs,
-            "every": self.every,
-            "factor": self.factor,
-        }
+        return {k: getattr(self, k) for k in ("kind", "lr0", "epochs", "every", "factor")}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> LRSchedule:

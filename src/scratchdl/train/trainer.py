@@ -251,12 +251,9 @@ class Trainer:
         # Evaluation subsets come from a child stream, so eval_samples never changes which
         # mini-batches training sees.
         eval_rng = self.rng.spawn(1)[0]
+        n_test = 0 if self.x_test is None else self.x_test.shape[0]  # 0: no subset drawn
         self.eval_train_idx = self._eval_subset(eval_rng, n, eval_samples)
-        self.eval_test_idx = (
-            None
-            if self.x_test is None
-            else self._eval_subset(eval_rng, self.x_test.shape[0], eval_samples)
-        )
+        self.eval_test_idx = self._eval_subset(eval_rng, n_test, eval_samples)
         # Augmentation draws from a second child stream: the same mini-batches with or
         # without it, so an ablation compares like with like.
         self.augment_rng = self.rng.spawn(1)[0]
@@ -289,7 +286,7 @@ class Trainer:
             seed=rng if isinstance(rng, (int, np.integer)) else None,
             iter_per_epoch=self.iter_per_epoch,
             total_iters=self.total_iters,
-            info={"n_train": n, "n_test": 0 if self.x_test is None else int(self.x_test.shape[0])},
+            info={"n_train": n, "n_test": n_test},
         )
 
     @property
@@ -364,8 +361,9 @@ class Trainer:
         """Complete the records and say why the run stopped."""
         history = self.history
         record = self._stop[2] if self._stop is not None else False
+        last = history.last
         with self._evaluation_cut(record):
-            if record and self._last_recorded() != self.iteration:
+            if record and (last is None or last.iteration != self.iteration):
                 self.evaluator.record(self)  # a stop that asked for a record of where it stopped
             self.evaluator.finish(self)  # every run ends with its records complete
         if self._stop is None:
@@ -572,22 +570,16 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch(self, record)
 
-    def _last_recorded(self) -> int | None:
-        last = self.history.last
-        return None if last is None else last.iteration
-
     def diverge(self, loss: float, at: int, in_eval: bool = True) -> None:
         """Stop as diverged and restore the last good weights.
 
         ``at`` is the 1-based iteration whose loss was not finite, or the iteration after which
         an evaluation found a non-finite loss (``in_eval``).
         """
-        if self._stop is not None and self._stop[0] == "diverged":
-            return
         if not in_eval:
             self.evaluator.finish(self)  # a pending evaluation may have seen it coming
-            if self._stop is not None and self._stop[0] == "diverged":
-                return
+        if self._stop is not None and self._stop[0] == "diverged":
+            return
         self.history.diverged_at = at
         self.restore(self.good)
         where = "the evaluation after iteration" if in_eval else "iteration"
@@ -668,8 +660,7 @@ class Trainer:
 
     def _check_labels(self) -> None:
         n = self.x_train.shape[0]
-        scores = self.net.predict(self.x_train[:1])
-        n_classes = scores.shape[-1]
+        n_classes = self.net.predict(self.x_train[:1]).shape[-1]
         if self.t_train.shape[0] != n:
             raise ShapeError(f"x_train has {n} samples but t_train has {self.t_train.shape[0]}")
         split_labels(self.t_train, (n, n_classes))  # raises on bad shape, dtype or range

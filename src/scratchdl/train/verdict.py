@@ -49,16 +49,15 @@ def loss_trend(losses: Sequence[float | None]) -> str:
     """How a loss curve ended: ``"falling"``, ``"flat"``, ``"rising"``, ``"unclear"`` or
     ``"diverged"``.
 
-    Compares the mean of the last quarter of the points with the start (above it by more
-    than the noise: *rising*, see :func:`_rise_noise`) and with the mean of the quarter before
-    it; a fall those
-    two quarters miss still counts when a straight line through the last half falls steadily
-    (:func:`_steady_fall`). ``noise`` is twice the standard error of that difference, from the spread of the points
-    within each quarter (what mini-batch noise looks like; near 0 for a curve measured on fixed
-    images). The loss is *falling* (or *rising*) when the change is larger than both
-    :data:`MIN_FALL` of the loss and the noise; *flat* when it is not and the noise is small
-    enough to tell (below :data:`FLAT_TOLERANCE` of the loss); otherwise the run was too short
-    or too noisy to say: *unclear*. A non-finite point (None, NaN, inf) means it diverged.
+    Compares the mean of the last quarter of the points with the start (above it by more than the
+    noise: *rising*, see :func:`_rise_noise`) and with the mean of the quarter before it; a fall
+    those two quarters miss still counts when a straight line through the last half falls steadily
+    (:func:`_steady_fall`). ``noise`` is twice the standard error of that difference, from the
+    spread of the points within each quarter (what mini-batch noise looks like; near 0 for a curve
+    measured on fixed images). The loss is *falling* (or *rising*) when the change is larger than
+    both :data:`MIN_FALL` of the loss and the noise; *flat* when it is not and the noise is small
+    enough to tell (below :data:`FLAT_TOLERANCE` of the loss); otherwise the run was too short or
+    too noisy to say: *unclear*. A non-finite point (None, NaN, inf) means it diverged.
     """
     values = [None if v is None else float(v) for v in losses]
     if any(v is None or not math.isfinite(v) for v in values):
