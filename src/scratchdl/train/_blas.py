@@ -4,7 +4,8 @@ A training step multiplies a (100, 784) batch by a (784, 50) matrix: about 4 mil
 multiply-adds, some 100 µs on one core. Splitting that across threads saves little even on an
 idle machine, and on a shared one, where the second core is often busy, OpenBLAS's threads
 spin waiting for each other: the MNIST run measured 5 times slower with two threads than with
-one. So :class:`~scratchdl.train.Trainer` runs its loop with one BLAS thread by default.
+one. So ``scratchdl train`` runs the Trainer's loop with one BLAS thread (the
+:class:`~scratchdl.train.BlasThreads` callback, which a Python caller adds when it wants it).
 
 Evaluation multiplies 10,000-row chunks, big enough to share out, so it runs with the thread
 count BLAS had before training started.
