@@ -286,6 +286,25 @@ def sigint_held() -> Iterator[dict[str, Any]]:
         signal.signal(signal.SIGINT, previous)
 
 
+def say_saved(held: dict[str, Any]) -> int:
+    """The exit code of a finished run: 130 if Ctrl-C came while it was being saved
+    (``held``: what :func:`sigint_held` yielded)."""
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
+    return 0
+
+
+def refuse_on_resume(args: argparse.Namespace, given: Any) -> None:
+    """``--resume`` continues a run with its own settings: refuse the flags named in ``given``
+    (parameter names) that would change them."""
+    if args.resume and given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(
+            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+        )
+
+
 def check_out(out: Path) -> None:
     """Fail before training, not after it, when the results could not be written to ``out``."""
     from scratchdl._fs import ensure_dir

@@ -146,12 +146,12 @@ def _settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli._runfolder import say_saved
     from scratchdl.cli.nlp_seq import (
         corpus_digest,
         load_corpus,
         restore_checkpoint,
         save_run,
-        say_saved,
         say_stopped,
     )
     from scratchdl.io import save_word_vectors

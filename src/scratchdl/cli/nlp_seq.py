@@ -144,6 +144,7 @@ def _seq2seq_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli._runfolder import say_saved
     from scratchdl.data import sequence
     from scratchdl.optimizers import Adam
     from scratchdl.seq2seq import seq2seq_accuracy
@@ -264,19 +265,13 @@ def flag_settings(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[st
     with the run's own settings and so refuses any flag that would change them. The run flags'
     ``--max-seconds`` is checked here too, for a new run and a resumed one alike."""
     from scratchdl.checks import check_positive
-    from scratchdl.errors import ConfigError
+    from scratchdl.cli._runfolder import refuse_on_resume
 
     if getattr(args, "max_seconds", None) is not None:
         check_positive(args.max_seconds, "--max-seconds")
     given = {k: getattr(args, k) for k in defaults if getattr(args, k) is not None}
-    if not args.resume:
-        return {**defaults, **given}
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise ConfigError(
-            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-        )
-    return None
+    refuse_on_resume(args, given)
+    return None if args.resume else {**defaults, **given}
 
 
 def check_flags(
@@ -354,14 +349,6 @@ def say_stopped(args: Any, stop_reason: str, what: str) -> int:
         file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
     )
     return 130 if stop_reason == "interrupted" else 0
-
-
-def say_saved(held: dict[str, Any]) -> int:
-    """The exit code of a finished run: 130 if Ctrl-C came while it was being saved."""
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
 
 
 def load_corpus(name: str, data_dir: str | None, quiet: bool) -> tuple:
@@ -538,6 +525,7 @@ def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
 
 
 def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli._runfolder import say_saved
     from scratchdl.optimizers import SGD
     from scratchdl.rnnlm import Rnnlm
     from scratchdl.train.helpers import StopOnCtrlC, TimeBudget
