@@ -151,7 +151,6 @@ class RunFolder:
     """
 
     def __init__(self, out: Path) -> None:
-        self.out = out
         real = Path(os.path.realpath(out))
         self.real = real
         self.parent = real.parent

@@ -386,11 +386,9 @@ def write_checkpoint(
 
     opt = optimizer.state_dict()
     loop = trainer.state_dict()
-    perm = loop.pop("perm", None)
     arrays = dict(params)
-    arrays.update({k: v for k, v in (extra or {}).items() if v is not None})
-    if perm is not None:
-        arrays["perm"] = perm
+    optional = {**(extra or {}), "perm": loop.pop("perm", None)}
+    arrays.update({k: v for k, v in optional.items() if v is not None})
     for key, slots in opt["state"].items():
         for slot, value in slots.items():
             arrays[f"opt/{key}/{slot}"] = value
@@ -467,9 +465,7 @@ def restore_checkpoint(
             _, key, slot = name.split("/")
             state.setdefault(int(key), {})[slot] = value
     optimizer.load_state_dict({**record["optimizer"], "state": state})
-    loop = dict(record["loop"])
-    loop["perm"] = arrays.get("perm")
-    trainer.load_state_dict(loop)
+    trainer.load_state_dict({**record["loop"], "perm": arrays.get("perm")})
     return float(record["elapsed"])
 
 
