@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scratchdl.train.trainer import Callback
+from scratchdl.train import CHECKPOINT_NAME, Callback
 
 #: What ``--data`` trains: model class name, hidden size, the book's epochs.
 SEQ_DATA = {"addition": ("PeekySeq2seq", 128, 25), "date": ("AttentionSeq2seq", 256, 10)}
@@ -130,7 +130,6 @@ def _build(kind: str, vocab_size: int, seed: int | None) -> Any:
 
 #: Settings of a seq2seq run (flag name -> default); ``epochs`` None is the book's.
 SEQ2SEQ_DEFAULTS: dict[str, Any] = {"data": None, "epochs": None, "max_iters": None, "seed": 0}
-CHECKPOINT = "checkpoint.npz"
 
 
 def _seq2seq_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -260,20 +259,6 @@ def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
 # -- what the nlp training commands share: settings, run folder, checkpoint, last words --------
 
 
-def flag_settings(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any] | None:
-    """The settings the flags give over ``defaults``; None for ``--resume``, which continues
-    with the run's own settings and so refuses any flag that would change them. The run flags'
-    ``--max-seconds`` is checked here too, for a new run and a resumed one alike."""
-    from scratchdl.checks import check_positive
-    from scratchdl.cli._runfolder import refuse_on_resume
-
-    if getattr(args, "max_seconds", None) is not None:
-        check_positive(args.max_seconds, "--max-seconds")
-    given = {k: getattr(args, k) for k in defaults if getattr(args, k) is not None}
-    refuse_on_resume(args, given)
-    return None if args.resume else {**defaults, **given}
-
-
 def check_flags(
     settings: dict[str, Any], whole: tuple[str, ...] = (), positive: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -299,21 +284,25 @@ def corpus_setting(corpus: str, names: tuple[str, ...]) -> str:
 
 def run_command(args: argparse.Namespace) -> int:
     """An nlp training command: ``args.body(folder, settings, checkpoint, args)`` in the run
-    folder ``--out``, which is checked, locked and staged as ``scratchdl train``'s. The
+    folder ``--out``, which is checked, locked and staged as ``scratchdl train``'s. A new run's
     settings are the flags' over ``args.defaults``, checked by ``args.settings(settings)``;
-    with ``--resume``, those of the run stopped there, with its checkpoint."""
-    from scratchdl.cli._runfolder import check_folder, check_out, run_folder
+    ``--resume`` continues with the settings and checkpoint of the run stopped there, and so
+    refuses any flag that would change them. ``--max-seconds`` is checked for both alike."""
+    from scratchdl.checks import check_positive
+    from scratchdl.cli._runfolder import check_folder, check_out, refuse_on_resume, run_folder
 
-    settings = flag_settings(args, args.defaults)
-    if settings is not None:
-        settings = args.settings(settings)
+    if args.max_seconds is not None:
+        check_positive(args.max_seconds, "--max-seconds")
+    given = {k: getattr(args, k) for k in args.defaults if getattr(args, k) is not None}
+    refuse_on_resume(args, given)
+    settings = None if args.resume else args.settings({**args.defaults, **given})
     out = Path(args.out)
     check_out(out)
     with run_folder(out) as folder:
         check_folder(folder, args)
         checkpoint = None
         if args.resume:
-            checkpoint = read_checkpoint(out / CHECKPOINT, args.nlp_command)
+            checkpoint = read_checkpoint(out / CHECKPOINT_NAME, args.nlp_command)
             settings = checkpoint["record"]["settings"]
         return args.body(folder, settings, checkpoint, args)
 
@@ -334,7 +323,7 @@ def save_run(
         text = json.dumps(history, indent=1) + "\n"
         (folder.staging / "history.json").write_text(text, "utf-8")
         if history["stop_reason"] is not None:
-            write_checkpoint(folder.staging / CHECKPOINT, args.nlp_command, *checkpoint)
+            write_checkpoint(folder.staging / CHECKPOINT_NAME, args.nlp_command, *checkpoint)
         folder.commit()
     return held
 
@@ -344,7 +333,7 @@ def say_stopped(args: Any, stop_reason: str, what: str) -> int:
     continue; the exit code."""
     why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
     print(
-        f"{why}: {what}, {Path(args.out) / CHECKPOINT}; continue with: scratchdl nlp "
+        f"{why}: {what}, {Path(args.out) / CHECKPOINT_NAME}; continue with: scratchdl nlp "
         f"{args.nlp_command} --out {Path(args.out)} --resume",
         file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
     )
