@@ -371,12 +371,7 @@ def sweep_estimate(
     features, classes = int(data["features"]), int(data["classes"])
     largest: tuple[int, dict[str, int]] = (0, {})
     for train in trials:
-        if isinstance(train, TrainConfig):
-            config = train
-        else:
-            config = TrainConfig(
-                **{k: (tuple(v) if k == "hidden" else v) for k, v in train.items()}
-            )
+        config = train if isinstance(train, TrainConfig) else TrainConfig(**train)
         one = _config_estimate(config, n_train, n_test, features, classes)
         largest = max(largest, one, key=lambda e: e[0])
     data_bytes = (n_train + n_test) * features * 4
