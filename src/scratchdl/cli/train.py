@@ -237,13 +237,9 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
 def _record_test_rows(history: Any, config: Any) -> int | None:
     """Test images the last record was measured on."""
     n_test = history.info.get("n_test") or 0
-    cut = history.info.get("cut_record")
-    sizes = [n_test]
-    if config.eval_samples:
-        sizes.append(config.eval_samples)
-    if cut:
-        sizes.append(cut["samples"])
-    return min(sizes) if n_test else None
+    cut = history.info.get("cut_record") or {}
+    sizes = (n_test, config.eval_samples, cut.get("samples"))
+    return min(size for size in sizes if size) if n_test else None
 
 
 def _curves_title(config: Any, history: Any) -> str:
