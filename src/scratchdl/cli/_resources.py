@@ -334,29 +334,29 @@ def train_estimate_for(
     config: Any, *, background_evaluation: bool | None = None
 ) -> tuple[int, dict[str, int]]:
     """:func:`network_estimate` of ``scratchdl train`` with ``config`` (a ``TrainConfig``)."""
-    from scratchdl.nets import EVAL_BATCH
-
-    n_train, n_test, features, classes = DATASET_SHAPES[config.dataset]
-    arch = architecture(config, features, classes)
-    eval_rows = min(EVAL_BATCH, n_train, _eval_batch(arch))
     if background_evaluation is None:
         background_evaluation = (os.cpu_count() or 1) > 1
+    return _config_estimate(config, *DATASET_SHAPES[config.dataset], background_evaluation)
+
+
+def _config_estimate(
+    config: Any, n_train: int, n_test: int, features: int, classes: int, background: bool = False
+) -> tuple[int, dict[str, int]]:
+    """:func:`network_estimate` of training the network of ``config`` (a ``TrainConfig``) on
+    ``n_train`` + ``n_test`` samples of ``features`` values in ``classes`` classes."""
+    from scratchdl.nets import EVAL_BATCH, ConvNet
+
+    arch = architecture(config, features, classes)
+    eval_batch = ConvNet.eval_batch_size if "input_dim" in arch else EVAL_BATCH  # CNNs cap it
     return network_estimate(
         arch,
         np.dtype(config.dtype).itemsize,
         config.batch_size,
-        eval_rows,
+        min(n_train, eval_batch),
         n_train + n_test,
         config.optimizer,
-        background_evaluation=background_evaluation,
+        background_evaluation=background,
     )
-
-
-def _eval_batch(arch: dict[str, Any]) -> int:
-    """Rows per evaluation pass of the network class (the CNNs cap it)."""
-    from scratchdl.nets import EVAL_BATCH, ConvNet
-
-    return ConvNet.eval_batch_size if "input_dim" in arch else EVAL_BATCH
 
 
 def sweep_estimate(
@@ -371,21 +371,8 @@ def sweep_estimate(
     features, classes = int(data["features"]), int(data["classes"])
     largest: tuple[int, dict[str, int]] = (0, {})
     for train in trials:
-        if isinstance(train, TrainConfig):
-            config = train
-        else:
-            config = TrainConfig(
-                **{k: (tuple(v) if k == "hidden" else v) for k, v in train.items()}
-            )
-        arch = architecture(config, features, classes)
-        one = network_estimate(
-            arch,
-            np.dtype(config.dtype).itemsize,
-            config.batch_size,
-            min(n_train, _eval_batch(arch)),
-            n_train + n_test,
-            config.optimizer,
-        )
+        config = train if isinstance(train, TrainConfig) else TrainConfig(**train)
+        one = _config_estimate(config, n_train, n_test, features, classes)
         largest = max(largest, one, key=lambda e: e[0])
     data_bytes = (n_train + n_test) * features * 4
     parts = {

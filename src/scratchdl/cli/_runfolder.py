@@ -151,7 +151,6 @@ class RunFolder:
     """
 
     def __init__(self, out: Path) -> None:
-        self.out = out
         real = Path(os.path.realpath(out))
         self.real = real
         self.parent = real.parent
@@ -284,6 +283,25 @@ def sigint_held() -> Iterator[dict[str, Any]]:
         yield state
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def say_saved(held: dict[str, Any]) -> int:
+    """The exit code of a finished run: 130 if Ctrl-C came while it was being saved
+    (``held``: what :func:`sigint_held` yielded)."""
+    if held["interrupted"]:
+        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
+        return 130
+    return 0
+
+
+def refuse_on_resume(args: argparse.Namespace, given: Any) -> None:
+    """``--resume`` continues a run with its own settings: refuse the flags named in ``given``
+    (parameter names) that would change them."""
+    if args.resume and given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ConfigError(
+            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
+        )
 
 
 def check_out(out: Path) -> None:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scratchdl._text import human_size
+from scratchdl._text import human_size, plural
 from scratchdl.choices import DATASETS
 from scratchdl.cli._options import add_data_dir
 
@@ -217,7 +217,7 @@ def _clean(args: argparse.Namespace) -> int:
         for path, size in done.removed:
             # Whole paths, one a line: the record of what is gone.
             print(f"    {human_size(size):>9}  {path}")
-        files = f"{len(done.removed)} file{'s' if len(done.removed) != 1 else ''}"
+        files = plural(len(done.removed), "file")
         if args.dry_run:
             print(f"would remove {files}, {human_size(done.freed)}")
         else:

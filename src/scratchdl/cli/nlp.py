@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="nlp_command", metavar="NLP_COMMAND", parser_class=type(p))
     p.set_defaults(func=lambda args: _usage(p))
 
-    from scratchdl.cli.nlp_seq import add_run_flags, register_nlp
+    from scratchdl.cli.nlp_seq import add_run_flags, register_nlp, run_command
 
     c = sub.add_parser(
         "cbow",
@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     c.add_argument("--seed", type=int, help="seed of the weights, samples and batches (0)")
     add_run_flags(c)
     c.add_argument("--quiet", "-q", action="store_true", help="only the final line")
-    c.set_defaults(func=_cbow)
+    c.set_defaults(func=run_command, defaults=CBOW_DEFAULTS, settings=_settings, body=_cbow_in)
 
     f = sub.add_parser(
         "fetch-ptb",
@@ -138,30 +138,20 @@ def _most_similar(args: argparse.Namespace) -> int:
 # -- cbow --------------------------------------------------------------------------------------
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any] | None:
-    from scratchdl.cli.nlp_seq import check_flags, corpus_setting, flag_settings
+def _settings(settings: dict[str, Any]) -> dict[str, Any]:
+    from scratchdl.cli.nlp_seq import check_flags, corpus_setting
 
-    settings = flag_settings(args, CBOW_DEFAULTS)
-    if settings is None:
-        return None
     settings["corpus"] = corpus_setting(settings["corpus"], ("ptb", "ptb-val", "ptb-test"))
     return check_flags(settings, ("hidden", "window", "batch_size", "epochs"), ("lr",))
 
 
-def _cbow(args: argparse.Namespace) -> int:
-    from scratchdl.cli.nlp_seq import run_command
-
-    return run_command(args, _settings(args), _cbow_in)
-
-
 def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli._runfolder import say_saved
     from scratchdl.cli.nlp_seq import (
-        CHECKPOINT,
         corpus_digest,
         load_corpus,
         restore_checkpoint,
         save_run,
-        say_saved,
         say_stopped,
     )
     from scratchdl.io import save_word_vectors
@@ -192,9 +182,8 @@ def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) 
     sampler = model.ns_loss.sampler
     elapsed_before = 0.0
     if checkpoint is not None:
-        restore_checkpoint(checkpoint, params, optimizer, trainer, out, digest)
+        elapsed_before = restore_checkpoint(checkpoint, params, optimizer, trainer, out, digest)
         sampler.rng.bit_generator.state = checkpoint["record"]["sampler_rng"]
-        elapsed_before = float(checkpoint["record"]["elapsed"])
     if not args.quiet:
         print(
             f"training CBOW on {settings['corpus']} ({len(corpus):,} words, {len(word_to_id):,} "
@@ -225,14 +214,13 @@ def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) 
     }
     metadata = {k: history[k] for k in ("settings", "iterations", "epochs_done", "stop_reason")}
 
-    def write_model(staging: Path) -> None:
-        save_word_vectors(staging / "model.npz", model.word_vecs, id_to_word, metadata=metadata)
-        _save_loss_curve(trainer.loss_list, staging / "curves.png", settings)
+    def write_model(path: Path) -> None:
+        save_word_vectors(path, model.word_vecs, id_to_word, metadata=metadata)
+        _save_loss_curve(trainer.loss_list, path.with_name("curves.png"), settings)
 
     record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
     record["sampler_rng"] = sampler.rng.bit_generator.state
-    checkpoint = {"record": record, "params": params, "optimizer": optimizer, "trainer": trainer}
-    held = save_run(folder, args, history, write_model, checkpoint)
+    held = save_run(folder, args, history, write_model, record, params, optimizer, trainer)
     last = f"{trainer.loss_list[-1]:.4f}" if trainer.loss_list else "-"
     summary = (
         f"{trainer.iteration} of {trainer.total_iters} iterations "
@@ -240,7 +228,7 @@ def _cbow_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) 
         f"wrote {out / 'model.npz'}, {out / 'history.json'}, {out / 'curves.png'}"
     )
     if trainer.stop_reason is not None:
-        return say_stopped(args, trainer.stop_reason, f"{summary}, {out / CHECKPOINT}")
+        return say_stopped(args, trainer.stop_reason, summary)
     print(f"finished: {summary}")
     return say_saved(held)
 

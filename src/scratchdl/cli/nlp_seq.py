@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scratchdl.train.trainer import Callback
+from scratchdl.train import CHECKPOINT_NAME, Callback
 
 #: What ``--data`` trains: model class name, hidden size, the book's epochs.
 SEQ_DATA = {"addition": ("PeekySeq2seq", 128, 25), "date": ("AttentionSeq2seq", 256, 10)}
@@ -59,7 +59,9 @@ def register_nlp(sub: Any) -> None:
     r.add_argument("--max-grad", type=float, help="gradient clipping norm (0.25)")
     r.add_argument("--seed", type=int, help="seed of the weights (0)")
     add_run_flags(r)
-    r.set_defaults(func=_rnnlm)
+    r.set_defaults(
+        func=run_command, defaults=RNNLM_DEFAULTS, settings=_rnnlm_settings, body=_rnnlm_in
+    )
 
     s = sub.add_parser(
         "seq2seq",
@@ -80,7 +82,9 @@ def register_nlp(sub: Any) -> None:
     )
     s.add_argument("--seed", type=int, help="seed of the weights and batches (0)")
     add_run_flags(s)
-    s.set_defaults(func=_seq2seq)
+    s.set_defaults(
+        func=run_command, defaults=SEQ2SEQ_DEFAULTS, settings=_seq2seq_settings, body=_seq2seq_in
+    )
 
     a = sub.add_parser(
         "attention-map",
@@ -115,17 +119,6 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="replace the run already in --out")
 
 
-def _refuse_existing(path: Path, force: bool) -> None:
-    from scratchdl.errors import ConfigError
-
-    if path.is_dir():
-        raise ConfigError(f"{path} is a folder: give a file name for --out")
-    if path.exists() and not force:
-        raise ConfigError(f"{path} already exists: choose another --out, or pass --force")
-    if not path.parent.is_dir():
-        raise ConfigError(f"the folder {path.parent} does not exist: create it first")
-
-
 def _build(kind: str, vocab_size: int, seed: int | None) -> Any:
     from scratchdl.attention import AttentionSeq2seq
     from scratchdl.seq2seq import PeekySeq2seq
@@ -137,15 +130,11 @@ def _build(kind: str, vocab_size: int, seed: int | None) -> Any:
 
 #: Settings of a seq2seq run (flag name -> default); ``epochs`` None is the book's.
 SEQ2SEQ_DEFAULTS: dict[str, Any] = {"data": None, "epochs": None, "max_iters": None, "seed": 0}
-CHECKPOINT = "checkpoint.npz"
 
 
-def _seq2seq_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+def _seq2seq_settings(settings: dict[str, Any]) -> dict[str, Any]:
     from scratchdl.errors import ConfigError
 
-    settings = flag_settings(args, SEQ2SEQ_DEFAULTS)
-    if settings is None:
-        return None
     if settings["data"] is None:
         raise ConfigError(f"--data is required: {' or '.join(sorted(SEQ_DATA))}")
     if settings["epochs"] is None:
@@ -153,11 +142,8 @@ def _seq2seq_settings(args: argparse.Namespace) -> dict[str, Any] | None:
     return check_flags(settings, whole=("epochs", "max_iters"))
 
 
-def _seq2seq(args: argparse.Namespace) -> int:
-    return run_command(args, _seq2seq_settings(args), _seq2seq_in)
-
-
 def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli._runfolder import say_saved
     from scratchdl.data import sequence
     from scratchdl.optimizers import Adam
     from scratchdl.seq2seq import seq2seq_accuracy
@@ -173,7 +159,7 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
     if max_iters is not None:
         x_train, t_train = x_train[: max_iters * _BATCH], t_train[: max_iters * _BATCH]
     model = _build(data, len(char_to_id), seed)
-    optimizer = Adam(lr=0.001)
+    params, optimizer = _numbered(model), Adam(lr=0.001)
     steps = len(x_train) // _BATCH
     callbacks: list[Any] = [StopOnCtrlC()]
     if args.max_seconds is not None:
@@ -182,9 +168,8 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
     accuracies: list[float] = []
     elapsed_before = 0.0
     if checkpoint is not None:
-        restore_checkpoint(checkpoint, _numbered(model), optimizer, trainer, out)
+        elapsed_before = restore_checkpoint(checkpoint, params, optimizer, trainer, out)
         accuracies = [float(a) for a in checkpoint["record"]["accuracies"]]
-        elapsed_before = float(checkpoint["record"]["elapsed"])
     print(
         f"{name} on {data}: {len(x_train)} training questions ({steps} steps of {_BATCH} "
         f"per epoch), {epochs} epoch(s), test on {len(x_test)}"
@@ -221,18 +206,10 @@ def _seq2seq_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: An
         "test_accuracy": accuracies,
     }
     record = {"settings": settings, "elapsed": elapsed, "accuracies": accuracies}
-    held = save_run(
-        folder,
-        args,
-        history,
-        lambda staging: model.save_params(staging / "model.npz"),
-        {"record": record, "params": _numbered(model), "optimizer": optimizer, "trainer": trainer},
-    )
+    held = save_run(folder, args, history, model.save_params, record, params, optimizer, trainer)
     done = f"{trainer.iteration} of {epochs * steps} steps in {elapsed:.0f} s"
     if stop_reason is not None:
-        return say_stopped(
-            args, stop_reason, f"{done}; wrote {out / 'model.npz'}, {out / CHECKPOINT}"
-        )
+        return say_stopped(args, stop_reason, f"{done}; wrote {out / 'model.npz'}")
     guesses = model.generate(x_test[:3], t_test[:3, 0], t_test.shape[1] - 1)
     for q, t, g in zip(x_test[:3], t_test[:3], guesses, strict=True):
         text = "".join(id_to_char[int(c)] for c in q[::-1]).strip()
@@ -282,26 +259,6 @@ def corpus_digest(corpus: Any, id_to_word: dict[int, str]) -> str:
 # -- what the nlp training commands share: settings, run folder, checkpoint, last words --------
 
 
-def flag_settings(args: argparse.Namespace, defaults: dict[str, Any]) -> dict[str, Any] | None:
-    """The settings the flags give over ``defaults``; None for ``--resume``, which continues
-    with the run's own settings and so refuses any flag that would change them. The run flags'
-    ``--max-seconds`` is checked here too, for a new run and a resumed one alike."""
-    from scratchdl.checks import check_positive
-    from scratchdl.errors import ConfigError
-
-    if getattr(args, "max_seconds", None) is not None:
-        check_positive(args.max_seconds, "--max-seconds")
-    given = {k: getattr(args, k) for k in defaults if getattr(args, k) is not None}
-    if not args.resume:
-        return {**defaults, **given}
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise ConfigError(
-            f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-        )
-    return None
-
-
 def check_flags(
     settings: dict[str, Any], whole: tuple[str, ...] = (), positive: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -325,60 +282,62 @@ def corpus_setting(corpus: str, names: tuple[str, ...]) -> str:
     return corpus if corpus in names else str(Path(corpus).expanduser().resolve())
 
 
-def run_command(args: argparse.Namespace, settings: dict[str, Any] | None, body: Any) -> int:
-    """``body(folder, settings, checkpoint, args)`` in the run folder ``--out``, which is
-    checked, locked and staged as ``scratchdl train``'s; with ``--resume``, on the checkpoint
-    and settings of the run stopped there."""
-    from scratchdl.cli._runfolder import check_folder, check_out, run_folder
+def run_command(args: argparse.Namespace) -> int:
+    """An nlp training command: ``args.body(folder, settings, checkpoint, args)`` in the run
+    folder ``--out``, which is checked, locked and staged as ``scratchdl train``'s. A new run's
+    settings are the flags' over ``args.defaults``, checked by ``args.settings(settings)``;
+    ``--resume`` continues with the settings and checkpoint of the run stopped there, and so
+    refuses any flag that would change them. ``--max-seconds`` is checked for both alike."""
+    from scratchdl.checks import check_positive
+    from scratchdl.cli._runfolder import check_folder, check_out, refuse_on_resume, run_folder
 
+    if args.max_seconds is not None:
+        check_positive(args.max_seconds, "--max-seconds")
+    given = {k: getattr(args, k) for k in args.defaults if getattr(args, k) is not None}
+    refuse_on_resume(args, given)
+    settings = None if args.resume else args.settings({**args.defaults, **given})
     out = Path(args.out)
     check_out(out)
     with run_folder(out) as folder:
         check_folder(folder, args)
         checkpoint = None
         if args.resume:
-            checkpoint = read_checkpoint(out / CHECKPOINT, args.nlp_command)
+            checkpoint = read_checkpoint(out / CHECKPOINT_NAME, args.nlp_command)
             settings = checkpoint["record"]["settings"]
-        return body(folder, settings, checkpoint, args)
+        return args.body(folder, settings, checkpoint, args)
 
 
 def save_run(
-    folder: Any, args: Any, history: dict[str, Any], write_model: Any, checkpoint: dict[str, Any]
+    folder: Any, args: Any, history: dict[str, Any], write_model: Any, *checkpoint: Any
 ) -> dict[str, Any]:
-    """Write ``write_model(staging)``, ``history.json`` and, for a run that stopped early,
-    the checkpoint (:func:`write_checkpoint` of ``checkpoint``), then swap them in, Ctrl-C held
-    back meanwhile; returns whether it came (:func:`~scratchdl.cli._runfolder.sigint_held`)."""
+    """Write ``write_model(staging / "model.npz")``, ``history.json`` and, for a run that
+    stopped early, the checkpoint (:func:`write_checkpoint` of ``checkpoint``: its arguments
+    from ``record`` on), then swap them in, Ctrl-C held back meanwhile; returns whether it
+    came (:func:`~scratchdl.cli._runfolder.sigint_held`)."""
     import json
 
     from scratchdl.cli._runfolder import sigint_held
 
     with sigint_held() as held:
-        write_model(folder.staging)
+        write_model(folder.staging / "model.npz")
         text = json.dumps(history, indent=1) + "\n"
         (folder.staging / "history.json").write_text(text, "utf-8")
         if history["stop_reason"] is not None:
-            write_checkpoint(folder.staging / CHECKPOINT, args.nlp_command, **checkpoint)
+            write_checkpoint(folder.staging / CHECKPOINT_NAME, args.nlp_command, *checkpoint)
         folder.commit()
     return held
 
 
 def say_stopped(args: Any, stop_reason: str, what: str) -> int:
-    """Say why the run stopped, what it wrote (``what``) and how to continue; the exit code."""
+    """Say why the run stopped, what it wrote (``what``, then the checkpoint) and how to
+    continue; the exit code."""
     why = "interrupted" if stop_reason == "interrupted" else "time budget used up"
     print(
-        f"{why}: {what}; continue with: scratchdl nlp {args.nlp_command} --out {Path(args.out)} "
-        "--resume",
+        f"{why}: {what}, {Path(args.out) / CHECKPOINT_NAME}; continue with: scratchdl nlp "
+        f"{args.nlp_command} --out {Path(args.out)} --resume",
         file=sys.stderr if stop_reason == "interrupted" else sys.stdout,
     )
     return 130 if stop_reason == "interrupted" else 0
-
-
-def say_saved(held: dict[str, Any]) -> int:
-    """The exit code of a finished run: 130 if Ctrl-C came while it was being saved."""
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
 
 
 def load_corpus(name: str, data_dir: str | None, quiet: bool) -> tuple:
@@ -416,11 +375,9 @@ def write_checkpoint(
 
     opt = optimizer.state_dict()
     loop = trainer.state_dict()
-    perm = loop.pop("perm", None)
     arrays = dict(params)
-    arrays.update({k: v for k, v in (extra or {}).items() if v is not None})
-    if perm is not None:
-        arrays["perm"] = perm
+    optional = {**(extra or {}), "perm": loop.pop("perm", None)}
+    arrays.update({k: v for k, v in optional.items() if v is not None})
     for key, slots in opt["state"].items():
         for slot, value in slots.items():
             arrays[f"opt/{key}/{slot}"] = value
@@ -472,9 +429,10 @@ def restore_checkpoint(
     trainer: Any,
     out: Path,
     corpus_sha256: str | None = None,
-) -> None:
+) -> float:
     """Put a checkpoint's weights (into ``params``, by name), optimizer state and loop state
-    back in place, after checking that it fits them (and was made on ``corpus_sha256``)."""
+    back in place, after checking that it fits them (and was made on ``corpus_sha256``);
+    returns the seconds the run had trained before."""
     from scratchdl.errors import ModelFileError
 
     record, arrays = checkpoint["record"], checkpoint["arrays"]
@@ -496,9 +454,8 @@ def restore_checkpoint(
             _, key, slot = name.split("/")
             state.setdefault(int(key), {})[slot] = value
     optimizer.load_state_dict({**record["optimizer"], "state": state})
-    loop = dict(record["loop"])
-    loop["perm"] = arrays.get("perm")
-    trainer.load_state_dict(loop)
+    trainer.load_state_dict({**record["loop"], "perm": arrays.get("perm")})
+    return float(record["elapsed"])
 
 
 #: Settings of an rnnlm run (flag name -> default: the book's ch06/train_rnnlm.py).
@@ -516,21 +473,14 @@ RNNLM_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _rnnlm_settings(args: argparse.Namespace) -> dict[str, Any] | None:
+def _rnnlm_settings(settings: dict[str, Any]) -> dict[str, Any]:
     from scratchdl.errors import ConfigError
 
-    settings = flag_settings(args, RNNLM_DEFAULTS)
-    if settings is None:
-        return None
     if settings["corpus"] is None:
         raise ConfigError("--corpus is required: 'ptb' or the path of a text file")
     settings["corpus"] = corpus_setting(settings["corpus"], ("ptb",))
     whole = ("epochs", "wordvec", "hidden", "batch_size", "time_size", "max_iters")
     return check_flags(settings, whole, positive=("lr", "max_grad"))
-
-
-def _rnnlm(args: argparse.Namespace) -> int:
-    return run_command(args, _rnnlm_settings(args), _rnnlm_in)
 
 
 def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
@@ -560,6 +510,7 @@ def _rnnlm_corpus(settings: dict[str, Any], data_dir: str | None) -> tuple:
 
 
 def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any) -> int:
+    from scratchdl.cli._runfolder import say_saved
     from scratchdl.optimizers import SGD
     from scratchdl.rnnlm import Rnnlm
     from scratchdl.train.helpers import StopOnCtrlC, TimeBudget
@@ -569,17 +520,16 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
     corpus, held_out, word_to_id, id_to_word, where = _rnnlm_corpus(settings, args.data_dir)
     digest = corpus_digest(corpus, id_to_word)
     model = Rnnlm(len(word_to_id), settings["wordvec"], settings["hidden"], rng=settings["seed"])
-    optimizer = SGD(lr=settings["lr"])
+    params, optimizer = _numbered(model), SGD(lr=settings["lr"])
     callbacks: list[Any] = [StopOnCtrlC()]
     if args.max_seconds is not None:
         callbacks.append(TimeBudget(args.max_seconds))
     trainer = RnnlmTrainer(model, optimizer, callbacks=callbacks)
     elapsed_before = 0.0
     if checkpoint is not None:
-        restore_checkpoint(checkpoint, _numbered(model), optimizer, trainer, out, digest)
+        elapsed_before = restore_checkpoint(checkpoint, params, optimizer, trainer, out, digest)
         arrays, lstm = checkpoint["arrays"], model.lstm_layer
         lstm.h, lstm.c = arrays.get("lstm_h"), arrays.get("lstm_c")  # the carried state
-        elapsed_before = float(checkpoint["record"]["elapsed"])
     batch_size, time_size = settings["batch_size"], settings["time_size"]
     steps = (len(corpus) - 1) // (batch_size * time_size)
     print(
@@ -622,18 +572,11 @@ def _rnnlm_in(folder: Any, settings: dict[str, Any], checkpoint: Any, args: Any)
     record = {"settings": settings, "elapsed": elapsed, "corpus_sha256": digest}
     extra = {"lstm_h": model.lstm_layer.h, "lstm_c": model.lstm_layer.c}
     held = save_run(
-        folder,
-        args,
-        history,
-        lambda staging: model.save_params(staging / "model.npz"),
-        {"record": record, "params": _numbered(model), "optimizer": optimizer, "trainer": trainer}
-        | {"extra": extra},
+        folder, args, history, model.save_params, record, params, optimizer, trainer, extra
     )
     done = f"{trainer.iteration} of {settings['epochs'] * steps} steps in {elapsed:.0f} s"
     if stop_reason is not None:
-        return say_stopped(
-            args, stop_reason, f"{done}; wrote {out / 'model.npz'}, {out / CHECKPOINT}"
-        )
+        return say_stopped(args, stop_reason, f"{done}; wrote {out / 'model.npz'}")
     if cut_short:
         print(
             f"interrupted while measuring the perplexity: the trained model is in "
@@ -659,7 +602,12 @@ def _attention_map(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out must name a .png file, got {out.name}")
-    _refuse_existing(out, args.force)
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder: give a file name for --out")
+    if out.exists() and not args.force:
+        raise ConfigError(f"{out} already exists: choose another --out, or pass --force")
+    if not out.parent.is_dir():
+        raise ConfigError(f"the folder {out.parent} does not exist: create it first")
     (x_train, t_train), _ = sequence.load_data("date.txt")
     char_to_id, id_to_char = sequence.get_vocab()
     width = x_train.shape[1]

@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from scratchdl.cli._options import add_data_dir, add_flags, add_lang, options_from_args
@@ -56,11 +57,9 @@ def _register_declared(kinds: argparse._SubParsersAction, module: Any) -> None:
     )
     add_flags(p, module.Options, defaults_note=module.BUDGET.text)
     _add_engine_flags(p, default_out=f"sweep-{module.NAME}")
-    p.set_defaults(func=_run, options=lambda args: _declared_options(module, args))
-
-
-def _declared_options(module: Any, args: argparse.Namespace) -> tuple[Any, Any]:
-    return options_from_args(module.Options, args), module.build
+    p.set_defaults(
+        func=_run, options=lambda args: (options_from_args(module.Options, args), module.build)
+    )
 
 
 def _add_engine_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
@@ -125,8 +124,7 @@ class _RowPrinter:
 def _run(args: argparse.Namespace) -> int:
     from scratchdl.checks import check_positive_int
 
-    if args.jobs is not None:
-        check_positive_int(args.jobs, "--jobs")
+    check_positive_int(args.jobs, "--jobs")
     opts, build = args.options(args)
     # Plan once against a stand-in data description: every option is checked (lr, values,
     # variants, optimizer, ...) before MNIST is loaded, so a typo fails in milliseconds.
@@ -148,9 +146,7 @@ def _run_sweep(args: argparse.Namespace, opts: Any, build: Any, executor: Any) -
     from scratchdl.experiments.executors import TrialsFailedError
 
     where = f"{args.jobs} job(s)" if executor == "local" else executor.describe()
-    source = MnistSource(
-        args.dataset, args.data_dir if args.data_dir is None else os.fspath(args.data_dir)
-    )
+    source = MnistSource(args.dataset, args.data_dir)
     data = load_source(source)
     sweep = build(opts, describe_data(source, data))
     if executor == "local":  # a Dask cluster's workers have their own memory
@@ -208,7 +204,6 @@ def _folder_sweeps(out: Any) -> tuple[list[str], set[str]]:
     """The files of ``out`` that are not a sweep's, and the names of the sweeps it holds
     (from results.json and the trial files; ``"?"`` for one that cannot be read)."""
     import json
-    from pathlib import Path
 
     out = Path(out)
     try:
@@ -234,7 +229,6 @@ def _check_folder(out: Any, name: str, force: bool) -> None:
     """Refuse an --out that holds another sweep (unless ``force``: then its files are removed)
     or files that are not a sweep's; this sweep's own earlier run is resumed."""
     import shutil
-    from pathlib import Path
 
     from scratchdl.cli._runfolder import RunFolderError
 

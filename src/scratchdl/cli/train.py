@@ -52,16 +52,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config_from_args(args: argparse.Namespace) -> tuple[Any, float | None]:
     """The settings of a new run from the flags (None with ``--resume``: the checkpoint's),
     and --max-seconds, each session's own."""
-    from scratchdl.errors import ConfigError
+    from scratchdl.cli._runfolder import refuse_on_resume
 
     given = flag_values(TrainConfig, args)
     max_seconds = given.pop("max_seconds", None)
+    refuse_on_resume(args, given)
     if args.resume:
-        if given:
-            flags = ", ".join("--" + name.replace("_", "-") for name in given)
-            raise ConfigError(
-                f"--resume continues the run in {args.out} with its own settings: drop {flags}"
-            )
         return None, max_seconds
     return TrainConfig(**given, max_seconds=max_seconds).validate(), max_seconds
 
@@ -147,7 +143,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) -> int:
     """Train into ``folder``'s staging area, then swap the complete results into place."""
-    from scratchdl.cli._runfolder import sigint_held
+    from scratchdl.cli._runfolder import say_saved, sigint_held
     from scratchdl.errors import DivergenceError
     from scratchdl.io import save_model
     from scratchdl.plots.curves import save_training_curves
@@ -235,22 +231,15 @@ def _train_in(folder: Any, state: str, config: Any, args: argparse.Namespace) ->
             f"the run is unfinished; {out / CHECKPOINT_NAME} keeps its state: continue with "
             f"scratchdl train --out {out} --resume [--max-seconds S]"
         )
-    if held["interrupted"]:
-        print("interrupted while saving: the results above were saved completely", file=sys.stderr)
-        return 130
-    return 0
+    return say_saved(held)
 
 
 def _record_test_rows(history: Any, config: Any) -> int | None:
     """Test images the last record was measured on."""
     n_test = history.info.get("n_test") or 0
-    cut = history.info.get("cut_record")
-    sizes = [n_test]
-    if config.eval_samples:
-        sizes.append(config.eval_samples)
-    if cut:
-        sizes.append(cut["samples"])
-    return min(sizes) if n_test else None
+    cut = history.info.get("cut_record") or {}
+    sizes = (n_test, config.eval_samples, cut.get("samples"))
+    return min(size for size in sizes if size) if n_test else None
 
 
 def _curves_title(config: Any, history: Any) -> str:
