@@ -88,3 +88,15 @@ def test_kink_samples_flags_exactly_the_samples_near_zero():
     np.testing.assert_array_equal(kink_samples(net, x, t), [False, True, False, True, False])
     sig = MultiLayerNet(1, [2], 2, activation="sigmoid", dtype=np.float64, rng=0)
     assert not kink_samples(sig, x, t).any()
+
+
+def test_a_nan_gradient_fails(capsys, monkeypatch):
+    def nan_bias_gradient(self, dout):
+        dx = _wrong_bias_gradient(self, dout)
+        self.db = np.full_like(self.db, np.nan)
+        return dx
+
+    monkeypatch.setattr(Affine, "backward", nan_bias_gradient)
+    code, out, _ = run(capsys, "gradcheck", "--samples", "3")
+    assert code == 1, out
+    assert "FAIL: largest difference nan" in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 #: Backprop and numerical gradients of a float64 net agree to about 1e-10; far above it is a bug.
@@ -145,11 +146,11 @@ def _gradcheck(args: argparse.Namespace) -> int:
         f"gradient check of {what} on {len(x)} random samples "
         "(float64): mean |backprop - numerical|"
     )
-    worst = 0.0
     for key, diff in diffs.items():
         print(f"  {key:>4}: {diff:.3e}")
-        worst = max(worst, diff)
-    ok = worst < GRADCHECK_TOLERANCE
+    # A NaN difference fails and is the one reported (max() would pass it over).
+    worst = max(diffs.values(), key=lambda d: math.inf if math.isnan(d) else d)
+    ok = all(diff < GRADCHECK_TOLERANCE for diff in diffs.values())
     print(
         f"{'OK' if ok else 'FAIL'}: largest difference {worst:.3e} "
         f"({'below' if ok else 'above'} the tolerance {GRADCHECK_TOLERANCE:g})"
