@@ -47,7 +47,8 @@ def _flag_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _flag(name: str) -> str:
+def flag_name(name: str) -> str:
+    """The command-line flag of a parameter name: ``batch_size`` is ``--batch-size``."""
     return "--" + name.replace("_", "-")
 
 
@@ -94,7 +95,7 @@ def add_flags(
             )
             if typing.get_origin(tp) is tuple:
                 kwargs["action"] = "append"
-        (group if f.name in exclusive else parser).add_argument(_flag(f.name), **kwargs)
+        (group if f.name in exclusive else parser).add_argument(flag_name(f.name), **kwargs)
 
 
 def _convert(text: Any, tp: Any, flag: str, choices: Sequence[str] | None) -> Any:
@@ -131,7 +132,9 @@ def flag_values(options: type, args: argparse.Namespace) -> dict[str, Any]:
     (one readable :class:`ConfigError` for a bad one)."""
     hints = typing.get_type_hints(options)
     return {
-        f.name: _convert(raw, _field_type(hints[f.name]), _flag(f.name), f.metadata.get("choices"))
+        f.name: _convert(
+            raw, _field_type(hints[f.name]), flag_name(f.name), f.metadata.get("choices")
+        )
         for f in dataclasses.fields(options)
         if f.metadata.get("flag", True) and (raw := getattr(args, f.name, None)) is not None
     }

@@ -298,7 +298,9 @@ def refuse_on_resume(args: argparse.Namespace, given: Any) -> None:
     """``--resume`` continues a run with its own settings: refuse the flags named in ``given``
     (parameter names) that would change them."""
     if args.resume and given:
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        from scratchdl.cli._options import flag_name
+
+        flags = ", ".join(flag_name(name) for name in given)
         raise ConfigError(
             f"--resume continues the run in {args.out} with its own settings: drop {flags}"
         )

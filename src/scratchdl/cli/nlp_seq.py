@@ -265,14 +265,15 @@ def check_flags(
     """``settings`` if the counts in ``whole`` (None: unset) are at least 1 and the numbers in
     ``positive`` are positive and finite."""
     from scratchdl.checks import check_positive
+    from scratchdl.cli._options import flag_name
     from scratchdl.errors import ConfigError
 
     for key in whole:
         if settings[key] is not None and settings[key] < 1:
-            flag = "--" + key.replace("_", "-")
+            flag = flag_name(key)
             raise ConfigError(f"{flag} must be at least 1, got {settings[key]}")
     for key in positive:
-        check_positive(settings[key], "--" + key.replace("_", "-"))
+        check_positive(settings[key], flag_name(key))
     return settings
 
 
