@@ -91,6 +91,7 @@ def test_seq2seq_refuses_bad_settings_and_damaged_checkpoints(tmp_path, capsys):
     assert (run / "checkpoint.npz").read_bytes() == b"not a zip"  # kept
 
 
+@pytest.mark.slow  # a few seconds: the quick check stays under 90 s
 def test_attention_map_writes_a_png_and_checks_the_question(tmp_path, capsys):
     sequence.load_data("date.txt")
     model = AttentionSeq2seq(len(sequence.get_vocab()[0]), 16, 256, rng=0)

@@ -261,6 +261,7 @@ def test_the_default_deadline_holds_in_a_real_process_and_a_real_scheduler_still
         scheduler.wait(timeout=30)
 
 
+@pytest.mark.slow  # a few seconds: the quick check stays under 90 s
 def test_a_name_lookup_is_held_to_the_deadline_too(capsys, tmp_path, short_deadline, monkeypatch):
     endpoint = _Endpoint(_closing)
     try:  # a name that resolves still works (here: to a port that is no scheduler)

@@ -143,6 +143,7 @@ def test_a_file_that_claims_a_format_by_its_first_bytes_but_is_not_one_is_damage
         read_image(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
 
 
+@pytest.mark.slow  # a few seconds: the quick check stays under 90 s
 def test_eps_is_never_handed_to_ghostscript_in_predict(tmp_path, eps_file, net):
     bin_folder, calls = _fake_gs(tmp_path)
     env = _env(bin_folder)
