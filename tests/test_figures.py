@@ -58,6 +58,7 @@ def no_data_run(tmp_path_factory):
     return status, out, stdout.getvalue()
 
 
+@pytest.mark.slow  # shares a 3.5 s drawing of every figure; CI runs it
 def test_math_figures_are_written_without_mnist(no_data_run):
     status, out, _ = no_data_run
     assert status == 0
@@ -66,6 +67,7 @@ def test_math_figures_are_written_without_mnist(no_data_run):
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.png" for n in MATH_NAMES)
 
 
+@pytest.mark.slow  # shares a 3.5 s drawing of every figure; CI runs it
 def test_figures_prints_files_and_a_clear_skip_note(no_data_run):
     _, out, text = no_data_run
     for name in MATH_NAMES:
@@ -77,6 +79,7 @@ def test_figures_prints_files_and_a_clear_skip_note(no_data_run):
         assert f"{name}.png" in text.splitlines()[-1]
 
 
+@pytest.mark.slow  # shares a 3.5 s drawing of every figure; CI runs it
 def test_no_temporary_files_are_left(no_data_run):
     _, out, _ = no_data_run
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
