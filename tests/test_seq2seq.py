@@ -146,6 +146,21 @@ def test_attention_figure_is_a_png(tmp_path):
         save_attention(tmp_path / "bad.png", a[0], ["_"], list("abcd"))
 
 
+def test_attention_figure_speaks_the_language_set():
+    """Like every other figure, its axis names follow ``set_language`` (ch. 8.3.3's Figure
+    8-26 in the Korean edition); the characters on the ticks stay as they are."""
+    from scratchdl.plots.attention import plot_attention
+    from scratchdl.plots.korean import language
+
+    a = np.full((2, 3), 1 / 3)
+    with language("ko", need_font=False):
+        ax = plot_attention(a, ["_", "5"], list("1+2")).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("입력(인코더)", "출력(디코더)")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "+", "2"]
+    ax = plot_attention(a, ["_", "5"], list("1+2")).axes[0]
+    assert ax.get_xlabel() == "input (encoder)"
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not BOOK2, reason="SCRATCHDL_BOOK2_DIR is not set")
 def test_the_books_attention_looks_at_the_year_when_writing_the_year():

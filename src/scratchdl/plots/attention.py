@@ -12,11 +12,12 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
 from scratchdl.errors import ShapeError
-from scratchdl.plots import new_figure, save_figure
+from scratchdl.plots import new_figure, save_figure, styled
 
 __all__ = ["plot_attention", "save_attention"]
 
 
+@styled
 def plot_attention(
     attention_map: ArrayLike,
     row_labels: Sequence[str],
