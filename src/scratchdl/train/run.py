@@ -46,9 +46,8 @@ Data = tuple[Split, "Split | None"]
 def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
     """Optimizer ``name`` with learning rate ``lr`` (None: :data:`DEFAULT_LR` for it)."""
     key = str(name).lower()
-    if lr is None:
-        lr = DEFAULT_LR.get(key, 0.01)
-    return get_optimizer(key, lr=lr)
+    # An unknown name never gets here with lr None: get_optimizer names the choices first.
+    return get_optimizer(key, lr=DEFAULT_LR.get(key) if lr is None else lr)
 
 
 def build_trainer(
