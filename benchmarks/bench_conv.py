@@ -19,6 +19,11 @@ time, which a busy machine disturbs less), and the ratios both ways.
   ``argmax``, Adam in its form) written here in its style.
 * ``torch``: the same network in PyTorch on the CPU (``torch.optim.Adam``, float32), skipped
   when PyTorch is not installed.
+* ``products`` (with ``--products``): only the matrix products our step does (each
+  convolution's ``col · W``, ``dW = colᵀ · dout`` and, after the first layer, ``dx`` as a
+  product with the turned filters; each Affine's three), as whole contiguous float32 matrices
+  of the same shapes on preallocated outputs: no im2col, no pooling, no ReLU, no Adam. What
+  any im2col-and-BLAS step must spend at least, against the whole steps.
 
 BLAS threads: each thread count in ``--threads`` (default ``1,2``) runs in a child process
 started with ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` set (they must be
@@ -31,6 +36,7 @@ Usage::
     SCRATCHDL_DATA_DIR=/path/to/mnist python benchmarks/bench_conv.py
     python benchmarks/bench_conv.py --threads 1 --rounds 3 --steps 5 --nets deep
     python benchmarks/bench_conv.py --epoch   # also one DeepConvNet epoch of ours
+    python benchmarks/bench_conv.py --nets deep --products   # and its matrix products alone
 
 Only this script imports PyTorch; the library never does.
 """
@@ -194,6 +200,46 @@ def torch_net(kind: str, init: dict[str, Any], threads: int) -> tuple[Callable, 
     return step, f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads"
 
 
+def products(kind: str, x) -> tuple[Callable, str]:
+    """The matrix products of one step of our ``kind`` net on batch ``x``, and nothing else."""
+    import numpy as np
+
+    from scratchdl.layers import Affine, Convolution
+
+    net = make_ours(kind)
+    rng = np.random.default_rng(0)
+    shapes = []  # (rows, inner, cols) of each product
+    h = x
+    for layer in net.layers.values():
+        y = layer.forward(h)
+        if isinstance(layer, Convolution):
+            FN, C, FH, FW = layer.W.shape
+            N, _, OH, OW = y.shape
+            shapes += [(N * OH * OW, FH * FW * C, FN), (FH * FW * C, N * OH * OW, FN)]
+            if layer.need_dx:  # dx: the padded dout's columns times the turned filters
+                shapes.append((N * h.shape[2] * h.shape[3], FH * FW * FN, C))
+        elif isinstance(layer, Affine):
+            D, M = layer.W.shape
+            shapes += [(BATCH, D, M), (D, BATCH, M), (BATCH, M, D)]
+        h = y
+    work = [
+        (
+            rng.random((m, k), dtype=np.float32),
+            rng.random((k, n), dtype=np.float32),
+            np.empty((m, n), np.float32),
+        )
+        for m, k, n in shapes
+    ]
+    gflop = sum(2 * m * k * n for m, k, n in shapes) / 1e9
+
+    def step(x, t):
+        for a, b, out in work:
+            np.dot(a, b, out=out)
+        return float("nan")
+
+    return step, f"{len(shapes)} products, {gflop:.2f} GFLOP, whole contiguous matrices"
+
+
 # -- one thread count, in this process ------------------------------------------------------------
 def run_rounds(contenders, data, rounds: int, steps: int) -> dict[str, dict[str, list[float]]]:
     """Wall-clock and CPU seconds per step, per contender and round."""
@@ -236,6 +282,12 @@ def report(times: dict[str, dict[str, list[float]]], notes: dict[str, str]) -> N
                 f"{name} / scratchdl = {min(ts) / min(ours):5.2f}x (best)  "
                 f"{statistics.median(ts) / statistics.median(ours):5.2f}x (median)"
             )
+        if "products" in times and "torch" in times:  # the floor against PyTorch's whole step
+            p, ts = times["products"][kind], times["torch"][kind]
+            print(
+                f"  {kind:>4}: products alone / torch's whole step = {min(p) / min(ts):5.2f}x "
+                f"(best)  {statistics.median(p) / statistics.median(ts):5.2f}x (median)"
+            )
 
 
 def child(args: argparse.Namespace) -> int:
@@ -271,6 +323,8 @@ def child(args: argparse.Namespace) -> int:
             contenders.append(("torch", *torch_net(kind, init, threads)))
         elif not args.skip_torch:
             print("      torch: skipped (PyTorch is not installed)")
+        if args.products:
+            contenders.append(("products", *products(kind, data[0][0])))
         # Same weights, same batch: the first losses must agree (the comparison is fair).
         losses = {name: step(*data[0]) for name, step, _ in contenders}
         print(
@@ -326,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
         "--epoch", action="store_true", help="also time one DeepConvNet epoch of ours (600 steps)"
     )
     parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument(
+        "--products",
+        action="store_true",
+        help="also time the step's matrix products alone (a floor for any im2col + BLAS step)",
+    )
     parser.add_argument("--threads-now", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads_now is not None:
