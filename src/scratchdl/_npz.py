@@ -9,15 +9,25 @@ Python objects (which only a pickle could restore). Only then do callers ``np.lo
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from scratchdl.errors import ModelFileError
 
-__all__ = ["DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "ArrayInfo", "inspect_npz", "max_bytes_limit"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_BYTES_ENV",
+    "ArrayInfo",
+    "array_json",
+    "inspect_npz",
+    "json_array",
+    "max_bytes_limit",
+]
 
 #: Largest total array size a model or checkpoint file may claim, unless overridden: 1 GiB.
 #: The book's largest network (ch. 8's DeepConvNet) needs under 10 MB.
@@ -49,6 +59,18 @@ class ArrayInfo(tuple):
     @property
     def nbytes(self) -> int:
         return self[2]
+
+
+def json_array(value: Any) -> np.ndarray:
+    """``value`` as UTF-8 JSON in a uint8 array: how a model, checkpoint or word-vector file
+    keeps its record among its arrays, readable without a pickle."""
+    return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
+
+
+def array_json(array: np.ndarray) -> Any:
+    """The value :func:`json_array` stored; a damaged one raises ValueError (bad UTF-8 or
+    JSON)."""
+    return json.loads(np.asarray(array).tobytes().decode("utf-8"))
 
 
 def max_bytes_limit(max_bytes: int | None = None) -> int:

@@ -12,7 +12,6 @@ reconstruction globals; any other global is refused before anything runs.
 from __future__ import annotations
 
 import io as _io
-import json
 import math
 import os
 import pickle
@@ -25,7 +24,14 @@ from numpy.typing import NDArray
 
 from scratchdl import __version__
 from scratchdl._fs import atomic_path
-from scratchdl._npz import MAX_BYTES_ENV, ArrayInfo, inspect_npz, max_bytes_limit
+from scratchdl._npz import (
+    MAX_BYTES_ENV,
+    ArrayInfo,
+    array_json,
+    inspect_npz,
+    json_array,
+    max_bytes_limit,
+)
 from scratchdl.checks import check_choice, is_int
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 from scratchdl.nets import NET_CLASSES, DeepConvNet, MultiLayerNet, Net, SimpleConvNet, TwoLayerNet
@@ -92,7 +98,7 @@ def save_model(
     if metadata:
         record["metadata"] = metadata
     try:
-        arrays = {_RECORD_KEY: _json_bytes(record)}
+        arrays = {_RECORD_KEY: json_array(record)}
     except TypeError as exc:
         raise ConfigError(f"model metadata must be JSON-serialisable: {exc}") from None
     state = net.state_dict()
@@ -271,7 +277,7 @@ def check_model_file(
     try:
         with np.load(path, allow_pickle=False) as npz:
             blob = npz[_RECORD_KEY]
-        record = json.loads(blob.tobytes().decode("utf-8"))
+        record = array_json(blob)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise ModelFileError(
             f"{path} is damaged: its record cannot be read ({type(exc).__name__}: {exc})"
@@ -927,10 +933,6 @@ WORD_VECTORS_FORMAT = "scratchdl-word-vectors"
 __all__ += ["WORD_VECTORS_FORMAT", "save_word_vectors"]
 
 
-def _json_bytes(value: Any) -> NDArray[np.uint8]:
-    return np.frombuffer(json.dumps(value).encode("utf-8"), dtype=np.uint8)
-
-
 def save_word_vectors(
     path: str | os.PathLike[str],
     word_vecs: NDArray,
@@ -960,8 +962,8 @@ def save_word_vectors(
         np.savez(
             out,
             word_vecs=word_vecs,
-            words=_json_bytes([id_to_word[i] for i in range(V)]),
-            **{_RECORD_KEY: _json_bytes(record)},
+            words=json_array([id_to_word[i] for i in range(V)]),
+            **{_RECORD_KEY: json_array(record)},
         )
     return path
 
@@ -992,12 +994,12 @@ def load_word_vectors(
         with np.load(path, allow_pickle=False) as npz:
             record = None
             if _RECORD_KEY in npz.files and "words" in npz.files:
-                record = json.loads(npz[_RECORD_KEY].tobytes().decode("utf-8"))
+                record = array_json(npz[_RECORD_KEY])
             if not isinstance(record, dict) or record.get("format") != WORD_VECTORS_FORMAT:
                 raise ModelFileError(
                     f"{path} is not a word-vector file (a network model? use scratchdl evaluate)"
                 )
-            words = json.loads(npz["words"].tobytes().decode("utf-8"))
+            words = array_json(npz["words"])
             W = npz["word_vecs"]
     except ModelFileError:
         raise

@@ -368,11 +368,10 @@ def write_checkpoint(
     """The weights ``params`` (by name), the optimizer's slots, the trainer's loop state,
     the ``extra`` arrays (None values left out) and the JSON ``record`` in one ``.npz``,
     written atomically."""
-    import json
-
     import numpy as np
 
     from scratchdl._fs import atomic_path
+    from scratchdl._npz import json_array
 
     opt = optimizer.state_dict()
     loop = trainer.state_dict()
@@ -388,19 +387,18 @@ def write_checkpoint(
         "loop": loop,
         "optimizer": {k: opt[k] for k in ("name", "hyperparameters", "iterations")},
     }
-    arrays["record"] = np.frombuffer(json.dumps(full).encode("utf-8"), dtype=np.uint8)
+    arrays["record"] = json_array(full)
     with atomic_path(path) as tmp, tmp.open("wb") as f:
         np.savez(f, **arrays)
 
 
 def read_checkpoint(path: Path, command: str) -> dict[str, Any]:
     """What :func:`write_checkpoint` wrote; a damaged or foreign file is one clear error."""
-    import json
     import zipfile
 
     import numpy as np
 
-    from scratchdl._npz import inspect_npz
+    from scratchdl._npz import array_json, inspect_npz
     from scratchdl.errors import ModelFileError
 
     fix = (
@@ -411,7 +409,7 @@ def read_checkpoint(path: Path, command: str) -> dict[str, Any]:
         inspect_npz(path, what="checkpoint")  # sizes from the headers, before reading
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        record = json.loads(arrays.pop("record").tobytes().decode("utf-8"))
+        record = array_json(arrays.pop("record"))
         if (
             not isinstance(record, dict)
             or record.get("format") != f"scratchdl-{command}-checkpoint"

@@ -7,7 +7,6 @@ the history. Arrays and JSON only: loading one never runs code.
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from scratchdl._fs import atomic_path
-from scratchdl._npz import inspect_npz
+from scratchdl._npz import array_json, inspect_npz, json_array
 from scratchdl.errors import ConfigError, ModelFileError, ShapeError
 
 __all__ = ["load_checkpoint", "read_checkpoint", "save_checkpoint"]
@@ -67,7 +66,7 @@ def save_checkpoint(trainer: _Stateful, path: str | Path) -> Path:
         "layer_rngs": net["rngs"],  # Dropout masks
         "optimizer": opt,
     }
-    arrays[_META_KEY] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    arrays[_META_KEY] = json_array(meta)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return path
@@ -136,7 +135,7 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, NDArray], dict[str, Any
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
+        meta = array_json(arrays.pop(_META_KEY))
     except (OSError, ValueError, KeyError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(
             f"{path} is not a readable scratchdl checkpoint ({type(exc).__name__}: {exc})"
