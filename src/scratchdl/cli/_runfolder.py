@@ -337,7 +337,7 @@ def check_folder(folder: Any, args: argparse.Namespace) -> str:
         names = [n for n in folder.contents() if not n.startswith(".")][:5]
         raise RunFolderError(
             f"--out {out} holds files that are not a scratchdl run ({', '.join(names)}): "
-            "train writes a whole folder, so choose a new or empty --out"
+            "a run is written as a whole folder, so choose a new or empty --out"
         )
     if args.resume:
         if state != "unfinished":
